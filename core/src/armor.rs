@@ -1,0 +1,293 @@
+//! Text armor: `PREFIX:` followed by base64url (no padding) of the artifact bytes and their
+//! CRC-32. See `core/SPEC.md` §3.
+//!
+//! The checksum is not a security measure (the signature is); it tells a person that the text
+//! was damaged on its way (a line lost in an email, a character mistyped), which is a different
+//! error ([`Error::ArmorChecksum`]) from a forgery ([`Error::BadSignature`]).
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::error::{Error, Result};
+
+/// The kinds of artifact, each with its own text prefix and its own type byte.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ArtifactType {
+    /// A vendor-signed license record (`TGLC`).
+    License,
+    /// A host-signed usage request (`TGRQ`).
+    UsageRequest,
+    /// A vendor-signed usage license (`TGUL`).
+    UsageLicense,
+    /// A host-signed deactivation code (`TGDC`).
+    DeactivationCode,
+}
+
+impl ArtifactType {
+    /// All types, in type-byte order.
+    pub const ALL: [ArtifactType; 4] = [
+        ArtifactType::License,
+        ArtifactType::UsageRequest,
+        ArtifactType::UsageLicense,
+        ArtifactType::DeactivationCode,
+    ];
+
+    /// The text prefix, without the colon.
+    pub const fn prefix(self) -> &'static str {
+        match self {
+            ArtifactType::License => "TGLC",
+            ArtifactType::UsageRequest => "TGRQ",
+            ArtifactType::UsageLicense => "TGUL",
+            ArtifactType::DeactivationCode => "TGDC",
+        }
+    }
+
+    /// The type byte at offset 2 of the binary form.
+    pub const fn type_byte(self) -> u8 {
+        match self {
+            ArtifactType::License => 0x01,
+            ArtifactType::UsageRequest => 0x02,
+            ArtifactType::UsageLicense => 0x03,
+            ArtifactType::DeactivationCode => 0x04,
+        }
+    }
+
+    /// The type for a type byte.
+    pub fn from_type_byte(b: u8) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.type_byte() == b)
+    }
+
+    /// The domain-separation string prepended to the bytes before signing.
+    pub const fn domain(self) -> &'static [u8] {
+        match self {
+            ArtifactType::License => b"tollgate/v1/license\0",
+            ArtifactType::UsageRequest => b"tollgate/v1/usage-request\0",
+            ArtifactType::UsageLicense => b"tollgate/v1/usage-license\0",
+            ArtifactType::DeactivationCode => b"tollgate/v1/deactivation-code\0",
+        }
+    }
+
+    /// Guesses the type of an armored text from its prefix.
+    pub fn sniff(text: &str) -> Result<Self> {
+        let t = text.trim_start();
+        Self::ALL
+            .into_iter()
+            .find(|ty| {
+                t.strip_prefix(ty.prefix())
+                    .is_some_and(|rest| rest.starts_with(':'))
+            })
+            .ok_or(Error::ArmorPrefix)
+    }
+}
+
+const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+const fn b64_reverse() -> [u8; 256] {
+    let mut t = [0xffu8; 256];
+    let mut i = 0;
+    while i < 64 {
+        t[B64[i] as usize] = i as u8;
+        i += 1;
+    }
+    t
+}
+const B64_REV: [u8; 256] = b64_reverse();
+
+const fn crc_table() -> [u32; 256] {
+    let mut t = [0u32; 256];
+    let mut i = 0;
+    while i < 256 {
+        let mut c = i as u32;
+        let mut k = 0;
+        while k < 8 {
+            c = if c & 1 != 0 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
+            k += 1;
+        }
+        t[i] = c;
+        i += 1;
+    }
+    t
+}
+const CRC_TABLE: [u32; 256] = crc_table();
+
+/// CRC-32 (IEEE 802.3, the zlib/PNG one) of `data`.
+pub fn crc32(data: &[u8]) -> u32 {
+    let mut c = 0xFFFF_FFFFu32;
+    for &b in data {
+        let idx = ((c ^ u32::from(b)) & 0xff) as usize;
+        c = CRC_TABLE.get(idx).copied().unwrap_or(0) ^ (c >> 8);
+    }
+    c ^ 0xFFFF_FFFF
+}
+
+fn b64_encode(data: &[u8], out: &mut String) {
+    let sym = |v: u32| char::from(B64.get((v & 63) as usize).copied().unwrap_or(b'A'));
+    for chunk in data.chunks(3) {
+        let b0 = u32::from(chunk.first().copied().unwrap_or(0));
+        let b1 = u32::from(chunk.get(1).copied().unwrap_or(0));
+        let b2 = u32::from(chunk.get(2).copied().unwrap_or(0));
+        let n = (b0 << 16) | (b1 << 8) | b2;
+        out.push(sym(n >> 18));
+        out.push(sym(n >> 12));
+        if chunk.len() > 1 {
+            out.push(sym(n >> 6));
+        }
+        if chunk.len() > 2 {
+            out.push(sym(n));
+        }
+    }
+}
+
+/// Strict base64url decoding: skips ASCII whitespace, rejects any other non-alphabet
+/// character, a dangling single character and non-zero trailing bits.
+fn b64_decode(text: &[u8], max_len: usize) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    let mut acc: u32 = 0;
+    let mut bits = 0u32;
+    for &c in text {
+        if c.is_ascii_whitespace() {
+            continue;
+        }
+        let v = B64_REV.get(usize::from(c)).copied().unwrap_or(0xff);
+        if v == 0xff {
+            return Err(Error::ArmorEncoding);
+        }
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+            if out.len() > max_len {
+                return Err(Error::TooLarge);
+            }
+        }
+    }
+    // 6 leftover bits means a dangling character; any leftover bits must be zero.
+    if bits >= 6 || acc != 0 {
+        return Err(Error::ArmorEncoding);
+    }
+    Ok(out)
+}
+
+/// Armors `bytes` as an artifact of type `ty`.
+pub fn encode(ty: ArtifactType, bytes: &[u8]) -> String {
+    let mut body = Vec::with_capacity(bytes.len() + 4);
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(&crc32(bytes).to_le_bytes());
+    let mut out = String::with_capacity(5 + body.len().div_ceil(3) * 4);
+    out.push_str(ty.prefix());
+    out.push(':');
+    b64_encode(&body, &mut out);
+    out
+}
+
+/// Breaks an armored text into lines of at most `width` characters, for email.
+pub fn wrap(armored: &str, width: usize) -> String {
+    let width = width.max(8);
+    let mut out = String::with_capacity(armored.len() + armored.len() / width + 1);
+    for (i, ch) in armored.chars().enumerate() {
+        if i > 0 && i % width == 0 {
+            out.push('\n');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+/// Removes the armor of an artifact of type `ty`, returning its bytes. `max_len` bounds the
+/// binary size.
+pub fn decode(ty: ArtifactType, text: &str, max_len: usize) -> Result<Vec<u8>> {
+    let t = text.trim();
+    let found = ArtifactType::sniff(t)?;
+    if found != ty {
+        return Err(Error::WrongArtifactType);
+    }
+    let rest = t.get(ty.prefix().len() + 1..).ok_or(Error::ArmorPrefix)?;
+    let mut body = b64_decode(rest.as_bytes(), max_len + 4)?;
+    if body.len() < 4 {
+        return Err(Error::ArmorChecksum);
+    }
+    let split = body.len() - 4;
+    let mut crc = [0u8; 4];
+    crc.copy_from_slice(body.get(split..).ok_or(Error::Truncated)?);
+    body.truncate(split);
+    if crc32(&body) != u32::from_le_bytes(crc) {
+        return Err(Error::ArmorChecksum);
+    }
+    Ok(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crc32_known_value() {
+        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+        assert_eq!(crc32(b""), 0);
+    }
+
+    #[test]
+    fn exact_armor() {
+        let a = encode(ArtifactType::UsageLicense, b"hello");
+        assert_eq!(a, "TGUL:aGVsbG-GphA2");
+        assert_eq!(decode(ArtifactType::UsageLicense, &a, 64).unwrap(), b"hello");
+    }
+
+    #[test]
+    fn whitespace_and_wrapping_are_ignored() {
+        let a = encode(ArtifactType::UsageRequest, &[0xAB; 100]);
+        let w = wrap(&a, 20);
+        assert!(w.contains('\n'));
+        let spaced = alloc::format!("\r\n  {}\t\n", w.replace('\n', "\r\n "));
+        assert_eq!(
+            decode(ArtifactType::UsageRequest, &spaced, 200).unwrap(),
+            [0xAB; 100]
+        );
+    }
+
+    #[test]
+    fn errors_are_distinct() {
+        let a = encode(ArtifactType::UsageLicense, b"hello world");
+        assert_eq!(
+            decode(ArtifactType::UsageRequest, &a, 64),
+            Err(Error::WrongArtifactType)
+        );
+        assert_eq!(
+            decode(ArtifactType::UsageLicense, "XXXX:abc", 64),
+            Err(Error::ArmorPrefix)
+        );
+        assert_eq!(
+            decode(ArtifactType::UsageLicense, "TGUL:ab$c", 64),
+            Err(Error::ArmorEncoding)
+        );
+        // Drop a character in the middle: checksum or encoding, never success.
+        let mut damaged = a.clone();
+        damaged.remove(8);
+        assert!(matches!(
+            decode(ArtifactType::UsageLicense, &damaged, 64),
+            Err(Error::ArmorChecksum | Error::ArmorEncoding)
+        ));
+        // Change one character: checksum.
+        let mut typo = a.clone().into_bytes();
+        typo[7] = if typo[7] == b'A' { b'B' } else { b'A' };
+        let typo = String::from_utf8(typo).unwrap();
+        assert_eq!(
+            decode(ArtifactType::UsageLicense, &typo, 64),
+            Err(Error::ArmorChecksum)
+        );
+        assert_eq!(
+            decode(ArtifactType::UsageLicense, &a, 4),
+            Err(Error::TooLarge)
+        );
+    }
+
+    #[test]
+    fn non_canonical_trailing_bits_are_rejected() {
+        // "aGVsbG8" is "hello" with canonical trailing bits; "aGVsbG9" sets a trailing bit.
+        assert_eq!(b64_decode(b"aGVsbG8", 64).unwrap(), b"hello");
+        assert_eq!(b64_decode(b"aGVsbG9", 64), Err(Error::ArmorEncoding));
+        assert_eq!(b64_decode(b"a", 64), Err(Error::ArmorEncoding));
+    }
+}

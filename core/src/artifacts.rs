@@ -1,0 +1,408 @@
+//! The four signed artifacts: license, usage request, usage license and deactivation code.
+//!
+//! Each keeps the exact bytes it was decoded from (or encoded to) beside its parsed value; a
+//! signature is always checked over those bytes, never over a re-encoding.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::armor::{self, ArtifactType};
+use crate::codec::{self, max_len};
+use crate::error::{Error, Result};
+use crate::fingerprint::{check_components, Component, Fingerprint};
+use crate::key::LicenseKey;
+use crate::keys::{DeviceKey, KeyId, Keyring, PublicKey, VendorSigningKey};
+use crate::model::{check_text, DeploymentModel, Grant, MAX_TEXT};
+
+fn armored_bytes(ty: ArtifactType, text: &str) -> Result<Vec<u8>> {
+    armor::decode(ty, text, max_len(ty))
+}
+
+/// Opens a vendor-signed artifact: checks the header, selects the key by id and verifies the
+/// signature over the exact bytes. Returns the key id and the still-undecoded payload.
+fn open_vendor_signed<'a>(
+    ty: ArtifactType,
+    bytes: &'a [u8],
+    keyring: &Keyring,
+) -> Result<(KeyId, &'a [u8])> {
+    let opened = codec::open(ty, bytes, 8)?;
+    let mut id = [0u8; 8];
+    id.copy_from_slice(opened.signer);
+    let key_id = KeyId(id);
+    let key = keyring.get(&key_id).ok_or(Error::UnknownKeyId)?;
+    key.verify_strict(
+        &codec::signed_message(ty, opened.signed),
+        &opened.signature,
+    )?;
+    Ok((key_id, opened.payload))
+}
+
+macro_rules! armor_methods {
+    ($ty:expr) => {
+        /// The exact signed bytes.
+        pub fn as_bytes(&self) -> &[u8] {
+            &self.bytes
+        }
+
+        /// The armored text form.
+        pub fn to_armor(&self) -> String {
+            armor::encode($ty, &self.bytes)
+        }
+    };
+}
+
+// ---------------------------------------------------------------------------------------------
+// License
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Serialize, Deserialize)]
+struct LicensePayload {
+    grant: Grant,
+    issued_at: u64,
+}
+
+/// The vendor-signed record of what a customer bought (`TGLC`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct License {
+    grant: Grant,
+    issued_at: u64,
+    key_id: KeyId,
+    bytes: Vec<u8>,
+}
+
+impl License {
+    /// Signs a license. Fails with [`Error::LimitExceeded`] if the grant breaks a format limit.
+    pub fn sign(grant: Grant, issued_at: u64, key: &VendorSigningKey) -> Result<Self> {
+        grant.validate()?;
+        let payload = LicensePayload { grant, issued_at };
+        let bytes = codec::seal(ArtifactType::License, &key.key_id().0, &payload, |m| {
+            key.sign(m)
+        })?;
+        Ok(License {
+            grant: payload.grant,
+            issued_at,
+            key_id: key.key_id(),
+            bytes,
+        })
+    }
+
+    /// Decodes and verifies a license from its bytes.
+    pub fn decode(bytes: &[u8], keyring: &Keyring) -> Result<Self> {
+        let (key_id, payload) = open_vendor_signed(ArtifactType::License, bytes, keyring)?;
+        let p: LicensePayload = codec::decode_payload(payload)?;
+        p.grant.validate().map_err(|_| Error::Malformed)?;
+        Ok(License {
+            grant: p.grant,
+            issued_at: p.issued_at,
+            key_id,
+            bytes: bytes.to_vec(),
+        })
+    }
+
+    /// Decodes and verifies an armored license.
+    pub fn from_armor(text: &str, keyring: &Keyring) -> Result<Self> {
+        Self::decode(&armored_bytes(ArtifactType::License, text)?, keyring)
+    }
+
+    /// What was bought.
+    pub fn grant(&self) -> &Grant {
+        &self.grant
+    }
+
+    /// When the vendor signed this revision.
+    pub fn issued_at(&self) -> u64 {
+        self.issued_at
+    }
+
+    /// The signing key's id.
+    pub fn key_id(&self) -> KeyId {
+        self.key_id
+    }
+
+    armor_methods!(ArtifactType::License);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Usage request
+// ---------------------------------------------------------------------------------------------
+
+/// What a usage request asks for. Everything here is covered by the device key's signature.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestClaims {
+    /// [`LicenseKey::lookup_id`] of the key the host was given.
+    pub key_lookup: [u8; 8],
+    /// [`crate::KeyAuthSecret::proof`] over the device key: proves knowledge of the key.
+    pub key_proof: [u8; 16],
+    /// The product the host runs.
+    pub product: String,
+    /// The product's version.
+    pub product_version: String,
+    /// Strictly increasing per device key: a newer request supersedes every older one.
+    pub counter: u32,
+    /// When the host made the request (Unix seconds, host clock).
+    pub created_at: u64,
+    /// The host's fingerprint components, sorted.
+    pub fingerprint: Vec<Component>,
+}
+
+/// A host-signed request for a usage license (`TGRQ`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UsageRequest {
+    device_key: [u8; 32],
+    claims: RequestClaims,
+    bytes: Vec<u8>,
+}
+
+impl UsageRequest {
+    /// Makes and signs a request for `key` with the host's device key and fingerprint.
+    pub fn create(
+        key: &LicenseKey,
+        device: &DeviceKey,
+        product: &str,
+        product_version: &str,
+        counter: u32,
+        created_at: u64,
+        fingerprint: &Fingerprint,
+    ) -> Result<Self> {
+        check_text(product, MAX_TEXT)?;
+        check_text(product_version, MAX_TEXT)?;
+        let device_key = device.public_key();
+        let claims = RequestClaims {
+            key_lookup: key.lookup_id(),
+            key_proof: key.auth_secret().proof(&device_key),
+            product: product.into(),
+            product_version: product_version.into(),
+            counter,
+            created_at,
+            fingerprint: fingerprint.components().to_vec(),
+        };
+        let bytes = codec::seal(ArtifactType::UsageRequest, &device_key, &claims, |m| {
+            device.sign(m)
+        })?;
+        Ok(UsageRequest {
+            device_key,
+            claims,
+            bytes,
+        })
+    }
+
+    /// Decodes a request and checks its self-signature. (Whether the key proof is right is for
+    /// the vendor, who holds the key's auth secret.)
+    pub fn decode(bytes: &[u8]) -> Result<Self> {
+        let opened = codec::open(ArtifactType::UsageRequest, bytes, 32)?;
+        let mut device_key = [0u8; 32];
+        device_key.copy_from_slice(opened.signer);
+        let pk = PublicKey::from_bytes(&device_key).map_err(|_| Error::BadSignature)?;
+        pk.verify_strict(
+            &codec::signed_message(ArtifactType::UsageRequest, opened.signed),
+            &opened.signature,
+        )?;
+        let claims: RequestClaims = codec::decode_payload(opened.payload)?;
+        check_components(&claims.fingerprint)?;
+        check_text(&claims.product, MAX_TEXT).map_err(|_| Error::Malformed)?;
+        check_text(&claims.product_version, MAX_TEXT).map_err(|_| Error::Malformed)?;
+        Ok(UsageRequest {
+            device_key,
+            claims,
+            bytes: bytes.to_vec(),
+        })
+    }
+
+    /// Decodes an armored request.
+    pub fn from_armor(text: &str) -> Result<Self> {
+        Self::decode(&armored_bytes(ArtifactType::UsageRequest, text)?)
+    }
+
+    /// The device public key that signed the request.
+    pub fn device_key(&self) -> &[u8; 32] {
+        &self.device_key
+    }
+
+    /// The request's claims.
+    pub fn claims(&self) -> &RequestClaims {
+        &self.claims
+    }
+
+    /// A digest identifying this exact request: SHA-256 of its bytes, first 16 bytes.
+    pub fn request_id(&self) -> [u8; 16] {
+        let d = Sha256::digest(&self.bytes);
+        let mut id = [0u8; 16];
+        id.copy_from_slice(d.get(..16).unwrap_or(&[0; 16]));
+        id
+    }
+
+    armor_methods!(ArtifactType::UsageRequest);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Usage license
+// ---------------------------------------------------------------------------------------------
+
+/// What a usage license grants, to which device, answering which request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageTerms {
+    /// The license's entitlements at the revision fulfilled.
+    pub grant: Grant,
+    /// The vendor's id for this activation (seat).
+    pub activation_id: u64,
+    /// How this activation was made.
+    pub model: DeploymentModel,
+    /// The device key of the request answered.
+    pub device_key: [u8; 32],
+    /// The counter of the request answered.
+    pub request_counter: u32,
+    /// The fingerprint the license is bound to (from the request), sorted.
+    pub fingerprint: Vec<Component>,
+    /// When the vendor issued it.
+    pub issued_at: u64,
+    /// For online and floating activations: refresh before this time (exclusive).
+    pub refresh_deadline: Option<u64>,
+}
+
+/// A vendor-signed usage license bound to one host (`TGUL`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UsageLicense {
+    terms: UsageTerms,
+    key_id: KeyId,
+    bytes: Vec<u8>,
+}
+
+impl UsageLicense {
+    /// Signs usage terms.
+    pub fn issue(terms: UsageTerms, key: &VendorSigningKey) -> Result<Self> {
+        terms.grant.validate()?;
+        check_components(&terms.fingerprint).map_err(|_| Error::LimitExceeded)?;
+        let bytes = codec::seal(ArtifactType::UsageLicense, &key.key_id().0, &terms, |m| {
+            key.sign(m)
+        })?;
+        Ok(UsageLicense {
+            terms,
+            key_id: key.key_id(),
+            bytes,
+        })
+    }
+
+    /// Decodes a usage license and verifies its signature (nothing else: see
+    /// [`crate::Verifier`] for the full check).
+    pub fn decode(bytes: &[u8], keyring: &Keyring) -> Result<Self> {
+        let (key_id, payload) = open_vendor_signed(ArtifactType::UsageLicense, bytes, keyring)?;
+        let terms: UsageTerms = codec::decode_payload(payload)?;
+        terms.grant.validate().map_err(|_| Error::Malformed)?;
+        check_components(&terms.fingerprint)?;
+        Ok(UsageLicense {
+            terms,
+            key_id,
+            bytes: bytes.to_vec(),
+        })
+    }
+
+    /// Decodes an armored usage license and verifies its signature.
+    pub fn from_armor(text: &str, keyring: &Keyring) -> Result<Self> {
+        Self::decode(&armored_bytes(ArtifactType::UsageLicense, text)?, keyring)
+    }
+
+    /// The signed terms.
+    pub fn terms(&self) -> &UsageTerms {
+        &self.terms
+    }
+
+    /// The signing key's id.
+    pub fn key_id(&self) -> KeyId {
+        self.key_id
+    }
+
+    pub(crate) fn into_parts(self) -> (UsageTerms, KeyId) {
+        (self.terms, self.key_id)
+    }
+
+    armor_methods!(ArtifactType::UsageLicense);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Deactivation code
+// ---------------------------------------------------------------------------------------------
+
+/// What a deactivation code states.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeactivationClaims {
+    /// The activation removed.
+    pub activation_id: u64,
+    /// Its license.
+    pub license_id: u64,
+    /// The host's request counter at the time.
+    pub counter: u32,
+    /// When the host removed the activation (Unix seconds, host clock).
+    pub deactivated_at: u64,
+}
+
+/// A deactivation code whose signature has not been checked yet: the vendor looks up the
+/// activation's device key from [`UnverifiedDeactivation::claims`] and then calls
+/// [`UnverifiedDeactivation::verify`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnverifiedDeactivation {
+    claims: DeactivationClaims,
+    signed_message: Vec<u8>,
+    signature: [u8; 64],
+    bytes: Vec<u8>,
+}
+
+impl UnverifiedDeactivation {
+    /// The claims, not yet authenticated.
+    pub fn claims(&self) -> &DeactivationClaims {
+        &self.claims
+    }
+
+    /// Checks the signature with the activation's recorded device key.
+    pub fn verify(self, device_key: &[u8; 32]) -> Result<DeactivationCode> {
+        let pk = PublicKey::from_bytes(device_key).map_err(|_| Error::BadSignature)?;
+        pk.verify_strict(&self.signed_message, &self.signature)?;
+        Ok(DeactivationCode {
+            claims: self.claims,
+            bytes: self.bytes,
+        })
+    }
+}
+
+/// A host-signed proof that an activation was removed (`TGDC`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeactivationCode {
+    claims: DeactivationClaims,
+    bytes: Vec<u8>,
+}
+
+impl DeactivationCode {
+    /// Makes and signs a deactivation code with the activation's device key.
+    pub fn create(claims: DeactivationClaims, device: &DeviceKey) -> Result<Self> {
+        let bytes = codec::seal(ArtifactType::DeactivationCode, &[], &claims, |m| {
+            device.sign(m)
+        })?;
+        Ok(DeactivationCode { claims, bytes })
+    }
+
+    /// Decodes a code; its signature still has to be checked.
+    pub fn decode(bytes: &[u8]) -> Result<UnverifiedDeactivation> {
+        let opened = codec::open(ArtifactType::DeactivationCode, bytes, 0)?;
+        let claims: DeactivationClaims = codec::decode_payload(opened.payload)?;
+        Ok(UnverifiedDeactivation {
+            claims,
+            signed_message: codec::signed_message(ArtifactType::DeactivationCode, opened.signed),
+            signature: opened.signature,
+            bytes: bytes.to_vec(),
+        })
+    }
+
+    /// Decodes an armored code; its signature still has to be checked.
+    pub fn from_armor(text: &str) -> Result<UnverifiedDeactivation> {
+        Self::decode(&armored_bytes(ArtifactType::DeactivationCode, text)?)
+    }
+
+    /// The verified claims.
+    pub fn claims(&self) -> &DeactivationClaims {
+        &self.claims
+    }
+
+    armor_methods!(ArtifactType::DeactivationCode);
+}

@@ -1,0 +1,163 @@
+//! The one error type of the core.
+
+use core::fmt;
+
+/// Everything that can go wrong while decoding or verifying a Tollgate artifact.
+///
+/// The numeric value of each variant ([`Error::code`]) is stable: it is the same number the C
+/// and Java bindings report, and a retired variant's number is never reused.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Error {
+    /// The armored text does not start with a known `TG…:` prefix.
+    ArmorPrefix,
+    /// The armored text holds a character outside base64url, or non-canonical padding bits.
+    ArmorEncoding,
+    /// The armored text decoded, but its CRC-32 does not match: it was pasted or copied wrongly.
+    ArmorChecksum,
+    /// The artifact is of another type than the one expected (e.g. a usage request given where
+    /// a usage license was expected).
+    WrongArtifactType,
+    /// The magic bytes are not `TG`.
+    BadMagic,
+    /// The format version is newer than this library understands.
+    UnknownVersion,
+    /// The format version is one this library no longer accepts.
+    RetiredVersion,
+    /// The bytes end before the artifact does.
+    Truncated,
+    /// The bytes are structurally invalid (bad encoding, trailing bytes, a field out of range).
+    Malformed,
+    /// The artifact is larger than the format's size limit.
+    TooLarge,
+    /// No verifying key with the artifact's key id is known.
+    UnknownKeyId,
+    /// The signature does not verify. Deliberately carries no detail.
+    BadSignature,
+    /// The artifact was issued for another product.
+    WrongProduct,
+    /// The host's fingerprint matches fewer components than the license requires.
+    FingerprintMismatch,
+    /// `now` is before the start of the validity window.
+    NotYetValid,
+    /// `now` is past the end of the license's validity window.
+    Expired,
+    /// `now` is past the refresh deadline of an online or floating activation.
+    RefreshOverdue,
+    /// A license key has the wrong length or a character outside the alphabet.
+    KeyFormat,
+    /// A license key is well-formed but its check characters do not match: a typo.
+    KeyChecksum,
+    /// A public key is not a valid (or is a weak) ed25519 point.
+    BadPublicKey,
+    /// A value given to an encoder breaks a format limit (a name too long, too many features…).
+    LimitExceeded,
+}
+
+impl Error {
+    /// The stable numeric code of this error, shared with the C and Java bindings.
+    pub const fn code(self) -> u32 {
+        match self {
+            Error::ArmorPrefix => 100,
+            Error::ArmorEncoding => 101,
+            Error::ArmorChecksum => 102,
+            Error::WrongArtifactType => 103,
+            Error::BadMagic => 104,
+            Error::UnknownVersion => 105,
+            Error::RetiredVersion => 106,
+            Error::Truncated => 107,
+            Error::Malformed => 108,
+            Error::TooLarge => 109,
+            Error::UnknownKeyId => 110,
+            Error::BadSignature => 111,
+            Error::WrongProduct => 112,
+            Error::FingerprintMismatch => 113,
+            Error::NotYetValid => 114,
+            Error::Expired => 115,
+            Error::RefreshOverdue => 116,
+            Error::KeyFormat => 117,
+            Error::KeyChecksum => 118,
+            Error::BadPublicKey => 119,
+            Error::LimitExceeded => 120,
+        }
+    }
+
+    /// A short, stable, human-readable message for this error.
+    pub const fn message(self) -> &'static str {
+        match self {
+            Error::ArmorPrefix => "not a Tollgate artifact: unknown text prefix",
+            Error::ArmorEncoding => "the text contains characters that are not part of the artifact",
+            Error::ArmorChecksum => "checksum mismatch: the text was copied or pasted incompletely or altered in transit",
+            Error::WrongArtifactType => "this is a different kind of artifact than the one expected",
+            Error::BadMagic => "not a Tollgate artifact: bad magic bytes",
+            Error::UnknownVersion => "the artifact uses a newer format version than this software understands",
+            Error::RetiredVersion => "the artifact uses a retired format version",
+            Error::Truncated => "the artifact is truncated",
+            Error::Malformed => "the artifact is malformed",
+            Error::TooLarge => "the artifact exceeds the size limit",
+            Error::UnknownKeyId => "the artifact was signed by an unknown vendor key",
+            Error::BadSignature => "the signature is invalid: the artifact was tampered with or forged",
+            Error::WrongProduct => "the artifact was issued for a different product",
+            Error::FingerprintMismatch => "the license is bound to a different machine",
+            Error::NotYetValid => "the license is not valid yet",
+            Error::Expired => "the license has expired",
+            Error::RefreshOverdue => "the activation was not refreshed before its deadline",
+            Error::KeyFormat => "a license key is 25 characters from the license-key alphabet",
+            Error::KeyChecksum => "the license key contains a typo",
+            Error::BadPublicKey => "invalid public key",
+            Error::LimitExceeded => "a value exceeds a format limit",
+        }
+    }
+
+    /// Every variant, in code order; used by the bindings to export their tables.
+    pub const ALL: [Error; 21] = [
+        Error::ArmorPrefix,
+        Error::ArmorEncoding,
+        Error::ArmorChecksum,
+        Error::WrongArtifactType,
+        Error::BadMagic,
+        Error::UnknownVersion,
+        Error::RetiredVersion,
+        Error::Truncated,
+        Error::Malformed,
+        Error::TooLarge,
+        Error::UnknownKeyId,
+        Error::BadSignature,
+        Error::WrongProduct,
+        Error::FingerprintMismatch,
+        Error::NotYetValid,
+        Error::Expired,
+        Error::RefreshOverdue,
+        Error::KeyFormat,
+        Error::KeyChecksum,
+        Error::BadPublicKey,
+        Error::LimitExceeded,
+    ];
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.message())
+    }
+}
+
+#[cfg(feature = "std")]
+extern crate std;
+
+#[cfg(feature = "std")]
+impl std::error::Error for Error {}
+
+/// Shorthand for results in this crate.
+pub type Result<T> = core::result::Result<T, Error>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_and_ordered() {
+        let codes: alloc::vec::Vec<u32> = Error::ALL.iter().map(|e| e.code()).collect();
+        let expected: alloc::vec::Vec<u32> = (100..121).collect();
+        assert_eq!(codes, expected);
+    }
+}

@@ -1,0 +1,90 @@
+//! # tollgate-core
+//!
+//! The wire formats and the verification path of Tollgate, a vendor-neutral software-licensing
+//! SDK. This crate is `no_std` + `alloc`, has no clock, no I/O and no randomness of its own:
+//! callers pass the current time (Unix seconds) and the seeds of new keys.
+//!
+//! The formats are specified byte for byte in `core/SPEC.md`:
+//!
+//! | artifact | direction | text prefix | signed by |
+//! |---|---|---|---|
+//! | [`LicenseKey`] | vendor → customer | `XXXXX-XXXXX-…` | — (check symbols) |
+//! | [`License`] | vendor's record | `TGLC:` | vendor key |
+//! | [`UsageRequest`] | host → vendor | `TGRQ:` | device key |
+//! | [`UsageLicense`] | vendor → host | `TGUL:` | vendor key |
+//! | [`DeactivationCode`] | host → vendor | `TGDC:` | device key |
+//!
+//! ```
+//! use tollgate_core::*;
+//!
+//! // Vendor side: a signing key (seed from a real RNG in practice).
+//! let vendor = VendorSigningKey::from_seed(&[1; 32]);
+//! let key = LicenseKey::from_entropy(&[2; 15]);
+//!
+//! // Host side: fingerprint, device key, usage request.
+//! let fp = Fingerprint::from_components(vec![
+//!     Component::derive(ComponentKind::MachineId, b"4c4c4544-0042", b"chariot-salt"),
+//!     Component::derive(ComponentKind::Hostname, b"broker-1", b"chariot-salt"),
+//! ])?;
+//! let device = DeviceKey::from_seed(&[3; 32]);
+//! let req = UsageRequest::create(&key, &device, "chariot", "4.2.0", 1, 1_700_000_000, &fp)?;
+//!
+//! // Vendor answers with a usage license.
+//! let grant = Grant {
+//!     license_id: 42, revision: 1, product: "chariot".into(), customer: "ACME".into(),
+//!     features: vec![Feature { name: "mqtt-server".into(), kind: FeatureKind::Perpetual }],
+//!     models: Models::of(&[DeploymentModel::Offline]), max_activations: 2, floating_seats: 0,
+//!     not_before: None, not_after: None, fingerprint_threshold: 1,
+//! };
+//! let ul = UsageLicense::issue(UsageTerms {
+//!     grant, activation_id: 7, model: DeploymentModel::Offline,
+//!     device_key: *req.device_key(), request_counter: req.claims().counter,
+//!     fingerprint: req.claims().fingerprint.clone(), issued_at: 1_700_000_100,
+//!     refresh_deadline: None,
+//! }, &vendor)?.to_armor();
+//!
+//! // Host verifies it.
+//! let verifier = Verifier::new("chariot", Keyring::from_keys([&vendor.public_key()])?);
+//! let ent = verifier.verify(&ul, &fp, 1_700_000_200)?;
+//! assert!(ent.has_feature("mqtt-server", 1_700_000_200));
+//! # Ok::<(), tollgate_core::Error>(())
+//! ```
+#![no_std]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![deny(clippy::indexing_slicing)]
+
+extern crate alloc;
+
+pub mod armor;
+pub mod artifacts;
+pub mod codec;
+pub mod error;
+pub mod fingerprint;
+pub mod key;
+pub mod keys;
+pub mod model;
+pub mod verify;
+
+pub use armor::ArtifactType;
+pub use artifacts::{
+    DeactivationClaims, DeactivationCode, License, RequestClaims, UnverifiedDeactivation,
+    UsageLicense, UsageRequest, UsageTerms,
+};
+pub use error::{Error, Result};
+pub use fingerprint::{Component, ComponentKind, Fingerprint, MatchDetail};
+pub use key::{KeyAuthSecret, LicenseKey};
+pub use keys::{DeviceKey, KeyId, Keyring, PublicKey, VendorSigningKey};
+pub use model::{DeploymentModel, Feature, FeatureKind, Grant, MeterPeriod, Models};
+pub use verify::{Entitlement, FeatureState, Verifier};
+
+/// Lower-case hex of `bytes`.
+pub fn hex_string(bytes: &[u8]) -> alloc::string::String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut s = alloc::string::String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(char::from(HEX.get(usize::from(b >> 4)).copied().unwrap_or(b'0')));
+        s.push(char::from(HEX.get(usize::from(b & 15)).copied().unwrap_or(b'0')));
+    }
+    s
+}

@@ -1,0 +1,204 @@
+//! The verification path: armored usage license in, typed entitlement out.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::artifacts::{UsageLicense, UsageTerms};
+use crate::error::{Error, Result};
+use crate::fingerprint::{Fingerprint, MatchDetail};
+use crate::keys::{KeyId, Keyring};
+use crate::model::{DeploymentModel, Feature, Grant};
+
+/// Checks usage licenses for one product against the vendor keys the host trusts.
+#[derive(Clone, Debug)]
+pub struct Verifier {
+    product: String,
+    keyring: Keyring,
+}
+
+impl Verifier {
+    /// A verifier for `product` that trusts the keys in `keyring`.
+    pub fn new(product: &str, keyring: Keyring) -> Self {
+        Verifier {
+            product: product.into(),
+            keyring,
+        }
+    }
+
+    /// The product checked.
+    pub fn product(&self) -> &str {
+        &self.product
+    }
+
+    /// The trusted keys.
+    pub fn keyring(&self) -> &Keyring {
+        &self.keyring
+    }
+
+    /// Verifies an armored usage license: armor and checksum, format version, key id, signature
+    /// over the exact bytes, product, validity at `now` and the k-of-n fingerprint match, in
+    /// that order.
+    pub fn verify(&self, armored: &str, host: &Fingerprint, now: u64) -> Result<Entitlement> {
+        let ul = UsageLicense::from_armor(armored, &self.keyring)?;
+        self.check(ul, host, now)
+    }
+
+    /// Like [`Verifier::verify`], for the binary form.
+    pub fn verify_bytes(&self, bytes: &[u8], host: &Fingerprint, now: u64) -> Result<Entitlement> {
+        let ul = UsageLicense::decode(bytes, &self.keyring)?;
+        self.check(ul, host, now)
+    }
+
+    fn check(&self, ul: UsageLicense, host: &Fingerprint, now: u64) -> Result<Entitlement> {
+        let (terms, key_id) = ul.into_parts();
+        if terms.grant.product != self.product {
+            return Err(Error::WrongProduct);
+        }
+        let ent = Entitlement::new(terms, key_id, host);
+        ent.check_time(now)?;
+        if !ent.fingerprint.ok() {
+            return Err(Error::FingerprintMismatch);
+        }
+        Ok(ent)
+    }
+}
+
+/// A verified usage license: what this host may do. Feature checks on it are cheap.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entitlement {
+    terms: UsageTerms,
+    key_id: KeyId,
+    valid_from: u64,
+    valid_until: u64,
+    fingerprint: MatchDetail,
+}
+
+/// Why a feature is or is not usable, for status pages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FeatureState {
+    /// Usable now.
+    Active,
+    /// A subscription past its expiry.
+    Expired,
+    /// The whole license is outside its validity window or past its refresh deadline.
+    LicenseInvalid,
+    /// The license has no such feature.
+    Missing,
+}
+
+impl Entitlement {
+    fn new(terms: UsageTerms, key_id: KeyId, host: &Fingerprint) -> Self {
+        let g = &terms.grant;
+        let valid_from = g.not_before.unwrap_or(0);
+        let valid_until = match (g.not_after, terms.refresh_deadline) {
+            (Some(a), Some(b)) => a.min(b),
+            (Some(a), None) | (None, Some(a)) => a,
+            (None, None) => u64::MAX,
+        };
+        let fingerprint = host.match_against(&terms.fingerprint, g.fingerprint_threshold);
+        Entitlement {
+            terms,
+            key_id,
+            valid_from,
+            valid_until,
+            fingerprint,
+        }
+    }
+
+    /// Checks the validity window and refresh deadline at `now`.
+    pub fn check_time(&self, now: u64) -> Result<()> {
+        if now < self.valid_from {
+            return Err(Error::NotYetValid);
+        }
+        if now >= self.valid_until {
+            let refresh_first = self
+                .terms
+                .refresh_deadline
+                .is_some_and(|d| d == self.valid_until);
+            return Err(if refresh_first {
+                Error::RefreshOverdue
+            } else {
+                Error::Expired
+            });
+        }
+        Ok(())
+    }
+
+    /// Whether feature `name` is usable at `now`: the license is within its window and the
+    /// feature exists and has not expired. Costs a few nanoseconds.
+    #[inline]
+    pub fn has_feature(&self, name: &str, now: u64) -> bool {
+        now >= self.valid_from
+            && now < self.valid_until
+            && self
+                .terms
+                .grant
+                .features
+                .iter()
+                .any(|f| f.name == name && f.active_at(now))
+    }
+
+    /// The state of feature `name` at `now`.
+    pub fn feature_state(&self, name: &str, now: u64) -> FeatureState {
+        match self.terms.grant.feature(name) {
+            None => FeatureState::Missing,
+            Some(_) if self.check_time(now).is_err() => FeatureState::LicenseInvalid,
+            Some(f) if f.active_at(now) => FeatureState::Active,
+            Some(_) => FeatureState::Expired,
+        }
+    }
+
+    /// The features, with their kinds and expiries.
+    pub fn features(&self) -> &[Feature] {
+        &self.terms.grant.features
+    }
+
+    /// The names of the features active at `now`.
+    pub fn active_features(&self, now: u64) -> Vec<&str> {
+        self.features()
+            .iter()
+            .filter(|f| self.has_feature(&f.name, now))
+            .map(|f| f.name.as_str())
+            .collect()
+    }
+
+    /// The license's entitlements.
+    pub fn grant(&self) -> &Grant {
+        &self.terms.grant
+    }
+
+    /// All signed terms of the usage license.
+    pub fn terms(&self) -> &UsageTerms {
+        &self.terms
+    }
+
+    /// The deployment model of this activation.
+    pub fn model(&self) -> DeploymentModel {
+        self.terms.model
+    }
+
+    /// The activation id.
+    pub fn activation_id(&self) -> u64 {
+        self.terms.activation_id
+    }
+
+    /// First second of validity.
+    pub fn valid_from(&self) -> u64 {
+        self.valid_from
+    }
+
+    /// First second past validity (`u64::MAX` when unbounded).
+    pub fn valid_until(&self) -> u64 {
+        self.valid_until
+    }
+
+    /// How the host's fingerprint matched.
+    pub fn fingerprint_match(&self) -> MatchDetail {
+        self.fingerprint
+    }
+
+    /// The id of the vendor key that signed it.
+    pub fn key_id(&self) -> KeyId {
+        self.key_id
+    }
+}
