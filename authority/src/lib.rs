@@ -1,1 +1,82 @@
-//! Placeholder while the crate is being written.
+//! # tollgate-authority
+//!
+//! The vendor side of Tollgate: signing keys, the license ledger and every licensing
+//! operation a vendor's support desk, CLI, online activation service or floating license
+//! server performs. The servers are thin layers over this crate; none re-implements its
+//! logic.
+//!
+//! An [`Authority`] works on a state directory:
+//!
+//! ```text
+//! <dir>/ledger.sqlite        licenses, revisions, activations, usage licenses, audit log
+//! <dir>/keys/<key id>.key    vendor signing key seeds (32 bytes, mode 0600)
+//! ```
+//!
+//! | operation | method |
+//! |---|---|
+//! | create / rotate the signing key | [`Authority::create_signing_key`], [`Authority::rotate_signing_key`] |
+//! | issue a license (key + signed license) | [`Authority::issue`] |
+//! | answer a usage request with a usage license | [`Authority::fulfil`] |
+//! | process a deactivation code | [`Authority::deactivate`] |
+//! | restore an activation lost with its host | [`Authority::restore`] |
+//! | add features, extend subscriptions | [`Authority::upgrade`] |
+//! | look things up | [`Authority::list_licenses`], [`Authority::get_license`], [`Authority::list_activations`], [`Authority::audit_log`], [`Authority::public_keys`] |
+//!
+//! Every call takes the current time (`now`, Unix seconds) from its caller, and every
+//! operation is a single ledger transaction that takes the write lock first, so several
+//! processes can share a directory and a seat is never handed out twice.
+//!
+//! ```
+//! use tollgate_authority::{Authority, IssueSpec};
+//! use tollgate_core::*;
+//!
+//! let dir = tempfile::tempdir()?;
+//! let mut vendor = Authority::open(dir.path())?;
+//! vendor.create_signing_key(1_700_000_000)?;
+//!
+//! let mut spec = IssueSpec::new("chariot", "ACME");
+//! spec.features.push(Feature { name: "mqtt-server".into(), kind: FeatureKind::Perpetual });
+//! let issued = vendor.issue(spec, 1_700_000_000)?;
+//!
+//! // The host, given `issued.key`, makes a usage request.
+//! let fp = Fingerprint::from_components(vec![
+//!     Component::derive(ComponentKind::MachineId, b"4c4c4544-0042", b"chariot-salt"),
+//! ])?;
+//! let device = DeviceKey::from_seed(&[3; 32]);
+//! let req = UsageRequest::create(&issued.key, &device, "chariot", "4.2.0", 1, 1_700_000_100, &fp)?;
+//!
+//! // The vendor answers it; the host verifies the answer.
+//! let answer = vendor.fulfil(&req.to_armor(), DeploymentModel::Offline, 1_700_000_200)?;
+//! let verifier = Verifier::new("chariot", vendor.keyring()?);
+//! let ent = verifier.verify(&answer.usage_license, &fp, 1_700_000_300)?;
+//! assert!(ent.has_feature("mqtt-server", 1_700_000_300));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
+mod authority;
+mod error;
+mod keystore;
+mod ledger;
+mod records;
+mod spec;
+
+pub use authority::{Authority, DEFAULT_ACTOR, KEYS_DIR, LEDGER_FILE};
+pub use error::{AuthorityError, LedgerError, Result};
+pub use records::{
+    Activation, ActivationStatus, AuditEntry, KeyStatus, LicenseRecord, SigningKeyInfo,
+};
+pub use spec::{
+    AuthorityConfig, Extension, Freed, Fulfilled, IssueSpec, Issued, NewExpiry, UpgradeSpec,
+    DEFAULT_FINGERPRINT_THRESHOLD,
+};
+
+/// The ledger schema version this build writes (the highest migration it knows).
+pub fn schema_version() -> u32 {
+    ledger::latest_version()
+}

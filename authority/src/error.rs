@@ -1,0 +1,297 @@
+//! The one error type of the vendor side.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// Everything that can go wrong in an [`crate::Authority`] call.
+///
+/// Each variant has a stable numeric [`AuthorityError::code`] from 300 up (core errors keep
+/// their own codes, 100–120). A code never changes meaning; a retired variant's code is never
+/// reused. The CLI, the online service and the bindings report these numbers.
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum AuthorityError {
+    /// No license has this key, or the request's key proof is wrong. Deliberately one error:
+    /// a caller must not learn whether a key exists without holding it.
+    #[error("unknown license key")]
+    UnknownKey,
+    /// The request was made by another product than the license's.
+    #[error("the license is for product `{licensed}`, the request for `{requested}`")]
+    WrongProduct {
+        /// The license's product.
+        licensed: String,
+        /// The product named in the request.
+        requested: String,
+    },
+    /// The license does not allow this deployment model.
+    #[error("the license does not allow the {} deployment model", .model.name())]
+    ModelNotAllowed {
+        /// The model asked for.
+        model: tollgate_core::DeploymentModel,
+    },
+    /// Every activation the license allows is in use.
+    #[error("all {max} activations of this license are in use")]
+    SeatsExhausted {
+        /// The license's maximum number of simultaneous activations.
+        max: u32,
+    },
+    /// No license with this id.
+    #[error("license {0} not found")]
+    LicenseNotFound(u64),
+    /// No activation with this id (for this license).
+    #[error("activation {0} not found")]
+    ActivationNotFound(u64),
+    /// The activation was already deactivated or restored: a replayed deactivation code, or a
+    /// second restore.
+    #[error("activation {0} was already deactivated or restored")]
+    AlreadyDeactivated(u64),
+    /// The deactivation code does not verify with the activation's device key, or names an
+    /// activation of another license: forged or damaged.
+    #[error("the deactivation code is not valid for this activation")]
+    BadDeactivationCode,
+    /// The request's counter is lower than one already fulfilled for its device key (or not
+    /// higher than the counter at which that device key was deactivated): an old request.
+    #[error("the usage request is older than one already answered for this device (counter {counter} < {latest})")]
+    StaleRequest {
+        /// The request's counter.
+        counter: u32,
+        /// The lowest counter that would have been accepted.
+        latest: u32,
+    },
+    /// The license's validity window ended.
+    #[error("the license expired")]
+    LicenseExpired,
+    /// The license's validity window has not started.
+    #[error("the license is not valid yet")]
+    LicenseNotYetValid,
+    /// A core format error: decoding an artifact, a signature, or a format limit. Keeps the
+    /// core's own code.
+    #[error(transparent)]
+    Core(#[from] tollgate_core::Error),
+    /// No active signing key: create one first.
+    #[error("no active signing key: create one first")]
+    NoSigningKey,
+    /// An active signing key already exists: rotate it instead of creating another.
+    #[error("an active signing key already exists (rotate it instead)")]
+    SigningKeyExists,
+    /// A signing key file is missing, unreadable, or does not hold the key the ledger records.
+    #[error("signing key file {path}: {problem}")]
+    KeyFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: &'static str,
+    },
+    /// The upgrade adds a feature the license already has (only subscriptions can be extended).
+    #[error("the license already has feature `{0}`")]
+    FeatureExists(String),
+    /// The upgrade extends a subscription the license does not have.
+    #[error("the license has no subscription feature `{0}`")]
+    NoSuchSubscription(String),
+    /// A caller-supplied value is out of range or inconsistent.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// The ledger was written by a newer version of this software.
+    #[error("the ledger has schema version {found}; this software knows up to {supported}")]
+    SchemaTooNew {
+        /// The ledger's schema version.
+        found: u32,
+        /// The newest version this build knows.
+        supported: u32,
+    },
+    /// Another process held the ledger's write lock for longer than the busy timeout.
+    #[error("the ledger is busy (locked by another process); try again")]
+    Busy,
+    /// The ledger database failed.
+    #[error("ledger database error: {0}")]
+    Db(#[source] LedgerError),
+    /// A ledger row holds a value this software cannot read back.
+    #[error("ledger row is corrupt: {0}")]
+    Corrupt(&'static str),
+    /// A file system operation on the vendor state directory failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The operating system's random number generator failed.
+    #[error("the system random number generator failed")]
+    Random,
+}
+
+impl AuthorityError {
+    /// The stable numeric code of this error. Core errors keep their core code (100–120);
+    /// authority errors are 300 and up.
+    pub fn code(&self) -> u32 {
+        match self {
+            AuthorityError::UnknownKey => 300,
+            AuthorityError::WrongProduct { .. } => 301,
+            AuthorityError::ModelNotAllowed { .. } => 302,
+            AuthorityError::SeatsExhausted { .. } => 303,
+            AuthorityError::LicenseNotFound(_) => 304,
+            AuthorityError::ActivationNotFound(_) => 305,
+            AuthorityError::AlreadyDeactivated(_) => 306,
+            AuthorityError::BadDeactivationCode => 307,
+            AuthorityError::StaleRequest { .. } => 308,
+            AuthorityError::LicenseExpired => 309,
+            AuthorityError::LicenseNotYetValid => 310,
+            AuthorityError::NoSigningKey => 311,
+            AuthorityError::SigningKeyExists => 312,
+            AuthorityError::KeyFile { .. } => 313,
+            AuthorityError::FeatureExists(_) => 314,
+            AuthorityError::NoSuchSubscription(_) => 315,
+            AuthorityError::InvalidArgument(_) => 316,
+            AuthorityError::SchemaTooNew { .. } => 317,
+            AuthorityError::Busy => 318,
+            AuthorityError::Db(_) => 319,
+            AuthorityError::Corrupt(_) => 320,
+            AuthorityError::Io { .. } => 321,
+            AuthorityError::Random => 322,
+            AuthorityError::Core(e) => e.code(),
+        }
+    }
+
+    /// A short, stable, human-readable message for this error's kind (without the details
+    /// that [`std::fmt::Display`] adds).
+    pub fn message(&self) -> &'static str {
+        match self {
+            AuthorityError::UnknownKey => "unknown license key",
+            AuthorityError::WrongProduct { .. } => "the request is for a different product",
+            AuthorityError::ModelNotAllowed { .. } => {
+                "the license does not allow this deployment model"
+            }
+            AuthorityError::SeatsExhausted { .. } => "all activations of this license are in use",
+            AuthorityError::LicenseNotFound(_) => "license not found",
+            AuthorityError::ActivationNotFound(_) => "activation not found",
+            AuthorityError::AlreadyDeactivated(_) => {
+                "the activation was already deactivated or restored"
+            }
+            AuthorityError::BadDeactivationCode => {
+                "the deactivation code is not valid for this activation"
+            }
+            AuthorityError::StaleRequest { .. } => {
+                "the usage request is older than one already answered for this device"
+            }
+            AuthorityError::LicenseExpired => "the license expired",
+            AuthorityError::LicenseNotYetValid => "the license is not valid yet",
+            AuthorityError::NoSigningKey => "no active signing key",
+            AuthorityError::SigningKeyExists => "an active signing key already exists",
+            AuthorityError::KeyFile { .. } => "a signing key file is missing or damaged",
+            AuthorityError::FeatureExists(_) => "the license already has this feature",
+            AuthorityError::NoSuchSubscription(_) => "the license has no such subscription",
+            AuthorityError::InvalidArgument(_) => "invalid argument",
+            AuthorityError::SchemaTooNew { .. } => {
+                "the ledger was written by a newer version of this software"
+            }
+            AuthorityError::Busy => "the ledger is busy; try again",
+            AuthorityError::Db(_) => "ledger database error",
+            AuthorityError::Corrupt(_) => "a ledger row is corrupt",
+            AuthorityError::Io { .. } => "file system error",
+            AuthorityError::Random => "the system random number generator failed",
+            AuthorityError::Core(e) => e.message(),
+        }
+    }
+
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        AuthorityError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn invalid(msg: impl Into<String>) -> Self {
+        AuthorityError::InvalidArgument(msg.into())
+    }
+}
+
+/// An opaque database error from the ledger backend (SQLite today). Its `Display` is the
+/// backend's message; its source is the backend's error.
+pub struct LedgerError(Box<dyn std::error::Error + Send + Sync + 'static>);
+
+impl LedgerError {
+    pub(crate) fn new(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        LedgerError(Box::new(e))
+    }
+}
+
+impl fmt::Debug for LedgerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl fmt::Display for LedgerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl std::error::Error for LedgerError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+/// Shorthand for results in this crate.
+pub type Result<T, E = AuthorityError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique() {
+        let all = [
+            AuthorityError::UnknownKey,
+            AuthorityError::WrongProduct {
+                licensed: String::new(),
+                requested: String::new(),
+            },
+            AuthorityError::ModelNotAllowed {
+                model: tollgate_core::DeploymentModel::Offline,
+            },
+            AuthorityError::SeatsExhausted { max: 1 },
+            AuthorityError::LicenseNotFound(1),
+            AuthorityError::ActivationNotFound(1),
+            AuthorityError::AlreadyDeactivated(1),
+            AuthorityError::BadDeactivationCode,
+            AuthorityError::StaleRequest {
+                counter: 1,
+                latest: 2,
+            },
+            AuthorityError::LicenseExpired,
+            AuthorityError::LicenseNotYetValid,
+            AuthorityError::NoSigningKey,
+            AuthorityError::SigningKeyExists,
+            AuthorityError::KeyFile {
+                path: PathBuf::new(),
+                problem: "",
+            },
+            AuthorityError::FeatureExists(String::new()),
+            AuthorityError::NoSuchSubscription(String::new()),
+            AuthorityError::InvalidArgument(String::new()),
+            AuthorityError::SchemaTooNew {
+                found: 2,
+                supported: 1,
+            },
+            AuthorityError::Busy,
+            AuthorityError::Db(LedgerError::new(std::io::Error::other("x"))),
+            AuthorityError::Corrupt(""),
+            AuthorityError::io("", std::io::Error::other("x")),
+            AuthorityError::Random,
+        ];
+        let codes: Vec<u32> = all.iter().map(AuthorityError::code).collect();
+        let expected: Vec<u32> = (300..323).collect();
+        assert_eq!(codes, expected);
+        for e in &all {
+            assert!(!e.message().is_empty());
+        }
+        assert_eq!(
+            AuthorityError::Core(tollgate_core::Error::BadSignature).code(),
+            111
+        );
+    }
+}

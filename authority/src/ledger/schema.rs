@@ -1,0 +1,129 @@
+//! The ledger schema, as numbered migrations.
+//!
+//! One schema for every backend: the SQL sticks to what SQLite and PostgreSQL both accept
+//! (`BIGINT`, `TEXT`, partial unique indexes, `UPDATE … RETURNING`), ids come from the
+//! `sequences` table rather than a backend's auto-increment, and binary values are stored as
+//! lower-case hex text. A migration, once released, is never edited: a change is a new one.
+
+/// One step of the schema.
+pub(crate) struct Migration {
+    /// Applied in increasing order; recorded in `schema_migrations`.
+    pub version: u32,
+    /// A short name, recorded beside the version.
+    pub name: &'static str,
+    /// The statements.
+    pub sql: &'static str,
+}
+
+/// Every migration, in order.
+pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "initial",
+    sql: r#"
+-- Named counters for sequential ids (licenses, activations, audit entries).
+CREATE TABLE sequences (
+    name  TEXT PRIMARY KEY,
+    value BIGINT NOT NULL
+);
+INSERT INTO sequences (name, value) VALUES ('license', 0), ('activation', 0), ('audit', 0);
+
+-- Vendor signing keys. The private seed lives in keys/<key_id>.key, never here.
+CREATE TABLE signing_keys (
+    key_id     TEXT PRIMARY KEY,            -- 16 hex digits
+    public_key TEXT NOT NULL UNIQUE,        -- 64 hex digits
+    status     TEXT NOT NULL CHECK (status IN ('active', 'retired')),
+    created_at BIGINT NOT NULL,
+    retired_at BIGINT
+);
+CREATE UNIQUE INDEX signing_keys_one_active ON signing_keys (status) WHERE status = 'active';
+
+-- Licenses. The license key itself is never stored: only its lookup id and auth secret
+-- (a hash of the key, used to check usage requests' key proofs).
+CREATE TABLE licenses (
+    id         BIGINT PRIMARY KEY,
+    key_lookup TEXT NOT NULL UNIQUE,        -- 16 hex digits
+    key_auth   TEXT NOT NULL,               -- 64 hex digits
+    product    TEXT NOT NULL,
+    customer   TEXT NOT NULL,
+    revision   INTEGER NOT NULL,            -- the current revision
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+
+-- Every signed revision of every license.
+CREATE TABLE license_revisions (
+    license_id BIGINT NOT NULL REFERENCES licenses (id),
+    revision   INTEGER NOT NULL,
+    grant_json TEXT NOT NULL,
+    armored    TEXT NOT NULL,               -- TGLC:...
+    key_id     TEXT NOT NULL REFERENCES signing_keys (key_id),
+    issued_at  BIGINT NOT NULL,
+    PRIMARY KEY (license_id, revision)
+);
+
+-- Activations (seats). At most one active activation per device key and license.
+CREATE TABLE activations (
+    id                BIGINT PRIMARY KEY,
+    license_id        BIGINT NOT NULL REFERENCES licenses (id),
+    device_key        TEXT NOT NULL,        -- 64 hex digits
+    model             TEXT NOT NULL CHECK (model IN ('online', 'offline', 'floating')),
+    status            TEXT NOT NULL CHECK (status IN ('active', 'deactivated', 'restored')),
+    fingerprint_json  TEXT NOT NULL,
+    product_version   TEXT NOT NULL,
+    last_counter      BIGINT NOT NULL,
+    last_request_id   TEXT NOT NULL,        -- 32 hex digits
+    created_at        BIGINT NOT NULL,
+    last_fulfilled_at BIGINT NOT NULL,
+    freed_at          BIGINT,
+    freed_counter     BIGINT                -- the deactivation code's counter
+);
+CREATE INDEX activations_license_status ON activations (license_id, status);
+CREATE INDEX activations_license_device ON activations (license_id, device_key);
+CREATE UNIQUE INDEX activations_one_active_per_device
+    ON activations (license_id, device_key) WHERE status = 'active';
+
+-- Every usage license issued, by the request it answered (for idempotent re-fulfilment).
+CREATE TABLE usage_licenses (
+    activation_id    BIGINT NOT NULL REFERENCES activations (id),
+    request_id       TEXT NOT NULL,         -- 32 hex digits
+    counter          BIGINT NOT NULL,
+    model            TEXT NOT NULL,
+    revision         INTEGER NOT NULL,
+    key_id           TEXT NOT NULL REFERENCES signing_keys (key_id),
+    armored          TEXT NOT NULL,         -- TGUL:...
+    issued_at        BIGINT NOT NULL,
+    refresh_deadline BIGINT,
+    PRIMARY KEY (activation_id, request_id)
+);
+CREATE INDEX usage_licenses_request ON usage_licenses (request_id);
+
+-- What happened, when, by whom. Never holds a secret.
+CREATE TABLE audit_log (
+    id            BIGINT PRIMARY KEY,
+    at            BIGINT NOT NULL,
+    actor         TEXT NOT NULL,
+    action        TEXT NOT NULL,
+    license_id    BIGINT,
+    activation_id BIGINT,
+    detail        TEXT NOT NULL             -- JSON object
+);
+CREATE INDEX audit_log_license ON audit_log (license_id, id);
+"#,
+}];
+
+/// The newest schema version this build knows.
+pub(crate) fn latest_version() -> u32 {
+    MIGRATIONS.last().map_or(0, |m| m.version)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_are_consecutive_from_one() {
+        for (i, m) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(m.version as usize, i + 1, "{}", m.name);
+        }
+    }
+}

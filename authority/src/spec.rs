@@ -1,0 +1,158 @@
+//! The inputs and outputs of the [`crate::Authority`] operations.
+
+use std::time::Duration;
+
+use tollgate_core::{DeploymentModel, Feature, License, LicenseKey, Models};
+
+/// The default k of the k-of-n fingerprint match ([`IssueSpec::fingerprint_threshold`]).
+pub const DEFAULT_FINGERPRINT_THRESHOLD: u8 = 3;
+
+/// Settings of an [`crate::Authority`] that are not stored in the ledger.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuthorityConfig {
+    /// Online activations get `refresh_deadline = now + online_refresh_secs`. Default 7 days.
+    pub online_refresh_secs: u64,
+    /// Floating activations (the license server's own activation) get
+    /// `refresh_deadline = now + s` when `Some(s)`; `None` (the default) means no deadline.
+    pub floating_refresh_secs: Option<u64>,
+    /// How long a call waits for another process's write lock before failing with
+    /// [`crate::AuthorityError::Busy`]. Default 10 seconds.
+    pub busy_timeout: Duration,
+}
+
+impl Default for AuthorityConfig {
+    fn default() -> Self {
+        AuthorityConfig {
+            online_refresh_secs: 7 * 24 * 3600,
+            floating_refresh_secs: None,
+            busy_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// What to put in a new license. Build it with [`IssueSpec::new`] and set the fields you need.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IssueSpec {
+    /// The product id, e.g. `chariot` (1–64 bytes, no control characters).
+    pub product: String,
+    /// The vendor's reference for the customer (1–64 bytes).
+    pub customer: String,
+    /// The features, with unique names.
+    pub features: Vec<Feature>,
+    /// The deployment models allowed (at least one).
+    pub models: Models,
+    /// Maximum simultaneous activations (seats), whatever their model; at least 1.
+    pub max_activations: u32,
+    /// Concurrent seats a floating license server may lend; at least 1 when the floating
+    /// model is allowed.
+    pub floating_seats: u32,
+    /// Start of validity (Unix seconds, inclusive).
+    pub not_before: Option<u64>,
+    /// End of validity (Unix seconds, exclusive).
+    pub not_after: Option<u64>,
+    /// How many fingerprint components must match on the host.
+    pub fingerprint_threshold: u8,
+}
+
+impl IssueSpec {
+    /// A spec with no features, the online and offline models, one activation, no floating
+    /// seats, no validity window and the default fingerprint threshold.
+    pub fn new(product: impl Into<String>, customer: impl Into<String>) -> Self {
+        IssueSpec {
+            product: product.into(),
+            customer: customer.into(),
+            features: Vec::new(),
+            models: Models::of(&[DeploymentModel::Online, DeploymentModel::Offline]),
+            max_activations: 1,
+            floating_seats: 0,
+            not_before: None,
+            not_after: None,
+            fingerprint_threshold: DEFAULT_FINGERPRINT_THRESHOLD,
+        }
+    }
+}
+
+/// A newly issued license: the key to give the customer and the signed license record.
+///
+/// The key exists only here: the ledger keeps its lookup id and a hash, never the key.
+#[derive(Debug)]
+pub struct Issued {
+    /// The license key, for the customer. Shown once.
+    pub key: LicenseKey,
+    /// The signed license (revision 1).
+    pub license: License,
+}
+
+/// The answer to a usage request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fulfilled {
+    /// The usage license to send back to the host (`TGUL:…`).
+    pub usage_license: String,
+    /// The activation (seat) it belongs to.
+    pub activation_id: u64,
+    /// The license.
+    pub license_id: u64,
+    /// Whether this request took a new seat (false for a refresh or upgrade round trip by an
+    /// already active host, and for a repeated request).
+    pub new_activation: bool,
+    /// Whether this exact request had been answered before: `usage_license` is then the
+    /// stored answer, byte for byte.
+    pub repeated: bool,
+    /// The license revision whose grant the usage license carries.
+    pub revision: u32,
+    /// The usage license's refresh deadline (online and floating activations).
+    pub refresh_deadline: Option<u64>,
+}
+
+/// A freed seat.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Freed {
+    /// The license.
+    pub license_id: u64,
+    /// The activation that no longer holds a seat.
+    pub activation_id: u64,
+}
+
+/// A subscription's new expiry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NewExpiry {
+    /// Expires at this time (Unix seconds); must be later than the current expiry.
+    At(u64),
+    /// Extended by this many seconds from its current expiry, or from `now` if it has already
+    /// lapsed (a customer renewing late does not pay for the lapsed time).
+    By(u64),
+}
+
+/// Extends one subscription feature (e.g. another year of `support`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Extension {
+    /// The subscription feature's name.
+    pub feature: String,
+    /// Its new expiry.
+    pub to: NewExpiry,
+}
+
+/// What an upgrade changes. Every field left at its default changes nothing; an upgrade must
+/// change something.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UpgradeSpec {
+    /// Features to add. A feature the license already has is refused with
+    /// [`crate::AuthorityError::FeatureExists`], except a subscription given again with a later
+    /// expiry, which extends the existing one.
+    pub add_features: Vec<Feature>,
+    /// Subscriptions to extend.
+    pub extend: Vec<Extension>,
+    /// A new maximum of simultaneous activations. Lowering it below the number in use frees
+    /// nothing: new activations are refused until enough are deactivated.
+    pub max_activations: Option<u32>,
+    /// A new number of floating seats.
+    pub floating_seats: Option<u32>,
+    /// A new set of allowed deployment models.
+    pub models: Option<Models>,
+    /// A new end of validity: `Some(Some(t))` sets it, `Some(None)` removes it.
+    pub not_after: Option<Option<u64>>,
+    /// A new customer reference.
+    pub customer: Option<String>,
+    /// A new fingerprint threshold.
+    pub fingerprint_threshold: Option<u8>,
+}

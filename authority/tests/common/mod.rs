@@ -1,0 +1,96 @@
+//! Shared test helpers: a vendor directory and simulated hosts built with the core directly.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use tempfile::TempDir;
+use tollgate_authority::{Authority, IssueSpec};
+use tollgate_core::*;
+
+/// A fixed "now" for tests.
+pub const T0: u64 = 1_700_000_000;
+pub const DAY: u64 = 24 * 3600;
+pub const YEAR: u64 = 365 * DAY;
+
+/// A fresh vendor state directory with one signing key.
+pub fn vendor() -> (TempDir, Authority) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = Authority::open(dir.path()).unwrap();
+    a.create_signing_key(T0).unwrap();
+    (dir, a)
+}
+
+/// The Chariot reference license: the server (perpetual) and a year of Support.
+pub fn chariot(max_activations: u32) -> IssueSpec {
+    let mut s = IssueSpec::new("chariot", "ACME Corp");
+    s.features = vec![
+        Feature {
+            name: "mqtt-server".into(),
+            kind: FeatureKind::Perpetual,
+        },
+        Feature {
+            name: "support".into(),
+            kind: FeatureKind::Subscription {
+                expires_at: T0 + YEAR,
+            },
+        },
+    ];
+    s.max_activations = max_activations;
+    s
+}
+
+/// A simulated host: a device key and a fingerprint.
+pub struct Host {
+    pub device: DeviceKey,
+    pub fp: Fingerprint,
+}
+
+impl Host {
+    pub fn new(n: u8) -> Self {
+        let fp = Fingerprint::from_components(vec![
+            Component::derive(ComponentKind::MachineId, &[n; 16], b"chariot"),
+            Component::derive(
+                ComponentKind::Hostname,
+                format!("broker-{n}").as_bytes(),
+                b"chariot",
+            ),
+            Component::derive(ComponentKind::Mac, &[n, 1, 2, 3, 4, 5], b"chariot"),
+        ])
+        .unwrap();
+        Host {
+            device: DeviceKey::from_seed(&[n; 32]),
+            fp,
+        }
+    }
+
+    /// An armored usage request for `key` with `counter`.
+    pub fn request(&self, key: &LicenseKey, counter: u32) -> String {
+        self.request_for(key, "chariot", counter)
+    }
+
+    pub fn request_for(&self, key: &LicenseKey, product: &str, counter: u32) -> String {
+        UsageRequest::create(key, &self.device, product, "4.2.0", counter, T0, &self.fp)
+            .unwrap()
+            .to_armor()
+    }
+
+    /// A deactivation code for an activation.
+    pub fn deactivation(&self, license_id: u64, activation_id: u64, counter: u32) -> String {
+        DeactivationCode::create(
+            DeactivationClaims {
+                activation_id,
+                license_id,
+                counter,
+                deactivated_at: T0 + 10,
+            },
+            &self.device,
+        )
+        .unwrap()
+        .to_armor()
+    }
+}
+
+/// Verifies a usage license as the host would, with the vendor's full keyring.
+pub fn verify(vendor: &mut Authority, host: &Host, usage_license: &str, now: u64) -> Entitlement {
+    Verifier::new("chariot", vendor.keyring().unwrap())
+        .verify(usage_license, &host.fp, now)
+        .unwrap()
+}

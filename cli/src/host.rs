@@ -1,0 +1,332 @@
+//! `tollgate host …`: what the broker does, over `tollgate-sdk`'s `LicenseManager`.
+
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Subcommand};
+use serde::Deserialize;
+use serde_json::json;
+use tollgate_core::{ComponentKind, Keyring, Verifier};
+use tollgate_sdk::{HostConfig, LicenseManager, LicenseState, SdkError, Status};
+
+use crate::exit::Failure;
+use crate::input::artifact;
+use crate::output::{features_line, Out};
+
+/// Host verbs.
+#[derive(Args, Debug)]
+pub struct HostArgs {
+    /// The host's state directory (device key, pending request, installed license).
+    #[arg(long, env = "TOLLGATE_STATE_DIR", default_value = "tollgate-state")]
+    state: PathBuf,
+    /// The product's host configuration (from `tollgate vendor host-config`).
+    #[arg(long, env = "TOLLGATE_HOST_CONFIG", default_value = "tollgate-host.json")]
+    config: PathBuf,
+    /// Do not probe the machine; use only `--component` values.
+    #[arg(long)]
+    no_probes: bool,
+    /// Sets a fingerprint component, replacing the probed one of that kind:
+    /// `KIND=VALUE`, KIND one of machine-id, dmi-product-uuid, mac, root-disk, hostname,
+    /// workload, cloud-instance, operator. Repeatable.
+    #[arg(long = "component", value_name = "KIND=VALUE")]
+    components: Vec<String>,
+    #[command(subcommand)]
+    cmd: HostCmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum HostCmd {
+    /// Makes a usage request for a license key; prints it (`TGRQ:…`) for the vendor.
+    Request {
+        /// The license key. Prefer `--key-file` or the TOLLGATE_LICENSE_KEY variable: a key on
+        /// the command line is visible to other local users.
+        #[arg(long, env = "TOLLGATE_LICENSE_KEY", hide_env_values = true)]
+        key: Option<String>,
+        /// A file holding the license key.
+        #[arg(long)]
+        key_file: Option<PathBuf>,
+    },
+    /// Installs a usage license (`TGUL:…`) from the vendor.
+    Install {
+        /// The usage license: a file, `-` for standard input, or the text itself.
+        usage_license: Option<String>,
+    },
+    /// Shows the license status page.
+    Status,
+    /// Exits 0 when FEATURE is usable now, 1 when not.
+    Check {
+        /// Feature name.
+        feature: String,
+    },
+    /// Records usage of a metered feature.
+    Use {
+        /// Feature name.
+        feature: String,
+        /// Units used.
+        units: u64,
+    },
+    /// Deactivates: removes the license and prints the deactivation code (`TGDC:…`) for the
+    /// vendor.
+    Deactivate,
+    /// Shows the fingerprint components (digests only) and how they match the license.
+    Fingerprint,
+    /// Verifies a usage license without touching any state.
+    Verify {
+        /// The usage license: a file, `-` for standard input, or the text itself.
+        usage_license: Option<String>,
+    },
+}
+
+/// The host configuration file a vendor ships with its product.
+#[derive(Deserialize)]
+struct HostConfigFile {
+    product: String,
+    product_version: String,
+    fingerprint_salt: String,
+    vendor_keys: Vec<String>,
+    #[serde(default)]
+    rollback_tolerance_secs: Option<u64>,
+    #[serde(default)]
+    warn_days: Option<u32>,
+}
+
+fn load_config(path: &Path) -> Result<HostConfig, Failure> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Failure::io(&format!("cannot read {}", path.display()), &e))?;
+    let f: HostConfigFile = serde_json::from_str(&text).map_err(|e| {
+        Failure::usage(format!(
+            "{} is not a Tollgate host configuration: {e}",
+            path.display()
+        ))
+    })?;
+    let mut keys = Vec::new();
+    for k in &f.vendor_keys {
+        let mut b = [0u8; 32];
+        hex_decode(k, &mut b).ok_or_else(|| {
+            Failure::usage(format!("vendor key `{k}` is not 64 hex characters"))
+        })?;
+        keys.push(b);
+    }
+    let mut cfg = HostConfig::new(
+        f.product,
+        f.product_version,
+        f.fingerprint_salt.into_bytes(),
+        keys,
+    );
+    if let Some(t) = f.rollback_tolerance_secs {
+        cfg.rollback_tolerance_secs = t;
+    }
+    if let Some(d) = f.warn_days {
+        cfg.warn_days = d;
+    }
+    Ok(cfg)
+}
+
+fn hex_decode(s: &str, out: &mut [u8]) -> Option<()> {
+    let s = s.trim();
+    if s.len() != out.len() * 2 || !s.is_ascii() {
+        return None;
+    }
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(())
+}
+
+fn component_kind(name: &str) -> Result<ComponentKind, Failure> {
+    ComponentKind::ALL
+        .into_iter()
+        .find(|k| k.name() == name)
+        .ok_or_else(|| Failure::usage(format!("`{name}` is not a fingerprint component kind")))
+}
+
+impl From<SdkError> for Failure {
+    fn from(e: SdkError) -> Self {
+        let exit = match &e {
+            SdkError::Core(_) => 3,
+            SdkError::Storage { .. } => 6,
+            _ => 4,
+        };
+        Failure {
+            exit,
+            code: e.code(),
+            kind: e.name().into(),
+            message: e.to_string(),
+        }
+    }
+}
+
+/// The status page as text.
+pub fn status_text(s: &Status) -> String {
+    let mut t = format!(
+        "License status for {} {}: {}\n",
+        s.product,
+        s.product_version,
+        s.state.name().to_uppercase()
+    );
+    if let Some(l) = &s.license {
+        t.push_str(&format!(
+            "  license {} (revision {}) for {}, activation {}, {} deployment\n",
+            l.license_id, l.revision, l.customer, l.activation_id, l.deployment_model
+        ));
+        for f in &l.features {
+            let mark = if f.active { "[x]" } else { "[ ]" };
+            let detail = match (f.kind, &f.expires_at, f.quota) {
+                ("subscription", Some(e), _) => format!("subscription until {e}"),
+                ("metered", _, Some(q)) => format!(
+                    "metered: {} of {q} used this {}",
+                    f.used.unwrap_or(0),
+                    f.period.unwrap_or("period")
+                ),
+                (k, _, _) => k.to_string(),
+            };
+            t.push_str(&format!("  {mark} {:<22} {detail}\n", f.name));
+        }
+        t.push_str(&format!(
+            "  fingerprint: {} of {} components match ({} required)\n",
+            l.fingerprint.matched, l.fingerprint.licensed, l.fingerprint.required
+        ));
+        if let Some(u) = &l.valid_until {
+            t.push_str(&format!("  valid until {u}\n"));
+        }
+    }
+    if s.pending_request {
+        t.push_str("  a usage request is waiting for its usage license\n");
+    }
+    for w in &s.warnings {
+        t.push_str(&format!("  warning: {w}\n"));
+    }
+    if let Some(e) = &s.error {
+        t.push_str(&format!("  error {}: {}\n", e.code, e.message));
+    }
+    t.trim_end().to_string()
+}
+
+/// Runs a host verb. Returns the process exit code for `check`.
+pub fn run(args: HostArgs, out: &Out, now: u64) -> Result<u8, Failure> {
+    let mut config = load_config(&args.config)?;
+    config.fingerprint.probes = !args.no_probes;
+    for c in &args.components {
+        let (k, v) = c
+            .split_once('=')
+            .ok_or_else(|| Failure::usage(format!("`{c}`: use KIND=VALUE")))?;
+        let kind = component_kind(k)?;
+        config.fingerprint.replace.push(kind);
+        config.fingerprint.extra.push((kind, v.as_bytes().to_vec()));
+    }
+    if let HostCmd::Verify { usage_license } = &args.cmd {
+        let text = artifact(usage_license.as_deref())?;
+        let ring = Keyring::from_keys(config.vendor_keys.iter())?;
+        let source = config.fingerprint.clone().into_source(&config.fingerprint_salt);
+        let fp = tollgate_sdk::fingerprint::compute(&*source, &config.fingerprint_salt)?;
+        let ent = Verifier::new(&config.product, ring).verify(&text, &fp, now)?;
+        let g = ent.grant();
+        out.emit(
+            json!({"valid": true, "license_id": g.license_id, "activation_id": ent.activation_id(),
+                   "features": ent.active_features(now)}),
+            || {
+                format!(
+                    "Valid usage license: license {} activation {} for {}; {}",
+                    g.license_id,
+                    ent.activation_id(),
+                    g.customer,
+                    features_line(&g.features)
+                )
+            },
+        );
+        return Ok(0);
+    }
+    let mut mgr = LicenseManager::open(config, &args.state)?;
+    match args.cmd {
+        HostCmd::Request { key, key_file } => {
+            let key = match (key, key_file) {
+                (Some(k), _) => k,
+                (None, Some(p)) => std::fs::read_to_string(&p)
+                    .map_err(|e| Failure::io(&format!("cannot read {}", p.display()), &e))?,
+                (None, None) => return Err(Failure::usage("give --key or --key-file")),
+            };
+            let req = mgr.request_usage(&key)?;
+            out.emit(json!({"usage_request": req}), || {
+                format!(
+                    "Usage request (send it to the vendor; any newer request replaces it):\n{req}"
+                )
+            });
+        }
+        HostCmd::Install { usage_license } => {
+            let text = artifact(usage_license.as_deref())?;
+            let s = mgr.install(&text)?;
+            out.emit(serde_json::to_value(&s).unwrap_or_default(), || {
+                format!("Usage license installed.\n{}", status_text(&s))
+            });
+        }
+        HostCmd::Status => {
+            let s = mgr.status();
+            out.emit(serde_json::to_value(&s).unwrap_or_default(), || {
+                status_text(&s)
+            });
+        }
+        HostCmd::Check { feature } => {
+            let ok = mgr.has_feature(&feature);
+            let state = mgr.status().state;
+            out.emit(
+                json!({"feature": feature, "usable": ok, "state": state.name()}),
+                || {
+                    if ok {
+                        format!("{feature}: usable")
+                    } else if state == LicenseState::Active {
+                        format!("{feature}: NOT usable (missing or expired)")
+                    } else {
+                        format!("{feature}: NOT usable (license {})", state.name())
+                    }
+                },
+            );
+            return Ok(u8::from(!ok));
+        }
+        HostCmd::Use { feature, units } => {
+            let r = mgr.record_usage(&feature, units)?;
+            out.emit(serde_json::to_value(&r).unwrap_or_default(), || {
+                format!(
+                    "{}: {} of {} used this {}",
+                    r.feature, r.used, r.quota, r.period
+                )
+            });
+        }
+        HostCmd::Deactivate => {
+            let code = mgr.deactivate()?;
+            out.emit(json!({"deactivation_code": code}), || {
+                format!(
+                    "License removed from this host. Send this deactivation code to the vendor \
+                     to free the seat:\n{code}"
+                )
+            });
+        }
+        HostCmd::Fingerprint => {
+            let r = mgr.fingerprint_report()?;
+            out.emit(serde_json::to_value(&r).unwrap_or_default(), || {
+                let mut t = String::from("Fingerprint components (salted digests; raw values never leave this host):\n");
+                for c in &r.components {
+                    let m = match c.licensed {
+                        Some(true) => "matches license",
+                        Some(false) => "not in license",
+                        None => "",
+                    };
+                    t.push_str(&format!("  {:<17} {}  {m}\n", c.kind, c.digest));
+                }
+                for c in &r.missing {
+                    t.push_str(&format!("  {:<17} {}  licensed, not found here\n", c.kind, c.digest));
+                }
+                if let Some(o) = r.outcome {
+                    t.push_str(&format!(
+                        "  {} of {} licensed components match, {} required: {}\n",
+                        o.matched,
+                        o.licensed,
+                        o.required,
+                        if o.ok { "OK" } else { "MISMATCH" }
+                    ));
+                }
+                t.trim_end().to_string()
+            });
+        }
+        HostCmd::Verify { .. } => {}
+    }
+    Ok(0)
+}

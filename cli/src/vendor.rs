@@ -1,0 +1,612 @@
+//! `tollgate vendor …`: the issuing authority's verbs, over `tollgate-authority`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use serde_json::{json, Value};
+use tollgate_authority::{
+    Activation, AuditEntry, Authority, AuthorityError, Extension, IssueSpec, LicenseRecord,
+    NewExpiry, SigningKeyInfo, UpgradeSpec,
+};
+use tollgate_core::{DeploymentModel, Feature, FeatureKind, MeterPeriod, Models};
+use tollgate_sdk::time::format_utc;
+
+use crate::exit::Failure;
+use crate::input::{artifact, parse_time};
+use crate::output::Out;
+
+/// Vendor verbs.
+#[derive(Args, Debug)]
+pub struct VendorArgs {
+    /// The vendor state directory (ledger and signing keys).
+    #[arg(long, env = "TOLLGATE_VENDOR_DIR", default_value = "tollgate-vendor")]
+    dir: PathBuf,
+    /// Who is acting, for the audit log.
+    #[arg(long, env = "TOLLGATE_ACTOR", default_value = "cli")]
+    actor: String,
+    #[command(subcommand)]
+    cmd: VendorCmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum VendorCmd {
+    /// Creates the ledger and the first signing key (does nothing if they exist).
+    Init,
+    /// Signing keys: create, rotate, list.
+    #[command(subcommand)]
+    Key(KeyCmd),
+    /// Writes the host configuration a product embeds: product id, fingerprint salt and the
+    /// vendor's public keys.
+    HostConfig {
+        /// Product id.
+        #[arg(long)]
+        product: String,
+        /// Product version the hosts run.
+        #[arg(long, default_value = "1.0.0")]
+        product_version: String,
+        /// Fingerprint salt (defaults to the product id).
+        #[arg(long)]
+        salt: Option<String>,
+        /// Output file (standard output if absent).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Issues a license: prints the license key (shown once) and the signed license.
+    Issue(IssueArgs),
+    /// Answers a usage request (`TGRQ:…`) with a usage license (`TGUL:…`).
+    Fulfil {
+        /// The request: a file, `-` for standard input, or the text itself.
+        request: Option<String>,
+        /// The deployment model to grant.
+        #[arg(long, default_value = "offline")]
+        model: String,
+    },
+    /// Checks a deactivation code (`TGDC:…`) and frees its seat.
+    Deactivate {
+        /// The code: a file, `-` for standard input, or the text itself.
+        code: Option<String>,
+    },
+    /// Frees the seat of an activation lost without deactivation ("forgot to deactivate").
+    Restore {
+        /// License id.
+        #[arg(long)]
+        license: u64,
+        /// Activation id.
+        #[arg(long)]
+        activation: u64,
+        /// Why (kept in the audit log).
+        #[arg(long)]
+        reason: String,
+    },
+    /// Upgrades a license: adds features, extends subscriptions, changes seats.
+    Upgrade(UpgradeArgs),
+    /// Lists licenses.
+    List,
+    /// Shows one license with its activations.
+    Show {
+        /// License id.
+        license: u64,
+    },
+    /// Lists the activations of a license.
+    Activations {
+        /// License id.
+        license: u64,
+    },
+    /// Shows the audit log, newest first.
+    Audit {
+        /// Only this license.
+        #[arg(long)]
+        license: Option<u64>,
+        /// At most this many entries.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum KeyCmd {
+    /// Creates a signing key (the first one becomes active).
+    Create,
+    /// Creates a new active key and retires the current one.
+    Rotate,
+    /// Lists keys with their public halves.
+    List,
+}
+
+#[derive(Args, Debug)]
+struct IssueArgs {
+    /// Product id.
+    #[arg(long)]
+    product: String,
+    /// Customer reference.
+    #[arg(long)]
+    customer: String,
+    /// A feature: `NAME` (perpetual), `NAME:until=DATE`, `NAME:for=1y` / `for=30d`
+    /// (subscription), `NAME:QUOTA/day|month|year` (metered). Repeatable.
+    #[arg(long = "feature", required = true)]
+    features: Vec<String>,
+    /// Allowed deployment models, comma-separated.
+    #[arg(long, default_value = "online,offline")]
+    models: String,
+    /// Maximum simultaneous activations.
+    #[arg(long, default_value_t = 1)]
+    activations: u32,
+    /// Concurrent floating seats.
+    #[arg(long, default_value_t = 0)]
+    floating_seats: u32,
+    /// Fingerprint components that must match (k of n).
+    #[arg(long, default_value_t = tollgate_authority::DEFAULT_FINGERPRINT_THRESHOLD)]
+    threshold: u8,
+    /// Start of validity (YYYY-MM-DD or Unix seconds).
+    #[arg(long)]
+    not_before: Option<String>,
+    /// End of validity (YYYY-MM-DD or Unix seconds).
+    #[arg(long)]
+    not_after: Option<String>,
+    /// Also write the license key to this file (mode 0600).
+    #[arg(long)]
+    key_out: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+struct UpgradeArgs {
+    /// License id.
+    #[arg(long)]
+    license: u64,
+    /// A feature to add (same syntax as `issue --feature`). Repeatable.
+    #[arg(long = "add-feature")]
+    add: Vec<String>,
+    /// Extends a subscription: `NAME:until=DATE` or `NAME:for=1y`. Repeatable.
+    #[arg(long = "extend")]
+    extend: Vec<String>,
+    /// New maximum of simultaneous activations.
+    #[arg(long)]
+    activations: Option<u32>,
+}
+
+impl From<AuthorityError> for Failure {
+    fn from(e: AuthorityError) -> Self {
+        Failure {
+            exit: if matches!(e, AuthorityError::Core(_)) { 3 } else { 5 },
+            code: e.code(),
+            kind: crate::exit::variant_name(&e),
+            message: e.to_string(),
+        }
+    }
+}
+
+/// Parses a duration like `1y`, `30d`, `12h`.
+fn parse_duration(s: &str) -> Result<u64, Failure> {
+    let bad = || Failure::usage(format!("`{s}` is not a duration like 1y, 30d or 12h"));
+    let (num, unit) = s.split_at(s.len().saturating_sub(1));
+    let n: u64 = num.parse().map_err(|_| bad())?;
+    let mult = match unit {
+        "y" => 365 * 86_400,
+        "d" => 86_400,
+        "h" => 3_600,
+        _ => return Err(bad()),
+    };
+    n.checked_mul(mult).ok_or_else(bad)
+}
+
+/// Parses a `--feature` value.
+fn parse_feature(s: &str, now: u64) -> Result<Feature, Failure> {
+    let (name, spec) = s.split_once(':').unwrap_or((s, "perpetual"));
+    let kind = if spec == "perpetual" {
+        FeatureKind::Perpetual
+    } else if let Some(date) = spec.strip_prefix("until=") {
+        FeatureKind::Subscription {
+            expires_at: parse_time(date)?,
+        }
+    } else if let Some(d) = spec.strip_prefix("for=") {
+        FeatureKind::Subscription {
+            expires_at: now.saturating_add(parse_duration(d)?),
+        }
+    } else if let Some((quota, period)) = spec.split_once('/') {
+        FeatureKind::Metered {
+            quota: quota
+                .parse()
+                .map_err(|_| Failure::usage(format!("`{quota}` is not a quota")))?,
+            period: MeterPeriod::from_name(period)
+                .ok_or_else(|| Failure::usage(format!("`{period}`: use day, month or year")))?,
+        }
+    } else {
+        return Err(Failure::usage(format!(
+            "feature `{s}`: use NAME, NAME:until=DATE, NAME:for=1y or NAME:QUOTA/month"
+        )));
+    };
+    Ok(Feature {
+        name: name.to_string(),
+        kind,
+    })
+}
+
+fn parse_extension(s: &str) -> Result<Extension, Failure> {
+    let bad = || Failure::usage(format!("`{s}`: use NAME:until=DATE or NAME:for=1y"));
+    let (name, spec) = s.split_once(':').ok_or_else(bad)?;
+    let to = if let Some(date) = spec.strip_prefix("until=") {
+        NewExpiry::At(parse_time(date)?)
+    } else if let Some(d) = spec.strip_prefix("for=") {
+        NewExpiry::By(parse_duration(d)?)
+    } else {
+        return Err(bad());
+    };
+    Ok(Extension {
+        feature: name.to_string(),
+        to,
+    })
+}
+
+/// Parses a comma-separated list of deployment models.
+pub fn parse_models(s: &str) -> Result<Models, Failure> {
+    let mut list = Vec::new();
+    for m in s.split(',').map(str::trim).filter(|m| !m.is_empty()) {
+        list.push(DeploymentModel::from_name(m).ok_or_else(|| {
+            Failure::usage(format!("`{m}`: models are online, offline, floating"))
+        })?);
+    }
+    Ok(Models::of(&list))
+}
+
+/// A feature as JSON, with its expiry in ISO form.
+pub fn feature_json(f: &Feature) -> Value {
+    match f.kind {
+        FeatureKind::Perpetual => json!({"name": f.name, "kind": "perpetual"}),
+        FeatureKind::Subscription { expires_at } => json!({"name": f.name,
+            "kind": "subscription", "expires_at": expires_at, "expires": format_utc(expires_at)}),
+        FeatureKind::Metered { quota, period } => json!({"name": f.name, "kind": "metered",
+            "quota": quota, "period": period.name()}),
+    }
+}
+
+fn license_json(r: &LicenseRecord) -> Value {
+    let g = &r.grant;
+    json!({
+        "license_id": r.id,
+        "revision": g.revision,
+        "product": g.product,
+        "customer": g.customer,
+        "features": g.features.iter().map(feature_json).collect::<Vec<_>>(),
+        "models": g.models.iter().map(|m| m.name()).collect::<Vec<_>>(),
+        "max_activations": g.max_activations,
+        "floating_seats": g.floating_seats,
+        "active_activations": r.active_activations,
+        "total_activations": r.total_activations,
+        "not_before": g.not_before,
+        "not_after": g.not_after,
+        "fingerprint_threshold": g.fingerprint_threshold,
+        "key_id": r.key_id.to_hex(),
+        "created_at": format_utc(r.created_at),
+        "revised_at": format_utc(r.revised_at),
+        "license": r.armored,
+    })
+}
+
+fn activation_json(a: &Activation) -> Value {
+    json!({
+        "activation_id": a.id,
+        "license_id": a.license_id,
+        "status": a.status.name(),
+        "model": a.model.name(),
+        "device_key": tollgate_core::hex_string(&a.device_key),
+        "fingerprint_components": a.fingerprint.len(),
+        "product_version": a.product_version,
+        "last_counter": a.last_counter,
+        "created_at": format_utc(a.created_at),
+        "last_fulfilled_at": format_utc(a.last_fulfilled_at),
+        "freed_at": a.freed_at.map(format_utc),
+    })
+}
+
+fn key_json(k: &SigningKeyInfo) -> Value {
+    json!({
+        "key_id": k.key_id.to_hex(),
+        "public_key": k.public_key_hex(),
+        "status": k.status.name(),
+        "created_at": format_utc(k.created_at),
+        "retired_at": k.retired_at.map(format_utc),
+    })
+}
+
+fn audit_json(e: &AuditEntry) -> Value {
+    json!({
+        "id": e.id, "at": format_utc(e.at), "actor": e.actor, "action": e.action,
+        "license_id": e.license_id, "activation_id": e.activation_id, "detail": e.detail,
+    })
+}
+
+/// Runs a vendor verb.
+pub fn run(args: VendorArgs, out: &Out, now: u64) -> Result<(), Failure> {
+    let mut auth = Authority::open(&args.dir)?;
+    auth.set_actor(args.actor.clone())?;
+    match args.cmd {
+        VendorCmd::Init => {
+            let keys = auth.public_keys()?;
+            let created = if keys.is_empty() {
+                Some(auth.create_signing_key(now)?)
+            } else {
+                None
+            };
+            let keys = auth.public_keys()?;
+            out.emit(
+                json!({"dir": args.dir, "created_key": created.as_ref().map(|k| k.key_id.to_hex()),
+                       "keys": keys.iter().map(key_json).collect::<Vec<_>>()}),
+                || match &created {
+                    Some(k) => format!(
+                        "Vendor directory {} ready. New signing key {} (active).",
+                        args.dir.display(),
+                        k.key_id
+                    ),
+                    None => format!("Vendor directory {} already set up.", args.dir.display()),
+                },
+            );
+        }
+        VendorCmd::Key(cmd) => {
+            let info = match cmd {
+                KeyCmd::Create => Some(auth.create_signing_key(now)?),
+                KeyCmd::Rotate => Some(auth.rotate_signing_key(now)?),
+                KeyCmd::List => None,
+            };
+            let keys = auth.public_keys()?;
+            out.emit(
+                json!({"new_key": info.as_ref().map(key_json),
+                       "keys": keys.iter().map(key_json).collect::<Vec<_>>()}),
+                || {
+                    let mut s = String::new();
+                    if let Some(k) = &info {
+                        s.push_str(&format!("New signing key {} is active.\n", k.key_id));
+                    }
+                    for k in &keys {
+                        s.push_str(&format!(
+                            "{}  {:<7}  {}  created {}\n",
+                            k.key_id,
+                            k.status.name(),
+                            k.public_key_hex(),
+                            format_utc(k.created_at)
+                        ));
+                    }
+                    s.trim_end().to_string()
+                },
+            );
+        }
+        VendorCmd::HostConfig {
+            product,
+            product_version,
+            salt,
+            out: path,
+        } => {
+            let keys = auth.public_keys()?;
+            let cfg = json!({
+                "product": product,
+                "product_version": product_version,
+                "fingerprint_salt": salt.unwrap_or_else(|| product.clone()),
+                "vendor_keys": keys.iter().map(|k| k.public_key_hex()).collect::<Vec<_>>(),
+            });
+            let text = serde_json::to_string_pretty(&cfg).unwrap_or_default();
+            match path {
+                Some(p) => {
+                    std::fs::write(&p, text + "\n")
+                        .map_err(|e| Failure::io(&format!("cannot write {}", p.display()), &e))?;
+                    out.emit(json!({"written": p}), || {
+                        format!("Host configuration written to {}", p.display())
+                    });
+                }
+                None => println!("{text}"),
+            }
+        }
+        VendorCmd::Issue(a) => {
+            let mut spec = IssueSpec::new(a.product, a.customer);
+            spec.features = a
+                .features
+                .iter()
+                .map(|f| parse_feature(f, now))
+                .collect::<Result<_, _>>()?;
+            spec.models = parse_models(&a.models)?;
+            spec.max_activations = a.activations;
+            spec.floating_seats = a.floating_seats;
+            spec.fingerprint_threshold = a.threshold;
+            spec.not_before = a.not_before.as_deref().map(parse_time).transpose()?;
+            spec.not_after = a.not_after.as_deref().map(parse_time).transpose()?;
+            let issued = auth.issue(spec, now)?;
+            let key = issued.key.expose();
+            if let Some(p) = &a.key_out {
+                crate::output::write_secret(p, &key)?;
+            }
+            let g = issued.license.grant();
+            out.emit(
+                json!({"license_id": g.license_id, "key": key,
+                       "license": issued.license.to_armor()}),
+                || {
+                    format!(
+                        "Issued license {} for {} ({}), {} activation(s).\n\
+                         License key (shown once, send it to the customer): {}\n\
+                         Signed license: {}",
+                        g.license_id,
+                        g.customer,
+                        g.features
+                            .iter()
+                            .map(|f| f.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        g.max_activations,
+                        key,
+                        issued.license.to_armor()
+                    )
+                },
+            );
+        }
+        VendorCmd::Fulfil { request, model } => {
+            let text = artifact(request.as_deref())?;
+            let model = DeploymentModel::from_name(&model)
+                .ok_or_else(|| Failure::usage("models are online, offline, floating"))?;
+            let f = auth.fulfil(&text, model, now)?;
+            out.emit(
+                json!({"license_id": f.license_id, "activation_id": f.activation_id,
+                       "new_activation": f.new_activation, "repeated": f.repeated,
+                       "revision": f.revision, "usage_license": f.usage_license}),
+                || {
+                    let what = if f.repeated {
+                        "the same answer as before"
+                    } else if f.new_activation {
+                        "a new seat"
+                    } else {
+                        "an update of an existing activation"
+                    };
+                    format!(
+                        "Usage license for license {} activation {} ({what}, revision {}):\n{}",
+                        f.license_id, f.activation_id, f.revision, f.usage_license
+                    )
+                },
+            );
+            // Plain-text mode prints the artifact alone on stdout for piping.
+        }
+        VendorCmd::Deactivate { code } => {
+            let text = artifact(code.as_deref())?;
+            let f = auth.deactivate(&text, now)?;
+            out.emit(
+                json!({"license_id": f.license_id, "activation_id": f.activation_id, "freed": true}),
+                || {
+                    format!(
+                        "Deactivation verified: license {} activation {} released; its seat is free.",
+                        f.license_id, f.activation_id
+                    )
+                },
+            );
+        }
+        VendorCmd::Restore {
+            license,
+            activation,
+            reason,
+        } => {
+            let f = auth.restore(license, activation, &reason, &args.actor, now)?;
+            out.emit(
+                json!({"license_id": f.license_id, "activation_id": f.activation_id, "restored": true}),
+                || {
+                    format!(
+                        "Activation {} of license {} restored: its seat is free (recorded in the audit log).",
+                        f.activation_id, f.license_id
+                    )
+                },
+            );
+        }
+        VendorCmd::Upgrade(a) => {
+            let spec = UpgradeSpec {
+                add_features: a
+                    .add
+                    .iter()
+                    .map(|f| parse_feature(f, now))
+                    .collect::<Result<_, _>>()?,
+                extend: a
+                    .extend
+                    .iter()
+                    .map(|e| parse_extension(e))
+                    .collect::<Result<_, _>>()?,
+                max_activations: a.activations,
+                ..UpgradeSpec::default()
+            };
+            let lic = auth.upgrade(a.license, spec, now)?;
+            let g = lic.grant();
+            out.emit(
+                json!({"license_id": g.license_id, "revision": g.revision,
+                       "features": g.features.iter().map(feature_json).collect::<Vec<_>>(),
+                       "license": lic.to_armor()}),
+                || {
+                    format!(
+                        "License {} upgraded to revision {}: {}.\n\
+                         The host picks this up with a new usage request round trip.",
+                        g.license_id,
+                        g.revision,
+                        crate::output::features_line(&g.features)
+                    )
+                },
+            );
+        }
+        VendorCmd::List => {
+            let list = auth.list_licenses()?;
+            out.emit(
+                Value::Array(list.iter().map(license_json).collect()),
+                || {
+                    let mut s = format!(
+                        "{:>6}  {:>3}  {:<10}  {:<20}  {:>5}  features\n",
+                        "id", "rev", "product", "customer", "seats"
+                    );
+                    for r in &list {
+                        s.push_str(&format!(
+                            "{:>6}  {:>3}  {:<10}  {:<20}  {:>2}/{:<2}  {}\n",
+                            r.id,
+                            r.grant.revision,
+                            r.grant.product,
+                            r.grant.customer,
+                            r.active_activations,
+                            r.grant.max_activations,
+                            crate::output::features_line(&r.grant.features)
+                        ));
+                    }
+                    s.trim_end().to_string()
+                },
+            );
+        }
+        VendorCmd::Show { license } => {
+            let r = auth.get_license(license)?;
+            let acts = auth.list_activations(license)?;
+            let mut v = license_json(&r);
+            v["activations"] = Value::Array(acts.iter().map(activation_json).collect());
+            out.emit(v, || {
+                format!(
+                    "License {} (revision {}) for {} / {}\n  features: {}\n  seats: {} of {} in use\n{}",
+                    r.id,
+                    r.grant.revision,
+                    r.grant.product,
+                    r.grant.customer,
+                    crate::output::features_line(&r.grant.features),
+                    r.active_activations,
+                    r.grant.max_activations,
+                    activations_text(&acts)
+                )
+            });
+        }
+        VendorCmd::Activations { license } => {
+            let acts = auth.list_activations(license)?;
+            out.emit(
+                Value::Array(acts.iter().map(activation_json).collect()),
+                || activations_text(&acts),
+            );
+        }
+        VendorCmd::Audit { license, limit } => {
+            let log = auth.audit_log(license, limit)?;
+            out.emit(Value::Array(log.iter().map(audit_json).collect()), || {
+                log.iter()
+                    .map(|e| {
+                        format!(
+                            "{}  {:<22} {:<8} license={} activation={} {}",
+                            format_utc(e.at),
+                            e.action,
+                            e.actor,
+                            e.license_id.map_or("-".into(), |v| v.to_string()),
+                            e.activation_id.map_or("-".into(), |v| v.to_string()),
+                            e.detail
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+        }
+    }
+    Ok(())
+}
+
+fn activations_text(acts: &[Activation]) -> String {
+    acts.iter()
+        .map(|a| {
+            format!(
+                "  activation {:>4}  {:<11}  {:<8}  created {}  last request #{}",
+                a.id,
+                a.status.name(),
+                a.model.name(),
+                format_utc(a.created_at),
+                a.last_counter
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# The whole offline licensing story of the Chariot MQTT Server pages, end to end, in a
+# temporary directory: what the vendor's support desk and the broker's operator see at each step.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh >/dev/null
+cargo build --quiet --release -p tollgate-cli
+TG="$PWD/target/release/tollgate"
+WORK="$(mktemp -d)"
+trap 'rm -rf "$WORK"' EXIT
+cd "$WORK"
+
+export TOLLGATE_VENDOR_DIR="$WORK/vendor"
+export TOLLGATE_HOST_CONFIG="$WORK/chariot-host.json"
+# Two simulated air-gapped machines: each has its own state directory and fingerprint.
+HOST_A=(--state "$WORK/broker-a" --no-probes --component machine-id=7f3a-broker-a
+        --component mac=02:42:ac:11:00:02 --component root-disk=WD-WX11A1234567
+        --component hostname=broker-a.plant.local --component dmi-product-uuid=4c4c4544-a)
+HOST_B=(--state "$WORK/broker-b" --no-probes --component machine-id=91bc-broker-b
+        --component mac=02:42:ac:11:00:03 --component root-disk=WD-WX22B7654321
+        --component hostname=broker-b.plant.local --component dmi-product-uuid=4c4c4544-b)
+
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+run() { printf '$ tollgate %s\n' "$*"; "$TG" "$@"; }
+
+say "0. The vendor sets up its signing key and ships the host configuration with Chariot"
+run vendor init
+run vendor host-config --product chariot --product-version 4.2.0 --out "$TOLLGATE_HOST_CONFIG"
+
+say "1. The vendor issues a license: MQTT Server (perpetual) + a year of Support, 1 activation"
+"$TG" --json vendor issue --product chariot --customer "ACME Industrial" \
+  --feature mqtt-server --feature support:for=1y --models offline,online --activations 1 \
+  --key-out "$WORK/license.key" > issued.json
+python3 -c 'import json;d=json.load(open("issued.json"));print("License", d["license_id"], "issued. Key e-mailed to the customer:", d["key"])'
+LICENSE_ID=$(python3 -c 'import json;print(json.load(open("issued.json"))["license_id"])')
+
+say "2. Broker A (air-gapped) generates a usage request from the license key"
+run host "${HOST_A[@]}" request --key-file "$WORK/license.key" | tee request-a.txt
+tail -n1 request-a.txt > request-a.tgrq
+echo "($(wc -c < request-a.tgrq) characters, sent to the vendor by e-mail)"
+
+say "3. The vendor's support desk fulfils the request"
+run vendor fulfil request-a.tgrq | tee usage-a.txt
+tail -n1 usage-a.txt > usage-a.tgul
+echo "($(wc -c < usage-a.tgul) characters, e-mailed back)"
+
+say "4. Broker A installs the usage license"
+run host "${HOST_A[@]}" install usage-a.tgul
+
+say "5. The license status page"
+run host "${HOST_A[@]}" status
+run host "${HOST_A[@]}" check mqtt-server
+run host "${HOST_A[@]}" check iot-bridge-snowflake || echo "(exit $?: not licensed yet)"
+
+say "6. The customer buys IoT Bridge for Snowflake (metered) and another year of Support"
+run vendor upgrade --license "$LICENSE_ID" --add-feature iot-bridge-snowflake:1000000/month --extend support:for=1y
+
+say "7. Offline upgrade: a new round trip (reactivation does not work offline)"
+run host "${HOST_A[@]}" request --key-file "$WORK/license.key" | tail -n1 > request-a2.tgrq
+cat request-a2.tgrq
+run vendor fulfil request-a2.tgrq | tail -n1 > usage-a2.tgul
+echo "An answer to the OLD request is now refused:"
+run host "${HOST_A[@]}" install usage-a.tgul || echo "(exit $?)"
+run host "${HOST_A[@]}" install usage-a2.tgul
+run host "${HOST_A[@]}" use iot-bridge-snowflake 1200
+
+say "Meanwhile a second broker cannot activate: the only seat is taken"
+run host "${HOST_B[@]}" request --key-file "$WORK/license.key" | tail -n1 > request-b.tgrq
+run vendor fulfil request-b.tgrq || echo "(exit $?)"
+
+say "8. Broker A is decommissioned: it deactivates and prints a deactivation code"
+run host "${HOST_A[@]}" deactivate | tee deact.txt
+tail -n1 deact.txt > deact.tgdc
+run host "${HOST_A[@]}" status
+
+say "9. The vendor verifies the deactivation code and frees the seat"
+run vendor deactivate deact.tgdc
+echo "Replaying the same code is refused:"
+run vendor deactivate deact.tgdc || echo "(exit $?)"
+
+say "10. Broker B activates with the freed seat"
+run host "${HOST_B[@]}" request --key-file "$WORK/license.key" | tail -n1 > request-b2.tgrq
+run vendor fulfil request-b2.tgrq | tail -n1 > usage-b.tgul
+run host "${HOST_B[@]}" install usage-b.tgul
+echo "Broker A's old usage license does not work on broker B's machine:"
+run host "${HOST_B[@]}" verify usage-a2.tgul || echo "(exit $?)"
+
+say "The vendor's view: license, activations and audit log"
+run vendor show "$LICENSE_ID"
+run vendor audit --license "$LICENSE_ID"
