@@ -22,6 +22,9 @@ HOST_B=(--state "$WORK/broker-b" --no-probes --component machine-id=91bc-broker-
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() { printf '$ tollgate %s\n' "$*"; "$TG" "$@"; }
+# `tollgate host` on each simulated machine (its state directory and fingerprint flags elided).
+host_a() { printf '$ tollgate host <broker-a> %s\n' "$*"; "$TG" host "${HOST_A[@]}" "$@"; }
+host_b() { printf '$ tollgate host <broker-b> %s\n' "$*"; "$TG" host "${HOST_B[@]}" "$@"; }
 
 say "0. The vendor sets up its signing key and ships the host configuration with Chariot"
 run vendor init
@@ -35,7 +38,7 @@ python3 -c 'import json;d=json.load(open("issued.json"));print("License", d["lic
 LICENSE_ID=$(python3 -c 'import json;print(json.load(open("issued.json"))["license_id"])')
 
 say "2. Broker A (air-gapped) generates a usage request from the license key"
-run host "${HOST_A[@]}" request --key-file "$WORK/license.key" | tee request-a.txt
+host_a request --key-file "$WORK/license.key" | tee request-a.txt
 tail -n1 request-a.txt > request-a.tgrq
 echo "($(wc -c < request-a.tgrq) characters, sent to the vendor by e-mail)"
 
@@ -45,33 +48,34 @@ tail -n1 usage-a.txt > usage-a.tgul
 echo "($(wc -c < usage-a.tgul) characters, e-mailed back)"
 
 say "4. Broker A installs the usage license"
-run host "${HOST_A[@]}" install usage-a.tgul
+host_a install usage-a.tgul
 
 say "5. The license status page"
-run host "${HOST_A[@]}" status
-run host "${HOST_A[@]}" check mqtt-server
-run host "${HOST_A[@]}" check iot-bridge-snowflake || echo "(exit $?: not licensed yet)"
+host_a status
+host_a check mqtt-server
+host_a check iot-bridge-snowflake || echo "(exit $?: not licensed yet)"
 
 say "6. The customer buys IoT Bridge for Snowflake (metered) and another year of Support"
 run vendor upgrade --license "$LICENSE_ID" --add-feature iot-bridge-snowflake:1000000/month --extend support:for=1y
 
 say "7. Offline upgrade: a new round trip (reactivation does not work offline)"
-run host "${HOST_A[@]}" request --key-file "$WORK/license.key" | tail -n1 > request-a2.tgrq
-cat request-a2.tgrq
-run vendor fulfil request-a2.tgrq | tail -n1 > usage-a2.tgul
+host_a renew | tee request-a2.txt
+tail -n1 request-a2.txt > request-a2.tgrq
+run vendor fulfil request-a2.tgrq | tee usage-a2.txt
+tail -n1 usage-a2.txt > usage-a2.tgul
 echo "An answer to the OLD request is now refused:"
-run host "${HOST_A[@]}" install usage-a.tgul || echo "(exit $?)"
-run host "${HOST_A[@]}" install usage-a2.tgul
-run host "${HOST_A[@]}" use iot-bridge-snowflake 1200
+host_a install usage-a.tgul || echo "(exit $?)"
+host_a install usage-a2.tgul
+host_a use iot-bridge-snowflake 1200
 
 say "Meanwhile a second broker cannot activate: the only seat is taken"
-run host "${HOST_B[@]}" request --key-file "$WORK/license.key" | tail -n1 > request-b.tgrq
+host_b request --key-file "$WORK/license.key" | tail -n1 > request-b.tgrq
 run vendor fulfil request-b.tgrq || echo "(exit $?)"
 
 say "8. Broker A is decommissioned: it deactivates and prints a deactivation code"
-run host "${HOST_A[@]}" deactivate | tee deact.txt
+host_a deactivate | tee deact.txt
 tail -n1 deact.txt > deact.tgdc
-run host "${HOST_A[@]}" status
+host_a status
 
 say "9. The vendor verifies the deactivation code and frees the seat"
 run vendor deactivate deact.tgdc
@@ -79,11 +83,11 @@ echo "Replaying the same code is refused:"
 run vendor deactivate deact.tgdc || echo "(exit $?)"
 
 say "10. Broker B activates with the freed seat"
-run host "${HOST_B[@]}" request --key-file "$WORK/license.key" | tail -n1 > request-b2.tgrq
+host_b request --key-file "$WORK/license.key" | tail -n1 > request-b2.tgrq
 run vendor fulfil request-b2.tgrq | tail -n1 > usage-b.tgul
-run host "${HOST_B[@]}" install usage-b.tgul
+host_b install usage-b.tgul
 echo "Broker A's old usage license does not work on broker B's machine:"
-run host "${HOST_B[@]}" verify usage-a2.tgul || echo "(exit $?)"
+host_b verify usage-a2.tgul || echo "(exit $?)"
 
 say "The vendor's view: license, activations and audit log"
 run vendor show "$LICENSE_ID"

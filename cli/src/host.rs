@@ -19,7 +19,11 @@ pub struct HostArgs {
     #[arg(long, env = "TOLLGATE_STATE_DIR", default_value = "tollgate-state")]
     state: PathBuf,
     /// The product's host configuration (from `tollgate vendor host-config`).
-    #[arg(long, env = "TOLLGATE_HOST_CONFIG", default_value = "tollgate-host.json")]
+    #[arg(
+        long,
+        env = "TOLLGATE_HOST_CONFIG",
+        default_value = "tollgate-host.json"
+    )]
     config: PathBuf,
     /// Do not probe the machine; use only `--component` values.
     #[arg(long)]
@@ -45,6 +49,9 @@ enum HostCmd {
         #[arg(long)]
         key_file: Option<PathBuf>,
     },
+    /// Makes a new usage request for this host's activation without the key (the offline
+    /// upgrade round trip).
+    Renew,
     /// Installs a usage license (`TGUL:…`) from the vendor.
     Install {
         /// The usage license: a file, `-` for standard input, or the text itself.
@@ -101,9 +108,8 @@ fn load_config(path: &Path) -> Result<HostConfig, Failure> {
     let mut keys = Vec::new();
     for k in &f.vendor_keys {
         let mut b = [0u8; 32];
-        hex_decode(k, &mut b).ok_or_else(|| {
-            Failure::usage(format!("vendor key `{k}` is not 64 hex characters"))
-        })?;
+        hex_decode(k, &mut b)
+            .ok_or_else(|| Failure::usage(format!("vendor key `{k}` is not 64 hex characters")))?;
         keys.push(b);
     }
     let mut cfg = HostConfig::new(
@@ -216,7 +222,10 @@ pub fn run(args: HostArgs, out: &Out, now: u64) -> Result<u8, Failure> {
     if let HostCmd::Verify { usage_license } = &args.cmd {
         let text = artifact(usage_license.as_deref())?;
         let ring = Keyring::from_keys(config.vendor_keys.iter())?;
-        let source = config.fingerprint.clone().into_source(&config.fingerprint_salt);
+        let source = config
+            .fingerprint
+            .clone()
+            .into_source(&config.fingerprint_salt);
         let fp = tollgate_sdk::fingerprint::compute(&*source, &config.fingerprint_salt)?;
         let ent = Verifier::new(&config.product, ring).verify(&text, &fp, now)?;
         let g = ent.grant();
@@ -249,6 +258,12 @@ pub fn run(args: HostArgs, out: &Out, now: u64) -> Result<u8, Failure> {
                 format!(
                     "Usage request (send it to the vendor; any newer request replaces it):\n{req}"
                 )
+            });
+        }
+        HostCmd::Renew => {
+            let req = mgr.request_renewal()?;
+            out.emit(json!({"usage_request": req}), || {
+                format!("Usage request for an update of this activation (send it to the vendor):\n{req}")
             });
         }
         HostCmd::Install { usage_license } => {
@@ -302,7 +317,9 @@ pub fn run(args: HostArgs, out: &Out, now: u64) -> Result<u8, Failure> {
         HostCmd::Fingerprint => {
             let r = mgr.fingerprint_report()?;
             out.emit(serde_json::to_value(&r).unwrap_or_default(), || {
-                let mut t = String::from("Fingerprint components (salted digests; raw values never leave this host):\n");
+                let mut t = String::from(
+                    "Fingerprint components (salted digests; raw values never leave this host):\n",
+                );
                 for c in &r.components {
                     let m = match c.licensed {
                         Some(true) => "matches license",
@@ -312,7 +329,10 @@ pub fn run(args: HostArgs, out: &Out, now: u64) -> Result<u8, Failure> {
                     t.push_str(&format!("  {:<17} {}  {m}\n", c.kind, c.digest));
                 }
                 for c in &r.missing {
-                    t.push_str(&format!("  {:<17} {}  licensed, not found here\n", c.kind, c.digest));
+                    t.push_str(&format!(
+                        "  {:<17} {}  licensed, not found here\n",
+                        c.kind, c.digest
+                    ));
                 }
                 if let Some(o) = r.outcome {
                     t.push_str(&format!(

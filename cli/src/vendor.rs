@@ -167,7 +167,11 @@ struct UpgradeArgs {
 impl From<AuthorityError> for Failure {
     fn from(e: AuthorityError) -> Self {
         Failure {
-            exit: if matches!(e, AuthorityError::Core(_)) { 3 } else { 5 },
+            exit: if matches!(e, AuthorityError::Core(_)) {
+                3
+            } else {
+                5
+            },
             code: e.code(),
             kind: crate::exit::variant_name(&e),
             message: e.to_string(),

@@ -33,10 +33,7 @@ fn open_vendor_signed<'a>(
     id.copy_from_slice(opened.signer);
     let key_id = KeyId(id);
     let key = keyring.get(&key_id).ok_or(Error::UnknownKeyId)?;
-    key.verify_strict(
-        &codec::signed_message(ty, opened.signed),
-        &opened.signature,
-    )?;
+    key.verify_strict(&codec::signed_message(ty, opened.signed), &opened.signature)?;
     Ok((key_id, opened.payload))
 }
 
@@ -167,8 +164,6 @@ impl UsageRequest {
         created_at: u64,
         fingerprint: &Fingerprint,
     ) -> Result<Self> {
-        check_text(product, MAX_TEXT)?;
-        check_text(product_version, MAX_TEXT)?;
         let device_key = device.public_key();
         let claims = RequestClaims {
             key_lookup: key.lookup_id(),
@@ -179,6 +174,17 @@ impl UsageRequest {
             created_at,
             fingerprint: fingerprint.components().to_vec(),
         };
+        Self::sign(claims, device)
+    }
+
+    /// Signs request claims with the device key. A host that kept the key's lookup id and key
+    /// proof for its device key (never the key itself) uses this to make a later request, e.g.
+    /// for an upgrade round trip, without asking for the key again.
+    pub fn sign(claims: RequestClaims, device: &DeviceKey) -> Result<Self> {
+        check_text(&claims.product, MAX_TEXT)?;
+        check_text(&claims.product_version, MAX_TEXT)?;
+        check_components(&claims.fingerprint).map_err(|_| Error::LimitExceeded)?;
+        let device_key = device.public_key();
         let bytes = codec::seal(ArtifactType::UsageRequest, &device_key, &claims, |m| {
             device.sign(m)
         })?;
@@ -260,6 +266,37 @@ pub struct UsageTerms {
     pub issued_at: u64,
     /// For online and floating activations: refresh before this time (exclusive).
     pub refresh_deadline: Option<u64>,
+}
+
+impl UsageTerms {
+    /// The validity window: first second of validity and first second past it (the earlier
+    /// of the license's `not_after` and the refresh deadline; `u64::MAX` when unbounded).
+    pub fn validity(&self) -> (u64, u64) {
+        let from = self.grant.not_before.unwrap_or(0);
+        let until = match (self.grant.not_after, self.refresh_deadline) {
+            (Some(a), Some(b)) => a.min(b),
+            (Some(a), None) | (None, Some(a)) => a,
+            (None, None) => u64::MAX,
+        };
+        (from, until)
+    }
+
+    /// Checks the validity window at `now`: [`Error::NotYetValid`] before it, and after it
+    /// [`Error::RefreshOverdue`] when the refresh deadline ended it, else [`Error::Expired`].
+    pub fn check_time(&self, now: u64) -> Result<()> {
+        let (from, until) = self.validity();
+        if now < from {
+            return Err(Error::NotYetValid);
+        }
+        if now >= until {
+            return Err(if self.refresh_deadline == Some(until) {
+                Error::RefreshOverdue
+            } else {
+                Error::Expired
+            });
+        }
+        Ok(())
+    }
 }
 
 /// A vendor-signed usage license bound to one host (`TGUL`).

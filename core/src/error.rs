@@ -82,6 +82,33 @@ impl Error {
         }
     }
 
+    /// The variant's name, e.g. `"BadSignature"`: stable, for logs, JSON and the bindings.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Error::ArmorPrefix => "ArmorPrefix",
+            Error::ArmorEncoding => "ArmorEncoding",
+            Error::ArmorChecksum => "ArmorChecksum",
+            Error::WrongArtifactType => "WrongArtifactType",
+            Error::BadMagic => "BadMagic",
+            Error::UnknownVersion => "UnknownVersion",
+            Error::RetiredVersion => "RetiredVersion",
+            Error::Truncated => "Truncated",
+            Error::Malformed => "Malformed",
+            Error::TooLarge => "TooLarge",
+            Error::UnknownKeyId => "UnknownKeyId",
+            Error::BadSignature => "BadSignature",
+            Error::WrongProduct => "WrongProduct",
+            Error::FingerprintMismatch => "FingerprintMismatch",
+            Error::NotYetValid => "NotYetValid",
+            Error::Expired => "Expired",
+            Error::RefreshOverdue => "RefreshOverdue",
+            Error::KeyFormat => "KeyFormat",
+            Error::KeyChecksum => "KeyChecksum",
+            Error::BadPublicKey => "BadPublicKey",
+            Error::LimitExceeded => "LimitExceeded",
+        }
+    }
+
     /// A short, stable, human-readable message for this error.
     pub const fn message(self) -> &'static str {
         match self {

@@ -49,12 +49,31 @@ impl Verifier {
         self.check(ul, host, now)
     }
 
-    fn check(&self, ul: UsageLicense, host: &Fingerprint, now: u64) -> Result<Entitlement> {
+    /// Verifies everything [`Verifier::verify`] does except the time: for a host runtime that
+    /// keeps the entitlement and checks [`Entitlement::check_time`] (or
+    /// [`Entitlement::has_feature`]) at each use, so that a license that is not valid yet, or
+    /// has lapsed, can still be shown on a status page and deactivated.
+    pub fn verify_untimed(&self, armored: &str, host: &Fingerprint) -> Result<Entitlement> {
+        let ul = UsageLicense::from_armor(armored, &self.keyring)?;
+        self.bind(ul, host)
+    }
+
+    /// Like [`Verifier::verify_untimed`], for the binary form.
+    pub fn verify_bytes_untimed(&self, bytes: &[u8], host: &Fingerprint) -> Result<Entitlement> {
+        let ul = UsageLicense::decode(bytes, &self.keyring)?;
+        self.bind(ul, host)
+    }
+
+    fn bind(&self, ul: UsageLicense, host: &Fingerprint) -> Result<Entitlement> {
         let (terms, key_id) = ul.into_parts();
         if terms.grant.product != self.product {
             return Err(Error::WrongProduct);
         }
-        let ent = Entitlement::new(terms, key_id, host);
+        Ok(Entitlement::new(terms, key_id, host))
+    }
+
+    fn check(&self, ul: UsageLicense, host: &Fingerprint, now: u64) -> Result<Entitlement> {
+        let ent = self.bind(ul, host)?;
         ent.check_time(now)?;
         if !ent.fingerprint.ok() {
             return Err(Error::FingerprintMismatch);
@@ -88,13 +107,8 @@ pub enum FeatureState {
 
 impl Entitlement {
     fn new(terms: UsageTerms, key_id: KeyId, host: &Fingerprint) -> Self {
+        let (valid_from, valid_until) = terms.validity();
         let g = &terms.grant;
-        let valid_from = g.not_before.unwrap_or(0);
-        let valid_until = match (g.not_after, terms.refresh_deadline) {
-            (Some(a), Some(b)) => a.min(b),
-            (Some(a), None) | (None, Some(a)) => a,
-            (None, None) => u64::MAX,
-        };
         let fingerprint = host.match_against(&terms.fingerprint, g.fingerprint_threshold);
         Entitlement {
             terms,
@@ -107,21 +121,7 @@ impl Entitlement {
 
     /// Checks the validity window and refresh deadline at `now`.
     pub fn check_time(&self, now: u64) -> Result<()> {
-        if now < self.valid_from {
-            return Err(Error::NotYetValid);
-        }
-        if now >= self.valid_until {
-            let refresh_first = self
-                .terms
-                .refresh_deadline
-                .is_some_and(|d| d == self.valid_until);
-            return Err(if refresh_first {
-                Error::RefreshOverdue
-            } else {
-                Error::Expired
-            });
-        }
-        Ok(())
+        self.terms.check_time(now)
     }
 
     /// Whether feature `name` is usable at `now`: the license is within its window and the

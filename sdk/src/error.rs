@@ -1,0 +1,467 @@
+//! The error type of the host runtime and the table of stable error codes.
+//!
+//! Every error has a numeric code ([`SdkError::code`]) that never changes meaning: the core's
+//! errors keep the core's codes (100–120), the runtime's own start at 200. A retired code stays
+//! reserved. The C, Java and Python bindings export [`all_errors`] as their constant tables.
+
+use std::io;
+
+use tollgate_core::Error as CoreError;
+
+use crate::time::format_utc;
+
+/// Everything that can go wrong in the host runtime.
+///
+/// Messages never contain secrets (license keys, device key seeds) or raw hardware identifiers.
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SdkError {
+    /// An artifact or license key was rejected by the core (codes 100–120).
+    #[error("{0}")]
+    Core(#[from] CoreError),
+
+    /// The operation needs an installed usage license and there is none (code 200).
+    #[error("no usage license is installed on this host")]
+    NotActivated,
+
+    /// A usage license was given but this host has no pending usage request for it to answer
+    /// (code 201).
+    #[error(
+        "there is no pending usage request on this host for this usage license to answer: \
+         generate a usage request, send it to the vendor and install the usage license that \
+         answers it"
+    )]
+    NoPendingRequest,
+
+    /// The usage license answers an older usage request than the pending one (code 202).
+    #[error(
+        "this usage license answers an older usage request (number {answered}) that was \
+         superseded by a newer one (number {newest}): each new usage request invalidates the \
+         previous ones; send the newest usage request to the vendor and install the usage \
+         license that answers it"
+    )]
+    SupersededRequest {
+        /// The request counter the usage license answers.
+        answered: u32,
+        /// The counter of the newest request made (the pending one, if any).
+        newest: u32,
+    },
+
+    /// The usage license answers a request made with another device key: on another machine or
+    /// from another state directory (code 203).
+    #[error(
+        "this usage license answers a usage request made by another installation (another \
+         machine or another state directory)"
+    )]
+    WrongDevice,
+
+    /// The usage license belongs to an activation that was deactivated on this host; it can
+    /// never be installed again (code 204).
+    #[error(
+        "this usage license belongs to an activation that was deactivated on this host and \
+         cannot be installed again: generate a new usage request"
+    )]
+    Deactivated,
+
+    /// The clock reads earlier than a time this host has already seen, by more than the
+    /// configured tolerance (code 205).
+    #[error(
+        "the system clock was set back: it reads {}, but this host has already seen {}",
+        format_utc(*.now),
+        format_utc(*.high_water)
+    )]
+    ClockRollback {
+        /// The clock's reading (Unix seconds).
+        now: u64,
+        /// The latest time recorded in the state (Unix seconds).
+        high_water: u64,
+    },
+
+    /// Reading or writing the state failed (code 206).
+    #[error("license state storage failed: {message}")]
+    Storage {
+        /// The kind of I/O error.
+        kind: io::ErrorKind,
+        /// The operating system's description (never contains secrets).
+        message: String,
+    },
+
+    /// The state document is damaged; it is left untouched for an operator to inspect
+    /// (code 207).
+    #[error("the license state is corrupt ({reason}); it was left untouched")]
+    CorruptState {
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// Recording this usage would exceed the metered feature's quota for the period (code 208).
+    #[error(
+        "quota exceeded for feature '{feature}': {used} of {quota} units used this period, \
+         {requested} more requested"
+    )]
+    QuotaExceeded {
+        /// The metered feature.
+        feature: String,
+        /// Units already used in the current period.
+        used: u64,
+        /// Units allowed per period.
+        quota: u64,
+        /// Units requested.
+        requested: u64,
+    },
+
+    /// The installed license has no feature of this name (code 209).
+    #[error("the license has no feature named '{feature}'")]
+    UnknownFeature {
+        /// The feature asked for.
+        feature: String,
+    },
+
+    /// The host's fingerprint could not be collected (code 210).
+    #[error("the host fingerprint could not be collected: {reason}")]
+    Fingerprint {
+        /// Why (never contains raw identifiers).
+        reason: String,
+    },
+
+    /// An argument or configuration value is invalid (code 211).
+    #[error("invalid argument: {reason}")]
+    InvalidArgument {
+        /// Which argument and why.
+        reason: String,
+    },
+
+    /// A usage license for another license key is installed; deactivate it first (code 212).
+    #[error(
+        "a usage license for another license key is installed on this host: deactivate it \
+         before requesting a usage license for a different key"
+    )]
+    AlreadyActivated,
+
+    /// Another process holds the state directory's lock (code 213).
+    #[error("the license state is in use by another process")]
+    StateLocked,
+
+    /// The feature exists but is not metered, so usage cannot be recorded (code 214).
+    #[error("feature '{feature}' is not metered")]
+    NotMetered {
+        /// The feature asked for.
+        feature: String,
+    },
+
+    /// The usage license answers a request newer than any this state made: the state directory
+    /// was probably restored from an older backup (code 215).
+    #[error(
+        "this usage license answers usage request number {answered}, but the newest request \
+         made from this state is number {newest}: was the state restored from a backup?"
+    )]
+    UnknownRequest {
+        /// The request counter the usage license answers.
+        answered: u32,
+        /// The newest request counter of this state.
+        newest: u32,
+    },
+
+    /// The operating system's random number generator failed (code 216).
+    #[error("the operating system's random number generator failed")]
+    Entropy,
+
+    /// The state document was written by a newer version of this software (code 217).
+    #[error(
+        "the license state has format version {found}, which this software does not \
+         understand (written by a newer version?); it was left untouched"
+    )]
+    UnsupportedStateVersion {
+        /// The version found.
+        found: u32,
+    },
+}
+
+impl From<io::Error> for SdkError {
+    fn from(e: io::Error) -> Self {
+        SdkError::Storage {
+            kind: e.kind(),
+            message: e.to_string(),
+        }
+    }
+}
+
+/// Shorthand for results of the host runtime.
+pub type Result<T> = std::result::Result<T, SdkError>;
+
+/// One row of the error-code table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ErrorInfo {
+    /// The stable numeric code.
+    pub code: u32,
+    /// The stable name (the variant's name), e.g. `KeyChecksum`, `SupersededRequest`.
+    pub name: &'static str,
+    /// A short, stable, human-readable message.
+    pub message: &'static str,
+}
+
+const fn info(code: u32, name: &'static str, message: &'static str) -> ErrorInfo {
+    ErrorInfo {
+        code,
+        name,
+        message,
+    }
+}
+
+/// The runtime's own codes (200 and up), in code order.
+pub const SDK_ERRORS: [ErrorInfo; 18] = [
+    info(
+        200,
+        "NotActivated",
+        "no usage license is installed on this host",
+    ),
+    info(
+        201,
+        "NoPendingRequest",
+        "there is no pending usage request for this usage license to answer",
+    ),
+    info(
+        202,
+        "SupersededRequest",
+        "this usage license answers an older usage request that was superseded by a newer one",
+    ),
+    info(
+        203,
+        "WrongDevice",
+        "this usage license answers a usage request made by another installation",
+    ),
+    info(
+        204,
+        "Deactivated",
+        "this usage license belongs to an activation that was deactivated on this host",
+    ),
+    info(205, "ClockRollback", "the system clock was set back"),
+    info(206, "Storage", "license state storage failed"),
+    info(207, "CorruptState", "the license state is corrupt"),
+    info(
+        208,
+        "QuotaExceeded",
+        "the metered feature's quota for this period is exceeded",
+    ),
+    info(
+        209,
+        "UnknownFeature",
+        "the license has no feature of this name",
+    ),
+    info(
+        210,
+        "Fingerprint",
+        "the host fingerprint could not be collected",
+    ),
+    info(211, "InvalidArgument", "invalid argument"),
+    info(
+        212,
+        "AlreadyActivated",
+        "a usage license for another license key is installed on this host",
+    ),
+    info(
+        213,
+        "StateLocked",
+        "the license state is in use by another process",
+    ),
+    info(214, "NotMetered", "the feature is not metered"),
+    info(
+        215,
+        "UnknownRequest",
+        "this usage license answers a usage request newer than any made from this state",
+    ),
+    info(
+        216,
+        "Entropy",
+        "the operating system's random number generator failed",
+    ),
+    info(
+        217,
+        "UnsupportedStateVersion",
+        "the license state was written by a newer version of this software",
+    ),
+];
+
+/// The names of the core's errors, in code order (100–120).
+
+/// Every code the runtime can report, core codes first, in code order.
+pub fn all_errors() -> Vec<ErrorInfo> {
+    CoreError::ALL
+        .iter()
+        .map(|e| info(e.code(), e.name(), e.message()))
+        .chain(SDK_ERRORS)
+        .collect()
+}
+
+/// The row of `code`, if it is a known code.
+pub fn error_info(code: u32) -> Option<ErrorInfo> {
+    if let Some(row) = SDK_ERRORS.iter().find(|r| r.code == code) {
+        return Some(*row);
+    }
+    CoreError::ALL
+        .iter()
+        .find(|e| e.code() == code)
+        .map(|e| info(e.code(), e.name(), e.message()))
+}
+
+/// The stable message of `code`, or `"unknown error code"`.
+pub fn message(code: u32) -> &'static str {
+    error_info(code).map_or("unknown error code", |r| r.message)
+}
+
+impl SdkError {
+    /// The stable numeric code of this error, shared with the bindings.
+    pub fn code(&self) -> u32 {
+        match self {
+            SdkError::Core(e) => e.code(),
+            SdkError::NotActivated => 200,
+            SdkError::NoPendingRequest => 201,
+            SdkError::SupersededRequest { .. } => 202,
+            SdkError::WrongDevice => 203,
+            SdkError::Deactivated => 204,
+            SdkError::ClockRollback { .. } => 205,
+            SdkError::Storage { .. } => 206,
+            SdkError::CorruptState { .. } => 207,
+            SdkError::QuotaExceeded { .. } => 208,
+            SdkError::UnknownFeature { .. } => 209,
+            SdkError::Fingerprint { .. } => 210,
+            SdkError::InvalidArgument { .. } => 211,
+            SdkError::AlreadyActivated => 212,
+            SdkError::StateLocked => 213,
+            SdkError::NotMetered { .. } => 214,
+            SdkError::UnknownRequest { .. } => 215,
+            SdkError::Entropy => 216,
+            SdkError::UnsupportedStateVersion { .. } => 217,
+        }
+    }
+
+    /// The stable name of this error's code, e.g. `"SupersededRequest"`.
+    pub fn name(&self) -> &'static str {
+        error_info(self.code()).map_or("Unknown", |r| r.name)
+    }
+
+    /// The core error inside, if this is one.
+    pub fn core(&self) -> Option<CoreError> {
+        match self {
+            SdkError::Core(e) => Some(*e),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn corrupt(reason: impl Into<String>) -> Self {
+        SdkError::CorruptState {
+            reason: reason.into(),
+        }
+    }
+
+    pub(crate) fn invalid(reason: impl Into<String>) -> Self {
+        SdkError::InvalidArgument {
+            reason: reason.into(),
+        }
+    }
+
+    pub(crate) fn fingerprint(reason: impl Into<String>) -> Self {
+        SdkError::Fingerprint {
+            reason: reason.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_is_complete_unique_and_ordered() {
+        let all = all_errors();
+        let codes: Vec<u32> = all.iter().map(|r| r.code).collect();
+        let expected: Vec<u32> = (100..=120).chain(200..=217).collect();
+        assert_eq!(codes, expected);
+        let mut names: Vec<&str> = all.iter().map(|r| r.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), all.len());
+    }
+
+    #[test]
+    fn every_variant_code_is_in_the_table_under_its_name() {
+        let samples = [
+            SdkError::Core(CoreError::KeyChecksum),
+            SdkError::NotActivated,
+            SdkError::NoPendingRequest,
+            SdkError::SupersededRequest {
+                answered: 1,
+                newest: 2,
+            },
+            SdkError::WrongDevice,
+            SdkError::Deactivated,
+            SdkError::ClockRollback {
+                now: 0,
+                high_water: 1,
+            },
+            SdkError::from(io::Error::other("x")),
+            SdkError::corrupt("x"),
+            SdkError::QuotaExceeded {
+                feature: "f".into(),
+                used: 1,
+                quota: 1,
+                requested: 1,
+            },
+            SdkError::UnknownFeature {
+                feature: "f".into(),
+            },
+            SdkError::fingerprint("x"),
+            SdkError::invalid("x"),
+            SdkError::AlreadyActivated,
+            SdkError::StateLocked,
+            SdkError::NotMetered {
+                feature: "f".into(),
+            },
+            SdkError::UnknownRequest {
+                answered: 3,
+                newest: 2,
+            },
+            SdkError::Entropy,
+            SdkError::UnsupportedStateVersion { found: 9 },
+        ];
+        for e in &samples {
+            let row = error_info(e.code()).unwrap();
+            assert!(
+                format!("{e:?}").starts_with(row.name) || row.code < 200,
+                "{e:?}"
+            );
+            assert_eq!(e.name(), row.name);
+        }
+        assert_eq!(samples[0].name(), "KeyChecksum");
+        assert_eq!(samples[0].code(), 118);
+    }
+
+    #[test]
+    fn messages() {
+        assert_eq!(message(118), "the license key contains a typo");
+        assert_eq!(
+            message(213),
+            "the license state is in use by another process"
+        );
+        assert_eq!(message(999), "unknown error code");
+        let e = SdkError::SupersededRequest {
+            answered: 1,
+            newest: 2,
+        };
+        let text = e.to_string();
+        assert!(text.contains("older usage request (number 1)"), "{text}");
+        assert!(
+            text.contains("superseded by a newer one (number 2)"),
+            "{text}"
+        );
+        let e = SdkError::ClockRollback {
+            now: 0,
+            high_water: 86_400,
+        };
+        assert_eq!(
+            e.to_string(),
+            "the system clock was set back: it reads 1970-01-01T00:00:00Z, but this host has \
+             already seen 1970-01-02T00:00:00Z"
+        );
+    }
+}

@@ -1,0 +1,388 @@
+//! The persisted license state: one JSON document, always replaced whole and atomically.
+//!
+//! ```json
+//! {
+//!   "format": "tollgate-host-state",
+//!   "version": 1,
+//!   "device": { "seed": "<hex, secret>", "public": "<hex>", "key_lookup": "<hex>",
+//!               "key_proof": "<hex>", "counter": 2 },
+//!   "pending": { "counter": 2, "created_at": 1700000000, "request": "TGRQ:…" },
+//!   "installed": { "usage_license": "TGUL:…", "installed_at": 1700000100 },
+//!   "tombstones": { "activations": [7], "device_keys": ["<hex>"] },
+//!   "high_water": 1700000200,
+//!   "meters": [ { "feature": "snowflake-bridge", "period": "month",
+//!                 "period_start": 1698796800, "used": 1200 } ],
+//!   "last_deactivation": "TGDC:…"
+//! }
+//! ```
+//!
+//! The license key itself is never stored: a later request for the same activation reuses the
+//! device key, whose key proof (`key_proof`) and the key's lookup id are kept instead.
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use tollgate_core::DeviceKey;
+use zeroize::{Zeroize, Zeroizing};
+
+use crate::error::SdkError;
+use crate::storage::Storage;
+
+/// The name of the state document in its [`Storage`].
+pub const STATE_DOCUMENT: &str = "state.json";
+/// The `format` field of the state document.
+pub const STATE_FORMAT: &str = "tollgate-host-state";
+/// The version of the state document this software reads and writes.
+pub const STATE_VERSION: u32 = 1;
+
+/// Fixed-size byte arrays as lower-case hex strings.
+mod hex_array {
+    use super::*;
+
+    pub fn serialize<S: Serializer, const N: usize>(v: &[u8; N], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(v))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>, const N: usize>(
+        d: D,
+    ) -> Result<[u8; N], D::Error> {
+        let s = String::deserialize(d)?;
+        let mut out = [0u8; N];
+        hex::decode_to_slice(&s, &mut out).map_err(serde::de::Error::custom)?;
+        Ok(out)
+    }
+}
+
+/// A list of 32-byte keys as hex strings.
+mod hex_keys {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(v: &[[u8; 32]], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(v.iter().map(hex::encode))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<[u8; 32]>, D::Error> {
+        Vec::<String>::deserialize(d)?
+            .iter()
+            .map(|s| {
+                let mut out = [0u8; 32];
+                hex::decode_to_slice(s, &mut out).map_err(serde::de::Error::custom)?;
+                Ok(out)
+            })
+            .collect()
+    }
+}
+
+/// The device key's secret seed: zeroized on drop, hidden from `Debug`, hex in the document.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct Seed(Zeroizing<[u8; 32]>);
+
+impl Seed {
+    #[cfg(test)]
+    pub(crate) fn new(bytes: [u8; 32]) -> Self {
+        Seed(Zeroizing::new(bytes))
+    }
+
+    /// A fresh seed from the operating system's random number generator.
+    pub(crate) fn random() -> crate::Result<Self> {
+        let mut bytes = Zeroizing::new([0u8; 32]);
+        getrandom::fill(bytes.as_mut()).map_err(|_| SdkError::Entropy)?;
+        Ok(Seed(bytes))
+    }
+
+    pub(crate) fn device_key(&self) -> DeviceKey {
+        DeviceKey::from_seed(&self.0)
+    }
+}
+
+impl fmt::Debug for Seed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl Serialize for Seed {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let text = Zeroizing::new(hex::encode(*self.0));
+        s.serialize_str(&text)
+    }
+}
+
+impl<'de> Deserialize<'de> for Seed {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = Zeroizing::new(String::deserialize(d)?);
+        let mut out = Zeroizing::new([0u8; 32]);
+        hex::decode_to_slice(text.as_bytes(), out.as_mut())
+            .map_err(|_| serde::de::Error::custom("invalid device key seed"))?;
+        Ok(Seed(out))
+    }
+}
+
+/// This host's device key for the current activation (or the activation being requested).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DeviceState {
+    /// The secret seed.
+    pub seed: Seed,
+    /// The public key (checked against the seed when loading).
+    #[serde(with = "hex_array")]
+    pub public: [u8; 32],
+    /// `LicenseKey::lookup_id` of the key the device key was made for.
+    #[serde(with = "hex_array")]
+    pub key_lookup: [u8; 8],
+    /// The key proof over `public`.
+    #[serde(with = "hex_array")]
+    pub key_proof: [u8; 16],
+    /// The counter of the last request made with this device key.
+    pub counter: u32,
+}
+
+/// The newest usage request, waiting for its usage license.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PendingRequest {
+    /// Its counter.
+    pub counter: u32,
+    /// When it was made.
+    pub created_at: u64,
+    /// Its armored text, so it can be shown again.
+    pub request: String,
+}
+
+/// The installed usage license.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct InstalledLicense {
+    /// Canonical armored text.
+    pub usage_license: String,
+    /// When it was installed.
+    pub installed_at: u64,
+}
+
+/// What was deactivated on this host and may never come back.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Tombstones {
+    /// Deactivated activation ids.
+    pub activations: Vec<u64>,
+    /// Retired device public keys.
+    #[serde(with = "hex_keys")]
+    pub device_keys: Vec<[u8; 32]>,
+}
+
+/// Usage of one metered feature in its current period.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct MeterState {
+    /// The feature.
+    pub feature: String,
+    /// The period kind's name (`day`, `month`, `year`).
+    pub period: String,
+    /// First second of the period.
+    pub period_start: u64,
+    /// Units used in the period.
+    pub used: u64,
+}
+
+/// The whole state document.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct State {
+    pub format: String,
+    pub version: u32,
+    pub device: Option<DeviceState>,
+    pub pending: Option<PendingRequest>,
+    pub installed: Option<InstalledLicense>,
+    pub tombstones: Tombstones,
+    pub high_water: u64,
+    pub meters: Vec<MeterState>,
+    pub last_deactivation: Option<String>,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State {
+            format: STATE_FORMAT.into(),
+            version: STATE_VERSION,
+            device: None,
+            pending: None,
+            installed: None,
+            tombstones: Tombstones::default(),
+            high_water: 0,
+            meters: Vec::new(),
+            last_deactivation: None,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Header {
+    format: Option<String>,
+    version: Option<u32>,
+}
+
+impl State {
+    /// Parses and checks a state document.
+    pub(crate) fn from_json(bytes: &[u8]) -> crate::Result<Self> {
+        let header: Header =
+            serde_json::from_slice(bytes).map_err(|_| SdkError::corrupt("not a JSON object"))?;
+        if header.format.as_deref() != Some(STATE_FORMAT) {
+            return Err(SdkError::corrupt("not a Tollgate state document"));
+        }
+        match header.version {
+            Some(STATE_VERSION) => {}
+            Some(found) => return Err(SdkError::UnsupportedStateVersion { found }),
+            None => return Err(SdkError::corrupt("no version")),
+        }
+        // serde_json's messages quote the offending input only for unknown fields and enum
+        // variants, never a seed; still, report only the location.
+        let state: State = serde_json::from_slice(bytes).map_err(|e| {
+            SdkError::corrupt(format!(
+                "invalid document at line {} column {}",
+                e.line(),
+                e.column()
+            ))
+        })?;
+        state.check()?;
+        Ok(state)
+    }
+
+    fn check(&self) -> crate::Result<()> {
+        if let Some(d) = &self.device {
+            if d.seed.device_key().public_key() != d.public {
+                return Err(SdkError::corrupt("the device key does not match its seed"));
+            }
+        }
+        match (&self.pending, &self.device) {
+            (Some(_), None) => {
+                return Err(SdkError::corrupt("a pending request without a device key"))
+            }
+            (Some(p), Some(d)) if p.counter != d.counter => {
+                return Err(SdkError::corrupt(
+                    "the pending request's counter is not the device's",
+                ))
+            }
+            _ => {}
+        }
+        if self.installed.is_some() && self.device.is_none() {
+            return Err(SdkError::corrupt(
+                "an installed license without a device key",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Serializes the document; the bytes hold the device seed and are wiped on drop.
+    pub(crate) fn to_json(&self) -> crate::Result<Zeroizing<Vec<u8>>> {
+        let mut bytes = Zeroizing::new(Vec::with_capacity(2048));
+        serde_json::to_writer_pretty(&mut *bytes, self)
+            .map_err(|_| SdkError::corrupt("the state could not be serialized"))?;
+        bytes.push(b'\n');
+        Ok(bytes)
+    }
+
+    /// Loads the state from `storage`: `None` if there is none yet.
+    pub(crate) fn load(storage: &dyn Storage) -> crate::Result<Option<Self>> {
+        match storage.load(STATE_DOCUMENT)? {
+            None => Ok(None),
+            Some(mut bytes) => {
+                let state = State::from_json(&bytes);
+                bytes.zeroize();
+                state.map(Some)
+            }
+        }
+    }
+
+    /// Replaces the stored state with this one, atomically.
+    pub(crate) fn save(&self, storage: &dyn Storage) -> crate::Result<()> {
+        storage.store(STATE_DOCUMENT, &self.to_json()?)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> State {
+        let seed = Seed::new([9; 32]);
+        let public = seed.device_key().public_key();
+        State {
+            device: Some(DeviceState {
+                seed,
+                public,
+                key_lookup: [1; 8],
+                key_proof: [2; 16],
+                counter: 3,
+            }),
+            pending: Some(PendingRequest {
+                counter: 3,
+                created_at: 5,
+                request: "TGRQ:x".into(),
+            }),
+            tombstones: Tombstones {
+                activations: vec![7],
+                device_keys: vec![[4; 32]],
+            },
+            high_water: 11,
+            ..State::default()
+        }
+    }
+
+    #[test]
+    fn round_trip() {
+        let s = sample();
+        let json = s.to_json().unwrap();
+        assert_eq!(State::from_json(&json).unwrap(), s);
+        let text = std::str::from_utf8(&json).unwrap();
+        assert!(text.contains(&hex::encode([9u8; 32])));
+    }
+
+    #[test]
+    fn debug_hides_the_seed() {
+        let dbg = format!("{:?}", sample());
+        assert!(dbg.contains("<redacted>"));
+        assert!(!dbg.contains("9, 9, 9"));
+        assert!(!dbg.contains(&hex::encode([9u8; 32])));
+    }
+
+    #[test]
+    fn corrupt_and_unknown_versions() {
+        let code = |b: &[u8]| State::from_json(b).unwrap_err();
+        assert!(matches!(code(b""), SdkError::CorruptState { .. }));
+        assert!(matches!(
+            code(b"{\"format\":"),
+            SdkError::CorruptState { .. }
+        ));
+        assert!(matches!(code(b"[]"), SdkError::CorruptState { .. }));
+        assert!(matches!(
+            code(b"{\"format\":\"other\",\"version\":1}"),
+            SdkError::CorruptState { .. }
+        ));
+        assert_eq!(
+            code(b"{\"format\":\"tollgate-host-state\",\"version\":2,\"whatever\":true}"),
+            SdkError::UnsupportedStateVersion { found: 2 }
+        );
+        assert!(matches!(
+            code(b"{\"format\":\"tollgate-host-state\",\"version\":1}"),
+            SdkError::CorruptState { .. }
+        ));
+        // A seed that does not match its public key.
+        let mut s = sample();
+        if let Some(d) = s.device.as_mut() {
+            d.public = [0; 32];
+        }
+        let json = s.to_json().unwrap();
+        assert_eq!(
+            State::from_json(&json).unwrap_err(),
+            SdkError::corrupt("the device key does not match its seed")
+        );
+        // A flipped hex digit in the seed is caught the same way.
+        let text = String::from_utf8(sample().to_json().unwrap().to_vec()).unwrap();
+        let bad = text.replacen(&hex::encode([9u8; 32]), &hex::encode([8u8; 32]), 1);
+        assert!(matches!(
+            State::from_json(bad.as_bytes()).unwrap_err(),
+            SdkError::CorruptState { .. }
+        ));
+    }
+}
