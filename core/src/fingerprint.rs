@@ -193,13 +193,28 @@ mod tests {
     #[test]
     fn k_of_n() {
         use ComponentKind::*;
-        let licensed = fp(&[(MachineId, "m"), (Mac, "aa"), (RootDisk, "d"), (Hostname, "h")]);
+        let licensed = fp(&[
+            (MachineId, "m"),
+            (Mac, "aa"),
+            (RootDisk, "d"),
+            (Hostname, "h"),
+        ]);
         // One NIC replaced: 3 of 4 still match.
-        let host = fp(&[(MachineId, "m"), (Mac, "bb"), (RootDisk, "d"), (Hostname, "h")]);
+        let host = fp(&[
+            (MachineId, "m"),
+            (Mac, "bb"),
+            (RootDisk, "d"),
+            (Hostname, "h"),
+        ]);
         let d = host.match_against(licensed.components(), 3);
         assert_eq!((d.matched, d.licensed, d.required, d.ok()), (3, 4, 3, true));
         // NIC and disk replaced: 2 of 4, not enough.
-        let host2 = fp(&[(MachineId, "m"), (Mac, "bb"), (RootDisk, "e"), (Hostname, "h")]);
+        let host2 = fp(&[
+            (MachineId, "m"),
+            (Mac, "bb"),
+            (RootDisk, "e"),
+            (Hostname, "h"),
+        ]);
         assert!(!host2.match_against(licensed.components(), 3).ok());
         // Threshold above n means all; threshold 0 still needs one.
         assert_eq!(host.match_against(licensed.components(), 9).required, 4);

@@ -30,6 +30,7 @@ const DOMAIN_PROOF: &[u8] = b"tollgate/v1/key-proof\0";
 
 /// GF(32) with the primitive polynomial x^5 + x^2 + 1.
 mod gf32 {
+    #[allow(clippy::indexing_slicing)] // const fn: indices are in bounds by construction
     const fn tables() -> ([u8; 62], [u8; 32]) {
         let mut exp = [0u8; 62];
         let mut log = [0u8; 32];
@@ -62,7 +63,9 @@ mod gf32 {
         }
         let la = LOG.get(usize::from(a & 31)).copied().unwrap_or(0);
         let lb = LOG.get(usize::from(b & 31)).copied().unwrap_or(0);
-        EXP.get(usize::from(la) + usize::from(lb)).copied().unwrap_or(0)
+        EXP.get(usize::from(la) + usize::from(lb))
+            .copied()
+            .unwrap_or(0)
     }
 
     pub fn inv(a: u8) -> u8 {
@@ -115,7 +118,10 @@ impl LicenseKey {
         }
         // Solve for the check symbols c23, c24 so that both syndromes vanish.
         let (s1, s2) = syndromes(symbols.get(..DATA_SYMBOLS).unwrap_or(&[]));
-        let (a, b) = (gf32::pow_alpha(DATA_SYMBOLS), gf32::pow_alpha(DATA_SYMBOLS + 1));
+        let (a, b) = (
+            gf32::pow_alpha(DATA_SYMBOLS),
+            gf32::pow_alpha(DATA_SYMBOLS + 1),
+        );
         let (c, d) = (
             gf32::pow_alpha(2 * DATA_SYMBOLS),
             gf32::pow_alpha(2 * (DATA_SYMBOLS + 1)),
@@ -284,10 +290,22 @@ mod tests {
     #[test]
     fn parse_rejects_bad_format() {
         assert_eq!(LicenseKey::parse(""), Err(Error::KeyFormat));
-        assert_eq!(LicenseKey::parse("22AH6-JMD8R-ESRDF-7WN6G-UW6U"), Err(Error::KeyFormat));
-        assert_eq!(LicenseKey::parse("22AL6-EU6CP-M9H46-TPCXW-TRHYFN"), Err(Error::KeyFormat));
-        assert_eq!(LicenseKey::parse("02AH6-JMD8R-ESRDF-7WN6G-UW6UN"), Err(Error::KeyFormat));
-        assert_eq!(LicenseKey::parse("22AH6-JMD8R-ESRDF-7WN6G-UW6Ué"), Err(Error::KeyFormat));
+        assert_eq!(
+            LicenseKey::parse("22AH6-JMD8R-ESRDF-7WN6G-UW6U"),
+            Err(Error::KeyFormat)
+        );
+        assert_eq!(
+            LicenseKey::parse("22AL6-EU6CP-M9H46-TPCXW-TRHYFN"),
+            Err(Error::KeyFormat)
+        );
+        assert_eq!(
+            LicenseKey::parse("02AH6-JMD8R-ESRDF-7WN6G-UW6UN"),
+            Err(Error::KeyFormat)
+        );
+        assert_eq!(
+            LicenseKey::parse("22AH6-JMD8R-ESRDF-7WN6G-UW6Ué"),
+            Err(Error::KeyFormat)
+        );
     }
 
     #[test]

@@ -61,6 +61,8 @@ pub mod artifacts;
 pub mod codec;
 pub mod error;
 pub mod fingerprint;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod key;
 pub mod keys;
 pub mod model;
@@ -83,8 +85,12 @@ pub fn hex_string(bytes: &[u8]) -> alloc::string::String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut s = alloc::string::String::with_capacity(bytes.len() * 2);
     for b in bytes {
-        s.push(char::from(HEX.get(usize::from(b >> 4)).copied().unwrap_or(b'0')));
-        s.push(char::from(HEX.get(usize::from(b & 15)).copied().unwrap_or(b'0')));
+        s.push(char::from(
+            HEX.get(usize::from(b >> 4)).copied().unwrap_or(b'0'),
+        ));
+        s.push(char::from(
+            HEX.get(usize::from(b & 15)).copied().unwrap_or(b'0'),
+        ));
     }
     s
 }

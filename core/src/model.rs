@@ -74,7 +74,9 @@ impl Models {
 
     /// The allowed models, in bit order.
     pub fn iter(self) -> impl Iterator<Item = DeploymentModel> {
-        DeploymentModel::ALL.into_iter().filter(move |m| self.allows(*m))
+        DeploymentModel::ALL
+            .into_iter()
+            .filter(move |m| self.allows(*m))
     }
 }
 

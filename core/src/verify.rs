@@ -55,13 +55,13 @@ impl Verifier {
     /// has lapsed, can still be shown on a status page and deactivated.
     pub fn verify_untimed(&self, armored: &str, host: &Fingerprint) -> Result<Entitlement> {
         let ul = UsageLicense::from_armor(armored, &self.keyring)?;
-        self.bind(ul, host)
+        Self::matching(self.bind(ul, host)?)
     }
 
     /// Like [`Verifier::verify_untimed`], for the binary form.
     pub fn verify_bytes_untimed(&self, bytes: &[u8], host: &Fingerprint) -> Result<Entitlement> {
         let ul = UsageLicense::decode(bytes, &self.keyring)?;
-        self.bind(ul, host)
+        Self::matching(self.bind(ul, host)?)
     }
 
     fn bind(&self, ul: UsageLicense, host: &Fingerprint) -> Result<Entitlement> {
@@ -75,6 +75,10 @@ impl Verifier {
     fn check(&self, ul: UsageLicense, host: &Fingerprint, now: u64) -> Result<Entitlement> {
         let ent = self.bind(ul, host)?;
         ent.check_time(now)?;
+        Self::matching(ent)
+    }
+
+    fn matching(ent: Entitlement) -> Result<Entitlement> {
         if !ent.fingerprint.ok() {
             return Err(Error::FingerprintMismatch);
         }

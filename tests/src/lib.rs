@@ -1,1 +1,24 @@
-//! Placeholder while the crate is being written.
+//! # tollgate-tests
+//!
+//! The shared test vectors of the Tollgate wire formats (`tests/vectors/`, specified in
+//! `core/SPEC.md`), the deterministic fixtures they are built from, and the checker that the
+//! Rust tests run over them.
+//!
+//! - [`fixtures`]: the reference vendor keys, catalogue, customer, fingerprint, device key and
+//!   times, and a builder for every reference artifact. Everything is fixed: building twice
+//!   gives the same bytes (ed25519 signatures are deterministic).
+//! - [`vectors`]: every test case (valid and invalid), the files they are written to, and
+//!   [`vectors::check_case`], which replays one case of `manifest.json` the way the C and Java
+//!   suites do.
+//! - [`render`]: decoded values as the JSON objects the manifest lists as expected fields.
+//!
+//! Regenerate the committed vectors with `cargo run -p tollgate-tests --bin gen-vectors`;
+//! `cargo test -p tollgate-tests` fails if they drift from what this crate generates.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod fixtures;
+pub mod json;
+pub mod render;
+pub mod vectors;

@@ -1,6 +1,7 @@
 //! The seeds' offline story end to end, across the vendor authority (`tollgate-authority`, a
 //! real SQLite ledger in a temporary directory) and the host runtime (`tollgate-sdk`, a real
 //! state directory), with a manual clock and fixed fingerprints standing for two machines.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::Arc;
 

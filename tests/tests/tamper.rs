@@ -1,0 +1,206 @@
+//! Tamper rejection over the valid vectors: every single-bit flip and every truncation of each
+//! valid artifact, in binary and in armored form, is rejected with a typed error: never
+//! accepted, never a panic.
+//!
+//! Each artifact is checked with the same operation and inputs as its vector (a usage license
+//! goes through the full `Verifier`, a deactivation code through `decode` then `verify`).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::collections::BTreeSet;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use serde_json::Value;
+use tollgate_core::Error;
+use tollgate_tests::vectors::{self, run, Artifact, Input, MANIFEST};
+
+/// A valid vector: what it is, its inputs and its binary and text forms.
+struct Valid {
+    name: String,
+    artifact: Artifact,
+    inputs: Value,
+    binary: Vec<u8>,
+    text: String,
+}
+
+/// The reference (first valid) vector of `artifact`. The other valid vectors of a kind differ
+/// from it only in payload values, so flipping their bits too would only repeat the same checks
+/// at the cost of thousands more signature verifications.
+fn reference(artifact: Artifact) -> Valid {
+    let dir = vectors::vectors_dir();
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(dir.join(MANIFEST)).unwrap()).unwrap();
+    let case = manifest["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["artifact"] == artifact.name() && c["expect"]["result"] == "ok")
+        .unwrap_or_else(|| panic!("no valid {} vector", artifact.name()));
+    let read = |key: &str| {
+        case[key]
+            .as_str()
+            .map(|f| std::fs::read(dir.join(f)).unwrap())
+            .unwrap_or_default()
+    };
+    Valid {
+        name: case["name"].as_str().unwrap().into(),
+        artifact,
+        inputs: case["inputs"].clone(),
+        binary: read("binary"),
+        text: String::from_utf8(read("text")).unwrap(),
+    }
+}
+
+/// Runs the vector's operation on `input`; returns the error, failing the test on success or
+/// panic.
+fn must_reject(v: &Valid, input: Input<'_>, what: &dyn Fn() -> String) -> Error {
+    let outcome = catch_unwind(AssertUnwindSafe(|| run(v.artifact, Some(input), &v.inputs)));
+    match outcome {
+        Err(_) => panic!("{}: {} panicked", v.name, what()),
+        Ok(Err(harness)) => panic!("{}: harness error {harness}", v.name),
+        Ok(Ok(Ok(fields))) => panic!("{}: {} was accepted: {fields}", v.name, what()),
+        Ok(Ok(Err(e))) => e,
+    }
+}
+
+fn sanity(v: &Valid) {
+    // The untouched vector passes, so every rejection below is due to the tampering.
+    for input in [Input::Binary(&v.binary), Input::Text(&v.text)] {
+        let got = run(v.artifact, Some(input), &v.inputs).unwrap();
+        assert!(got.is_ok(), "{}: the valid vector fails: {got:?}", v.name);
+    }
+}
+
+fn binary_bit_flips_and_truncations(artifact: Artifact) {
+    let v = reference(artifact);
+    sanity(&v);
+    let mut errors = BTreeSet::new();
+    for i in 0..v.binary.len() {
+        for bit in 0..8 {
+            let mut b = v.binary.clone();
+            b[i] ^= 1 << bit;
+            let e = must_reject(&v, Input::Binary(&b), &|| format!("byte {i} bit {bit}"));
+            errors.insert(format!("{e:?}"));
+        }
+    }
+    for len in 0..v.binary.len() {
+        let e = must_reject(&v, Input::Binary(&v.binary[..len]), &|| {
+            format!("truncation to {len} bytes")
+        });
+        errors.insert(format!("{e:?}"));
+    }
+    // Damage to the header is told apart from a forgery.
+    for expected in [
+        "BadMagic",
+        "WrongArtifactType",
+        "RetiredVersion",
+        "UnknownVersion",
+        "Truncated",
+        "BadSignature",
+    ] {
+        assert!(errors.contains(expected), "{}: {errors:?}", v.name);
+    }
+}
+
+/// `text` with the code point of character `i` XOR-ed with `1 << bit` (bit 7 turns an ASCII
+/// character into a two-byte UTF-8 one).
+fn flip_char(text: &str, i: usize, bit: u32) -> Option<String> {
+    let mut chars: Vec<char> = text.chars().collect();
+    let c = char::from_u32(u32::from(chars[i]) ^ (1 << bit))?;
+    chars[i] = c;
+    Some(chars.into_iter().collect())
+}
+
+fn text_bit_flips_and_truncations(artifact: Artifact) {
+    let v = reference(artifact);
+    sanity(&v);
+    assert!(v.text.is_ascii());
+    let n = v.text.len();
+    for i in 0..n {
+        for bit in 0..8 {
+            let t = flip_char(&v.text, i, bit).unwrap();
+            must_reject(&v, Input::Text(&t), &|| {
+                format!("char {i} bit {bit}: {t:?}")
+            });
+        }
+    }
+    for len in 0..n {
+        let t = &v.text[..len];
+        must_reject(&v, Input::Text(t), &|| format!("truncation to {len} chars"));
+    }
+}
+
+#[test]
+fn license_binary() {
+    binary_bit_flips_and_truncations(Artifact::License);
+}
+
+#[test]
+fn license_text() {
+    text_bit_flips_and_truncations(Artifact::License);
+}
+
+#[test]
+fn usage_request_binary() {
+    binary_bit_flips_and_truncations(Artifact::UsageRequest);
+}
+
+#[test]
+fn usage_request_text() {
+    text_bit_flips_and_truncations(Artifact::UsageRequest);
+}
+
+#[test]
+fn usage_license_binary() {
+    binary_bit_flips_and_truncations(Artifact::UsageLicense);
+}
+
+#[test]
+fn usage_license_text() {
+    text_bit_flips_and_truncations(Artifact::UsageLicense);
+}
+
+#[test]
+fn deactivation_code_binary() {
+    binary_bit_flips_and_truncations(Artifact::DeactivationCode);
+}
+
+#[test]
+fn deactivation_code_text() {
+    text_bit_flips_and_truncations(Artifact::DeactivationCode);
+}
+
+/// A license key is not signed; its check symbols catch every single-character change and
+/// every adjacent swap (core/SPEC.md §2). Every bit flip of every character of the reference
+/// key is rejected, except flips that only change letter case or turn a dash into a space.
+#[test]
+fn license_key_bit_flips() {
+    let v = &reference(Artifact::LicenseKey);
+    let reference = run(v.artifact, Some(Input::Text(&v.text)), &v.inputs).unwrap();
+    let n = v.text.chars().count();
+    for i in 0..n {
+        for bit in 0..8 {
+            let t = flip_char(&v.text, i, bit).unwrap();
+            let got = run(v.artifact, Some(Input::Text(&t)), &v.inputs).unwrap();
+            let c = v.text.as_bytes()[i];
+            let same_symbol = bit == 5 && (c.is_ascii_alphabetic() || c == b'-');
+            if same_symbol {
+                // 'A' ^ 0x20 = 'a' (case is ignored); '-' ^ 0x20 = '\r' (whitespace is ignored).
+                assert_eq!(got, reference, "{t:?}");
+            } else {
+                assert!(
+                    matches!(got, Err(Error::KeyChecksum | Error::KeyFormat)),
+                    "{t:?}: {got:?}"
+                );
+            }
+        }
+    }
+    for len in 0..n {
+        let got = run(v.artifact, Some(Input::Text(&v.text[..len])), &v.inputs).unwrap();
+        assert_eq!(got, Err(Error::KeyFormat), "truncation to {len}");
+    }
+}
