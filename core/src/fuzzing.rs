@@ -20,9 +20,9 @@
 //! envelope) is signed with the fixed key of [`Reference`] and decoded again, which reaches the
 //! postcard payload decoder and the limit checks.
 //!
-//! Known and accepted: postcard accepts non-minimal varints, so two byte strings can decode to
-//! the same value. The signature still covers the exact bytes, so this gives no forgery; the
-//! helpers therefore compare re-encoded *values*, not bytes.
+//! Known, not yet decided: postcard accepts non-minimal varints, so two byte strings can decode
+//! to the same value (only a key holder can sign either, so this allows no forgery). Until the
+//! format rejects them, the helpers compare re-encoded *values*, not bytes.
 #![allow(clippy::panic, clippy::expect_used, clippy::unwrap_used)]
 
 use alloc::string::String;
@@ -536,7 +536,8 @@ fn check_entitlement(r: &Reference, ent: &Entitlement, now: u64) {
 
 /// The whole verification path on arbitrary text, with the reference keyring, host and [`NOW`]:
 /// never panics, fails only with verification errors, agrees with armor decoding followed by
-/// [`Verifier::verify_bytes`], and what it accepts re-armors to an equal entitlement.
+/// [`Verifier::verify_bytes`] and with [`Verifier::verify_untimed`] (up to the time checks), and
+/// what it accepts re-armors to an equal entitlement.
 pub fn verify_text(data: &[u8]) {
     let Ok(text) = core::str::from_utf8(data) else {
         return;
@@ -547,6 +548,16 @@ pub fn verify_text(data: &[u8]) {
     let by_bytes = armor::decode(ty, text, max_len(ty))
         .and_then(|bytes| r.verifier.verify_bytes(&bytes, &r.host, NOW));
     assert_eq!(result, by_bytes);
+    // Without the clock, only the time checks are skipped: same entitlement, or the same error
+    // unless the error was about time.
+    let untimed = r.verifier.verify_untimed(text, &r.host);
+    match &result {
+        Ok(ent) => assert_eq!(untimed.as_ref(), Ok(ent)),
+        Err(Error::NotYetValid | Error::Expired | Error::RefreshOverdue) => {
+            assert!(matches!(untimed, Ok(_) | Err(Error::FingerprintMismatch)))
+        }
+        Err(e) => assert_eq!(untimed.as_ref().err(), Some(e)),
+    }
     match result {
         Ok(ent) => {
             check_entitlement(&r, &ent, NOW);
