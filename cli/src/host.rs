@@ -3,7 +3,6 @@
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
-use serde::Deserialize;
 use serde_json::json;
 use tollgate_core::{ComponentKind, Keyring, Verifier};
 use tollgate_sdk::{HostConfig, LicenseManager, LicenseState, SdkError, Status};
@@ -83,59 +82,10 @@ enum HostCmd {
     },
 }
 
-/// The host configuration file a vendor ships with its product.
-#[derive(Deserialize)]
-struct HostConfigFile {
-    product: String,
-    product_version: String,
-    fingerprint_salt: String,
-    vendor_keys: Vec<String>,
-    #[serde(default)]
-    rollback_tolerance_secs: Option<u64>,
-    #[serde(default)]
-    warn_days: Option<u32>,
-}
-
 fn load_config(path: &Path) -> Result<HostConfig, Failure> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Failure::io(&format!("cannot read {}", path.display()), &e))?;
-    let f: HostConfigFile = serde_json::from_str(&text).map_err(|e| {
-        Failure::usage(format!(
-            "{} is not a Tollgate host configuration: {e}",
-            path.display()
-        ))
-    })?;
-    let mut keys = Vec::new();
-    for k in &f.vendor_keys {
-        let mut b = [0u8; 32];
-        hex_decode(k, &mut b)
-            .ok_or_else(|| Failure::usage(format!("vendor key `{k}` is not 64 hex characters")))?;
-        keys.push(b);
-    }
-    let mut cfg = HostConfig::new(
-        f.product,
-        f.product_version,
-        f.fingerprint_salt.into_bytes(),
-        keys,
-    );
-    if let Some(t) = f.rollback_tolerance_secs {
-        cfg.rollback_tolerance_secs = t;
-    }
-    if let Some(d) = f.warn_days {
-        cfg.warn_days = d;
-    }
-    Ok(cfg)
-}
-
-fn hex_decode(s: &str, out: &mut [u8]) -> Option<()> {
-    let s = s.trim();
-    if s.len() != out.len() * 2 || !s.is_ascii() {
-        return None;
-    }
-    for (i, b) in out.iter_mut().enumerate() {
-        *b = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
-    Some(())
+    HostConfig::from_json(&text).map_err(|e| Failure::usage(format!("{}: {e}", path.display())))
 }
 
 fn component_kind(name: &str) -> Result<ComponentKind, Failure> {

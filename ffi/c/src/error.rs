@@ -1,0 +1,328 @@
+//! Result codes, their messages, and the calling thread's last error.
+//!
+//! A code never changes meaning; a retired code stays reserved. 0 is success, 1–99 belong to
+//! the C API itself, 100–199 are the core's (artifacts and license keys) and 200–299 the host
+//! runtime's, exactly as [`tollgate_sdk::all_errors`] lists them (a unit test keeps the
+//! constants and that table equal).
+
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::ffi::{c_char, CString};
+use std::sync::OnceLock;
+
+use tollgate_sdk::SdkError;
+
+/// A result code: `TOLLGATE_OK` (0) or the reason a call failed.
+#[allow(non_camel_case_types)]
+pub type tollgate_result = u32;
+
+/// 0: Success.
+pub const TOLLGATE_OK: tollgate_result = 0;
+/// 1: A required pointer argument was NULL.
+pub const TOLLGATE_NULL_ARGUMENT: tollgate_result = 1;
+/// 2: A text argument is not valid UTF-8.
+pub const TOLLGATE_INVALID_UTF8: tollgate_result = 2;
+/// 3: The output buffer is too small; `*out_len` holds the size needed (including the NUL).
+pub const TOLLGATE_BUFFER_TOO_SMALL: tollgate_result = 3;
+/// 4: A bug in Tollgate: a Rust panic was caught at the C boundary. Nothing was written.
+pub const TOLLGATE_PANIC: tollgate_result = 4;
+/// 5: An earlier call panicked while changing this handle; free it and open a new one.
+pub const TOLLGATE_POISONED: tollgate_result = 5;
+/// 6: There is no such value (no pending usage request, no deactivation code, no last error).
+pub const TOLLGATE_NOT_FOUND: tollgate_result = 6;
+
+/// The C API's own codes: code, name, message.
+const FFI_CODES: [(tollgate_result, &str, &str); 7] = [
+    (TOLLGATE_OK, "Ok", "success"),
+    (
+        TOLLGATE_NULL_ARGUMENT,
+        "NullArgument",
+        "a required pointer argument was NULL",
+    ),
+    (
+        TOLLGATE_INVALID_UTF8,
+        "InvalidUtf8",
+        "a text argument is not valid UTF-8",
+    ),
+    (
+        TOLLGATE_BUFFER_TOO_SMALL,
+        "BufferTooSmall",
+        "the output buffer is too small",
+    ),
+    (
+        TOLLGATE_PANIC,
+        "Panic",
+        "internal error: a panic was caught at the C boundary",
+    ),
+    (
+        TOLLGATE_POISONED,
+        "Poisoned",
+        "an earlier call panicked while changing this handle; free it and open a new one",
+    ),
+    (TOLLGATE_NOT_FOUND, "NotFound", "there is no such value"),
+];
+
+/// 100: Not a Tollgate artifact: unknown text prefix (core `ArmorPrefix`).
+pub const TOLLGATE_ERR_ARMOR_PREFIX: tollgate_result = 100;
+/// 101: The text contains characters that are not part of the artifact (core `ArmorEncoding`).
+pub const TOLLGATE_ERR_ARMOR_ENCODING: tollgate_result = 101;
+/// 102: Checksum mismatch: the text was copied or pasted incompletely or altered in transit (core `ArmorChecksum`).
+pub const TOLLGATE_ERR_ARMOR_CHECKSUM: tollgate_result = 102;
+/// 103: This is a different kind of artifact than the one expected (core `WrongArtifactType`).
+pub const TOLLGATE_ERR_WRONG_ARTIFACT_TYPE: tollgate_result = 103;
+/// 104: Not a Tollgate artifact: bad magic bytes (core `BadMagic`).
+pub const TOLLGATE_ERR_BAD_MAGIC: tollgate_result = 104;
+/// 105: The artifact uses a newer format version than this software understands (core `UnknownVersion`).
+pub const TOLLGATE_ERR_UNKNOWN_VERSION: tollgate_result = 105;
+/// 106: The artifact uses a retired format version (core `RetiredVersion`).
+pub const TOLLGATE_ERR_RETIRED_VERSION: tollgate_result = 106;
+/// 107: The artifact is truncated (core `Truncated`).
+pub const TOLLGATE_ERR_TRUNCATED: tollgate_result = 107;
+/// 108: The artifact is malformed (core `Malformed`).
+pub const TOLLGATE_ERR_MALFORMED: tollgate_result = 108;
+/// 109: The artifact exceeds the size limit (core `TooLarge`).
+pub const TOLLGATE_ERR_TOO_LARGE: tollgate_result = 109;
+/// 110: The artifact was signed by an unknown vendor key (core `UnknownKeyId`).
+pub const TOLLGATE_ERR_UNKNOWN_KEY_ID: tollgate_result = 110;
+/// 111: The signature is invalid: the artifact was tampered with or forged (core `BadSignature`).
+pub const TOLLGATE_ERR_BAD_SIGNATURE: tollgate_result = 111;
+/// 112: The artifact was issued for a different product (core `WrongProduct`).
+pub const TOLLGATE_ERR_WRONG_PRODUCT: tollgate_result = 112;
+/// 113: The license is bound to a different machine (core `FingerprintMismatch`).
+pub const TOLLGATE_ERR_FINGERPRINT_MISMATCH: tollgate_result = 113;
+/// 114: The license is not valid yet (core `NotYetValid`).
+pub const TOLLGATE_ERR_NOT_YET_VALID: tollgate_result = 114;
+/// 115: The license has expired (core `Expired`).
+pub const TOLLGATE_ERR_EXPIRED: tollgate_result = 115;
+/// 116: The activation was not refreshed before its deadline (core `RefreshOverdue`).
+pub const TOLLGATE_ERR_REFRESH_OVERDUE: tollgate_result = 116;
+/// 117: A license key is 25 characters from the license-key alphabet (core `KeyFormat`).
+pub const TOLLGATE_ERR_KEY_FORMAT: tollgate_result = 117;
+/// 118: The license key contains a typo (core `KeyChecksum`).
+pub const TOLLGATE_ERR_KEY_CHECKSUM: tollgate_result = 118;
+/// 119: Invalid public key (core `BadPublicKey`).
+pub const TOLLGATE_ERR_BAD_PUBLIC_KEY: tollgate_result = 119;
+/// 120: A value exceeds a format limit (core `LimitExceeded`).
+pub const TOLLGATE_ERR_LIMIT_EXCEEDED: tollgate_result = 120;
+/// 121: The lease was issued to another client (core `LeaseWrongClient`).
+pub const TOLLGATE_ERR_LEASE_WRONG_CLIENT: tollgate_result = 121;
+/// 122: The lease is not covered by the floating license (core `LeaseNotGranted`).
+pub const TOLLGATE_ERR_LEASE_NOT_GRANTED: tollgate_result = 122;
+/// 123: The lease has expired: it was not renewed in time (core `LeaseExpired`).
+pub const TOLLGATE_ERR_LEASE_EXPIRED: tollgate_result = 123;
+/// 200: No usage license is installed on this host (runtime `NotActivated`).
+pub const TOLLGATE_ERR_NOT_ACTIVATED: tollgate_result = 200;
+/// 201: There is no pending usage request for this usage license to answer (runtime `NoPendingRequest`).
+pub const TOLLGATE_ERR_NO_PENDING_REQUEST: tollgate_result = 201;
+/// 202: This usage license answers an older usage request that was superseded by a newer one (runtime `SupersededRequest`).
+pub const TOLLGATE_ERR_SUPERSEDED_REQUEST: tollgate_result = 202;
+/// 203: This usage license answers a usage request made by another installation (runtime `WrongDevice`).
+pub const TOLLGATE_ERR_WRONG_DEVICE: tollgate_result = 203;
+/// 204: This usage license belongs to an activation that was deactivated on this host (runtime `Deactivated`).
+pub const TOLLGATE_ERR_DEACTIVATED: tollgate_result = 204;
+/// 205: The system clock was set back (runtime `ClockRollback`).
+pub const TOLLGATE_ERR_CLOCK_ROLLBACK: tollgate_result = 205;
+/// 206: License state storage failed (runtime `Storage`).
+pub const TOLLGATE_ERR_STORAGE: tollgate_result = 206;
+/// 207: The license state is corrupt (runtime `CorruptState`).
+pub const TOLLGATE_ERR_CORRUPT_STATE: tollgate_result = 207;
+/// 208: The metered feature's quota for this period is exceeded (runtime `QuotaExceeded`).
+pub const TOLLGATE_ERR_QUOTA_EXCEEDED: tollgate_result = 208;
+/// 209: The license has no feature of this name (runtime `UnknownFeature`).
+pub const TOLLGATE_ERR_UNKNOWN_FEATURE: tollgate_result = 209;
+/// 210: The host fingerprint could not be collected (runtime `Fingerprint`).
+pub const TOLLGATE_ERR_FINGERPRINT: tollgate_result = 210;
+/// 211: Invalid argument (runtime `InvalidArgument`).
+pub const TOLLGATE_ERR_INVALID_ARGUMENT: tollgate_result = 211;
+/// 212: A usage license for another license key is installed on this host (runtime `AlreadyActivated`).
+pub const TOLLGATE_ERR_ALREADY_ACTIVATED: tollgate_result = 212;
+/// 213: The license state is in use by another process (runtime `StateLocked`).
+pub const TOLLGATE_ERR_STATE_LOCKED: tollgate_result = 213;
+/// 214: The feature is not metered (runtime `NotMetered`).
+pub const TOLLGATE_ERR_NOT_METERED: tollgate_result = 214;
+/// 215: This usage license answers a usage request newer than any made from this state (runtime `UnknownRequest`).
+pub const TOLLGATE_ERR_UNKNOWN_REQUEST: tollgate_result = 215;
+/// 216: The operating system's random number generator failed (runtime `Entropy`).
+pub const TOLLGATE_ERR_ENTROPY: tollgate_result = 216;
+/// 217: The license state was written by a newer version of this software (runtime `UnsupportedStateVersion`).
+pub const TOLLGATE_ERR_UNSUPPORTED_STATE_VERSION: tollgate_result = 217;
+/// 230: The licensing service could not be reached (runtime `ServiceUnreachable`).
+pub const TOLLGATE_ERR_SERVICE_UNREACHABLE: tollgate_result = 230;
+/// 231: The licensing service refused (runtime `ServiceRefused`).
+pub const TOLLGATE_ERR_SERVICE_REFUSED: tollgate_result = 231;
+/// 232: The licensing service is unavailable (runtime `ServiceUnavailable`).
+pub const TOLLGATE_ERR_SERVICE_UNAVAILABLE: tollgate_result = 232;
+/// 233: Too many failed attempts: the licensing service asks to retry later (runtime `RateLimited`).
+pub const TOLLGATE_ERR_RATE_LIMITED: tollgate_result = 233;
+/// 234: Unexpected answer from the licensing service (runtime `BadResponse`).
+pub const TOLLGATE_ERR_BAD_RESPONSE: tollgate_result = 234;
+
+/// Why a call failed: its code and the detailed message kept for [`tollgate_last_error`].
+#[derive(Debug)]
+pub(crate) struct Failure {
+    pub(crate) code: tollgate_result,
+    pub(crate) message: Cow<'static, str>,
+}
+
+impl Failure {
+    /// A failure with the code's stable message.
+    pub(crate) fn code(code: tollgate_result) -> Self {
+        Failure {
+            code,
+            message: Cow::Borrowed(message(code)),
+        }
+    }
+
+    /// An invalid argument (code 211), with the reason.
+    pub(crate) fn invalid(reason: &str) -> Self {
+        SdkError::InvalidArgument {
+            reason: reason.into(),
+        }
+        .into()
+    }
+}
+
+impl From<SdkError> for Failure {
+    fn from(e: SdkError) -> Self {
+        Failure {
+            code: e.code(),
+            message: Cow::Owned(e.to_string()),
+        }
+    }
+}
+
+/// The stable message of `code` (C API, core or runtime), or `"unknown result code"`.
+pub(crate) fn message(code: tollgate_result) -> &'static str {
+    match FFI_CODES.iter().find(|(c, _, _)| *c == code) {
+        Some((_, _, m)) => m,
+        None => tollgate_sdk::error_info(code).map_or("unknown result code", |r| r.message),
+    }
+}
+
+/// The stable name of `code`, or `"Unknown"`.
+pub(crate) fn name(code: tollgate_result) -> &'static str {
+    match FFI_CODES.iter().find(|(c, _, _)| *c == code) {
+        Some((_, n, _)) => n,
+        None => tollgate_sdk::error_info(code).map_or("Unknown", |r| r.name),
+    }
+}
+
+/// Every known code, in code order.
+pub(crate) fn all_codes() -> Vec<tollgate_result> {
+    FFI_CODES
+        .iter()
+        .map(|(c, _, _)| *c)
+        .chain(tollgate_sdk::all_errors().iter().map(|r| r.code))
+        .collect()
+}
+
+/// NUL-terminated copies of every name and message, made once and kept for the life of the
+/// process, so that C can hold the pointers forever.
+struct Texts {
+    rows: Vec<(tollgate_result, CString, CString)>,
+    unknown_name: CString,
+    unknown_message: CString,
+}
+
+fn texts() -> &'static Texts {
+    static TEXTS: OnceLock<Texts> = OnceLock::new();
+    TEXTS.get_or_init(|| {
+        let c = |s: &str| CString::new(s).unwrap_or_default();
+        Texts {
+            rows: all_codes()
+                .into_iter()
+                .map(|code| (code, c(name(code)), c(message(code))))
+                .collect(),
+            unknown_name: c("Unknown"),
+            unknown_message: c("unknown result code"),
+        }
+    })
+}
+
+/// The static NUL-terminated name (`want_name`) or message of `code`.
+pub(crate) fn static_text(code: tollgate_result, want_name: bool) -> *const c_char {
+    let t = texts();
+    let s = match t.rows.iter().find(|(c, _, _)| *c == code) {
+        Some((_, n, m)) => {
+            if want_name {
+                n
+            } else {
+                m
+            }
+        }
+        None if want_name => &t.unknown_name,
+        None => &t.unknown_message,
+    };
+    s.as_ptr()
+}
+
+thread_local! {
+    static LAST_ERROR: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Keeps `message` as the calling thread's last error.
+pub(crate) fn set_last_error(message: &str) {
+    put_last_error(Some(message.to_owned()));
+}
+
+/// Replaces the calling thread's last error.
+pub(crate) fn put_last_error(message: Option<String>) {
+    let _ = LAST_ERROR.try_with(|l| {
+        if let Ok(mut l) = l.try_borrow_mut() {
+            *l = message;
+        }
+    });
+}
+
+/// The calling thread's last error message, if any.
+pub(crate) fn last_error() -> Option<String> {
+    LAST_ERROR
+        .try_with(|l| l.try_borrow().ok().and_then(|l| l.clone()))
+        .ok()
+        .flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every runtime code has a `TOLLGATE_ERR_…` constant named after it, and nothing else does.
+    #[test]
+    fn constants_match_the_runtime_table() {
+        let header = include_str!("error.rs");
+        for row in tollgate_sdk::all_errors() {
+            let mut snake = String::new();
+            for (i, ch) in row.name.chars().enumerate() {
+                if ch.is_ascii_uppercase() && i > 0 {
+                    snake.push('_');
+                }
+                snake.push(ch.to_ascii_uppercase());
+            }
+            let decl = format!(
+                "pub const TOLLGATE_ERR_{snake}: tollgate_result = {};",
+                row.code
+            );
+            assert!(header.contains(&decl), "missing: {decl}");
+        }
+        let declared = header
+            .lines()
+            .filter(|l| l.starts_with("pub const TOLLGATE_ERR_"))
+            .count();
+        assert_eq!(declared, tollgate_sdk::all_errors().len());
+    }
+
+    #[test]
+    fn names_and_messages() {
+        assert_eq!(name(TOLLGATE_BUFFER_TOO_SMALL), "BufferTooSmall");
+        assert_eq!(name(TOLLGATE_ERR_KEY_CHECKSUM), "KeyChecksum");
+        assert_eq!(
+            message(TOLLGATE_ERR_STATE_LOCKED),
+            tollgate_sdk::message(213)
+        );
+        assert_eq!(message(99), "unknown result code");
+        assert_eq!(name(99), "Unknown");
+        let codes = all_codes();
+        assert_eq!(codes.len(), 7 + tollgate_sdk::all_errors().len());
+        assert!(codes.windows(2).all(|w| w[0] < w[1]));
+    }
+}
