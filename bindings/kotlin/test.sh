@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Builds the library, generates the Kotlin binding into bindings/kotlin/build/, then compiles
+# it and runs the smoke tests with Maven (Kotlin compiler, JNA and JUnit from Maven Central).
+# Run from anywhere: `bindings/kotlin/test.sh [mvn arguments]`.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+need_apt=()
+command -v javac >/dev/null || need_apt+=(default-jdk-headless)
+command -v mvn >/dev/null || need_apt+=(maven)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+BUILD="bindings/kotlin/build"
+rm -rf "$BUILD"
+mkdir -p "$BUILD/native"
+LIB="$(ffi/uniffi/generate.sh kotlin "$BUILD/generated/kotlin" | tail -n1)"
+cp "$LIB" "$BUILD/native/"
+cd bindings/kotlin
+mvn -B -q -Dstyle.color=never verify "$@"

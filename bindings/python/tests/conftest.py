@@ -1,0 +1,165 @@
+"""Fixtures of the Python binding's tests.
+
+The vendor is played by the `tollgate` command (`tollgate --json vendor …`) in a temporary
+directory, at a fixed time (`TOLLGATE_NOW`); hosts are `tollgate.LicenseManager`s on manual
+clocks set to the same time, with fixed fingerprint components (no probes), so every run is
+the same.
+
+`bindings/python/test.sh` builds the library, generates the `tollgate` module and runs these
+tests with it on `PYTHONPATH`, and `TOLLGATE_CLI` pointing at the `tollgate` binary.
+"""
+
+import json
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+import tollgate
+
+REPO = Path(__file__).resolve().parents[3]
+VECTORS = REPO / "tests" / "vectors"
+
+# 2026-01-01T09:00:00Z: the vendor's and the hosts' "now".
+T0 = 1_767_258_000
+DAY = 86_400
+
+# Two simulated machines, as in scripts/demo.sh: disjoint identifiers.
+MACHINE_A = {
+    tollgate.ComponentKind.MACHINE_ID: b"7f3a-broker-a",
+    tollgate.ComponentKind.MAC: b"02:42:ac:11:00:02",
+    tollgate.ComponentKind.ROOT_DISK: b"WD-WX11A1234567",
+    tollgate.ComponentKind.HOSTNAME: b"broker-a.plant.local",
+    tollgate.ComponentKind.DMI_PRODUCT_UUID: b"4c4c4544-a",
+}
+MACHINE_B = {
+    tollgate.ComponentKind.MACHINE_ID: b"91bc-broker-b",
+    tollgate.ComponentKind.MAC: b"02:42:ac:11:00:03",
+    tollgate.ComponentKind.ROOT_DISK: b"WD-WX22B7654321",
+    tollgate.ComponentKind.HOSTNAME: b"broker-b.plant.local",
+    tollgate.ComponentKind.DMI_PRODUCT_UUID: b"4c4c4544-b",
+}
+
+
+def cli_path() -> Path:
+    path = Path(os.environ.get("TOLLGATE_CLI", REPO / "target" / "debug" / "tollgate"))
+    if not path.is_file():
+        pytest.fail(f"the tollgate command is not built: {path} (cargo build -p tollgate-cli)")
+    return path
+
+
+class VendorRefused(Exception):
+    """`tollgate vendor …` failed: its exit code and the JSON error it printed."""
+
+    def __init__(self, exit_code: int, error: dict):
+        super().__init__(f"exit {exit_code}: {error}")
+        self.exit_code = exit_code
+        self.error = error
+
+
+@dataclass
+class Issued:
+    license_id: int
+    key: str
+
+
+class Vendor:
+    """The vendor's side, through the `tollgate` command."""
+
+    def __init__(self, cli: Path, home: Path, now: int):
+        self.cli = cli
+        self.home = home
+        self.now = now
+
+    def run(self, *args: str) -> dict:
+        env = dict(os.environ, TOLLGATE_VENDOR_DIR=str(self.home / "vendor"),
+                   TOLLGATE_NOW=str(self.now))
+        p = subprocess.run([str(self.cli), "--json", "vendor", *args], env=env,
+                           capture_output=True, text=True, timeout=120)
+        if p.returncode != 0:
+            try:
+                error = json.loads(p.stderr)["error"]
+            except (ValueError, KeyError):
+                error = {"message": p.stderr}
+            raise VendorRefused(p.returncode, error)
+        return json.loads(p.stdout) if p.stdout.strip() else {}
+
+    def host_config_json(self) -> str:
+        path = self.home / "host.json"
+        self.run("host-config", "--product", "chariot", "--product-version", "4.2.0",
+                 "--salt", "chariot/fingerprint/2026", "--out", str(path))
+        return path.read_text()
+
+    def issue(self, *features: str, activations: int = 1) -> Issued:
+        args = ["issue", "--product", "chariot", "--customer", "ACME Industrial",
+                "--models", "offline,online", "--activations", str(activations)]
+        for f in features:
+            args += ["--feature", f]
+        out = self.run(*args)
+        return Issued(out["license_id"], out["key"])
+
+    def fulfil(self, request: str) -> str:
+        return self.run("fulfil", request)["usage_license"]
+
+    def deactivate(self, code: str) -> dict:
+        return self.run("deactivate", code)
+
+    def upgrade(self, license_id: int, *args: str) -> dict:
+        return self.run("upgrade", "--license", str(license_id), *args)
+
+
+@pytest.fixture
+def vendor(tmp_path: Path) -> Vendor:
+    v = Vendor(cli_path(), tmp_path, T0)
+    v.run("init")
+    return v
+
+
+@pytest.fixture
+def clock() -> tollgate.ManualClock:
+    return tollgate.ManualClock(T0)
+
+
+def machine_config(vendor: Vendor, machine: dict) -> tollgate.HostConfig:
+    """The vendor's host configuration, on a machine made of fixed identifiers."""
+    cfg = tollgate.host_config_from_json(vendor.host_config_json())
+    cfg.probes = False
+    cfg.components = [tollgate.FingerprintComponent(kind=k, value=v) for k, v in machine.items()]
+    return cfg
+
+
+class Hosts:
+    """Opens `LicenseManager`s on the simulated machines, and releases them after the test."""
+
+    def __init__(self, vendor: Vendor, clock: tollgate.ManualClock, root: Path):
+        self.vendor = vendor
+        self.clock = clock
+        self.root = root
+        self.opened = []
+
+    def config(self, machine: dict = MACHINE_A) -> tollgate.HostConfig:
+        return machine_config(self.vendor, machine)
+
+    def open(self, name: str = "a", machine: dict = MACHINE_A) -> tollgate.LicenseManager:
+        m = tollgate.LicenseManager.open_with_clock(
+            self.config(machine), str(self.root / f"state-{name}"), self.clock)
+        self.opened.append(m)
+        return m
+
+    def release(self):
+        for m in self.opened:
+            m.release()
+
+
+@pytest.fixture
+def hosts(vendor: Vendor, clock: tollgate.ManualClock, tmp_path: Path):
+    h = Hosts(vendor, clock, tmp_path)
+    yield h
+    h.release()
+
+
+@pytest.fixture
+def manifest() -> dict:
+    return json.loads((VECTORS / "manifest.json").read_text(encoding="utf-8"))

@@ -1,0 +1,132 @@
+"""The shared test vectors (tests/vectors/manifest.json) through the Python binding:
+`tollgate.verify` on every usage-license case, and license-key parsing through
+`LicenseManager.request_usage`. Valid cases must verify with the expected fields, invalid ones
+must fail with exactly the expected code."""
+
+from datetime import datetime, timezone
+
+import pytest
+
+import tollgate
+from conftest import VECTORS
+
+KINDS = {
+    1: tollgate.ComponentKind.MACHINE_ID,
+    2: tollgate.ComponentKind.DMI_PRODUCT_UUID,
+    3: tollgate.ComponentKind.MAC,
+    4: tollgate.ComponentKind.ROOT_DISK,
+    5: tollgate.ComponentKind.HOSTNAME,
+    6: tollgate.ComponentKind.WORKLOAD,
+    7: tollgate.ComponentKind.CLOUD_INSTANCE,
+    8: tollgate.ComponentKind.OPERATOR,
+}
+
+
+def load_manifest():
+    import json
+
+    return json.loads((VECTORS / "manifest.json").read_text(encoding="utf-8"))
+
+
+MANIFEST = load_manifest()
+
+
+def cases(artifact):
+    return [pytest.param(c, id=c["name"]) for c in MANIFEST["cases"]
+            if c["artifact"] == artifact and c["text"] is not None]
+
+
+def text(case):
+    # Read exactly: some cases contain deliberate whitespace.
+    with open(VECTORS / case["text"], encoding="utf-8", newline="") as f:
+        return f.read()
+
+
+def iso(t):
+    return datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def reference_host():
+    """The reference host: its salt, and for each kind its raw identifier and digest."""
+    case = next(c for c in MANIFEST["cases"] if c["artifact"] == "fingerprint")
+    salt = bytes.fromhex(case["inputs"]["salt"]).decode("utf-8")
+    digests = {c["kind"]: c["digest"] for c in case["expect"]["fields"]["components"]}
+    raw = {c["kind"]: bytes.fromhex(c["raw"]) for c in case["inputs"]["components"]}
+    return salt, {k: (raw[k], digests[k]) for k in raw}
+
+
+def case_config(inputs):
+    """A configuration for the case's host. Its fingerprint is given as digests; the raw
+    identifiers are known for the reference host's only. A component whose digest is not the
+    reference one cannot match the license either way, so leaving it out gives the same match
+    (matched / licensed / required) as the case describes."""
+    salt, ref = reference_host()
+    components = []
+    for c in inputs["host_fingerprint"]:
+        raw, digest = ref.get(c["kind"], (None, None))
+        if digest == c["digest"]:
+            components.append(tollgate.FingerprintComponent(kind=KINDS[c["kind"]], value=raw))
+    return tollgate.HostConfig(
+        product=inputs["product"], product_version="4.2.0", fingerprint_salt=salt,
+        vendor_keys=inputs["vendor_public_keys"], probes=False, components=components)
+
+
+def test_there_are_vectors():
+    assert len(cases("usage-license")) >= 30
+    assert len(cases("license-key")) >= 5
+
+
+@pytest.mark.parametrize("case", cases("usage-license"))
+def test_usage_license(case):
+    inputs, expect = case["inputs"], case["expect"]
+    cfg = case_config(inputs)
+    if expect["result"] == "error":
+        with pytest.raises(tollgate.TollgateError) as e:
+            tollgate.verify(cfg, text(case), inputs["now"])
+        assert e.value.code == expect["code"], e.value
+        assert e.value.name == expect["error"]
+        assert isinstance(e.value, tollgate.TollgateError.Rejected)
+        return
+    info = tollgate.verify(cfg, text(case), inputs["now"])
+    fields = expect["fields"]
+    terms, grant = fields["terms"], fields["terms"]["grant"]
+    assert info.license_id == grant["license_id"]
+    assert info.revision == grant["revision"]
+    assert info.customer == grant["customer"] and info.product == grant["product"]
+    assert info.activation_id == terms["activation_id"]
+    assert info.deployment_model == terms["model"]
+    assert info.issued_at == iso(terms["issued_at"])
+    assert info.refresh_deadline == (iso(terms["refresh_deadline"])
+                                     if terms["refresh_deadline"] is not None else None)
+    assert info.vendor_key_id == fields["key_id"]
+    assert info.valid_from == (iso(fields["valid_from"]) if fields["valid_from"] else None)
+    assert info.valid_until == (iso(fields["valid_until"])
+                                if fields["valid_until"] is not None else None)
+    fm = fields["fingerprint_match"]
+    assert (info.fingerprint.matched, info.fingerprint.licensed, info.fingerprint.required) == (
+        fm["matched"], fm["licensed"], fm["required"])
+    assert info.fingerprint.ok
+    assert [f.name for f in info.features] == [f["name"] for f in grant["features"]]
+    for ours, theirs in zip(info.features, grant["features"]):
+        assert ours.kind == theirs["kind"]
+        assert ours.expires_at == (iso(theirs["expires_at"]) if "expires_at" in theirs else None)
+        assert ours.quota == theirs.get("quota") and ours.period == theirs.get("period")
+    assert [f.name for f in info.features if f.active] == fields["active_features"]
+
+
+@pytest.mark.parametrize("case", cases("license-key"))
+def test_license_key(case, tmp_path):
+    """A key is parsed by `request_usage`: a typo is refused before anything is stored."""
+    ref = next(c for c in MANIFEST["cases"] if c["name"] == "usage_license_offline")
+    host = tollgate.LicenseManager.open(case_config(ref["inputs"]), str(tmp_path / "state"))
+    try:
+        if case["expect"]["result"] == "error":
+            with pytest.raises(tollgate.TollgateError.Rejected) as e:
+                host.request_usage(text(case))
+            assert e.value.code == case["expect"]["code"]
+            assert host.status().state == tollgate.LicenseState.UNLICENSED
+        else:
+            assert host.request_usage(text(case)).startswith("TGRQ:")
+            assert host.status().state == tollgate.LicenseState.PENDING
+    finally:
+        host.release()

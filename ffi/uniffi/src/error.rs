@@ -1,0 +1,146 @@
+//! [`TollgateError`]: what every failing call raises in the foreign language.
+
+use tollgate_sdk::SdkError;
+
+/// A failed call. Both variants carry the stable numeric `code` (never changes meaning; see
+/// [`crate::all_errors`]), the code's stable `name` (e.g. `KeyChecksum`) and the full,
+/// human-readable `reason` (never contains secrets).
+///
+/// In Python it is the exception class `TollgateError` (subclasses `TollgateError.Rejected`
+/// and `TollgateError.Runtime`); in Kotlin the sealed class `TollgateException`.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Error)]
+pub enum TollgateError {
+    /// The core rejected an artifact or a license key: malformed, damaged, tampered, signed
+    /// by an unknown key, for another product or machine, outside its validity (codes
+    /// 100–120).
+    Rejected {
+        /// The stable code, 100–120.
+        code: u32,
+        /// The code's stable name, e.g. `KeyChecksum`.
+        name: String,
+        /// The full message.
+        reason: String,
+    },
+    /// The host runtime refused or failed: superseded request, deactivated activation, clock
+    /// rollback, quota, storage, configuration… (codes 200 and up).
+    Runtime {
+        /// The stable code, 200 and up.
+        code: u32,
+        /// The code's stable name, e.g. `SupersededRequest`.
+        name: String,
+        /// The full message.
+        reason: String,
+    },
+}
+
+#[uniffi::export]
+impl TollgateError {
+    /// The stable numeric code, whichever the variant.
+    pub fn code(&self) -> u32 {
+        match self {
+            TollgateError::Rejected { code, .. } | TollgateError::Runtime { code, .. } => *code,
+        }
+    }
+
+    /// The code's stable name, whichever the variant.
+    pub fn name(&self) -> String {
+        match self {
+            TollgateError::Rejected { name, .. } | TollgateError::Runtime { name, .. } => {
+                name.clone()
+            }
+        }
+    }
+
+    /// The full message, whichever the variant.
+    pub fn reason(&self) -> String {
+        match self {
+            TollgateError::Rejected { reason, .. } | TollgateError::Runtime { reason, .. } => {
+                reason.clone()
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for TollgateError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TollgateError::Rejected { code, name, reason }
+            | TollgateError::Runtime { code, name, reason } => {
+                write!(f, "{reason} (code {code}, {name})")
+            }
+        }
+    }
+}
+
+impl std::error::Error for TollgateError {}
+
+impl From<SdkError> for TollgateError {
+    fn from(e: SdkError) -> Self {
+        let (code, name, reason) = (e.code(), e.name().to_string(), e.to_string());
+        match e {
+            SdkError::Core(_) => TollgateError::Rejected { code, name, reason },
+            _ => TollgateError::Runtime { code, name, reason },
+        }
+    }
+}
+
+/// An invalid argument or configuration value (`Runtime` 211 `InvalidArgument`).
+pub(crate) fn invalid(reason: impl Into<String>) -> TollgateError {
+    SdkError::InvalidArgument {
+        reason: reason.into(),
+    }
+    .into()
+}
+
+/// One row of the error-code table.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct ErrorInfo {
+    /// The stable numeric code.
+    pub code: u32,
+    /// The stable name, e.g. `KeyChecksum`, `SupersededRequest`.
+    pub name: String,
+    /// A short, stable, human-readable message.
+    pub message: String,
+}
+
+impl From<tollgate_sdk::ErrorInfo> for ErrorInfo {
+    fn from(r: tollgate_sdk::ErrorInfo) -> Self {
+        ErrorInfo {
+            code: r.code,
+            name: r.name.into(),
+            message: r.message.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tollgate_sdk::tollgate_core::Error as CoreError;
+
+    #[test]
+    fn core_errors_are_rejections_and_keep_their_code() {
+        let e = TollgateError::from(SdkError::Core(CoreError::KeyChecksum));
+        assert!(
+            matches!(e, TollgateError::Rejected { code: 118, .. }),
+            "{e:?}"
+        );
+        assert_eq!(e.name(), "KeyChecksum");
+        assert!(e.to_string().ends_with("(code 118, KeyChecksum)"), "{e}");
+    }
+
+    #[test]
+    fn runtime_errors_keep_their_code_and_message() {
+        let e = TollgateError::from(SdkError::SupersededRequest {
+            answered: 1,
+            newest: 2,
+        });
+        assert!(
+            matches!(e, TollgateError::Runtime { code: 202, .. }),
+            "{e:?}"
+        );
+        assert_eq!(e.name(), "SupersededRequest");
+        assert!(e.reason().contains("number 2"), "{e}");
+        assert_eq!(invalid("x").code(), 211);
+    }
+}

@@ -1,0 +1,101 @@
+//! # tollgate-uniffi
+//!
+//! The uniffi bridge of Tollgate's Python (`bindings/python`) and Kotlin (`bindings/kotlin`)
+//! bindings: a thin layer over the [`tollgate_sdk`] host runtime, declared with uniffi's
+//! proc-macros so that neither `tollgate-core` nor `tollgate-sdk` depends on uniffi. It converts
+//! types and errors and calls the runtime; it holds no licensing logic.
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | `manager` | [`LicenseManager`] (the exported object) and [`ManualClock`] |
+//! | `types` | the records and enums that cross the boundary: [`HostConfig`], [`Status`], … |
+//! | `error` | [`TollgateError`], carrying the stable code (core 100–120, runtime 200+) |
+//!
+//! Free functions: [`verify`] (stateless verification of a usage license), [`version`],
+//! [`host_config_from_json`], [`all_errors`] and [`error_info`].
+//!
+//! ## The boundary
+//!
+//! - **Errors.** Every failing call returns [`TollgateError`]: `Rejected` for the core's
+//!   verdicts on an artifact or license key (codes 100–120), `Runtime` for the host runtime's
+//!   (codes 200 and up). Both carry the stable `code`, its `name` and the full message.
+//! - **Panics.** uniffi catches a panic at the boundary and raises it in the foreign language as
+//!   its internal error (`InternalError` in Python, `InternalException` in Kotlin); none is
+//!   expected.
+//! - **Threads.** [`LicenseManager`] is `Send + Sync`: queries take a read lock and run
+//!   concurrently, changes take the write lock; [`LicenseManager::has_feature`] takes no lock.
+//!
+//! The bindings are generated from the built library with this crate's `uniffi-bindgen`
+//! binary (feature `cli`):
+//!
+//! ```sh
+//! cargo build --release -p tollgate-uniffi
+//! cargo run -p tollgate-uniffi --features cli --bin uniffi-bindgen -- generate \
+//!     --library target/release/libtollgate_uniffi.so --language python --out-dir out/
+//! ```
+
+mod error;
+mod manager;
+mod types;
+
+pub use error::{ErrorInfo, TollgateError};
+pub use manager::{LicenseManager, ManualClock};
+pub use types::{
+    ComponentKind, FeatureStatus, FingerprintComponent, FingerprintMatch, HostConfig, LicenseInfo,
+    LicenseState, MeterReading, Status, StatusError,
+};
+
+uniffi::setup_scaffolding!("tollgate");
+
+/// This library's version, e.g. `0.1.0`.
+#[uniffi::export]
+pub fn version() -> String {
+    env!("CARGO_PKG_VERSION").to_string()
+}
+
+/// Verifies a usage license for this host without any state: what a support tool or an
+/// installer does before installing it. The host's fingerprint is built as `config` says; the
+/// license must be signed by one of its vendor keys, be for its product, match the host's
+/// fingerprint and be valid at `now` (Unix seconds).
+///
+/// Returns what a status page shows about it (no meter counts, no installation time). Fails
+/// with the core's verdict (`Rejected`, codes 100–120) or a configuration error (`Runtime`
+/// 211 `InvalidArgument`, 210 `Fingerprint`).
+#[uniffi::export]
+pub fn verify(
+    config: HostConfig,
+    usage_license: &str,
+    now: u64,
+) -> Result<LicenseInfo, TollgateError> {
+    let config = config.into_sdk()?;
+    Ok(tollgate_sdk::verify_usage_license(&config, usage_license, now)?.into())
+}
+
+/// Reads the host configuration file a vendor ships with its product (written by
+/// `tollgate vendor host-config`): `product`, `product_version`, `fingerprint_salt`,
+/// `vendor_keys` (hex) and optionally `rollback_tolerance_secs` and `warn_days`. The
+/// fingerprint fields get their defaults (platform probes on, no extra components).
+///
+/// Fails with `Runtime` 211 `InvalidArgument` when the text is not such a document.
+#[uniffi::export]
+pub fn host_config_from_json(json: &str) -> Result<HostConfig, TollgateError> {
+    Ok(HostConfig::from_sdk(&tollgate_sdk::HostConfig::from_json(
+        json,
+    )?))
+}
+
+/// Every error code the library can report, core codes first, in code order: the constant
+/// table shared by every binding.
+#[uniffi::export]
+pub fn all_errors() -> Vec<ErrorInfo> {
+    tollgate_sdk::all_errors()
+        .into_iter()
+        .map(ErrorInfo::from)
+        .collect()
+}
+
+/// The table row of `code`, or nothing for an unknown code.
+#[uniffi::export]
+pub fn error_info(code: u32) -> Option<ErrorInfo> {
+    tollgate_sdk::error_info(code).map(ErrorInfo::from)
+}
