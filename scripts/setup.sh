@@ -5,6 +5,16 @@ need_apt=()
 command -v cc >/dev/null || need_apt+=(build-essential)
 command -v valgrind >/dev/null || need_apt+=(valgrind)
 command -v pkg-config >/dev/null || need_apt+=(pkg-config)
+# The C binding: cbindgen regenerates its header (Debian's 0.24.3 keeps the output stable);
+# the Mosquitto plugin builds against mosquitto-dev and its end-to-end test runs a broker (on
+# a random loopback port: a system service the package may start is never used) and clients.
+command -v cbindgen >/dev/null || need_apt+=(cbindgen)
+[ -x /usr/sbin/mosquitto ] || command -v mosquitto >/dev/null || need_apt+=(mosquitto)
+command -v mosquitto_pub >/dev/null || need_apt+=(mosquitto-clients)
+[ -f /usr/include/mosquitto_broker.h ] || need_apt+=(mosquitto-dev)
+[ -f /usr/include/mosquitto.h ] || need_apt+=(libmosquitto-dev)
+# The ledger's PostgreSQL backend is tested against a real server (scripts/pg.sh).
+[ -x /usr/lib/postgresql/15/bin/initdb ] || need_apt+=(postgresql-15)
 if [ ${#need_apt[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq && apt-get install -y -qq "${need_apt[@]}" >/dev/null

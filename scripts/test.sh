@@ -15,8 +15,16 @@ cargo fmt --all -- --check
 step "clippy (-D warnings)"
 cargo clippy --workspace --all-targets -- -D warnings
 
+step "PostgreSQL 15 on loopback (the ledger and online-service tests run on it and on SQLite)"
+pg_env="$(scripts/pg.sh start)"
+eval "$pg_env"
+trap 'scripts/pg.sh stop' EXIT
+
 step "tests"
 cargo test --workspace
+
+step "the authority's suite again, on PostgreSQL"
+TOLLGATE_TEST_BACKEND=postgres cargo test -p tollgate-authority --features postgres
 
 step "core builds as no_std (no default features, and linked into a no_std staticlib)"
 cargo build -p tollgate-core --no-default-features
@@ -24,6 +32,18 @@ cargo build -p tollgate-core --no-default-features
 
 step "benches compile"
 cargo bench --workspace --no-run
+
+step "C binding: header, libraries, pkg-config, C tests (ASan, valgrind), bench, Mosquitto e2e"
+bindings/c/test.sh
+
+step "Python binding (uniffi): generate, pytest lifecycle against the tollgate CLI, vectors"
+bindings/python/test.sh
+
+step "Kotlin binding (uniffi): generate, compile with Maven, smoke tests"
+bindings/kotlin/test.sh
+
+step "Java binding (JNI): Maven build, JUnit vectors, every method and error, Moquette e2e"
+bindings/java/test.sh
 
 step "fuzz targets build and run briefly"
 FUZZ_SECONDS="${FUZZ_SECONDS:-10}" fuzz/run-all.sh

@@ -175,6 +175,53 @@ pub enum SdkError {
         /// The version found.
         found: u32,
     },
+
+    /// The online activation service could not be reached (connection refused or reset,
+    /// DNS, TLS, timeout), after the retries (code 230).
+    #[error("the licensing service could not be reached: {reason}")]
+    ServiceUnreachable {
+        /// The transport's description.
+        reason: String,
+    },
+
+    /// The online activation service refused the operation (code 231); `code` is the
+    /// service's stable code, e.g. 300 `UnknownKey`, 303 `SeatsExhausted`.
+    #[error("the licensing service refused: {message} (code {code}, {name})")]
+    ServiceRefused {
+        /// The service's stable code (300–323 for licensing decisions).
+        code: u32,
+        /// The code's name.
+        name: String,
+        /// The service's message.
+        message: String,
+    },
+
+    /// The online activation service failed or was overloaded (HTTP 5xx), after the retries
+    /// (code 232).
+    #[error("the licensing service is unavailable (HTTP {status}): {message}")]
+    ServiceUnavailable {
+        /// The HTTP status.
+        status: u16,
+        /// The service's message.
+        message: String,
+    },
+
+    /// The online activation service refused to answer more failed attempts from this
+    /// address for now (HTTP 429), after the retries (code 233).
+    #[error(
+        "the licensing service asks to retry in {retry_after_secs} s (too many failed attempts)"
+    )]
+    RateLimited {
+        /// When to try again, in seconds (0 when the service did not say).
+        retry_after_secs: u64,
+    },
+
+    /// The online activation service's answer is not what it sends (code 234).
+    #[error("unexpected answer from the licensing service: {reason}")]
+    BadResponse {
+        /// What is wrong with it.
+        reason: String,
+    },
 }
 
 impl From<io::Error> for SdkError {
@@ -209,7 +256,7 @@ const fn info(code: u32, name: &'static str, message: &'static str) -> ErrorInfo
 }
 
 /// The runtime's own codes (200 and up), in code order.
-pub const SDK_ERRORS: [ErrorInfo; 18] = [
+pub const SDK_ERRORS: [ErrorInfo; 23] = [
     info(
         200,
         "NotActivated",
@@ -280,9 +327,28 @@ pub const SDK_ERRORS: [ErrorInfo; 18] = [
         "UnsupportedStateVersion",
         "the license state was written by a newer version of this software",
     ),
+    info(
+        230,
+        "ServiceUnreachable",
+        "the licensing service could not be reached",
+    ),
+    info(231, "ServiceRefused", "the licensing service refused"),
+    info(
+        232,
+        "ServiceUnavailable",
+        "the licensing service is unavailable",
+    ),
+    info(
+        233,
+        "RateLimited",
+        "too many failed attempts: the licensing service asks to retry later",
+    ),
+    info(
+        234,
+        "BadResponse",
+        "unexpected answer from the licensing service",
+    ),
 ];
-
-/// The names of the core's errors, in code order (100–120).
 
 /// Every code the runtime can report, core codes first, in code order.
 pub fn all_errors() -> Vec<ErrorInfo> {
@@ -332,6 +398,11 @@ impl SdkError {
             SdkError::UnknownRequest { .. } => 215,
             SdkError::Entropy => 216,
             SdkError::UnsupportedStateVersion { .. } => 217,
+            SdkError::ServiceUnreachable { .. } => 230,
+            SdkError::ServiceRefused { .. } => 231,
+            SdkError::ServiceUnavailable { .. } => 232,
+            SdkError::RateLimited { .. } => 233,
+            SdkError::BadResponse { .. } => 234,
         }
     }
 
@@ -375,7 +446,7 @@ mod tests {
     fn table_is_complete_unique_and_ordered() {
         let all = all_errors();
         let codes: Vec<u32> = all.iter().map(|r| r.code).collect();
-        let expected: Vec<u32> = (100..=120).chain(200..=217).collect();
+        let expected: Vec<u32> = (100..=123).chain(200..=217).chain(230..=234).collect();
         assert_eq!(codes, expected);
         let mut names: Vec<&str> = all.iter().map(|r| r.name).collect();
         names.sort_unstable();
@@ -423,6 +494,20 @@ mod tests {
             },
             SdkError::Entropy,
             SdkError::UnsupportedStateVersion { found: 9 },
+            SdkError::ServiceUnreachable { reason: "x".into() },
+            SdkError::ServiceRefused {
+                code: 303,
+                name: "SeatsExhausted".into(),
+                message: "x".into(),
+            },
+            SdkError::ServiceUnavailable {
+                status: 503,
+                message: "x".into(),
+            },
+            SdkError::RateLimited {
+                retry_after_secs: 1,
+            },
+            SdkError::BadResponse { reason: "x".into() },
         ];
         for e in &samples {
             let row = error_info(e.code()).unwrap();

@@ -9,10 +9,12 @@
 //! | module | what it holds |
 //! |---|---|
 //! | [`manager`] | [`LicenseManager`], [`HostConfig`], [`Status`] |
+//! | [`gate`] | [`FeatureGate`]: lock-free feature checks |
 //! | [`fingerprint`] | [`FingerprintSource`] and the Linux/Windows/macOS probes, [`Composite`] |
+//! | [`floating`] | [`FloatingClient`] (check out, heartbeats, release, borrow) and [`LeaseSigner`] (the floating server's lease tokens) |
 //! | [`storage`] | [`Storage`], [`DirStorage`] (atomic, locked, mode 0600), [`MemoryStorage`] |
 //! | [`state`] | the persisted JSON document |
-//! | [`clock`] | [`Clock`], [`SystemClock`], [`ManualClock`] |
+//! | [`clock`] | [`Clock`], [`SystemClock`], [`CachedClock`], [`ManualClock`] |
 //! | [`error`] | [`SdkError`] and the table of stable error codes |
 //! | [`time`] | ISO-8601 formatting and UTC meter periods |
 //!
@@ -46,7 +48,7 @@
 //!     license_id: 42, revision: 1, product: "chariot".into(), customer: "ACME".into(),
 //!     features: vec![Feature { name: "mqtt-server".into(), kind: FeatureKind::Perpetual }],
 //!     models: Models::of(&[DeploymentModel::Offline]), max_activations: 2, floating_seats: 0,
-//!     not_before: None, not_after: None, fingerprint_threshold: 1,
+//!     not_before: None, not_after: None, fingerprint_threshold: 1, max_borrow_secs: 0,
 //! };
 //! let usage_license = UsageLicense::issue(UsageTerms {
 //!     grant, activation_id: 7, model: DeploymentModel::Offline,
@@ -72,20 +74,27 @@
 pub mod clock;
 pub mod error;
 pub mod fingerprint;
+pub mod floating;
+pub mod gate;
 pub mod manager;
+pub mod online;
 pub mod state;
 pub mod storage;
 pub mod time;
 
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use clock::{CachedClock, Clock, ManualClock, SystemClock};
 pub use error::{all_errors, error_info, message, ErrorInfo, Result, SdkError, SDK_ERRORS};
 pub use fingerprint::{
     Composite, FingerprintConfig, FingerprintReport, FingerprintSource, LinuxProbes, NoProbes,
     StaticSource,
 };
+pub use floating::{
+    BorrowedLease, FloatingClient, FloatingConfig, FloatingLease, LeaseEvent, LeaseSigner,
+};
+pub use gate::FeatureGate;
 pub use manager::{
-    FeatureStatus, FingerprintMatch, HostConfig, LicenseInfo, LicenseManager, LicenseState,
-    MeterReading, Status, StatusError,
+    verify_usage_license, FeatureStatus, FingerprintMatch, HostConfig, LicenseInfo, LicenseManager,
+    LicenseState, MeterReading, Status, StatusError,
 };
 pub use storage::{DirStorage, FailingStorage, MemoryStorage, Storage};
 pub use tollgate_core;

@@ -5,16 +5,17 @@ use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tollgate_core::{
     DeactivationClaims, DeactivationCode, Entitlement, Error as CoreError, FeatureKind,
-    Fingerprint, Keyring, LicenseKey, MeterPeriod, RequestClaims, UsageLicense, UsageRequest,
-    UsageTerms, Verifier,
+    Fingerprint, KeyId, Keyring, LicenseKey, MeterPeriod, RequestClaims, UsageLicense,
+    UsageRequest, UsageTerms, Verifier,
 };
 
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Result, SdkError};
 use crate::fingerprint::{self, FingerprintConfig, FingerprintReport, FingerprintSource};
+use crate::gate::FeatureGate;
 use crate::state::{DeviceState, InstalledLicense, MeterState, PendingRequest, Seed, State};
 use crate::storage::{DirStorage, Storage};
 use crate::time::{format_utc, period_bounds};
@@ -66,6 +67,120 @@ impl HostConfig {
             fingerprint: FingerprintConfig::default(),
         }
     }
+
+    /// Reads the host configuration file a vendor ships with its product (written by
+    /// `tollgate vendor host-config`):
+    ///
+    /// ```json
+    /// {
+    ///   "product": "chariot",
+    ///   "product_version": "4.2.0",
+    ///   "fingerprint_salt": "chariot/fingerprint/2026",
+    ///   "vendor_keys": ["<64 hex digits>", "…"],
+    ///   "rollback_tolerance_secs": 3600,
+    ///   "warn_days": 30
+    /// }
+    /// ```
+    ///
+    /// The salt is taken as its UTF-8 bytes; the last two fields are optional (defaults
+    /// [`DEFAULT_ROLLBACK_TOLERANCE_SECS`], [`DEFAULT_WARN_DAYS`]); unknown fields are ignored.
+    /// The fingerprint uses the default probes: adjust [`HostConfig::fingerprint`] after.
+    ///
+    /// Fails with [`SdkError::InvalidArgument`] when the text is not such a document or a
+    /// vendor key is not 64 hex digits.
+    ///
+    /// ```
+    /// let cfg = tollgate_sdk::HostConfig::from_json(r#"{"product": "chariot",
+    ///     "product_version": "4.2.0", "fingerprint_salt": "s",
+    ///     "vendor_keys": ["8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c"]}"#)?;
+    /// assert_eq!(cfg.vendor_keys[0][0], 0x8a);
+    /// # Ok::<(), tollgate_sdk::SdkError>(())
+    /// ```
+    pub fn from_json(text: &str) -> Result<Self> {
+        #[derive(Deserialize)]
+        struct File {
+            product: String,
+            product_version: String,
+            fingerprint_salt: String,
+            vendor_keys: Vec<String>,
+            #[serde(default)]
+            rollback_tolerance_secs: Option<u64>,
+            #[serde(default)]
+            warn_days: Option<u32>,
+        }
+        let f: File = serde_json::from_str(text)
+            .map_err(|e| SdkError::invalid(format!("not a Tollgate host configuration: {e}")))?;
+        let keys = f
+            .vendor_keys
+            .iter()
+            .map(|k| {
+                let mut key = [0u8; 32];
+                hex::decode_to_slice(k.trim(), &mut key)
+                    .map(|()| key)
+                    .map_err(|_| {
+                        SdkError::invalid(format!("vendor key `{k}` is not 64 hex digits"))
+                    })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let mut cfg = HostConfig::new(
+            f.product,
+            f.product_version,
+            f.fingerprint_salt.into_bytes(),
+            keys,
+        );
+        if let Some(t) = f.rollback_tolerance_secs {
+            cfg.rollback_tolerance_secs = t;
+        }
+        if let Some(d) = f.warn_days {
+            cfg.warn_days = d;
+        }
+        Ok(cfg)
+    }
+
+    /// Checks the configuration and builds its verifier.
+    pub(crate) fn verifier(&self) -> Result<Verifier> {
+        if self.product.is_empty() || self.product_version.is_empty() {
+            return Err(SdkError::invalid(
+                "product and product version must not be empty",
+            ));
+        }
+        if self.fingerprint_salt.is_empty() {
+            return Err(SdkError::invalid("the fingerprint salt must not be empty"));
+        }
+        if self.vendor_keys.is_empty() {
+            return Err(SdkError::invalid("at least one vendor key is needed"));
+        }
+        let keyring = Keyring::from_keys(self.vendor_keys.iter())?;
+        Ok(Verifier::new(&self.product, keyring))
+    }
+
+    /// The fingerprint source [`HostConfig::fingerprint`] describes.
+    pub(crate) fn source(&self) -> Box<dyn FingerprintSource> {
+        self.fingerprint.clone().into_source(&self.fingerprint_salt)
+    }
+}
+
+/// Verifies a usage license for this host without any state: what a support tool or an
+/// installer does before installing it. The host's fingerprint is probed as `config` says;
+/// the license must be signed by one of its vendor keys, be for its product, match the host's
+/// fingerprint and be valid at `now` (Unix seconds).
+///
+/// Returns what a status page shows about it (no meter counts, no installation time). Fails
+/// with a configuration error ([`SdkError::InvalidArgument`], `Core(BadPublicKey)`),
+/// [`SdkError::Fingerprint`], or the core's verdict as [`SdkError::Core`].
+pub fn verify_usage_license(config: &HostConfig, armored: &str, now: u64) -> Result<LicenseInfo> {
+    let verifier = config.verifier()?;
+    let host = fingerprint::compute(&*config.source(), &config.fingerprint_salt)?;
+    let ent = verifier.verify(armored, &host, now)?;
+    Ok(license_info(
+        ent.terms(),
+        ent.key_id(),
+        Some(&host),
+        now,
+        &|name| ent.has_feature(name, now),
+        &|_, _, _| None,
+        None,
+    ))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -316,6 +431,78 @@ fn days_phrase(secs: u64) -> String {
     }
 }
 
+/// What a status page shows about the usage license with `terms`, signed by `key_id`, for the
+/// host `host` (`None`: its fingerprint could not be read) at `now`. `active` says whether a
+/// feature is usable; `used` gives a metered feature's count for the period starting at the
+/// given second.
+fn license_info(
+    terms: &UsageTerms,
+    key_id: KeyId,
+    host: Option<&Fingerprint>,
+    now: u64,
+    active: &dyn Fn(&str) -> bool,
+    used: &dyn Fn(&str, MeterPeriod, u64) -> Option<u64>,
+    installed_at: Option<u64>,
+) -> LicenseInfo {
+    let g = &terms.grant;
+    let (from, until) = terms.validity();
+    let detail = match host {
+        Some(host) => host.match_against(&terms.fingerprint, g.fingerprint_threshold),
+        None => Fingerprint::default().match_against(&terms.fingerprint, g.fingerprint_threshold),
+    };
+    let features = g
+        .features
+        .iter()
+        .map(|f| {
+            let mut fs = FeatureStatus {
+                name: f.name.clone(),
+                kind: "perpetual",
+                expires_at: None,
+                active: active(&f.name),
+                quota: None,
+                period: None,
+                used: None,
+            };
+            match f.kind {
+                FeatureKind::Perpetual => {}
+                FeatureKind::Subscription { expires_at } => {
+                    fs.kind = "subscription";
+                    fs.expires_at = Some(format_utc(expires_at));
+                }
+                FeatureKind::Metered { quota, period } => {
+                    fs.kind = "metered";
+                    fs.quota = Some(quota);
+                    fs.period = Some(period.name());
+                    let (start, _) = period_bounds(period, now);
+                    fs.used = used(&f.name, period, start);
+                }
+            }
+            fs
+        })
+        .collect();
+    LicenseInfo {
+        license_id: g.license_id,
+        customer: g.customer.clone(),
+        product: g.product.clone(),
+        revision: g.revision,
+        activation_id: terms.activation_id,
+        deployment_model: terms.model.name(),
+        issued_at: format_utc(terms.issued_at),
+        installed_at: installed_at.map(format_utc),
+        valid_from: (from > 0).then(|| format_utc(from)),
+        valid_until: (until < u64::MAX).then(|| format_utc(until)),
+        refresh_deadline: terms.refresh_deadline.map(format_utc),
+        features,
+        fingerprint: FingerprintMatch {
+            matched: detail.matched,
+            licensed: detail.licensed,
+            required: detail.required,
+            ok: detail.ok(),
+        },
+        vendor_key_id: key_id.to_hex(),
+    }
+}
+
 /// Licensing for one product on one host: requests, installs, checks and deactivates usage
 /// licenses, and keeps the state durable.
 ///
@@ -323,7 +510,9 @@ fn days_phrase(secs: u64) -> String {
 ///
 /// `LicenseManager` is `Send + Sync`. Queries ([`LicenseManager::has_feature`],
 /// [`LicenseManager::status`], …) take `&self` and may run concurrently; operations that change
-/// the state take `&mut self`. Share it across threads behind an `RwLock` (the bindings do).
+/// the state take `&mut self`. Share it across threads behind an `RwLock` (the bindings do),
+/// and give threads that check features on a hot path its [`LicenseManager::feature_gate`],
+/// which answers without waiting for that lock.
 ///
 /// # Durability
 ///
@@ -341,6 +530,8 @@ pub struct LicenseManager {
     stored: bool,
     host: Result<Fingerprint>,
     installed: Option<Installed>,
+    /// Answers the feature checks; published to after every change.
+    gate: Arc<FeatureGate>,
 }
 
 impl fmt::Debug for LicenseManager {
@@ -361,12 +552,19 @@ impl LicenseManager {
     /// error. A license that no longer verifies does not make it fail: [`LicenseManager::status`]
     /// says why.
     pub fn open(config: HostConfig, state_dir: impl AsRef<Path>) -> Result<Self> {
+        Self::open_with_clock(config, state_dir, Arc::new(SystemClock))
+    }
+
+    /// [`LicenseManager::open`] with another clock, e.g. a [`crate::CachedClock`] for hosts
+    /// that check features on every request, or a [`crate::ManualClock`] in tests.
+    pub fn open_with_clock(
+        config: HostConfig,
+        state_dir: impl AsRef<Path>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self> {
         let storage = DirStorage::open(state_dir)?;
-        let source = config
-            .fingerprint
-            .clone()
-            .into_source(&config.fingerprint_salt);
-        Self::with_parts(config, Box::new(storage), Arc::new(SystemClock), source)
+        let source = config.source();
+        Self::with_parts(config, Box::new(storage), clock, source)
     }
 
     /// Opens with explicit storage, clock and fingerprint source (tests, embedded hosts, custom
@@ -377,25 +575,17 @@ impl LicenseManager {
         clock: Arc<dyn Clock>,
         source: Box<dyn FingerprintSource>,
     ) -> Result<Self> {
-        if config.product.is_empty() || config.product_version.is_empty() {
-            return Err(SdkError::invalid(
-                "product and product version must not be empty",
-            ));
-        }
-        if config.fingerprint_salt.is_empty() {
-            return Err(SdkError::invalid("the fingerprint salt must not be empty"));
-        }
-        if config.vendor_keys.is_empty() {
-            return Err(SdkError::invalid("at least one vendor key is needed"));
-        }
-        let keyring = Keyring::from_keys(config.vendor_keys.iter())?;
-        let verifier = Verifier::new(&config.product, keyring);
+        let verifier = config.verifier()?;
         let loaded = State::load(&*storage)?;
         let stored = loaded.is_some();
         let state = loaded.unwrap_or_default();
         let host = fingerprint::compute(&*source, &config.fingerprint_salt);
         let now = clock.now();
         let installed = evaluate(&verifier, &state, &host);
+        let gate = Arc::new(FeatureGate::new(
+            Arc::clone(&clock),
+            config.rollback_tolerance_secs,
+        ));
         let mut m = LicenseManager {
             config,
             verifier,
@@ -406,7 +596,9 @@ impl LicenseManager {
             stored,
             host,
             installed,
+            gate,
         };
+        m.publish();
         m.advance_high_water(now)?;
         Ok(m)
     }
@@ -417,6 +609,12 @@ impl LicenseManager {
     }
 
     // -- internals ----------------------------------------------------------------------------
+
+    /// Publishes the current entitlement and high-water mark to the feature gate.
+    fn publish(&self) {
+        let entitlement = self.installed.as_ref().and_then(|i| i.entitlement.as_ref());
+        self.gate.publish(entitlement, self.state.high_water);
+    }
 
     fn rollback(&self, now: u64) -> Option<SdkError> {
         (now.saturating_add(self.config.rollback_tolerance_secs) < self.state.high_water).then_some(
@@ -452,10 +650,12 @@ impl LicenseManager {
             self.state = next;
             self.stored = true;
             if same_license && !host_changed {
+                self.publish();
                 return Ok(());
             }
         }
         self.installed = evaluate(&self.verifier, &self.state, &self.host);
+        self.publish();
         saved
     }
 
@@ -569,6 +769,12 @@ impl LicenseManager {
         Ok(request)
     }
 
+    /// The installed usage license (whether or not it is usable now; see
+    /// [`LicenseManager::status`]), when its signature verifies.
+    pub fn installed_license(&self) -> Option<&UsageLicense> {
+        self.installed.as_ref().and_then(|i| i.license.as_ref())
+    }
+
     /// The armored text of the pending usage request, to show it again.
     pub fn pending_request(&self) -> Option<&str> {
         self.state.pending.as_ref().map(|p| p.request.as_str())
@@ -612,6 +818,7 @@ impl LicenseManager {
                 .is_some_and(|i| i.usage_license == canonical)
         {
             self.installed = evaluate(&self.verifier, &self.state, &self.host);
+            self.publish();
             return Ok(self.status_at(now));
         }
         let device = self
@@ -714,18 +921,20 @@ impl LicenseManager {
     /// Metered features are usable while the license is; their quota is enforced by
     /// [`LicenseManager::record_usage`].
     pub fn has_feature(&self, name: &str) -> bool {
-        self.has_feature_at(name, self.clock.now())
+        self.gate.has_feature(name)
     }
 
     /// [`LicenseManager::has_feature`] at time `now` (Unix seconds).
     pub fn has_feature_at(&self, name: &str, now: u64) -> bool {
-        if now.saturating_add(self.config.rollback_tolerance_secs) < self.state.high_water {
-            return false;
-        }
-        self.installed
-            .as_ref()
-            .and_then(|i| i.entitlement.as_ref())
-            .is_some_and(|e| e.has_feature(name, now))
+        self.gate.has_feature_at(name, now)
+    }
+
+    /// This manager's feature checks as a [`FeatureGate`] that other threads can use without
+    /// waiting for the manager (e.g. while it installs a license or writes its state behind a
+    /// lock). It stays current as the manager changes, and answers exactly as
+    /// [`LicenseManager::has_feature`].
+    pub fn feature_gate(&self) -> Arc<FeatureGate> {
+        Arc::clone(&self.gate)
     }
 
     /// `Ok` when a license is installed and active now; otherwise why not
@@ -740,6 +949,12 @@ impl LicenseManager {
         self.installed.as_ref().and_then(|i| i.entitlement.as_ref())
     }
 
+    /// The device key of this host's activation, for [`crate::floating::LeaseSigner`], which
+    /// signs a floating license server's lease tokens with it. Never leaves the crate.
+    pub(crate) fn device_key(&self) -> Option<tollgate_core::DeviceKey> {
+        self.state.device.as_ref().map(|d| d.seed.device_key())
+    }
+
     /// Probes the fingerprint again and re-verifies the installed license (e.g. after a
     /// hardware change or periodically), advances the clock high-water mark, and returns the
     /// status. Fails only when the high-water mark cannot be stored.
@@ -747,6 +962,7 @@ impl LicenseManager {
         let now = self.clock.now();
         self.host = self.probe();
         self.installed = evaluate(&self.verifier, &self.state, &self.host);
+        self.publish();
         if self.rollback(now).is_none() {
             self.advance_high_water(now)?;
         }
@@ -934,70 +1150,15 @@ impl LicenseManager {
     }
 
     fn license_info(&self, license: &UsageLicense, now: u64) -> LicenseInfo {
-        let terms = license.terms();
-        let g = &terms.grant;
-        let (from, until) = terms.validity();
-        let detail = match &self.host {
-            Ok(host) => host.match_against(&terms.fingerprint, g.fingerprint_threshold),
-            Err(_) => {
-                Fingerprint::default().match_against(&terms.fingerprint, g.fingerprint_threshold)
-            }
-        };
-        let features = g
-            .features
-            .iter()
-            .map(|f| {
-                let mut fs = FeatureStatus {
-                    name: f.name.clone(),
-                    kind: "perpetual",
-                    expires_at: None,
-                    active: self.has_feature_at(&f.name, now),
-                    quota: None,
-                    period: None,
-                    used: None,
-                };
-                match f.kind {
-                    FeatureKind::Perpetual => {}
-                    FeatureKind::Subscription { expires_at } => {
-                        fs.kind = "subscription";
-                        fs.expires_at = Some(format_utc(expires_at));
-                    }
-                    FeatureKind::Metered { quota, period } => {
-                        fs.kind = "metered";
-                        fs.quota = Some(quota);
-                        fs.period = Some(period.name());
-                        let (start, _) = period_bounds(period, now);
-                        fs.used = Some(self.meter_used(&f.name, period, start));
-                    }
-                }
-                fs
-            })
-            .collect();
-        LicenseInfo {
-            license_id: g.license_id,
-            customer: g.customer.clone(),
-            product: g.product.clone(),
-            revision: g.revision,
-            activation_id: terms.activation_id,
-            deployment_model: terms.model.name(),
-            issued_at: format_utc(terms.issued_at),
-            installed_at: self
-                .state
-                .installed
-                .as_ref()
-                .map(|i| format_utc(i.installed_at)),
-            valid_from: (from > 0).then(|| format_utc(from)),
-            valid_until: (until < u64::MAX).then(|| format_utc(until)),
-            refresh_deadline: terms.refresh_deadline.map(format_utc),
-            features,
-            fingerprint: FingerprintMatch {
-                matched: detail.matched,
-                licensed: detail.licensed,
-                required: detail.required,
-                ok: detail.ok(),
-            },
-            vendor_key_id: license.key_id().to_hex(),
-        }
+        license_info(
+            license.terms(),
+            license.key_id(),
+            self.host.as_ref().ok(),
+            now,
+            &|name| self.has_feature_at(name, now),
+            &|name, period, start| Some(self.meter_used(name, period, start)),
+            self.state.installed.as_ref().map(|i| i.installed_at),
+        )
     }
 
     fn warnings(&self, terms: &UsageTerms, info: &LicenseInfo, now: u64) -> Vec<String> {

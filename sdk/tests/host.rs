@@ -90,6 +90,7 @@ fn grant(features: Vec<Feature>, threshold: u8) -> Grant {
         not_before: None,
         not_after: None,
         fingerprint_threshold: threshold,
+        max_borrow_secs: 0,
     }
 }
 
@@ -1174,4 +1175,192 @@ fn a_license_from_a_vendor_key_no_longer_trusted_is_invalid() {
         m.deactivate().unwrap_err(),
         SdkError::Core(CoreError::UnknownKeyId)
     );
+}
+
+#[test]
+fn host_config_from_json() {
+    let key_hex = hex::encode(vendor().public_key());
+    let cfg = HostConfig::from_json(&format!(
+        r#"{{"product": "chariot", "product_version": "4.2.0", "fingerprint_salt": "chariot-salt",
+            "vendor_keys": [" {key_hex} "], "warn_days": 7, "comment": "ignored"}}"#
+    ))
+    .unwrap();
+    let mut expected = config();
+    expected.warn_days = 7;
+    assert_eq!(cfg, expected);
+    for bad in [
+        "",
+        "[]",
+        r#"{"product": "chariot"}"#,
+        r#"{"product": "c", "product_version": "1", "fingerprint_salt": "s", "vendor_keys": ["zz"]}"#,
+        r#"{"product": "c", "product_version": "1", "fingerprint_salt": "s", "vendor_keys": ["00"]}"#,
+    ] {
+        let e = HostConfig::from_json(bad).unwrap_err();
+        assert_eq!(e.code(), 211, "{bad}: {e}");
+    }
+}
+
+#[test]
+fn open_with_a_cached_clock() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config();
+    cfg.fingerprint.probes = false;
+    cfg.fingerprint.extra = vec![(ComponentKind::Operator, b"op-1".to_vec())];
+    let clock: Arc<dyn tollgate_sdk::Clock> = Arc::new(tollgate_sdk::CachedClock::new());
+    let mut m = LicenseManager::open_with_clock(cfg.clone(), dir.path(), clock).unwrap();
+    let req = m.request_usage(&key()).unwrap();
+    let st = m.install(&answer(&req, mqtt())).unwrap();
+    assert_eq!(st.state, LicenseState::Active);
+    assert!(m.has_feature("mqtt-server"));
+    let installed = m.installed_license().unwrap();
+    assert_eq!(installed.terms().activation_id, 7);
+    assert_eq!(
+        LicenseManager::open(cfg, dir.path()).unwrap_err(),
+        SdkError::StateLocked
+    );
+}
+
+#[test]
+fn verify_a_usage_license_without_state() {
+    let (mut m, clock, _) = activated(&machine_a());
+    let req = m.request_renewal().unwrap();
+    let armored = answer(
+        &req,
+        grant(
+            vec![perpetual("mqtt-server"), subscription("support", T0 + DAY)],
+            1,
+        ),
+    );
+    let mut cfg = config();
+    cfg.fingerprint.probes = false;
+    cfg.fingerprint.extra = machine_a()
+        .iter()
+        .map(|(k, v)| (*k, v.as_bytes().to_vec()))
+        .collect();
+    let now = tollgate_sdk::Clock::now(&*clock);
+    let info = tollgate_sdk::verify_usage_license(&cfg, &armored, now).unwrap();
+    assert_eq!((info.license_id, info.activation_id), (42, 7));
+    assert!(info.installed_at.is_none());
+    assert_eq!(
+        info.features
+            .iter()
+            .map(|f| (f.name.as_str(), f.active))
+            .collect::<Vec<_>>(),
+        [("mqtt-server", true), ("support", true)]
+    );
+    let later = tollgate_sdk::verify_usage_license(&cfg, &armored, T0 + 2 * DAY).unwrap();
+    assert!(!later.features[1].active);
+    // Another machine, another product, garbage.
+    cfg.fingerprint.extra = machine_b()
+        .iter()
+        .map(|(k, v)| (*k, v.as_bytes().to_vec()))
+        .collect();
+    assert_eq!(
+        tollgate_sdk::verify_usage_license(&cfg, &armored, now),
+        Err(SdkError::Core(CoreError::FingerprintMismatch))
+    );
+    assert_eq!(
+        tollgate_sdk::verify_usage_license(&cfg, "TGUL:AAAA", now)
+            .unwrap_err()
+            .code()
+            / 100,
+        1
+    );
+    cfg.vendor_keys.clear();
+    assert_eq!(
+        tollgate_sdk::verify_usage_license(&cfg, &armored, now)
+            .unwrap_err()
+            .code(),
+        211
+    );
+}
+
+#[test]
+fn the_feature_gate_follows_the_manager_and_agrees_with_the_entitlement() {
+    let clock = Arc::new(ManualClock::new(T0));
+    let mut m = manager(MemoryStorage::new(), &clock, &machine_a()).unwrap();
+    let gate = m.feature_gate();
+    assert!(!gate.has_feature("mqtt-server"));
+    let req = m.request_usage(&key()).unwrap();
+    let mut g = grant(
+        vec![
+            perpetual("mqtt-server"),
+            subscription("support", T0 + 10 * DAY),
+            metered("iot-bridge-snowflake", 5, MeterPeriod::Day),
+            perpetual(&"x".repeat(32)),
+        ],
+        1,
+    );
+    g.not_before = Some(T0);
+    g.not_after = Some(T0 + 20 * DAY);
+    clock.advance(3600);
+    m.install(&answer(&req, g)).unwrap();
+    let high_water = T0 + 3600;
+    let ent = m.entitlement().unwrap().clone();
+    let long = "x".repeat(32);
+    let too_long = "x".repeat(33);
+    let names = [
+        "mqtt-server",
+        "support",
+        "iot-bridge-snowflake",
+        long.as_str(),
+        too_long.as_str(),
+        "",
+        "mqtt",
+        "mqtt-server-x",
+        "MQTT-SERVER",
+    ];
+    let times = [
+        0,
+        T0 - 1,
+        T0,
+        T0 + 1,
+        T0 + 10 * DAY - 1,
+        T0 + 10 * DAY,
+        T0 + 20 * DAY - 1,
+        T0 + 20 * DAY,
+        u64::MAX,
+    ];
+    for now in times {
+        for name in names {
+            let expected = ent.has_feature(name, now) && now.saturating_add(3600) >= high_water;
+            assert_eq!(gate.has_feature_at(name, now), expected, "{name} at {now}");
+            assert_eq!(m.has_feature_at(name, now), expected, "{name} at {now}");
+        }
+    }
+    assert!(gate.has_feature("mqtt-server") && gate.has_feature(&long));
+
+    // Readers on other threads while the manager deactivates and activates again.
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    let stop = Arc::new(AtomicBool::new(false));
+    let checks = Arc::new(AtomicU64::new(0));
+    let readers: Vec<_> = (0..2)
+        .map(|_| {
+            let (gate, stop, checks) = (Arc::clone(&gate), Arc::clone(&stop), Arc::clone(&checks));
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let _ = gate.has_feature("mqtt-server");
+                    assert!(!gate.has_feature("nope"));
+                    checks.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while checks.load(Ordering::Relaxed) < 1000 && Instant::now() < deadline {
+        std::thread::yield_now();
+    }
+    m.deactivate().unwrap();
+    assert!(!gate.has_feature("mqtt-server"));
+    let req = m.request_usage(&key()).unwrap();
+    m.install(&answer_with(&req, mqtt(), 8, &vendor())).unwrap();
+    assert!(gate.has_feature("mqtt-server") && !gate.has_feature("support"));
+    stop.store(true, Ordering::Relaxed);
+    for r in readers {
+        r.join().unwrap();
+    }
+    assert!(checks.load(Ordering::Relaxed) >= 1000);
+    // A clock rollback closes the gate too.
+    clock.set(T0 - DAY);
+    assert!(!gate.has_feature("mqtt-server"));
 }

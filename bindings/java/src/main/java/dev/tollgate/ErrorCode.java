@@ -1,0 +1,166 @@
+package dev.tollgate;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+
+/**
+ * One row of the table of stable result codes (the Rust {@code tollgate_sdk::all_errors()}),
+ * and the codes as constants. Codes 100–123 are the core's (formats, signatures, validity),
+ * 200–217 the host runtime's, 230–234 the online activation client's. A code never changes meaning; a retired code stays reserved.
+ *
+ * @param code the stable numeric code
+ * @param name the stable name, e.g. {@code "KeyChecksum"}
+ * @param message a short, stable, human-readable message
+ */
+public record ErrorCode(int code, String name, String message) {
+    /** 100 ArmorPrefix. */
+    public static final int ARMOR_PREFIX = 100;
+
+    /** 101 ArmorEncoding. */
+    public static final int ARMOR_ENCODING = 101;
+
+    /** 102 ArmorChecksum. */
+    public static final int ARMOR_CHECKSUM = 102;
+
+    /** 103 WrongArtifactType. */
+    public static final int WRONG_ARTIFACT_TYPE = 103;
+
+    /** 104 BadMagic. */
+    public static final int BAD_MAGIC = 104;
+
+    /** 105 UnknownVersion. */
+    public static final int UNKNOWN_VERSION = 105;
+
+    /** 106 RetiredVersion. */
+    public static final int RETIRED_VERSION = 106;
+
+    /** 107 Truncated. */
+    public static final int TRUNCATED = 107;
+
+    /** 108 Malformed. */
+    public static final int MALFORMED = 108;
+
+    /** 109 TooLarge. */
+    public static final int TOO_LARGE = 109;
+
+    /** 110 UnknownKeyId. */
+    public static final int UNKNOWN_KEY_ID = 110;
+
+    /** 111 BadSignature. */
+    public static final int BAD_SIGNATURE = 111;
+
+    /** 112 WrongProduct. */
+    public static final int WRONG_PRODUCT = 112;
+
+    /** 113 FingerprintMismatch. */
+    public static final int FINGERPRINT_MISMATCH = 113;
+
+    /** 114 NotYetValid. */
+    public static final int NOT_YET_VALID = 114;
+
+    /** 115 Expired. */
+    public static final int EXPIRED = 115;
+
+    /** 116 RefreshOverdue. */
+    public static final int REFRESH_OVERDUE = 116;
+
+    /** 117 KeyFormat. */
+    public static final int KEY_FORMAT = 117;
+
+    /** 118 KeyChecksum. */
+    public static final int KEY_CHECKSUM = 118;
+
+    /** 119 BadPublicKey. */
+    public static final int BAD_PUBLIC_KEY = 119;
+
+    /** 120 LimitExceeded. */
+    public static final int LIMIT_EXCEEDED = 120;
+
+    /** 121 LeaseWrongClient. */
+    public static final int LEASE_WRONG_CLIENT = 121;
+
+    /** 122 LeaseNotGranted. */
+    public static final int LEASE_NOT_GRANTED = 122;
+
+    /** 123 LeaseExpired. */
+    public static final int LEASE_EXPIRED = 123;
+
+    /** 200 NotActivated. */
+    public static final int NOT_ACTIVATED = 200;
+
+    /** 201 NoPendingRequest. */
+    public static final int NO_PENDING_REQUEST = 201;
+
+    /** 202 SupersededRequest. */
+    public static final int SUPERSEDED_REQUEST = 202;
+
+    /** 203 WrongDevice. */
+    public static final int WRONG_DEVICE = 203;
+
+    /** 204 Deactivated. */
+    public static final int DEACTIVATED = 204;
+
+    /** 205 ClockRollback. */
+    public static final int CLOCK_ROLLBACK = 205;
+
+    /** 206 Storage. */
+    public static final int STORAGE = 206;
+
+    /** 207 CorruptState. */
+    public static final int CORRUPT_STATE = 207;
+
+    /** 208 QuotaExceeded. */
+    public static final int QUOTA_EXCEEDED = 208;
+
+    /** 209 UnknownFeature. */
+    public static final int UNKNOWN_FEATURE = 209;
+
+    /** 210 Fingerprint. */
+    public static final int FINGERPRINT = 210;
+
+    /** 211 InvalidArgument. */
+    public static final int INVALID_ARGUMENT = 211;
+
+    /** 212 AlreadyActivated. */
+    public static final int ALREADY_ACTIVATED = 212;
+
+    /** 213 StateLocked. */
+    public static final int STATE_LOCKED = 213;
+
+    /** 214 NotMetered. */
+    public static final int NOT_METERED = 214;
+
+    /** 215 UnknownRequest. */
+    public static final int UNKNOWN_REQUEST = 215;
+
+    /** 216 Entropy. */
+    public static final int ENTROPY = 216;
+
+    /** 217 UnsupportedStateVersion. */
+    public static final int UNSUPPORTED_STATE_VERSION = 217;
+
+    /** 230 ServiceUnreachable. */
+    public static final int SERVICE_UNREACHABLE = 230;
+
+    /** 231 ServiceRefused. */
+    public static final int SERVICE_REFUSED = 231;
+
+    /** 232 ServiceUnavailable. */
+    public static final int SERVICE_UNAVAILABLE = 232;
+
+    /** 233 RateLimited. */
+    public static final int RATE_LIMITED = 233;
+
+    /** 234 BadResponse. */
+    public static final int BAD_RESPONSE = 234;
+
+    /** Every code this version of the native library knows, in code order. */
+    public static List<ErrorCode> all() {
+        List<ErrorCode> out = new ArrayList<>();
+        for (int code : Native.errorCodes()) {
+            out.add(new ErrorCode(code, Native.errorName(code), Native.errorMessage(code)));
+        }
+        return Collections.unmodifiableList(out);
+    }
+}

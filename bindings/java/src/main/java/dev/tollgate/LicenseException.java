@@ -1,0 +1,95 @@
+package dev.tollgate;
+
+/**
+ * A licensing operation failed. Carries the stable result code shared by every Tollgate binding
+ * (the C API, the CLI's {@code --json} errors, Python): core codes 100–199, host runtime codes
+ * 200–217 and 230–234; a code never changes meaning. See {@link ErrorCode} for the table
+ * and constants.
+ *
+ * <p>The subclass tells the family:
+ * <ul>
+ *   <li>{@link InvalidArtifactException} (100–199): an artifact or license key was rejected
+ *       (malformed, tampered, wrong product or machine, expired);</li>
+ *   <li>{@link LicenseStateException} (200–205, 208, 209, 212, 214, 215): this host's license
+ *       state refuses the operation (nothing installed, superseded request, deactivated, clock
+ *       set back, quota exceeded, …);</li>
+ *   <li>{@link StateStorageException} (206, 207, 213, 217): the state directory cannot be read,
+ *       written or locked;</li>
+ *   <li>{@link LicenseServiceException} (230–234): the vendor's online licensing service could
+ *       not be used;</li>
+ *   <li>{@code LicenseException} itself for the rest (210 fingerprint, 211 invalid argument,
+ *       216 entropy) and for codes this version does not know.</li>
+ * </ul>
+ *
+ * <p>Messages never contain license keys, key material or raw hardware identifiers.
+ */
+public class LicenseException extends Exception {
+    private static final long serialVersionUID = 1L;
+
+    private final int code;
+    private final String errorName;
+
+    /**
+     * @param code the stable result code
+     * @param errorName the code's stable name, e.g. {@code SupersededRequest}
+     * @param message the full message
+     */
+    public LicenseException(int code, String errorName, String message) {
+        super(message);
+        this.code = code;
+        this.errorName = errorName;
+    }
+
+    /** The stable result code, e.g. {@link ErrorCode#SUPERSEDED_REQUEST}. */
+    public int code() {
+        return code;
+    }
+
+    /** The code's stable name, e.g. {@code "SupersededRequest"} (the Rust variant's name). */
+    public String errorName() {
+        return errorName;
+    }
+
+    /**
+     * The exception of the right family for {@code code}: what the native library throws.
+     *
+     * @param code the stable result code
+     * @param errorName the code's stable name
+     * @param message the full message
+     * @return an exception of the class listed above for the code
+     */
+    public static LicenseException of(int code, String errorName, String message) {
+        if (code >= 100 && code <= 199) {
+            return new InvalidArtifactException(code, errorName, message);
+        }
+        if (code >= 230 && code <= 234) {
+            return new LicenseServiceException(code, errorName, message);
+        }
+        switch (code) {
+            case ErrorCode.NOT_ACTIVATED:
+            case ErrorCode.NO_PENDING_REQUEST:
+            case ErrorCode.SUPERSEDED_REQUEST:
+            case ErrorCode.WRONG_DEVICE:
+            case ErrorCode.DEACTIVATED:
+            case ErrorCode.CLOCK_ROLLBACK:
+            case ErrorCode.QUOTA_EXCEEDED:
+            case ErrorCode.UNKNOWN_FEATURE:
+            case ErrorCode.ALREADY_ACTIVATED:
+            case ErrorCode.NOT_METERED:
+            case ErrorCode.UNKNOWN_REQUEST:
+                return new LicenseStateException(code, errorName, message);
+            case ErrorCode.STORAGE:
+            case ErrorCode.CORRUPT_STATE:
+            case ErrorCode.STATE_LOCKED:
+            case ErrorCode.UNSUPPORTED_STATE_VERSION:
+                return new StateStorageException(code, errorName, message);
+            default:
+                return new LicenseException(code, errorName, message);
+        }
+    }
+
+    @Override
+    public String toString() {
+        return getClass().getName() + ": [" + code + " " + errorName + "] " + getMessage();
+    }
+}

@@ -1,0 +1,375 @@
+package dev.tollgate;
+
+import java.lang.ref.Cleaner;
+import java.lang.ref.Reference;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.Objects;
+import java.util.Optional;
+
+/**
+ * Licensing for one product on one host: the Java face of the Rust host runtime's
+ * {@code tollgate_sdk::LicenseManager}. It makes usage requests, installs usage licenses,
+ * answers feature checks, counts metered usage and deactivates, keeping its state durable in a
+ * state directory. All licensing logic is in the native library; this class only converts.
+ *
+ * <pre>{@code
+ * HostConfig config = HostConfig.fromFile(Path.of("/etc/chariot/tollgate-host.json"));
+ * try (LicenseManager licensing = LicenseManager.open(Path.of("/var/lib/chariot/license"), config)) {
+ *     String request = licensing.requestUsage(licenseKey);      // send to the vendor
+ *     Status status = licensing.install(usageLicenseFromVendor); // TGUL:…
+ *     if (licensing.hasFeature("mqtt-server")) { ... }
+ * }
+ * }</pre>
+ *
+ * <h2>Errors</h2>
+ * Operations that can be refused throw a {@link LicenseException} subclass carrying the stable
+ * result code; on any error the state is unchanged. Queries ({@link #hasFeature},
+ * {@link #status}) never throw a {@code LicenseException}: they report. A {@code null}
+ * argument throws {@link NullPointerException}. A Rust panic (a bug) arrives as an
+ * {@link AssertionError}; it never crashes the JVM.
+ *
+ * <h2>Thread safety</h2>
+ * A manager is safe to share between threads. {@link #hasFeature} takes no lock (it reads the
+ * runtime's lock-free feature gate), does no I/O and is meant to be called on every request
+ * from any number of threads; it never waits for an operation in progress. Other queries
+ * ({@link #status}, {@link #statusJson}, {@link #meter}, {@link #check},
+ * {@link #pendingRequest}, {@link #lastDeactivationCode}) take a shared read lock and run in
+ * parallel; operations that change the state ({@link #requestUsage}, {@link #requestRenewal},
+ * {@link #install}, {@link #recordUsage}, {@link #refresh}, {@link #deactivate}) take the
+ * exclusive lock and run one at a time.
+ *
+ * <h2>Lifetime</h2>
+ * {@link #open} locks the state directory (another manager, in this or another process, gets
+ * code 213) until {@link #close}. {@code close} is idempotent and waits for calls in progress;
+ * afterwards every method throws {@link IllegalStateException}. A manager that is never closed
+ * is closed by a {@link Cleaner} once it is unreachable, but close it (try-with-resources):
+ * the lock is held until then.
+ */
+public final class LicenseManager implements AutoCloseable {
+    private final long handle;
+
+    private LicenseManager(long handle) {
+        this.handle = handle;
+        // The native cell is freed only here, once `this` is unreachable: a call racing with
+        // close() finds a closed manager, never freed memory.
+        Handles.CLEANER.register(this, () -> Native.managerFree(handle));
+    }
+
+    /**
+     * Opens the state in {@code stateDir} (created if needed, mode 0700 files 0600) with the
+     * system clock.
+     *
+     * @param stateDir the state directory of this product on this host
+     * @param config the product's configuration
+     * @return the manager; close it
+     * @throws LicenseException 213 when the directory is in use, 206 on I/O failure, 207 when
+     *     the state is corrupt, 217 when written by a newer version, 211/119 for a bad
+     *     configuration. A license that no longer verifies does not make it fail: see
+     *     {@link #status()}.
+     */
+    public static LicenseManager open(Path stateDir, HostConfig config) throws LicenseException {
+        return open(stateDir, config, ClockSource.SYSTEM);
+    }
+
+    /**
+     * {@link #open(Path, HostConfig)} with a choice of system clock.
+     *
+     * @param stateDir the state directory
+     * @param config the product's configuration
+     * @param clock {@link ClockSource#SYSTEM} or {@link ClockSource#CACHED}
+     * @return the manager; close it
+     * @throws LicenseException as {@link #open(Path, HostConfig)}
+     */
+    public static LicenseManager open(Path stateDir, HostConfig config, ClockSource clock)
+            throws LicenseException {
+        int kind = clock == ClockSource.CACHED ? Native.CLOCK_CACHED : Native.CLOCK_SYSTEM;
+        return open(stateDir, config, kind, 0);
+    }
+
+    /**
+     * {@link #open(Path, HostConfig)} with a settable clock, for tests.
+     *
+     * @param stateDir the state directory
+     * @param config the product's configuration
+     * @param clock the clock; the manager keeps it alive
+     * @return the manager; close it
+     * @throws LicenseException as {@link #open(Path, HostConfig)}
+     */
+    public static LicenseManager open(Path stateDir, HostConfig config, ManualClock clock)
+            throws LicenseException {
+        try {
+            return open(stateDir, config, Native.CLOCK_MANUAL, clock.handle);
+        } finally {
+            Reference.reachabilityFence(clock);
+        }
+    }
+
+    private static LicenseManager open(Path stateDir, HostConfig c, int clockKind, long clock)
+            throws LicenseException {
+        Objects.requireNonNull(stateDir, "stateDir");
+        Objects.requireNonNull(c, "config");
+        long handle = Native.managerOpen(stateDir.toString(), c.product(), c.productVersion(),
+                c.fingerprintSalt(), c.vendorKeyArray(), c.componentKindArray(),
+                c.componentValueArray(), c.probes(), c.rollbackToleranceSecs(), c.warnDays(),
+                clockKind, clock);
+        return new LicenseManager(handle);
+    }
+
+    /**
+     * Makes a usage request for a license key (as the customer typed it: case, dashes and
+     * spaces do not matter) and returns its text ({@code TGRQ:…}) to send to the vendor. Each
+     * request supersedes the earlier ones; an installed license stays in force until its
+     * replacement is installed.
+     *
+     * @param licenseKey the license key
+     * @return the armored usage request
+     * @throws LicenseException 117/118 for a mistyped key, 212 when a license for another key
+     *     is installed, 205 clock set back, 210 no fingerprint, 216, 206
+     */
+    public String requestUsage(String licenseKey) throws LicenseException {
+        Objects.requireNonNull(licenseKey, "licenseKey");
+        try {
+            return Native.managerRequestUsage(handle, licenseKey);
+        } finally {
+            Reference.reachabilityFence(this);
+        }
+    }
+
+    /**
+     * Makes a new usage request for this host's activation without the license key: the
+     * offline upgrade round trip.
+     *
+     * @return the armored usage request
+     * @throws LicenseException 200 when this host never made a request (or deactivated since),
+     *     else as {@link #requestUsage(String)}
+     */
+    public String requestRenewal() throws LicenseException {
+        try {
+            return Native.managerRequestRenewal(handle);
+        } finally {
+            Reference.reachabilityFence(this);
+        }
+    }
+
+    /**
+     * Installs a usage license ({@code TGUL:…}) from the vendor and returns the new status.
+     * Installing the license that is already installed changes nothing.
+     *
+     * @param usageLicense the armored usage license
+     * @return the status after installation
+     * @throws InvalidArtifactException 100–116 when the license is malformed, forged, for
+     *     another product or machine, or not valid now
+     * @throws LicenseStateException 201 no pending request, 202 superseded, 203 another
+     *     installation's, 204 deactivated here, 205 clock set back, 215 unknown request
+     * @throws LicenseException 210 no fingerprint, 206 storage
+     */
+    public Status install(String usageLicense) throws LicenseException {
+        Objects.requireNonNull(usageLicense, "usageLicense");
+        try {
+            return Native.managerInstall(handle, usageLicense);
+        } finally {
+            Reference.reachabilityFence(this);
+        }
+    }
+
+    /** The status now: what a status page shows. */
+    public Status status() {
+        try {
+            return Native.managerStatus(handle);
+        } finally {
+            Reference.reachabilityFence(this);
+        }
+    }
+
+    /** The status now as pretty-printed JSON (the shape of the Rust {@code Status}). */
+    public String statusJson() {
+        try {
+            return Native.managerStatusJson(handle);
+        } finally {
+            Reference.reachabilityFence(this);
+        }
+    }
+
+    /**
+     * Probes the fingerprint again and re-verifies the installed license (after a hardware
+     * change, or periodically), and returns the status.
+     *
+     * @return the status
+     * @throws LicenseException 206 when the clock's high-water mark cannot be stored
+     */
+    public Status refresh() throws LicenseException {
+        try {
+            return Native.managerRefresh(handle);
+        } finally {
+            Reference.reachabilityFence(this);
+        }
+    }
+
+    /**
+     * Whether feature {@code name} is usable now: a license is installed and verified for this
+     * host, the clock was not set back, the license is within its validity and the feature
+     * exists and has not expired. No I/O; safe to call on every request from many threads.
+     *
+     * @param name the feature's name, e.g. {@code mqtt-server}
+     * @return whether it is usable
+     */
+    public boolean hasFeature(String name) {
+        Objects.requireNonNull(name, "name");
+        try {
+            return Native.managerHasFeature(handle, name.getBytes(StandardCharsets.UTF_8));
+        } finally {
+            Reference.reachabilityFence(this);
+        }
+    }
+
+    /**
+     * Returns normally when a license is installed and active now.
+     *
+     * @throws LicenseException why not: 200 nothing installed, 205 clock set back, 113–116, …
+     */
+    public void check() throws LicenseException {
+        try {
+            Native.managerCheck(handle);
+        } finally {
+            Reference.reachabilityFence(this);
+        }
+    }
+
+    /**
+     * Records {@code units} of use of a metered feature in the current UTC period (durably)
+     * and returns the new reading; records nothing on failure.
+     *
+     * @param feature the metered feature
+     * @param units units used (not negative)
+     * @return the reading after recording
+     * @throws LicenseException 208 quota exceeded, 209 unknown feature, 214 not metered, 211
+     *     negative units, the reason the license is not active (200, 205, 113–116), 206
+     */
+    public MeterReading recordUsage(String feature, long units) throws LicenseException {
+        Objects.requireNonNull(feature, "feature");
+        try {
+            return Native.managerRecordUsage(handle, feature, units);
+        } finally {
+            Reference.reachabilityFence(this);
+        }
+    }
+
+    /**
+     * The current reading of a metered feature, without recording anything.
+     *
+     * @param feature the metered feature
+     * @return the reading
+     * @throws LicenseException as {@link #recordUsage(String, long)}
+     */
+    public MeterReading meter(String feature) throws LicenseException {
+        Objects.requireNonNull(feature, "feature");
+        try {
+            return Native.managerMeter(handle, feature);
+        } finally {
+            Reference.reachabilityFence(this);
+        }
+    }
+
+    /**
+     * Deactivates the installed license and returns the deactivation code ({@code TGDC:…})
+     * for the vendor, who frees the seat with it. The license is removed and can never be
+     * installed here again; the next request makes a new device key. Works also when the
+     * license has expired or the clock was set back.
+     *
+     * @return the armored deactivation code
+     * @throws LicenseException 200 nothing installed, 204 already deactivated, 203, the reason
+     *     the installed license no longer verifies, 206
+     */
+    public String deactivate() throws LicenseException {
+        try {
+            return Native.managerDeactivate(handle);
+        } finally {
+            Reference.reachabilityFence(this);
+        }
+    }
+
+    /** The code of the last deactivation on this host, to show it again. */
+    public Optional<String> lastDeactivationCode() {
+        try {
+            return Optional.ofNullable(Native.managerLastDeactivationCode(handle));
+        } finally {
+            Reference.reachabilityFence(this);
+        }
+    }
+
+    /** The pending usage request's text, to show it again. */
+    public Optional<String> pendingRequest() {
+        try {
+            return Optional.ofNullable(Native.managerPendingRequest(handle));
+        } finally {
+            Reference.reachabilityFence(this);
+        }
+    }
+
+    /**
+     * Closes the manager: releases the state directory after calls in progress finish. Later
+     * calls throw {@link IllegalStateException}. Idempotent.
+     */
+    @Override
+    public void close() {
+        try {
+            Native.managerClose(handle);
+        } finally {
+            Reference.reachabilityFence(this);
+        }
+    }
+
+    /**
+     * Verifies a usage license for this host without any state (what an installer or support
+     * tool does before installing): signed by one of the configuration's vendor keys, for its
+     * product, matching this host's fingerprint (probed as the configuration says) and valid
+     * at {@code now}. Stateless and thread-safe.
+     *
+     * @param config the product's configuration
+     * @param usageLicense the armored usage license
+     * @param now the time to check validity at (whole seconds)
+     * @return what a status page shows about it (no meter counts, no installation time)
+     * @throws InvalidArtifactException 100–116 the verdict, 119 a bad vendor key
+     * @throws LicenseException 210 no fingerprint, 211 a bad configuration or a time before 1970
+     */
+    public static LicenseInfo verify(HostConfig config, String usageLicense, Instant now)
+            throws LicenseException {
+        Objects.requireNonNull(config, "config");
+        Objects.requireNonNull(usageLicense, "usageLicense");
+        return Native.verify(config.product(), config.productVersion(),
+                config.fingerprintSalt(), config.vendorKeyArray(), config.componentKindArray(),
+                config.componentValueArray(), config.probes(), config.rollbackToleranceSecs(),
+                config.warnDays(), usageLicense, now.getEpochSecond());
+    }
+
+    /**
+     * {@link #verify(HostConfig, String, Instant)} now.
+     *
+     * @param config the product's configuration
+     * @param usageLicense the armored usage license
+     * @return what a status page shows about it
+     * @throws LicenseException as {@link #verify(HostConfig, String, Instant)}
+     */
+    public static LicenseInfo verify(HostConfig config, String usageLicense)
+            throws LicenseException {
+        return verify(config, usageLicense, Instant.now());
+    }
+
+    /** The version of the native library (the Rust workspace version), e.g. {@code 0.1.0}. */
+    public static String version() {
+        return Native.version();
+    }
+
+    /**
+     * The stable message of a result code, e.g. 118 → {@code "the license key contains a
+     * typo"}; {@code "unknown error code"} for a code this version does not know.
+     *
+     * @param code a result code
+     * @return its message
+     */
+    public static String errorMessage(int code) {
+        return Native.errorMessage(code);
+    }
+}

@@ -1,0 +1,81 @@
+package dev.tollgate;
+
+/**
+ * The native methods of {@code libtollgate_jni} (the Rust crate {@code ffi/jni}). Internal: use
+ * {@link LicenseManager}. Handles are {@code long} addresses owned by the Java objects that hold
+ * them; see {@link LicenseManager} for their lifetime.
+ */
+final class Native {
+    static final int CLOCK_SYSTEM = 0;
+    static final int CLOCK_CACHED = 1;
+    static final int CLOCK_MANUAL = 2;
+
+    static {
+        NativeLibrary.load();
+    }
+
+    private Native() {}
+
+    static native long managerOpen(String stateDir, String product, String productVersion,
+            byte[] salt, byte[][] vendorKeys, int[] componentKinds, byte[][] componentValues,
+            boolean probes, long rollbackToleranceSecs, int warnDays, int clockKind,
+            long manualClock) throws LicenseException;
+
+    static native void managerClose(long handle);
+
+    static native void managerFree(long handle);
+
+    static native String managerRequestUsage(long handle, String licenseKey)
+            throws LicenseException;
+
+    static native String managerRequestRenewal(long handle) throws LicenseException;
+
+    static native Status managerInstall(long handle, String usageLicense) throws LicenseException;
+
+    static native Status managerStatus(long handle);
+
+    static native String managerStatusJson(long handle);
+
+    static native Status managerRefresh(long handle) throws LicenseException;
+
+    /** {@code utf8Name}: the name's UTF-8 bytes (cheaper to pass than a String). */
+    static native boolean managerHasFeature(long handle, byte[] utf8Name);
+
+    static native void managerCheck(long handle) throws LicenseException;
+
+    static native MeterReading managerRecordUsage(long handle, String feature, long units)
+            throws LicenseException;
+
+    static native MeterReading managerMeter(long handle, String feature) throws LicenseException;
+
+    static native String managerDeactivate(long handle) throws LicenseException;
+
+    static native String managerLastDeactivationCode(long handle);
+
+    static native String managerPendingRequest(long handle);
+
+    static native LicenseInfo verify(String product, String productVersion, byte[] salt,
+            byte[][] vendorKeys, int[] componentKinds, byte[][] componentValues, boolean probes,
+            long rollbackToleranceSecs, int warnDays, String usageLicense, long now)
+            throws LicenseException;
+
+    static native HostConfig hostConfigFromJson(String json) throws LicenseException;
+
+    static native String version();
+
+    static native int[] errorCodes();
+
+    static native String errorName(int code);
+
+    static native String errorMessage(int code);
+
+    static native void panicForTesting();
+
+    static native long manualClockNew(long now) throws LicenseException;
+
+    static native void manualClockSet(long handle, long now) throws LicenseException;
+
+    static native long manualClockNow(long handle);
+
+    static native void manualClockFree(long handle);
+}

@@ -1,0 +1,86 @@
+package dev.tollgate.example;
+
+import dev.tollgate.LicenseException;
+import dev.tollgate.LicenseManager;
+import dev.tollgate.Status;
+import io.moquette.broker.ClientDescriptor;
+import io.moquette.broker.Server;
+import io.moquette.broker.config.MemoryConfig;
+import io.moquette.broker.security.IAuthenticator;
+import io.moquette.broker.security.PermitAllAuthorizatorPolicy;
+import java.io.IOException;
+import java.util.List;
+import java.util.Properties;
+
+/**
+ * A real host of the Java binding: an embedded Moquette MQTT broker that serves clients only
+ * while it is licensed, i.e. while its {@link LicenseManager} says the {@value #FEATURE}
+ * feature is usable. The check is {@link LicenseManager#hasFeature(String)} on every CONNECT,
+ * in the broker's authenticator, in front of the broker's own user check.
+ *
+ * <p>An operator's deactivation ({@link #deactivateLicense()}) also disconnects the clients
+ * already connected.
+ */
+public final class LicensedBroker implements AutoCloseable {
+    /** The feature that licenses the broker. */
+    public static final String FEATURE = "mqtt-server";
+
+    private final LicenseManager licensing;
+    private final Server server = new Server();
+
+    /**
+     * Starts the broker on {@code host:port}.
+     *
+     * @param licensing the broker's licensing; the broker does not close it
+     * @param host the address to listen on
+     * @param port the port
+     * @param users the broker's user check, consulted for licensed brokers only
+     * @throws IOException when the broker cannot start
+     */
+    public LicensedBroker(LicenseManager licensing, String host, int port, IAuthenticator users)
+            throws IOException {
+        this.licensing = licensing;
+        // The keys of moquette.conf.
+        Properties p = new Properties();
+        p.setProperty("host", host);
+        p.setProperty("port", Integer.toString(port));
+        p.setProperty("allow_anonymous", "false");
+        p.setProperty("persistence_enabled", "false");
+        p.setProperty("netty.epoll", "false");
+        IAuthenticator licensed = (clientId, username, password) ->
+                licensing.hasFeature(FEATURE) && users.checkValid(clientId, username, password);
+        server.startServer(new MemoryConfig(p), List.of(), null, licensed,
+                new PermitAllAuthorizatorPolicy());
+    }
+
+    /** The license status page of the broker. */
+    public Status licenseStatus() {
+        return licensing.status();
+    }
+
+    /**
+     * Deactivates the broker's license (before the server is retired) and disconnects every
+     * client; new clients are refused from now on.
+     *
+     * @return the deactivation code for the vendor
+     * @throws LicenseException when there is nothing to deactivate
+     */
+    public String deactivateLicense() throws LicenseException {
+        String code = licensing.deactivate();
+        for (ClientDescriptor c : server.listConnectedClients()) {
+            server.disconnectClient(c.getClientID());
+        }
+        return code;
+    }
+
+    /** The clients connected now. */
+    public int connectedClients() {
+        return server.listConnectedClients().size();
+    }
+
+    /** Stops the broker. */
+    @Override
+    public void close() {
+        server.stopServer();
+    }
+}

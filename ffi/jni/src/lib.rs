@@ -1,0 +1,32 @@
+//! # tollgate-jni
+//!
+//! The JNI bridge of Tollgate's Java binding (`bindings/java`, package `dev.tollgate`): the
+//! native methods of `dev.tollgate.Native`, each a thin conversion around one call into
+//! [`tollgate_sdk`]. It holds no licensing logic.
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | `exports` | the `Java_dev_tollgate_Native_*` entry points and the handles they pass |
+//! | `convert` | Java arguments → Rust values, Rust results → `dev.tollgate` value objects |
+//! | `error` | `BridgeError` and the policy that throws it as a Java exception |
+//!
+//! ## Conventions
+//!
+//! - **Handles.** A `LicenseManager` crosses the boundary as a `long`: the address of a boxed
+//!   cell holding an `RwLock<Option<LicenseManager>>` and the manager's feature gate. `close`
+//!   empties it (releasing the state directory's lock at once); the box itself is freed only
+//!   by the Java object's `Cleaner`, once the object is unreachable, so a call racing with
+//!   `close` sees a closed manager instead of freed memory.
+//! - **Threads.** `hasFeature` takes no lock: it reads the manager's lock-free `FeatureGate`
+//!   through an allocation-free fast path. Other queries (`status`, …) take the read lock and
+//!   run concurrently; changes (`install`, `recordUsage`, …) take the write lock.
+//! - **Errors.** An `SdkError` becomes the `dev.tollgate.LicenseException` subclass that
+//!   `LicenseException.of(code, name, message)` picks for its stable code (core 100–120, host
+//!   runtime 200–217 and 230–234). A closed handle becomes `IllegalStateException`.
+//! - **Panics.** Every entry point runs inside `EnvUnowned::with_env` (the `hasFeature` fast
+//!   path inside `catch_unwind`), which catches unwinding; a panic becomes a
+//!   `java.lang.AssertionError` ("this is a bug") and never unwinds into the JVM.
+
+mod convert;
+mod error;
+mod exports;

@@ -1,0 +1,877 @@
+//! Floating licenses: a license server inside the customer's closed network lends seats to the
+//! brokers that ask, as short leases renewed by heartbeats.
+//!
+//! Two sides live here:
+//!
+//! - **The server's signer.** The floating license server is activated like any host (a usage
+//!   request, the vendor's floating usage license installed in its [`LicenseManager`]). Its
+//!   device key signs the lease tokens; [`LicenseManager::lease_signer`] hands out a
+//!   [`LeaseSigner`] that signs with it without exposing it, and refuses to sign what a client
+//!   would refuse (a feature the license lacks, a term longer than it allows).
+//! - **The client.** [`FloatingClient`] checks out a feature set ([`FloatingClient::checkout`]),
+//!   verifies every lease token offline with the vendor keys ([`tollgate_core::Verifier::verify_lease`]),
+//!   renews it from a background thread at a fraction of its term (a third by default), tells
+//!   the application what happens through [`LeaseEvent`]s, and releases it when the
+//!   [`FloatingLease`] is dropped.
+//!
+//! # Staying up through short server outages
+//!
+//! A lease stays valid until its `expires_at`, whether or not the server answers: a broker whose
+//! heartbeat fails keeps its features ([`FloatingLease::has_feature`] stays true) and retries
+//! with backoff ([`LeaseEvent::RenewFailed`]) until the lease ends; only then is it
+//! [`LeaseEvent::Lost`], and the client keeps trying to check out again, so a broker regains a
+//! seat as soon as the server is back and one is free ([`LeaseEvent::Acquired`]).
+//!
+//! # Clocks
+//!
+//! The times in a lease are the server's. A client measures the offset between the server's
+//! clock and its own when a lease arrives (the lease's `issued_at` is the server's `now`) and
+//! checks leases at `own clock + offset`, so that a broker whose clock is off by minutes does not
+//! lose a one-minute lease.
+//!
+//! # Borrowing
+//!
+//! [`FloatingClient::borrow`] checks out a lease for days (up to the license's
+//! `max_borrow_secs`) that is never renewed: for a broker that leaves the network. The
+//! application keeps its two texts ([`BorrowedLease::lease`], [`BorrowedLease::floating_license`])
+//! and checks them offline with [`FloatingClient::verify_borrowed`];
+//! [`FloatingClient::return_borrowed`] gives the seat back early.
+
+use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tollgate_core::lease::MAX_LEASE_SECS;
+use tollgate_core::{
+    feature_set, ClientId, DeploymentModel, DeviceKey, Error as CoreError, Fingerprint, KeyId,
+    Lease, LeaseClaims, LeaseEntitlement, UsageLicense, UsageTerms, Verifier,
+};
+
+use crate::clock::{Clock, SystemClock};
+use crate::error::{Result, SdkError};
+use crate::fingerprint;
+use crate::manager::{HostConfig, LicenseManager};
+use crate::online::{OnlineClient, OnlineConfig};
+
+// ---------------------------------------------------------------------------------------------
+// The wire protocol, shared with the server (`tollgate-server`'s floating module)
+// ---------------------------------------------------------------------------------------------
+
+/// The HTTP protocol between [`FloatingClient`] and the floating license server: JSON bodies,
+/// and the server's stable refusal codes (reported as [`SdkError::ServiceRefused`]).
+pub mod protocol {
+    use serde::{Deserialize, Serialize};
+
+    /// `POST /v1/floating/checkout`.
+    pub const CHECKOUT: &str = "/v1/floating/checkout";
+    /// `POST /v1/floating/heartbeat`.
+    pub const HEARTBEAT: &str = "/v1/floating/heartbeat";
+    /// `POST /v1/floating/release`.
+    pub const RELEASE: &str = "/v1/floating/release";
+
+    /// 340: every seat of a requested feature is taken (HTTP 409).
+    pub const NO_SEAT: u32 = 340;
+    /// 341: the floating license has no such feature, or it is not active (HTTP 403).
+    pub const FEATURE_NOT_LICENSED: u32 = 341;
+    /// 342: no lease with this id and secret: released, reclaimed after its term, or never
+    /// issued (HTTP 404). The client checks out again.
+    pub const LEASE_NOT_FOUND: u32 = 342;
+    /// 343: borrowing is not allowed by the license, or not for that long (HTTP 403).
+    pub const BORROW_NOT_ALLOWED: u32 = 343;
+    /// 344: the server holds no valid floating license (none installed, expired, refresh
+    /// overdue) (HTTP 503).
+    pub const NOT_LICENSED: u32 = 344;
+    /// 345: the server's clock went backwards; it issues no leases until it is right again
+    /// (HTTP 503).
+    pub const CLOCK_ROLLBACK: u32 = 345;
+
+    /// A checkout: which client wants which features.
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct CheckoutRequest {
+        /// The client id, 32 hex digits ([`tollgate_core::ClientId`]).
+        pub client_id: String,
+        /// The feature set (any order; duplicates ignored).
+        pub features: Vec<String>,
+        /// A name for the admin view (host name, broker name). Optional.
+        #[serde(default)]
+        pub client_name: String,
+        /// Borrow for this many seconds instead of a renewable lease.
+        #[serde(default)]
+        pub borrow_secs: Option<u64>,
+    }
+
+    /// A granted checkout.
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct CheckoutResponse {
+        /// The lease id (the same across renewals).
+        pub lease_id: u64,
+        /// The secret that authorizes heartbeats and the release (32 hex digits). Only the
+        /// client holding the lease knows it.
+        pub secret: String,
+        /// The lease token (`TGLS:…`).
+        pub lease: String,
+        /// The server's floating usage license (`TGUL:…`), which certifies its key.
+        pub floating_license: String,
+        /// When the server signed the lease (server clock).
+        pub issued_at: u64,
+        /// When it ends unless renewed (server clock).
+        pub expires_at: u64,
+        /// How often the server expects a heartbeat, in seconds.
+        pub heartbeat_secs: u64,
+        /// Whether this is a borrowed lease.
+        pub borrowed: bool,
+    }
+
+    /// A heartbeat or a release: the lease and its secret.
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct LeaseRef {
+        /// The lease id.
+        pub lease_id: u64,
+        /// Its secret.
+        pub secret: String,
+    }
+
+    /// A renewed lease.
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct RenewResponse {
+        /// The lease id.
+        pub lease_id: u64,
+        /// The new lease token.
+        pub lease: String,
+        /// When the server signed it.
+        pub issued_at: u64,
+        /// When it ends unless renewed.
+        pub expires_at: u64,
+    }
+}
+
+use protocol::{CheckoutRequest, CheckoutResponse, LeaseRef, RenewResponse};
+
+// ---------------------------------------------------------------------------------------------
+// The server's side
+// ---------------------------------------------------------------------------------------------
+
+/// Signs lease tokens with the device key of a floating license server's activation. Made by
+/// [`LicenseManager::lease_signer`]; the key never leaves it (its `Debug` hides it, and it is
+/// zeroized when the signer is dropped).
+pub struct LeaseSigner {
+    key: DeviceKey,
+    license: UsageLicense,
+    armored: String,
+}
+
+impl std::fmt::Debug for LeaseSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LeaseSigner")
+            .field("license_id", &self.license.terms().grant.license_id)
+            .field("activation_id", &self.license.terms().activation_id)
+            .field("key_id", &self.key_id())
+            .finish_non_exhaustive()
+    }
+}
+
+impl LeaseSigner {
+    /// The floating usage license (`TGUL:…`) that certifies the key; the server gives it to
+    /// its clients with their leases.
+    pub fn floating_license(&self) -> &str {
+        &self.armored
+    }
+
+    /// Its signed terms (the grant: features, seats, borrowing bound).
+    pub fn terms(&self) -> &UsageTerms {
+        self.license.terms()
+    }
+
+    /// The key id of the signing key: the signer field of every lease token.
+    pub fn key_id(&self) -> KeyId {
+        KeyId::of(&self.key.public_key())
+    }
+
+    /// Signs a lease. `claims.license_id` and `activation_id` are set from the license; the
+    /// feature set is put in canonical form. Refuses with `Core(LeaseNotGranted)` what a
+    /// client would refuse: a feature the grant lacks, a term over [`MAX_LEASE_SECS`] or, when
+    /// borrowed, over the grant's `max_borrow_secs`; with `Core(LimitExceeded)` an empty
+    /// feature set or a term of zero.
+    pub fn sign(&self, mut claims: LeaseClaims) -> Result<Lease> {
+        let terms = self.license.terms();
+        claims.license_id = terms.grant.license_id;
+        claims.activation_id = terms.activation_id;
+        let bound = if claims.borrowed {
+            u64::from(terms.grant.max_borrow_secs)
+        } else {
+            MAX_LEASE_SECS
+        };
+        if claims.features.iter().any(|f| terms.grant.feature(f).is_none())
+            || claims.term() > bound
+        {
+            return Err(CoreError::LeaseNotGranted.into());
+        }
+        Ok(Lease::sign(claims, &self.key)?)
+    }
+}
+
+impl LicenseManager {
+    /// A signer for lease tokens, for a floating license server: the installed usage license
+    /// must be a floating activation that verifies on this host (signature, product,
+    /// fingerprint; its validity in time is the caller's to check, e.g. with
+    /// [`LicenseManager::check`]).
+    ///
+    /// Fails with [`SdkError::NotActivated`] without an installed license, with the license's
+    /// verdict when it does not verify here, and with `Core(LeaseNotGranted)` when it is not a
+    /// floating activation.
+    pub fn lease_signer(&self) -> Result<LeaseSigner> {
+        let license = self.installed_license().ok_or(SdkError::NotActivated)?;
+        if self.entitlement().is_none() {
+            self.check()?;
+            return Err(SdkError::NotActivated);
+        }
+        let terms = license.terms();
+        if terms.model != DeploymentModel::Floating {
+            return Err(CoreError::LeaseNotGranted.into());
+        }
+        let key = self.device_key().ok_or(SdkError::NotActivated)?;
+        if key.public_key() != terms.device_key {
+            return Err(SdkError::WrongDevice);
+        }
+        Ok(LeaseSigner {
+            key,
+            armored: license.to_armor(),
+            license: license.clone(),
+        })
+    }
+
+    /// Signs one lease (see [`LeaseSigner::sign`]); a server signing many should keep a
+    /// [`LicenseManager::lease_signer`].
+    pub fn sign_lease(&self, claims: LeaseClaims) -> Result<Lease> {
+        self.lease_signer()?.sign(claims)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The client's side
+// ---------------------------------------------------------------------------------------------
+
+/// Where the floating license server is and what to ask it for.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FloatingConfig {
+    /// The server's base URL, e.g. `https://licenses.plant.local:8444`.
+    pub server: String,
+    /// The feature set to check out.
+    pub features: Vec<String>,
+    /// Tells several clients on one host apart (part of the client id; often empty).
+    pub instance: String,
+    /// A name for the server's admin view (default: empty).
+    pub client_name: String,
+    /// Renew when this fraction of a lease's term has passed. Default 1/3.
+    pub heartbeat_fraction: f64,
+    /// Longest wait for a connection. Default 2 s.
+    pub connect_timeout: Duration,
+    /// Longest wait for a whole request. Default 5 s.
+    pub timeout: Duration,
+    /// First wait after a failed heartbeat or checkout; doubled up to `retry_max`. Default 1 s.
+    pub retry_initial: Duration,
+    /// Longest wait between retries. Default 30 s.
+    pub retry_max: Duration,
+    /// When set, the only trusted root certificates (PEM).
+    pub root_certs_pem: Option<Vec<u8>>,
+}
+
+impl FloatingConfig {
+    /// The defaults for checking out `features` from the server at `server`.
+    pub fn new<S: Into<String>>(
+        server: impl Into<String>,
+        features: impl IntoIterator<Item = S>,
+    ) -> Self {
+        FloatingConfig {
+            server: server.into(),
+            features: features.into_iter().map(Into::into).collect(),
+            instance: String::new(),
+            client_name: String::new(),
+            heartbeat_fraction: 1.0 / 3.0,
+            connect_timeout: Duration::from_secs(2),
+            timeout: Duration::from_secs(5),
+            retry_initial: Duration::from_secs(1),
+            retry_max: Duration::from_secs(30),
+            root_certs_pem: None,
+        }
+    }
+}
+
+/// What a [`FloatingLease`] reports, on its heartbeat thread.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LeaseEvent {
+    /// A lease was checked out (again, after [`LeaseEvent::Lost`]).
+    Acquired {
+        /// Its id.
+        lease_id: u64,
+        /// When it ends unless renewed (server clock).
+        expires_at: u64,
+    },
+    /// A heartbeat renewed the lease.
+    Renewed {
+        /// Its id.
+        lease_id: u64,
+        /// Its new end (server clock).
+        expires_at: u64,
+    },
+    /// A heartbeat failed; the lease stays valid until `expires_at` and the heartbeat is tried
+    /// again after `retry_in`.
+    RenewFailed {
+        /// Why.
+        error: SdkError,
+        /// When the next try is.
+        retry_in: Duration,
+        /// When the lease ends (server clock).
+        expires_at: u64,
+    },
+    /// The lease is gone: it ended without a renewal (`Core(LeaseExpired)`), or the server
+    /// no longer knows it (`ServiceRefused` 342, e.g. an admin released it) and no seat was
+    /// free to check out again. Features are unavailable; checking out is retried.
+    Lost {
+        /// Why.
+        error: SdkError,
+    },
+    /// The lease was released (the [`FloatingLease`] was dropped or released).
+    Released {
+        /// Its id.
+        lease_id: u64,
+    },
+}
+
+/// A lease the client holds: its secret, the verified token, the clock offset.
+#[derive(Clone, Debug)]
+struct Held {
+    lease_id: u64,
+    secret: String,
+    /// The server's floating usage license, armored.
+    floating_license: String,
+    entitlement: LeaseEntitlement,
+    /// Server clock minus our clock when the last token arrived, in seconds.
+    offset: i64,
+}
+
+/// A borrowed lease: keep both texts to use it offline.
+#[derive(Clone, Debug)]
+pub struct BorrowedLease {
+    /// The lease id.
+    pub lease_id: u64,
+    /// The secret, to return it early.
+    pub secret: String,
+    /// The lease token (`TGLS:…`).
+    pub lease: String,
+    /// The server's floating usage license (`TGUL:…`).
+    pub floating_license: String,
+    /// The verified lease.
+    pub entitlement: LeaseEntitlement,
+}
+
+/// A client of a floating license server. Cheap to clone; safe to share across threads.
+#[derive(Clone)]
+pub struct FloatingClient {
+    http: OnlineClient,
+    verifier: Verifier,
+    client_id: ClientId,
+    clock: Arc<dyn Clock>,
+    config: FloatingConfig,
+}
+
+impl std::fmt::Debug for FloatingClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FloatingClient")
+            .field("server", &self.config.server)
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
+}
+
+fn shift(now: u64, offset: i64) -> u64 {
+    now.saturating_add_signed(offset)
+}
+
+impl FloatingClient {
+    /// A client for the product of `host` (its vendor keys verify the leases; its fingerprint,
+    /// probed now, and `config.instance` make the client id) and the server in `config`.
+    pub fn new(host: &HostConfig, config: FloatingConfig) -> Result<Self> {
+        let fp = fingerprint::compute(&*host.source(), &host.fingerprint_salt)?;
+        Self::with_parts(host, config, &fp, Arc::new(SystemClock))
+    }
+
+    /// [`FloatingClient::new`] with a given fingerprint and clock (tests, embedded hosts).
+    pub fn with_parts(
+        host: &HostConfig,
+        config: FloatingConfig,
+        fingerprint: &Fingerprint,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self> {
+        if config.features.is_empty() {
+            return Err(SdkError::invalid("a checkout needs at least one feature"));
+        }
+        if !(config.heartbeat_fraction > 0.0 && config.heartbeat_fraction < 1.0) {
+            return Err(SdkError::invalid(
+                "heartbeat_fraction must be between 0 and 1",
+            ));
+        }
+        let mut online = OnlineConfig::new(config.server.clone());
+        online.connect_timeout = config.connect_timeout;
+        online.timeout = config.timeout;
+        online.attempts = 1;
+        online.root_certs_pem = config.root_certs_pem.clone();
+        Ok(FloatingClient {
+            http: OnlineClient::new(online)?,
+            verifier: host.verifier()?,
+            client_id: ClientId::derive(fingerprint, &config.instance),
+            clock,
+            config,
+        })
+    }
+
+    /// This client's id: what the server's leases name.
+    pub fn client_id(&self) -> ClientId {
+        self.client_id
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &FloatingConfig {
+        &self.config
+    }
+
+    // -- the raw protocol (no verification): for load tools and tests -------------------------
+
+    /// Sends a checkout and returns the server's answer as it is.
+    pub fn checkout_raw(&self, borrow_secs: Option<u64>) -> Result<CheckoutResponse> {
+        let body = CheckoutRequest {
+            client_id: self.client_id.to_hex(),
+            features: self.config.features.clone(),
+            client_name: self.config.client_name.clone(),
+            borrow_secs,
+        };
+        self.post(protocol::CHECKOUT, &body)
+    }
+
+    /// Sends a heartbeat for `lease_id` and returns the server's answer as it is.
+    pub fn heartbeat_raw(&self, lease_id: u64, secret: &str) -> Result<RenewResponse> {
+        let body = LeaseRef {
+            lease_id,
+            secret: secret.to_owned(),
+        };
+        self.post(protocol::HEARTBEAT, &body)
+    }
+
+    /// Releases `lease_id`.
+    pub fn release_raw(&self, lease_id: u64, secret: &str) -> Result<()> {
+        let body = LeaseRef {
+            lease_id,
+            secret: secret.to_owned(),
+        };
+        self.post::<_, serde_json::Value>(protocol::RELEASE, &body)
+            .map(|_| ())
+    }
+
+    fn post<B: Serialize, T: for<'de> Deserialize<'de>>(&self, path: &str, body: &B) -> Result<T> {
+        let body = serde_json::to_string(body).map_err(|e| SdkError::invalid(e.to_string()))?;
+        let text = self.http.post(path, &body)?;
+        serde_json::from_str(&text).map_err(|e| SdkError::BadResponse {
+            reason: format!("not a floating server answer: {e}"),
+        })
+    }
+
+    // -- verified operations ------------------------------------------------------------------
+
+    fn verify(&self, license: &str, lease: &str) -> Result<(LeaseEntitlement, i64)> {
+        let ent = self
+            .verifier
+            .verify_lease_untimed(license, lease, &self.client_id)?;
+        let now = self.clock.now();
+        let issued = ent.lease().issued_at;
+        let offset = i64::try_from(i128::from(issued) - i128::from(now)).unwrap_or(0);
+        ent.check_time(shift(now, offset))?;
+        Ok((ent, offset))
+    }
+
+    fn checkout_verified(&self) -> Result<Held> {
+        let r = self.checkout_raw(None)?;
+        let (entitlement, offset) = self.verify(&r.floating_license, &r.lease)?;
+        self.check_features(&entitlement)?;
+        Ok(Held {
+            lease_id: r.lease_id,
+            secret: r.secret,
+            floating_license: r.floating_license,
+            entitlement,
+            offset,
+        })
+    }
+
+    /// The lease must cover what was asked for.
+    fn check_features(&self, ent: &LeaseEntitlement) -> Result<()> {
+        if feature_set(self.config.features.iter().cloned()) != ent.features() {
+            return Err(SdkError::BadResponse {
+                reason: "the lease does not cover the features asked for".into(),
+            });
+        }
+        Ok(())
+    }
+
+    fn renew(&self, held: &Held) -> Result<Held> {
+        let r = self.heartbeat_raw(held.lease_id, &held.secret)?;
+        let (entitlement, offset) = self.verify(&held.floating_license, &r.lease)?;
+        if entitlement.lease().lease_id != held.lease_id {
+            return Err(SdkError::BadResponse {
+                reason: "the renewed lease has another id".into(),
+            });
+        }
+        self.check_features(&entitlement)?;
+        Ok(Held {
+            lease_id: held.lease_id,
+            secret: held.secret.clone(),
+            floating_license: held.floating_license.clone(),
+            entitlement,
+            offset,
+        })
+    }
+
+    /// Checks out the configured feature set, verifies the lease and starts renewing it in the
+    /// background; `on_event` is called on that thread (keep it short). Dropping the returned
+    /// [`FloatingLease`] releases it.
+    ///
+    /// Fails with [`SdkError::ServiceRefused`] (340 no seat, 341 feature not licensed, 344 the
+    /// server is not licensed, 345 its clock went back), [`SdkError::ServiceUnreachable`], or
+    /// the core's verdict on the lease (`Core(BadSignature)`, `Core(LeaseWrongClient)`, …).
+    pub fn checkout(
+        &self,
+        on_event: impl Fn(&LeaseEvent) + Send + Sync + 'static,
+    ) -> Result<FloatingLease> {
+        let held = self.checkout_verified()?;
+        let on_event: Arc<dyn Fn(&LeaseEvent) + Send + Sync> = Arc::new(on_event);
+        on_event(&LeaseEvent::Acquired {
+            lease_id: held.lease_id,
+            expires_at: held.entitlement.lease().expires_at,
+        });
+        let shared = Arc::new(Shared {
+            held: RwLock::new(Some(held)),
+            control: Mutex::new(Control {
+                stop: false,
+                lost: false,
+            }),
+            wake: Condvar::new(),
+            on_event,
+        });
+        let worker = Heartbeat {
+            client: self.clone(),
+            shared: Arc::clone(&shared),
+        };
+        let thread = std::thread::Builder::new()
+            .name("tollgate-lease".into())
+            .spawn(move || worker.run())
+            .map_err(SdkError::from)?;
+        Ok(FloatingLease {
+            client: self.clone(),
+            shared,
+            thread: Some(thread),
+        })
+    }
+
+    /// Borrows the configured feature set for `secs` seconds: a lease that is not renewed,
+    /// within the license's `max_borrow_secs` (else `ServiceRefused` 343).
+    pub fn borrow(&self, secs: u64) -> Result<BorrowedLease> {
+        let r = self.checkout_raw(Some(secs))?;
+        let (entitlement, _) = self.verify(&r.floating_license, &r.lease)?;
+        self.check_features(&entitlement)?;
+        if !entitlement.lease().borrowed {
+            return Err(SdkError::BadResponse {
+                reason: "the server did not lend a borrowed lease".into(),
+            });
+        }
+        Ok(BorrowedLease {
+            lease_id: r.lease_id,
+            secret: r.secret,
+            lease: r.lease,
+            floating_license: r.floating_license,
+            entitlement,
+        })
+    }
+
+    /// Verifies a borrowed lease kept by the application, offline, at this client's clock.
+    pub fn verify_borrowed(&self, floating_license: &str, lease: &str) -> Result<LeaseEntitlement> {
+        Ok(self.verifier.verify_lease(
+            floating_license,
+            lease,
+            &self.client_id,
+            self.clock.now(),
+        )?)
+    }
+
+    /// Gives a borrowed lease back before its end.
+    pub fn return_borrowed(&self, borrowed: &BorrowedLease) -> Result<()> {
+        self.release_raw(borrowed.lease_id, &borrowed.secret)
+    }
+}
+
+struct Control {
+    stop: bool,
+    lost: bool,
+}
+
+struct Shared {
+    held: RwLock<Option<Held>>,
+    control: Mutex<Control>,
+    wake: Condvar,
+    on_event: Arc<dyn Fn(&LeaseEvent) + Send + Sync>,
+}
+
+/// A checked-out lease, renewed in the background (see [`FloatingClient::checkout`]).
+/// Dropping it stops the heartbeats and releases the lease.
+pub struct FloatingLease {
+    client: FloatingClient,
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for FloatingLease {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FloatingLease")
+            .field("lease_id", &self.lease_id())
+            .finish_non_exhaustive()
+    }
+}
+
+impl FloatingLease {
+    fn held(&self) -> Option<Held> {
+        self.shared
+            .held
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Whether feature `name` is usable now: the lease covers it and has not ended (checked at
+    /// the server's time as last measured), and the floating license is valid. Stays true
+    /// through server outages until the lease ends.
+    pub fn has_feature(&self, name: &str) -> bool {
+        let guard = self.shared.held.read().unwrap_or_else(|p| p.into_inner());
+        guard.as_ref().is_some_and(|h| {
+            h.entitlement
+                .has_feature(name, shift(self.client.clock.now(), h.offset))
+        })
+    }
+
+    /// The verified lease currently held, if any.
+    pub fn entitlement(&self) -> Option<LeaseEntitlement> {
+        self.held().map(|h| h.entitlement)
+    }
+
+    /// The id of the lease currently held (0 when none is).
+    pub fn lease_id(&self) -> u64 {
+        self.held().map_or(0, |h| h.lease_id)
+    }
+
+    /// When the lease currently held ends unless renewed (server clock).
+    pub fn expires_at(&self) -> Option<u64> {
+        self.held().map(|h| h.entitlement.lease().expires_at)
+    }
+
+    /// Renews now instead of at the next heartbeat.
+    pub fn renew_now(&self) {
+        self.shared.wake.notify_all();
+    }
+
+    /// Stops the heartbeats and releases the lease at the server. Returns the server's error
+    /// if the release could not be delivered (the server then reclaims the seat when the lease
+    /// ends).
+    pub fn release(mut self) -> Result<()> {
+        self.shutdown()
+    }
+
+    fn shutdown(&mut self) -> Result<()> {
+        {
+            let mut c = self
+                .shared
+                .control
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            c.stop = true;
+        }
+        self.shared.wake.notify_all();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        let held = self
+            .shared
+            .held
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        match held {
+            Some(h) => {
+                self.client.release_raw(h.lease_id, &h.secret)?;
+                (self.shared.on_event)(&LeaseEvent::Released {
+                    lease_id: h.lease_id,
+                });
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for FloatingLease {
+    fn drop(&mut self) {
+        let _ = self.shutdown();
+    }
+}
+
+struct Heartbeat {
+    client: FloatingClient,
+    shared: Arc<Shared>,
+}
+
+impl Heartbeat {
+    /// Waits `d` or until woken; false when told to stop.
+    fn wait(&self, d: Duration) -> bool {
+        let c = self
+            .shared
+            .control
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if c.stop {
+            return false;
+        }
+        let (c, _) = self
+            .shared
+            .wake
+            .wait_timeout(c, d)
+            .unwrap_or_else(|p| p.into_inner());
+        !c.stop
+    }
+
+    fn set(&self, held: Option<Held>) {
+        *self.shared.held.write().unwrap_or_else(|p| p.into_inner()) = held;
+    }
+
+    fn current(&self) -> Option<Held> {
+        self.shared
+            .held
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The server's time now, as this client measures it.
+    fn server_now(&self, held: &Held) -> u64 {
+        shift(self.client.clock.now(), held.offset)
+    }
+
+    fn interval(&self, held: &Held) -> Duration {
+        let term = held.entitlement.lease().term() as f64;
+        Duration::from_secs_f64((term * self.client.config.heartbeat_fraction).max(0.5))
+    }
+
+    fn lose(&self, error: SdkError) {
+        let first = {
+            let mut c = self
+                .shared
+                .control
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            !std::mem::replace(&mut c.lost, true)
+        };
+        self.set(None);
+        if first {
+            (self.shared.on_event)(&LeaseEvent::Lost { error });
+        }
+    }
+
+    fn acquired(&self, held: Held) {
+        self.shared
+            .control
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .lost = false;
+        (self.shared.on_event)(&LeaseEvent::Acquired {
+            lease_id: held.lease_id,
+            expires_at: held.entitlement.lease().expires_at,
+        });
+        self.set(Some(held));
+    }
+
+    fn run(self) {
+        let cfg = &self.client.config;
+        let mut retry: Option<Duration> = None;
+        loop {
+            let wait = match (self.current(), retry) {
+                (Some(h), None) => self.interval(&h),
+                (Some(h), Some(r)) => {
+                    // Wake at the end of the lease too, to report the loss on time.
+                    let left = h
+                        .entitlement
+                        .lease()
+                        .expires_at
+                        .saturating_sub(self.server_now(&h));
+                    r.min(Duration::from_secs(left.max(1)))
+                }
+                (None, r) => r.unwrap_or(cfg.retry_initial),
+            };
+            if !self.wait(wait) {
+                return;
+            }
+            let next_retry = |r: Option<Duration>| {
+                r.map_or(cfg.retry_initial, |r| r.saturating_mul(2).min(cfg.retry_max))
+            };
+            let Some(held) = self.current() else {
+                // No lease: try to check out again.
+                match self.client.checkout_verified() {
+                    Ok(h) => {
+                        retry = None;
+                        self.acquired(h);
+                    }
+                    Err(_) => retry = Some(next_retry(retry)),
+                }
+                continue;
+            };
+            match self.client.renew(&held) {
+                Ok(h) => {
+                    retry = None;
+                    let (lease_id, expires_at) = (h.lease_id, h.entitlement.lease().expires_at);
+                    self.set(Some(h));
+                    (self.shared.on_event)(&LeaseEvent::Renewed {
+                        lease_id,
+                        expires_at,
+                    });
+                }
+                Err(SdkError::ServiceRefused { code, .. })
+                    if code == protocol::LEASE_NOT_FOUND =>
+                {
+                    // The server no longer knows the lease (reclaimed, released by an
+                    // admin): check out again at once.
+                    match self.client.checkout_verified() {
+                        Ok(h) => {
+                            retry = None;
+                            self.set(None);
+                            self.acquired(h);
+                        }
+                        Err(error) => {
+                            retry = Some(next_retry(retry));
+                            self.lose(error);
+                        }
+                    }
+                }
+                Err(error) => {
+                    let r = next_retry(retry);
+                    retry = Some(r);
+                    let expires_at = held.entitlement.lease().expires_at;
+                    if self.server_now(&held) >= expires_at {
+                        self.lose(CoreError::LeaseExpired.into());
+                    } else {
+                        (self.shared.on_event)(&LeaseEvent::RenewFailed {
+                            error,
+                            retry_in: r,
+                            expires_at,
+                        });
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,197 @@
+//! [`FeatureGate`]: feature checks that never wait, for hot paths and many threads.
+//!
+//! A [`crate::LicenseManager`] keeps its gate current: every change of the installed license,
+//! of its verification or of the clock high-water mark is published to it. Readers take no
+//! lock and write no shared memory (a sequence lock over atomics), so checks from many threads
+//! do not slow each other down, and they never wait for a manager operation in progress.
+
+use std::fmt;
+use std::hint::spin_loop;
+use std::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use tollgate_core::model::{MAX_FEATURES, MAX_FEATURE_NAME};
+use tollgate_core::Entitlement;
+
+use crate::clock::Clock;
+
+/// Words of a feature name, zero-padded.
+const WORDS: usize = MAX_FEATURE_NAME.div_ceil(8);
+
+type Name = [u64; WORDS];
+
+/// `name` packed into words, or `None` when it is too long to be a feature name.
+#[inline]
+fn pack(name: &[u8]) -> Option<Name> {
+    if name.len() > MAX_FEATURE_NAME {
+        return None;
+    }
+    let mut bytes = [0u8; WORDS * 8];
+    bytes[..name.len()].copy_from_slice(name);
+    let mut words = [0u64; WORDS];
+    for (word, chunk) in words.iter_mut().zip(bytes.chunks_exact(8)) {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(chunk);
+        *word = u64::from_le_bytes(b);
+    }
+    Some(words)
+}
+
+/// One feature: its name, and the first second it is no longer usable (a subscription's
+/// expiry; `u64::MAX` for perpetual and metered features).
+#[derive(Default)]
+struct Slot {
+    len: AtomicUsize,
+    name: [AtomicU64; WORDS],
+    active_until: AtomicU64,
+}
+
+/// The feature checks of one [`crate::LicenseManager`], detached from it: get it with
+/// [`crate::LicenseManager::feature_gate`] and share it with any number of threads.
+///
+/// It answers exactly as [`crate::LicenseManager::has_feature`] does, which uses it: a feature
+/// is usable when a license is installed and verified for this host, the clock was not set
+/// back beyond the tolerance, the license is within its validity, and the feature exists and
+/// has not expired. A check costs a few nanoseconds and never blocks.
+pub struct FeatureGate {
+    clock: Arc<dyn Clock>,
+    rollback_tolerance: u64,
+    /// Odd while the manager publishes a change.
+    seq: AtomicU64,
+    high_water: AtomicU64,
+    valid_from: AtomicU64,
+    valid_until: AtomicU64,
+    count: AtomicUsize,
+    features: [Slot; MAX_FEATURES],
+}
+
+impl fmt::Debug for FeatureGate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FeatureGate")
+            .field("features", &self.count.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+impl FeatureGate {
+    /// A gate with nothing usable, reading `clock`.
+    pub(crate) fn new(clock: Arc<dyn Clock>, rollback_tolerance: u64) -> Self {
+        FeatureGate {
+            clock,
+            rollback_tolerance,
+            seq: AtomicU64::new(0),
+            high_water: AtomicU64::new(0),
+            valid_from: AtomicU64::new(u64::MAX),
+            valid_until: AtomicU64::new(0),
+            count: AtomicUsize::new(0),
+            features: std::array::from_fn(|_| Slot::default()),
+        }
+    }
+
+    /// Publishes the verified entitlement (or none) and the clock high-water mark.
+    ///
+    /// Only the owning manager calls it, from its `&mut self` operations (and while being
+    /// built), so there is never more than one writer.
+    pub(crate) fn publish(&self, entitlement: Option<&Entitlement>, high_water: u64) {
+        const R: Ordering = Ordering::Relaxed;
+        let seq = self.seq.load(R);
+        self.seq.store(seq.wrapping_add(1), R);
+        fence(Ordering::Release);
+        self.high_water.store(high_water, R);
+        match entitlement {
+            Some(e) => {
+                self.valid_from.store(e.valid_from(), R);
+                self.valid_until.store(e.valid_until(), R);
+                let names = e
+                    .features()
+                    .iter()
+                    .filter_map(|f| Some((pack(f.name.as_bytes())?, f)));
+                let mut count = 0;
+                for (slot, (name, f)) in self.features.iter().zip(names) {
+                    slot.len.store(f.name.len(), R);
+                    for (w, v) in slot.name.iter().zip(name) {
+                        w.store(v, R);
+                    }
+                    slot.active_until
+                        .store(f.expires_at().unwrap_or(u64::MAX), R);
+                    count += 1;
+                }
+                self.count.store(count, R);
+            }
+            None => {
+                self.valid_from.store(u64::MAX, R);
+                self.valid_until.store(0, R);
+                self.count.store(0, R);
+            }
+        }
+        self.seq.store(seq.wrapping_add(2), Ordering::Release);
+    }
+
+    /// Whether feature `name` is usable now (by the manager's clock).
+    #[inline]
+    pub fn has_feature(&self, name: &str) -> bool {
+        self.has_feature_at(name, self.clock.now())
+    }
+
+    /// Whether feature `name` is usable at `now` (Unix seconds).
+    pub fn has_feature_at(&self, name: &str, now: u64) -> bool {
+        let Some(key) = pack(name.as_bytes()) else {
+            return false;
+        };
+        loop {
+            let seq = self.seq.load(Ordering::Acquire);
+            if seq & 1 == 1 {
+                spin_loop();
+                continue;
+            }
+            let answer = self.check(name.len(), &key, now);
+            fence(Ordering::Acquire);
+            if self.seq.load(Ordering::Relaxed) == seq {
+                return answer;
+            }
+        }
+    }
+
+    /// The check itself, on values that may be torn by a concurrent publish (the caller then
+    /// retries).
+    #[inline]
+    fn check(&self, len: usize, key: &Name, now: u64) -> bool {
+        const R: Ordering = Ordering::Relaxed;
+        if now.saturating_add(self.rollback_tolerance) < self.high_water.load(R)
+            || now < self.valid_from.load(R)
+            || now >= self.valid_until.load(R)
+        {
+            return false;
+        }
+        let count = self.count.load(R).min(MAX_FEATURES);
+        self.features[..count].iter().any(|slot| {
+            slot.len.load(R) == len
+                && slot.name.iter().zip(key).all(|(w, k)| w.load(R) == *k)
+                && now < slot.active_until.load(R)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+
+    #[test]
+    fn packing() {
+        assert_eq!(pack(b""), Some([0; WORDS]));
+        assert_eq!(pack(b"ab").unwrap()[0], 0x6261);
+        assert!(pack(&[b'a'; MAX_FEATURE_NAME]).is_some());
+        assert!(pack(&[b'a'; MAX_FEATURE_NAME + 1]).is_none());
+        assert_ne!(pack(b"abcdefgh1"), pack(b"abcdefgh2"));
+    }
+
+    #[test]
+    fn an_empty_gate_allows_nothing() {
+        let gate = FeatureGate::new(Arc::new(ManualClock::new(10)), 60);
+        assert!(!gate.has_feature("mqtt-server"));
+        assert!(!gate.has_feature(""));
+        gate.publish(None, 5);
+        assert!(!gate.has_feature_at("mqtt-server", 0));
+    }
+}

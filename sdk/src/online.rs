@@ -1,0 +1,643 @@
+//! Online activation: the host runtime talking to the Tollgate online activation service
+//! (`tollgate-server`) over HTTPS.
+//!
+//! Every online operation is the offline round trip with the service as the courier; the
+//! [`LicenseManager`] does all the licensing work, this module only carries text:
+//!
+//! | operation | the manager | the service |
+//! |---|---|---|
+//! | [`OnlineClient::activate`] | [`LicenseManager::request_usage`], then [`LicenseManager::install`] | `POST /v1/activate` |
+//! | [`OnlineClient::reactivate`] | [`LicenseManager::request_renewal`], then `install` | `POST /v1/refresh` |
+//! | [`OnlineClient::deactivate`] | [`LicenseManager::deactivate`] | `POST /v1/deactivate` |
+//!
+//! The license key never leaves the host: the usage request carries only the key's lookup id
+//! and a proof of the key bound to this host's device key. A usage license from the service is
+//! verified by the manager exactly like one pasted by an operator (signature, product, device,
+//! fingerprint, time): a response damaged or forged on the way is refused with the core's
+//! error (`Core(BadSignature)`, `Core(ArmorChecksum)`, …), never installed.
+//!
+//! # Failures and retries
+//!
+//! Requests are retried with exponential backoff only when the failure is transient: the
+//! service could not be reached (connection refused or reset, DNS, TLS, timeout), answered
+//! 5xx, or answered 429 (then after its `Retry-After`). Retrying is safe: the service answers
+//! a repeated usage request with the very same usage license and never takes a second seat
+//! for it. When the retries are spent the error says which kind of failure it was:
+//! [`SdkError::ServiceUnreachable`] (230), [`SdkError::ServiceUnavailable`] (232) or
+//! [`SdkError::RateLimited`] (233). A refusal (an unknown key, no seat left, …) is not retried:
+//! [`SdkError::ServiceRefused`] (231) carries the service's stable code (300–323). An answer
+//! that is not the JSON the service sends is [`SdkError::BadResponse`] (234).
+//!
+//! # Staying licensed through outages
+//!
+//! An online usage license carries a refresh deadline (7 days after issue by default).
+//! [`BackgroundRefresh`] runs a thread that refreshes it when half the remaining time has
+//! passed, retries with backoff while the service is down, and reports each outcome to a
+//! callback ([`RefreshEvent`]). A running broker is never stopped abruptly: if the service
+//! stays unreachable past the deadline, the license state simply becomes
+//! [`crate::LicenseState::RefreshOverdue`] and [`LicenseManager::has_feature`] returns false
+//! from that second on (the callback gets [`RefreshEvent::LicenseLost`]); the next successful
+//! refresh makes it active again.
+//!
+//! # TLS
+//!
+//! The client uses rustls (ring) and trusts the Mozilla root certificates, or only the
+//! certificates given in [`OnlineConfig::root_certs_pem`] (a private CA or a self-signed
+//! service certificate). Plain `http://` URLs work too, for a service on loopback or behind a
+//! TLS-terminating proxy on the same host; use `https://` everywhere else.
+
+use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::clock::{Clock, SystemClock};
+use crate::error::{Result, SdkError};
+use crate::manager::{LicenseManager, Status};
+
+/// Where the service is and how to talk to it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OnlineConfig {
+    /// The service's base URL, e.g. `https://licensing.example.com`.
+    pub server: String,
+    /// Longest wait for a connection. Default 5 s.
+    pub connect_timeout: Duration,
+    /// Longest wait for a whole request, from connecting to the end of the response.
+    /// Default 20 s.
+    pub timeout: Duration,
+    /// Tries per operation, the first included. Default 4.
+    pub attempts: u32,
+    /// Wait before the first retry; doubled for each next one. Default 250 ms.
+    pub backoff: Duration,
+    /// Longest wait between two tries (also caps a `Retry-After`). Default 10 s.
+    pub max_backoff: Duration,
+    /// When set, the only trusted root certificates (PEM), instead of the Mozilla roots.
+    pub root_certs_pem: Option<Vec<u8>>,
+}
+
+impl OnlineConfig {
+    /// The defaults for the service at `server`.
+    pub fn new(server: impl Into<String>) -> Self {
+        OnlineConfig {
+            server: server.into(),
+            connect_timeout: Duration::from_secs(5),
+            timeout: Duration::from_secs(20),
+            attempts: 4,
+            backoff: Duration::from_millis(250),
+            max_backoff: Duration::from_secs(10),
+            root_certs_pem: None,
+        }
+    }
+}
+
+/// A usage license as the service returns it.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct ServiceAnswer {
+    /// The armored usage license (`TGUL:…`), not yet verified.
+    pub usage_license: String,
+    /// The license.
+    pub license_id: u64,
+    /// The activation (seat).
+    pub activation_id: u64,
+    /// The license revision it carries.
+    pub revision: u32,
+    /// Whether the request took a new seat.
+    pub new_activation: bool,
+    /// Whether the service had answered this very request before (a retry): this is the
+    /// stored answer.
+    #[serde(default)]
+    pub repeated: bool,
+    /// Refresh before this time (Unix seconds).
+    pub refresh_deadline: Option<u64>,
+}
+
+/// The outcome of an online deactivation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Deactivation {
+    /// The deactivation code (`TGDC:…`), kept by the manager as
+    /// [`LicenseManager::last_deactivation_code`].
+    pub code: String,
+    /// True when the service had already freed the seat (a repeated delivery, or a seat the
+    /// vendor restored); the seat is free either way.
+    pub already_freed: bool,
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(Deserialize)]
+struct ErrorDetail {
+    code: u32,
+    name: String,
+    message: String,
+}
+
+/// The service's code for a deactivation code already processed.
+const ALREADY_DEACTIVATED: u32 = 306;
+
+/// One try's failure, before retries are decided.
+enum Failure {
+    /// Worth another try.
+    Transient(SdkError, Option<Duration>),
+    /// Final.
+    Final(SdkError),
+}
+
+/// A client of the online activation service. Cheap to clone; safe to share across threads.
+#[derive(Clone)]
+pub struct OnlineClient {
+    config: OnlineConfig,
+    base: String,
+    agent: ureq::Agent,
+}
+
+impl std::fmt::Debug for OnlineClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OnlineClient")
+            .field("server", &self.base)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OnlineClient {
+    /// A client for the service `config.server`. Fails with [`SdkError::InvalidArgument`] for
+    /// a URL that is not `http://` or `https://`, or unreadable root certificates.
+    pub fn new(config: OnlineConfig) -> Result<Self> {
+        let base = config.server.trim().trim_end_matches('/').to_owned();
+        if !(base.starts_with("https://") || base.starts_with("http://")) {
+            return Err(SdkError::invalid(format!(
+                "the service URL `{base}` must start with https:// or http://"
+            )));
+        }
+        if config.attempts == 0 {
+            return Err(SdkError::invalid("attempts must be at least 1"));
+        }
+        let mut tls = ureq::tls::TlsConfig::builder();
+        if let Some(pem) = &config.root_certs_pem {
+            let certs = ureq::tls::parse_pem(pem)
+                .filter_map(|item| match item {
+                    Ok(ureq::tls::PemItem::Certificate(c)) => Some(Ok(c)),
+                    Ok(_) => None,
+                    Err(e) => Some(Err(e)),
+                })
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .map_err(|e| SdkError::invalid(format!("root certificates: {e}")))?;
+            if certs.is_empty() {
+                return Err(SdkError::invalid(
+                    "root certificates: no certificate in the PEM text",
+                ));
+            }
+            tls = tls.root_certs(ureq::tls::RootCerts::Specific(Arc::new(certs)));
+        }
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .tls_config(tls.build())
+            .timeout_connect(Some(config.connect_timeout))
+            .timeout_global(Some(config.timeout))
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .user_agent(concat!("tollgate-sdk/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .into();
+        Ok(OnlineClient {
+            config,
+            base,
+            agent,
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &OnlineConfig {
+        &self.config
+    }
+
+    // -- the three flows ----------------------------------------------------------------------
+
+    /// Activates `manager` with the license key `key`: makes a usage request, has the service
+    /// answer it (taking a seat when this host holds none), installs the usage license and
+    /// returns the new status.
+    ///
+    /// Fails like [`LicenseManager::request_usage`] before anything is sent; with the
+    /// service's errors (see the module docs); or like [`LicenseManager::install`] when the
+    /// answer does not verify — a tampered answer is refused with the core's error.
+    pub fn activate(&self, manager: &mut LicenseManager, key: &str) -> Result<Status> {
+        let request = manager.request_usage(key)?;
+        let answer = self.post_usage_request("/v1/activate", &request)?;
+        manager.install(&answer.usage_license)
+    }
+
+    /// Reactivates: the same activation gets the license's current grant (an upgrade bought
+    /// since, a renewed subscription) and a new refresh deadline, installed without a restart.
+    /// Needs no license key.
+    ///
+    /// Fails with [`SdkError::NotActivated`] when this host has no activation, with
+    /// [`SdkError::ServiceRefused`] code 323 (`NoActiveActivation`) when the service no longer
+    /// counts it (deactivated, or freed by the vendor), and otherwise like
+    /// [`OnlineClient::activate`].
+    pub fn reactivate(&self, manager: &mut LicenseManager) -> Result<Status> {
+        let request = manager.request_renewal()?;
+        let answer = self.post_usage_request("/v1/refresh", &request)?;
+        manager.install(&answer.usage_license)
+    }
+
+    /// Deactivates: the manager removes the license and makes a deactivation code, and the
+    /// service frees the seat with it.
+    ///
+    /// The host is deactivated first, whatever happens next. If the service cannot be reached
+    /// the error says so and the code stays available as
+    /// [`LicenseManager::last_deactivation_code`]: deliver it later with
+    /// [`OnlineClient::send_deactivation`] (or by hand, as an offline deactivation).
+    pub fn deactivate(&self, manager: &mut LicenseManager) -> Result<Deactivation> {
+        let code = manager.deactivate()?;
+        self.send_deactivation(&code)
+    }
+
+    /// Delivers a deactivation code (`TGDC:…`) to the service, which frees its seat. A code
+    /// the service already processed counts as delivered (`already_freed`).
+    pub fn send_deactivation(&self, code: &str) -> Result<Deactivation> {
+        let body = serde_json::json!({ "code": code }).to_string();
+        match self.post("/v1/deactivate", &body) {
+            Ok(_) => Ok(Deactivation {
+                code: code.to_owned(),
+                already_freed: false,
+            }),
+            Err(SdkError::ServiceRefused {
+                code: ALREADY_DEACTIVATED,
+                ..
+            }) => Ok(Deactivation {
+                code: code.to_owned(),
+                already_freed: true,
+            }),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// [`OnlineClient::reactivate`] on a manager shared across threads: the lock is held to
+    /// make the request and to install the answer, not while waiting for the service.
+    pub fn reactivate_shared(&self, manager: &RwLock<LicenseManager>) -> Result<Status> {
+        let request = write(manager).request_renewal()?;
+        let answer = self.post_usage_request("/v1/refresh", &request)?;
+        write(manager).install(&answer.usage_license)
+    }
+
+    // -- transport ----------------------------------------------------------------------------
+
+    /// Sends an armored usage request to `path` (`/v1/activate`, `/v1/refresh` or
+    /// `/v1/offline/fulfil`) and returns the service's answer, unverified.
+    pub fn post_usage_request(&self, path: &str, request: &str) -> Result<ServiceAnswer> {
+        let body = serde_json::json!({ "request": request }).to_string();
+        let text = self.post(path, &body)?;
+        serde_json::from_str(&text).map_err(|e| SdkError::BadResponse {
+            reason: format!("not a usage license answer: {e}"),
+        })
+    }
+
+    /// POSTs a JSON body with retries; returns the 2xx response body. (Also the transport of
+    /// [`crate::floating::FloatingClient`].)
+    pub(crate) fn post(&self, path: &str, body: &str) -> Result<String> {
+        let url = format!("{}{}", self.base, path);
+        let mut wait = self.config.backoff;
+        let mut attempt = 1;
+        loop {
+            match self.try_post(&url, body) {
+                Ok(text) => return Ok(text),
+                Err(Failure::Final(e)) => return Err(e),
+                Err(Failure::Transient(e, _)) if attempt >= self.config.attempts => return Err(e),
+                Err(Failure::Transient(_, retry_after)) => {
+                    let pause = retry_after.unwrap_or(wait).min(self.config.max_backoff);
+                    std::thread::sleep(pause);
+                    wait = wait.saturating_mul(2).min(self.config.max_backoff);
+                    attempt += 1;
+                }
+            }
+        }
+    }
+
+    fn try_post(&self, url: &str, body: &str) -> std::result::Result<String, Failure> {
+        let mut resp = self
+            .agent
+            .post(url)
+            .header("content-type", "application/json")
+            .header("accept", "application/json")
+            .send(body)
+            .map_err(|e| Failure::Transient(unreachable(&e), None))?;
+        let status = resp.status().as_u16();
+        let retry_after = resp
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let text = resp
+            .body_mut()
+            .with_config()
+            .limit(1024 * 1024)
+            .read_to_string()
+            .map_err(|e| Failure::Transient(unreachable(&e), None))?;
+        if (200..300).contains(&status) {
+            return Ok(text);
+        }
+        let detail = serde_json::from_str::<ErrorBody>(&text)
+            .ok()
+            .map(|b| b.error);
+        match status {
+            429 => Err(Failure::Transient(
+                SdkError::RateLimited {
+                    retry_after_secs: retry_after.map_or(0, |d| d.as_secs()),
+                },
+                retry_after,
+            )),
+            500..=599 => Err(Failure::Transient(
+                SdkError::ServiceUnavailable {
+                    status,
+                    message: detail.map_or_else(|| format!("HTTP {status}"), |d| d.message),
+                },
+                retry_after,
+            )),
+            _ => Err(Failure::Final(match detail {
+                Some(d) => SdkError::ServiceRefused {
+                    code: d.code,
+                    name: d.name,
+                    message: d.message,
+                },
+                None => SdkError::BadResponse {
+                    reason: format!("HTTP {status} without an error body"),
+                },
+            })),
+        }
+    }
+}
+
+fn unreachable(e: &ureq::Error) -> SdkError {
+    SdkError::ServiceUnreachable {
+        reason: e.to_string(),
+    }
+}
+
+fn write(m: &RwLock<LicenseManager>) -> std::sync::RwLockWriteGuard<'_, LicenseManager> {
+    m.write().unwrap_or_else(|p| p.into_inner())
+}
+
+fn read(m: &RwLock<LicenseManager>) -> std::sync::RwLockReadGuard<'_, LicenseManager> {
+    m.read().unwrap_or_else(|p| p.into_inner())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Background refresh
+// ---------------------------------------------------------------------------------------------
+
+/// When [`BackgroundRefresh`] refreshes and retries.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RefreshPolicy {
+    /// Refresh once this fraction of the time left until the refresh deadline has passed.
+    /// Default 0.5.
+    pub fraction: f64,
+    /// Never refresh more often than this. Default 60 s.
+    pub min_interval: Duration,
+    /// First wait after a failed refresh; doubled after each next failure. Default 15 s.
+    pub retry_initial: Duration,
+    /// Longest wait between retries. Default 15 min.
+    pub retry_max: Duration,
+    /// How often to look again when nothing online is installed. Default 5 min.
+    pub idle_check: Duration,
+}
+
+impl Default for RefreshPolicy {
+    fn default() -> Self {
+        RefreshPolicy {
+            fraction: 0.5,
+            min_interval: Duration::from_secs(60),
+            retry_initial: Duration::from_secs(15),
+            retry_max: Duration::from_secs(15 * 60),
+            idle_check: Duration::from_secs(5 * 60),
+        }
+    }
+}
+
+/// What [`BackgroundRefresh`] reports.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RefreshEvent {
+    /// A new usage license was installed.
+    Refreshed {
+        /// Its refresh deadline (Unix seconds).
+        refresh_deadline: Option<u64>,
+        /// The license revision it carries (higher after an upgrade).
+        revision: u32,
+    },
+    /// A refresh failed for a reason that may pass (the service is unreachable or
+    /// overloaded); it is retried after `retry_in`. The license stays usable until its
+    /// refresh deadline.
+    RefreshFailed {
+        /// Why.
+        error: SdkError,
+        /// When the next try is.
+        retry_in: Duration,
+    },
+    /// The license is no longer usable: its refresh deadline passed without a refresh
+    /// (`Core(RefreshOverdue)`; refreshing continues, and success makes it active again), or
+    /// the service refused the refresh for good (e.g. code 323 `NoActiveActivation`: the
+    /// activation was freed; refreshing stops until [`BackgroundRefresh::refresh_now`]).
+    LicenseLost {
+        /// Why.
+        error: SdkError,
+    },
+}
+
+struct Control {
+    stop: bool,
+    now: bool,
+}
+
+type Signal = Arc<(Mutex<Control>, Condvar)>;
+
+/// A thread that keeps an online activation refreshed (see the module docs). Stopping or
+/// dropping it ends the thread; the license state is not touched.
+pub struct BackgroundRefresh {
+    signal: Signal,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for BackgroundRefresh {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BackgroundRefresh").finish_non_exhaustive()
+    }
+}
+
+/// A failure that another try will not change.
+fn is_final(e: &SdkError) -> bool {
+    matches!(e, SdkError::ServiceRefused { .. } | SdkError::NotActivated)
+}
+
+impl BackgroundRefresh {
+    /// Starts refreshing the online activation of `manager` through `client`, reporting to
+    /// `on_event` (called on the refresh thread; keep it short).
+    pub fn start(
+        manager: Arc<RwLock<LicenseManager>>,
+        client: OnlineClient,
+        policy: RefreshPolicy,
+        on_event: impl Fn(&RefreshEvent) + Send + 'static,
+    ) -> Result<Self> {
+        Self::start_with_clock(manager, client, policy, Arc::new(SystemClock), on_event)
+    }
+
+    /// [`BackgroundRefresh::start`] reading the time from `clock` (the manager's clock).
+    pub fn start_with_clock(
+        manager: Arc<RwLock<LicenseManager>>,
+        client: OnlineClient,
+        policy: RefreshPolicy,
+        clock: Arc<dyn Clock>,
+        on_event: impl Fn(&RefreshEvent) + Send + 'static,
+    ) -> Result<Self> {
+        let signal: Signal = Arc::new((
+            Mutex::new(Control {
+                stop: false,
+                now: false,
+            }),
+            Condvar::new(),
+        ));
+        let worker = Worker {
+            manager,
+            client,
+            policy,
+            clock,
+            on_event: Box::new(on_event),
+            signal: Arc::clone(&signal),
+        };
+        let thread = std::thread::Builder::new()
+            .name("tollgate-refresh".into())
+            .spawn(move || worker.run())
+            .map_err(SdkError::from)?;
+        Ok(BackgroundRefresh {
+            signal,
+            thread: Some(thread),
+        })
+    }
+
+    /// Refreshes now (e.g. the status page's "Reactivate" button), also after a
+    /// [`RefreshEvent::LicenseLost`] that stopped the refreshing.
+    pub fn refresh_now(&self) {
+        let (lock, cvar) = &*self.signal;
+        lock.lock().unwrap_or_else(|p| p.into_inner()).now = true;
+        cvar.notify_all();
+    }
+
+    /// Stops the thread and waits for it (at most the end of a request in flight).
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        let (lock, cvar) = &*self.signal;
+        lock.lock().unwrap_or_else(|p| p.into_inner()).stop = true;
+        cvar.notify_all();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for BackgroundRefresh {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+struct Worker {
+    manager: Arc<RwLock<LicenseManager>>,
+    client: OnlineClient,
+    policy: RefreshPolicy,
+    clock: Arc<dyn Clock>,
+    on_event: Box<dyn Fn(&RefreshEvent) + Send>,
+    signal: Signal,
+}
+
+impl Worker {
+    /// Waits `d` or until told; returns false when told to stop.
+    fn wait(&self, d: Duration) -> bool {
+        let (lock, cvar) = &*self.signal;
+        let mut c = lock.lock().unwrap_or_else(|p| p.into_inner());
+        let deadline = std::time::Instant::now() + d;
+        while !c.stop && !c.now {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            c = cvar
+                .wait_timeout(c, left)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+        c.now = false;
+        !c.stop
+    }
+
+    /// The refresh deadline of the installed online license, if any.
+    fn deadline(&self) -> Option<u64> {
+        read(&self.manager)
+            .installed_license()
+            .and_then(|l| l.terms().refresh_deadline)
+    }
+
+    fn run(self) {
+        let mut retry: Option<Duration> = None;
+        let mut lost_overdue = false;
+        let mut gave_up = false;
+        loop {
+            let now = self.clock.now();
+            let wait = match (self.deadline(), retry) {
+                _ if gave_up => self.policy.idle_check.max(Duration::from_secs(3600)),
+                (None, _) => self.policy.idle_check,
+                // Wake at the deadline too, to report a lost license on time.
+                (Some(deadline), Some(r)) if !lost_overdue && deadline > now => {
+                    r.min(Duration::from_secs(deadline - now + 1))
+                }
+                (Some(_), Some(r)) => r,
+                (Some(deadline), None) => {
+                    let left = deadline.saturating_sub(now) as f64 * self.policy.fraction;
+                    Duration::from_secs_f64(left).max(self.policy.min_interval)
+                }
+            };
+            if !self.wait(wait) {
+                return;
+            }
+            let Some(deadline) = self.deadline() else {
+                continue;
+            };
+            gave_up = false;
+            match self.client.reactivate_shared(&self.manager) {
+                Ok(status) => {
+                    retry = None;
+                    lost_overdue = false;
+                    let lic = status.license.as_ref();
+                    (self.on_event)(&RefreshEvent::Refreshed {
+                        refresh_deadline: self.deadline(),
+                        revision: lic.map_or(0, |l| l.revision),
+                    });
+                }
+                Err(error) if is_final(&error) => {
+                    retry = None;
+                    gave_up = true;
+                    (self.on_event)(&RefreshEvent::LicenseLost { error });
+                }
+                Err(error) => {
+                    let next = retry.map_or(self.policy.retry_initial, |r| {
+                        r.saturating_mul(2).min(self.policy.retry_max)
+                    });
+                    retry = Some(next);
+                    (self.on_event)(&RefreshEvent::RefreshFailed {
+                        error,
+                        retry_in: next,
+                    });
+                    if !lost_overdue && self.clock.now() >= deadline {
+                        lost_overdue = true;
+                        (self.on_event)(&RefreshEvent::LicenseLost {
+                            error: tollgate_core::Error::RefreshOverdue.into(),
+                        });
+                    }
+                }
+            }
+        }
+    }
+}
