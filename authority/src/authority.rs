@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde_json::{json, Value};
 use tollgate_core::model::check_feature_name;
@@ -17,7 +18,10 @@ use crate::ledger::{Ledger, NewAudit, RevisionRow, Tx, UsageRow};
 use crate::records::{
     Activation, ActivationStatus, AuditEntry, KeyStatus, LicenseRecord, SigningKeyInfo,
 };
-use crate::spec::{AuthorityConfig, Freed, Fulfilled, IssueSpec, Issued, NewExpiry, UpgradeSpec};
+use crate::spec::{
+    AuthorityConfig, Freed, FulfilItem, FulfilMode, Fulfilled, IssueSpec, Issued, NewExpiry,
+    UpgradeSpec,
+};
 
 /// The ledger file inside the state directory.
 pub const LEDGER_FILE: &str = "ledger.sqlite";
@@ -81,10 +85,10 @@ fn grant_json(g: &Grant) -> Value {
     serde_json::to_value(g).unwrap_or(Value::Null)
 }
 
-/// The active signing key, loaded from its file.
-fn active_signer(tx: &Tx<'_>, keys: &KeyStore) -> Result<VendorSigningKey> {
+/// The active signing key, loaded from its file (or kept from the last load).
+fn active_signer(tx: &Tx<'_>, keys: &KeyStore) -> Result<Arc<VendorSigningKey>> {
     let info = tx.active_key()?.ok_or(AuthorityError::NoSigningKey)?;
-    keys.load(info.key_id)
+    keys.signer(info.key_id)
 }
 
 /// Policy checks on a grant, beyond the core's format limits.
@@ -152,6 +156,43 @@ impl Authority {
             config,
             actor: DEFAULT_ACTOR.into(),
         })
+    }
+
+    /// Opens a vendor state directory whose ledger lives in PostgreSQL (feature `postgres`):
+    /// the signing keys stay in `dir/keys/` (created with mode 0700 if needed), the ledger is
+    /// the database at `url` (`postgres://user:password@host:port/database`), whose schema is
+    /// brought up to date — the same migrations as SQLite's. Several `Authority` values, in
+    /// one process or many, may share the database; each holds one connection. The URL is not
+    /// kept where `Debug` or an error could show it. The connection is not encrypted: use a
+    /// database on the same host or a private network.
+    ///
+    /// Fails with [`AuthorityError::Db`] when the database cannot be reached, and like
+    /// [`Authority::open`] otherwise.
+    #[cfg(feature = "postgres")]
+    pub fn open_postgres(
+        dir: impl AsRef<Path>,
+        url: &str,
+        config: AuthorityConfig,
+    ) -> Result<Self> {
+        let dir = dir.as_ref().to_path_buf();
+        private_dir(&dir)?;
+        let keys = KeyStore::open(dir.join(KEYS_DIR))?;
+        let ledger = Ledger::connect_postgres(url, config.busy_timeout)?;
+        Ok(Authority {
+            dir,
+            ledger,
+            keys,
+            config,
+            actor: DEFAULT_ACTOR.into(),
+        })
+    }
+
+    /// The ledger's database: `"sqlite"` or `"postgres"`.
+    pub fn backend(&self) -> &'static str {
+        match self.ledger.dialect() {
+            crate::ledger::Dialect::Sqlite => "sqlite",
+            crate::ledger::Dialect::Postgres => "postgres",
+        }
     }
 
     /// The state directory.
@@ -278,6 +319,7 @@ impl Authority {
             not_before: spec.not_before,
             not_after: spec.not_after,
             fingerprint_threshold: spec.fingerprint_threshold,
+            max_borrow_secs: spec.max_borrow_secs,
         };
         check_grant(&grant)?;
         let (keys, actor) = (&self.keys, self.actor.as_str());
@@ -412,8 +454,88 @@ impl Authority {
         model: DeploymentModel,
         now: u64,
     ) -> Result<Fulfilled> {
+        self.fulfil_with(request_armored, model, FulfilMode::Activate, now)
+    }
+
+    /// [`Authority::fulfil`] with a [`FulfilMode`]: [`FulfilMode::Refresh`] answers only a
+    /// device that holds an active activation of the license (an online reactivation: the same
+    /// activation gets the current grant and a new refresh deadline) and fails with
+    /// [`AuthorityError::NoActiveActivation`] otherwise, never taking a new seat.
+    pub fn fulfil_with(
+        &mut self,
+        request_armored: &str,
+        model: DeploymentModel,
+        mode: FulfilMode,
+        now: u64,
+    ) -> Result<Fulfilled> {
         let req = UsageRequest::from_armor(request_armored)?;
-        let refresh_deadline = match model {
+        let refresh_deadline = self.refresh_deadline(model, now)?;
+        let (keys, actor) = (&self.keys, self.actor.as_str());
+        self.ledger
+            .write(|tx| fulfil_in(tx, keys, actor, &req, model, mode, now, refresh_deadline))
+    }
+
+    /// Answers many usage requests (already decoded: [`FulfilItem::parse`]) in one ledger
+    /// transaction (group commit), each inside its own savepoint: one request's failure (an unknown key, no seat left, …) undoes only its
+    /// own changes and is reported in its slot, while the others are committed together with
+    /// one disk flush. Each request is checked exactly as by [`Authority::fulfil_with`], in the
+    /// order given, so a later request sees the seats taken by an earlier one.
+    ///
+    /// Returns one result per item, in order, once everything is durable. The outer error
+    /// means the transaction itself failed (the lock could not be taken, the commit failed):
+    /// then nothing was committed.
+    pub fn fulfil_many(
+        &mut self,
+        items: &[FulfilItem],
+        now: u64,
+    ) -> Result<Vec<Result<Fulfilled>>> {
+        let mut out: Vec<Option<Result<Fulfilled>>> = Vec::with_capacity(items.len());
+        let mut todo = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            match self.refresh_deadline(item.model, now) {
+                Ok(deadline) => {
+                    todo.push((i, deadline));
+                    out.push(None);
+                }
+                Err(e) => out.push(Some(Err(e))),
+            }
+        }
+        if !todo.is_empty() {
+            let (keys, actor) = (&self.keys, self.actor.as_str());
+            let done = self.ledger.write(|tx| {
+                let mut done = Vec::with_capacity(todo.len());
+                for (i, deadline) in &todo {
+                    let Some(item) = items.get(*i) else { continue };
+                    done.push(tx.savepoint(|tx| {
+                        fulfil_in(
+                            tx,
+                            keys,
+                            actor,
+                            &item.request,
+                            item.model,
+                            item.mode,
+                            now,
+                            *deadline,
+                        )
+                    })?);
+                }
+                Ok(done)
+            })?;
+            for ((i, _), result) in todo.iter().zip(done) {
+                if let Some(slot) = out.get_mut(*i) {
+                    *slot = Some(result);
+                }
+            }
+        }
+        Ok(out
+            .into_iter()
+            .map(|r| r.unwrap_or(Err(AuthorityError::Corrupt("unanswered batch item"))))
+            .collect())
+    }
+
+    /// The refresh deadline of a usage license for `model` issued at `now`.
+    fn refresh_deadline(&self, model: DeploymentModel, now: u64) -> Result<Option<u64>> {
+        match model {
             DeploymentModel::Offline => None,
             DeploymentModel::Online => Some(self.config.online_refresh_secs),
             DeploymentModel::Floating => self.config.floating_refresh_secs,
@@ -422,10 +544,7 @@ impl Authority {
             now.checked_add(p)
                 .ok_or(AuthorityError::invalid("refresh deadline overflows"))
         })
-        .transpose()?;
-        let (keys, actor) = (&self.keys, self.actor.as_str());
-        self.ledger
-            .write(|tx| fulfil_in(tx, keys, actor, &req, model, now, refresh_deadline))
+        .transpose()
     }
 
     /// Processes a deactivation code (`TGDC:…`) from a host: frees the seat of the activation
@@ -437,8 +556,7 @@ impl Authority {
     /// [`AuthorityError::AlreadyDeactivated`] for a code already processed (or an activation
     /// already restored).
     pub fn deactivate(&mut self, code_armored: &str, now: u64) -> Result<Freed> {
-        let code = DeactivationCode::from_armor(code_armored)?;
-        let claims = code.claims().clone();
+        let claims = DeactivationCode::from_armor(code_armored)?.claims().clone();
         let actor = self.actor.as_str();
         self.ledger.write(|tx| {
             let act = tx
@@ -447,7 +565,9 @@ impl Authority {
             if act.license_id != claims.license_id {
                 return Err(AuthorityError::BadDeactivationCode);
             }
-            code.verify(&act.device_key)
+            // (Decoded again: a retried transaction needs the code again.)
+            DeactivationCode::from_armor(code_armored)?
+                .verify(&act.device_key)
                 .map_err(|_| AuthorityError::BadDeactivationCode)?;
             if act.status != ActivationStatus::Active
                 || !tx.free_activation(
@@ -581,13 +701,15 @@ fn new_license_key(tx: &Tx<'_>) -> Result<LicenseKey> {
     Err(AuthorityError::Random)
 }
 
-/// The body of [`Authority::fulfil`], inside its transaction.
+/// The body of [`Authority::fulfil_with`], inside its transaction.
+#[allow(clippy::too_many_arguments)]
 fn fulfil_in(
     tx: &Tx<'_>,
     keys: &KeyStore,
     actor: &str,
     req: &UsageRequest,
     model: DeploymentModel,
+    mode: FulfilMode,
     now: u64,
     refresh_deadline: Option<u64>,
 ) -> Result<Fulfilled> {
@@ -633,6 +755,9 @@ fn fulfil_in(
         .iter()
         .map(|(a, _)| a)
         .find(|a| a.status == ActivationStatus::Active);
+    if mode == FulfilMode::Refresh && active.is_none() {
+        return Err(AuthorityError::NoActiveActivation);
+    }
     // A device key that was freed must come back with a higher counter than it ever used.
     let freed_floor = history
         .iter()

@@ -120,6 +120,11 @@ pub enum AuthorityError {
     /// The operating system's random number generator failed.
     #[error("the system random number generator failed")]
     Random,
+    /// A refresh (reactivation) came from a device that holds no active activation of the
+    /// license: it was deactivated or restored, or never activated. A refresh never takes a
+    /// new seat; activate instead.
+    #[error("this device holds no active activation of the license")]
+    NoActiveActivation,
 }
 
 impl AuthorityError {
@@ -150,6 +155,7 @@ impl AuthorityError {
             AuthorityError::Corrupt(_) => 320,
             AuthorityError::Io { .. } => 321,
             AuthorityError::Random => 322,
+            AuthorityError::NoActiveActivation => 323,
             AuthorityError::Core(e) => e.code(),
         }
     }
@@ -191,7 +197,42 @@ impl AuthorityError {
             AuthorityError::Corrupt(_) => "a ledger row is corrupt",
             AuthorityError::Io { .. } => "file system error",
             AuthorityError::Random => "the system random number generator failed",
+            AuthorityError::NoActiveActivation => {
+                "this device holds no active activation of the license"
+            }
             AuthorityError::Core(e) => e.message(),
+        }
+    }
+
+    /// The stable name of this error's kind (the variant's name, e.g. `SeatsExhausted`; the
+    /// core's name for a core error), as the online service reports it beside the code.
+    pub fn name(&self) -> &'static str {
+        match self {
+            AuthorityError::UnknownKey => "UnknownKey",
+            AuthorityError::WrongProduct { .. } => "WrongProduct",
+            AuthorityError::ModelNotAllowed { .. } => "ModelNotAllowed",
+            AuthorityError::SeatsExhausted { .. } => "SeatsExhausted",
+            AuthorityError::LicenseNotFound(_) => "LicenseNotFound",
+            AuthorityError::ActivationNotFound(_) => "ActivationNotFound",
+            AuthorityError::AlreadyDeactivated(_) => "AlreadyDeactivated",
+            AuthorityError::BadDeactivationCode => "BadDeactivationCode",
+            AuthorityError::StaleRequest { .. } => "StaleRequest",
+            AuthorityError::LicenseExpired => "LicenseExpired",
+            AuthorityError::LicenseNotYetValid => "LicenseNotYetValid",
+            AuthorityError::NoSigningKey => "NoSigningKey",
+            AuthorityError::SigningKeyExists => "SigningKeyExists",
+            AuthorityError::KeyFile { .. } => "KeyFile",
+            AuthorityError::FeatureExists(_) => "FeatureExists",
+            AuthorityError::NoSuchSubscription(_) => "NoSuchSubscription",
+            AuthorityError::InvalidArgument(_) => "InvalidArgument",
+            AuthorityError::SchemaTooNew { .. } => "SchemaTooNew",
+            AuthorityError::Busy => "Busy",
+            AuthorityError::Db(_) => "Db",
+            AuthorityError::Corrupt(_) => "Corrupt",
+            AuthorityError::Io { .. } => "Io",
+            AuthorityError::Random => "Random",
+            AuthorityError::NoActiveActivation => "NoActiveActivation",
+            AuthorityError::Core(e) => e.name(),
         }
     }
 
@@ -207,7 +248,7 @@ impl AuthorityError {
     }
 }
 
-/// An opaque database error from the ledger backend (SQLite today). Its `Display` is the
+/// An opaque database error from the ledger backend (SQLite or PostgreSQL). Its `Display` is the
 /// backend's message; its source is the backend's error.
 pub struct LedgerError(Box<dyn std::error::Error + Send + Sync + 'static>);
 
@@ -282,13 +323,19 @@ mod tests {
             AuthorityError::Corrupt(""),
             AuthorityError::io("", std::io::Error::other("x")),
             AuthorityError::Random,
+            AuthorityError::NoActiveActivation,
         ];
         let codes: Vec<u32> = all.iter().map(AuthorityError::code).collect();
-        let expected: Vec<u32> = (300..323).collect();
+        let expected: Vec<u32> = (300..324).collect();
         assert_eq!(codes, expected);
+        let mut names: Vec<&str> = all.iter().map(AuthorityError::name).collect();
         for e in &all {
             assert!(!e.message().is_empty());
+            assert!(format!("{e:?}").starts_with(e.name()), "{e:?}");
         }
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), all.len());
         assert_eq!(
             AuthorityError::Core(tollgate_core::Error::BadSignature).code(),
             111

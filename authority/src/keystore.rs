@@ -3,15 +3,18 @@
 use std::fs::{self, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use tollgate_core::{KeyId, VendorSigningKey};
 use zeroize::Zeroizing;
 
 use crate::error::{AuthorityError, Result};
 
-/// The directory of key files.
+/// The directory of key files, with the last key loaded kept in memory (signing many usage
+/// licenses in a row must not read and check the key file each time).
 pub(crate) struct KeyStore {
     dir: PathBuf,
+    cached: Mutex<Option<Arc<VendorSigningKey>>>,
 }
 
 /// Fills `buf` from the operating system's RNG.
@@ -23,7 +26,10 @@ impl KeyStore {
     /// Opens (creating with mode 0700 if needed) the key directory.
     pub fn open(dir: PathBuf) -> Result<Self> {
         crate::authority::private_dir(&dir)?;
-        Ok(KeyStore { dir })
+        Ok(KeyStore {
+            dir,
+            cached: Mutex::new(None),
+        })
     }
 
     /// The file of the key with this id.
@@ -62,6 +68,18 @@ impl KeyStore {
             let _ = d.sync_all();
         }
         Ok((key, path))
+    }
+
+    /// The key `id`: the one in memory if it is that key, otherwise [`KeyStore::load`]ed (and
+    /// kept in memory).
+    pub fn signer(&self, id: KeyId) -> Result<Arc<VendorSigningKey>> {
+        let mut cached = self.cached.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(k) = cached.as_ref().filter(|k| k.key_id() == id) {
+            return Ok(Arc::clone(k));
+        }
+        let key = Arc::new(self.load(id)?);
+        *cached = Some(Arc::clone(&key));
+        Ok(key)
     }
 
     /// Loads the key `id`, checking that the file holds exactly that key.

@@ -12,11 +12,14 @@
 //! <dir>/keys/<key id>.key    vendor signing key seeds (32 bytes, mode 0600)
 //! ```
 //!
+//! With the `postgres` feature, [`Authority::open_postgres`] keeps the ledger in PostgreSQL
+//! instead (same schema, same migrations, same statements); the keys stay in `<dir>/keys/`.
+//!
 //! | operation | method |
 //! |---|---|
 //! | create / rotate the signing key | [`Authority::create_signing_key`], [`Authority::rotate_signing_key`] |
 //! | issue a license (key + signed license) | [`Authority::issue`] |
-//! | answer a usage request with a usage license | [`Authority::fulfil`] |
+//! | answer a usage request with a usage license | [`Authority::fulfil`], [`Authority::fulfil_with`] (refresh only), [`Authority::fulfil_many`] (group commit) |
 //! | process a deactivation code | [`Authority::deactivate`] |
 //! | restore an activation lost with its host | [`Authority::restore`] |
 //! | add features, extend subscriptions | [`Authority::upgrade`] |
@@ -68,12 +71,13 @@ mod spec;
 
 pub use authority::{Authority, DEFAULT_ACTOR, KEYS_DIR, LEDGER_FILE};
 pub use error::{AuthorityError, LedgerError, Result};
+pub use ledger::store::{Migration, SqlStore, SqlTx, SqlValue};
 pub use records::{
     Activation, ActivationStatus, AuditEntry, KeyStatus, LicenseRecord, SigningKeyInfo,
 };
 pub use spec::{
-    AuthorityConfig, Extension, Freed, Fulfilled, IssueSpec, Issued, NewExpiry, UpgradeSpec,
-    DEFAULT_FINGERPRINT_THRESHOLD,
+    AuthorityConfig, Extension, Freed, FulfilItem, FulfilMode, Fulfilled, IssueSpec, Issued,
+    NewExpiry, UpgradeSpec, DEFAULT_FINGERPRINT_THRESHOLD,
 };
 
 /// The ledger schema version this build writes (the highest migration it knows).

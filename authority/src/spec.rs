@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use tollgate_core::{DeploymentModel, Feature, License, LicenseKey, Models};
+use tollgate_core::{DeploymentModel, Feature, License, LicenseKey, Models, UsageRequest};
 
 /// The default k of the k-of-n fingerprint match ([`IssueSpec::fingerprint_threshold`]).
 pub const DEFAULT_FINGERPRINT_THRESHOLD: u8 = 3;
@@ -52,6 +52,9 @@ pub struct IssueSpec {
     pub not_after: Option<u64>,
     /// How many fingerprint components must match on the host.
     pub fingerprint_threshold: u8,
+    /// The longest a floating license server may lend a feature set to a client that borrows
+    /// it, in seconds; 0 (the default): no borrowing.
+    pub max_borrow_secs: u32,
 }
 
 impl IssueSpec {
@@ -68,6 +71,7 @@ impl IssueSpec {
             not_before: None,
             not_after: None,
             fingerprint_threshold: DEFAULT_FINGERPRINT_THRESHOLD,
+            max_borrow_secs: 0,
         }
     }
 }
@@ -155,4 +159,48 @@ pub struct UpgradeSpec {
     pub customer: Option<String>,
     /// A new fingerprint threshold.
     pub fingerprint_threshold: Option<u8>,
+}
+
+/// Whether answering a usage request may take a new seat
+/// ([`crate::Authority::fulfil_with`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum FulfilMode {
+    /// An activation: a device without an active activation takes a free seat; a device that
+    /// has one refreshes it (no new seat). What [`crate::Authority::fulfil`] does.
+    #[default]
+    Activate,
+    /// A refresh (online reactivation) only: the device must hold an active activation of the
+    /// license, which gets the current grant and a new refresh deadline; otherwise
+    /// [`crate::AuthorityError::NoActiveActivation`].
+    Refresh,
+}
+
+/// One usage request of a batch for [`crate::Authority::fulfil_many`], decoded and with its
+/// self-signature checked ([`FulfilItem::parse`]) — work done before the batch takes the
+/// ledger's write lock, on whichever thread received the request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FulfilItem {
+    /// The usage request.
+    pub request: UsageRequest,
+    /// The deployment model to fulfil it for.
+    pub model: DeploymentModel,
+    /// Whether it may take a new seat.
+    pub mode: FulfilMode,
+}
+
+impl FulfilItem {
+    /// Decodes an armored usage request (`TGRQ:…`) and checks its self-signature. Fails with
+    /// the core's error ([`crate::AuthorityError::Core`]) for a malformed, damaged or forged
+    /// request.
+    pub fn parse(
+        request_armored: &str,
+        model: DeploymentModel,
+        mode: FulfilMode,
+    ) -> crate::Result<Self> {
+        Ok(FulfilItem {
+            request: UsageRequest::from_armor(request_armored)?,
+            model,
+            mode,
+        })
+    }
 }

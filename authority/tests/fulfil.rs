@@ -428,3 +428,106 @@ fn audit_log_records_issue_and_fulfil_without_secrets() {
         assert!(!e.detail.to_string().contains(&key.replace('-', "")));
     }
 }
+
+#[test]
+fn fulfil_many_answers_each_request_in_its_own_savepoint() {
+    use tollgate_authority::{FulfilItem, FulfilMode};
+    let (_d, mut v) = vendor();
+    let issued = v.issue(chariot(2), T0).unwrap();
+    let item = |request: String| {
+        FulfilItem::parse(&request, DeploymentModel::Online, FulfilMode::Activate).unwrap()
+    };
+    let (h1, h2, h3) = (Host::new(1), Host::new(2), Host::new(3));
+    assert!(
+        FulfilItem::parse(
+            "TGRQ:garbage",
+            DeploymentModel::Online,
+            FulfilMode::Activate
+        )
+        .unwrap_err()
+        .code()
+            < 200,
+        "a core decoding error"
+    );
+    let items = vec![
+        item(h1.request(&issued.key, 1)),
+        item(h1.request(&issued.key, 1)),
+        item(h2.request(&issued.key, 1)),
+        item(h3.request(&issued.key, 1)),
+        item(h1.request(&issued.key, 2)),
+        FulfilItem {
+            mode: FulfilMode::Refresh,
+            ..item(h3.request(&issued.key, 2))
+        },
+    ];
+    let out = v.fulfil_many(&items, T0 + 1).unwrap();
+    assert_eq!(out.len(), 6);
+    let first = out[0].as_ref().unwrap();
+    assert!(first.new_activation);
+    let again = out[1].as_ref().unwrap();
+    assert!(again.repeated && again.usage_license == first.usage_license);
+    assert!(out[2].as_ref().unwrap().new_activation);
+    assert!(matches!(
+        out[3],
+        Err(AuthorityError::SeatsExhausted { max: 2 })
+    ));
+    let refreshed = out[4].as_ref().unwrap();
+    assert_eq!(refreshed.activation_id, first.activation_id);
+    assert!(!refreshed.new_activation);
+    assert!(matches!(out[5], Err(AuthorityError::NoActiveActivation)));
+    // Committed together: two seats, and the refusals left nothing behind.
+    let rec = v.get_license(issued.license.grant().license_id).unwrap();
+    assert_eq!((rec.active_activations, rec.total_activations), (2, 2));
+    let ent = verify(&mut v, &h1, &refreshed.usage_license, T0 + 2);
+    assert_eq!(ent.model(), DeploymentModel::Online);
+}
+
+#[test]
+fn refresh_mode_never_takes_a_seat() {
+    use tollgate_authority::FulfilMode;
+    let (_d, mut v) = vendor();
+    let issued = v.issue(chariot(1), T0).unwrap();
+    let host = Host::new(1);
+    let err = v
+        .fulfil_with(
+            &host.request(&issued.key, 1),
+            DeploymentModel::Online,
+            FulfilMode::Refresh,
+            T0,
+        )
+        .unwrap_err();
+    assert_eq!((err.code(), err.name()), (323, "NoActiveActivation"));
+    let f = v
+        .fulfil(&host.request(&issued.key, 2), DeploymentModel::Online, T0)
+        .unwrap();
+    let r = v
+        .fulfil_with(
+            &host.request(&issued.key, 3),
+            DeploymentModel::Online,
+            FulfilMode::Refresh,
+            T0 + 100,
+        )
+        .unwrap();
+    assert_eq!(r.activation_id, f.activation_id);
+    assert_eq!(
+        r.refresh_deadline,
+        Some(T0 + 100 + v.config().online_refresh_secs)
+    );
+    v.restore(
+        f.license_id,
+        f.activation_id,
+        "host lost",
+        "support",
+        T0 + 200,
+    )
+    .unwrap();
+    let err = v
+        .fulfil_with(
+            &host.request(&issued.key, 4),
+            DeploymentModel::Online,
+            FulfilMode::Refresh,
+            T0 + 300,
+        )
+        .unwrap_err();
+    assert!(matches!(err, AuthorityError::NoActiveActivation));
+}

@@ -164,7 +164,7 @@ fn reopening_keeps_everything() {
     let req = host.request(&issued.key, 1);
     let f = v.fulfil(&req, DeploymentModel::Offline, T0).unwrap();
     drop(v);
-    let mut v = Authority::open(d.path()).unwrap();
+    let mut v = reopen(d.path());
     assert_eq!(
         v.schema_version().unwrap(),
         tollgate_authority::schema_version()

@@ -10,22 +10,23 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use tollgate_benches::{Fixture, NOW};
+use tollgate_benches::Fixture;
+use tollgate_core::reference::T_NOW;
 
 fn features(c: &mut Criterion) {
     let f = Fixture::new();
     let ent = f
         .verifier
-        .verify(&f.usage_license_armored, &f.host, NOW)
+        .verify(&f.usage_license_armored, &f.host, T_NOW)
         .expect("reference verifies");
 
     let mut g = c.benchmark_group("has_feature");
     g.throughput(Throughput::Elements(1));
     g.bench_function("hit_support", |b| {
-        b.iter(|| ent.has_feature(black_box("support"), black_box(NOW)))
+        b.iter(|| ent.has_feature(black_box("support"), black_box(T_NOW)))
     });
     g.bench_function("miss", |b| {
-        b.iter(|| ent.has_feature(black_box("no-such-feature"), black_box(NOW)))
+        b.iter(|| ent.has_feature(black_box("no-such-feature"), black_box(T_NOW)))
     });
     g.finish();
 }

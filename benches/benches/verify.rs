@@ -8,7 +8,8 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use tollgate_benches::{jwt, Fixture, NOW, PRODUCT};
+use tollgate_benches::{jwt, Fixture};
+use tollgate_core::reference::{PRODUCT, T_NOW};
 
 fn verify(c: &mut Criterion) {
     let f = Fixture::new();
@@ -34,16 +35,16 @@ fn verify(c: &mut Criterion) {
     g.bench_function("tollgate_armored", |b| {
         b.iter(|| {
             f.verifier
-                .verify(black_box(&f.usage_license_armored), &f.host, NOW)
+                .verify(black_box(&f.usage_license_armored), &f.host, T_NOW)
         })
     });
     g.throughput(Throughput::Bytes(bytes.len() as u64));
     g.bench_function("tollgate_bytes", |b| {
-        b.iter(|| f.verifier.verify_bytes(black_box(bytes), &f.host, NOW))
+        b.iter(|| f.verifier.verify_bytes(black_box(bytes), &f.host, T_NOW))
     });
     g.throughput(Throughput::Bytes(f.jwt.len() as u64));
     g.bench_function("jwt_eddsa_json", |b| {
-        b.iter(|| jwt::verify(black_box(&f.jwt), &f.vendor_key, PRODUCT, &f.host, NOW))
+        b.iter(|| jwt::verify(black_box(&f.jwt), &f.vendor_key, PRODUCT, &f.host, T_NOW))
     });
     g.finish();
 }

@@ -70,9 +70,42 @@ enum HostCmd {
         /// Units used.
         units: u64,
     },
+    /// Activates online: makes a usage request, has the licensing service at --server answer
+    /// it, and installs the usage license (the key itself is never sent).
+    Activate {
+        /// The licensing service, e.g. https://licensing.example.com.
+        #[arg(long, env = "TOLLGATE_SERVER")]
+        server: String,
+        /// The license key. Prefer `--key-file` or the TOLLGATE_LICENSE_KEY variable.
+        #[arg(long, env = "TOLLGATE_LICENSE_KEY", hide_env_values = true)]
+        key: Option<String>,
+        /// A file holding the license key.
+        #[arg(long)]
+        key_file: Option<PathBuf>,
+        /// Trust only this CA certificate (PEM) for the service's TLS certificate.
+        #[arg(long)]
+        ca_cert: Option<PathBuf>,
+    },
+    /// Reactivates online: this activation gets the license's current features and a new
+    /// refresh deadline from the licensing service, without the key.
+    Reactivate {
+        /// The licensing service.
+        #[arg(long, env = "TOLLGATE_SERVER")]
+        server: String,
+        /// Trust only this CA certificate (PEM) for the service's TLS certificate.
+        #[arg(long)]
+        ca_cert: Option<PathBuf>,
+    },
     /// Deactivates: removes the license and prints the deactivation code (`TGDC:…`) for the
-    /// vendor.
-    Deactivate,
+    /// vendor, or with --server delivers it to the licensing service, which frees the seat.
+    Deactivate {
+        /// The licensing service to deliver the code to.
+        #[arg(long)]
+        server: Option<String>,
+        /// Trust only this CA certificate (PEM) for the service's TLS certificate.
+        #[arg(long)]
+        ca_cert: Option<PathBuf>,
+    },
     /// Shows the fingerprint components (digests only) and how they match the license.
     Fingerprint,
     /// Verifies a usage license without touching any state.
@@ -100,6 +133,11 @@ impl From<SdkError> for Failure {
         let exit = match &e {
             SdkError::Core(_) => 3,
             SdkError::Storage { .. } => 6,
+            SdkError::ServiceRefused { .. } => 5,
+            SdkError::ServiceUnreachable { .. }
+            | SdkError::ServiceUnavailable { .. }
+            | SdkError::RateLimited { .. }
+            | SdkError::BadResponse { .. } => 6,
             _ => 4,
         };
         Failure {
@@ -109,6 +147,21 @@ impl From<SdkError> for Failure {
             message: e.to_string(),
         }
     }
+}
+
+/// A client of the licensing service at `server`, trusting only `ca_cert` when given.
+fn online_client(
+    server: &str,
+    ca_cert: Option<&Path>,
+) -> Result<tollgate_sdk::online::OnlineClient, Failure> {
+    let mut cfg = tollgate_sdk::online::OnlineConfig::new(server);
+    if let Some(p) = ca_cert {
+        cfg.root_certs_pem = Some(
+            std::fs::read(p)
+                .map_err(|e| Failure::io(&format!("cannot read {}", p.display()), &e))?,
+        );
+    }
+    Ok(tollgate_sdk::online::OnlineClient::new(cfg)?)
 }
 
 /// The status page as text.
@@ -255,7 +308,50 @@ pub fn run(args: HostArgs, out: &Out, now: u64) -> Result<u8, Failure> {
                 )
             });
         }
-        HostCmd::Deactivate => {
+        HostCmd::Activate {
+            server,
+            key,
+            key_file,
+            ca_cert,
+        } => {
+            let key = match (key, key_file) {
+                (Some(k), _) => k,
+                (None, Some(p)) => std::fs::read_to_string(&p)
+                    .map_err(|e| Failure::io(&format!("cannot read {}", p.display()), &e))?,
+                (None, None) => return Err(Failure::usage("give --key or --key-file")),
+            };
+            let s = online_client(&server, ca_cert.as_deref())?.activate(&mut mgr, &key)?;
+            out.emit(serde_json::to_value(&s).unwrap_or_default(), || {
+                format!("Activated online.\n{}", status_text(&s))
+            });
+        }
+        HostCmd::Reactivate { server, ca_cert } => {
+            let s = online_client(&server, ca_cert.as_deref())?.reactivate(&mut mgr)?;
+            out.emit(serde_json::to_value(&s).unwrap_or_default(), || {
+                format!("Reactivated online.\n{}", status_text(&s))
+            });
+        }
+        HostCmd::Deactivate {
+            server: Some(server),
+            ca_cert,
+        } => {
+            let client = online_client(&server, ca_cert.as_deref())?;
+            let code = mgr.deactivate()?;
+            let d = client.send_deactivation(&code).map_err(|e| {
+                let mut f = Failure::from(e);
+                f.message = format!(
+                    "{}; the license was removed from this host: deliver its deactivation code \
+                     later (again with --server, or to the vendor):\n{code}",
+                    f.message
+                );
+                f
+            })?;
+            out.emit(
+                json!({"deactivation_code": d.code, "delivered": true, "already_freed": d.already_freed}),
+                || "License removed from this host; the licensing service freed its seat.".into(),
+            );
+        }
+        HostCmd::Deactivate { server: None, .. } => {
             let code = mgr.deactivate()?;
             out.emit(json!({"deactivation_code": code}), || {
                 format!(

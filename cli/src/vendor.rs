@@ -134,6 +134,10 @@ struct IssueArgs {
     /// Concurrent floating seats.
     #[arg(long, default_value_t = 0)]
     floating_seats: u32,
+    /// The longest a floating server may lend a feature set to a client that borrows it, in
+    /// seconds (0: no borrowing).
+    #[arg(long, default_value_t = 0)]
+    max_borrow_secs: u32,
     /// Fingerprint components that must match (k of n).
     #[arg(long, default_value_t = tollgate_authority::DEFAULT_FINGERPRINT_THRESHOLD)]
     threshold: u8,
@@ -274,6 +278,7 @@ fn license_json(r: &LicenseRecord) -> Value {
         "models": g.models.iter().map(|m| m.name()).collect::<Vec<_>>(),
         "max_activations": g.max_activations,
         "floating_seats": g.floating_seats,
+        "max_borrow_secs": g.max_borrow_secs,
         "active_activations": r.active_activations,
         "total_activations": r.total_activations,
         "not_before": g.not_before,
@@ -408,6 +413,7 @@ pub fn run(args: VendorArgs, out: &Out, now: u64) -> Result<(), Failure> {
             spec.models = parse_models(&a.models)?;
             spec.max_activations = a.activations;
             spec.floating_seats = a.floating_seats;
+            spec.max_borrow_secs = a.max_borrow_secs;
             spec.fingerprint_threshold = a.threshold;
             spec.not_before = a.not_before.as_deref().map(parse_time).transpose()?;
             spec.not_after = a.not_after.as_deref().map(parse_time).transpose()?;

@@ -21,15 +21,18 @@ pub enum ArtifactType {
     UsageLicense,
     /// A host-signed deactivation code (`TGDC`).
     DeactivationCode,
+    /// A lease token signed by a floating license server's device key (`TGLS`).
+    Lease,
 }
 
 impl ArtifactType {
     /// All types, in type-byte order.
-    pub const ALL: [ArtifactType; 4] = [
+    pub const ALL: [ArtifactType; 5] = [
         ArtifactType::License,
         ArtifactType::UsageRequest,
         ArtifactType::UsageLicense,
         ArtifactType::DeactivationCode,
+        ArtifactType::Lease,
     ];
 
     /// The text prefix, without the colon.
@@ -39,6 +42,7 @@ impl ArtifactType {
             ArtifactType::UsageRequest => "TGRQ",
             ArtifactType::UsageLicense => "TGUL",
             ArtifactType::DeactivationCode => "TGDC",
+            ArtifactType::Lease => "TGLS",
         }
     }
 
@@ -49,6 +53,7 @@ impl ArtifactType {
             ArtifactType::UsageRequest => 0x02,
             ArtifactType::UsageLicense => 0x03,
             ArtifactType::DeactivationCode => 0x04,
+            ArtifactType::Lease => 0x05,
         }
     }
 
@@ -64,6 +69,7 @@ impl ArtifactType {
             ArtifactType::UsageRequest => b"tollgate/v1/usage-request\0",
             ArtifactType::UsageLicense => b"tollgate/v1/usage-license\0",
             ArtifactType::DeactivationCode => b"tollgate/v1/deactivation-code\0",
+            ArtifactType::Lease => b"tollgate/v1/lease-token\0",
         }
     }
 

@@ -25,6 +25,7 @@ pub const fn max_len(ty: ArtifactType) -> usize {
         ArtifactType::UsageRequest => 512,
         ArtifactType::UsageLicense => 1024,
         ArtifactType::DeactivationCode => 256,
+        ArtifactType::Lease => 1024,
     }
 }
 

@@ -52,6 +52,14 @@ pub enum Error {
     BadPublicKey,
     /// A value given to an encoder breaks a format limit (a name too long, too many features…).
     LimitExceeded,
+    /// A lease token was issued to another client (another machine or instance).
+    LeaseWrongClient,
+    /// A lease token claims what the floating license does not grant: the license is not a
+    /// floating activation, or the lease names another license or activation, a feature the
+    /// license lacks, or a longer term than it allows.
+    LeaseNotGranted,
+    /// `now` is at or past the end of a lease: it was not renewed in time.
+    LeaseExpired,
 }
 
 impl Error {
@@ -79,6 +87,9 @@ impl Error {
             Error::KeyChecksum => 118,
             Error::BadPublicKey => 119,
             Error::LimitExceeded => 120,
+            Error::LeaseWrongClient => 121,
+            Error::LeaseNotGranted => 122,
+            Error::LeaseExpired => 123,
         }
     }
 
@@ -106,6 +117,9 @@ impl Error {
             Error::KeyChecksum => "KeyChecksum",
             Error::BadPublicKey => "BadPublicKey",
             Error::LimitExceeded => "LimitExceeded",
+            Error::LeaseWrongClient => "LeaseWrongClient",
+            Error::LeaseNotGranted => "LeaseNotGranted",
+            Error::LeaseExpired => "LeaseExpired",
         }
     }
 
@@ -133,11 +147,14 @@ impl Error {
             Error::KeyChecksum => "the license key contains a typo",
             Error::BadPublicKey => "invalid public key",
             Error::LimitExceeded => "a value exceeds a format limit",
+            Error::LeaseWrongClient => "the lease was issued to another client",
+            Error::LeaseNotGranted => "the lease is not covered by the floating license",
+            Error::LeaseExpired => "the lease has expired: it was not renewed in time",
         }
     }
 
     /// Every variant, in code order; used by the bindings to export their tables.
-    pub const ALL: [Error; 21] = [
+    pub const ALL: [Error; 24] = [
         Error::ArmorPrefix,
         Error::ArmorEncoding,
         Error::ArmorChecksum,
@@ -159,6 +176,9 @@ impl Error {
         Error::KeyChecksum,
         Error::BadPublicKey,
         Error::LimitExceeded,
+        Error::LeaseWrongClient,
+        Error::LeaseNotGranted,
+        Error::LeaseExpired,
     ];
 }
 
@@ -184,7 +204,7 @@ mod tests {
     #[test]
     fn codes_are_unique_and_ordered() {
         let codes: alloc::vec::Vec<u32> = Error::ALL.iter().map(|e| e.code()).collect();
-        let expected: alloc::vec::Vec<u32> = (100..121).collect();
+        let expected: alloc::vec::Vec<u32> = (100..124).collect();
         assert_eq!(codes, expected);
     }
 }

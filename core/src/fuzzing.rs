@@ -29,94 +29,44 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::armor::{self, ArtifactType};
-use crate::artifacts::{DeactivationCode, License, UsageLicense, UsageRequest, UsageTerms};
+use crate::artifacts::{DeactivationCode, License, UsageLicense, UsageRequest};
 use crate::codec::{self, max_len};
 use crate::error::Error;
-use crate::fingerprint::{Component, ComponentKind, Fingerprint};
+use crate::fingerprint::Fingerprint;
 use crate::key::LicenseKey;
-use crate::keys::{DeviceKey, Keyring, VendorSigningKey, SIGNATURE_LEN};
-use crate::model::{DeploymentModel, Feature, FeatureKind, Grant, MeterPeriod, Models};
+use crate::keys::{DeviceKey, KeyId, Keyring, VendorSigningKey, SIGNATURE_LEN};
+use crate::lease::{ClientId, Lease};
+use crate::reference::{self, PRODUCT, T_FULFILLED, T_NOW, T_SUPPORT_EXPIRES};
 use crate::verify::{Entitlement, FeatureState, Verifier};
-
-/// Seed of the fixed vendor signing key.
-pub const VENDOR_SEED: [u8; 32] = [1; 32];
-/// Seed of the fixed device key.
-pub const DEVICE_SEED: [u8; 32] = [3; 32];
-/// The product of the reference usage license.
-pub const PRODUCT: &str = "chariot";
-/// The salt of the reference fingerprint's components.
-pub const FINGERPRINT_SALT: &[u8] = b"chariot/fingerprint/2026";
-/// When the reference usage license was issued.
-pub const ISSUED_AT: u64 = 1_767_261_600;
-/// When the `support` subscription of the reference license ends (exclusive).
-pub const SUPPORT_EXPIRES_AT: u64 = 1_798_761_600;
-/// The fixed "now" of the verification targets: the reference license is valid then.
-pub const NOW: u64 = 1_768_478_400;
-
-/// The raw identifiers of the reference host, one per component kind.
-pub const HOST_IDS: [(ComponentKind, &str); 5] = [
-    (ComponentKind::MachineId, "5c7d9b0e4a3f4e1c9d2b8a6f0e1d2c3b"),
-    (
-        ComponentKind::DmiProductUuid,
-        "4c4c4544-0042-3810-8052-b4c04f4b4d32",
-    ),
-    (ComponentKind::Mac, "3c:ec:ef:12:34:56"),
-    (
-        ComponentKind::RootDisk,
-        "nvme-Samsung_SSD_980_PRO_1TB_S5GXNF0R123456",
-    ),
-    (ComponentKind::Hostname, "broker-1.acme.example"),
-];
 
 /// Fixed keys, host and a valid usage license: the world the fuzz targets verify in.
 ///
-/// The values (seeds, product, customer, features, host identifiers, salt, times) are those of
-/// the shared test vectors, so the reference usage license here is byte for byte
-/// `tests/vectors/usage_license_offline.bin`, the one `benches/` measures, and the valid vectors
-/// in the seed corpus verify at [`NOW`] on [`Reference::host`].
+/// Built from [`crate::reference`], the world of the shared test vectors, so the reference usage
+/// license here is byte for byte `tests/vectors/usage_license_offline.bin`, the one `benches/`
+/// measures, and the valid vectors in the seed corpus verify at [`T_NOW`] on
+/// [`Reference::host`].
 pub struct Reference {
-    /// The vendor key (seed [`VENDOR_SEED`]).
+    /// The vendor key ([`reference::vendor_key`]).
     pub vendor: VendorSigningKey,
-    /// The device key (seed [`DEVICE_SEED`]).
+    /// The device key ([`reference::device_key`]).
     pub device: DeviceKey,
-    /// A verifier for [`PRODUCT`] that trusts only `vendor`.
+    /// A verifier for [`PRODUCT`] that trusts only `vendor` ([`reference::verifier`]).
     pub verifier: Verifier,
-    /// The host's fingerprint, five components from [`HOST_IDS`].
+    /// The host's fingerprint ([`reference::fingerprint`]).
     pub host: Fingerprint,
-    /// A usage license for `host`, signed by `vendor`, valid at [`NOW`].
+    /// A usage license for `host`, signed by `vendor`, valid at [`T_NOW`]
+    /// ([`reference::usage_license_offline`]).
     pub usage_license: UsageLicense,
 }
 
 impl Reference {
     /// Builds the reference world. Deterministic.
     pub fn new() -> Self {
-        let vendor = VendorSigningKey::from_seed(&VENDOR_SEED);
-        let device = DeviceKey::from_seed(&DEVICE_SEED);
-        let host = Fingerprint::from_components(
-            HOST_IDS
-                .iter()
-                .map(|(kind, raw)| Component::derive(*kind, raw.as_bytes(), FINGERPRINT_SALT))
-                .collect(),
-        )
-        .expect("five components");
-        let verifier = Verifier::new(
-            PRODUCT,
-            Keyring::from_keys([&vendor.public_key()]).expect("valid key"),
-        );
-        let usage_license = UsageLicense::issue(
-            UsageTerms {
-                grant: reference_grant(),
-                activation_id: 1,
-                model: DeploymentModel::Offline,
-                device_key: device.public_key(),
-                request_counter: 1,
-                fingerprint: host.components().to_vec(),
-                issued_at: ISSUED_AT,
-                refresh_deadline: None,
-            },
-            &vendor,
-        )
-        .expect("valid terms");
+        let vendor = reference::vendor_key();
+        let device = reference::device_key();
+        let host = reference::fingerprint().expect("five components");
+        let verifier = reference::verifier().expect("valid key");
+        let usage_license = reference::usage_license_offline().expect("valid terms");
         Reference {
             vendor,
             device,
@@ -134,41 +84,6 @@ impl Reference {
 impl Default for Reference {
     fn default() -> Self {
         Self::new()
-    }
-}
-
-/// The grant of the reference license: three features, one of each kind.
-pub fn reference_grant() -> Grant {
-    Grant {
-        license_id: 1001,
-        revision: 1,
-        product: PRODUCT.into(),
-        customer: "ACME Industrial".into(),
-        features: alloc::vec![
-            Feature {
-                name: "mqtt-server".into(),
-                kind: FeatureKind::Perpetual,
-            },
-            Feature {
-                name: "support".into(),
-                kind: FeatureKind::Subscription {
-                    expires_at: SUPPORT_EXPIRES_AT,
-                },
-            },
-            Feature {
-                name: "iot-bridge-snowflake".into(),
-                kind: FeatureKind::Metered {
-                    quota: 1_000_000,
-                    period: MeterPeriod::Month,
-                },
-            },
-        ],
-        models: Models::of(&[DeploymentModel::Online, DeploymentModel::Offline]),
-        max_activations: 2,
-        floating_seats: 0,
-        not_before: None,
-        not_after: None,
-        fingerprint_threshold: 3,
     }
 }
 
@@ -407,7 +322,7 @@ pub fn license(data: &[u8]) {
 /// device key. An accepted request keeps the exact input bytes, survives armoring, and its
 /// claims can be sealed again to a request with the same content.
 pub fn usage_request(data: &[u8]) {
-    let device = DeviceKey::from_seed(&DEVICE_SEED);
+    let device = reference::device_key();
     let device_key = device.public_key();
     let ty = ArtifactType::UsageRequest;
     let sealed = reseal(ty, &device_key, payload_of(ty, data, 32), |m| {
@@ -463,9 +378,9 @@ fn check_usage_license(r: &Reference, bytes: &[u8], ul: &UsageLicense) {
 /// decodes must verify with the device key and with no other; a verified code keeps its bytes
 /// and claims and survives armoring.
 pub fn deactivation_code(data: &[u8]) {
-    let device = DeviceKey::from_seed(&DEVICE_SEED);
+    let device = reference::device_key();
     let device_key = device.public_key();
-    let other_key = VendorSigningKey::from_seed(&VENDOR_SEED).public_key();
+    let other_key = reference::vendor_key().public_key();
     let ty = ArtifactType::DeactivationCode;
     let sealed = reseal(ty, &[], payload_of(ty, data, 0), |m| device.sign(m));
     for (bytes, signed_by_device) in [(data, false), (&sealed[..], true)] {
@@ -534,19 +449,19 @@ fn check_entitlement(r: &Reference, ent: &Entitlement, now: u64) {
     );
 }
 
-/// The whole verification path on arbitrary text, with the reference keyring, host and [`NOW`]:
-/// never panics, fails only with verification errors, agrees with armor decoding followed by
-/// [`Verifier::verify_bytes`] and with [`Verifier::verify_untimed`] (up to the time checks), and
-/// what it accepts re-armors to an equal entitlement.
+/// The whole verification path on arbitrary text, with the reference keyring, host and
+/// [`T_NOW`]: never panics, fails only with verification errors, agrees with armor decoding
+/// followed by [`Verifier::verify_bytes`] and with [`Verifier::verify_untimed`] (up to the time
+/// checks), and what it accepts re-armors to an equal entitlement.
 pub fn verify_text(data: &[u8]) {
     let Ok(text) = core::str::from_utf8(data) else {
         return;
     };
     let r = Reference::new();
     let ty = ArtifactType::UsageLicense;
-    let result = r.verifier.verify(text, &r.host, NOW);
+    let result = r.verifier.verify(text, &r.host, T_NOW);
     let by_bytes = armor::decode(ty, text, max_len(ty))
-        .and_then(|bytes| r.verifier.verify_bytes(&bytes, &r.host, NOW));
+        .and_then(|bytes| r.verifier.verify_bytes(&bytes, &r.host, T_NOW));
     assert_eq!(result, by_bytes);
     // Without the clock, only the time checks are skipped: same entitlement, or the same error
     // unless the error was about time.
@@ -560,10 +475,10 @@ pub fn verify_text(data: &[u8]) {
     }
     match result {
         Ok(ent) => {
-            check_entitlement(&r, &ent, NOW);
+            check_entitlement(&r, &ent, T_NOW);
             let ul = UsageLicense::from_armor(text, r.keyring()).expect("verified");
             assert_eq!(
-                r.verifier.verify(&ul.to_armor(), &r.host, NOW).as_ref(),
+                r.verifier.verify(&ul.to_armor(), &r.host, T_NOW).as_ref(),
                 Ok(&ent)
             );
         }
@@ -573,11 +488,11 @@ pub fn verify_text(data: &[u8]) {
 
 /// Times the structured target picks "now" from.
 const TIMES: [u64; 6] = [
-    NOW,
+    T_NOW,
     0,
-    ISSUED_AT,
-    SUPPORT_EXPIRES_AT - 1,
-    SUPPORT_EXPIRES_AT,
+    T_FULFILLED,
+    T_SUPPORT_EXPIRES - 1,
+    T_SUPPORT_EXPIRES,
     u64::MAX,
 ];
 
@@ -588,7 +503,7 @@ const TIMES: [u64; 6] = [
 /// width byte, then edits of four bytes each: operation, offset (two bytes, little-endian,
 /// taken modulo the length) and value. Operations: overwrite, xor, insert, remove, truncate.
 ///
-/// Invariants: the unedited reference verifies at [`NOW`]; edited bytes that were not signed
+/// Invariants: the unedited reference verifies at [`T_NOW`]; edited bytes that were not signed
 /// again never verify (ed25519 `verify_strict` leaves no malleability); armored and binary
 /// verification agree; an accepted entitlement is consistent and re-issues to itself.
 pub fn verify_mutated(data: &[u8]) {
@@ -600,7 +515,7 @@ pub fn verify_mutated(data: &[u8]) {
     let now = TIMES
         .get(usize::from((flags >> 2) & 7) % TIMES.len())
         .copied()
-        .unwrap_or(NOW);
+        .unwrap_or(T_NOW);
 
     let mut bytes = reference.to_vec();
     for edit in edits.chunks_exact(4) {
@@ -646,7 +561,7 @@ pub fn verify_mutated(data: &[u8]) {
     }
     let result = r.verifier.verify(&text, &r.host, now);
     assert_eq!(result, r.verifier.verify_bytes(&bytes, &r.host, now));
-    if !edited && !resign && now == NOW {
+    if !edited && !resign && now == T_NOW {
         assert!(result.is_ok(), "the reference must verify: {result:?}");
     }
     match result {
@@ -663,6 +578,81 @@ pub fn verify_mutated(data: &[u8]) {
     }
 }
 
+/// [`Lease::decode`] with the reference floating server's key ([`reference::server_key`]), on
+/// the input as it is and on its payload sealed by that key; then
+/// [`Verifier::verify_lease_bytes`] with the reference floating usage license.
+///
+/// Invariants: an accepted lease keeps the exact input bytes, survives armoring and its claims
+/// sign again to a lease with the same claims; it never decodes under another key; verifying it
+/// for its own client fails only for a reason of SPEC §13 F steps 5–7 (or succeeds, with the
+/// lease's claims and feature checks that agree with them), and for any other client with
+/// [`Error::LeaseWrongClient`].
+pub fn lease(data: &[u8]) {
+    let r = Reference::new();
+    let server = reference::server_key();
+    let key = server.public_key();
+    let ty = ArtifactType::Lease;
+    let sealed = reseal(ty, &KeyId::of(&key).0, payload_of(ty, data, 8), |m| {
+        server.sign(m)
+    });
+    let floating = reference::floating_usage_license().expect("valid terms");
+    let other_key = r.device.public_key();
+    for bytes in [data, &sealed[..]] {
+        let lease = match Lease::decode(bytes, &key) {
+            Ok(l) => l,
+            Err(e) => {
+                assert!(is_decode_error(e), "{e:?}");
+                continue;
+            }
+        };
+        assert_eq!(lease.as_bytes(), bytes);
+        assert_eq!(
+            Lease::from_armor(&lease.to_armor(), &key).as_ref(),
+            Ok(&lease)
+        );
+        assert!(Lease::decode(bytes, &other_key).is_err());
+        let again = Lease::sign(lease.claims().clone(), &server).expect("accepted claims sign");
+        assert_eq!(again.claims(), lease.claims());
+        let c = lease.claims();
+        let mut other = c.client_id;
+        other.0[0] ^= 1;
+        assert_eq!(
+            r.verifier
+                .verify_lease_bytes(floating.as_bytes(), bytes, &other, c.issued_at)
+                .map(|_| ()),
+            Err(Error::LeaseWrongClient)
+        );
+        for now in [c.issued_at, c.expires_at - 1, c.expires_at, T_NOW] {
+            match r
+                .verifier
+                .verify_lease_bytes(floating.as_bytes(), bytes, &c.client_id, now)
+            {
+                Ok(ent) => {
+                    assert_eq!(ent.lease(), c);
+                    assert!(c.issued_at <= now && now < c.expires_at);
+                    for f in &c.features {
+                        let granted = ent.grant().feature(f).expect("granted");
+                        assert_eq!(ent.has_feature(f, now), granted.active_at(now));
+                    }
+                    assert!(!ent.has_feature("no-such-feature", now));
+                }
+                Err(e) => assert!(
+                    matches!(
+                        e,
+                        Error::LeaseNotGranted
+                            | Error::NotYetValid
+                            | Error::Expired
+                            | Error::RefreshOverdue
+                            | Error::LeaseExpired
+                    ),
+                    "{e:?}"
+                ),
+            }
+        }
+    }
+    let _ = ClientId::derive(&r.host, core::str::from_utf8(data).unwrap_or(""));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -673,8 +663,8 @@ mod tests {
         let ul = r.usage_license.as_bytes();
         assert_eq!(
             r.verifier
-                .verify(&r.usage_license.to_armor(), &r.host, NOW)
-                .map(|e| e.has_feature("support", NOW)),
+                .verify(&r.usage_license.to_armor(), &r.host, T_NOW)
+                .map(|e| e.has_feature("support", T_NOW)),
             Ok(true)
         );
         license_key(b"22AL6-EU6CP-M9H46-TPCXW-TRHYF");
@@ -688,6 +678,10 @@ mod tests {
         deactivation_code(ul);
         verify_text(r.usage_license.to_armor().as_bytes());
         verify_text(b"TGUL:");
+        let l = reference::lease().unwrap();
+        lease(l.as_bytes());
+        lease(&l.as_bytes()[..40]);
+        lease(r.usage_license.as_bytes());
         for flags in [0u8, 1, 2, 3, 4, 5, 9, 13, 17, 21] {
             verify_mutated(&[flags, 20]);
             verify_mutated(&[flags, 20, 1, 100, 0, 1]);
@@ -697,15 +691,12 @@ mod tests {
 
     #[test]
     fn payloads_of_other_artifacts_are_decoded() {
-        let device = DeviceKey::from_seed(&DEVICE_SEED);
         let code = DeactivationCode::create(
             crate::DeactivationClaims {
-                activation_id: 1,
-                license_id: 1001,
-                counter: 2,
-                deactivated_at: NOW,
+                deactivated_at: T_NOW,
+                ..reference::deactivation_claims()
             },
-            &device,
+            &reference::device_key(),
         )
         .unwrap();
         deactivation_code(code.as_bytes());

@@ -13,6 +13,7 @@
 //! | [`UsageRequest`] | host → vendor | `TGRQ:` | device key |
 //! | [`UsageLicense`] | vendor → host | `TGUL:` | vendor key |
 //! | [`DeactivationCode`] | host → vendor | `TGDC:` | device key |
+//! | [`Lease`] | floating server → client | `TGLS:` | the server's device key |
 //!
 //! ```
 //! use tollgate_core::*;
@@ -34,7 +35,7 @@
 //!     license_id: 42, revision: 1, product: "chariot".into(), customer: "ACME".into(),
 //!     features: vec![Feature { name: "mqtt-server".into(), kind: FeatureKind::Perpetual }],
 //!     models: Models::of(&[DeploymentModel::Offline]), max_activations: 2, floating_seats: 0,
-//!     not_before: None, not_after: None, fingerprint_threshold: 1,
+//!     not_before: None, not_after: None, fingerprint_threshold: 1, max_borrow_secs: 0,
 //! };
 //! let ul = UsageLicense::issue(UsageTerms {
 //!     grant, activation_id: 7, model: DeploymentModel::Offline,
@@ -65,7 +66,10 @@ pub mod fingerprint;
 pub mod fuzzing;
 pub mod key;
 pub mod keys;
+pub mod lease;
 pub mod model;
+#[doc(hidden)]
+pub mod reference;
 pub mod verify;
 
 pub use armor::ArtifactType;
@@ -77,8 +81,9 @@ pub use error::{Error, Result};
 pub use fingerprint::{Component, ComponentKind, Fingerprint, MatchDetail};
 pub use key::{KeyAuthSecret, LicenseKey};
 pub use keys::{DeviceKey, KeyId, Keyring, PublicKey, VendorSigningKey};
+pub use lease::{feature_set, ClientId, Lease, LeaseClaims};
 pub use model::{DeploymentModel, Feature, FeatureKind, Grant, MeterPeriod, Models};
-pub use verify::{Entitlement, FeatureState, Verifier};
+pub use verify::{Entitlement, FeatureState, LeaseEntitlement, Verifier};
 
 /// Lower-case hex of `bytes`.
 pub fn hex_string(bytes: &[u8]) -> alloc::string::String {

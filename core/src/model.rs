@@ -182,6 +182,13 @@ pub struct Grant {
     pub not_after: Option<u64>,
     /// How many fingerprint components must match (k of n).
     pub fingerprint_threshold: u8,
+    /// The longest term a floating license server may lend a feature set for when a client
+    /// borrows it (to go offline), in seconds; 0: no borrowing. See [`crate::Lease`].
+    ///
+    /// `#[serde(default)]` only matters to self-describing formats (a vendor's ledger keeps
+    /// grants as JSON): the wire format always carries the field.
+    #[serde(default)]
+    pub max_borrow_secs: u32,
 }
 
 pub(crate) fn check_text(s: &str, max: usize) -> Result<()> {

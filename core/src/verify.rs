@@ -3,10 +3,13 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use crate::armor::{self, ArtifactType};
 use crate::artifacts::{UsageLicense, UsageTerms};
+use crate::codec::max_len;
 use crate::error::{Error, Result};
 use crate::fingerprint::{Fingerprint, MatchDetail};
 use crate::keys::{KeyId, Keyring};
+use crate::lease::{ClientId, Lease, LeaseClaims, MAX_LEASE_SECS};
 use crate::model::{DeploymentModel, Feature, Grant};
 
 /// Checks usage licenses for one product against the vendor keys the host trusts.
@@ -83,6 +86,191 @@ impl Verifier {
             return Err(Error::FingerprintMismatch);
         }
         Ok(ent)
+    }
+
+    /// Verifies a lease token from a floating license server, offline, for the client
+    /// `client` at `now` (see `core/SPEC.md` §10a and §13):
+    ///
+    /// 1. `floating_license`, the server's armored usage license, as [`Verifier::verify`]
+    ///    decodes it (armor, version, vendor key id, signature), then its product, then that
+    ///    it is a floating activation ([`Error::LeaseNotGranted`] otherwise). Its fingerprint
+    ///    is the server's, not the client's, and is not compared.
+    /// 2. `lease`, the armored lease token: armor, version, that its signer is the license's
+    ///    `device_key` ([`Error::UnknownKeyId`] for a lease from another server), the signature
+    ///    over the exact bytes, the payload.
+    /// 3. that the lease is for `client` ([`Error::LeaseWrongClient`]) and within the grant:
+    ///    the same license and activation, only features the grant has, a term of at most
+    ///    [`MAX_LEASE_SECS`] or, borrowed, [`Grant::max_borrow_secs`]
+    ///    ([`Error::LeaseNotGranted`]).
+    /// 4. the time: the license's window ([`Error::NotYetValid`], [`Error::Expired`],
+    ///    [`Error::RefreshOverdue`]), then the lease's: `now < issued_at` is
+    ///    [`Error::NotYetValid`], `now ≥ expires_at` is [`Error::LeaseExpired`].
+    pub fn verify_lease(
+        &self,
+        floating_license: &str,
+        lease: &str,
+        client: &ClientId,
+        now: u64,
+    ) -> Result<LeaseEntitlement> {
+        let ent = self.verify_lease_untimed(floating_license, lease, client)?;
+        ent.check_time(now)?;
+        Ok(ent)
+    }
+
+    /// Like [`Verifier::verify_lease`], for the binary forms.
+    pub fn verify_lease_bytes(
+        &self,
+        floating_license: &[u8],
+        lease: &[u8],
+        client: &ClientId,
+        now: u64,
+    ) -> Result<LeaseEntitlement> {
+        let ul = UsageLicense::decode(floating_license, &self.keyring)?;
+        let terms = self.floating_terms(ul)?;
+        let ent = Self::lease_entitlement(terms, |key| Lease::decode(lease, key), client)?;
+        ent.check_time(now)?;
+        Ok(ent)
+    }
+
+    /// Everything [`Verifier::verify_lease`] checks except the time (step 4): for a client
+    /// that keeps the entitlement and checks [`LeaseEntitlement::has_feature`] at each use.
+    pub fn verify_lease_untimed(
+        &self,
+        floating_license: &str,
+        lease: &str,
+        client: &ClientId,
+    ) -> Result<LeaseEntitlement> {
+        let ul = UsageLicense::from_armor(floating_license, &self.keyring)?;
+        let terms = self.floating_terms(ul)?;
+        let lease_bytes = armor::decode(ArtifactType::Lease, lease, max_len(ArtifactType::Lease));
+        Self::lease_entitlement(terms, |key| Lease::decode(&lease_bytes?, key), client)
+    }
+
+    /// Step 1 after decoding: the product and the floating model.
+    fn floating_terms(&self, ul: UsageLicense) -> Result<(UsageTerms, KeyId)> {
+        let (terms, key_id) = ul.into_parts();
+        if terms.grant.product != self.product {
+            return Err(Error::WrongProduct);
+        }
+        if terms.model != DeploymentModel::Floating {
+            return Err(Error::LeaseNotGranted);
+        }
+        Ok((terms, key_id))
+    }
+
+    /// Steps 2 and 3.
+    fn lease_entitlement(
+        (terms, key_id): (UsageTerms, KeyId),
+        decode: impl FnOnce(&[u8; 32]) -> Result<Lease>,
+        client: &ClientId,
+    ) -> Result<LeaseEntitlement> {
+        let lease = decode(&terms.device_key)?.into_claims();
+        if lease.client_id != *client {
+            return Err(Error::LeaseWrongClient);
+        }
+        let bound = if lease.borrowed {
+            u64::from(terms.grant.max_borrow_secs)
+        } else {
+            MAX_LEASE_SECS
+        };
+        if lease.license_id != terms.grant.license_id
+            || lease.activation_id != terms.activation_id
+            || lease
+                .features
+                .iter()
+                .any(|f| terms.grant.feature(f).is_none())
+            || lease.term() > bound
+        {
+            return Err(Error::LeaseNotGranted);
+        }
+        Ok(LeaseEntitlement::new(terms, key_id, lease))
+    }
+}
+
+/// A verified lease: which features this client may use, until when. Feature checks on it are
+/// cheap. Made by [`Verifier::verify_lease`] and its variants.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LeaseEntitlement {
+    terms: UsageTerms,
+    key_id: KeyId,
+    lease: LeaseClaims,
+    valid_from: u64,
+    valid_until: u64,
+}
+
+impl LeaseEntitlement {
+    fn new(terms: UsageTerms, key_id: KeyId, lease: LeaseClaims) -> Self {
+        let (from, until) = terms.validity();
+        LeaseEntitlement {
+            valid_from: from.max(lease.issued_at),
+            valid_until: until.min(lease.expires_at),
+            terms,
+            key_id,
+            lease,
+        }
+    }
+
+    /// Checks the floating license's window, then the lease's, at `now` (step 4 of
+    /// [`Verifier::verify_lease`]).
+    pub fn check_time(&self, now: u64) -> Result<()> {
+        self.terms.check_time(now)?;
+        if now < self.lease.issued_at {
+            return Err(Error::NotYetValid);
+        }
+        if now >= self.lease.expires_at {
+            return Err(Error::LeaseExpired);
+        }
+        Ok(())
+    }
+
+    /// Whether feature `name` is usable at `now`: the license and the lease are within their
+    /// windows, the lease covers the feature, and the grant's feature is active (a
+    /// subscription not yet expired).
+    #[inline]
+    pub fn has_feature(&self, name: &str, now: u64) -> bool {
+        now >= self.valid_from
+            && now < self.valid_until
+            && self.lease.covers(name)
+            && self
+                .terms
+                .grant
+                .feature(name)
+                .is_some_and(|f| f.active_at(now))
+    }
+
+    /// The lease's signed claims.
+    pub fn lease(&self) -> &LeaseClaims {
+        &self.lease
+    }
+
+    /// The signed terms of the server's floating usage license.
+    pub fn terms(&self) -> &UsageTerms {
+        &self.terms
+    }
+
+    /// The license's entitlements.
+    pub fn grant(&self) -> &Grant {
+        &self.terms.grant
+    }
+
+    /// The leased feature names, sorted.
+    pub fn features(&self) -> &[alloc::string::String] {
+        &self.lease.features
+    }
+
+    /// First second at which both the license and the lease are valid.
+    pub fn valid_from(&self) -> u64 {
+        self.valid_from
+    }
+
+    /// First second past the lease or the license, whichever ends first.
+    pub fn valid_until(&self) -> u64 {
+        self.valid_until
+    }
+
+    /// The id of the vendor key that signed the floating usage license.
+    pub fn key_id(&self) -> KeyId {
+        self.key_id
     }
 }
 

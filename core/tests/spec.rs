@@ -362,6 +362,7 @@ fn envelope_as_specified() {
         not_before: None,
         not_after: None,
         fingerprint_threshold: 1,
+        max_borrow_secs: 0,
     };
     let l = License::sign(grant.clone(), 5, &vendor).unwrap();
     let b = l.as_bytes();
@@ -455,6 +456,7 @@ fn untimed_verification_still_checks_the_fingerprint() {
             not_before: Some(100),
             not_after: Some(200),
             fingerprint_threshold: 2,
+            max_borrow_secs: 0,
         },
         activation_id: 1,
         model: DeploymentModel::Offline,

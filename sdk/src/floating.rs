@@ -204,7 +204,10 @@ impl LeaseSigner {
         } else {
             MAX_LEASE_SECS
         };
-        if claims.features.iter().any(|f| terms.grant.feature(f).is_none())
+        if claims
+            .features
+            .iter()
+            .any(|f| terms.grant.feature(f).is_none())
             || claims.term() > bound
         {
             return Err(CoreError::LeaseNotGranted.into());
@@ -789,11 +792,12 @@ impl Heartbeat {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .lost = false;
-        (self.shared.on_event)(&LeaseEvent::Acquired {
+        let event = LeaseEvent::Acquired {
             lease_id: held.lease_id,
             expires_at: held.entitlement.lease().expires_at,
-        });
+        };
         self.set(Some(held));
+        (self.shared.on_event)(&event);
     }
 
     fn run(self) {
@@ -817,7 +821,9 @@ impl Heartbeat {
                 return;
             }
             let next_retry = |r: Option<Duration>| {
-                r.map_or(cfg.retry_initial, |r| r.saturating_mul(2).min(cfg.retry_max))
+                r.map_or(cfg.retry_initial, |r| {
+                    r.saturating_mul(2).min(cfg.retry_max)
+                })
             };
             let Some(held) = self.current() else {
                 // No lease: try to check out again.
@@ -840,9 +846,7 @@ impl Heartbeat {
                         expires_at,
                     });
                 }
-                Err(SdkError::ServiceRefused { code, .. })
-                    if code == protocol::LEASE_NOT_FOUND =>
-                {
+                Err(SdkError::ServiceRefused { code, .. }) if code == protocol::LEASE_NOT_FOUND => {
                     // The server no longer knows the lease (reclaimed, released by an
                     // admin): check out again at once.
                     match self.client.checkout_verified() {

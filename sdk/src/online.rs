@@ -641,3 +641,155 @@ impl Worker {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    /// A stub service answering each connection with the next canned response; returns its
+    /// URL and the count of requests it received.
+    fn stub(responses: Vec<(u16, &'static str, Option<u64>)>) -> (String, Arc<AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let count = Arc::new(AtomicUsize::new(0));
+        let seen = Arc::clone(&count);
+        std::thread::spawn(move || {
+            for (status, body, retry_after) in responses {
+                let (mut conn, _) = listener.accept().unwrap();
+                // Read the whole request (headers and body) before answering.
+                let mut req = Vec::new();
+                let mut buf = [0u8; 4096];
+                loop {
+                    let n = conn.read(&mut buf).unwrap();
+                    req.extend_from_slice(&buf[..n]);
+                    let text = String::from_utf8_lossy(&req).to_ascii_lowercase();
+                    if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                        let len = head
+                            .lines()
+                            .find_map(|l| l.strip_prefix("content-length:"))
+                            .map_or(0, |v| v.trim().parse::<usize>().unwrap());
+                        if body.len() >= len {
+                            break;
+                        }
+                    }
+                    if n == 0 {
+                        break;
+                    }
+                }
+                seen.fetch_add(1, Ordering::SeqCst);
+                let extra = retry_after.map_or(String::new(), |s| format!("retry-after: {s}\r\n"));
+                let _ = write!(
+                    conn,
+                    "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\n{extra}\
+                     content-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        (url, count)
+    }
+
+    fn client(url: &str) -> OnlineClient {
+        let mut cfg = OnlineConfig::new(url);
+        cfg.attempts = 3;
+        cfg.backoff = Duration::from_millis(10);
+        cfg.max_backoff = Duration::from_millis(50);
+        OnlineClient::new(cfg).unwrap()
+    }
+
+    const ANSWER: &str = r#"{"usage_license":"TGUL:x","license_id":1,"activation_id":2,
+        "revision":1,"new_activation":true,"repeated":false,"refresh_deadline":99}"#;
+
+    #[test]
+    fn transient_failures_are_retried() {
+        let (url, count) = stub(vec![
+            (
+                503,
+                r#"{"error":{"code":503,"name":"Unavailable","message":"busy"}}"#,
+                None,
+            ),
+            (
+                429,
+                r#"{"error":{"code":429,"name":"RateLimited","message":"later"}}"#,
+                Some(1),
+            ),
+            (200, ANSWER, None),
+        ]);
+        let a = client(&url)
+            .post_usage_request("/v1/activate", "TGRQ:x")
+            .unwrap();
+        assert_eq!((a.activation_id, a.refresh_deadline), (2, Some(99)));
+        assert_eq!(count.load(Ordering::SeqCst), 3);
+    }
+
+    #[test]
+    fn refusals_are_final_and_typed() {
+        let (url, count) = stub(vec![(
+            409,
+            r#"{"error":{"code":303,"name":"SeatsExhausted","message":"all 1 in use"}}"#,
+            None,
+        )]);
+        let e = client(&url)
+            .post_usage_request("/v1/activate", "TGRQ:x")
+            .unwrap_err();
+        assert_eq!(
+            e,
+            SdkError::ServiceRefused {
+                code: 303,
+                name: "SeatsExhausted".into(),
+                message: "all 1 in use".into()
+            }
+        );
+        assert_eq!((e.code(), count.load(Ordering::SeqCst)), (231, 1));
+
+        let (url, _) = stub(vec![(200, "<html>", None)]);
+        let e = client(&url)
+            .post_usage_request("/v1/activate", "TGRQ:x")
+            .unwrap_err();
+        assert_eq!(e.code(), 234, "{e:?}");
+
+        let body = r#"{"error":{"code":500,"name":"Internal","message":"boom"}}"#;
+        let (url, count) = stub(vec![
+            (500, body, None),
+            (500, body, None),
+            (500, body, None),
+        ]);
+        let e = client(&url)
+            .post_usage_request("/v1/activate", "TGRQ:x")
+            .unwrap_err();
+        assert!(
+            matches!(e, SdkError::ServiceUnavailable { status: 500, .. }),
+            "{e:?}"
+        );
+        assert_eq!(count.load(Ordering::SeqCst), 3, "every attempt used");
+
+        let (url, _) = stub(vec![(
+            409,
+            r#"{"error":{"code":306,"name":"AlreadyDeactivated","message":"x"}}"#,
+            None,
+        )]);
+        assert!(
+            client(&url)
+                .send_deactivation("TGDC:x")
+                .unwrap()
+                .already_freed
+        );
+    }
+
+    #[test]
+    fn bad_settings_are_refused() {
+        assert!(OnlineClient::new(OnlineConfig::new("licensing.example.com")).is_err());
+        let mut cfg = OnlineConfig::new("https://licensing.example.com/");
+        cfg.attempts = 0;
+        assert!(OnlineClient::new(cfg.clone()).is_err());
+        cfg.attempts = 1;
+        cfg.root_certs_pem = Some(b"not a certificate".to_vec());
+        assert!(OnlineClient::new(cfg).is_err());
+    }
+}

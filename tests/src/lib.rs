@@ -5,12 +5,16 @@
 //! Rust tests run over them.
 //!
 //! - [`fixtures`]: the reference vendor keys, catalogue, customer, fingerprint, device key and
-//!   times, and a builder for every reference artifact. Everything is fixed: building twice
-//!   gives the same bytes (ed25519 signatures are deterministic).
+//!   times, and a builder for every reference artifact (the reference world is
+//!   `tollgate_core::reference`, re-exported there, plus the variants only the vectors need).
+//!   Everything is fixed: building twice gives the same bytes (ed25519 signatures are
+//!   deterministic).
 //! - [`vectors`]: every test case (valid and invalid), the files they are written to, and
 //!   [`vectors::check_case`], which replays one case of `manifest.json` the way the C and Java
 //!   suites do.
 //! - [`render`]: decoded values as the JSON objects the manifest lists as expected fields.
+//! - [`lease`]: the floating world (a floating server's usage license and device key, a broker,
+//!   lease tokens) and the `lease` cases.
 //!
 //! Regenerate the committed vectors with `cargo run -p tollgate-tests --bin gen-vectors`;
 //! `cargo test -p tollgate-tests` fails if they drift from what this crate generates.
@@ -20,5 +24,6 @@
 
 pub mod fixtures;
 pub mod json;
+pub mod lease;
 pub mod render;
 pub mod vectors;

@@ -47,6 +47,7 @@ pub fn grant(g: &Grant) -> Value {
         "not_before": g.not_before,
         "not_after": g.not_after,
         "fingerprint_threshold": g.fingerprint_threshold,
+        "max_borrow_secs": g.max_borrow_secs,
     })
 }
 

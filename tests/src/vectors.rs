@@ -51,11 +51,15 @@ pub enum Artifact {
     PublicKey,
     /// `Component::derive` of each raw identifier with the salt (no file).
     Fingerprint,
+    /// `Verifier::verify_lease` / `verify_lease_bytes` of a floating server's lease token with
+    /// the trusted keys, the server's floating usage license, the client's id and `now`
+    /// (see [`crate::lease`]).
+    Lease,
 }
 
 impl Artifact {
     /// All kinds.
-    pub const ALL: [Artifact; 7] = [
+    pub const ALL: [Artifact; 8] = [
         Artifact::LicenseKey,
         Artifact::License,
         Artifact::UsageRequest,
@@ -63,6 +67,7 @@ impl Artifact {
         Artifact::DeactivationCode,
         Artifact::PublicKey,
         Artifact::Fingerprint,
+        Artifact::Lease,
     ];
 
     /// The name used in the manifest.
@@ -75,6 +80,7 @@ impl Artifact {
             Artifact::DeactivationCode => "deactivation-code",
             Artifact::PublicKey => "public-key",
             Artifact::Fingerprint => "fingerprint",
+            Artifact::Lease => "lease",
         }
     }
 
@@ -123,7 +129,7 @@ pub fn error_by_name(name: &str) -> Option<Error> {
 }
 
 impl Case {
-    fn new(name: &str, artifact: Artifact, description: &str) -> Self {
+    pub(crate) fn new(name: &str, artifact: Artifact, description: &str) -> Self {
         Case {
             name: name.into(),
             artifact,
@@ -135,7 +141,7 @@ impl Case {
         }
     }
 
-    fn text(mut self, t: impl Into<String>) -> Self {
+    pub(crate) fn text(mut self, t: impl Into<String>) -> Self {
         self.text = Some(t.into());
         self
     }
@@ -146,21 +152,21 @@ impl Case {
     }
 
     /// Both the binary form and its armor (with a correct checksum).
-    fn artifact_bytes(self, ty: ArtifactType, b: &[u8]) -> Self {
+    pub(crate) fn artifact_bytes(self, ty: ArtifactType, b: &[u8]) -> Self {
         self.text(armor::encode(ty, b)).binary(b)
     }
 
-    fn inputs(mut self, v: Value) -> Self {
+    pub(crate) fn inputs(mut self, v: Value) -> Self {
         self.inputs = v;
         self
     }
 
-    fn ok(mut self, fields: Value) -> Self {
+    pub(crate) fn ok(mut self, fields: Value) -> Self {
         self.expect = Expect::Ok(fields);
         self
     }
 
-    fn err(mut self, e: Error) -> Self {
+    pub(crate) fn err(mut self, e: Error) -> Self {
         self.expect = Expect::Err(e);
         self
     }
@@ -223,6 +229,32 @@ fn reference_host_inputs(now: u64) -> Result<Value, Error> {
         &fx::fingerprint()?,
         now,
     ))
+}
+
+/// The reference inputs at [`fx::T_NOW`], but on a host of which only the first `kept`
+/// components are the reference host's (see [`fx::partly_matching_host`]).
+fn partly_matching_host_inputs(kept: usize) -> Result<Value, Error> {
+    Ok(verify_inputs(
+        trusted_keys(),
+        fx::PRODUCT,
+        &fx::partly_matching_host(kept)?,
+        fx::T_NOW,
+    ))
+}
+
+/// A usage-license case on `bytes`, in binary and armored form (with a correct checksum),
+/// checked with `inputs`.
+fn usage_license_case(name: &str, description: &str, bytes: &[u8], inputs: &Value) -> Case {
+    Case::new(name, Artifact::UsageLicense, description)
+        .artifact_bytes(ArtifactType::UsageLicense, bytes)
+        .inputs(inputs.clone())
+}
+
+/// A usage-license case on `text` only (an armor defect), checked with `inputs`.
+fn armor_case(name: &str, description: &str, text: impl Into<String>, inputs: &Value) -> Case {
+    Case::new(name, Artifact::UsageLicense, description)
+        .text(text)
+        .inputs(inputs.clone())
 }
 
 /// The expected entitlement: stated from the fixture's terms and by hand, not by verifying.
@@ -335,6 +367,7 @@ pub fn cases() -> Result<Vec<Case>, Error> {
     armor_cases(&mut out)?;
     signature_cases(&mut out)?;
     deactivation_cases(&mut out)?;
+    crate::lease::lease_cases(&mut out)?;
     Ok(out)
 }
 
@@ -367,55 +400,48 @@ fn license_key_cases(out: &mut Vec<Case>) -> Result<(), Error> {
 
     let mut confusable = chars.clone();
     confusable[1] = 'O';
+    let key_case = |name: &str, description: &str, text: String| {
+        Case::new(name, K, description)
+            .text(text)
+            .inputs(inputs.clone())
+    };
 
     out.extend([
-        Case::new(
+        key_case(
             "license_key",
-            K,
             "the reference license key in display form",
+            display.clone(),
         )
-        .text(display.clone())
-        .inputs(inputs.clone())
         .ok(fields.clone()),
-        Case::new(
+        key_case(
             "license_key_lowercase_no_dashes",
-            K,
             "the reference key as a person may type it: lower case, no dashes, spaces around",
+            format!("  {}  ", display.replace('-', "").to_lowercase()),
         )
-        .text(format!("  {}  ", display.replace('-', "").to_lowercase()))
-        .inputs(inputs.clone())
         .ok(fields),
-        Case::new(
+        key_case(
             "license_key_typo",
-            K,
             "one character replaced by another alphabet character: caught by the check symbols",
+            string_of(&typo),
         )
-        .text(string_of(&typo))
-        .inputs(inputs.clone())
         .err(Error::KeyChecksum),
-        Case::new(
+        key_case(
             "license_key_swapped_adjacent",
-            K,
             "two adjacent different characters swapped: caught by the check symbols",
+            string_of(&swapped),
         )
-        .text(string_of(&swapped))
-        .inputs(inputs.clone())
         .err(Error::KeyChecksum),
-        Case::new(
+        key_case(
             "license_key_wrong_length",
-            K,
             "the last character missing: 24 symbols",
+            string_of(&chars[..chars.len() - 1]),
         )
-        .text(string_of(&chars[..chars.len() - 1]))
-        .inputs(inputs.clone())
         .err(Error::KeyFormat),
-        Case::new(
+        key_case(
             "license_key_confusable_character",
-            K,
             "the letter O, which the alphabet excludes (as it does 0, 1 and I)",
+            string_of(&confusable),
         )
-        .text(string_of(&confusable))
-        .inputs(inputs)
         .err(Error::KeyFormat),
     ]);
     Ok(())
@@ -563,7 +589,6 @@ fn usage_request_cases(out: &mut Vec<Case>) -> Result<(), Error> {
 
 fn usage_license_cases(out: &mut Vec<Case>) -> Result<(), Error> {
     use Artifact::UsageLicense as U;
-    use ArtifactType::UsageLicense as T;
     let vendor_id = fx::vendor_key().key_id();
     let offline = fx::usage_license_offline()?;
     let terms = fx::offline_terms()?;
@@ -575,15 +600,21 @@ fn usage_license_cases(out: &mut Vec<Case>) -> Result<(), Error> {
     let now = reference_host_inputs(fx::T_NOW)?;
     let all = &ALL_FEATURES[..];
     let expect_offline = expected_entitlement(&terms, vendor_id, (0, None), 5, all);
+    let expect_trial = expected_entitlement(
+        trial.terms(),
+        vendor_id,
+        (fx::T_LICENSE_ISSUED, Some(fx::T_TRIAL_END)),
+        5,
+        &["mqtt-server"],
+    );
 
     out.extend([
-        Case::new(
+        usage_license_case(
             "usage_license_offline",
-            U,
             "the reference usage license: offline activation of the reference grant",
+            offline.as_bytes(),
+            &now,
         )
-        .artifact_bytes(T, offline.as_bytes())
-        .inputs(now.clone())
         .ok(expect_offline.clone()),
         Case::new(
             "usage_license_offline_wrapped",
@@ -597,13 +628,12 @@ fn usage_license_cases(out: &mut Vec<Case>) -> Result<(), Error> {
         ))
         .inputs(now.clone())
         .ok(expect_offline),
-        Case::new(
+        usage_license_case(
             "usage_license_rotated_key",
-            U,
             "the reference terms signed by the rotated vendor key; the host trusts both keys",
+            rotated.as_bytes(),
+            &now,
         )
-        .artifact_bytes(T, rotated.as_bytes())
-        .inputs(now.clone())
         .ok(expected_entitlement(
             &terms,
             fx::rotated_vendor_key().key_id(),
@@ -611,13 +641,12 @@ fn usage_license_cases(out: &mut Vec<Case>) -> Result<(), Error> {
             5,
             all,
         )),
-        Case::new(
+        usage_license_case(
             "usage_license_online",
-            U,
             "an online activation with a refresh deadline, verified before the deadline",
+            online.as_bytes(),
+            &now,
         )
-        .artifact_bytes(T, online.as_bytes())
-        .inputs(now.clone())
         .ok(expected_entitlement(
             online.terms(),
             vendor_id,
@@ -625,56 +654,34 @@ fn usage_license_cases(out: &mut Vec<Case>) -> Result<(), Error> {
             5,
             all,
         )),
-        Case::new(
+        usage_license_case(
             "usage_license_trial",
-            U,
             "a usage license of a time-limited grant (not_before and not_after set), inside its window",
+            trial.as_bytes(),
+            &now,
         )
-        .artifact_bytes(T, trial.as_bytes())
-        .inputs(now.clone())
-        .ok(expected_entitlement(
-            trial.terms(),
-            vendor_id,
-            (fx::T_LICENSE_ISSUED, Some(fx::T_TRIAL_END)),
-            5,
-            &["mqtt-server"],
-        )),
-        Case::new(
+        .ok(expect_trial.clone()),
+        usage_license_case(
             "usage_license_trial_first_second",
-            U,
             "the trial at now = not_before: valid (the window start is inclusive)",
+            trial.as_bytes(),
+            &reference_host_inputs(fx::T_LICENSE_ISSUED)?,
         )
-        .artifact_bytes(T, trial.as_bytes())
-        .inputs(reference_host_inputs(fx::T_LICENSE_ISSUED)?)
-        .ok(expected_entitlement(
-            trial.terms(),
-            vendor_id,
-            (fx::T_LICENSE_ISSUED, Some(fx::T_TRIAL_END)),
-            5,
-            &["mqtt-server"],
-        )),
-        Case::new(
+        .ok(expect_trial.clone()),
+        usage_license_case(
             "usage_license_trial_last_second",
-            U,
             "the trial at now = not_after - 1: still valid (the window end is exclusive)",
+            trial.as_bytes(),
+            &reference_host_inputs(fx::T_TRIAL_END - 1)?,
         )
-        .artifact_bytes(T, trial.as_bytes())
-        .inputs(reference_host_inputs(fx::T_TRIAL_END - 1)?)
-        .ok(expected_entitlement(
-            trial.terms(),
-            vendor_id,
-            (fx::T_LICENSE_ISSUED, Some(fx::T_TRIAL_END)),
-            5,
-            &["mqtt-server"],
-        )),
-        Case::new(
+        .ok(expect_trial),
+        usage_license_case(
             "usage_license_support_expired",
-            U,
             "the reference usage license when the support subscription has just ended: the \
              license is valid, the support feature is not active",
+            offline.as_bytes(),
+            &reference_host_inputs(fx::T_SUPPORT_EXPIRES)?,
         )
-        .artifact_bytes(T, offline.as_bytes())
-        .inputs(reference_host_inputs(fx::T_SUPPORT_EXPIRES)?)
         .ok(expected_entitlement(
             &terms,
             vendor_id,
@@ -682,99 +689,75 @@ fn usage_license_cases(out: &mut Vec<Case>) -> Result<(), Error> {
             5,
             &["mqtt-server", "iot-bridge-snowflake"],
         )),
-        Case::new(
+        usage_license_case(
             "usage_license_fingerprint_3_of_5",
-            U,
             "a host with two of five components replaced (NIC and host name): 3 of 5 match, \
              the threshold is 3",
+            offline.as_bytes(),
+            &partly_matching_host_inputs(3)?,
         )
-        .artifact_bytes(T, offline.as_bytes())
-        .inputs(verify_inputs(
-            trusted_keys(),
-            fx::PRODUCT,
-            &fx::partly_matching_host(3)?,
-            fx::T_NOW,
-        ))
         .ok(expected_entitlement(&terms, vendor_id, (0, None), 3, all)),
         // --- invalid ---
-        Case::new(
+        usage_license_case(
             "usage_license_fingerprint_2_of_5",
-            U,
             "a host matching 2 of the 5 licensed components, the threshold is 3",
+            offline.as_bytes(),
+            &partly_matching_host_inputs(2)?,
         )
-        .artifact_bytes(T, offline.as_bytes())
-        .inputs(verify_inputs(
-            trusted_keys(),
-            fx::PRODUCT,
-            &fx::partly_matching_host(2)?,
-            fx::T_NOW,
-        ))
         .err(Error::FingerprintMismatch),
-        Case::new(
+        usage_license_case(
             "usage_license_fingerprint_1_of_5",
-            U,
             "a host matching only 1 of the 5 licensed components (a copied license)",
+            offline.as_bytes(),
+            &partly_matching_host_inputs(1)?,
         )
-        .artifact_bytes(T, offline.as_bytes())
-        .inputs(verify_inputs(
-            trusted_keys(),
-            fx::PRODUCT,
-            &fx::partly_matching_host(1)?,
-            fx::T_NOW,
-        ))
         .err(Error::FingerprintMismatch),
-        Case::new(
+        usage_license_case(
             "usage_license_wrong_product",
-            U,
             "a valid usage license for product `beacon` checked by `chariot`",
+            other.as_bytes(),
+            &now,
         )
-        .artifact_bytes(T, other.as_bytes())
-        .inputs(now.clone())
         .err(Error::WrongProduct),
-        Case::new(
+        usage_license_case(
             "usage_license_not_yet_valid",
-            U,
             "the trial one second before not_before",
+            trial.as_bytes(),
+            &reference_host_inputs(fx::T_LICENSE_ISSUED - 1)?,
         )
-        .artifact_bytes(T, trial.as_bytes())
-        .inputs(reference_host_inputs(fx::T_LICENSE_ISSUED - 1)?)
         .err(Error::NotYetValid),
-        Case::new(
+        usage_license_case(
             "usage_license_expired",
-            U,
             "the trial at now = not_after (the end is exclusive)",
+            trial.as_bytes(),
+            &reference_host_inputs(fx::T_TRIAL_END)?,
         )
-        .artifact_bytes(T, trial.as_bytes())
-        .inputs(reference_host_inputs(fx::T_TRIAL_END)?)
         .err(Error::Expired),
-        Case::new(
+        usage_license_case(
             "usage_license_refresh_overdue",
-            U,
             "the online activation at now = its refresh deadline",
+            online.as_bytes(),
+            &reference_host_inputs(fx::T_REFRESH_DEADLINE)?,
         )
-        .artifact_bytes(T, online.as_bytes())
-        .inputs(reference_host_inputs(fx::T_REFRESH_DEADLINE)?)
         .err(Error::RefreshOverdue),
-        Case::new(
+        usage_license_case(
             "usage_license_unknown_key_id",
-            U,
             "the reference terms signed by a key the host does not trust",
+            untrusted.as_bytes(),
+            &now,
         )
-        .artifact_bytes(T, untrusted.as_bytes())
-        .inputs(now)
         .err(Error::UnknownKeyId),
-        Case::new(
+        usage_license_case(
             "usage_license_rotated_key_not_trusted",
-            U,
             "signed by the rotated key, checked by a host that only trusts the reference key",
+            rotated.as_bytes(),
+            &verify_inputs(
+                hex_list(&[fx::vendor_key().public_key()]),
+                fx::PRODUCT,
+                &fx::fingerprint()?,
+                fx::T_NOW,
+            ),
         )
-        .artifact_bytes(T, rotated.as_bytes())
-        .inputs(verify_inputs(
-            hex_list(&[fx::vendor_key().public_key()]),
-            fx::PRODUCT,
-            &fx::fingerprint()?,
-            fx::T_NOW,
-        ))
         .err(Error::UnknownKeyId),
     ]);
     Ok(())
@@ -784,7 +767,6 @@ fn usage_license_cases(out: &mut Vec<Case>) -> Result<(), Error> {
 /// the signature, the bytes are re-signed with the reference key, so that the defect is the
 /// only one.
 fn envelope_cases(out: &mut Vec<Case>) -> Result<(), Error> {
-    use Artifact::UsageLicense as U;
     use ArtifactType::UsageLicense as T;
     let ul = fx::usage_license_offline()?;
     let b = ul.as_bytes();
@@ -811,82 +793,76 @@ fn envelope_cases(out: &mut Vec<Case>) -> Result<(), Error> {
 
     let cut = u.len() - 20;
     out.extend([
-        Case::new(
+        usage_license_case(
             "envelope_bad_magic",
-            U,
             "the magic is `TX` instead of `TG` (re-signed)",
+            &resign(&edited(u, |v| set(v, 1, b'X'))),
+            &inputs,
         )
-        .artifact_bytes(T, &resign(&edited(u, |v| set(v, 1, b'X'))))
-        .inputs(inputs.clone())
         .err(Error::BadMagic),
-        Case::new(
+        usage_license_case(
             "envelope_unknown_version_2",
-            U,
             "format version 2, newer than this library (re-signed)",
+            &resign(&edited(u, |v| set(v, 3, 2))),
+            &inputs,
         )
-        .artifact_bytes(T, &resign(&edited(u, |v| set(v, 3, 2))))
-        .inputs(inputs.clone())
         .err(Error::UnknownVersion),
-        Case::new(
+        usage_license_case(
             "envelope_retired_version_0",
-            U,
             "format version 0, reserved and refused as retired (re-signed)",
+            &resign(&edited(u, |v| set(v, 3, 0))),
+            &inputs,
         )
-        .artifact_bytes(T, &resign(&edited(u, |v| set(v, 3, 0))))
-        .inputs(inputs.clone())
         .err(Error::RetiredVersion),
-        Case::new(
+        usage_license_case(
             "envelope_wrong_type_byte",
-            U,
             "the reference usage request's bytes armored as a usage license: the armor passes, \
              the type byte (0x02) does not",
+            req.as_bytes(),
+            &inputs,
         )
-        .artifact_bytes(T, req.as_bytes())
-        .inputs(inputs.clone())
         .err(Error::WrongArtifactType),
-        Case::new("envelope_truncated_header", U, "only the first 3 bytes")
-            .artifact_bytes(T, b.get(..3).ok_or(Error::Truncated)?)
-            .inputs(inputs.clone())
-            .err(Error::Truncated),
-        Case::new(
+        usage_license_case(
+            "envelope_truncated_header",
+            "only the first 3 bytes",
+            b.get(..3).ok_or(Error::Truncated)?,
+            &inputs,
+        )
+        .err(Error::Truncated),
+        usage_license_case(
             "envelope_truncated_short",
-            U,
             "76 bytes: header, key id and a signature's worth, but no room for a payload",
+            b.get(..76).ok_or(Error::Truncated)?,
+            &inputs,
         )
-        .artifact_bytes(T, b.get(..76).ok_or(Error::Truncated)?)
-        .inputs(inputs.clone())
         .err(Error::Truncated),
-        Case::new(
+        usage_license_case(
             "envelope_truncated_payload",
-            U,
             "the payload cut 20 bytes short, inside the fingerprint (re-signed)",
+            &resign(u.get(..cut).ok_or(Error::Truncated)?),
+            &inputs,
         )
-        .artifact_bytes(T, &resign(u.get(..cut).ok_or(Error::Truncated)?))
-        .inputs(inputs.clone())
         .err(Error::Truncated),
-        Case::new(
+        usage_license_case(
             "envelope_trailing_bytes",
-            U,
             "one zero byte after the payload (re-signed): every payload byte must be used",
+            &resign(&edited(u, |v| v.push(0))),
+            &inputs,
         )
-        .artifact_bytes(T, &resign(&edited(u, |v| v.push(0))))
-        .inputs(inputs.clone())
         .err(Error::Malformed),
-        Case::new(
+        usage_license_case(
             "envelope_unsorted_fingerprint",
-            U,
             "the first two fingerprint components swapped (re-signed): components must be sorted",
+            &resign(&unsorted),
+            &inputs,
         )
-        .artifact_bytes(T, &resign(&unsorted))
-        .inputs(inputs.clone())
         .err(Error::Malformed),
-        Case::new(
+        usage_license_case(
             "envelope_too_large",
-            U,
             "1025 bytes, one more than the usage-license limit",
+            &too_large,
+            &inputs,
         )
-        .artifact_bytes(T, &too_large)
-        .inputs(inputs)
         .err(Error::TooLarge),
     ]);
     Ok(())
@@ -894,7 +870,6 @@ fn envelope_cases(out: &mut Vec<Case>) -> Result<(), Error> {
 
 /// Defects of the text armor, on the reference usage license (text only).
 fn armor_cases(out: &mut Vec<Case>) -> Result<(), Error> {
-    use Artifact::UsageLicense as U;
     let inputs = reference_host_inputs(fx::T_NOW)?;
     let text = fx::usage_license_offline()?.to_armor();
     let b64 = armor_alphabet();
@@ -903,11 +878,7 @@ fn armor_cases(out: &mut Vec<Case>) -> Result<(), Error> {
     let mid = 5 + (text.len() - 5) / 2;
     let mut changed = text.clone().into_bytes();
     let c = changed.get(mid).copied().ok_or(Error::Truncated)?;
-    let p = b64
-        .iter()
-        .position(|&x| x == c)
-        .ok_or(Error::ArmorEncoding)?;
-    set(&mut changed, mid, b64[(p + 1) % 64]);
+    set(&mut changed, mid, b64[(b64_value(c)? + 1) % 64]);
     let changed = String::from_utf8(changed).map_err(|_| Error::ArmorEncoding)?;
 
     // Non-canonical trailing bits: needs an artifact whose armored length leaves unused bits.
@@ -923,12 +894,8 @@ fn armor_cases(out: &mut Vec<Case>) -> Result<(), Error> {
         .ok_or(Error::Malformed)?;
     let mut trail = trail_ul.into_bytes();
     let last = trail.last().copied().ok_or(Error::Truncated)?;
-    let v = b64
-        .iter()
-        .position(|&x| x == last)
-        .ok_or(Error::ArmorEncoding)?;
     let n = trail.len();
-    set(&mut trail, n - 1, b64[v | 1]);
+    set(&mut trail, n - 1, b64[b64_value(last)? | 1]);
     let trail = String::from_utf8(trail).map_err(|_| Error::ArmorEncoding)?;
 
     let std_alphabet = text
@@ -944,70 +911,62 @@ fn armor_cases(out: &mut Vec<Case>) -> Result<(), Error> {
 
     let request_text = fx::usage_request()?.to_armor();
     out.extend([
-        Case::new(
+        armor_case(
             "armor_bad_checksum",
-            U,
             "one character in the middle changed: the CRC-32 does not match",
+            changed,
+            &inputs,
         )
-        .text(changed)
-        .inputs(inputs.clone())
         .err(Error::ArmorChecksum),
-        Case::new(
+        armor_case(
             "armor_truncated_4_chars",
-            U,
             "the last 4 characters lost: the CRC-32 does not match",
+            text.get(..text.len() - 4).ok_or(Error::Truncated)?,
+            &inputs,
         )
-        .text(text.get(..text.len() - 4).ok_or(Error::Truncated)?)
-        .inputs(inputs.clone())
         .err(Error::ArmorChecksum),
-        Case::new(
+        armor_case(
             "armor_non_canonical_trailing_bits",
-            U,
             "an unused low bit of the last character set: the bytes and CRC are unchanged but \
              the text is not canonical base64url",
+            trail,
+            &inputs,
         )
-        .text(trail)
-        .inputs(inputs.clone())
         .err(Error::ArmorEncoding),
-        Case::new(
+        armor_case(
             "armor_padding",
-            U,
             "base64 `=` padding appended: Tollgate armor is unpadded",
+            format!("{text}=="),
+            &inputs,
         )
-        .text(format!("{text}=="))
-        .inputs(inputs.clone())
         .err(Error::ArmorEncoding),
-        Case::new(
+        armor_case(
             "armor_standard_alphabet",
-            U,
             "a `-` or `_` replaced by its standard-base64 counterpart `+` or `/`",
+            std_alphabet,
+            &inputs,
         )
-        .text(std_alphabet)
-        .inputs(inputs.clone())
         .err(Error::ArmorEncoding),
-        Case::new(
+        armor_case(
             "armor_wrong_prefix",
-            U,
             "the prefix `TGXX:` is no artifact type",
+            text.replacen("TGUL:", "TGXX:", 1),
+            &inputs,
         )
-        .text(text.replacen("TGUL:", "TGXX:", 1))
-        .inputs(inputs.clone())
         .err(Error::ArmorPrefix),
-        Case::new(
+        armor_case(
             "armor_lowercase_prefix",
-            U,
             "the prefix in lower case `tgul:`: prefixes are case-sensitive",
+            text.replacen("TGUL:", "tgul:", 1),
+            &inputs,
         )
-        .text(text.replacen("TGUL:", "tgul:", 1))
-        .inputs(inputs.clone())
         .err(Error::ArmorPrefix),
-        Case::new(
+        armor_case(
             "armor_request_given_as_usage_license",
-            U,
             "the reference usage request (`TGRQ:`) given where a usage license is expected",
+            request_text,
+            &inputs,
         )
-        .text(request_text)
-        .inputs(inputs)
         .err(Error::WrongArtifactType),
     ]);
     Ok(())
@@ -1017,10 +976,16 @@ fn armor_alphabet() -> &'static [u8; 64] {
     b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 }
 
+/// The value (index in [`armor_alphabet`]) of the base64url character `c`.
+fn b64_value(c: u8) -> Result<usize, Error> {
+    armor_alphabet()
+        .iter()
+        .position(|&x| x == c)
+        .ok_or(Error::ArmorEncoding)
+}
+
 /// ed25519 edge cases on the reference usage license's signature.
 fn signature_cases(out: &mut Vec<Case>) -> Result<(), Error> {
-    use Artifact::UsageLicense as U;
-    use ArtifactType::UsageLicense as T;
     let ul = fx::usage_license_offline()?;
     let b = ul.as_bytes();
     let u = unsigned(b);
@@ -1043,38 +1008,34 @@ fn signature_cases(out: &mut Vec<Case>) -> Result<(), Error> {
     });
 
     out.extend([
-        Case::new(
+        usage_license_case(
             "signature_flipped_bit",
-            U,
             "one bit of the signed body flipped (the customer name), the CRC recomputed",
+            &flipped,
+            &inputs,
         )
-        .artifact_bytes(T, &flipped)
-        .inputs(inputs.clone())
         .err(Error::BadSignature),
-        Case::new(
+        usage_license_case(
             "signature_s_plus_order",
-            U,
             "S replaced by S + L (the same scalar mod L, non-canonical): a malleated signature \
              that verify_strict refuses",
+            &with_sig(r, &add_group_order(s)),
+            &inputs,
         )
-        .artifact_bytes(T, &with_sig(r, &add_group_order(s)))
-        .inputs(inputs.clone())
         .err(Error::BadSignature),
-        Case::new(
+        usage_license_case(
             "signature_all_zero",
-            U,
             "a signature of 64 zero bytes (R = a point of order 4, S = 0)",
+            &with_sig(&[0; 32], &[0; 32]),
+            &inputs,
         )
-        .artifact_bytes(T, &with_sig(&[0; 32], &[0; 32]))
-        .inputs(inputs.clone())
         .err(Error::BadSignature),
-        Case::new(
+        usage_license_case(
             "signature_small_order_r",
-            U,
             "R = the identity point (small order), S = 0",
+            &with_sig(&IDENTITY, &[0; 32]),
+            &inputs,
         )
-        .artifact_bytes(T, &with_sig(&IDENTITY, &[0; 32]))
-        .inputs(inputs)
         .err(Error::BadSignature),
     ]);
     Ok(())
@@ -1297,6 +1258,7 @@ pub fn run(
             Fingerprint::from_components(comps)
                 .map(|fp| json!({ "components": render::components(fp.components()) }))
         }
+        (Artifact::Lease, Some(input)) => return crate::lease::run(input, inputs),
         (a, i) => return Err(format!("no operation for {} on {i:?}", a.name())),
     })
 }

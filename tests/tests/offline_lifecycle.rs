@@ -8,12 +8,13 @@ use std::sync::Arc;
 use tollgate_authority::{
     ActivationStatus, Authority, AuthorityError, Extension, IssueSpec, NewExpiry, UpgradeSpec,
 };
-use tollgate_core::{
-    ComponentKind, DeploymentModel, Error as CoreError, Feature, FeatureKind, MeterPeriod, Models,
-};
+use tollgate_core::reference::{self, CUSTOMER, PRODUCT, PRODUCT_VERSION};
+use tollgate_core::{ComponentKind, DeploymentModel, Error as CoreError, Models};
 use tollgate_sdk::fingerprint::StaticSource;
 use tollgate_sdk::storage::DirStorage;
-use tollgate_sdk::{HostConfig, LicenseManager, LicenseState, ManualClock, SdkError};
+use tollgate_sdk::{
+    FeatureStatus, HostConfig, LicenseManager, LicenseState, ManualClock, SdkError, Status,
+};
 
 const T0: u64 = 1_795_000_000; // 2026-11-18
 const DAY: u64 = 86_400;
@@ -52,44 +53,30 @@ impl World {
             .iter()
             .map(|k| k.public_key)
             .collect();
-        HostConfig::new(product, "4.2.0", "chariot-salt", keys)
+        HostConfig::new(product, PRODUCT_VERSION, "chariot-salt", keys)
     }
 
-    /// A host: its own state directory and fingerprint.
-    fn host(&mut self, name: &str, machine: &[(ComponentKind, &str)]) -> LicenseManager {
-        self.host_for("chariot", name, machine)
+    /// Host `name` of the reference product: its own state directory and its own machine,
+    /// [`machine`]`(name)`.
+    fn host(&mut self, name: &str) -> LicenseManager {
+        self.host_for(PRODUCT, name)
     }
 
-    fn host_for(
-        &mut self,
-        product: &str,
-        name: &str,
-        machine: &[(ComponentKind, &str)],
-    ) -> LicenseManager {
+    /// Host `name` (as [`World::host`]) of another product.
+    fn host_for(&mut self, product: &str, name: &str) -> LicenseManager {
         let storage = DirStorage::open(self.root.join(name)).unwrap();
         LicenseManager::with_parts(
             self.config(product),
             Box::new(storage),
             self.clock.clone(),
-            Box::new(StaticSource::from_strs(machine)),
+            Box::new(StaticSource::from_strs(&machine(name))),
         )
         .unwrap()
     }
 
     fn issue(&mut self, activations: u32) -> (u64, String) {
-        let mut spec = IssueSpec::new("chariot", "ACME Industrial");
-        spec.features = vec![
-            Feature {
-                name: "mqtt-server".into(),
-                kind: FeatureKind::Perpetual,
-            },
-            Feature {
-                name: "support".into(),
-                kind: FeatureKind::Subscription {
-                    expires_at: T0 + YEAR,
-                },
-            },
-        ];
+        let mut spec = IssueSpec::new(PRODUCT, CUSTOMER);
+        spec.features = vec![reference::mqtt_server(), reference::support(T0 + YEAR)];
         spec.models = Models::of(&[DeploymentModel::Offline, DeploymentModel::Online]);
         spec.max_activations = activations;
         let issued = self.vendor.issue(spec, self.now()).unwrap();
@@ -102,6 +89,26 @@ impl World {
             .fulfil(request, DeploymentModel::Offline, now)
             .map(|f| f.usage_license)
     }
+
+    /// Host `name` with a usage license the vendor fulfilled for its request for `key` (not
+    /// installed yet).
+    fn fulfilled_host(&mut self, name: &str, key: &str) -> (LicenseManager, String) {
+        let mut host = self.host(name);
+        let request = host.request_usage(key).unwrap();
+        let usage_license = self.fulfil(&request).unwrap();
+        (host, usage_license)
+    }
+}
+
+/// The state of feature `name` in the installed license of `status`.
+fn feature(status: Status, name: &str) -> FeatureStatus {
+    status
+        .license
+        .unwrap()
+        .features
+        .into_iter()
+        .find(|f| f.name == name)
+        .unwrap()
 }
 
 fn machine(n: &str) -> Vec<(ComponentKind, &'static str)> {
@@ -121,7 +128,7 @@ fn the_whole_offline_story() {
     // 1. issue
     let (license_id, key) = w.issue(1);
     // 2. usage request on host A
-    let mut a = w.host("a", &machine("a"));
+    let mut a = w.host("a");
     let r1 = a.request_usage(&key).unwrap();
     assert!(r1.starts_with("TGRQ:"));
     assert!(r1.len() <= 300, "usage request is {} characters", r1.len());
@@ -140,7 +147,7 @@ fn the_whole_offline_story() {
     let info = st.license.clone().unwrap();
     assert_eq!(
         (info.license_id, info.revision, info.customer.as_str()),
-        (license_id, 1, "ACME Industrial")
+        (license_id, 1, CUSTOMER)
     );
     assert_eq!(info.deployment_model, "offline");
     assert_eq!(
@@ -151,18 +158,12 @@ fn the_whole_offline_story() {
     assert!(!a.has_feature("iot-bridge-snowflake"));
     // The installed license survives a restart.
     drop(a);
-    let mut a = w.host("a", &machine("a"));
+    let mut a = w.host("a");
     assert_eq!(a.status().state, LicenseState::Active);
     // 6. upgrade
     w.clock.advance(30 * DAY);
     let up = UpgradeSpec {
-        add_features: vec![Feature {
-            name: "iot-bridge-snowflake".into(),
-            kind: FeatureKind::Metered {
-                quota: 1_000_000,
-                period: MeterPeriod::Month,
-            },
-        }],
+        add_features: vec![reference::snowflake()],
         extend: vec![Extension {
             feature: "support".into(),
             to: NewExpiry::By(YEAR),
@@ -191,15 +192,8 @@ fn the_whole_offline_story() {
     let st = a.install(&ul2).unwrap();
     assert_eq!(st.license.as_ref().unwrap().revision, 2);
     assert!(a.has_feature("iot-bridge-snowflake"));
-    let support = st
-        .license
-        .unwrap()
-        .features
-        .into_iter()
-        .find(|f| f.name == "support")
-        .unwrap();
     assert_eq!(
-        support.expires_at.as_deref(),
+        feature(st, "support").expires_at.as_deref(),
         Some(tollgate_sdk::time::format_utc(T0 + 2 * YEAR).as_str())
     );
     assert_eq!(
@@ -212,7 +206,7 @@ fn the_whole_offline_story() {
         1
     );
     // The only seat is taken: host B is refused.
-    let mut b = w.host("b", &machine("b"));
+    let mut b = w.host("b");
     let rb = b.request_usage(&key).unwrap();
     assert!(matches!(
         w.fulfil(&rb),
@@ -255,7 +249,7 @@ fn the_whole_offline_story() {
 fn wrong_key_and_typo() {
     let mut w = World::new();
     let (_, key) = w.issue(1);
-    let mut a = w.host("a", &machine("a"));
+    let mut a = w.host("a");
     // A typo is caught on the host, before anything is sent.
     let mut typo = key.clone().into_bytes();
     typo[0] = if typo[0] == b'A' { b'B' } else { b'A' };
@@ -278,7 +272,7 @@ fn wrong_key_and_typo() {
 fn a_request_for_another_product() {
     let mut w = World::new();
     let (_, key) = w.issue(1);
-    let mut other = w.host_for("other-broker", "o", &machine("o"));
+    let mut other = w.host_for("other-broker", "o");
     let r = other.request_usage(&key).unwrap();
     assert!(matches!(
         w.fulfil(&r),
@@ -290,9 +284,7 @@ fn a_request_for_another_product() {
 fn tampered_usage_license() {
     let mut w = World::new();
     let (_, key) = w.issue(1);
-    let mut a = w.host("a", &machine("a"));
-    let r = a.request_usage(&key).unwrap();
-    let ul = w.fulfil(&r).unwrap();
+    let (mut a, ul) = w.fulfilled_host("a", &key);
     // A character changed in transit: the checksum says it was pasted wrong.
     let mut bytes = ul.clone().into_bytes();
     let i = bytes.len() / 2;
@@ -319,9 +311,7 @@ fn tampered_usage_license() {
 fn expired_support_keeps_mqtt_server() {
     let mut w = World::new();
     let (_, key) = w.issue(1);
-    let mut a = w.host("a", &machine("a"));
-    let r = a.request_usage(&key).unwrap();
-    let ul = w.fulfil(&r).unwrap();
+    let (mut a, ul) = w.fulfilled_host("a", &key);
     a.install(&ul).unwrap();
     w.clock.advance(YEAR - 10 * DAY);
     let st = a.status();
@@ -337,29 +327,20 @@ fn expired_support_keeps_mqtt_server() {
     assert!(!a.has_feature("support"));
     let st = a.status();
     assert_eq!(st.state, LicenseState::Active);
-    let support = st
-        .license
-        .unwrap()
-        .features
-        .into_iter()
-        .find(|f| f.name == "support")
-        .unwrap();
-    assert!(!support.active);
+    assert!(!feature(st, "support").active);
 }
 
 #[test]
 fn rolled_back_clock() {
     let mut w = World::new();
     let (_, key) = w.issue(1);
-    let mut a = w.host("a", &machine("a"));
-    let r = a.request_usage(&key).unwrap();
-    let ul = w.fulfil(&r).unwrap();
+    let (mut a, ul) = w.fulfilled_host("a", &key);
     a.install(&ul).unwrap();
     w.clock.advance(10 * DAY);
     a.status();
     let _ = a.record_usage("mqtt-server", 0); // any write moves the high-water mark
     drop(a);
-    let mut a = w.host("a", &machine("a"));
+    let mut a = w.host("a");
     w.clock.set(T0 + 2 * DAY);
     assert_eq!(a.status().state, LicenseState::ClockRollback);
     assert!(!a.has_feature("mqtt-server"));
@@ -375,8 +356,8 @@ fn two_processes_worth_of_authorities_race_for_the_last_seat() {
     // hosts' requests for the last seat at the same time: exactly one wins.
     let mut w = World::new();
     let (license_id, key) = w.issue(1);
-    let mut a = w.host("a", &machine("a"));
-    let mut b = w.host("b", &machine("b"));
+    let mut a = w.host("a");
+    let mut b = w.host("b");
     let (ra, rb) = (
         a.request_usage(&key).unwrap(),
         b.request_usage(&key).unwrap(),

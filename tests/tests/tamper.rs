@@ -204,3 +204,13 @@ fn license_key_bit_flips() {
         assert_eq!(got, Err(Error::KeyFormat), "truncation to {len}");
     }
 }
+
+#[test]
+fn lease_binary() {
+    binary_bit_flips_and_truncations(Artifact::Lease);
+}
+
+#[test]
+fn lease_text() {
+    text_bit_flips_and_truncations(Artifact::Lease);
+}

@@ -1,29 +1,72 @@
 //! The ledger: every SQL statement of the crate, behind typed methods on [`Tx`].
 //!
 //! Nothing outside this module sees SQL or the database driver. Every operation runs inside a
-//! [`Ledger::write`] (`BEGIN IMMEDIATE`: the write lock is taken first, so a check and the
-//! write that depends on it can never interleave with another process) or a [`Ledger::read`].
+//! [`Ledger::write`] (the write lock is taken first — SQLite `BEGIN IMMEDIATE`, PostgreSQL a
+//! row lock on the license concerned — so a check and the write that depends on it can never
+//! interleave with another process) or a [`Ledger::read`]. The same statements and the same
+//! migrations run on SQLite and PostgreSQL (see `backend.rs`).
 
+mod backend;
+#[cfg(feature = "postgres")]
+mod pg;
 mod schema;
+pub(crate) mod store;
 
+use std::cell::{Cell, RefCell};
 use std::path::Path;
 use std::time::Duration;
 
-use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Row, TransactionBehavior};
 use tollgate_core::{hex_string, Component, DeploymentModel, Grant, KeyAuthSecret, KeyId};
 
-use crate::error::{AuthorityError, LedgerError, Result};
+use crate::error::{AuthorityError, Result};
 use crate::records::{
     Activation, ActivationStatus, AuditEntry, KeyStatus, LicenseRecord, SigningKeyInfo,
 };
+pub(crate) use backend::Dialect;
+use backend::{Conn, Row, Val};
 
 pub(crate) use schema::latest_version;
 
-fn db(e: rusqlite::Error) -> AuthorityError {
-    match e.sqlite_error_code() {
-        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => AuthorityError::Busy,
-        _ => AuthorityError::Db(LedgerError::new(e)),
+/// Converts a value to a [`Val`] for a placeholder.
+trait ToVal {
+    fn to_val(&self) -> Val;
+}
+
+impl ToVal for i64 {
+    fn to_val(&self) -> Val {
+        Val::Int(*self)
     }
+}
+
+impl ToVal for u32 {
+    fn to_val(&self) -> Val {
+        Val::Int(i64::from(*self))
+    }
+}
+
+impl ToVal for String {
+    fn to_val(&self) -> Val {
+        Val::Text(self.clone())
+    }
+}
+
+impl ToVal for &str {
+    fn to_val(&self) -> Val {
+        Val::Text((*self).to_owned())
+    }
+}
+
+impl<T: ToVal> ToVal for Option<T> {
+    fn to_val(&self) -> Val {
+        self.as_ref().map_or(Val::Null, ToVal::to_val)
+    }
+}
+
+/// The placeholder values `?1`, `?2`, … of a statement.
+macro_rules! vals {
+    ($($e:expr),* $(,)?) => {
+        &[$(ToVal::to_val(&$e)),*]
+    };
 }
 
 /// Integers are stored as `BIGINT` (signed 64 bits).
@@ -31,27 +74,37 @@ fn to_i64(v: u64) -> Result<i64> {
     i64::try_from(v).map_err(|_| AuthorityError::invalid("a value exceeds 2^63 - 1"))
 }
 
-fn col_u64(r: &Row<'_>, i: usize) -> Result<u64> {
-    let v: i64 = r.get(i).map_err(db)?;
-    u64::try_from(v).map_err(|_| AuthorityError::Corrupt("negative integer"))
+fn col_opt_i64(r: &Row, i: usize) -> Result<Option<i64>> {
+    match r.get(i)? {
+        Val::Null => Ok(None),
+        Val::Int(v) => Ok(Some(*v)),
+        Val::Text(_) => Err(AuthorityError::Corrupt("text where an integer belongs")),
+    }
 }
 
-fn col_opt_u64(r: &Row<'_>, i: usize) -> Result<Option<u64>> {
-    let v: Option<i64> = r.get(i).map_err(db)?;
-    v.map(|v| u64::try_from(v).map_err(|_| AuthorityError::Corrupt("negative integer")))
+fn col_opt_u64(r: &Row, i: usize) -> Result<Option<u64>> {
+    col_opt_i64(r, i)?
+        .map(|v| u64::try_from(v).map_err(|_| AuthorityError::Corrupt("negative integer")))
         .transpose()
 }
 
-fn col_u32(r: &Row<'_>, i: usize) -> Result<u32> {
+fn col_u64(r: &Row, i: usize) -> Result<u64> {
+    col_opt_u64(r, i)?.ok_or(AuthorityError::Corrupt("unexpected NULL"))
+}
+
+fn col_u32(r: &Row, i: usize) -> Result<u32> {
     u32::try_from(col_u64(r, i)?).map_err(|_| AuthorityError::Corrupt("integer out of range"))
 }
 
-fn col_str(r: &Row<'_>, i: usize) -> Result<String> {
-    r.get(i).map_err(db)
+fn col_str(r: &Row, i: usize) -> Result<String> {
+    match r.get(i)? {
+        Val::Text(s) => Ok(s.clone()),
+        _ => Err(AuthorityError::Corrupt("expected text")),
+    }
 }
 
-fn col_hex<const N: usize>(r: &Row<'_>, i: usize) -> Result<[u8; N]> {
-    let s: String = r.get(i).map_err(db)?;
+fn col_hex<const N: usize>(r: &Row, i: usize) -> Result<[u8; N]> {
+    let s = col_str(r, i)?;
     parse_hex(&s).ok_or(AuthorityError::Corrupt("bad hex"))
 }
 
@@ -70,11 +123,11 @@ pub(crate) fn parse_hex<const N: usize>(s: &str) -> Option<[u8; N]> {
     Some(out)
 }
 
-fn col_model(r: &Row<'_>, i: usize) -> Result<DeploymentModel> {
+fn col_model(r: &Row, i: usize) -> Result<DeploymentModel> {
     DeploymentModel::from_name(&col_str(r, i)?).ok_or(AuthorityError::Corrupt("unknown model"))
 }
 
-fn col_json<T: serde::de::DeserializeOwned>(r: &Row<'_>, i: usize) -> Result<T> {
+fn col_json<T: serde::de::DeserializeOwned>(r: &Row, i: usize) -> Result<T> {
     serde_json::from_str(&col_str(r, i)?).map_err(|_| AuthorityError::Corrupt("bad JSON"))
 }
 
@@ -82,104 +135,103 @@ fn json<T: serde::Serialize>(v: &T) -> Result<String> {
     serde_json::to_string(v).map_err(|_| AuthorityError::Corrupt("unserialisable value"))
 }
 
-/// The ledger database.
+/// How many times a PostgreSQL write transaction is retried after a serialization failure or
+/// a deadlock.
+const WRITE_ATTEMPTS: u32 = 5;
+
+/// The ledger database: one connection to SQLite or PostgreSQL.
 pub(crate) struct Ledger {
-    conn: Connection,
+    conn: Box<dyn Conn>,
 }
 
 impl Ledger {
-    /// Opens (creating if needed) the ledger at `path` and brings its schema up to date.
+    /// Opens (creating if needed) the SQLite ledger at `path` and brings its schema up to date.
     pub fn open(path: &Path, busy_timeout: Duration) -> Result<Self> {
-        let conn = Connection::open(path).map_err(db)?;
-        conn.busy_timeout(busy_timeout).map_err(db)?;
-        let mode: String = conn
-            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-            .map_err(db)?;
-        if !mode.eq_ignore_ascii_case("wal") {
-            return Err(AuthorityError::Corrupt(
-                "cannot switch the ledger to WAL mode",
-            ));
-        }
-        conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;")
-            .map_err(db)?;
+        Self::with_conn(Box::new(backend::Sqlite::open(path, busy_timeout)?))
+    }
+
+    /// Connects to the PostgreSQL ledger at `url` and brings its schema up to date.
+    #[cfg(feature = "postgres")]
+    pub fn connect_postgres(url: &str, lock_timeout: Duration) -> Result<Self> {
+        Self::with_conn(Box::new(pg::Postgres::connect(url, lock_timeout)?))
+    }
+
+    fn with_conn(conn: Box<dyn Conn>) -> Result<Self> {
         let mut ledger = Ledger { conn };
         ledger.migrate()?;
         Ok(ledger)
     }
 
+    /// The backend's dialect.
+    pub fn dialect(&self) -> Dialect {
+        self.conn.dialect()
+    }
+
     fn migrate(&mut self) -> Result<()> {
-        self.write(|tx| {
-            tx.tx
-                .execute_batch(
-                    "CREATE TABLE IF NOT EXISTS schema_migrations (
-                        version INTEGER PRIMARY KEY,
-                        name    TEXT NOT NULL
-                    );",
-                )
-                .map_err(db)?;
-            let current: u32 = tx
-                .tx
-                .query_row(
-                    "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
-                    [],
-                    |r| r.get(0),
-                )
-                .map_err(db)?;
-            if current > schema::latest_version() {
-                return Err(AuthorityError::SchemaTooNew {
-                    found: current,
-                    supported: schema::latest_version(),
-                });
-            }
-            for m in schema::MIGRATIONS.iter().filter(|m| m.version > current) {
-                tx.tx.execute_batch(m.sql).map_err(db)?;
-                tx.tx
-                    .execute(
-                        "INSERT INTO schema_migrations (version, name) VALUES (?1, ?2)",
-                        params![m.version, m.name],
-                    )
-                    .map_err(db)?;
-            }
-            Ok(())
-        })
+        // Several servers starting at once on PostgreSQL migrate one after the other.
+        store::migrate(&mut *self.conn, schema::MIGRATIONS, 7_421_000_001)
     }
 
     /// The schema version of the ledger.
     pub fn schema_version(&mut self) -> Result<u32> {
         self.read(|tx| {
-            tx.tx
-                .query_row("SELECT MAX(version) FROM schema_migrations", [], |r| {
-                    r.get(0)
-                })
-                .map_err(db)
+            tx.one("SELECT MAX(version) FROM schema_migrations", &[], |r| {
+                col_u32(r, 0)
+            })?
+            .ok_or(AuthorityError::Corrupt("no schema version"))
         })
     }
 
-    /// Runs `f` in a write transaction (`BEGIN IMMEDIATE`), committing if it returns `Ok` and
-    /// rolling back otherwise.
-    pub fn write<T>(&mut self, f: impl FnOnce(&Tx<'_>) -> Result<T>) -> Result<T> {
-        let tx = Tx {
-            tx: self
-                .conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(db)?,
-        };
-        let out = f(&tx)?;
-        tx.tx.commit().map_err(db)?;
-        Ok(out)
+    /// Runs `f` in a write transaction, committing if it returns `Ok` and rolling back
+    /// otherwise. On PostgreSQL a serialization failure or deadlock runs `f` again (up to
+    /// [`WRITE_ATTEMPTS`] times), so `f` must not have effects outside the transaction.
+    pub fn write<T>(&mut self, mut f: impl FnMut(&Tx<'_>) -> Result<T>) -> Result<T> {
+        let mut attempt = 1;
+        loop {
+            match self.transaction(true, &mut f) {
+                Err(e) if attempt < WRITE_ATTEMPTS && self.conn.retry_transaction(&e) => {
+                    std::thread::sleep(Duration::from_millis(2 << attempt));
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
     }
 
     /// Runs `f` in a read transaction (one consistent snapshot).
-    pub fn read<T>(&mut self, f: impl FnOnce(&Tx<'_>) -> Result<T>) -> Result<T> {
+    pub fn read<T>(&mut self, mut f: impl FnMut(&Tx<'_>) -> Result<T>) -> Result<T> {
+        self.transaction(false, &mut f)
+    }
+
+    fn transaction<T>(
+        &mut self,
+        write: bool,
+        f: &mut impl FnMut(&Tx<'_>) -> Result<T>,
+    ) -> Result<T> {
+        self.conn.begin(write)?;
+        let dialect = self.conn.dialect();
         let tx = Tx {
-            tx: self
-                .conn
-                .transaction_with_behavior(TransactionBehavior::Deferred)
-                .map_err(db)?,
+            conn: RefCell::new(&mut *self.conn),
+            write,
+            dialect,
+            savepoint_open: Cell::new(false),
+            active_key: RefCell::new(None),
         };
-        let out = f(&tx)?;
-        tx.tx.commit().map_err(db)?;
-        Ok(out)
+        let out = f(&tx);
+        let conn = tx.conn.into_inner();
+        match out {
+            Ok(v) => match conn.commit() {
+                Ok(()) => Ok(v),
+                Err(e) => {
+                    conn.rollback();
+                    Err(e)
+                }
+            },
+            Err(e) => {
+                conn.rollback();
+                Err(e)
+            }
+        }
     }
 }
 
@@ -225,13 +277,19 @@ pub(crate) struct NewAudit<'a> {
 
 /// An open transaction on the ledger.
 pub(crate) struct Tx<'c> {
-    tx: rusqlite::Transaction<'c>,
+    conn: RefCell<&'c mut dyn Conn>,
+    write: bool,
+    dialect: Dialect,
+    /// A savepoint taken by [`Tx::savepoint`] whose work succeeded, not yet released.
+    savepoint_open: Cell<bool>,
+    /// The active signing key, once read in this transaction.
+    active_key: RefCell<Option<Option<SigningKeyInfo>>>,
 }
 
 const ACTIVATION_COLUMNS: &str = "id, license_id, device_key, model, status, fingerprint_json, \
      product_version, last_counter, created_at, last_fulfilled_at, freed_at";
 
-fn activation_row(r: &Row<'_>) -> Result<Activation> {
+fn activation_row(r: &Row) -> Result<Activation> {
     Ok(Activation {
         id: col_u64(r, 0)?,
         license_id: col_u64(r, 1)?,
@@ -248,7 +306,7 @@ fn activation_row(r: &Row<'_>) -> Result<Activation> {
     })
 }
 
-fn key_row(r: &Row<'_>) -> Result<SigningKeyInfo> {
+fn key_row(r: &Row) -> Result<SigningKeyInfo> {
     Ok(SigningKeyInfo {
         key_id: KeyId(col_hex(r, 0)?),
         public_key: col_hex(r, 1)?,
@@ -259,7 +317,7 @@ fn key_row(r: &Row<'_>) -> Result<SigningKeyInfo> {
     })
 }
 
-fn usage_row(r: &Row<'_>) -> Result<UsageRow> {
+fn usage_row(r: &Row) -> Result<UsageRow> {
     Ok(UsageRow {
         activation_id: col_u64(r, 0)?,
         request_id: col_hex(r, 1)?,
@@ -277,12 +335,11 @@ const USAGE_COLUMNS: &str = "u.activation_id, u.request_id, u.counter, u.model, 
      u.key_id, u.armored, u.issued_at, u.refresh_deadline";
 
 const LICENSE_RECORD_SQL: &str = "SELECT l.id, r.grant_json, r.armored, r.key_id, r.issued_at, \
-     l.created_at, \
-     (SELECT COUNT(*) FROM activations a WHERE a.license_id = l.id AND a.status = 'active'), \
+     l.created_at, l.active_activations, \
      (SELECT COUNT(*) FROM activations a WHERE a.license_id = l.id) \
      FROM licenses l JOIN license_revisions r ON r.license_id = l.id AND r.revision = l.revision";
 
-fn license_record(r: &Row<'_>) -> Result<LicenseRecord> {
+fn license_record(r: &Row) -> Result<LicenseRecord> {
     Ok(LicenseRecord {
         id: col_u64(r, 0)?,
         grant: col_json(r, 1)?,
@@ -296,62 +353,82 @@ fn license_record(r: &Row<'_>) -> Result<LicenseRecord> {
 }
 
 impl Tx<'_> {
-    fn all<T>(
-        &self,
-        sql: &str,
-        params: impl rusqlite::Params,
-        f: impl Fn(&Row<'_>) -> Result<T>,
-    ) -> Result<Vec<T>> {
-        let mut stmt = self.tx.prepare_cached(sql).map_err(db)?;
-        let mut rows = stmt.query(params).map_err(db)?;
-        let mut out = Vec::new();
-        while let Some(row) = rows.next().map_err(db)? {
-            out.push(f(row)?);
-        }
-        Ok(out)
+    fn query(&self, sql: &str, params: &[Val]) -> Result<Vec<Row>> {
+        self.conn.borrow_mut().query(sql, params)
+    }
+
+    fn batch(&self, sql: &str) -> Result<()> {
+        self.conn.borrow_mut().batch(sql)
+    }
+
+    fn all<T>(&self, sql: &str, params: &[Val], f: impl Fn(&Row) -> Result<T>) -> Result<Vec<T>> {
+        self.query(sql, params)?.iter().map(f).collect()
     }
 
     fn one<T>(
         &self,
         sql: &str,
-        params: impl rusqlite::Params,
-        f: impl Fn(&Row<'_>) -> Result<T>,
+        params: &[Val],
+        f: impl Fn(&Row) -> Result<T>,
     ) -> Result<Option<T>> {
-        let mut stmt = self.tx.prepare_cached(sql).map_err(db)?;
-        let mut rows = stmt.query(params).map_err(db)?;
-        match rows.next().map_err(db)? {
-            Some(row) => f(row).map(Some),
-            None => Ok(None),
+        self.query(sql, params)?.first().map(f).transpose()
+    }
+
+    fn exec(&self, sql: &str, params: &[Val]) -> Result<usize> {
+        self.conn.borrow_mut().exec(sql, params)
+    }
+
+    /// ` FOR UPDATE` in a PostgreSQL write transaction: the row lock that serializes changes
+    /// to one license. (SQLite's write transaction already holds the database's write lock.)
+    fn lock(&self) -> &'static str {
+        if self.write && self.dialect == Dialect::Postgres {
+            " FOR UPDATE"
+        } else {
+            ""
         }
     }
 
-    fn exec(&self, sql: &str, params: impl rusqlite::Params) -> Result<usize> {
-        let mut stmt = self.tx.prepare_cached(sql).map_err(db)?;
-        stmt.execute(params).map_err(db)
+    /// Runs `f` inside a savepoint: its changes are kept if it returns `Ok` and undone
+    /// otherwise, leaving the rest of the transaction intact. The outer `Result` fails only
+    /// when the savepoint itself cannot be taken or released.
+    ///
+    /// A successful savepoint is released together with the taking of the next one (one
+    /// round trip per item instead of two), or by the commit.
+    pub fn savepoint<T>(&self, f: impl FnOnce(&Tx<'_>) -> Result<T>) -> Result<Result<T>> {
+        if self.savepoint_open.replace(false) {
+            self.batch("RELEASE SAVEPOINT item; SAVEPOINT item")?;
+        } else {
+            self.batch("SAVEPOINT item")?;
+        }
+        let out = f(self);
+        match &out {
+            Ok(_) => self.savepoint_open.set(true),
+            Err(_) => {
+                self.active_key.replace(None);
+                self.batch("ROLLBACK TO SAVEPOINT item; RELEASE SAVEPOINT item")?;
+            }
+        }
+        Ok(out)
     }
 
     /// The next value of a named sequence (`license`, `activation`, `audit`).
     pub fn next_id(&self, sequence: &str) -> Result<u64> {
-        let v: Option<i64> = self
-            .tx
-            .query_row(
-                "UPDATE sequences SET value = value + 1 WHERE name = ?1 RETURNING value",
-                [sequence],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(db)?;
-        let v = v.ok_or(AuthorityError::Corrupt("missing sequence"))?;
-        u64::try_from(v).map_err(|_| AuthorityError::Corrupt("negative sequence"))
+        self.one(
+            "UPDATE sequences SET value = value + 1 WHERE name = ?1 RETURNING value",
+            vals![sequence],
+            |r| col_u64(r, 0),
+        )?
+        .ok_or(AuthorityError::Corrupt("missing sequence"))
     }
 
     // --- signing keys -------------------------------------------------------------------------
 
     pub fn insert_key(&self, k: &SigningKeyInfo) -> Result<()> {
+        self.active_key.replace(None);
         self.exec(
             "INSERT INTO signing_keys (key_id, public_key, status, created_at, retired_at) \
              VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![
+            vals![
                 k.key_id.to_hex(),
                 hex_string(&k.public_key),
                 k.status.name(),
@@ -362,19 +439,27 @@ impl Tx<'_> {
         Ok(())
     }
 
+    /// The active signing key (read once per transaction: only [`Tx::insert_key`] and
+    /// [`Tx::retire_key`] change it).
     pub fn active_key(&self) -> Result<Option<SigningKeyInfo>> {
-        self.one(
+        if let Some(k) = self.active_key.borrow().as_ref() {
+            return Ok(k.clone());
+        }
+        let k = self.one(
             "SELECT key_id, public_key, status, created_at, retired_at FROM signing_keys \
              WHERE status = 'active'",
-            [],
+            &[],
             key_row,
-        )
+        )?;
+        self.active_key.replace(Some(k.clone()));
+        Ok(k)
     }
 
     pub fn retire_key(&self, key_id: KeyId, at: u64) -> Result<()> {
+        self.active_key.replace(None);
         self.exec(
             "UPDATE signing_keys SET status = 'retired', retired_at = ?2 WHERE key_id = ?1",
-            params![key_id.to_hex(), to_i64(at)?],
+            vals![key_id.to_hex(), to_i64(at)?],
         )?;
         Ok(())
     }
@@ -383,7 +468,7 @@ impl Tx<'_> {
         self.all(
             "SELECT key_id, public_key, status, created_at, retired_at FROM signing_keys \
              ORDER BY created_at, key_id",
-            [],
+            &[],
             key_row,
         )
     }
@@ -394,7 +479,7 @@ impl Tx<'_> {
         Ok(self
             .one(
                 "SELECT 1 FROM licenses WHERE key_lookup = ?1",
-                [hex_string(lookup)],
+                vals![hex_string(lookup)],
                 |_| Ok(()),
             )?
             .is_some())
@@ -412,7 +497,7 @@ impl Tx<'_> {
         self.exec(
             "INSERT INTO licenses (id, key_lookup, key_auth, product, customer, revision, \
              created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
-            params![
+            vals![
                 to_i64(id)?,
                 hex_string(lookup),
                 auth_hex.as_str(),
@@ -425,7 +510,7 @@ impl Tx<'_> {
         Ok(())
     }
 
-    fn license_row(r: &Row<'_>) -> Result<LicenseRow> {
+    fn license_row(r: &Row) -> Result<LicenseRow> {
         let s = zeroize::Zeroizing::new(col_str(r, 1)?);
         Ok(LicenseRow {
             id: col_u64(r, 0)?,
@@ -438,16 +523,22 @@ impl Tx<'_> {
 
     pub fn license_by_lookup(&self, lookup: &[u8; 8]) -> Result<Option<LicenseRow>> {
         self.one(
-            "SELECT id, key_auth, revision FROM licenses WHERE key_lookup = ?1",
-            [hex_string(lookup)],
+            &format!(
+                "SELECT id, key_auth, revision FROM licenses WHERE key_lookup = ?1{}",
+                self.lock()
+            ),
+            vals![hex_string(lookup)],
             Self::license_row,
         )
     }
 
     pub fn license_by_id(&self, id: u64) -> Result<Option<LicenseRow>> {
         self.one(
-            "SELECT id, key_auth, revision FROM licenses WHERE id = ?1",
-            [to_i64(id)?],
+            &format!(
+                "SELECT id, key_auth, revision FROM licenses WHERE id = ?1{}",
+                self.lock()
+            ),
+            vals![to_i64(id)?],
             Self::license_row,
         )
     }
@@ -456,7 +547,7 @@ impl Tx<'_> {
         self.exec(
             "INSERT INTO license_revisions (license_id, revision, grant_json, armored, key_id, \
              issued_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![
+            vals![
                 to_i64(r.license_id)?,
                 r.revision,
                 json(&r.grant)?,
@@ -467,7 +558,7 @@ impl Tx<'_> {
         )?;
         self.exec(
             "UPDATE licenses SET revision = ?2, customer = ?3, updated_at = ?4 WHERE id = ?1",
-            params![
+            vals![
                 to_i64(r.license_id)?,
                 r.revision,
                 r.grant.customer,
@@ -481,7 +572,7 @@ impl Tx<'_> {
         self.one(
             "SELECT license_id, revision, grant_json, armored, key_id, issued_at \
              FROM license_revisions WHERE license_id = ?1 AND revision = ?2",
-            params![to_i64(license_id)?, revision],
+            vals![to_i64(license_id)?, revision],
             |r| {
                 Ok(RevisionRow {
                     license_id: col_u64(r, 0)?,
@@ -498,7 +589,7 @@ impl Tx<'_> {
     pub fn license_record(&self, id: u64) -> Result<Option<LicenseRecord>> {
         self.one(
             &format!("{LICENSE_RECORD_SQL} WHERE l.id = ?1"),
-            [to_i64(id)?],
+            vals![to_i64(id)?],
             license_record,
         )
     }
@@ -506,7 +597,7 @@ impl Tx<'_> {
     pub fn license_records(&self) -> Result<Vec<LicenseRecord>> {
         self.all(
             &format!("{LICENSE_RECORD_SQL} ORDER BY l.id"),
-            [],
+            &[],
             license_record,
         )
     }
@@ -514,7 +605,7 @@ impl Tx<'_> {
     pub fn license_id_by_lookup(&self, lookup: &[u8; 8]) -> Result<Option<u64>> {
         self.one(
             "SELECT id FROM licenses WHERE key_lookup = ?1",
-            [hex_string(lookup)],
+            vals![hex_string(lookup)],
             |r| col_u64(r, 0),
         )
     }
@@ -524,7 +615,7 @@ impl Tx<'_> {
     pub fn activation(&self, id: u64) -> Result<Option<Activation>> {
         self.one(
             &format!("SELECT {ACTIVATION_COLUMNS} FROM activations WHERE id = ?1"),
-            [to_i64(id)?],
+            vals![to_i64(id)?],
             activation_row,
         )
     }
@@ -534,7 +625,7 @@ impl Tx<'_> {
             &format!(
                 "SELECT {ACTIVATION_COLUMNS} FROM activations WHERE license_id = ?1 ORDER BY id"
             ),
-            [to_i64(license_id)?],
+            vals![to_i64(license_id)?],
             activation_row,
         )
     }
@@ -551,7 +642,7 @@ impl Tx<'_> {
                 "SELECT {ACTIVATION_COLUMNS}, freed_counter FROM activations \
                  WHERE license_id = ?1 AND device_key = ?2 ORDER BY id"
             ),
-            params![to_i64(license_id)?, hex_string(device_key)],
+            vals![to_i64(license_id)?, hex_string(device_key)],
             |r| {
                 let freed: Option<u64> = col_opt_u64(r, 11)?;
                 let freed = freed
@@ -563,11 +654,13 @@ impl Tx<'_> {
         )
     }
 
+    /// Seats in use (the license row's counter, kept by [`Tx::insert_activation`] and
+    /// [`Tx::free_activation`]).
     pub fn count_active(&self, license_id: u64) -> Result<u64> {
         Ok(self
             .one(
-                "SELECT COUNT(*) FROM activations WHERE license_id = ?1 AND status = 'active'",
-                [to_i64(license_id)?],
+                "SELECT active_activations FROM licenses WHERE id = ?1",
+                vals![to_i64(license_id)?],
                 |r| col_u64(r, 0),
             )?
             .unwrap_or(0))
@@ -579,7 +672,7 @@ impl Tx<'_> {
                 "INSERT INTO activations ({ACTIVATION_COLUMNS}, last_request_id) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
             ),
-            params![
+            vals![
                 to_i64(a.id)?,
                 to_i64(a.license_id)?,
                 hex_string(&a.device_key),
@@ -594,6 +687,12 @@ impl Tx<'_> {
                 hex_string(request_id),
             ],
         )?;
+        if a.status == ActivationStatus::Active {
+            self.exec(
+                "UPDATE licenses SET active_activations = active_activations + 1 WHERE id = ?1",
+                vals![to_i64(a.license_id)?],
+            )?;
+        }
         Ok(())
     }
 
@@ -602,7 +701,7 @@ impl Tx<'_> {
         self.exec(
             "UPDATE activations SET model = ?2, fingerprint_json = ?3, product_version = ?4, \
              last_counter = ?5, last_request_id = ?6, last_fulfilled_at = ?7 WHERE id = ?1",
-            params![
+            vals![
                 to_i64(a.id)?,
                 a.model.name(),
                 json(&a.fingerprint)?,
@@ -626,8 +725,15 @@ impl Tx<'_> {
         let n = self.exec(
             "UPDATE activations SET status = ?2, freed_at = ?3, freed_counter = ?4 \
              WHERE id = ?1 AND status = 'active'",
-            params![to_i64(id)?, status.name(), to_i64(at)?, counter],
+            vals![to_i64(id)?, status.name(), to_i64(at)?, counter],
         )?;
+        if n == 1 {
+            self.exec(
+                "UPDATE licenses SET active_activations = active_activations - 1 \
+                 WHERE id = (SELECT license_id FROM activations WHERE id = ?1)",
+                vals![to_i64(id)?],
+            )?;
+        }
         Ok(n == 1)
     }
 
@@ -644,7 +750,7 @@ impl Tx<'_> {
                  JOIN activations a ON a.id = u.activation_id \
                  WHERE u.request_id = ?1 AND a.license_id = ?2"
             ),
-            params![hex_string(request_id), to_i64(license_id)?],
+            vals![hex_string(request_id), to_i64(license_id)?],
             usage_row,
         )
     }
@@ -655,7 +761,7 @@ impl Tx<'_> {
                 "SELECT {USAGE_COLUMNS} FROM usage_licenses u WHERE u.activation_id = ?1 \
                  ORDER BY u.issued_at DESC, u.counter DESC LIMIT 1"
             ),
-            [to_i64(activation_id)?],
+            vals![to_i64(activation_id)?],
             usage_row,
         )
     }
@@ -665,7 +771,7 @@ impl Tx<'_> {
             "INSERT INTO usage_licenses (activation_id, request_id, counter, model, revision, \
              key_id, armored, issued_at, refresh_deadline) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            params![
+            vals![
                 to_i64(u.activation_id)?,
                 hex_string(&u.request_id),
                 u.counter,
@@ -687,7 +793,7 @@ impl Tx<'_> {
         self.exec(
             "INSERT INTO audit_log (id, at, actor, action, license_id, activation_id, detail) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![
+            vals![
                 to_i64(id)?,
                 to_i64(e.at)?,
                 e.actor,
@@ -702,7 +808,7 @@ impl Tx<'_> {
 
     /// The newest `limit` entries, newest first, optionally for one license.
     pub fn audit_log(&self, license_id: Option<u64>, limit: u32) -> Result<Vec<AuditEntry>> {
-        let map = |r: &Row<'_>| {
+        let map = |r: &Row| {
             Ok(AuditEntry {
                 id: col_u64(r, 0)?,
                 at: col_u64(r, 1)?,
@@ -718,12 +824,12 @@ impl Tx<'_> {
         match license_id {
             Some(l) => self.all(
                 &format!("{COLS} WHERE license_id = ?1 ORDER BY id DESC LIMIT ?2"),
-                params![to_i64(l)?, limit],
+                vals![to_i64(l)?, limit],
                 map,
             ),
             None => self.all(
                 &format!("{COLS} ORDER BY id DESC LIMIT ?1"),
-                params![limit],
+                vals![limit],
                 map,
             ),
         }
@@ -745,6 +851,36 @@ mod tests {
     }
 
     #[test]
+    fn migration_2_counts_the_seats_of_a_version_1_ledger() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l.sqlite");
+        {
+            // A ledger as version 1 left it, with two active activations and a freed one.
+            let c = rusqlite::Connection::open(&path).unwrap();
+            c.execute_batch(schema::MIGRATIONS[0].sql).unwrap();
+            c.execute_batch(
+                "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL);
+                 INSERT INTO schema_migrations VALUES (1, 'initial');
+                 INSERT INTO licenses VALUES (1, 'l', 'a', 'p', 'c', 1, 0, 0);
+                 INSERT INTO activations (id, license_id, device_key, model, status,
+                     fingerprint_json, product_version, last_counter, last_request_id,
+                     created_at, last_fulfilled_at)
+                 VALUES (1, 1, 'd1', 'online', 'active', '[]', 'v', 1, 'r', 0, 0),
+                        (2, 1, 'd2', 'online', 'deactivated', '[]', 'v', 1, 'r', 0, 0),
+                        (3, 1, 'd3', 'offline', 'active', '[]', 'v', 1, 'r', 0, 0);",
+            )
+            .unwrap();
+        }
+        let mut l = Ledger::open(&path, Duration::from_secs(1)).unwrap();
+        assert_eq!(l.schema_version().unwrap(), latest_version());
+        assert_eq!(l.read(|tx| tx.count_active(1)).unwrap(), 2);
+        assert!(l
+            .write(|tx| tx.free_activation(1, ActivationStatus::Restored, 5, None))
+            .unwrap());
+        assert_eq!(l.read(|tx| tx.count_active(1)).unwrap(), 1);
+    }
+
+    #[test]
     fn migrations_apply_once_and_refuse_newer() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("l.sqlite");
@@ -754,12 +890,13 @@ mod tests {
         // Re-opening applies nothing twice.
         let mut l = Ledger::open(&path, Duration::from_secs(1)).unwrap();
         assert_eq!(l.schema_version().unwrap(), latest_version());
-        l.conn
-            .execute(
+        l.write(|tx| {
+            tx.exec(
                 "INSERT INTO schema_migrations (version, name) VALUES (?1, 'future')",
-                [latest_version() + 1],
+                vals![latest_version() + 1],
             )
-            .unwrap();
+        })
+        .unwrap();
         drop(l);
         assert!(matches!(
             Ledger::open(&path, Duration::from_secs(1)),

@@ -5,21 +5,14 @@
 //! `sequences` table rather than a backend's auto-increment, and binary values are stored as
 //! lower-case hex text. A migration, once released, is never edited: a change is a new one.
 
-/// One step of the schema.
-pub(crate) struct Migration {
-    /// Applied in increasing order; recorded in `schema_migrations`.
-    pub version: u32,
-    /// A short name, recorded beside the version.
-    pub name: &'static str,
-    /// The statements.
-    pub sql: &'static str,
-}
+use super::store::Migration;
 
 /// Every migration, in order.
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "initial",
-    sql: r#"
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial",
+        sql: r#"
 -- Named counters for sequential ids (licenses, activations, audit entries).
 CREATE TABLE sequences (
     name  TEXT PRIMARY KEY,
@@ -109,7 +102,20 @@ CREATE TABLE audit_log (
 );
 CREATE INDEX audit_log_license ON audit_log (license_id, id);
 "#,
-}];
+    },
+    Migration {
+        version: 2,
+        name: "license_active_count",
+        sql: r#"
+-- Seats in use, kept beside the license row (which a fulfilment locks first) so that the
+-- seat check costs one row read however many activations a license has had.
+ALTER TABLE licenses ADD COLUMN active_activations BIGINT NOT NULL DEFAULT 0;
+UPDATE licenses SET active_activations = (
+    SELECT COUNT(*) FROM activations a WHERE a.license_id = licenses.id AND a.status = 'active'
+);
+"#,
+    },
+];
 
 /// The newest schema version this build knows.
 pub(crate) fn latest_version() -> u32 {

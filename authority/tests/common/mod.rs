@@ -10,12 +10,58 @@ pub const T0: u64 = 1_700_000_000;
 pub const DAY: u64 = 24 * 3600;
 pub const YEAR: u64 = 365 * DAY;
 
-/// A fresh vendor state directory with one signing key.
+/// A fresh vendor state directory with one signing key. The ledger is SQLite, or a fresh
+/// PostgreSQL database when `TOLLGATE_TEST_BACKEND=postgres` (then `TOLLGATE_TEST_PG_URL`
+/// names the server: `scripts/test.sh` runs this suite both ways).
 pub fn vendor() -> (TempDir, Authority) {
     let dir = tempfile::tempdir().unwrap();
-    let mut a = Authority::open(dir.path()).unwrap();
+    let mut a = open_ledger(dir.path());
     a.create_signing_key(T0).unwrap();
     (dir, a)
+}
+
+#[cfg(not(feature = "postgres"))]
+fn open_ledger(dir: &std::path::Path) -> Authority {
+    assert!(
+        std::env::var("TOLLGATE_TEST_BACKEND").as_deref() != Ok("postgres"),
+        "TOLLGATE_TEST_BACKEND=postgres needs --features postgres"
+    );
+    Authority::open(dir).unwrap()
+}
+
+#[cfg(feature = "postgres")]
+fn open_ledger(dir: &std::path::Path) -> Authority {
+    if std::env::var("TOLLGATE_TEST_BACKEND").as_deref() != Ok("postgres") {
+        return Authority::open(dir).unwrap();
+    }
+    let url = std::env::var("TOLLGATE_TEST_PG_URL")
+        .expect("TOLLGATE_TEST_BACKEND=postgres needs TOLLGATE_TEST_PG_URL");
+    let db = fresh_database(&url);
+    std::fs::write(dir.join("test-pg-url"), &db).unwrap();
+    Authority::open_postgres(dir, &db, Default::default()).unwrap()
+}
+
+/// Opens the ledger of a directory made by [`vendor`] again.
+pub fn reopen(dir: &std::path::Path) -> Authority {
+    #[cfg(feature = "postgres")]
+    if let Ok(db) = std::fs::read_to_string(dir.join("test-pg-url")) {
+        return Authority::open_postgres(dir, &db, Default::default()).unwrap();
+    }
+    Authority::open(dir).unwrap()
+}
+
+/// Creates an empty database on the server of `url` and returns its URL.
+#[cfg(feature = "postgres")]
+pub fn fresh_database(url: &str) -> String {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).unwrap();
+    let name = format!("tg_{}", hex_string(&bytes));
+    let mut client = postgres::Client::connect(url, postgres::NoTls).unwrap();
+    client
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .unwrap();
+    let base = url.rsplit_once('/').unwrap().0;
+    format!("{base}/{name}")
 }
 
 /// The Chariot reference license: the server (perpetual) and a year of Support.

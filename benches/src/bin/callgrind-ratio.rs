@@ -13,7 +13,8 @@
 use std::hint::black_box;
 use std::process::ExitCode;
 
-use tollgate_benches::{jwt, Fixture, NOW, PRODUCT};
+use tollgate_benches::{jwt, Fixture};
+use tollgate_core::reference::{PRODUCT, T_NOW};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
@@ -30,16 +31,16 @@ fn main() -> ExitCode {
         }),
         "full" => run(n, || {
             f.verifier
-                .verify(black_box(&f.usage_license_armored), &f.host, NOW)
+                .verify(black_box(&f.usage_license_armored), &f.host, T_NOW)
                 .is_ok()
         }),
         "bytes" => run(n, || {
             f.verifier
-                .verify_bytes(black_box(f.usage_license.as_bytes()), &f.host, NOW)
+                .verify_bytes(black_box(f.usage_license.as_bytes()), &f.host, T_NOW)
                 .is_ok()
         }),
         "jwt" => run(n, || {
-            jwt::verify(black_box(&f.jwt), &f.vendor_key, PRODUCT, &f.host, NOW).is_ok()
+            jwt::verify(black_box(&f.jwt), &f.vendor_key, PRODUCT, &f.host, T_NOW).is_ok()
         }),
         _ => {
             eprintln!("unknown mode {mode}");

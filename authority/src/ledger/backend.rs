@@ -1,0 +1,220 @@
+//! The database drivers behind the ledger: one small interface ([`Conn`]), two implementations
+//! (SQLite here, PostgreSQL in `pg.rs`).
+//!
+//! The ledger's SQL is written once, with numbered placeholders (`?1`, `?2`, …) that SQLite
+//! takes as they are and the PostgreSQL driver rewrites to `$1`, `$2`, …. Values cross the
+//! interface as [`Val`]: the schema only has integers (`BIGINT`, `INTEGER`) and text.
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::types::ValueRef;
+use rusqlite::{params_from_iter, Connection, ErrorCode};
+
+use crate::error::{AuthorityError, LedgerError, Result};
+
+/// A value bound to a placeholder or read from a column.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Val {
+    /// SQL NULL.
+    Null,
+    /// An integer column (`BIGINT` or `INTEGER`).
+    Int(i64),
+    /// A text column.
+    Text(String),
+}
+
+impl From<i64> for Val {
+    fn from(v: i64) -> Self {
+        Val::Int(v)
+    }
+}
+
+impl From<u32> for Val {
+    fn from(v: u32) -> Self {
+        Val::Int(i64::from(v))
+    }
+}
+
+impl From<String> for Val {
+    fn from(v: String) -> Self {
+        Val::Text(v)
+    }
+}
+
+impl From<&str> for Val {
+    fn from(v: &str) -> Self {
+        Val::Text(v.to_owned())
+    }
+}
+
+impl<T: Into<Val>> From<Option<T>> for Val {
+    fn from(v: Option<T>) -> Self {
+        v.map_or(Val::Null, Into::into)
+    }
+}
+
+/// One result row.
+pub(crate) struct Row(pub Vec<Val>);
+
+impl Row {
+    pub fn get(&self, i: usize) -> Result<&Val> {
+        self.0
+            .get(i)
+            .ok_or(AuthorityError::Corrupt("missing column"))
+    }
+}
+
+/// Which SQL dialect a connection speaks, for the few statements that differ.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Dialect {
+    Sqlite,
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    Postgres,
+}
+
+/// A ledger connection.
+pub(crate) trait Conn: Send {
+    /// The dialect.
+    fn dialect(&self) -> Dialect;
+    /// Starts a transaction: a write transaction takes the write lock first (SQLite `BEGIN
+    /// IMMEDIATE`); a read transaction sees one consistent snapshot.
+    fn begin(&mut self, write: bool) -> Result<()>;
+    /// Commits the open transaction.
+    fn commit(&mut self) -> Result<()>;
+    /// Rolls the open transaction back (errors are ignored: the connection resets at the next
+    /// `begin`).
+    fn rollback(&mut self);
+    /// Runs a query and returns every row.
+    fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Row>>;
+    /// Runs a statement and returns the number of rows changed.
+    fn exec(&mut self, sql: &str, params: &[Val]) -> Result<usize>;
+    /// Runs several statements without parameters (migrations, savepoints).
+    fn batch(&mut self, sql: &str) -> Result<()>;
+    /// Whether an error from this backend is worth retrying the whole transaction for
+    /// (PostgreSQL serialization failures and deadlocks).
+    fn retry_transaction(&self, e: &AuthorityError) -> bool;
+}
+
+// --- SQLite ---------------------------------------------------------------------------------
+
+fn sqlite_err(e: rusqlite::Error) -> AuthorityError {
+    match e.sqlite_error_code() {
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => AuthorityError::Busy,
+        _ => AuthorityError::Db(LedgerError::new(e)),
+    }
+}
+
+/// The embedded SQLite ledger: WAL mode, `synchronous = FULL` (every commit is on disk before
+/// the call returns), foreign keys on.
+pub(crate) struct Sqlite {
+    conn: Connection,
+}
+
+impl Sqlite {
+    pub fn open(path: &Path, busy_timeout: Duration) -> Result<Self> {
+        let conn = Connection::open(path).map_err(sqlite_err)?;
+        conn.busy_timeout(busy_timeout).map_err(sqlite_err)?;
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            .map_err(sqlite_err)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(AuthorityError::Corrupt(
+                "cannot switch the ledger to WAL mode",
+            ));
+        }
+        // temp_store = MEMORY keeps the savepoints' sub-journals off the disk.
+        conn.execute_batch(
+            "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; PRAGMA temp_store = MEMORY;",
+        )
+        .map_err(sqlite_err)?;
+        conn.set_prepared_statement_cache_capacity(64);
+        // A query plan must not depend on the values bound: otherwise (this SQLite is built
+        // with STAT4) statements comparing text columns are prepared again at every call.
+        conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+            true,
+        )
+        .map_err(sqlite_err)?;
+        Ok(Sqlite { conn })
+    }
+
+    fn val(v: ValueRef<'_>) -> Result<Val> {
+        match v {
+            ValueRef::Null => Ok(Val::Null),
+            ValueRef::Integer(i) => Ok(Val::Int(i)),
+            ValueRef::Text(t) => std::str::from_utf8(t)
+                .map(|s| Val::Text(s.to_owned()))
+                .map_err(|_| AuthorityError::Corrupt("text is not UTF-8")),
+            ValueRef::Real(_) | ValueRef::Blob(_) => {
+                Err(AuthorityError::Corrupt("unexpected column type"))
+            }
+        }
+    }
+}
+
+fn sqlite_param(v: &Val) -> rusqlite::types::Value {
+    match v {
+        Val::Null => rusqlite::types::Value::Null,
+        Val::Int(i) => rusqlite::types::Value::Integer(*i),
+        Val::Text(s) => rusqlite::types::Value::Text(s.clone()),
+    }
+}
+
+impl Conn for Sqlite {
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
+
+    fn begin(&mut self, write: bool) -> Result<()> {
+        if !self.conn.is_autocommit() {
+            // A transaction left open by a panic in a caller's closure.
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+        self.conn
+            .execute_batch(if write { "BEGIN IMMEDIATE" } else { "BEGIN" })
+            .map_err(sqlite_err)
+    }
+
+    fn commit(&mut self) -> Result<()> {
+        self.conn.execute_batch("COMMIT").map_err(sqlite_err)
+    }
+
+    fn rollback(&mut self) {
+        if !self.conn.is_autocommit() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+    }
+
+    fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Row>> {
+        let mut stmt = self.conn.prepare_cached(sql).map_err(sqlite_err)?;
+        let n = stmt.column_count();
+        let mut rows = stmt
+            .query(params_from_iter(params.iter().map(sqlite_param)))
+            .map_err(sqlite_err)?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next().map_err(sqlite_err)? {
+            let mut row = Vec::with_capacity(n);
+            for i in 0..n {
+                row.push(Self::val(r.get_ref(i).map_err(sqlite_err)?)?);
+            }
+            out.push(Row(row));
+        }
+        Ok(out)
+    }
+
+    fn exec(&mut self, sql: &str, params: &[Val]) -> Result<usize> {
+        let mut stmt = self.conn.prepare_cached(sql).map_err(sqlite_err)?;
+        stmt.execute(params_from_iter(params.iter().map(sqlite_param)))
+            .map_err(sqlite_err)
+    }
+
+    fn batch(&mut self, sql: &str) -> Result<()> {
+        self.conn.execute_batch(sql).map_err(sqlite_err)
+    }
+
+    fn retry_transaction(&self, _e: &AuthorityError) -> bool {
+        // BEGIN IMMEDIATE already waited up to the busy timeout for the lock.
+        false
+    }
+}

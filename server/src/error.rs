@@ -1,0 +1,193 @@
+//! The service's error responses.
+//!
+//! Every error is a JSON body `{"error": {"code": N, "name": "…", "message": "…"}}` with an
+//! HTTP status. `code` is the stable result code shared by the CLI and every binding: core
+//! errors 1xx, vendor (authority) errors 300–323, and the service's own:
+//!
+//! | code | name | status | meaning |
+//! |---|---|---|---|
+//! | 400 | `BadRequest` | 400 | the body is not the JSON this endpoint takes |
+//! | 401 | `Unauthorized` | 401 | missing or wrong admin bearer token (or no token configured) |
+//! | 404 | `NoSuchEndpoint` | 404 | no such route |
+//! | 413 | `TooLarge` | 413 | the body is larger than 64 KiB |
+//! | 429 | `RateLimited` | 429 | too many failed attempts from this address; see `Retry-After` |
+//! | 500 | `Internal` | 500 | a worker failed unexpectedly |
+//! | 503 | `Unavailable` | 503 | shutting down or overloaded; retry |
+//!
+//! Messages never contain secrets: artifacts, keys and tokens are not echoed back.
+
+use std::time::Duration;
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+use tollgate_authority::AuthorityError;
+
+/// What the metrics and the log record as a response's outcome (`ok` when absent).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    /// The error's name.
+    pub name: &'static str,
+    /// Whether it counts as a failed attempt for the rate limiter.
+    pub failed_attempt: bool,
+}
+
+/// An error response.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Stable result code.
+    pub code: u32,
+    /// Stable name of the code.
+    pub name: &'static str,
+    /// Human-readable message.
+    pub message: String,
+    /// Seconds to wait before retrying (429, 503).
+    pub retry_after: Option<Duration>,
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: Inner<'a>,
+}
+
+#[derive(Serialize)]
+struct Inner<'a> {
+    code: u32,
+    name: &'a str,
+    message: &'a str,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: u32, name: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            name,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    /// 400: the body is not what the endpoint takes.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, 400, "BadRequest", message)
+    }
+
+    /// 401: the admin token is missing or wrong.
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, 401, "Unauthorized", message)
+    }
+
+    /// 404: no such route.
+    pub fn no_such_endpoint() -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            404,
+            "NoSuchEndpoint",
+            "no such endpoint: see /openapi.json",
+        )
+    }
+
+    /// 413: body too large.
+    pub fn too_large() -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            413,
+            "TooLarge",
+            "the request body is too large",
+        )
+    }
+
+    /// 429: rate limited.
+    pub fn rate_limited(wait: Duration) -> Self {
+        let mut e = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            429,
+            "RateLimited",
+            "too many failed attempts from this address; retry later",
+        );
+        e.retry_after = Some(wait);
+        e
+    }
+
+    /// 500: a worker failed.
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, 500, "Internal", message)
+    }
+
+    /// 503: shutting down or overloaded.
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        let mut e = Self::new(StatusCode::SERVICE_UNAVAILABLE, 503, "Unavailable", message);
+        e.retry_after = Some(Duration::from_secs(1));
+        e
+    }
+
+    /// Whether a client guessing keys, codes or tokens would cause this error: it costs the
+    /// client's address a token of its rate limit.
+    pub fn is_failed_attempt(&self) -> bool {
+        matches!(self.code, 100..=199 | 300 | 305 | 307 | 401)
+    }
+}
+
+impl From<AuthorityError> for ApiError {
+    fn from(e: AuthorityError) -> Self {
+        use AuthorityError as A;
+        let status = match &e {
+            A::UnknownKey
+            | A::WrongProduct { .. }
+            | A::ModelNotAllowed { .. }
+            | A::BadDeactivationCode
+            | A::LicenseExpired
+            | A::LicenseNotYetValid => StatusCode::FORBIDDEN,
+            A::SeatsExhausted { .. }
+            | A::AlreadyDeactivated(_)
+            | A::StaleRequest { .. }
+            | A::FeatureExists(_)
+            | A::NoActiveActivation => StatusCode::CONFLICT,
+            A::LicenseNotFound(_) | A::ActivationNotFound(_) => StatusCode::NOT_FOUND,
+            A::Core(_) | A::InvalidArgument(_) | A::NoSuchSubscription(_) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            A::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        // Internal details (paths, database messages) stay in the log, not in the response.
+        let message = if status == StatusCode::INTERNAL_SERVER_ERROR {
+            e.message().to_owned()
+        } else {
+            e.to_string()
+        };
+        let mut out = Self::new(status, e.code(), e.name(), message);
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            out.retry_after = Some(Duration::from_secs(1));
+        }
+        out
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = Body {
+            error: Inner {
+                code: self.code,
+                name: self.name,
+                message: &self.message,
+            },
+        };
+        let mut resp = (self.status, Json(body)).into_response();
+        if let Some(wait) = self.retry_after {
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            if let Ok(v) = HeaderValue::from_str(&secs.max(1).to_string()) {
+                resp.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+        }
+        resp.extensions_mut().insert(Outcome {
+            name: self.name,
+            failed_attempt: self.is_failed_attempt(),
+        });
+        resp
+    }
+}

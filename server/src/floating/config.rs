@@ -1,0 +1,312 @@
+//! The floating server's configuration: a TOML file, then environment variables over it.
+//!
+//! ```toml
+//! listen = "0.0.0.0:8444"
+//! state_dir = "/var/lib/tollgate-floating"   # license state and floating.sqlite
+//! host_config = "/etc/tollgate/host.json"    # product, fingerprint salt, vendor keys
+//! components = ["operator=plant-7-license-server"]   # extra fingerprint components
+//! probes = true                              # probe the machine's fingerprint
+//! lease_ttl_secs = 60                        # a lease ends this long after its last heartbeat
+//! cull_interval_secs = 5                     # how often ended leases are reclaimed
+//! flush_interval_ms = 1000                   # how often renewed leases are written
+//! clock_tolerance_secs = 2                   # how far the clock may step back
+//! admin_token_file = "/etc/tollgate/floating-admin-token"
+//! log_format = "json"
+//!
+//! [tls]
+//! cert = "/etc/tollgate/cert.pem"
+//! key = "/etc/tollgate/key.pem"
+//! ```
+//!
+//! | variable | overrides |
+//! |---|---|
+//! | `TOLLGATE_FLOATING_LISTEN` | `listen` |
+//! | `TOLLGATE_FLOATING_STATE_DIR` | `state_dir` |
+//! | `TOLLGATE_HOST_CONFIG` | `host_config` |
+//! | `TOLLGATE_FLOATING_COMPONENTS` | `components` (`kind=value;kind=value`) |
+//! | `TOLLGATE_FLOATING_PROBES` | `probes` (`0` or `1`) |
+//! | `TOLLGATE_FLOATING_LEASE_TTL` | `lease_ttl_secs` |
+//! | `TOLLGATE_FLOATING_CULL_INTERVAL` | `cull_interval_secs` |
+//! | `TOLLGATE_FLOATING_FLUSH_MS` | `flush_interval_ms` |
+//! | `TOLLGATE_ADMIN_TOKEN`, `TOLLGATE_ADMIN_TOKEN_FILE` | `admin_token`, `admin_token_file` |
+//! | `TOLLGATE_TLS_CERT`, `TOLLGATE_TLS_KEY` | `tls.*` |
+//! | `TOLLGATE_LOG_FORMAT` | `log_format` |
+//! | `TOLLGATE_LOG` | the log filter (default `info`) |
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use tollgate_core::lease::MAX_LEASE_SECS;
+use tollgate_core::ComponentKind;
+use tollgate_sdk::HostConfig;
+
+use crate::config::{ConfigError, LogFormat, RateLimit, Secret, Tls};
+
+/// The floating server's configuration. Build it with [`FloatingConfig::load`] or set the
+/// fields directly (tests, embedding).
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct FloatingConfig {
+    /// Address to listen on. Default `127.0.0.1:8444`.
+    pub listen: SocketAddr,
+    /// The server's license state (its activation, device key) and `floating.sqlite`.
+    pub state_dir: PathBuf,
+    /// The product's host configuration (`tollgate vendor host-config`): product, fingerprint
+    /// salt, vendor keys. Required.
+    pub host_config: Option<PathBuf>,
+    /// Fingerprint components the operator adds, as `kind=value` (e.g.
+    /// `operator=plant-7`); kinds as in `core/SPEC.md` §11.1.
+    pub components: Vec<String>,
+    /// Whether to probe the machine's fingerprint (machine id, disks, NICs…). Default true.
+    pub probes: bool,
+    /// A lease ends this long after it was last renewed. Default 60 s; 2 s – 1 hour.
+    pub lease_ttl_secs: u64,
+    /// How often ended leases are reclaimed. Default 5 s.
+    pub cull_interval_secs: u64,
+    /// How often the ends of renewed leases are written (see `persist.rs`). Default 1000 ms.
+    pub flush_interval_ms: u64,
+    /// How far the clock may step back before the server stops issuing leases. Default 2 s.
+    pub clock_tolerance_secs: u64,
+    /// The admin API's bearer token; without it (and `admin_token_file`) the admin API
+    /// refuses every call.
+    pub admin_token: Option<Secret>,
+    /// A file holding the admin token.
+    pub admin_token_file: Option<PathBuf>,
+    /// Most writes committed in one transaction. Default 512.
+    pub batch_max: usize,
+    /// Failed-attempt rate limit (admin token guesses).
+    pub rate_limit: RateLimit,
+    /// Serve HTTPS with this certificate.
+    pub tls: Option<Tls>,
+    /// How long a shutdown waits for requests in flight. Default 10 s.
+    pub shutdown_grace_secs: u64,
+    /// Log line format.
+    pub log_format: LogFormat,
+}
+
+impl Default for FloatingConfig {
+    fn default() -> Self {
+        FloatingConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8444)),
+            state_dir: PathBuf::from("tollgate-floating"),
+            host_config: None,
+            components: Vec::new(),
+            probes: true,
+            lease_ttl_secs: 60,
+            cull_interval_secs: 5,
+            flush_interval_ms: 1000,
+            clock_tolerance_secs: 2,
+            admin_token: None,
+            admin_token_file: None,
+            batch_max: 512,
+            rate_limit: RateLimit::default(),
+            tls: None,
+            shutdown_grace_secs: 10,
+            log_format: LogFormat::Json,
+        }
+    }
+}
+
+fn err(msg: impl Into<String>) -> ConfigError {
+    ConfigError::new(msg)
+}
+
+impl FloatingConfig {
+    /// Reads `file` (if given) and applies the environment variables over it.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut cfg = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| err(format!("cannot read {}: {e}", path.display())))?;
+                toml::from_str(&text).map_err(|e| err(e.to_string()))?
+            }
+            None => FloatingConfig::default(),
+        };
+        cfg.apply_env(|k| std::env::var(k).ok())?;
+        Ok(cfg)
+    }
+
+    /// Applies environment variables, read through `var`.
+    pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        fn parse<T: std::str::FromStr>(name: &str, v: &str) -> Result<T, ConfigError> {
+            v.trim()
+                .parse()
+                .map_err(|_| err(format!("{name}: cannot parse `{v}`")))
+        }
+        if let Some(v) = var("TOLLGATE_FLOATING_LISTEN") {
+            self.listen = parse("TOLLGATE_FLOATING_LISTEN", &v)?;
+        }
+        if let Some(v) = var("TOLLGATE_FLOATING_STATE_DIR") {
+            self.state_dir = PathBuf::from(v);
+        }
+        if let Some(v) = var("TOLLGATE_HOST_CONFIG") {
+            self.host_config = Some(PathBuf::from(v));
+        }
+        if let Some(v) = var("TOLLGATE_FLOATING_COMPONENTS") {
+            self.components = v
+                .split(';')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect();
+        }
+        if let Some(v) = var("TOLLGATE_FLOATING_PROBES") {
+            self.probes = !matches!(v.trim(), "0" | "false" | "no");
+        }
+        if let Some(v) = var("TOLLGATE_FLOATING_LEASE_TTL") {
+            self.lease_ttl_secs = parse("TOLLGATE_FLOATING_LEASE_TTL", &v)?;
+        }
+        if let Some(v) = var("TOLLGATE_FLOATING_CULL_INTERVAL") {
+            self.cull_interval_secs = parse("TOLLGATE_FLOATING_CULL_INTERVAL", &v)?;
+        }
+        if let Some(v) = var("TOLLGATE_FLOATING_FLUSH_MS") {
+            self.flush_interval_ms = parse("TOLLGATE_FLOATING_FLUSH_MS", &v)?;
+        }
+        if let Some(v) = var("TOLLGATE_ADMIN_TOKEN").filter(|v| !v.is_empty()) {
+            self.admin_token = Some(Secret::new(v));
+        }
+        if let Some(v) = var("TOLLGATE_ADMIN_TOKEN_FILE") {
+            self.admin_token_file = Some(PathBuf::from(v));
+        }
+        match (var("TOLLGATE_TLS_CERT"), var("TOLLGATE_TLS_KEY")) {
+            (Some(cert), Some(key)) => {
+                self.tls = Some(Tls {
+                    cert: cert.into(),
+                    key: key.into(),
+                })
+            }
+            (None, None) => {}
+            _ => {
+                return Err(err(
+                    "set both TOLLGATE_TLS_CERT and TOLLGATE_TLS_KEY, or neither",
+                ))
+            }
+        }
+        if let Some(v) = var("TOLLGATE_LOG_FORMAT") {
+            self.log_format = match v.trim() {
+                "json" => LogFormat::Json,
+                "text" => LogFormat::Text,
+                _ => return Err(err(format!("TOLLGATE_LOG_FORMAT: `{v}`"))),
+            };
+        }
+        Ok(())
+    }
+
+    /// Checks the values that must be in range.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !(2..=MAX_LEASE_SECS).contains(&self.lease_ttl_secs) {
+            return Err(err(format!("lease_ttl_secs must be 2-{MAX_LEASE_SECS}")));
+        }
+        if self.cull_interval_secs == 0 || self.flush_interval_ms == 0 || self.batch_max == 0 {
+            return Err(err(
+                "cull_interval_secs, flush_interval_ms and batch_max must be at least 1",
+            ));
+        }
+        if let Some(t) = &self.admin_token {
+            if t.expose().len() < 16 {
+                return Err(err("the admin token must be at least 16 characters"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The admin token, from `admin_token` or `admin_token_file`.
+    pub fn admin_token(&self) -> Result<Option<Secret>, ConfigError> {
+        if let Some(t) = &self.admin_token {
+            return Ok(Some(t.clone()));
+        }
+        let Some(path) = &self.admin_token_file else {
+            return Ok(None);
+        };
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| err(format!("cannot read {}: {e}", path.display())))?;
+        let token = text.trim_end();
+        if token.len() < 16 {
+            return Err(err(format!(
+                "the admin token in {} is shorter than 16 characters",
+                path.display()
+            )));
+        }
+        Ok(Some(Secret::new(token)))
+    }
+
+    /// The host configuration: `host_config` read, with `probes` and `components` applied.
+    pub fn host(&self) -> Result<HostConfig, ConfigError> {
+        let path = self
+            .host_config
+            .as_ref()
+            .ok_or_else(|| err("host_config (TOLLGATE_HOST_CONFIG) is required"))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| err(format!("cannot read {}: {e}", path.display())))?;
+        let mut host = HostConfig::from_json(&text).map_err(|e| err(e.to_string()))?;
+        host.fingerprint.probes = self.probes;
+        host.fingerprint.extra = parse_components(&self.components)?;
+        Ok(host)
+    }
+
+    /// The lease TTL.
+    pub fn ttl(&self) -> u64 {
+        self.lease_ttl_secs
+    }
+
+    /// The flush interval.
+    pub fn flush_interval(&self) -> Duration {
+        Duration::from_millis(self.flush_interval_ms)
+    }
+
+    /// The database file.
+    pub fn database(&self) -> PathBuf {
+        self.state_dir.join("floating.sqlite")
+    }
+}
+
+/// Parses `kind=value` fingerprint components (kinds by name: `machine-id`, `hostname`,
+/// `operator`, …).
+pub fn parse_components(items: &[String]) -> Result<Vec<(ComponentKind, Vec<u8>)>, ConfigError> {
+    items
+        .iter()
+        .map(|item| {
+            let (kind, value) = item
+                .split_once('=')
+                .ok_or_else(|| err(format!("component `{item}`: expected kind=value")))?;
+            let kind = ComponentKind::ALL
+                .into_iter()
+                .find(|k| k.name() == kind.trim())
+                .ok_or_else(|| err(format!("component `{item}`: unknown kind `{kind}`")))?;
+            Ok((kind, value.as_bytes().to_vec()))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn file_then_environment() {
+        let mut cfg: FloatingConfig = toml::from_str(
+            r#"
+            listen = "0.0.0.0:9444"
+            lease_ttl_secs = 30
+            components = ["operator=x"]
+            "#,
+        )
+        .unwrap();
+        cfg.apply_env(|k| match k {
+            "TOLLGATE_FLOATING_LEASE_TTL" => Some("10".into()),
+            "TOLLGATE_FLOATING_COMPONENTS" => Some("operator=y; hostname=h".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(cfg.listen.port(), 9444);
+        assert_eq!(cfg.lease_ttl_secs, 10);
+        assert_eq!(parse_components(&cfg.components).unwrap().len(), 2);
+        cfg.validate().unwrap();
+        cfg.lease_ttl_secs = 1;
+        assert!(cfg.validate().is_err());
+        assert!(parse_components(&["nope=1".into()]).is_err());
+    }
+}

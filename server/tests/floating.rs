@@ -1,0 +1,625 @@
+//! The floating license server end to end, on loopback: seats, a broker killed without
+//! release, restarts, borrowing, tampered lease tokens, outages, the admin view and the clock.
+//! Leases are short (seconds) so that the suite stays fast; no assertion here is about speed.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tempfile::TempDir;
+use tollgate_authority::{Authority, IssueSpec};
+use tollgate_core::{
+    armor, hex_string, ArtifactType, Component, ComponentKind, DeploymentModel, DeviceKey,
+    Error as CoreError, Feature, FeatureKind, Fingerprint, Lease, LeaseClaims, Models,
+};
+use tollgate_sdk::floating::protocol;
+use tollgate_sdk::{
+    Clock, FloatingClient, FloatingConfig as ClientConfig, HostConfig, LeaseEvent, LicenseManager,
+    ManualClock, SdkError, SystemClock,
+};
+use tollgate_server::floating::{FloatingConfig, FloatingRunning, FloatingServer};
+
+const ADMIN_TOKEN: &str = "floating-admin-token-0123456789";
+const SALT: &[u8] = b"chariot/fingerprint/test";
+
+fn now() -> u64 {
+    SystemClock.now()
+}
+
+/// A vendor, a floating license, and a floating server's state directory activated with it.
+struct World {
+    _vendor: TempDir,
+    _dir: TempDir,
+    host: HostConfig,
+    host_file: PathBuf,
+    cfg: FloatingConfig,
+}
+
+impl World {
+    fn new(seats: u32, max_borrow_secs: u32, ttl: u64, cull: u64) -> Self {
+        let vendor = tempfile::tempdir().unwrap();
+        let mut authority = Authority::open(vendor.path()).unwrap();
+        let key = authority.create_signing_key(now()).unwrap();
+        let mut spec = IssueSpec::new("chariot", "ACME Industrial");
+        spec.features = vec![
+            Feature {
+                name: "mqtt-server".into(),
+                kind: FeatureKind::Perpetual,
+            },
+            Feature {
+                name: "support".into(),
+                kind: FeatureKind::Subscription {
+                    expires_at: now() + 365 * 86_400,
+                },
+            },
+        ];
+        spec.models = Models::of(&[DeploymentModel::Floating]);
+        spec.floating_seats = seats;
+        spec.max_borrow_secs = max_borrow_secs;
+        let issued = authority.issue(spec, now()).unwrap();
+
+        let dir = tempfile::tempdir().unwrap();
+        let host = HostConfig::new("chariot", "4.2.0", SALT.to_vec(), vec![key.public_key]);
+        let host_file = dir.path().join("host.json");
+        std::fs::write(
+            &host_file,
+            serde_json::json!({
+                "product": "chariot",
+                "product_version": "4.2.0",
+                "fingerprint_salt": std::str::from_utf8(SALT).unwrap(),
+                "vendor_keys": [hex_string(&key.public_key)],
+            })
+            .to_string(),
+        )
+        .unwrap();
+        let cfg = FloatingConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            state_dir: dir.path().join("state"),
+            host_config: Some(host_file.clone()),
+            components: vec!["operator=floating-server-1".into()],
+            probes: false,
+            lease_ttl_secs: ttl,
+            cull_interval_secs: cull,
+            flush_interval_ms: 200,
+            admin_token: Some(tollgate_server::Secret::new(ADMIN_TOKEN)),
+            ..FloatingConfig::default()
+        };
+        // The server's activation: the offline round trip, fulfilled for the floating model.
+        std::fs::create_dir_all(&cfg.state_dir).unwrap();
+        {
+            let mut m = LicenseManager::open(cfg.host().unwrap(), &cfg.state_dir).unwrap();
+            let req = m.request_usage(&issued.key.expose()).unwrap();
+            let answer = authority
+                .fulfil(&req, DeploymentModel::Floating, now())
+                .unwrap();
+            m.install(&answer.usage_license).unwrap();
+            m.lease_signer().unwrap();
+        }
+        World {
+            _vendor: vendor,
+            _dir: dir,
+            host,
+            host_file,
+            cfg,
+        }
+    }
+
+    fn start_on(&self, listener: TcpListener, clock: Arc<dyn Clock>) -> FloatingRunning {
+        FloatingServer::open_with_clock(self.cfg.clone(), clock)
+            .unwrap()
+            .start_on(listener)
+            .unwrap()
+    }
+
+    fn start(&self) -> FloatingRunning {
+        self.start_on(
+            TcpListener::bind("127.0.0.1:0").unwrap(),
+            Arc::new(SystemClock),
+        )
+    }
+
+    fn broker(&self, url: &str, name: &str, features: &[&str]) -> FloatingClient {
+        let fp = Fingerprint::from_components(vec![Component::derive(
+            ComponentKind::Operator,
+            format!("host-of-{name}").as_bytes(),
+            SALT,
+        )])
+        .unwrap();
+        let mut cfg = ClientConfig::new(url, features.iter().copied());
+        cfg.instance = name.into();
+        cfg.client_name = name.into();
+        cfg.retry_initial = Duration::from_millis(200);
+        cfg.retry_max = Duration::from_millis(500);
+        FloatingClient::with_parts(&self.host, cfg, &fp, Arc::new(SystemClock)).unwrap()
+    }
+}
+
+fn events() -> (
+    impl Fn(&LeaseEvent) + Send + Sync + 'static,
+    Receiver<LeaseEvent>,
+) {
+    let (tx, rx) = mpsc::channel();
+    let tx = Mutex::new(tx);
+    (
+        move |e: &LeaseEvent| {
+            let _ = tx.lock().unwrap().send(e.clone());
+        },
+        rx,
+    )
+}
+
+/// Waits up to `limit` for an event matching `want`.
+fn wait_for(
+    rx: &Receiver<LeaseEvent>,
+    limit: Duration,
+    want: impl Fn(&LeaseEvent) -> bool,
+) -> LeaseEvent {
+    let end = Instant::now() + limit;
+    loop {
+        let left = end.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(e) if want(&e) => return e,
+            Ok(_) => {}
+            Err(_) => panic!("no such event within {limit:?}"),
+        }
+    }
+}
+
+fn refused_code(r: Result<impl std::fmt::Debug, SdkError>) -> u32 {
+    match r {
+        Err(SdkError::ServiceRefused { code, .. }) => code,
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+/// The server's refusals that may pass (its clock, its own license) are 503s, which the client
+/// reports as the service being unavailable (and retries).
+fn unavailable(r: Result<impl std::fmt::Debug, SdkError>, says: &str) {
+    match r {
+        Err(SdkError::ServiceUnavailable {
+            status: 503,
+            message,
+        }) if message.contains(says) => {}
+        other => panic!("expected a 503 saying {says:?}, got {other:?}"),
+    }
+}
+
+fn admin(url: &str, method: &str, path: &str, token: Option<&str>) -> (u16, Value) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let full = format!("{url}{path}");
+    let mut req = match method {
+        "GET" => agent.get(&full).force_send_body(),
+        _ => agent.post(&full),
+    };
+    if let Some(t) = token {
+        req = req.header("authorization", &format!("Bearer {t}"));
+    }
+    let mut resp = req.send("").unwrap();
+    let status = resp.status().as_u16();
+    let body = resp.body_mut().read_to_string().unwrap();
+    (status, serde_json::from_str(&body).unwrap_or(Value::Null))
+}
+
+#[test]
+fn n_plus_one_brokers_the_last_is_refused() {
+    let w = World::new(3, 0, 30, 1);
+    let server = w.start();
+    let url = server.url();
+    let leases: Vec<_> = (0..3)
+        .map(|i| {
+            w.broker(&url, &format!("broker-{i}"), &["mqtt-server", "support"])
+                .checkout(|_| {})
+                .unwrap()
+        })
+        .collect();
+    for l in &leases {
+        assert!(l.has_feature("mqtt-server") && l.has_feature("support"));
+        assert!(!l.has_feature("iot-bridge-snowflake"));
+    }
+    let fourth = w.broker(&url, "broker-3", &["mqtt-server"]);
+    assert_eq!(refused_code(fourth.checkout(|_| {})), protocol::NO_SEAT);
+    // A feature set with a free feature of its own still needs a seat of every feature.
+    assert_eq!(
+        refused_code(w.broker(&url, "broker-4", &["support"]).checkout(|_| {})),
+        protocol::NO_SEAT
+    );
+    // A feature the license does not have.
+    assert_eq!(
+        refused_code(w.broker(&url, "broker-5", &["opc-ua"]).checkout(|_| {})),
+        protocol::FEATURE_NOT_LICENSED
+    );
+    // The same broker checking out again gets its own seat back, not a new one.
+    let again = w
+        .broker(&url, "broker-0", &["mqtt-server", "support"])
+        .checkout(|_| {})
+        .unwrap();
+    assert_eq!(again.lease_id(), leases[0].lease_id());
+    assert_eq!(server.state().used("mqtt-server"), 3);
+    // A release frees the seat at once.
+    let mut leases = leases;
+    leases.pop().unwrap().release().unwrap();
+    let fourth = fourth.checkout(|_| {}).unwrap();
+    assert!(fourth.has_feature("mqtt-server"));
+    assert_eq!(server.state().used("mqtt-server"), 3);
+    drop(again);
+}
+
+#[test]
+fn a_killed_broker_frees_its_seat_within_the_ttl_and_the_cull_interval() {
+    let (ttl, cull) = (3, 1);
+    let w = World::new(1, 0, ttl, cull);
+    let server = w.start();
+    let url = server.url();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tollgate-floating"))
+        .args(["client", "--server", &url, "--host-config"])
+        .arg(&w.host_file)
+        .args([
+            "--feature",
+            "mqtt-server",
+            "--instance",
+            "child",
+            "--no-probes",
+            "--component",
+            "operator=child-host",
+        ])
+        .env("TOLLGATE_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(first["event"], "acquired", "{first}");
+    let other = w.broker(&url, "waiting", &["mqtt-server"]);
+    assert_eq!(refused_code(other.checkout(|_| {})), protocol::NO_SEAT);
+    // Wait for one renewal, so the seat is held by heartbeats, then SIGKILL: no release.
+    let renewed: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(renewed["event"], "renewed", "{renewed}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let killed = Instant::now();
+    let lease = loop {
+        match other.checkout(|_| {}) {
+            Ok(l) => break l,
+            Err(SdkError::ServiceRefused { code, .. }) if code == protocol::NO_SEAT => {
+                assert!(
+                    killed.elapsed() < Duration::from_secs(ttl + cull + 5),
+                    "the seat was not reclaimed"
+                );
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Err(e) => panic!("{e}"),
+        }
+    };
+    assert!(lease.has_feature("mqtt-server"));
+    eprintln!(
+        "seat reclaimed {:?} after the SIGKILL (TTL {ttl} s, cull every {cull} s)",
+        killed.elapsed()
+    );
+    let (_, audit) = admin(
+        &url,
+        "GET",
+        "/v1/floating/admin/audit?limit=100",
+        Some(ADMIN_TOKEN),
+    );
+    let actions: Vec<&str> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["action"].as_str().unwrap())
+        .collect();
+    assert!(actions.contains(&"lease.expired"), "{actions:?}");
+}
+
+#[test]
+fn a_restart_keeps_the_leases_in_force() {
+    let w = World::new(1, 0, 6, 1);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = w.start_on(listener, Arc::new(SystemClock));
+    let url = server.url();
+    let (on_event, rx) = events();
+    let a = w
+        .broker(&url, "a", &["mqtt-server"])
+        .checkout(on_event)
+        .unwrap();
+    let id = a.lease_id();
+    wait_for(&rx, Duration::from_secs(5), |e| {
+        matches!(e, LeaseEvent::Renewed { .. })
+    });
+    server.stop();
+    // The broker keeps its features while the server is down (within its lease).
+    assert!(a.has_feature("mqtt-server"));
+    let server = w.start_on(TcpListener::bind(addr).unwrap(), Arc::new(SystemClock));
+    let b = w.broker(&url, "b", &["mqtt-server"]);
+    assert_eq!(refused_code(b.checkout(|_| {})), protocol::NO_SEAT);
+    // The lease renews against the restarted server, under the same id.
+    while rx.try_recv().is_ok() {}
+    a.renew_now();
+    let e = wait_for(&rx, Duration::from_secs(8), |e| {
+        matches!(e, LeaseEvent::Renewed { .. })
+    });
+    assert!(matches!(e, LeaseEvent::Renewed { lease_id, .. } if lease_id == id));
+    assert_eq!(a.lease_id(), id);
+    assert_eq!(server.state().leases().len(), 1);
+}
+
+#[test]
+fn borrowing_within_the_license_bound() {
+    let week = 7 * 86_400;
+    let w = World::new(1, week, 30, 1);
+    let server = w.start();
+    let url = server.url();
+    let laptop = w.broker(&url, "laptop", &["mqtt-server"]);
+    assert_eq!(
+        refused_code(laptop.borrow(u64::from(week) + 1)),
+        protocol::BORROW_NOT_ALLOWED
+    );
+    let b = laptop.borrow(2 * 86_400).unwrap();
+    assert!(b.entitlement.lease().borrowed);
+    assert_eq!(b.entitlement.lease().term(), 2 * 86_400);
+    // Offline, later: the kept texts verify on their own.
+    let ent = laptop
+        .verify_borrowed(&b.floating_license, &b.lease)
+        .unwrap();
+    assert!(ent.has_feature("mqtt-server", now() + 86_400));
+    // A borrowed lease is not renewed by heartbeats, and holds its seat.
+    assert_eq!(
+        refused_code(laptop.heartbeat_raw(b.lease_id, &b.secret)),
+        protocol::LEASE_NOT_FOUND
+    );
+    let other = w.broker(&url, "desk", &["mqtt-server"]);
+    assert_eq!(refused_code(other.checkout(|_| {})), protocol::NO_SEAT);
+    // Returned early, the seat is free again.
+    laptop.return_borrowed(&b).unwrap();
+    other.checkout(|_| {}).unwrap();
+
+    // A license without borrowing refuses it.
+    let w = World::new(1, 0, 30, 1);
+    let server = w.start();
+    assert_eq!(
+        refused_code(w.broker(&server.url(), "x", &["mqtt-server"]).borrow(60)),
+        protocol::BORROW_NOT_ALLOWED
+    );
+}
+
+#[test]
+fn tampered_lease_tokens_are_refused() {
+    let w = World::new(2, 0, 30, 1);
+    let server = w.start();
+    let url = server.url();
+    let a = w.broker(&url, "a", &["mqtt-server"]);
+    let r = a.checkout_raw(None).unwrap();
+    let verifier = tollgate_core::Verifier::new(
+        "chariot",
+        tollgate_core::Keyring::from_keys(w.host.vendor_keys.iter()).unwrap(),
+    );
+    let check = |lease: &str, client: &FloatingClient| {
+        verifier.verify_lease(&r.floating_license, lease, &client.client_id(), now())
+    };
+    assert!(check(&r.lease, &a).is_ok());
+    // A character changed: the armor's checksum.
+    let mut chars: Vec<char> = r.lease.chars().collect();
+    let mid = chars.len() / 2;
+    chars[mid] = if chars[mid] == 'A' { 'B' } else { 'A' };
+    let typo: String = chars.into_iter().collect();
+    assert_eq!(check(&typo, &a).unwrap_err(), CoreError::ArmorChecksum);
+    // A bit of the signed bytes flipped, the checksum recomputed: the signature.
+    let mut bytes = armor::decode(ArtifactType::Lease, &r.lease, 1024).unwrap();
+    bytes[13] ^= 1;
+    let forged = armor::encode(ArtifactType::Lease, &bytes);
+    assert_eq!(check(&forged, &a).unwrap_err(), CoreError::BadSignature);
+    // The same claims signed by another key (a rogue server): refused.
+    let claims: LeaseClaims = check(&r.lease, &a).unwrap().lease().clone();
+    let rogue = Lease::sign(claims, &DeviceKey::from_seed(&[7; 32])).unwrap();
+    assert_eq!(
+        check(&rogue.to_armor(), &a).unwrap_err(),
+        CoreError::UnknownKeyId
+    );
+    // Another broker cannot use it.
+    let b = w.broker(&url, "b", &["mqtt-server"]);
+    assert_eq!(
+        check(&r.lease, &b).unwrap_err(),
+        CoreError::LeaseWrongClient
+    );
+    // A wrong secret renews nothing.
+    assert_eq!(
+        refused_code(a.heartbeat_raw(r.lease_id, "00000000000000000000000000000000")),
+        protocol::LEASE_NOT_FOUND
+    );
+
+    // A man in the middle that alters the token: the client refuses the checkout.
+    let mut tampered = r.clone();
+    tampered.lease = forged;
+    let fake = fake_server(serde_json::to_string(&tampered).unwrap());
+    let c = w.broker(&fake, "a", &["mqtt-server"]);
+    match c.checkout(|_| {}) {
+        Err(SdkError::Core(CoreError::BadSignature)) => {}
+        other => panic!("{other:?}"),
+    }
+}
+
+/// A server that answers every request with `body`.
+fn fake_server(body: String) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let mut buf = [0u8; 8192];
+            let _ = std::io::Read::read(&mut s, &mut buf);
+            let resp = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{}",
+                body.len(),
+                body
+            );
+            let _ = std::io::Write::write_all(&mut s, resp.as_bytes());
+        }
+    });
+    url
+}
+
+#[test]
+fn a_broker_rides_out_a_short_outage_and_reports_a_lost_lease() {
+    let ttl = 3;
+    let w = World::new(1, 0, ttl, 1);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = w.start_on(listener, Arc::new(SystemClock));
+    let url = server.url();
+    let (on_event, rx) = events();
+    let a = w
+        .broker(&url, "a", &["mqtt-server"])
+        .checkout(on_event)
+        .unwrap();
+    let expires = a.expires_at().unwrap();
+    server.stop();
+    wait_for(&rx, Duration::from_secs(5), |e| {
+        matches!(e, LeaseEvent::RenewFailed { .. })
+    });
+    if now() < expires {
+        assert!(a.has_feature("mqtt-server"), "usable until the lease ends");
+    }
+    let lost = wait_for(&rx, Duration::from_secs(ttl + 5), |e| {
+        matches!(e, LeaseEvent::Lost { .. })
+    });
+    assert!(matches!(
+        lost,
+        LeaseEvent::Lost {
+            error: SdkError::Core(CoreError::LeaseExpired)
+        }
+    ));
+    assert!(!a.has_feature("mqtt-server"));
+    // Back up: the broker checks out again by itself.
+    let _server = w.start_on(TcpListener::bind(addr).unwrap(), Arc::new(SystemClock));
+    wait_for(&rx, Duration::from_secs(10), |e| {
+        matches!(e, LeaseEvent::Acquired { .. })
+    });
+    assert!(a.has_feature("mqtt-server"));
+}
+
+#[test]
+fn the_admin_view_lists_and_force_releases_leases() {
+    let w = World::new(2, 0, 30, 1);
+    let server = w.start();
+    let url = server.url();
+    let (on_event, rx) = events();
+    let a = w
+        .broker(&url, "a", &["mqtt-server"])
+        .checkout(on_event)
+        .unwrap();
+    let _b = w
+        .broker(&url, "b", &["mqtt-server", "support"])
+        .checkout(|_| {})
+        .unwrap();
+    assert_eq!(admin(&url, "GET", "/v1/floating/admin/leases", None).0, 401);
+    assert_eq!(
+        admin(
+            &url,
+            "GET",
+            "/v1/floating/admin/leases",
+            Some("wrong-token-0123456789")
+        )
+        .0,
+        401
+    );
+    let (status, leases) = admin(&url, "GET", "/v1/floating/admin/leases", Some(ADMIN_TOKEN));
+    assert_eq!(status, 200);
+    let leases = leases.as_array().unwrap();
+    assert_eq!(leases.len(), 2);
+    assert_eq!(leases[0]["client_name"], "a");
+    assert_eq!(
+        leases[1]["features"],
+        serde_json::json!(["mqtt-server", "support"])
+    );
+    let (status, st) = admin(&url, "GET", "/v1/floating/admin/status", Some(ADMIN_TOKEN));
+    assert_eq!(status, 200);
+    assert_eq!(st["leases"], 2);
+    let id = a.lease_id();
+    let (status, _) = admin(
+        &url,
+        "POST",
+        &format!("/v1/floating/admin/leases/{id}/release"),
+        Some(ADMIN_TOKEN),
+    );
+    assert_eq!(status, 200);
+    // The broker finds out at its next heartbeat and checks out again.
+    a.renew_now();
+    wait_for(
+        &rx,
+        Duration::from_secs(5),
+        |e| matches!(e, LeaseEvent::Acquired { lease_id, .. } if *lease_id != id),
+    );
+    assert_ne!(a.lease_id(), id);
+    let (_, audit) = admin(&url, "GET", "/v1/floating/admin/audit", Some(ADMIN_TOKEN));
+    let actions: Vec<&str> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["action"].as_str().unwrap())
+        .collect();
+    for want in ["server.started", "lease.checkout", "lease.force_released"] {
+        assert!(actions.contains(&want), "{want}: {actions:?}");
+    }
+    let (_, metrics) = (0, {
+        let agent: ureq::Agent = ureq::Agent::config_builder().build().into();
+        agent
+            .get(format!("{url}/metrics"))
+            .call()
+            .unwrap()
+            .body_mut()
+            .read_to_string()
+            .unwrap()
+    });
+    assert!(metrics.contains("tollgate_floating_leases 2"), "{metrics}");
+    assert!(metrics.contains("tollgate_floating_seats_used{feature=\"mqtt-server\"} 2"));
+}
+
+#[test]
+fn a_clock_that_goes_back_stops_the_leases() {
+    let w = World::new(2, 0, 30, 1);
+    let t = now();
+    let clock = Arc::new(ManualClock::new(t));
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = w.start_on(listener, clock.clone());
+    let url = server.url();
+    let a = w.broker(&url, "a", &["mqtt-server"]);
+    let r = a.checkout_raw(None).unwrap();
+    clock.set(t - 120);
+    unavailable(a.checkout_raw(None), "clock went back");
+    unavailable(a.heartbeat_raw(r.lease_id, &r.secret), "clock went back");
+    let (status, health) = admin(&url, "GET", "/healthz", None);
+    assert_eq!(
+        (status, health["clock"].as_str()),
+        (503, Some("rolled_back"))
+    );
+    // The high-water mark survives a restart.
+    std::thread::sleep(Duration::from_millis(500));
+    server.stop();
+    let server = w.start_on(TcpListener::bind(addr).unwrap(), clock.clone());
+    unavailable(a.checkout_raw(None), "clock went back");
+    // Right again: leases flow.
+    clock.set(t + 1);
+    a.heartbeat_raw(r.lease_id, &r.secret).unwrap();
+    let (status, _) = admin(&url, "GET", "/healthz", None);
+    assert_eq!(status, 200);
+    let (_, audit) = admin(&url, "GET", "/v1/floating/admin/audit", Some(ADMIN_TOKEN));
+    let actions: Vec<&str> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["action"].as_str().unwrap())
+        .collect();
+    assert!(actions.contains(&"clock.rollback") && actions.contains(&"clock.recovered"));
+    drop(server);
+}
