@@ -25,6 +25,10 @@
 //! | add features, extend subscriptions | [`Authority::upgrade`] |
 //! | look things up | [`Authority::list_licenses`], [`Authority::get_license`], [`Authority::list_activations`], [`Authority::audit_log`], [`Authority::public_keys`] |
 //!
+//! The ledger's storage layer is also available for other state ([`SqlStore`]: the same SQLite
+//! settings and the same numbered migrations recorded in `schema_migrations`); the floating
+//! license server keeps its leases in one.
+//!
 //! Every call takes the current time (`now`, Unix seconds) from its caller, and every
 //! operation is a single ledger transaction that takes the write lock first, so several
 //! processes can share a directory and a seat is never handed out twice.

@@ -145,28 +145,6 @@ fn agent() -> ureq::Agent {
         .into()
 }
 
-fn post<T: for<'de> serde::Deserialize<'de>>(
-    agent: &ureq::Agent,
-    url: &str,
-    body: &impl serde::Serialize,
-) -> Result<T, String> {
-    let body = serde_json::to_string(body).map_err(|e| e.to_string())?;
-    let mut resp = agent
-        .post(url)
-        .header("content-type", "application/json")
-        .send(body)
-        .map_err(|e| e.to_string())?;
-    let status = resp.status().as_u16();
-    let text = resp
-        .body_mut()
-        .read_to_string()
-        .map_err(|e| e.to_string())?;
-    if status != 200 {
-        return Err(format!("HTTP {status}: {text}"));
-    }
-    serde_json::from_str(&text).map_err(|e| e.to_string())
-}
-
 /// A vendor, a floating license with `seats` seats, and a server state directory activated
 /// with it; returns the host configuration file and the vendor keyring.
 fn prepare(dir: &std::path::Path, seats: u32) -> (std::path::PathBuf, Keyring) {
@@ -276,8 +254,9 @@ fn main() {
                     format!("{base}{}", protocol::CHECKOUT),
                 );
                 let n = args.leases as u64;
+                let _ = url;
                 s.spawn(move || {
-                    let agent = agent();
+                    let mut conn = RawConn::connect(port);
                     let mut lat = Vec::new();
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
@@ -292,9 +271,14 @@ fn main() {
                             client_name: format!("load-{i}"),
                             borrow_secs: None,
                         };
+                        let request = raw_post(
+                            protocol::CHECKOUT,
+                            &serde_json::to_string(&req).unwrap_or_default(),
+                        );
                         let t = Instant::now();
+                        let body = conn.round_trip(&request);
                         let r: CheckoutResponse =
-                            post(&agent, &url, &req).unwrap_or_else(|e| die(e));
+                            serde_json::from_slice(&body).unwrap_or_else(|e| die(e));
                         lat.push(u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX));
                         held.lock()
                             .unwrap_or_else(|p| p.into_inner())
@@ -344,22 +328,33 @@ fn main() {
                     verifier.clone(),
                     license.clone(),
                 );
+                let _ = url;
                 s.spawn(move || {
-                    let agent = agent();
+                    let mut conn = RawConn::connect(port);
                     let mut lat = Vec::new();
-                    let mine: Vec<&(u64, String)> = held.iter().skip(t).step_by(threads).collect();
+                    let mine: Vec<(u64, Vec<u8>)> = held
+                        .iter()
+                        .skip(t)
+                        .step_by(threads)
+                        .map(|(id, secret)| {
+                            let body = serde_json::to_string(&LeaseRef {
+                                lease_id: *id,
+                                secret: secret.clone(),
+                            })
+                            .unwrap_or_default();
+                            (*id, raw_post(protocol::HEARTBEAT, &body))
+                        })
+                        .collect();
                     let mut i = 0usize;
                     while !stop.load(Ordering::Relaxed) && !mine.is_empty() {
-                        let (lease_id, secret) = mine[i % mine.len()];
-                        let req = LeaseRef {
-                            lease_id: *lease_id,
-                            secret: secret.clone(),
-                        };
+                        let (lease_id, request) = &mine[i % mine.len()];
                         let t0 = Instant::now();
-                        let r: RenewResponse = post(&agent, &url, &req).unwrap_or_else(|e| die(e));
+                        let body = conn.round_trip(request);
                         lat.push(u64::try_from(t0.elapsed().as_micros()).unwrap_or(u64::MAX));
                         if i == 0 {
                             // Like a broker: the lease names its client; check it offline.
+                            let r: RenewResponse =
+                                serde_json::from_slice(&body).unwrap_or_else(|e| die(e));
                             let client = lease_client(&r.lease);
                             if let Ok(e) =
                                 verifier.verify_lease_untimed(&license, &r.lease, &client)
@@ -446,6 +441,72 @@ fn main() {
         args.leases,
         rss_after as f64 / 1024.0
     );
+}
+
+/// A keep-alive HTTP/1.1 connection with just enough of the protocol for the heartbeat loop:
+/// the load generator shares the CPUs with the server, so it keeps its own work small (a
+/// prepared request, the status line, `content-length`, the body).
+struct RawConn {
+    stream: std::net::TcpStream,
+    buf: Vec<u8>,
+}
+
+fn raw_post(path: &str, body: &str) -> Vec<u8> {
+    format!(
+        "POST {path} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n\
+         content-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+impl RawConn {
+    fn connect(port: u16) -> Self {
+        let stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap_or_else(|e| die(e));
+        let _ = stream.set_nodelay(true);
+        RawConn {
+            stream,
+            buf: Vec::with_capacity(4096),
+        }
+    }
+
+    /// Sends `request`, returns the response body; dies on anything but a 200.
+    fn round_trip(&mut self, request: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        self.stream.write_all(request).unwrap_or_else(|e| die(e));
+        self.buf.clear();
+        let mut chunk = [0u8; 4096];
+        let (head_end, len) = loop {
+            let n = self.stream.read(&mut chunk).unwrap_or_else(|e| die(e));
+            if n == 0 {
+                die("the server closed the connection");
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
+            if let Some(p) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&self.buf[..p]).to_ascii_lowercase();
+                if !head.starts_with("http/1.1 200") {
+                    die(format!(
+                        "heartbeat refused: {}",
+                        String::from_utf8_lossy(&self.buf)
+                    ));
+                }
+                let len = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .and_then(|v| v.trim().parse::<usize>().ok())
+                    .unwrap_or_else(|| die("no content-length"));
+                break (p + 4, len);
+            }
+        };
+        while self.buf.len() < head_end + len {
+            let n = self.stream.read(&mut chunk).unwrap_or_else(|e| die(e));
+            if n == 0 {
+                die("the server closed the connection");
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+        self.buf[head_end..head_end + len].to_vec()
+    }
 }
 
 /// The client id a lease token names (read from its claims; the load generator made many).
