@@ -47,6 +47,10 @@ trap 'rm -rf "$WORK"' EXIT
 step "C: test suite, static library, AddressSanitizer + UBSan"
 "${MAKE[@]}" test-asan
 
+step "C: online activation against a real tollgate-server on loopback (ASan + UBSan)"
+(cd "$ROOT" && cargo build -p tollgate-server)
+"${MAKE[@]}" test-online
+
 step "C: test suite, shared library, valgrind"
 "${MAKE[@]}" test-valgrind
 

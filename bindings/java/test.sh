@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The Java binding's tests: builds the JNI library (release) and the `tollgate` CLI the tests use
 # as the vendor, copies the library into the jar's resources, and runs `mvn verify` (JUnit 5:
-# shared vectors, every LicenseManager method and error, concurrency, and the Moquette broker
-# end to end), then checks that the packaged jar loads its own native library.
+# shared vectors, every LicenseManager method and error, concurrency, online activation against
+# a real tollgate-server on loopback, and the Moquette broker end to end), then checks that the packaged jar loads its own native library.
 # Run from anywhere: `bindings/java/test.sh`. Benchmarks: see README.md ("Benchmarks").
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -14,7 +14,7 @@ if ! command -v mvn >/dev/null || ! command -v javac >/dev/null; then
 fi
 
 cargo build --quiet --release -p tollgate-jni --manifest-path "$ROOT/Cargo.toml"
-cargo build --quiet -p tollgate-cli --manifest-path "$ROOT/Cargo.toml"
+cargo build --quiet -p tollgate-cli -p tollgate-server --manifest-path "$ROOT/Cargo.toml"
 
 RES=src/main/resources/native/linux-x86_64
 mkdir -p "$RES"
@@ -22,7 +22,8 @@ cp "$ROOT/target/release/libtollgate_jni.so" "$RES/"
 # The release profile keeps line tables for profiling; the jar does not need them.
 strip --strip-debug "$RES/libtollgate_jni.so" 2>/dev/null || true
 
-mvn -q -B verify -Dtollgate.cli="$ROOT/target/debug/tollgate"
+mvn -q -B verify -Dtollgate.cli="$ROOT/target/debug/tollgate" \
+  -Dtollgate.server="$ROOT/target/debug/tollgate-server"
 # -q hides Surefire's summary: add up its reports.
 cat target/surefire-reports/*.txt | awk -F'[:,] *' '/^Tests run:/ {
     run += $2; failed += $4 + $6; skipped += $8 }

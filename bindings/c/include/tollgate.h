@@ -187,6 +187,20 @@ typedef struct tollgate_config tollgate_config;
 typedef struct tollgate_manager tollgate_manager;
 
 /**
+ * A client of the vendor's online activation service (`tollgate-server`). Opened with
+ * `tollgate_online_new`, freed with `tollgate_online_free`.
+ *
+ * Transient failures (unreachable, HTTP 5xx, 429) are retried with exponential backoff: 4
+ * tries, 250 ms before the first retry, doubled each time (at most 10 s); connect timeout 5 s,
+ * 20 s per request.
+ *
+ * Thread safety: immutable once created; any number of threads may use one client
+ * concurrently (each call locks the manager it is given like the other calls taking a
+ * `tollgate_manager *`; feature checks never wait for it).
+ */
+typedef struct tollgate_online tollgate_online;
+
+/**
  * A result code: `TOLLGATE_OK` (0) or the reason a call failed.
  */
 typedef uint32_t tollgate_result;
@@ -1028,6 +1042,101 @@ tollgate_result tollgate_manager_fingerprint_json(const struct tollgate_manager 
  * or writable.
  */
 tollgate_result tollgate_verify_usage_license(const struct tollgate_config *config, const char *text, size_t text_len, uint64_t now, char *buf, size_t buf_len, size_t *out_len);
+
+/**
+ * A client of the service at `server` (its base URL, `https://…`, or `http://…` for a
+ * service on loopback or behind a TLS-terminating proxy on the same host). The server's
+ * certificate is checked against the Mozilla root certificates, or, when `root_certs_pem` is
+ * not NULL, only against the certificates in that PEM text (a private CA or a self-signed
+ * service certificate).
+ *
+ * Fails with `TOLLGATE_ERR_INVALID_ARGUMENT` (not an `http(s)://` URL, unreadable
+ * certificates), `TOLLGATE_INVALID_UTF8`, or `TOLLGATE_NULL_ARGUMENT`.
+ *
+ * # Safety
+ *
+ * `server` is NULL or valid for `server_len` bytes; `root_certs_pem` is NULL or valid for
+ * `root_certs_pem_len` bytes; `out` is NULL or writable.
+ */
+tollgate_result tollgate_online_new(const char *server, size_t server_len, const uint8_t *root_certs_pem, size_t root_certs_pem_len, struct tollgate_online **out);
+
+/**
+ * Frees a client. NULL is ignored.
+ *
+ * # Safety
+ *
+ * `o` is NULL or a client from this library that no other thread uses and that is not used
+ * afterwards.
+ */
+void tollgate_online_free(struct tollgate_online *o);
+
+/**
+ * Activates manager `m` online with the license key `key` (as the customer typed it): makes
+ * a usage request, has the service answer it (taking a seat when this host holds none),
+ * installs the usage license and writes the new status to `*out`.
+ *
+ * Fails like `tollgate_manager_request_usage` before anything is sent; with
+ * `TOLLGATE_ERR_SERVICE_UNREACHABLE`, `TOLLGATE_ERR_SERVICE_REFUSED` (an unknown key, no seat
+ * left, …: the service's code is in `tollgate_last_error`), `TOLLGATE_ERR_SERVICE_UNAVAILABLE`,
+ * `TOLLGATE_ERR_RATE_LIMITED`, `TOLLGATE_ERR_BAD_RESPONSE`; or like `tollgate_manager_install`
+ * when the answer does not verify. The manager is locked while the service answers.
+ *
+ * # Safety
+ *
+ * `o` is NULL or a live client; `m` is NULL or a live manager; `key` is NULL or valid for
+ * `key_len` bytes; `out` is NULL or writable.
+ */
+tollgate_result tollgate_online_activate(const struct tollgate_online *o, struct tollgate_manager *m, const char *key, size_t key_len, struct tollgate_status *out);
+
+/**
+ * Reactivates manager `m` online: the same activation gets the license's current grant (an
+ * upgrade, a renewed subscription) and a new refresh deadline, installed at once; writes the
+ * new status to `*out`. Needs no license key. The manager is not locked while the service
+ * answers.
+ *
+ * Fails with `TOLLGATE_ERR_NOT_ACTIVATED` when this host has no activation,
+ * `TOLLGATE_ERR_SERVICE_REFUSED` when the service no longer counts it (deactivated, or freed by
+ * the vendor), and otherwise like `tollgate_online_activate`.
+ *
+ * # Safety
+ *
+ * `o` is NULL or a live client; `m` is NULL or a live manager; `out` is NULL or writable.
+ */
+tollgate_result tollgate_online_reactivate(const struct tollgate_online *o, struct tollgate_manager *m, struct tollgate_status *out);
+
+/**
+ * Deactivates manager `m` online: removes the installed license for good, writes the
+ * deactivation code (`TGDC:…`) into `buf`, and the service frees the seat with it.
+ *
+ * `buf_len` must be at least `TOLLGATE_MAX_ARTIFACT_LEN`, as for
+ * `tollgate_manager_deactivate`. The host is deactivated first, whatever happens next: when
+ * the service cannot be reached (`TOLLGATE_ERR_SERVICE_UNREACHABLE`, …) nothing is written,
+ * and the code stays available from `tollgate_manager_last_deactivation_code`: deliver it
+ * later with `tollgate_online_send_deactivation` (or to the vendor, as an offline
+ * deactivation). A code the service already processed counts as delivered.
+ *
+ * Fails like `tollgate_manager_deactivate`, or with the service's errors (see
+ * `tollgate_online_activate`).
+ *
+ * # Safety
+ *
+ * `o` is NULL or a live client; `m` is NULL or a live manager; `buf` is valid for `buf_len`
+ * writable bytes (NULL only with `buf_len` 0); `out_len` is NULL or writable.
+ */
+tollgate_result tollgate_online_deactivate(const struct tollgate_online *o, struct tollgate_manager *m, char *buf, size_t buf_len, size_t *out_len);
+
+/**
+ * Delivers a deactivation code (`TGDC:…`, e.g. from `tollgate_manager_last_deactivation_code`
+ * after `tollgate_online_deactivate` could not reach the service) to the service, which frees
+ * its seat. A code the service already processed counts as delivered.
+ *
+ * Fails with the service's errors (see `tollgate_online_activate`) or an argument code.
+ *
+ * # Safety
+ *
+ * `o` is NULL or a live client; `code` is NULL or valid for `code_len` bytes.
+ */
+tollgate_result tollgate_online_send_deactivation(const struct tollgate_online *o, const char *code, size_t code_len);
 
 #ifdef __cplusplus
 } // extern "C"

@@ -811,7 +811,8 @@ static void test_coverage(void) {
       100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111, 112, 113, 114, 115, 116, 117,
       118, 119, 120,
       /* 200-217: the runtime, except 216 (the OS random number generator failing); 230-234
-       * belong to the online activation client, which the C API does not expose. */
+       * belong to the online activation client, tested against a real service by
+       * tests/test_online.c (tests/online.sh). */
       200, 201, 202, 203, 204, 205, 206, 207, 208, 209, 210, 211, 212, 213, 214, 215, 217};
   for (size_t i = 0; i < sizeof producible / sizeof producible[0]; i++) {
     if (!code_seen(producible[i])) {

@@ -15,6 +15,7 @@
 //! | [`config`] | `tollgate_config`: product, salt, vendor keys, fingerprint components |
 //! | [`clock`] | `tollgate_clock`: a manual clock for tests and simulations |
 //! | [`manager`] | `tollgate_manager`: request, install, status, checks, meters, deactivate |
+//! | [`online`] | `tollgate_online`: online activate, reactivate, deactivate over the service |
 //! | [`boundary`] | the panic boundary and the argument checks |
 #![deny(missing_docs)]
 // The C names of the handle and struct types (`tollgate_manager`, …) are the Rust names.
@@ -27,6 +28,7 @@ pub mod boundary;
 pub mod clock;
 pub mod config;
 pub mod manager;
+pub mod online;
 
 use std::ffi::c_char;
 
@@ -35,6 +37,7 @@ pub use clock::*;
 pub use config::*;
 pub use error::*;
 pub use manager::*;
+pub use online::*;
 
 use crate::boundary::{result_boundary, value_boundary, TextOut};
 

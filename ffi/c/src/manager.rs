@@ -127,7 +127,7 @@ pub struct tollgate_meter_reading {
 /// install, record usage, refresh, deactivate) run one at a time and wait for them.
 /// `tollgate_manager_free` must not run concurrently with anything else on the same manager.
 pub struct tollgate_manager {
-    inner: RwLock<LicenseManager>,
+    pub(crate) inner: RwLock<LicenseManager>,
     /// The manager's feature checks, read without the lock.
     gate: Arc<FeatureGate>,
 }
@@ -175,7 +175,7 @@ fn count(n: usize) -> u32 {
 }
 
 /// `status` of manager `m` as the C struct.
-fn c_status(m: &LicenseManager, status: &Status) -> tollgate_status {
+pub(crate) fn c_status(m: &LicenseManager, status: &Status) -> tollgate_status {
     let mut out = tollgate_status {
         state: state_code(status.state),
         error_code: status.error.as_ref().map_or(0, |e| e.code),

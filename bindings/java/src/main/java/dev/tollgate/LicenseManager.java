@@ -37,8 +37,9 @@ import java.util.Optional;
  * ({@link #status}, {@link #statusJson}, {@link #meter}, {@link #check},
  * {@link #pendingRequest}, {@link #lastDeactivationCode}) take a shared read lock and run in
  * parallel; operations that change the state ({@link #requestUsage}, {@link #requestRenewal},
- * {@link #install}, {@link #recordUsage}, {@link #refresh}, {@link #deactivate}) take the
- * exclusive lock and run one at a time.
+ * {@link #install}, {@link #recordUsage}, {@link #refresh}, {@link #deactivate} and the
+ * online {@link #activateOnline(String, String)}, {@link #reactivateOnline(String)},
+ * {@link #deactivateOnline(String)}) take the exclusive lock and run one at a time.
  *
  * <h2>Lifetime</h2>
  * {@link #open} locks the state directory (another manager, in this or another process, gets
@@ -288,6 +289,151 @@ public final class LicenseManager implements AutoCloseable {
         } finally {
             Reference.reachabilityFence(this);
         }
+    }
+
+    // -- online activation ---------------------------------------------------------------
+
+    /**
+     * Activates online with the vendor's online activation service ({@code tollgate-server}) at
+     * {@code serverUrl} ({@code https://…}, or {@code http://…} on loopback): makes a usage
+     * request, has the service answer it (taking a seat when this host holds none), installs
+     * the usage license and returns the new status. The server certificate is checked against
+     * the Mozilla root certificates. Transient failures (unreachable, HTTP 5xx, 429) are retried
+     * with backoff (4 tries); the exclusive lock is held meanwhile ({@link #hasFeature} never
+     * waits for it).
+     *
+     * @param serverUrl the service's base URL
+     * @param licenseKey the license key
+     * @return the status after installation
+     * @throws LicenseServiceException 230 unreachable, 231 refused (unknown key, no seat left,
+     *     …), 232 unavailable, 233 rate limited, 234 unexpected answer
+     * @throws LicenseException as {@link #requestUsage(String)} and {@link #install(String)};
+     *     211 for a URL that is not {@code http(s)://}
+     */
+    public Status activateOnline(String serverUrl, String licenseKey) throws LicenseException {
+        return activateOnline(serverUrl, null, licenseKey);
+    }
+
+    /**
+     * {@link #activateOnline(String, String)}, trusting only the certificates in
+     * {@code rootCertificatesPem} (a private CA or a self-signed service certificate; PEM).
+     *
+     * @param serverUrl the service's base URL
+     * @param rootCertificatesPem the trusted root certificates, or {@code null} for the Mozilla
+     *     roots
+     * @param licenseKey the license key
+     * @return the status after installation
+     * @throws LicenseException as {@link #activateOnline(String, String)}; 211 for unreadable
+     *     certificates
+     */
+    public Status activateOnline(String serverUrl, byte[] rootCertificatesPem, String licenseKey)
+            throws LicenseException {
+        Objects.requireNonNull(serverUrl, "serverUrl");
+        Objects.requireNonNull(licenseKey, "licenseKey");
+        try {
+            return Native.managerActivateOnline(handle, serverUrl, rootCertificatesPem, licenseKey);
+        } finally {
+            Reference.reachabilityFence(this);
+        }
+    }
+
+    /**
+     * Reactivates online: the same activation gets the license's current grant (an upgrade, a
+     * renewed subscription) and a new refresh deadline, installed at once. Needs no license key.
+     *
+     * @param serverUrl the service's base URL
+     * @return the status after installation
+     * @throws LicenseException 200 when this host has no activation; 231 (service code 323)
+     *     when the service no longer counts it; otherwise as
+     *     {@link #activateOnline(String, String)}
+     */
+    public Status reactivateOnline(String serverUrl) throws LicenseException {
+        return reactivateOnline(serverUrl, null);
+    }
+
+    /**
+     * {@link #reactivateOnline(String)} with its own trusted root certificates (see
+     * {@link #activateOnline(String, byte[], String)}).
+     *
+     * @param serverUrl the service's base URL
+     * @param rootCertificatesPem the trusted root certificates, or {@code null}
+     * @return the status after installation
+     * @throws LicenseException as {@link #reactivateOnline(String)}
+     */
+    public Status reactivateOnline(String serverUrl, byte[] rootCertificatesPem)
+            throws LicenseException {
+        Objects.requireNonNull(serverUrl, "serverUrl");
+        try {
+            return Native.managerReactivateOnline(handle, serverUrl, rootCertificatesPem);
+        } finally {
+            Reference.reachabilityFence(this);
+        }
+    }
+
+    /**
+     * Deactivates online: removes the installed license for good (as {@link #deactivate()})
+     * and has the service free the seat with the deactivation code, which is returned. The
+     * host is deactivated first, whatever happens next: when the service cannot be reached the
+     * exception says so and the code stays available as {@link #lastDeactivationCode()}, to
+     * deliver later with {@link #sendDeactivation(String, String)} (or to the vendor, offline).
+     *
+     * @param serverUrl the service's base URL
+     * @return the armored deactivation code
+     * @throws LicenseException as {@link #deactivate()}, or the service's errors (see
+     *     {@link #activateOnline(String, String)})
+     */
+    public String deactivateOnline(String serverUrl) throws LicenseException {
+        return deactivateOnline(serverUrl, null);
+    }
+
+    /**
+     * {@link #deactivateOnline(String)} with its own trusted root certificates (see
+     * {@link #activateOnline(String, byte[], String)}).
+     *
+     * @param serverUrl the service's base URL
+     * @param rootCertificatesPem the trusted root certificates, or {@code null}
+     * @return the armored deactivation code
+     * @throws LicenseException as {@link #deactivateOnline(String)}
+     */
+    public String deactivateOnline(String serverUrl, byte[] rootCertificatesPem)
+            throws LicenseException {
+        Objects.requireNonNull(serverUrl, "serverUrl");
+        try {
+            return Native.managerDeactivateOnline(handle, serverUrl, rootCertificatesPem);
+        } finally {
+            Reference.reachabilityFence(this);
+        }
+    }
+
+    /**
+     * Delivers a deactivation code ({@code TGDC:…}, e.g. {@link #lastDeactivationCode()} after
+     * {@link #deactivateOnline(String)} could not reach the service) to the service, which
+     * frees its seat. A code the service already processed counts as delivered.
+     *
+     * @param serverUrl the service's base URL
+     * @param deactivationCode the armored deactivation code
+     * @throws LicenseServiceException the service's errors (see
+     *     {@link #activateOnline(String, String)})
+     * @throws LicenseException 211 for a URL that is not {@code http(s)://}
+     */
+    public static void sendDeactivation(String serverUrl, String deactivationCode)
+            throws LicenseException {
+        sendDeactivation(serverUrl, null, deactivationCode);
+    }
+
+    /**
+     * {@link #sendDeactivation(String, String)} with its own trusted root certificates.
+     *
+     * @param serverUrl the service's base URL
+     * @param rootCertificatesPem the trusted root certificates, or {@code null}
+     * @param deactivationCode the armored deactivation code
+     * @throws LicenseException as {@link #sendDeactivation(String, String)}
+     */
+    public static void sendDeactivation(String serverUrl, byte[] rootCertificatesPem,
+            String deactivationCode) throws LicenseException {
+        Objects.requireNonNull(serverUrl, "serverUrl");
+        Objects.requireNonNull(deactivationCode, "deactivationCode");
+        Native.onlineSendDeactivation(serverUrl, rootCertificatesPem, deactivationCode);
     }
 
     /** The code of the last deactivation on this host, to show it again. */

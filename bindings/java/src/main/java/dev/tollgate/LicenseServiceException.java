@@ -2,9 +2,9 @@ package dev.tollgate;
 
 /**
  * The vendor's online licensing service could not be used: unreachable (230), refused (231),
- * unavailable (232), rate limited (233), or an unexpected answer (234). Codes of the runtime's
- * online activation client; the Java binding does not drive it yet, but the code family is
- * reserved here so that a newer native library maps them consistently.
+ * unavailable (232), rate limited (233), or an unexpected answer (234). Thrown by the online
+ * methods of {@link LicenseManager} ({@code activateOnline}, {@code reactivateOnline},
+ * {@code deactivateOnline}, {@code sendDeactivation}); 230, 232 and 233 after the retries.
  */
 public class LicenseServiceException extends LicenseException {
     private static final long serialVersionUID = 1L;

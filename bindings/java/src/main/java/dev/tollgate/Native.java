@@ -50,6 +50,19 @@ final class Native {
 
     static native String managerDeactivate(long handle) throws LicenseException;
 
+    /** {@code rootCertsPem}: {@code null} for the Mozilla root certificates. */
+    static native Status managerActivateOnline(long handle, String server, byte[] rootCertsPem,
+            String licenseKey) throws LicenseException;
+
+    static native Status managerReactivateOnline(long handle, String server, byte[] rootCertsPem)
+            throws LicenseException;
+
+    static native String managerDeactivateOnline(long handle, String server, byte[] rootCertsPem)
+            throws LicenseException;
+
+    static native void onlineSendDeactivation(String server, byte[] rootCertsPem, String code)
+            throws LicenseException;
+
     static native String managerLastDeactivationCode(long handle);
 
     static native String managerPendingRequest(long handle);

@@ -1,0 +1,113 @@
+/*
+ * The online activation client of libtollgate against a real `tollgate-server` on loopback
+ * (started by tests/online.sh): activate -> has_feature -> reactivate -> deactivate, argument
+ * checks, and the service being down.
+ *
+ * Usage: test_online HOST_CONFIG_JSON SERVICE_URL LICENSE_KEY DEAD_URL
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <stdlib.h>
+
+#include "harness.h"
+
+static tollgate_manager *open_host(const char *host_json, const char *dir) {
+  tollgate_config *cfg = NULL;
+  CHECK_RC(tollgate_config_from_json(S(host_json), &cfg), TOLLGATE_OK);
+  CHECK_RC(tollgate_config_set_probes(cfg, false), TOLLGATE_OK);
+  CHECK_RC(tollgate_config_add_component(cfg, TOLLGATE_COMPONENT_MACHINE_ID,
+                                         (const uint8_t *)"online-machine", 14),
+           TOLLGATE_OK);
+  tollgate_manager *m = NULL;
+  CHECK_RC(tollgate_manager_open(cfg, S(work_path(dir)), &m), TOLLGATE_OK);
+  tollgate_config_free(cfg);
+  return m;
+}
+
+int main(int argc, char **argv) {
+  if (argc != 5) {
+    fprintf(stderr, "usage: %s HOST_CONFIG_JSON SERVICE_URL LICENSE_KEY DEAD_URL\n", argv[0]);
+    return 2;
+  }
+  setvbuf(stdout, NULL, _IONBF, 0);
+  size_t host_len = 0;
+  char *host_json = read_file(argv[1], &host_len);
+  const char *url = argv[2], *key = argv[3];
+  if (host_json == NULL) {
+    perror(argv[1]);
+    return 2;
+  }
+  tollgate_manager *m = open_host(host_json, "online-host");
+  free(host_json);
+  tollgate_online *o = NULL, *dead = NULL;
+  tollgate_status st;
+  char buf[TOLLGATE_MAX_ARTIFACT_LEN];
+  size_t n = 0;
+
+  puts("online: arguments");
+  CHECK_RC(tollgate_online_new(S("ftp://example.com"), NULL, 0, &o),
+           TOLLGATE_ERR_INVALID_ARGUMENT);
+  CHECK_RC(tollgate_online_new(S(url), (const uint8_t *)"not a certificate", 17, &o),
+           TOLLGATE_ERR_INVALID_ARGUMENT);
+  CHECK(o == NULL);
+  CHECK_RC(tollgate_online_new(NULL, 0, NULL, 0, &o), TOLLGATE_NULL_ARGUMENT);
+  CHECK_RC(tollgate_online_new(S(url), NULL, 0, NULL), TOLLGATE_NULL_ARGUMENT);
+  CHECK_RC(tollgate_online_new(S(url), NULL, 0, &o), TOLLGATE_OK);
+  CHECK_RC(tollgate_online_activate(NULL, m, S(key), &st), TOLLGATE_NULL_ARGUMENT);
+  CHECK_RC(tollgate_online_activate(o, NULL, S(key), &st), TOLLGATE_NULL_ARGUMENT);
+  CHECK_RC(tollgate_online_activate(o, m, S(key), NULL), TOLLGATE_NULL_ARGUMENT);
+  CHECK_RC(tollgate_online_activate(o, m, S("mqtt-\xff"), &st), TOLLGATE_INVALID_UTF8);
+  CHECK_RC(tollgate_online_reactivate(o, m, &st), TOLLGATE_ERR_NOT_ACTIVATED);
+  CHECK_RC(tollgate_online_deactivate(o, m, buf, sizeof buf - 1, &n), TOLLGATE_BUFFER_TOO_SMALL);
+  CHECK(n == TOLLGATE_MAX_ARTIFACT_LEN);
+  CHECK_RC(tollgate_online_deactivate(o, m, buf, sizeof buf, &n), TOLLGATE_ERR_NOT_ACTIVATED);
+  CHECK(!tollgate_manager_has_feature(m, S("mqtt-server")));
+
+  puts("online: activate, reactivate, deactivate");
+  memset(&st, 0xab, sizeof st);
+  CHECK_RC(tollgate_online_activate(o, m, S(key), &st), TOLLGATE_OK);
+  CHECK(st.state == TOLLGATE_STATE_ACTIVE && st.has_license);
+  CHECK(st.deployment_model == TOLLGATE_MODEL_ONLINE && st.refresh_deadline != UINT64_MAX);
+  CHECK(tollgate_manager_has_feature(m, S("mqtt-server")));
+  CHECK(!tollgate_manager_has_feature(m, S("support")));
+  uint64_t activation = st.activation_id;
+  memset(&st, 0xab, sizeof st);
+  CHECK_RC(tollgate_online_reactivate(o, m, &st), TOLLGATE_OK);
+  CHECK(st.state == TOLLGATE_STATE_ACTIVE && st.activation_id == activation);
+  CHECK(tollgate_manager_has_feature(m, S("mqtt-server")));
+  n = 0;
+  CHECK_RC(tollgate_online_deactivate(o, m, buf, sizeof buf, &n), TOLLGATE_OK);
+  CHECK(n == strlen(buf) && strncmp(buf, "TGDC:", 5) == 0);
+  CHECK(!tollgate_manager_has_feature(m, S("mqtt-server")));
+  /* Delivering the code again counts as delivered; the seat is free for a new activation. */
+  CHECK_RC(tollgate_online_send_deactivation(o, buf, n), TOLLGATE_OK);
+  CHECK_RC(tollgate_online_reactivate(o, m, &st), TOLLGATE_ERR_NOT_ACTIVATED);
+
+  puts("online: the service is down");
+  CHECK_RC(tollgate_online_new(S(argv[4]), NULL, 0, &dead), TOLLGATE_OK);
+  memset(&st, 0xab, sizeof st);
+  tollgate_status before = st;
+  CHECK_RC(tollgate_online_activate(dead, m, S(key), &st), TOLLGATE_ERR_SERVICE_UNREACHABLE);
+  CHECK(memcmp(&st, &before, sizeof st) == 0);
+  CHECK(!tollgate_manager_has_feature(m, S("mqtt-server")));
+  /* The service is up again: the same request is answered, with the seat freed above. */
+  CHECK_RC(tollgate_online_activate(o, m, S(key), &st), TOLLGATE_OK);
+  CHECK(tollgate_manager_has_feature(m, S("mqtt-server")));
+  CHECK_RC(tollgate_online_reactivate(dead, m, &st), TOLLGATE_ERR_SERVICE_UNREACHABLE);
+  CHECK(tollgate_manager_has_feature(m, S("mqtt-server")));
+  /* Deactivating while the service is down deactivates the host; the code is delivered later. */
+  n = 0;
+  CHECK_RC(tollgate_online_deactivate(dead, m, buf, sizeof buf, &n),
+           TOLLGATE_ERR_SERVICE_UNREACHABLE);
+  CHECK(n == 0);
+  CHECK(!tollgate_manager_has_feature(m, S("mqtt-server")));
+  CHECK_RC(tollgate_manager_last_deactivation_code(m, buf, sizeof buf, &n), TOLLGATE_OK);
+  CHECK_RC(tollgate_online_send_deactivation(dead, buf, n), TOLLGATE_ERR_SERVICE_UNREACHABLE);
+  CHECK_RC(tollgate_online_send_deactivation(o, buf, n), TOLLGATE_OK);
+
+  tollgate_online_free(dead);
+  tollgate_online_free(o);
+  tollgate_online_free(NULL);
+  tollgate_manager_free(m);
+  printf("%d checks, %d failed\n", g_checks, g_failures);
+  return g_failures == 0 ? 0 : 1;
+}
