@@ -51,6 +51,9 @@ step "C: online activation against a real tollgate-server on loopback (ASan + UB
 (cd "$ROOT" && cargo build -p tollgate-server)
 "${MAKE[@]}" test-online
 
+step "C: floating license client against a real tollgate-floating on loopback (ASan + UBSan)"
+"${MAKE[@]}" test-floating
+
 step "C: test suite, shared library, valgrind"
 "${MAKE[@]}" test-valgrind
 

@@ -2,7 +2,7 @@
 # The Java binding's tests: builds the JNI library (release) and the `tollgate` CLI the tests use
 # as the vendor, copies the library into the jar's resources, and runs `mvn verify` (JUnit 5:
 # shared vectors, every LicenseManager method and error, concurrency, online activation against
-# a real tollgate-server on loopback, and the Moquette broker end to end), then checks that the packaged jar loads its own native library.
+# a real tollgate-server on loopback, the floating client against a real tollgate-floating, and the Moquette broker end to end), then checks that the packaged jar loads its own native library.
 # Run from anywhere: `bindings/java/test.sh`. Benchmarks: see README.md ("Benchmarks").
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -23,7 +23,8 @@ cp "$ROOT/target/release/libtollgate_jni.so" "$RES/"
 strip --strip-debug "$RES/libtollgate_jni.so" 2>/dev/null || true
 
 mvn -q -B verify -Dtollgate.cli="$ROOT/target/debug/tollgate" \
-  -Dtollgate.server="$ROOT/target/debug/tollgate-server"
+  -Dtollgate.server="$ROOT/target/debug/tollgate-server" \
+  -Dtollgate.floating="$ROOT/target/debug/tollgate-floating"
 # -q hides Surefire's summary: add up its reports.
 cat target/surefire-reports/*.txt | awk -F'[:,] *' '/^Tests run:/ {
     run += $2; failed += $4 + $6; skipped += $8 }

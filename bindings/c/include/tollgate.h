@@ -169,6 +169,22 @@ typedef struct tollgate_clock tollgate_clock;
 typedef struct tollgate_config tollgate_config;
 
 /**
+ * A client of a floating license server. Opened with `tollgate_floating_new`, freed with
+ * `tollgate_floating_free` (which releases the lease it holds).
+ *
+ * A checked-out lease is renewed on a background thread at a third of its term; failed
+ * heartbeats are retried with backoff, and the features stay usable through a server outage
+ * until the lease ends. When the lease ends without a renewal, checking out is retried in the
+ * background.
+ *
+ * Thread safety: any number of threads may use one client concurrently. `_has_feature` and
+ * `_lease_id` never wait for the server; `_checkout` and `_release` talk to it without
+ * holding a lock and then swap the lease in one step. `_free` must not race anything on the
+ * same handle.
+ */
+typedef struct tollgate_floating tollgate_floating;
+
+/**
  * Licensing for one product on one host: makes usage requests, installs usage licenses,
  * answers feature checks, counts metered usage, deactivates. Its state lives in a state
  * directory, locked while the manager is open.
@@ -774,6 +790,88 @@ void tollgate_config_free(struct tollgate_config *config);
  * `name` is NULL or valid for `name_len` bytes; `out_kind` is NULL or writable.
  */
 tollgate_result tollgate_component_kind_from_name(const char *name, size_t name_len, uint8_t *out_kind);
+
+/**
+ * A client of the floating license server at `server` (its base URL, `https://…`, or
+ * `http://…` on loopback or behind a TLS-terminating proxy on the same host) for the product
+ * of `config` (its vendor keys verify the leases; its fingerprint, probed now, makes the
+ * client id), checking out the features in `features`: their names separated by commas
+ * (e.g. `"mqtt-server,support"`). When `root_certs_pem` is not NULL, the server's certificate
+ * is checked only against the certificates in that PEM text. Nothing is sent yet.
+ *
+ * Fails with `TOLLGATE_ERR_INVALID_ARGUMENT` (no feature, not an `http(s)://` URL, unreadable
+ * certificates), `TOLLGATE_ERR_FINGERPRINT`, `TOLLGATE_INVALID_UTF8`, or
+ * `TOLLGATE_NULL_ARGUMENT`.
+ *
+ * # Safety
+ *
+ * `config` is NULL or a live configuration; `server` is NULL or valid for `server_len` bytes;
+ * `features` is NULL or valid for `features_len` bytes; `root_certs_pem` is NULL or valid for
+ * `root_certs_pem_len` bytes; `out` is NULL or writable.
+ */
+tollgate_result tollgate_floating_new(const struct tollgate_config *config, const char *server, size_t server_len, const char *features, size_t features_len, const uint8_t *root_certs_pem, size_t root_certs_pem_len, struct tollgate_floating **out);
+
+/**
+ * Frees a client, releasing the lease it holds (best effort: when the server cannot be
+ * reached, it reclaims the seats when the lease ends). NULL is ignored.
+ *
+ * # Safety
+ *
+ * `f` is NULL or a client from this library that no other thread uses and that is not used
+ * afterwards.
+ */
+void tollgate_floating_free(struct tollgate_floating *f);
+
+/**
+ * Checks out the feature set from the server, verifies the lease offline (vendor keys, this
+ * client's id) and starts renewing it in the background. A lease already held is kept and
+ * `TOLLGATE_OK` returned.
+ *
+ * Fails with `TOLLGATE_ERR_SERVICE_REFUSED` (no seat left: 340; a feature the floating
+ * license lacks: 341; the server is not licensed: 344; its clock went back: 345; the code is in
+ * `tollgate_last_error`), `TOLLGATE_ERR_SERVICE_UNREACHABLE`, `TOLLGATE_ERR_SERVICE_UNAVAILABLE`,
+ * `TOLLGATE_ERR_RATE_LIMITED`, `TOLLGATE_ERR_BAD_RESPONSE`, or the verdict on a lease that
+ * does not verify (`TOLLGATE_ERR_BAD_SIGNATURE`, …).
+ *
+ * # Safety
+ *
+ * `f` is NULL or a live client.
+ */
+tollgate_result tollgate_floating_checkout(const struct tollgate_floating *f);
+
+/**
+ * Whether feature `name` is usable now: a lease is held, covers it and has not ended (at the
+ * server's time as last measured), and the server's floating license is valid. Stays true
+ * through server outages until the lease ends. Never talks to the server. False for NULL
+ * arguments and invalid UTF-8.
+ *
+ * # Safety
+ *
+ * `f` is NULL or a live client; `name` is NULL or valid for `name_len` bytes.
+ */
+bool tollgate_floating_has_feature(const struct tollgate_floating *f, const char *name, size_t name_len);
+
+/**
+ * The id of the lease held now; 0 when none is (never checked out, released, or lost and not
+ * yet checked out again) or `f` is NULL.
+ *
+ * # Safety
+ *
+ * `f` is NULL or a live client.
+ */
+uint64_t tollgate_floating_lease_id(const struct tollgate_floating *f);
+
+/**
+ * Stops the heartbeats and releases the lease at the server, so its seats go to the next
+ * client. `TOLLGATE_OK` when no lease is held. The lease is dropped whatever happens; when the
+ * release cannot be delivered (`TOLLGATE_ERR_SERVICE_UNREACHABLE`, …) the server reclaims
+ * the seats when the lease ends.
+ *
+ * # Safety
+ *
+ * `f` is NULL or a live client.
+ */
+tollgate_result tollgate_floating_release(const struct tollgate_floating *f);
 
 /**
  * Opens the license state in the directory `state_dir` (created with mode 0700 if needed;

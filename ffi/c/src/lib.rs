@@ -16,6 +16,7 @@
 //! | [`clock`] | `tollgate_clock`: a manual clock for tests and simulations |
 //! | [`manager`] | `tollgate_manager`: request, install, status, checks, meters, deactivate |
 //! | [`online`] | `tollgate_online`: online activate, reactivate, deactivate over the service |
+//! | [`floating`] | `tollgate_floating`: check out, check and release a floating lease |
 //! | [`boundary`] | the panic boundary and the argument checks |
 #![deny(missing_docs)]
 // The C names of the handle and struct types (`tollgate_manager`, …) are the Rust names.
@@ -27,6 +28,7 @@ pub mod error;
 pub mod boundary;
 pub mod clock;
 pub mod config;
+pub mod floating;
 pub mod manager;
 pub mod online;
 
@@ -36,6 +38,7 @@ pub use boundary::TOLLGATE_MAX_ARTIFACT_LEN;
 pub use clock::*;
 pub use config::*;
 pub use error::*;
+pub use floating::*;
 pub use manager::*;
 pub use online::*;
 

@@ -226,7 +226,7 @@ fn c_reading(r: &MeterReading) -> tollgate_meter_reading {
 ///
 /// `name` is NULL or valid for `len` bytes for `'a`.
 #[inline]
-unsafe fn feature_name<'a>(name: *const c_char, len: usize) -> Option<&'a str> {
+pub(crate) unsafe fn feature_name<'a>(name: *const c_char, len: usize) -> Option<&'a str> {
     // SAFETY: forwarded from the caller.
     let bytes = unsafe { arg_bytes(name.cast(), len) }.ok()?;
     if bytes.is_ascii() {

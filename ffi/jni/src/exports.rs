@@ -1,4 +1,4 @@
-//! The native methods of `dev.tollgate.Native`, one per `LicenseManager` operation.
+//! The native methods of `dev.tollgate.Native`, one per `LicenseManager` or `FloatingClient` operation.
 //!
 //! Every function here has the same shape: `EnvUnowned::with_env` (which catches panics) around
 //! a body that converts the arguments, makes one call into `tollgate_sdk` and converts the
@@ -20,8 +20,8 @@ use jni::{Env, EnvUnowned};
 use tollgate_sdk::gate::FeatureGate;
 use tollgate_sdk::online::{OnlineClient, OnlineConfig};
 use tollgate_sdk::{
-    all_errors, error_info, verify_usage_license, CachedClock, Clock, HostConfig, LicenseManager,
-    ManualClock, SystemClock,
+    all_errors, error_info, verify_usage_license, CachedClock, Clock, FloatingClient,
+    FloatingConfig, FloatingLease, HostConfig, LicenseManager, ManualClock, SystemClock,
 };
 
 use crate::convert::{self, jlong_of, string, unsigned, ConfigArgs};
@@ -692,6 +692,197 @@ pub extern "system" fn Java_dev_tollgate_Native_manualClockFree<'l>(
 ) {
     env.with_env(|_env| -> Result<()> {
         free_handle::<Arc<ManualClock>>(handle);
+        Ok(())
+    })
+    .resolve::<ThrowJava>()
+}
+
+// -- floating license client ------------------------------------------------------------------
+
+/// What a floating client handle points to; freed by the Java object's `Cleaner`.
+struct FloatingCell {
+    client: FloatingClient,
+    /// The lease held; `None` before a checkout, after a release, and once closed.
+    lease: RwLock<Option<FloatingLease>>,
+    /// Set by `close`.
+    closed: AtomicBool,
+}
+
+fn floating_cell<'a>(handle: jlong) -> Result<&'a FloatingCell> {
+    let cell: &FloatingCell = borrow_handle(handle)?;
+    if cell.closed.load(Ordering::Acquire) {
+        return Err(BridgeError::Closed);
+    }
+    Ok(cell)
+}
+
+/// `long floatingNew(String server, byte[] rootCertsPem, String[] features, <HostConfig fields>)`
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments)]
+pub extern "system" fn Java_dev_tollgate_Native_floatingNew<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    server: JString<'l>,
+    root_certs_pem: JByteArray<'l>,
+    features: JObjectArray<'l, JString<'l>>,
+    product: JString<'l>,
+    product_version: JString<'l>,
+    salt: JByteArray<'l>,
+    vendor_keys: JObjectArray<'l, JByteArray<'l>>,
+    component_kinds: JIntArray<'l>,
+    component_values: JObjectArray<'l, JByteArray<'l>>,
+    probes: jboolean,
+    rollback_tolerance_secs: jlong,
+    warn_days: jint,
+) -> jlong {
+    env.with_env(|env| -> Result<jlong> {
+        let host = ConfigArgs {
+            product: &product,
+            product_version: &product_version,
+            salt: &salt,
+            vendor_keys: &vendor_keys,
+            component_kinds: &component_kinds,
+            component_values: &component_values,
+            probes,
+            rollback_tolerance_secs,
+            warn_days,
+        }
+        .to_config(env)?;
+        let mut names = Vec::new();
+        for i in 0..features.len(env)? {
+            let name = features.get_element(env, i)?;
+            names.push(string(env, &name)?);
+        }
+        let mut config = FloatingConfig::new(string(env, &server)?, names);
+        if !root_certs_pem.is_null() {
+            config.root_certs_pem = Some(convert::bytes(env, &root_certs_pem)?);
+        }
+        Ok(into_handle(FloatingCell {
+            client: FloatingClient::new(&host, config)?,
+            lease: RwLock::new(None),
+            closed: AtomicBool::new(false),
+        }))
+    })
+    .resolve::<ThrowJava>()
+}
+
+/// `void floatingCheckout(long handle)`: keeps a lease already held.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_tollgate_Native_floatingCheckout<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    handle: jlong,
+) {
+    env.with_env(|_env| -> Result<()> {
+        let cell = floating_cell(handle)?;
+        if cell
+            .lease
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_some()
+        {
+            return Ok(());
+        }
+        let lease = cell.client.checkout(|_| {})?;
+        let mut slot = cell.lease.write().unwrap_or_else(PoisonError::into_inner);
+        // Another thread may have checked out meanwhile (or closed): keep at most one lease;
+        // the other is released when dropped, after the lock.
+        let extra = if slot.is_some() || cell.closed.load(Ordering::Acquire) {
+            Some(lease)
+        } else {
+            *slot = Some(lease);
+            None
+        };
+        drop(slot);
+        drop(extra);
+        Ok(())
+    })
+    .resolve::<ThrowJava>()
+}
+
+/// `boolean floatingHasFeature(long handle, String name)`
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_tollgate_Native_floatingHasFeature<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    handle: jlong,
+    name: JString<'l>,
+) -> jboolean {
+    env.with_env(|env| -> Result<bool> {
+        let cell = floating_cell(handle)?;
+        let name = string(env, &name)?;
+        let lease = cell.lease.read().unwrap_or_else(PoisonError::into_inner);
+        Ok(lease.as_ref().is_some_and(|l| l.has_feature(&name)))
+    })
+    .resolve::<ThrowJava>()
+}
+
+/// `long floatingLeaseId(long handle)`: 0 when no lease is held.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_tollgate_Native_floatingLeaseId<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    handle: jlong,
+) -> jlong {
+    env.with_env(|_env| -> Result<jlong> {
+        let cell = floating_cell(handle)?;
+        let lease = cell.lease.read().unwrap_or_else(PoisonError::into_inner);
+        Ok(jlong_of(lease.as_ref().map_or(0, FloatingLease::lease_id)))
+    })
+    .resolve::<ThrowJava>()
+}
+
+/// Takes the lease out and releases it at the server.
+fn release_lease(cell: &FloatingCell) -> Result<()> {
+    let lease = cell
+        .lease
+        .write()
+        .unwrap_or_else(PoisonError::into_inner)
+        .take();
+    if let Some(lease) = lease {
+        lease.release()?;
+    }
+    Ok(())
+}
+
+/// `void floatingRelease(long handle)`
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_tollgate_Native_floatingRelease<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    handle: jlong,
+) {
+    env.with_env(|_env| -> Result<()> { release_lease(floating_cell(handle)?) })
+        .resolve::<ThrowJava>()
+}
+
+/// `void floatingClose(long handle)`: releases the lease (best effort); later calls throw
+/// `IllegalStateException`. Idempotent.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_tollgate_Native_floatingClose<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    handle: jlong,
+) {
+    env.with_env(|_env| -> Result<()> {
+        let cell: &FloatingCell = borrow_handle(handle)?;
+        cell.closed.store(true, Ordering::Release);
+        // The server reclaims the seats when the lease ends if the release does not arrive.
+        let _ = release_lease(cell);
+        Ok(())
+    })
+    .resolve::<ThrowJava>()
+}
+
+/// `void floatingFree(long handle)`: the `Cleaner` action (dropping the lease releases it).
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_tollgate_Native_floatingFree<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    handle: jlong,
+) {
+    env.with_env(|_env| -> Result<()> {
+        free_handle::<FloatingCell>(handle);
         Ok(())
     })
     .resolve::<ThrowJava>()

@@ -63,6 +63,23 @@ final class Native {
     static native void onlineSendDeactivation(String server, byte[] rootCertsPem, String code)
             throws LicenseException;
 
+    static native long floatingNew(String server, byte[] rootCertsPem, String[] features,
+            String product, String productVersion, byte[] salt, byte[][] vendorKeys,
+            int[] componentKinds, byte[][] componentValues, boolean probes,
+            long rollbackToleranceSecs, int warnDays) throws LicenseException;
+
+    static native void floatingCheckout(long handle) throws LicenseException;
+
+    static native boolean floatingHasFeature(long handle, String name);
+
+    static native long floatingLeaseId(long handle);
+
+    static native void floatingRelease(long handle) throws LicenseException;
+
+    static native void floatingClose(long handle);
+
+    static native void floatingFree(long handle);
+
     static native String managerLastDeactivationCode(long handle);
 
     static native String managerPendingRequest(long handle);

@@ -1,0 +1,104 @@
+/*
+ * The floating license client of libtollgate against a real `tollgate-floating` on loopback
+ * with one seat (started by tests/floating.sh): checkout -> has_feature -> release, a second
+ * client refused while the seat is taken, argument checks, and the server being down.
+ *
+ * Usage: test_floating HOST_CONFIG_JSON SERVER_URL DEAD_URL
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <stdlib.h>
+
+#include "harness.h"
+
+static tollgate_config *host_config(const char *host_json, const char *machine) {
+  tollgate_config *cfg = NULL;
+  CHECK_RC(tollgate_config_from_json(S(host_json), &cfg), TOLLGATE_OK);
+  CHECK_RC(tollgate_config_set_probes(cfg, false), TOLLGATE_OK);
+  CHECK_RC(tollgate_config_add_component(cfg, TOLLGATE_COMPONENT_MACHINE_ID,
+                                         (const uint8_t *)machine, strlen(machine)),
+           TOLLGATE_OK);
+  return cfg;
+}
+
+int main(int argc, char **argv) {
+  if (argc != 4) {
+    fprintf(stderr, "usage: %s HOST_CONFIG_JSON SERVER_URL DEAD_URL\n", argv[0]);
+    return 2;
+  }
+  setvbuf(stdout, NULL, _IONBF, 0);
+  size_t host_len = 0;
+  char *host_json = read_file(argv[1], &host_len);
+  const char *url = argv[2], *dead_url = argv[3];
+  if (host_json == NULL) {
+    perror(argv[1]);
+    return 2;
+  }
+  tollgate_config *cfg_a = host_config(host_json, "floating-broker-a");
+  tollgate_config *cfg_b = host_config(host_json, "floating-broker-b");
+  free(host_json);
+  tollgate_floating *a = NULL, *b = NULL, *dead = NULL;
+
+  puts("floating: arguments");
+  CHECK_RC(tollgate_floating_new(NULL, S(url), S("mqtt-server"), NULL, 0, &a),
+           TOLLGATE_NULL_ARGUMENT);
+  CHECK_RC(tollgate_floating_new(cfg_a, NULL, 0, S("mqtt-server"), NULL, 0, &a),
+           TOLLGATE_NULL_ARGUMENT);
+  CHECK_RC(tollgate_floating_new(cfg_a, S(url), S("mqtt-server"), NULL, 0, NULL),
+           TOLLGATE_NULL_ARGUMENT);
+  CHECK_RC(tollgate_floating_new(cfg_a, S(url), S(" , "), NULL, 0, &a),
+           TOLLGATE_ERR_INVALID_ARGUMENT);
+  CHECK_RC(tollgate_floating_new(cfg_a, S("ftp://example.com"), S("mqtt-server"), NULL, 0, &a),
+           TOLLGATE_ERR_INVALID_ARGUMENT);
+  CHECK_RC(tollgate_floating_new(cfg_a, S(url), S("mqtt-\xff"), NULL, 0, &a),
+           TOLLGATE_INVALID_UTF8);
+  CHECK(a == NULL);
+  CHECK_RC(tollgate_floating_checkout(NULL), TOLLGATE_NULL_ARGUMENT);
+  CHECK_RC(tollgate_floating_release(NULL), TOLLGATE_NULL_ARGUMENT);
+  CHECK(!tollgate_floating_has_feature(NULL, S("mqtt-server")));
+  CHECK(tollgate_floating_lease_id(NULL) == 0);
+
+  puts("floating: checkout, has_feature, release");
+  CHECK_RC(tollgate_floating_new(cfg_a, S(url), S("mqtt-server"), NULL, 0, &a), TOLLGATE_OK);
+  CHECK(!tollgate_floating_has_feature(a, S("mqtt-server")));
+  CHECK(tollgate_floating_lease_id(a) == 0);
+  CHECK_RC(tollgate_floating_release(a), TOLLGATE_OK);
+  CHECK_RC(tollgate_floating_checkout(a), TOLLGATE_OK);
+  uint64_t lease = tollgate_floating_lease_id(a);
+  CHECK(lease != 0);
+  CHECK(tollgate_floating_has_feature(a, S("mqtt-server")));
+  CHECK(!tollgate_floating_has_feature(a, S("support")));
+  CHECK(!tollgate_floating_has_feature(a, NULL, 0));
+  /* A lease already held is kept. */
+  CHECK_RC(tollgate_floating_checkout(a), TOLLGATE_OK);
+  CHECK(tollgate_floating_lease_id(a) == lease);
+
+  puts("floating: one seat: a second client is refused");
+  CHECK_RC(tollgate_floating_new(cfg_b, S(url), S("mqtt-server"), NULL, 0, &b), TOLLGATE_OK);
+  CHECK_RC(tollgate_floating_checkout(b), TOLLGATE_ERR_SERVICE_REFUSED);
+  CHECK(!tollgate_floating_has_feature(b, S("mqtt-server")));
+  CHECK(tollgate_floating_lease_id(b) == 0);
+  CHECK_RC(tollgate_floating_release(a), TOLLGATE_OK);
+  CHECK(!tollgate_floating_has_feature(a, S("mqtt-server")));
+  CHECK(tollgate_floating_lease_id(a) == 0);
+  /* The seat is free again: the second client gets it; freeing it releases the lease. */
+  CHECK_RC(tollgate_floating_checkout(b), TOLLGATE_OK);
+  CHECK(tollgate_floating_has_feature(b, S("mqtt-server")));
+  tollgate_floating_free(b);
+  CHECK_RC(tollgate_floating_checkout(a), TOLLGATE_OK);
+  CHECK(tollgate_floating_has_feature(a, S("mqtt-server")));
+
+  puts("floating: the server is down");
+  CHECK_RC(tollgate_floating_new(cfg_b, S(dead_url), S("mqtt-server"), NULL, 0, &dead),
+           TOLLGATE_OK);
+  CHECK_RC(tollgate_floating_checkout(dead), TOLLGATE_ERR_SERVICE_UNREACHABLE);
+  CHECK(!tollgate_floating_has_feature(dead, S("mqtt-server")));
+  CHECK(tollgate_floating_lease_id(dead) == 0);
+
+  tollgate_floating_free(dead);
+  tollgate_floating_free(a);
+  tollgate_floating_free(NULL);
+  tollgate_config_free(cfg_a);
+  tollgate_config_free(cfg_b);
+  printf("%d checks, %d failed\n", g_checks, g_failures);
+  return g_failures == 0 ? 0 : 1;
+}

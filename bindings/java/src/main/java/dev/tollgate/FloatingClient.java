@@ -1,0 +1,136 @@
+package dev.tollgate;
+
+import java.lang.ref.Cleaner;
+import java.lang.ref.Reference;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * A client of a floating license server ({@code tollgate-floating}): the Java face of the Rust
+ * host runtime's {@code tollgate_sdk::FloatingClient}. It checks out a feature set as a lease,
+ * verifies the lease offline with the vendor keys of its {@link HostConfig}, renews it on a
+ * background thread at a third of its term, and releases it. All licensing logic is in the
+ * native library; this class only converts.
+ *
+ * <pre>{@code
+ * try (FloatingClient floating = FloatingClient.create(config, "https://licenses:8444",
+ *         List.of("mqtt-server"))) {
+ *     floating.checkout();                       // takes a seat
+ *     if (floating.hasFeature("mqtt-server")) { ... }
+ * }                                              // releases it
+ * }</pre>
+ *
+ * <h2>Errors</h2>
+ * {@link #checkout} and {@link #release} throw a {@link LicenseServiceException} (230–234; a
+ * refusal, 231, carries the server's code in its message: 340 no seat left, 341 a feature the
+ * floating license lacks, …) or the {@link LicenseException} of a lease that does not verify.
+ * {@link #hasFeature} and {@link #leaseId} never throw a {@code LicenseException}.
+ *
+ * <h2>Thread safety and lifetime</h2>
+ * A client is safe to share between threads. {@link #hasFeature} does no I/O and keeps
+ * answering through server outages until the lease ends. {@link #close} releases the lease
+ * (best effort: the server reclaims the seats when the lease ends otherwise) and is idempotent;
+ * afterwards every method throws {@link IllegalStateException}. A client that is never closed
+ * is freed, and its lease released, by a {@link Cleaner} once it is unreachable, but close it
+ * (try-with-resources): the seat is held until then.
+ */
+public final class FloatingClient implements AutoCloseable {
+    private final long handle;
+
+    private FloatingClient(long handle) {
+        this.handle = handle;
+        Handles.CLEANER.register(this, () -> Native.floatingFree(handle));
+    }
+
+    /**
+     * A client of the server at {@code serverUrl} ({@code https://…}, or {@code http://…} on
+     * loopback) for the product of {@code config}, checking out {@code features}. Nothing is
+     * sent yet.
+     *
+     * @throws LicenseException 211 {@code INVALID_ARGUMENT} (no feature, not an
+     *     {@code http(s)://} URL), 210 {@code FINGERPRINT}
+     */
+    public static FloatingClient create(HostConfig config, String serverUrl, List<String> features)
+            throws LicenseException {
+        return create(config, serverUrl, null, features);
+    }
+
+    /**
+     * As {@link #create(HostConfig, String, List)}, trusting only the root certificates in
+     * {@code rootCertificatesPem} (PEM; {@code null}: the Mozilla roots).
+     */
+    public static FloatingClient create(HostConfig config, String serverUrl,
+            byte[] rootCertificatesPem, List<String> features) throws LicenseException {
+        Objects.requireNonNull(config, "config");
+        Objects.requireNonNull(serverUrl, "serverUrl");
+        String[] names = features.toArray(new String[0]);
+        for (String n : names) {
+            Objects.requireNonNull(n, "feature");
+        }
+        long handle = Native.floatingNew(serverUrl, rootCertificatesPem, names, config.product(),
+                config.productVersion(), config.fingerprintSalt(), config.vendorKeyArray(),
+                config.componentKindArray(), config.componentValueArray(), config.probes(),
+                config.rollbackToleranceSecs(), config.warnDays());
+        return new FloatingClient(handle);
+    }
+
+    /**
+     * Checks out the feature set as a lease, verifies it and starts renewing it in the
+     * background. A lease already held is kept.
+     *
+     * @throws LicenseServiceException 230–234 (231 with 340: no seat left)
+     * @throws LicenseException a lease that does not verify
+     */
+    public void checkout() throws LicenseException {
+        try {
+            Native.floatingCheckout(handle);
+        } finally {
+            Reference.reachabilityFence(this);
+        }
+    }
+
+    /**
+     * Whether feature {@code name} is usable now under the lease held: true through server
+     * outages until the lease ends; false when no lease is held. No I/O.
+     */
+    public boolean hasFeature(String name) {
+        Objects.requireNonNull(name, "name");
+        try {
+            return Native.floatingHasFeature(handle, name);
+        } finally {
+            Reference.reachabilityFence(this);
+        }
+    }
+
+    /** The id of the lease held, 0 when none is. */
+    public long leaseId() {
+        try {
+            return Native.floatingLeaseId(handle);
+        } finally {
+            Reference.reachabilityFence(this);
+        }
+    }
+
+    /**
+     * Stops the heartbeats and gives the seats back. Does nothing when no lease is held. The
+     * lease is dropped even when the release cannot be delivered (then thrown; the server
+     * reclaims the seats when the lease ends).
+     */
+    public void release() throws LicenseException {
+        try {
+            Native.floatingRelease(handle);
+        } finally {
+            Reference.reachabilityFence(this);
+        }
+    }
+
+    /** Releases the lease (best effort); later calls throw {@link IllegalStateException}. */
+    @Override
+    public void close() {
+        try {
+            Native.floatingClose(handle);
+        } finally {
+            Reference.reachabilityFence(this);
+        }
+    }
+}

@@ -1,0 +1,222 @@
+//! `tollgate_floating`: a client of a floating license server (`tollgate-floating`), over
+//! [`tollgate_sdk::floating::FloatingClient`]: check out a feature set as a lease renewed in the
+//! background, check features offline against it, release it.
+
+use std::ffi::c_char;
+use std::sync::RwLock;
+
+use tollgate_sdk::{FloatingClient, FloatingConfig, FloatingLease};
+
+use crate::boundary::{arg_bytes, arg_out, arg_ref, arg_str, result_boundary, value_boundary};
+use crate::config::tollgate_config;
+use crate::error::{tollgate_result, Failure, TOLLGATE_POISONED};
+use crate::manager::feature_name;
+
+/// A client of a floating license server. Opened with `tollgate_floating_new`, freed with
+/// `tollgate_floating_free` (which releases the lease it holds).
+///
+/// A checked-out lease is renewed on a background thread at a third of its term; failed
+/// heartbeats are retried with backoff, and the features stay usable through a server outage
+/// until the lease ends. When the lease ends without a renewal, checking out is retried in the
+/// background.
+///
+/// Thread safety: any number of threads may use one client concurrently. `_has_feature` and
+/// `_lease_id` never wait for the server; `_checkout` and `_release` talk to it without
+/// holding a lock and then swap the lease in one step. `_free` must not race anything on the
+/// same handle.
+pub struct tollgate_floating {
+    client: FloatingClient,
+    lease: RwLock<Option<FloatingLease>>,
+}
+
+/// A client of the floating license server at `server` (its base URL, `https://…`, or
+/// `http://…` on loopback or behind a TLS-terminating proxy on the same host) for the product
+/// of `config` (its vendor keys verify the leases; its fingerprint, probed now, makes the
+/// client id), checking out the features in `features`: their names separated by commas
+/// (e.g. `"mqtt-server,support"`). When `root_certs_pem` is not NULL, the server's certificate
+/// is checked only against the certificates in that PEM text. Nothing is sent yet.
+///
+/// Fails with `TOLLGATE_ERR_INVALID_ARGUMENT` (no feature, not an `http(s)://` URL, unreadable
+/// certificates), `TOLLGATE_ERR_FINGERPRINT`, `TOLLGATE_INVALID_UTF8`, or
+/// `TOLLGATE_NULL_ARGUMENT`.
+///
+/// # Safety
+///
+/// `config` is NULL or a live configuration; `server` is NULL or valid for `server_len` bytes;
+/// `features` is NULL or valid for `features_len` bytes; `root_certs_pem` is NULL or valid for
+/// `root_certs_pem_len` bytes; `out` is NULL or writable.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn tollgate_floating_new(
+    config: *const tollgate_config,
+    server: *const c_char,
+    server_len: usize,
+    features: *const c_char,
+    features_len: usize,
+    root_certs_pem: *const u8,
+    root_certs_pem_len: usize,
+    out: *mut *mut tollgate_floating,
+) -> tollgate_result {
+    result_boundary(|| {
+        let out = arg_out(out)?;
+        // SAFETY: the caller's guarantees on `config`, (`server`, `server_len`) and
+        // (`features`, `features_len`).
+        let (config, server, features) = unsafe {
+            (
+                arg_ref(config)?,
+                arg_str(server, server_len)?,
+                arg_str(features, features_len)?,
+            )
+        };
+        let names = features.split(',').map(str::trim).filter(|s| !s.is_empty());
+        let mut floating = FloatingConfig::new(server, names);
+        if !root_certs_pem.is_null() {
+            // SAFETY: the caller's guarantee on (`root_certs_pem`, `root_certs_pem_len`).
+            floating.root_certs_pem =
+                Some(unsafe { arg_bytes(root_certs_pem, root_certs_pem_len) }?.to_vec());
+        }
+        let f = Box::new(tollgate_floating {
+            client: FloatingClient::new(&config.inner, floating)?,
+            lease: RwLock::new(None),
+        });
+        // SAFETY: `out` is non-NULL; the caller guarantees it is writable.
+        unsafe { out.write(Box::into_raw(f)) };
+        Ok(())
+    })
+}
+
+/// Frees a client, releasing the lease it holds (best effort: when the server cannot be
+/// reached, it reclaims the seats when the lease ends). NULL is ignored.
+///
+/// # Safety
+///
+/// `f` is NULL or a client from this library that no other thread uses and that is not used
+/// afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn tollgate_floating_free(f: *mut tollgate_floating) {
+    value_boundary((), || {
+        if !f.is_null() {
+            // SAFETY: `f` came from `Box::into_raw` in this library and is not used again.
+            drop(unsafe { Box::from_raw(f) });
+        }
+    })
+}
+
+/// Checks out the feature set from the server, verifies the lease offline (vendor keys, this
+/// client's id) and starts renewing it in the background. A lease already held is kept and
+/// `TOLLGATE_OK` returned.
+///
+/// Fails with `TOLLGATE_ERR_SERVICE_REFUSED` (no seat left: 340; a feature the floating
+/// license lacks: 341; the server is not licensed: 344; its clock went back: 345; the code is in
+/// `tollgate_last_error`), `TOLLGATE_ERR_SERVICE_UNREACHABLE`, `TOLLGATE_ERR_SERVICE_UNAVAILABLE`,
+/// `TOLLGATE_ERR_RATE_LIMITED`, `TOLLGATE_ERR_BAD_RESPONSE`, or the verdict on a lease that
+/// does not verify (`TOLLGATE_ERR_BAD_SIGNATURE`, …).
+///
+/// # Safety
+///
+/// `f` is NULL or a live client.
+#[no_mangle]
+pub unsafe extern "C" fn tollgate_floating_checkout(
+    f: *const tollgate_floating,
+) -> tollgate_result {
+    result_boundary(|| {
+        // SAFETY: the caller's guarantee on `f`.
+        let f = unsafe { arg_ref(f) }?;
+        let held = f
+            .lease
+            .read()
+            .map_err(|_| Failure::code(TOLLGATE_POISONED))?
+            .is_some();
+        if held {
+            return Ok(());
+        }
+        let lease = f.client.checkout(|_| {})?;
+        let mut slot = f
+            .lease
+            .write()
+            .map_err(|_| Failure::code(TOLLGATE_POISONED))?;
+        // Another thread may have checked out meanwhile: keep one lease (the other is
+        // released when dropped, after the lock).
+        let extra = match *slot {
+            Some(_) => Some(lease),
+            None => {
+                *slot = Some(lease);
+                None
+            }
+        };
+        drop(slot);
+        drop(extra);
+        Ok(())
+    })
+}
+
+/// Whether feature `name` is usable now: a lease is held, covers it and has not ended (at the
+/// server's time as last measured), and the server's floating license is valid. Stays true
+/// through server outages until the lease ends. Never talks to the server. False for NULL
+/// arguments and invalid UTF-8.
+///
+/// # Safety
+///
+/// `f` is NULL or a live client; `name` is NULL or valid for `name_len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn tollgate_floating_has_feature(
+    f: *const tollgate_floating,
+    name: *const c_char,
+    name_len: usize,
+) -> bool {
+    value_boundary(false, || {
+        // SAFETY: the caller's guarantees on `f` and (`name`, `name_len`).
+        match unsafe { (f.as_ref(), feature_name(name, name_len)) } {
+            (Some(f), Some(name)) => f
+                .lease
+                .read()
+                .is_ok_and(|l| l.as_ref().is_some_and(|l| l.has_feature(name))),
+            _ => false,
+        }
+    })
+}
+
+/// The id of the lease held now; 0 when none is (never checked out, released, or lost and not
+/// yet checked out again) or `f` is NULL.
+///
+/// # Safety
+///
+/// `f` is NULL or a live client.
+#[no_mangle]
+pub unsafe extern "C" fn tollgate_floating_lease_id(f: *const tollgate_floating) -> u64 {
+    value_boundary(0, || {
+        // SAFETY: the caller's guarantee on `f`.
+        match unsafe { f.as_ref() } {
+            Some(f) => f
+                .lease
+                .read()
+                .map_or(0, |l| l.as_ref().map_or(0, FloatingLease::lease_id)),
+            None => 0,
+        }
+    })
+}
+
+/// Stops the heartbeats and releases the lease at the server, so its seats go to the next
+/// client. `TOLLGATE_OK` when no lease is held. The lease is dropped whatever happens; when the
+/// release cannot be delivered (`TOLLGATE_ERR_SERVICE_UNREACHABLE`, …) the server reclaims
+/// the seats when the lease ends.
+///
+/// # Safety
+///
+/// `f` is NULL or a live client.
+#[no_mangle]
+pub unsafe extern "C" fn tollgate_floating_release(f: *const tollgate_floating) -> tollgate_result {
+    result_boundary(|| {
+        // SAFETY: the caller's guarantee on `f`.
+        let f = unsafe { arg_ref(f) }?;
+        let lease = f
+            .lease
+            .write()
+            .map_err(|_| Failure::code(TOLLGATE_POISONED))?
+            .take();
+        if let Some(lease) = lease {
+            lease.release()?;
+        }
+        Ok(())
+    })
+}
