@@ -8,7 +8,10 @@
 //!
 //! | module | what it holds |
 //! |---|---|
-//! | [`manager`] | [`LicenseManager`], [`HostConfig`], [`Status`] |
+//! | [`manager`] | [`LicenseManager`]: the life cycle (open, request, install, deactivate, refresh, checks) |
+//! | [`config`] | [`HostConfig`] and its JSON file |
+//! | [`status`] | [`Status`], [`LicenseInfo`], [`FeatureStatus`], [`MeterReading`]: the status view |
+//! | `meters` | metered usage ([`LicenseManager::record_usage`], [`LicenseManager::meter`]) |
 //! | [`gate`] | [`FeatureGate`]: lock-free feature checks |
 //! | [`fingerprint`] | [`FingerprintSource`] and the Linux/Windows/macOS probes, [`Composite`] |
 //! | [`floating`] | [`FloatingClient`] (check out, heartbeats, release, borrow) and [`LeaseSigner`] (the floating server's lease tokens) |
@@ -72,17 +75,21 @@
 #![forbid(unsafe_code)]
 
 pub mod clock;
+pub mod config;
 pub mod error;
 pub mod fingerprint;
 pub mod floating;
 pub mod gate;
 pub mod manager;
+mod meters;
 pub mod online;
 pub mod state;
+pub mod status;
 pub mod storage;
 pub mod time;
 
 pub use clock::{CachedClock, Clock, ManualClock, SystemClock};
+pub use config::HostConfig;
 pub use error::{all_errors, error_info, message, ErrorInfo, Result, SdkError, SDK_ERRORS};
 pub use fingerprint::{
     Composite, FingerprintConfig, FingerprintReport, FingerprintSource, LinuxProbes, NoProbes,
@@ -92,9 +99,10 @@ pub use floating::{
     BorrowedLease, FloatingClient, FloatingConfig, FloatingLease, LeaseEvent, LeaseSigner,
 };
 pub use gate::FeatureGate;
-pub use manager::{
-    verify_usage_license, FeatureStatus, FingerprintMatch, HostConfig, LicenseInfo, LicenseManager,
-    LicenseState, MeterReading, Status, StatusError,
+pub use manager::LicenseManager;
+pub use status::{
+    verify_usage_license, FeatureStatus, FingerprintMatch, LicenseInfo, LicenseState, MeterReading,
+    Status, StatusError,
 };
 pub use storage::{DirStorage, FailingStorage, MemoryStorage, Storage};
 pub use tollgate_core;
