@@ -22,10 +22,22 @@ pub(crate) fn random(buf: &mut [u8]) -> Result<()> {
     getrandom::fill(buf).map_err(|_| AuthorityError::Random)
 }
 
+/// Creates `dir` (and missing parents) with mode 0700 if it does not exist.
+pub(crate) fn private_dir(dir: &Path) -> Result<()> {
+    let mut b = fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        b.mode(0o700);
+    }
+    b.create(dir).map_err(|e| AuthorityError::io(dir, e))
+}
+
 impl KeyStore {
     /// Opens (creating with mode 0700 if needed) the key directory.
     pub fn open(dir: PathBuf) -> Result<Self> {
-        crate::authority::private_dir(&dir)?;
+        private_dir(&dir)?;
         Ok(KeyStore {
             dir,
             cached: Mutex::new(None),

@@ -66,10 +66,16 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+mod activations;
+mod audit;
 mod authority;
 mod error;
+mod fulfilment;
+mod keys;
 mod keystore;
 mod ledger;
+mod licenses;
+pub mod policy;
 mod records;
 mod spec;
 

@@ -1,0 +1,387 @@
+//! Fulfilment: answering usage requests with usage licenses, one at a time or in a group
+//! commit. Each request goes through the same steps inside its transaction: the key proof, the
+//! grant's admission, the seat decision (or the replay of an earlier answer), signing, audit.
+//! The decisions are [`crate::policy`]'s.
+
+use serde_json::json;
+use tollgate_core::{
+    hex_string, DeploymentModel, Grant, KeyAuthSecret, UsageLicense, UsageRequest, UsageTerms,
+};
+
+use crate::audit::audit;
+use crate::error::{AuthorityError, Result};
+use crate::keys::active_signer;
+use crate::keystore::KeyStore;
+use crate::ledger::{LicenseRow, Tx, UsageRow};
+use crate::policy::{self, ActiveSeat, PriorAnswer, SeatDecision};
+use crate::records::{Activation, ActivationStatus};
+use crate::spec::{FulfilItem, FulfilMode, Fulfilled};
+use crate::Authority;
+
+impl Authority {
+    /// Answers a usage request (`TGRQ:…`) with a usage license for deployment model `model`.
+    ///
+    /// Checks, in order: the request's format and self-signature (core errors), the key
+    /// (unknown lookup id or wrong key proof: [`AuthorityError::UnknownKey`], checked in
+    /// constant time), the product, the model, the license's validity window. Then:
+    ///
+    /// * the exact same request answered before (same request id) → the stored usage license,
+    ///   byte for byte, and no new seat (it carries the grant of its time: a host picks up an
+    ///   upgrade with a new request);
+    /// * a device key with an active activation → that activation (a refresh or upgrade round
+    ///   trip: no new seat); its counter must not be lower than the last one answered;
+    /// * otherwise a new activation, refused with [`AuthorityError::SeatsExhausted`] when every
+    ///   seat is taken. A device key that was deactivated must come back with a higher counter
+    ///   than the one it was deactivated at.
+    ///
+    /// The usage license carries the license's current grant. Online activations get a refresh
+    /// deadline of `now` + [`AuthorityConfig::online_refresh_secs`]. Everything happens in one
+    /// transaction: two processes racing for the last seat cannot both win.
+    pub fn fulfil(
+        &mut self,
+        request_armored: &str,
+        model: DeploymentModel,
+        now: u64,
+    ) -> Result<Fulfilled> {
+        self.fulfil_with(request_armored, model, FulfilMode::Activate, now)
+    }
+
+    /// [`Authority::fulfil`] with a [`FulfilMode`]: [`FulfilMode::Refresh`] answers only a
+    /// device that holds an active activation of the license (an online reactivation: the same
+    /// activation gets the current grant and a new refresh deadline) and fails with
+    /// [`AuthorityError::NoActiveActivation`] otherwise, never taking a new seat.
+    pub fn fulfil_with(
+        &mut self,
+        request_armored: &str,
+        model: DeploymentModel,
+        mode: FulfilMode,
+        now: u64,
+    ) -> Result<Fulfilled> {
+        let req = UsageRequest::from_armor(request_armored)?;
+        let refresh_deadline = self.refresh_deadline(model, now)?;
+        let (keys, actor) = (&self.keys, self.actor.as_str());
+        self.ledger
+            .write(|tx| fulfil_in(tx, keys, actor, &req, model, mode, now, refresh_deadline))
+    }
+
+    /// Answers many usage requests (already decoded: [`FulfilItem::parse`]) in one ledger
+    /// transaction (group commit), each inside its own savepoint: one request's failure (an unknown key, no seat left, …) undoes only its
+    /// own changes and is reported in its slot, while the others are committed together with
+    /// one disk flush. Each request is checked exactly as by [`Authority::fulfil_with`], in the
+    /// order given, so a later request sees the seats taken by an earlier one.
+    ///
+    /// Returns one result per item, in order, once everything is durable. The outer error
+    /// means the transaction itself failed (the lock could not be taken, the commit failed):
+    /// then nothing was committed.
+    pub fn fulfil_many(
+        &mut self,
+        items: &[FulfilItem],
+        now: u64,
+    ) -> Result<Vec<Result<Fulfilled>>> {
+        let mut out: Vec<Option<Result<Fulfilled>>> = Vec::with_capacity(items.len());
+        let mut todo = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            match self.refresh_deadline(item.model, now) {
+                Ok(deadline) => {
+                    todo.push((i, deadline));
+                    out.push(None);
+                }
+                Err(e) => out.push(Some(Err(e))),
+            }
+        }
+        if !todo.is_empty() {
+            let (keys, actor) = (&self.keys, self.actor.as_str());
+            let done = self.ledger.write(|tx| {
+                let mut done = Vec::with_capacity(todo.len());
+                for (i, deadline) in &todo {
+                    let Some(item) = items.get(*i) else { continue };
+                    done.push(tx.savepoint(|tx| {
+                        fulfil_in(
+                            tx,
+                            keys,
+                            actor,
+                            &item.request,
+                            item.model,
+                            item.mode,
+                            now,
+                            *deadline,
+                        )
+                    })?);
+                }
+                Ok(done)
+            })?;
+            for ((i, _), result) in todo.iter().zip(done) {
+                if let Some(slot) = out.get_mut(*i) {
+                    *slot = Some(result);
+                }
+            }
+        }
+        Ok(out
+            .into_iter()
+            .map(|r| r.unwrap_or(Err(AuthorityError::Corrupt("unanswered batch item"))))
+            .collect())
+    }
+
+    /// The refresh deadline of a usage license for `model` issued at `now`.
+    fn refresh_deadline(&self, model: DeploymentModel, now: u64) -> Result<Option<u64>> {
+        match model {
+            DeploymentModel::Offline => None,
+            DeploymentModel::Online => Some(self.config.online_refresh_secs),
+            DeploymentModel::Floating => self.config.floating_refresh_secs,
+        }
+        .map(|p| {
+            now.checked_add(p)
+                .ok_or(AuthorityError::invalid("refresh deadline overflows"))
+        })
+        .transpose()
+    }
+}
+
+/// The body of [`Authority::fulfil_with`], inside its transaction.
+#[allow(clippy::too_many_arguments)]
+fn fulfil_in(
+    tx: &Tx<'_>,
+    keys: &KeyStore,
+    actor: &str,
+    req: &UsageRequest,
+    model: DeploymentModel,
+    mode: FulfilMode,
+    now: u64,
+    refresh_deadline: Option<u64>,
+) -> Result<Fulfilled> {
+    let claims = req.claims();
+    let (lic, grant) = prove_key(tx, req)?;
+    policy::admit(&grant, &claims.product, model, now)?;
+
+    let device = req.device_key();
+    let history = tx.activations_for_device(lic.id, device)?;
+    let active = history
+        .iter()
+        .map(|(a, _)| a)
+        .find(|a| a.status == ActivationStatus::Active);
+    let seat = active.map(|a| ActiveSeat {
+        activation_id: a.id,
+        last_counter: a.last_counter,
+    });
+    policy::refresh_needs_active(mode == FulfilMode::Refresh, seat)?;
+    let freed_floor = policy::freed_floor(
+        history
+            .iter()
+            .filter(|(a, _)| a.status != ActivationStatus::Active)
+            .map(|(a, freed)| (a.last_counter, *freed)),
+    );
+
+    let request_id = req.request_id();
+    if let Some(stored) = tx.usage_by_request(lic.id, &request_id)? {
+        let prior = PriorAnswer {
+            activation_id: stored.activation_id,
+            counter: stored.counter,
+            model: stored.model,
+        };
+        policy::replay(prior, seat, freed_floor, claims.counter, model)?;
+        return Ok(Fulfilled {
+            usage_license: stored.armored,
+            activation_id: stored.activation_id,
+            license_id: lic.id,
+            new_activation: false,
+            repeated: true,
+            revision: stored.revision,
+            refresh_deadline: stored.refresh_deadline,
+        });
+    }
+
+    let (activation, new_activation) = match (
+        policy::next_seat(seat, freed_floor, claims.counter)?,
+        active,
+    ) {
+        (SeatDecision::Continue, Some(a)) => (continue_activation(tx, a, req, model, now)?, false),
+        _ => {
+            policy::seats_available(tx.count_active(lic.id)?, grant.max_activations)?;
+            (new_activation_row(tx, lic.id, req, model, now)?, true)
+        }
+    };
+    let issued = sign_usage(
+        tx,
+        keys,
+        req,
+        grant,
+        &activation,
+        model,
+        now,
+        refresh_deadline,
+    )?;
+    audit_fulfilment(tx, actor, req, &issued, lic.id, new_activation, now)?;
+    Ok(Fulfilled {
+        usage_license: issued.armored,
+        activation_id: activation.id,
+        license_id: lic.id,
+        new_activation,
+        repeated: false,
+        revision: issued.revision,
+        refresh_deadline,
+    })
+}
+
+/// The key proof: the license whose key made the request, with its current grant. One error
+/// for "no such key" and "wrong proof", and the same work for both.
+fn prove_key(tx: &Tx<'_>, req: &UsageRequest) -> Result<(LicenseRow, Grant)> {
+    let claims = req.claims();
+    let device_key = req.device_key();
+    let lic = tx.license_by_lookup(&claims.key_lookup)?;
+    let proof_ok = match &lic {
+        Some(l) => l.key_auth.check_proof(device_key, &claims.key_proof),
+        None => {
+            let _ = KeyAuthSecret([0; 32]).check_proof(device_key, &claims.key_proof);
+            false
+        }
+    };
+    let lic = match lic {
+        Some(l) if proof_ok => l,
+        _ => return Err(AuthorityError::UnknownKey),
+    };
+    let rev = tx
+        .revision(lic.id, lic.revision)?
+        .ok_or(AuthorityError::Corrupt("missing license revision"))?;
+    Ok((lic, rev.grant))
+}
+
+/// The device's active activation answers the request: it takes the request's model,
+/// fingerprint, version and counter.
+fn continue_activation(
+    tx: &Tx<'_>,
+    active: &Activation,
+    req: &UsageRequest,
+    model: DeploymentModel,
+    now: u64,
+) -> Result<Activation> {
+    let claims = req.claims();
+    let mut a = active.clone();
+    a.model = model;
+    a.fingerprint = claims.fingerprint.clone();
+    a.product_version = claims.product_version.clone();
+    a.last_counter = claims.counter;
+    a.last_fulfilled_at = now;
+    tx.update_fulfilled(&a, &req.request_id())?;
+    Ok(a)
+}
+
+/// A new activation (a seat) of license `license_id` for the request's device.
+fn new_activation_row(
+    tx: &Tx<'_>,
+    license_id: u64,
+    req: &UsageRequest,
+    model: DeploymentModel,
+    now: u64,
+) -> Result<Activation> {
+    let claims = req.claims();
+    let a = Activation {
+        id: tx.next_id("activation")?,
+        license_id,
+        device_key: *req.device_key(),
+        model,
+        status: ActivationStatus::Active,
+        fingerprint: claims.fingerprint.clone(),
+        product_version: claims.product_version.clone(),
+        last_counter: claims.counter,
+        created_at: now,
+        last_fulfilled_at: now,
+        freed_at: None,
+    };
+    tx.insert_activation(&a, &req.request_id())?;
+    Ok(a)
+}
+
+/// A usage license signed and stored.
+struct Issued {
+    armored: String,
+    revision: u32,
+    signed_by: tollgate_core::KeyId,
+    refresh_deadline: Option<u64>,
+    model: DeploymentModel,
+    activation_id: u64,
+}
+
+/// Signs the usage license answering `req` for `activation` with the active key, and stores it.
+#[allow(clippy::too_many_arguments)]
+fn sign_usage(
+    tx: &Tx<'_>,
+    keys: &KeyStore,
+    req: &UsageRequest,
+    grant: Grant,
+    activation: &Activation,
+    model: DeploymentModel,
+    now: u64,
+    refresh_deadline: Option<u64>,
+) -> Result<Issued> {
+    let claims = req.claims();
+    let signer = active_signer(tx, keys)?;
+    let revision = grant.revision;
+    let usage = UsageLicense::issue(
+        UsageTerms {
+            grant,
+            activation_id: activation.id,
+            model,
+            device_key: *req.device_key(),
+            request_counter: claims.counter,
+            fingerprint: claims.fingerprint.clone(),
+            issued_at: now,
+            refresh_deadline,
+        },
+        &signer,
+    )?;
+    let armored = usage.to_armor();
+    tx.insert_usage(&UsageRow {
+        activation_id: activation.id,
+        request_id: req.request_id(),
+        counter: claims.counter,
+        model,
+        revision,
+        key_id: signer.key_id(),
+        armored: armored.clone(),
+        issued_at: now,
+        refresh_deadline,
+    })?;
+    Ok(Issued {
+        armored,
+        revision,
+        signed_by: signer.key_id(),
+        refresh_deadline,
+        model,
+        activation_id: activation.id,
+    })
+}
+
+/// Records the fulfilment in the audit log.
+fn audit_fulfilment(
+    tx: &Tx<'_>,
+    actor: &str,
+    req: &UsageRequest,
+    issued: &Issued,
+    license_id: u64,
+    new_activation: bool,
+    now: u64,
+) -> Result<()> {
+    let claims = req.claims();
+    audit(
+        tx,
+        now,
+        actor,
+        if new_activation {
+            "activation.created"
+        } else {
+            "activation.refreshed"
+        },
+        Some(license_id),
+        Some(issued.activation_id),
+        json!({
+            "request_id": hex_string(&req.request_id()),
+            "device_key": hex_string(req.device_key()),
+            "counter": claims.counter,
+            "model": issued.model.name(),
+            "product_version": claims.product_version,
+            "revision": issued.revision,
+            "signed_by": issued.signed_by.to_hex(),
+            "refresh_deadline": issued.refresh_deadline,
+        }),
+    )
+}

@@ -1,0 +1,267 @@
+//! Licenses: issue, upgrade, list and show.
+
+use serde_json::{json, Value};
+use tollgate_core::model::check_feature_name;
+use tollgate_core::{hex_string, DeploymentModel, FeatureKind, Grant, License, LicenseKey};
+use zeroize::Zeroizing;
+
+use crate::audit::audit;
+use crate::error::{AuthorityError, Result};
+use crate::keys::active_signer;
+use crate::keystore::random;
+use crate::ledger::{RevisionRow, Tx};
+use crate::records::LicenseRecord;
+use crate::spec::{IssueSpec, Issued, NewExpiry, UpgradeSpec};
+use crate::Authority;
+
+fn grant_json(g: &Grant) -> Value {
+    serde_json::to_value(g).unwrap_or(Value::Null)
+}
+
+/// Policy checks on a grant, beyond the core's format limits.
+fn check_grant(g: &Grant) -> Result<()> {
+    if g.max_activations == 0 {
+        return Err(AuthorityError::invalid(
+            "max_activations must be at least 1",
+        ));
+    }
+    if g.models.allows(DeploymentModel::Floating) && g.floating_seats == 0 {
+        return Err(AuthorityError::invalid(
+            "a license allowing the floating model needs at least one floating seat",
+        ));
+    }
+    for f in &g.features {
+        check_feature_name(&f.name).map_err(|_| {
+            AuthorityError::invalid(format!(
+                "feature name `{}`: use 1-32 bytes of a-z 0-9 . _ -",
+                f.name
+            ))
+        })?;
+    }
+    g.validate()?;
+    Ok(())
+}
+
+impl Authority {
+    /// Issues a license: a new random key (15 bytes from the OS RNG), the next license id, and
+    /// revision 1 of the grant signed by the active key.
+    ///
+    /// Only the key's lookup id and auth secret (a hash) are stored. Fails with
+    /// [`AuthorityError::InvalidArgument`] or a core `LimitExceeded` if the spec breaks a
+    /// limit, and with [`AuthorityError::NoSigningKey`] before the first key is created.
+    pub fn issue(&mut self, spec: IssueSpec, now: u64) -> Result<Issued> {
+        let mut grant = Grant {
+            license_id: 0,
+            revision: 1,
+            product: spec.product,
+            customer: spec.customer,
+            features: spec.features,
+            models: spec.models,
+            max_activations: spec.max_activations,
+            floating_seats: spec.floating_seats,
+            not_before: spec.not_before,
+            not_after: spec.not_after,
+            fingerprint_threshold: spec.fingerprint_threshold,
+            max_borrow_secs: spec.max_borrow_secs,
+        };
+        check_grant(&grant)?;
+        let (keys, actor) = (&self.keys, self.actor.as_str());
+        self.ledger.write(|tx| {
+            let signer = active_signer(tx, keys)?;
+            let key = new_license_key(tx)?;
+            let lookup = key.lookup_id();
+            grant.license_id = tx.next_id("license")?;
+            let license = License::sign(grant.clone(), now, &signer)?;
+            tx.insert_license(grant.license_id, &lookup, &key.auth_secret(), &grant, now)?;
+            tx.insert_revision(&RevisionRow {
+                license_id: grant.license_id,
+                revision: 1,
+                grant: grant.clone(),
+                armored: license.to_armor(),
+                key_id: signer.key_id(),
+                issued_at: now,
+            })?;
+            audit(
+                tx,
+                now,
+                actor,
+                "license.issued",
+                Some(grant.license_id),
+                None,
+                json!({
+                    "key_lookup": hex_string(&lookup),
+                    "signed_by": signer.key_id().to_hex(),
+                    "grant": grant_json(&grant),
+                }),
+            )?;
+            Ok(Issued { key, license })
+        })
+    }
+
+    /// Upgrades a license: applies `spec` to the current grant and signs it as the next
+    /// revision with the active key. The next fulfilled usage request of each host carries the
+    /// new grant.
+    ///
+    /// Adding a feature the license already has fails with [`AuthorityError::FeatureExists`],
+    /// except a subscription given with a later expiry, which is extended (another year of
+    /// Support can be bought at any time). An upgrade that changes nothing fails with
+    /// [`AuthorityError::InvalidArgument`].
+    pub fn upgrade(&mut self, license_id: u64, spec: UpgradeSpec, now: u64) -> Result<License> {
+        let (keys, actor) = (&self.keys, self.actor.as_str());
+        self.ledger.write(|tx| {
+            let lic = tx
+                .license_by_id(license_id)?
+                .ok_or(AuthorityError::LicenseNotFound(license_id))?;
+            let current = tx
+                .revision(lic.id, lic.revision)?
+                .ok_or(AuthorityError::Corrupt("missing license revision"))?;
+            let (mut grant, changes) = apply_upgrade(&current.grant, &spec, now)?;
+            if grant == current.grant {
+                return Err(AuthorityError::invalid("the upgrade changes nothing"));
+            }
+            grant.revision = current
+                .revision
+                .checked_add(1)
+                .ok_or(AuthorityError::invalid("too many revisions"))?;
+            check_grant(&grant)?;
+            let signer = active_signer(tx, keys)?;
+            let license = License::sign(grant.clone(), now, &signer)?;
+            tx.insert_revision(&RevisionRow {
+                license_id,
+                revision: grant.revision,
+                grant: grant.clone(),
+                armored: license.to_armor(),
+                key_id: signer.key_id(),
+                issued_at: now,
+            })?;
+            audit(
+                tx,
+                now,
+                actor,
+                "license.upgraded",
+                Some(license_id),
+                None,
+                json!({
+                    "from_revision": current.revision,
+                    "to_revision": grant.revision,
+                    "signed_by": signer.key_id().to_hex(),
+                    "changes": changes,
+                    "grant": grant_json(&grant),
+                }),
+            )?;
+            Ok(license)
+        })
+    }
+
+    /// Every license, by id, with its current revision and seat usage.
+    pub fn list_licenses(&mut self) -> Result<Vec<LicenseRecord>> {
+        self.ledger.read(|tx| tx.license_records())
+    }
+
+    /// One license. Fails with [`AuthorityError::LicenseNotFound`].
+    pub fn get_license(&mut self, license_id: u64) -> Result<LicenseRecord> {
+        self.ledger
+            .read(|tx| tx.license_record(license_id))?
+            .ok_or(AuthorityError::LicenseNotFound(license_id))
+    }
+
+    /// The id of the license issued with `key`, if any (for a support desk given a key).
+    pub fn license_id_for_key(&mut self, key: &LicenseKey) -> Result<Option<u64>> {
+        let lookup = key.lookup_id();
+        self.ledger.read(|tx| tx.license_id_by_lookup(&lookup))
+    }
+}
+
+/// A fresh license key whose lookup id is not taken (a clash is a 1-in-2^64 event per key).
+fn new_license_key(tx: &Tx<'_>) -> Result<LicenseKey> {
+    for _ in 0..4 {
+        let mut entropy = Zeroizing::new([0u8; tollgate_core::key::ENTROPY_BYTES]);
+        random(entropy.as_mut())?;
+        let key = LicenseKey::from_entropy(&entropy);
+        if !tx.lookup_taken(&key.lookup_id())? {
+            return Ok(key);
+        }
+    }
+    Err(AuthorityError::Random)
+}
+
+/// Applies an upgrade to a grant; returns the new grant (revision unchanged) and a JSON list
+/// of what changed, for the audit log.
+fn apply_upgrade(current: &Grant, spec: &UpgradeSpec, now: u64) -> Result<(Grant, Value)> {
+    let mut g = current.clone();
+    let mut changes = Vec::new();
+    for f in &spec.add_features {
+        match g.features.iter_mut().find(|e| e.name == f.name) {
+            None => {
+                g.features.push(f.clone());
+                changes.push(json!({"added": f.name}));
+            }
+            Some(existing) => match (existing.kind, f.kind) {
+                (
+                    FeatureKind::Subscription { expires_at: old },
+                    FeatureKind::Subscription { expires_at: new },
+                ) if new > old => {
+                    existing.kind = FeatureKind::Subscription { expires_at: new };
+                    changes.push(json!({"extended": f.name, "from": old, "to": new}));
+                }
+                (FeatureKind::Subscription { .. }, FeatureKind::Subscription { .. }) => {
+                    return Err(AuthorityError::invalid(format!(
+                        "subscription `{}` already runs to that date or later",
+                        f.name
+                    )));
+                }
+                _ => return Err(AuthorityError::FeatureExists(f.name.clone())),
+            },
+        }
+    }
+    for ext in &spec.extend {
+        let feature = g
+            .features
+            .iter_mut()
+            .find(|e| e.name == ext.feature)
+            .ok_or_else(|| AuthorityError::NoSuchSubscription(ext.feature.clone()))?;
+        let FeatureKind::Subscription { expires_at: old } = feature.kind else {
+            return Err(AuthorityError::NoSuchSubscription(ext.feature.clone()));
+        };
+        let new = match ext.to {
+            NewExpiry::At(t) => t,
+            NewExpiry::By(secs) => old
+                .max(now)
+                .checked_add(secs)
+                .ok_or(AuthorityError::invalid("expiry overflows"))?,
+        };
+        if new <= old {
+            return Err(AuthorityError::invalid(format!(
+                "the new expiry of `{}` is not later than the current one",
+                ext.feature
+            )));
+        }
+        feature.kind = FeatureKind::Subscription { expires_at: new };
+        changes.push(json!({"extended": ext.feature, "from": old, "to": new}));
+    }
+    if let Some(n) = spec.max_activations {
+        changes.push(json!({"max_activations": n}));
+        g.max_activations = n;
+    }
+    if let Some(n) = spec.floating_seats {
+        changes.push(json!({"floating_seats": n}));
+        g.floating_seats = n;
+    }
+    if let Some(m) = spec.models {
+        changes.push(json!({"models": m.iter().map(|m| m.name()).collect::<Vec<_>>()}));
+        g.models = m;
+    }
+    if let Some(t) = spec.not_after {
+        changes.push(json!({"not_after": t}));
+        g.not_after = t;
+    }
+    if let Some(c) = &spec.customer {
+        changes.push(json!({"customer": c}));
+        g.customer = c.clone();
+    }
+    if let Some(k) = spec.fingerprint_threshold {
+        changes.push(json!({"fingerprint_threshold": k}));
+        g.fingerprint_threshold = k;
+    }
+    Ok((g, Value::Array(changes)))
+}

@@ -1,0 +1,354 @@
+//! The vendor's licensing decisions, as plain functions over plain data: no ledger, no clock,
+//! no I/O. The fulfilment path ([`crate::Authority::fulfil`], [`crate::Authority::fulfil_many`])
+//! reads the facts from the ledger, asks these functions, and writes what they decide; so the
+//! CLI and the online service (which both go through it) decide alike, and each rule is
+//! tested here on its own.
+//!
+//! | decision | function |
+//! |---|---|
+//! | may this grant answer a request for this product and model now? | [`admit`] |
+//! | is a seat free? | [`seats_available`] |
+//! | the lowest counter a freed device key may come back with | [`freed_floor`] |
+//! | a refresh needs an active activation | [`refresh_needs_active`] |
+//! | the same request again: replay its answer, or refuse it as superseded? | [`replay`] |
+//! | a new request: continue the device's activation or take a new seat? | [`next_seat`] |
+//!
+//! Transfer limits (how often a license may move to another device) belong here too, as a
+//! function over the license's freed activations, next to [`freed_floor`]; today there are
+//! none.
+
+use tollgate_core::{DeploymentModel, Grant};
+
+use crate::error::{AuthorityError, Result};
+
+/// The device's active activation, as far as the decisions need it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ActiveSeat {
+    /// Its activation id.
+    pub activation_id: u64,
+    /// The counter of the last request answered for it.
+    pub last_counter: u32,
+}
+
+/// A usage license already issued for the exact same request (same request id).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PriorAnswer {
+    /// The activation it was issued for.
+    pub activation_id: u64,
+    /// The request counter it answered.
+    pub counter: u32,
+    /// The deployment model it was issued for.
+    pub model: DeploymentModel,
+}
+
+/// What a request that was not answered before gets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SeatDecision {
+    /// The device's active activation answers it (a refresh or upgrade round trip: no new
+    /// seat).
+    Continue,
+    /// A new activation, if [`seats_available`] says a seat is free.
+    NewSeat,
+}
+
+/// Whether `grant` may answer a request for `product` under `model` at `now`.
+///
+/// Refuses, in this order, with [`AuthorityError::WrongProduct`],
+/// [`AuthorityError::ModelNotAllowed`], [`AuthorityError::LicenseNotYetValid`] and
+/// [`AuthorityError::LicenseExpired`].
+pub fn admit(grant: &Grant, product: &str, model: DeploymentModel, now: u64) -> Result<()> {
+    if grant.product != product {
+        return Err(AuthorityError::WrongProduct {
+            licensed: grant.product.clone(),
+            requested: product.into(),
+        });
+    }
+    if !grant.models.allows(model) {
+        return Err(AuthorityError::ModelNotAllowed { model });
+    }
+    if grant.not_before.is_some_and(|t| now < t) {
+        return Err(AuthorityError::LicenseNotYetValid);
+    }
+    if grant.not_after.is_some_and(|t| now >= t) {
+        return Err(AuthorityError::LicenseExpired);
+    }
+    Ok(())
+}
+
+/// Whether a new activation fits: `active` seats are taken of `max_activations`. Refuses with
+/// [`AuthorityError::SeatsExhausted`].
+pub fn seats_available(active: u64, max_activations: u32) -> Result<()> {
+    if active >= u64::from(max_activations) {
+        return Err(AuthorityError::SeatsExhausted {
+            max: max_activations,
+        });
+    }
+    Ok(())
+}
+
+/// The highest counter a device key used before its activations were freed, from each freed
+/// activation's last answered counter and the counter of the code that freed it: the key must
+/// come back with a higher one. `None` when the key never had a freed activation.
+pub fn freed_floor(freed: impl IntoIterator<Item = (u32, Option<u32>)>) -> Option<u32> {
+    freed
+        .into_iter()
+        .map(|(last_counter, freed_counter)| last_counter.max(freed_counter.unwrap_or(0)))
+        .max()
+}
+
+/// A refresh ([`crate::FulfilMode::Refresh`]) answers only a device with an active
+/// activation: refuses with [`AuthorityError::NoActiveActivation`] otherwise.
+pub fn refresh_needs_active(refresh: bool, active: Option<ActiveSeat>) -> Result<()> {
+    if refresh && active.is_none() {
+        return Err(AuthorityError::NoActiveActivation);
+    }
+    Ok(())
+}
+
+/// The same request (request `counter`, under `model`) arrives again, already answered with
+/// `prior`. `Ok` means: send the stored answer again, byte for byte, taking no seat.
+///
+/// Refused with [`AuthorityError::StaleRequest`] when the answer's activation is no longer the
+/// device's active one or a newer request of it was answered since (its answer was
+/// superseded), and with [`AuthorityError::InvalidArgument`] when it was answered for another
+/// model.
+pub fn replay(
+    prior: PriorAnswer,
+    active: Option<ActiveSeat>,
+    freed_floor: Option<u32>,
+    counter: u32,
+    model: DeploymentModel,
+) -> Result<()> {
+    match active {
+        Some(a) if a.activation_id == prior.activation_id && prior.counter >= a.last_counter => {
+            if prior.model != model {
+                return Err(AuthorityError::invalid(format!(
+                    "this request was already answered for the {} model",
+                    prior.model.name()
+                )));
+            }
+            Ok(())
+        }
+        Some(a) => Err(AuthorityError::StaleRequest {
+            counter,
+            latest: a.last_counter,
+        }),
+        None => Err(AuthorityError::StaleRequest {
+            counter,
+            latest: freed_floor.unwrap_or(0).saturating_add(1),
+        }),
+    }
+}
+
+/// A request not answered before, with request `counter`: the device's active activation
+/// answers it when there is one and the counter is not lower than its last; otherwise a new
+/// seat is needed, and a device key that was freed must come back with a counter above
+/// `freed_floor`. Refuses an older counter with [`AuthorityError::StaleRequest`].
+pub fn next_seat(
+    active: Option<ActiveSeat>,
+    freed_floor: Option<u32>,
+    counter: u32,
+) -> Result<SeatDecision> {
+    match active {
+        Some(a) if counter < a.last_counter => Err(AuthorityError::StaleRequest {
+            counter,
+            latest: a.last_counter,
+        }),
+        Some(_) => Ok(SeatDecision::Continue),
+        None => match freed_floor {
+            Some(floor) if counter <= floor => Err(AuthorityError::StaleRequest {
+                counter,
+                latest: floor.saturating_add(1),
+            }),
+            _ => Ok(SeatDecision::NewSeat),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tollgate_core::{Feature, FeatureKind, Models};
+
+    fn grant() -> Grant {
+        Grant {
+            license_id: 1,
+            revision: 1,
+            product: "chariot".into(),
+            customer: "ACME".into(),
+            features: vec![Feature {
+                name: "mqtt-server".into(),
+                kind: FeatureKind::Perpetual,
+            }],
+            models: Models::of(&[DeploymentModel::Offline]),
+            max_activations: 2,
+            floating_seats: 0,
+            not_before: Some(100),
+            not_after: Some(200),
+            fingerprint_threshold: 1,
+            max_borrow_secs: 0,
+        }
+    }
+
+    const SEAT: ActiveSeat = ActiveSeat {
+        activation_id: 7,
+        last_counter: 3,
+    };
+
+    fn code(r: Result<impl std::fmt::Debug>) -> u32 {
+        r.expect_err("refused").code()
+    }
+
+    #[test]
+    fn admit_checks_product_model_and_window_in_order() {
+        let g = grant();
+        assert!(admit(&g, "chariot", DeploymentModel::Offline, 100).is_ok());
+        assert!(admit(&g, "chariot", DeploymentModel::Offline, 199).is_ok());
+        assert!(matches!(
+            admit(&g, "other", DeploymentModel::Online, 0),
+            Err(AuthorityError::WrongProduct { licensed, requested })
+                if licensed == "chariot" && requested == "other"
+        ));
+        assert!(matches!(
+            admit(&g, "chariot", DeploymentModel::Online, 0),
+            Err(AuthorityError::ModelNotAllowed {
+                model: DeploymentModel::Online
+            })
+        ));
+        assert!(matches!(
+            admit(&g, "chariot", DeploymentModel::Offline, 99),
+            Err(AuthorityError::LicenseNotYetValid)
+        ));
+        assert!(matches!(
+            admit(&g, "chariot", DeploymentModel::Offline, 200),
+            Err(AuthorityError::LicenseExpired)
+        ));
+    }
+
+    #[test]
+    fn seats() {
+        assert!(seats_available(0, 1).is_ok());
+        assert!(seats_available(1, 2).is_ok());
+        assert!(matches!(
+            seats_available(2, 2),
+            Err(AuthorityError::SeatsExhausted { max: 2 })
+        ));
+        assert!(matches!(
+            seats_available(5, 2),
+            Err(AuthorityError::SeatsExhausted { max: 2 })
+        ));
+    }
+
+    #[test]
+    fn freed_floor_is_the_highest_counter_used() {
+        assert_eq!(freed_floor([]), None);
+        assert_eq!(freed_floor([(3, None)]), Some(3));
+        assert_eq!(freed_floor([(3, Some(5)), (4, None)]), Some(5));
+        assert_eq!(freed_floor([(9, Some(2)), (4, None)]), Some(9));
+    }
+
+    #[test]
+    fn refresh_requires_an_active_activation() {
+        assert!(refresh_needs_active(false, None).is_ok());
+        assert!(refresh_needs_active(true, Some(SEAT)).is_ok());
+        assert!(matches!(
+            refresh_needs_active(true, None),
+            Err(AuthorityError::NoActiveActivation)
+        ));
+    }
+
+    #[test]
+    fn replay_of_the_newest_answer_only() {
+        let prior = PriorAnswer {
+            activation_id: 7,
+            counter: 3,
+            model: DeploymentModel::Offline,
+        };
+        assert!(replay(prior, Some(SEAT), None, 3, DeploymentModel::Offline).is_ok());
+        // Answered for another model.
+        let e = replay(prior, Some(SEAT), None, 3, DeploymentModel::Online);
+        assert!(matches!(&e, Err(AuthorityError::InvalidArgument(m))
+            if m == "this request was already answered for the offline model"));
+        // Superseded by a newer request of the same activation.
+        let newer = ActiveSeat {
+            last_counter: 4,
+            ..SEAT
+        };
+        assert!(matches!(
+            replay(prior, Some(newer), None, 3, DeploymentModel::Offline),
+            Err(AuthorityError::StaleRequest {
+                counter: 3,
+                latest: 4
+            })
+        ));
+        // Another activation of the device is active now.
+        let other = ActiveSeat {
+            activation_id: 8,
+            last_counter: 6,
+        };
+        assert!(matches!(
+            replay(prior, Some(other), Some(3), 3, DeploymentModel::Offline),
+            Err(AuthorityError::StaleRequest {
+                counter: 3,
+                latest: 6
+            })
+        ));
+        // Its activation was freed.
+        assert!(matches!(
+            replay(prior, None, Some(3), 3, DeploymentModel::Offline),
+            Err(AuthorityError::StaleRequest {
+                counter: 3,
+                latest: 4
+            })
+        ));
+        assert!(matches!(
+            replay(prior, None, None, 3, DeploymentModel::Offline),
+            Err(AuthorityError::StaleRequest {
+                counter: 3,
+                latest: 1
+            })
+        ));
+        assert_eq!(
+            code(replay(prior, None, None, 3, DeploymentModel::Offline)),
+            308
+        );
+    }
+
+    #[test]
+    fn next_seat_continues_or_takes_a_new_one() {
+        assert_eq!(
+            next_seat(Some(SEAT), None, 3).ok(),
+            Some(SeatDecision::Continue)
+        );
+        assert_eq!(
+            next_seat(Some(SEAT), Some(9), 4).ok(),
+            Some(SeatDecision::Continue)
+        );
+        assert!(matches!(
+            next_seat(Some(SEAT), None, 2),
+            Err(AuthorityError::StaleRequest {
+                counter: 2,
+                latest: 3
+            })
+        ));
+        assert_eq!(next_seat(None, None, 1).ok(), Some(SeatDecision::NewSeat));
+        assert_eq!(
+            next_seat(None, Some(3), 4).ok(),
+            Some(SeatDecision::NewSeat)
+        );
+        assert!(matches!(
+            next_seat(None, Some(3), 3),
+            Err(AuthorityError::StaleRequest {
+                counter: 3,
+                latest: 4
+            })
+        ));
+        assert!(matches!(
+            next_seat(None, Some(u32::MAX), u32::MAX),
+            Err(AuthorityError::StaleRequest {
+                counter: u32::MAX,
+                latest: u32::MAX
+            })
+        ));
+    }
+}
