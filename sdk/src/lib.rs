@@ -88,7 +88,7 @@ pub mod status;
 pub mod storage;
 pub mod time;
 
-pub use clock::{CachedClock, Clock, ManualClock, SystemClock};
+pub use clock::{note_fork, CachedClock, Clock, ManualClock, SystemClock};
 pub use config::HostConfig;
 pub use error::{all_errors, error_info, message, ErrorInfo, Result, SdkError, SDK_ERRORS};
 pub use fingerprint::{
