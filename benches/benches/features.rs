@@ -61,6 +61,8 @@ fn manager(f: &Fixture) -> LicenseManager {
         not_after: None,
         fingerprint_threshold: 1,
         max_borrow_secs: 0,
+        rollback_tolerance_secs: Grant::DEFAULT_ROLLBACK_TOLERANCE_SECS,
+        offline_refresh_secs: 0,
     };
     let usage = UsageLicense::issue(
         UsageTerms {

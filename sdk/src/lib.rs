@@ -52,6 +52,7 @@
 //!     features: vec![Feature { name: "mqtt-server".into(), kind: FeatureKind::Perpetual }],
 //!     models: Models::of(&[DeploymentModel::Offline]), max_activations: 2, floating_seats: 0,
 //!     not_before: None, not_after: None, fingerprint_threshold: 1, max_borrow_secs: 0,
+//!     rollback_tolerance_secs: 3600, offline_refresh_secs: 0,
 //! };
 //! let usage_license = UsageLicense::issue(UsageTerms {
 //!     grant, activation_id: 7, model: DeploymentModel::Offline,
