@@ -17,7 +17,7 @@
 //! | [`floating`] | [`FloatingClient`] (check out, heartbeats, release, borrow) and [`LeaseSigner`] (the floating server's lease tokens) |
 //! | [`storage`] | [`Storage`], [`DirStorage`] (atomic, locked, mode 0600), [`MemoryStorage`] |
 //! | [`state`] | the persisted JSON document |
-//! | [`clock`] | [`Clock`], [`SystemClock`], [`CachedClock`], [`ManualClock`] |
+//! | [`clock`] | [`Clock`], [`SystemClock`], [`CachedClock`] (and its `fork()` hook [`note_fork`]), [`ManualClock`] |
 //! | [`error`] | [`SdkError`] and the table of stable error codes |
 //! | [`time`] | ISO-8601 formatting and UTC meter periods |
 //!
