@@ -71,6 +71,9 @@ pub enum StartError {
     /// The ledger could not be opened.
     #[error("ledger: {0}")]
     Ledger(#[from] AuthorityError),
+    /// The floating server's database could not be opened.
+    #[error("database: {0}")]
+    Storage(#[from] tollgate_storage::StorageError),
     /// Binding, TLS or the runtime failed.
     #[error("{0}")]
     Io(#[from] std::io::Error),
