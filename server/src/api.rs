@@ -279,7 +279,7 @@ async fn activate(
             "activation created"
         );
     }
-    Ok(Json(f.into()))
+    Ok(Json(usage_license_out(f)))
 }
 
 async fn refresh(
@@ -290,7 +290,7 @@ async fn refresh(
         .store
         .fulfil(&b.request, DeploymentModel::Online, FulfilMode::Refresh)
         .await?;
-    Ok(Json(f.into()))
+    Ok(Json(usage_license_out(f)))
 }
 
 async fn offline_fulfil(
@@ -301,7 +301,7 @@ async fn offline_fulfil(
         .store
         .fulfil(&b.request, DeploymentModel::Offline, FulfilMode::Activate)
         .await?;
-    Ok(Json(f.into()))
+    Ok(Json(usage_license_out(f)))
 }
 
 async fn deactivate(
@@ -319,7 +319,7 @@ async fn deactivate(
         activation_id = freed.activation_id,
         "activation deactivated"
     );
-    Ok(Json(freed.into()))
+    Ok(Json(freed_out(freed)))
 }
 
 // --- admin --------------------------------------------------------------------------------
@@ -420,7 +420,7 @@ async fn admin_restore(
         })
         .await?;
     tracing::info!(license_id = id, activation_id, "activation restored");
-    Ok(Json(freed.into()))
+    Ok(Json(freed_out(freed)))
 }
 
 /// Query of `GET /v1/admin/audit`.
