@@ -8,7 +8,7 @@ use tollgate_authority::{
 };
 use tollgate_core::{hex_string, DeploymentModel, Feature, FeatureKind, MeterPeriod, Models};
 
-use crate::error::ApiError;
+use tollgate_service_kit::ApiError;
 
 pub use tollgate_protocol::online::{DeactivationIn, FreedOut, UsageLicenseOut, UsageRequestIn};
 

@@ -21,8 +21,9 @@ use tollgate_authority::{
 use tollgate_core::DeploymentModel;
 
 use crate::config::Config;
-use crate::error::ApiError;
-use crate::metrics::Metrics;
+use tollgate_service_kit::{ApiError, Metrics};
+
+use crate::refusal::ledger_error;
 
 /// Activations waiting for the writer before new ones are refused with 503.
 const QUEUE_LIMIT: usize = 16_384;
@@ -140,7 +141,7 @@ impl Store {
             match out {
                 Ok(r) => r.map_err(|e| {
                     log_internal(&e);
-                    ApiError::from(e)
+                    ledger_error(e)
                 }),
                 Err(_) => Err(ApiError::internal("a ledger call failed unexpectedly")),
             }
@@ -158,7 +159,7 @@ impl Store {
         model: DeploymentModel,
         mode: FulfilMode,
     ) -> Result<Fulfilled, ApiError> {
-        let item = FulfilItem::parse(request, model, mode)?;
+        let item = FulfilItem::parse(request, model, mode).map_err(ledger_error)?;
         let (reply, answer) = oneshot::channel();
         let job = Job { item, reply };
         let sender = self
@@ -241,13 +242,13 @@ fn writer_loop(mut authority: Authority, rx: &Receiver<Job>, max: usize, metrics
                 for (reply, r) in replies.into_iter().zip(results) {
                     let _ = reply.send(r.map_err(|e| {
                         log_internal(&e);
-                        ApiError::from(e)
+                        ledger_error(e)
                     }));
                 }
             }
             Ok(Err(e)) => {
                 log_internal(&e);
-                let e = ApiError::from(e);
+                let e = ledger_error(e);
                 for reply in replies {
                     let _ = reply.send(Err(e.clone()));
                 }

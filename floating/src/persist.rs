@@ -1,6 +1,6 @@
 //! What survives a restart of the floating server: the leases in force, the next lease id, the
-//! clock's high-water mark and the audit log, in SQLite through the authority's storage layer
-//! ([`tollgate_storage::SqlStore`]: the ledger's drivers and migration mechanism).
+//! clock's high-water mark and the audit log, in SQLite through the storage layer
+//! ([`tollgate_storage::SqlStore`]: the same drivers and migration mechanism as the ledger).
 //!
 //! # Durability
 //!
