@@ -4,6 +4,10 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The OpenAPI 3 document of the whole service (licensing, admin and operations routes), served
+/// at `/openapi.json`. `tollgate-server`'s tests check it against the router, route by route.
+pub const OPENAPI: &str = include_str!("../openapi/online.json");
+
 /// `POST /v1/activate`: usage request in, online usage license out (may take a seat).
 pub const ACTIVATE: &str = "/v1/activate";
 /// `POST /v1/refresh`: the same activation gets the current grant and a new refresh deadline.

@@ -24,7 +24,7 @@ use crate::store::{unix_now, Store, ADMIN_ACTOR, SERVICE_ACTOR};
 pub const MAX_BODY: usize = 64 * 1024;
 
 /// The OpenAPI document, served at `/openapi.json`.
-pub const OPENAPI: &str = include_str!("../openapi.json");
+pub const OPENAPI: &str = tollgate_protocol::online::OPENAPI;
 
 /// One route of the API.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
