@@ -404,6 +404,18 @@ async fn admin_issue(
     spec.fingerprint_threshold = b
         .fingerprint_threshold
         .unwrap_or(DEFAULT_FINGERPRINT_THRESHOLD);
+    if let Some(s) = b.offline_refresh_secs {
+        spec.offline_refresh_secs = s;
+    }
+    if let Some(s) = b.rollback_tolerance_secs {
+        spec.rollback_tolerance_secs = s;
+    }
+    if let Some(n) = b.max_transfers {
+        spec.transfers.max_transfers = Some(n);
+    }
+    if let Some(s) = b.transfer_period_secs {
+        spec.transfers.period_secs = s;
+    }
     let issued = app
         .store
         .run(ADMIN_ACTOR, move |a| a.issue(spec, unix_now()))

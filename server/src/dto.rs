@@ -193,6 +193,14 @@ pub struct IssueIn {
     pub not_after: Option<u64>,
     /// Fingerprint components that must match; default 3.
     pub fingerprint_threshold: Option<u8>,
+    /// Offline refresh period in seconds (signed in the grant); default 0 (none).
+    pub offline_refresh_secs: Option<u32>,
+    /// The host's clock rollback tolerance in seconds (signed in the grant); default 3600.
+    pub rollback_tolerance_secs: Option<u32>,
+    /// Transfers (deactivations and restores) per period; default 4.
+    pub max_transfers: Option<u32>,
+    /// The transfer period in seconds; default 365 days.
+    pub transfer_period_secs: Option<u64>,
 }
 
 /// A newly issued license.
