@@ -8,6 +8,10 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
+/// The seed of the published development root (`tests/fixtures/dev-root.seed`, the reference
+/// root of `tollgate_core::reference`).
+const DEV_ROOT_SEED: [u8; 32] = [0x0a; 32];
+
 const NOW: u64 = 1_795_000_000;
 const DAY: u64 = 86_400;
 
@@ -192,8 +196,7 @@ fn copy_dir(from: &Path, to: &Path) {
 #[test]
 fn root_import_export_retire_and_host_config() {
     let e = Env::new();
-    let root = tollgate_core::VendorSigningKey::from_seed(&tollgate_core::reference::ROOT_SEED)
-        .public_key();
+    let root = tollgate_core::VendorSigningKey::from_seed(&DEV_ROOT_SEED).public_key();
     let hex = tollgate_core::hex_string(&root);
     assert_eq!(e.ok(&["vendor", "export-root"]), format!("{hex}\n"));
     let rust = e.ok(&["vendor", "export-root", "--format", "rust"]);

@@ -2,8 +2,9 @@
 //!
 //! A [`crate::LicenseManager`] keeps its gate current: every change of the installed license,
 //! of its verification or of the clock high-water mark is published to it. Readers take no
-//! lock and write no shared memory (a sequence lock over atomics), so checks from many threads
-//! do not slow each other down, and they never wait for a manager operation in progress.
+//! lock (a sequence lock over atomics) and write shared memory only to raise the clock
+//! high-water mark, about once a second, so checks from many threads do not slow each other
+//! down, and they never wait for a manager operation in progress.
 
 use std::fmt;
 use std::hint::spin_loop;
@@ -88,7 +89,8 @@ impl FeatureGate {
         }
     }
 
-    /// Publishes the verified entitlement (or none) and the clock high-water mark.
+    /// Publishes the verified entitlement (or none) and the clock high-water mark (the gate
+    /// keeps the later of it and what its checks have seen).
     ///
     /// Only the owning manager calls it, from its `&mut self` operations (and while being
     /// built), so there is never more than one writer.
@@ -97,7 +99,8 @@ impl FeatureGate {
         let seq = self.seq.load(R);
         self.seq.store(seq.wrapping_add(1), R);
         fence(Ordering::Release);
-        self.high_water.store(high_water, R);
+        // Never lowered: checks may have seen a later time than the manager's state holds.
+        self.high_water.fetch_max(high_water, R);
         match entitlement {
             Some(e) => {
                 self.valid_from.store(e.valid_from(), R);
@@ -128,9 +131,30 @@ impl FeatureGate {
     }
 
     /// Whether feature `name` is usable now (by the manager's clock).
+    ///
+    /// Each reading of the clock later than the high-water mark raises the mark (without a
+    /// lock), so a clock set back while the host runs closes the gate at the next check, not
+    /// only at the manager's next operation; [`crate::LicenseManager::status`] then reports
+    /// the rollback, and the manager's next state write records the mark.
     #[inline]
     pub fn has_feature(&self, name: &str) -> bool {
-        self.has_feature_at(name, self.clock.now())
+        let now = self.clock.now();
+        self.observe(now);
+        self.has_feature_at(name, now)
+    }
+
+    /// Raises the high-water mark to `now`. A load on the hot path; the read-modify-write
+    /// only when the clock has moved past the mark (about once a second).
+    #[inline]
+    fn observe(&self, now: u64) {
+        if now > self.high_water.load(Ordering::Relaxed) {
+            self.high_water.fetch_max(now, Ordering::Relaxed);
+        }
+    }
+
+    /// The latest clock reading seen: the published mark or a later one seen by a check.
+    pub(crate) fn high_water(&self) -> u64 {
+        self.high_water.load(Ordering::Relaxed)
     }
 
     /// Whether feature `name` is usable at `now` (Unix seconds).

@@ -12,12 +12,13 @@
 //! | [`config`] | [`HostConfig`] and its JSON file |
 //! | [`status`] | [`Status`], [`LicenseInfo`], [`FeatureStatus`], [`MeterReading`]: the status view |
 //! | `meters` | metered usage ([`LicenseManager::record_usage`], [`LicenseManager::meter`]) |
+//! | [`lease_holder`] | [`LeaseHolder`]: a floating client with the one lease it holds (the bindings' handle) |
 //! | [`gate`] | [`FeatureGate`]: lock-free feature checks |
 //! | [`fingerprint`] | [`FingerprintSource`] and the Linux/Windows/macOS probes, [`Composite`] |
 //! | [`floating`] | [`FloatingClient`] (check out, heartbeats, release, borrow) and [`LeaseSigner`] (the floating server's lease tokens) |
 //! | [`storage`] | [`Storage`], [`DirStorage`] (atomic, locked, mode 0600), [`MemoryStorage`] |
 //! | [`state`] | the persisted JSON document |
-//! | [`clock`] | [`Clock`], [`SystemClock`], [`CachedClock`], [`ManualClock`] |
+//! | [`clock`] | [`Clock`], [`SystemClock`], [`CachedClock`] (and its `fork()` hook [`note_fork`]), [`ManualClock`] |
 //! | [`error`] | [`SdkError`] and the table of stable error codes |
 //! | [`time`] | ISO-8601 formatting and UTC meter periods |
 //!
@@ -52,6 +53,7 @@
 //!     features: vec![Feature { name: "mqtt-server".into(), kind: FeatureKind::Perpetual }],
 //!     models: Models::of(&[DeploymentModel::Offline]), max_activations: 2, floating_seats: 0,
 //!     not_before: None, not_after: None, fingerprint_threshold: 1, max_borrow_secs: 0,
+//!     rollback_tolerance_secs: 3600, offline_refresh_secs: 0,
 //! };
 //! let usage_license = UsageLicense::issue(UsageTerms {
 //!     grant, activation_id: 7, model: DeploymentModel::Offline,
@@ -80,6 +82,7 @@ pub mod error;
 pub mod fingerprint;
 pub mod floating;
 pub mod gate;
+pub mod lease_holder;
 pub mod manager;
 mod meters;
 pub mod online;
@@ -88,7 +91,7 @@ pub mod status;
 pub mod storage;
 pub mod time;
 
-pub use clock::{CachedClock, Clock, ManualClock, SystemClock};
+pub use clock::{note_fork, CachedClock, Clock, ManualClock, SystemClock};
 pub use config::HostConfig;
 pub use error::{all_errors, error_info, message, ErrorInfo, Result, SdkError, SDK_ERRORS};
 pub use fingerprint::{
@@ -99,6 +102,7 @@ pub use floating::{
     BorrowedLease, FloatingClient, FloatingConfig, FloatingLease, LeaseEvent, LeaseSigner,
 };
 pub use gate::FeatureGate;
+pub use lease_holder::LeaseHolder;
 pub use manager::LicenseManager;
 pub use status::{
     verify_usage_license, FeatureStatus, FingerprintMatch, LicenseInfo, LicenseState, MeterReading,

@@ -195,13 +195,15 @@ impl LicenseManager {
         self.gate.publish(entitlement, self.state.high_water);
     }
 
+    /// The latest time seen: the state's mark, or a later clock reading by a feature check.
+    fn high_water(&self) -> u64 {
+        self.state.high_water.max(self.gate.high_water())
+    }
+
     pub(crate) fn rollback(&self, now: u64) -> Option<SdkError> {
-        (now.saturating_add(self.config.rollback_tolerance_secs) < self.state.high_water).then_some(
-            SdkError::ClockRollback {
-                now,
-                high_water: self.state.high_water,
-            },
-        )
+        let high_water = self.high_water();
+        (now.saturating_add(self.config.rollback_tolerance_secs) < high_water)
+            .then_some(SdkError::ClockRollback { now, high_water })
     }
 
     pub(crate) fn now_checked(&self) -> Result<u64> {
@@ -220,7 +222,7 @@ impl LicenseManager {
     /// license is re-evaluated when it, the device or the tombstones changed, or when
     /// `host_changed` says the host fingerprint was probed again.
     pub(crate) fn commit(&mut self, mut next: State, now: u64, host_changed: bool) -> Result<()> {
-        next.high_water = next.high_water.max(now);
+        next.high_water = next.high_water.max(now).max(self.gate.high_water());
         let saved = next.save(&*self.storage);
         if saved.is_ok() {
             let same_license = next.installed == self.state.installed

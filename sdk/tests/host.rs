@@ -1366,3 +1366,54 @@ fn the_feature_gate_follows_the_manager_and_agrees_with_the_entitlement() {
     clock.set(T0 - DAY);
     assert!(!gate.has_feature("mqtt-server"));
 }
+
+/// Issue 11 §2: a long-running host whose clock goes back from day 21 to day 19 must not get
+/// its Support (expired on day 20) back, and must say so, without anyone calling `refresh()`.
+#[test]
+fn a_clock_set_back_while_running_is_caught_by_the_feature_check() {
+    let clock = Arc::new(ManualClock::new(T0));
+    let mem = MemoryStorage::new();
+    let mut m = manager(mem.clone(), &clock, &machine_a()).unwrap();
+    let req = m.request_usage(&key()).unwrap();
+    let g = grant(
+        vec![
+            perpetual("mqtt-server"),
+            subscription("support", T0 + 20 * DAY),
+        ],
+        1,
+    );
+    clock.advance(3600);
+    m.install(&answer(&req, g)).unwrap();
+    let gate = m.feature_gate();
+    assert!(m.has_feature("support") && gate.has_feature("support"));
+
+    clock.set(T0 + 21 * DAY);
+    assert!(!m.has_feature("support"));
+    assert!(m.has_feature("mqtt-server"));
+    assert_eq!(m.status().state, LicenseState::Active);
+
+    // Back to day 19: no refresh(), no state write in between.
+    clock.set(T0 + 19 * DAY);
+    assert!(!m.has_feature("support"));
+    assert!(!gate.has_feature("support"));
+    assert!(!m.has_feature("mqtt-server"));
+    let st = m.status();
+    assert_eq!(st.state, LicenseState::ClockRollback);
+    let error = st.error.unwrap();
+    assert_eq!(error.code, 205);
+    assert!(matches!(
+        m.check(),
+        Err(SdkError::ClockRollback { now, high_water })
+            if now == T0 + 19 * DAY && high_water == T0 + 21 * DAY
+    ));
+    // Asking about an explicit time does not move the mark: it is not a clock reading.
+    clock.set(T0 + 21 * DAY);
+    assert!(gate.has_feature("mqtt-server"));
+    assert!(gate.has_feature_at("mqtt-server", T0 + 400 * DAY));
+    assert!(gate.has_feature("mqtt-server"));
+    assert_eq!(m.status().state, LicenseState::Active);
+
+    // The next state write records the mark.
+    m.refresh().unwrap();
+    assert_eq!(stored_state(&mem)["high_water"], T0 + 21 * DAY);
+}

@@ -7,6 +7,10 @@
 
 mod common;
 
+/// The seed of the published development root (`tests/fixtures/dev-root.seed`, the reference
+/// root of `tollgate_core::reference`).
+const DEV_ROOT_SEED: [u8; 32] = [0x0a; 32];
+
 use common::*;
 use serde_json::{json, Value};
 use tollgate_core::*;
@@ -35,7 +39,7 @@ fn trust_suspend_revoke_weak_fingerprint_and_rapid_transfers() {
         let vendor = Vendor::new(&backend);
         let root = vendor
             .authority()
-            .import_root_key(&reference::ROOT_SEED, 1_700_000_000)
+            .import_root_key(&DEV_ROOT_SEED, 1_700_000_000)
             .unwrap();
         let server = vendor.start();
         let url = server.url();
