@@ -79,6 +79,7 @@ mod activations;
 mod audit;
 mod authority;
 mod error;
+mod export;
 mod fulfilment;
 mod keys;
 mod keystore;
@@ -90,6 +91,7 @@ mod spec;
 
 pub use authority::{Authority, DEFAULT_ACTOR, KEYS_DIR, LEDGER_FILE};
 pub use error::{AuthorityError, LedgerError, Result};
+pub use export::{export_root, RootFormat};
 pub use ledger::store::{Migration, SqlStore, SqlTx, SqlValue};
 pub use records::{
     Activation, ActivationStatus, AuditEntry, KeyStatus, LicenseRecord, LicenseStatus,
