@@ -173,12 +173,10 @@ fn prepare(dir: &std::path::Path, seats: u32) -> (std::path::PathBuf, Keyring) {
     let cfg = FloatingConfig {
         state_dir: dir.join("state"),
         host_config: Some(host_file.clone()),
-        // The same components as the server's environment below (the vendor refuses a
-        // fingerprint of fewer than 3 components or 2 kinds).
         components: vec![
             "operator=load-test-server".into(),
-            "machine-id=load-test".into(),
-            "hostname=load-test".into(),
+            "workload=load-test-pod".into(),
+            "cloud-instance=load-test-instance".into(),
         ],
         probes: false,
         ..FloatingConfig::default()
