@@ -40,7 +40,7 @@ run vendor export-root
 say "1. The vendor issues a license: MQTT Server (perpetual) + a year of Support, 1 activation"
 "$TG" --json vendor issue --product chariot --customer "ACME Industrial" \
   --feature mqtt-server --feature support:for=1y --models offline,online --activations 1 \
-  --key-out "$WORK/license.key" > issued.json
+  --offline-refresh-days 365 --key-out "$WORK/license.key" > issued.json
 python3 -c 'import json;d=json.load(open("issued.json"));print("License", d["license_id"], "issued. Key e-mailed to the customer:", d["key"])'
 LICENSE_ID=$(python3 -c 'import json;print(json.load(open("issued.json"))["license_id"])')
 
