@@ -10,6 +10,8 @@
 //! ```text
 //! <dir>/ledger.sqlite        licenses, revisions, activations, usage licenses, audit log
 //! <dir>/keys/<key id>.key    vendor signing key seeds (32 bytes, mode 0600)
+//! <dir>/keys/root.key        the vendor root key seed (32 bytes, mode 0600): certifies and
+//!                            retires signing keys, never signs licenses
 //! ```
 //!
 //! With the `postgres` feature, [`Authority::open_postgres`] keeps the ledger in PostgreSQL
@@ -17,7 +19,10 @@
 //!
 //! | operation | method |
 //! |---|---|
-//! | create / rotate the signing key | [`Authority::create_signing_key`], [`Authority::rotate_signing_key`] |
+//! | create or import the root key | [`Authority::create_root_key`], [`Authority::import_root_key`], [`Authority::root_public_key`] |
+//! | create / rotate the signing key (certified by the root) | [`Authority::create_signing_key`], [`Authority::rotate_signing_key`] |
+//! | retire a signing key (root-signed key list) | [`Authority::retire_key`], [`Authority::key_list`], [`Authority::key_certificates`], [`Authority::trust_bundle`] |
+//! | suspend, resume, revoke a license | [`Authority::suspend`], [`Authority::resume`], [`Authority::revoke`] |
 //! | issue a license (key + signed license) | [`Authority::issue`] |
 //! | answer a usage request with a usage license | [`Authority::fulfil`], [`Authority::fulfil_with`] (refresh only), [`Authority::fulfil_many`] (group commit) |
 //! | process a deactivation code | [`Authority::deactivate`] |
@@ -46,8 +51,12 @@
 //! let issued = vendor.issue(spec, 1_700_000_000)?;
 //!
 //! // The host, given `issued.key`, makes a usage request.
+//! // (At least the grant's threshold of components, of two kinds or more: the vendor refuses
+//! // weaker fingerprints.)
 //! let fp = Fingerprint::from_components(vec![
 //!     Component::derive(ComponentKind::MachineId, b"4c4c4544-0042", b"chariot-salt"),
+//!     Component::derive(ComponentKind::Mac, b"00:1b:44:11:3a:b7", b"chariot-salt"),
+//!     Component::derive(ComponentKind::Mac, b"00:1b:44:11:3a:b8", b"chariot-salt"),
 //! ])?;
 //! let device = DeviceKey::from_seed(&[3; 32]);
 //! let req = UsageRequest::create(&issued.key, &device, "chariot", "4.2.0", 1, 1_700_000_100, &fp)?;
@@ -70,6 +79,7 @@ mod activations;
 mod audit;
 mod authority;
 mod error;
+mod export;
 mod fulfilment;
 mod keys;
 mod keystore;
@@ -81,12 +91,15 @@ mod spec;
 
 pub use authority::{Authority, DEFAULT_ACTOR, KEYS_DIR, LEDGER_FILE};
 pub use error::{AuthorityError, LedgerError, Result};
+pub use export::{export_root, RootFormat};
 pub use records::{
-    Activation, ActivationStatus, AuditEntry, KeyStatus, LicenseRecord, SigningKeyInfo,
+    Activation, ActivationStatus, AuditEntry, KeyStatus, LicenseRecord, LicenseStatus,
+    SigningKeyInfo, TransferPolicy,
 };
 pub use spec::{
     AuthorityConfig, Extension, Freed, FulfilItem, FulfilMode, Fulfilled, IssueSpec, Issued,
-    NewExpiry, UpgradeSpec, DEFAULT_FINGERPRINT_THRESHOLD,
+    NewExpiry, UpgradeSpec, DEFAULT_FINGERPRINT_THRESHOLD, DEFAULT_MIN_FINGERPRINT_KINDS,
+    DEFAULT_RAPID_TRANSFER_SECS,
 };
 pub use tollgate_storage::{Migration, SqlStore, SqlTx, SqlValue};
 

@@ -82,7 +82,13 @@ impl World {
             listen: "127.0.0.1:0".parse().unwrap(),
             state_dir: dir.path().join("state"),
             host_config: Some(host_file.clone()),
-            components: vec!["operator=floating-server-1".into()],
+            // (The vendor refuses a fingerprint weaker than the grant's threshold, 3, or of
+            // fewer than 2 kinds.)
+            components: vec![
+                "operator=floating-server-1".into(),
+                "machine-id=fs-1".into(),
+                "hostname=fs-1".into(),
+            ],
             probes: false,
             lease_ttl_secs: ttl,
             cull_interval_secs: cull,

@@ -173,7 +173,11 @@ fn prepare(dir: &std::path::Path, seats: u32) -> (std::path::PathBuf, Keyring) {
     let cfg = FloatingConfig {
         state_dir: dir.join("state"),
         host_config: Some(host_file.clone()),
-        components: vec!["operator=load-test-server".into()],
+        components: vec![
+            "operator=load-test-server".into(),
+            "workload=load-test-pod".into(),
+            "cloud-instance=load-test-instance".into(),
+        ],
         probes: false,
         ..FloatingConfig::default()
     };
@@ -199,7 +203,10 @@ fn spawn_server(dir: &std::path::Path, host_file: &std::path::Path, port: u16) -
         .env("TOLLGATE_FLOATING_LISTEN", format!("127.0.0.1:{port}"))
         .env("TOLLGATE_FLOATING_STATE_DIR", dir.join("state"))
         .env("TOLLGATE_HOST_CONFIG", host_file)
-        .env("TOLLGATE_FLOATING_COMPONENTS", "operator=load-test-server")
+        .env(
+            "TOLLGATE_FLOATING_COMPONENTS",
+            "operator=load-test-server;machine-id=load-test;hostname=load-test",
+        )
         .env("TOLLGATE_FLOATING_PROBES", "0")
         .env("TOLLGATE_FLOATING_LEASE_TTL", "600")
         .env("TOLLGATE_LOG", "warn")
