@@ -63,6 +63,8 @@ impl Authority {
             not_after: spec.not_after,
             fingerprint_threshold: spec.fingerprint_threshold,
             max_borrow_secs: spec.max_borrow_secs,
+            rollback_tolerance_secs: Grant::DEFAULT_ROLLBACK_TOLERANCE_SECS,
+            offline_refresh_secs: 0,
         };
         check_grant(&grant)?;
         let (keys, actor) = (&self.keys, self.actor.as_str());
