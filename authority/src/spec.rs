@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use tollgate_core::{DeploymentModel, Feature, License, LicenseKey, Models, UsageRequest};
+use tollgate_core::{DeploymentModel, Feature, Grant, License, LicenseKey, Models, UsageRequest};
+
+use crate::records::TransferPolicy;
 
 /// The default k of the k-of-n fingerprint match ([`IssueSpec::fingerprint_threshold`]).
 pub const DEFAULT_FINGERPRINT_THRESHOLD: u8 = 3;
@@ -13,12 +15,29 @@ pub struct AuthorityConfig {
     /// Online activations get `refresh_deadline = now + online_refresh_secs`. Default 7 days.
     pub online_refresh_secs: u64,
     /// Floating activations (the license server's own activation) get
-    /// `refresh_deadline = now + s` when `Some(s)`; `None` (the default) means no deadline.
+    /// `refresh_deadline = now + s` when `Some(s)` and the grant sets no offline refresh
+    /// period (the grant's `offline_refresh_secs` wins); `None` (the default) means no
+    /// deadline.
     pub floating_refresh_secs: Option<u64>,
     /// How long a call waits for another process's write lock before failing with
     /// [`crate::AuthorityError::Busy`]. Default 10 seconds.
     pub busy_timeout: Duration,
+    /// The fewest distinct fingerprint component kinds (machine id, DMI UUID, MAC, disk, …) a
+    /// usage request must carry, whatever the grant's threshold: a request with fewer is
+    /// refused with [`crate::AuthorityError::WeakFingerprint`]. Default
+    /// [`DEFAULT_MIN_FINGERPRINT_KINDS`] (2).
+    pub min_fingerprint_kinds: u8,
+    /// A new seat taken within this many seconds after another seat of the same license was
+    /// freed is recorded as a rapid transfer (audit event `rapid_transfer`, shown by
+    /// `vendor show`). Default [`DEFAULT_RAPID_TRANSFER_SECS`] (30 minutes).
+    pub rapid_transfer_secs: u64,
 }
+
+/// The default of [`AuthorityConfig::min_fingerprint_kinds`].
+pub const DEFAULT_MIN_FINGERPRINT_KINDS: u8 = 2;
+
+/// The default of [`AuthorityConfig::rapid_transfer_secs`]: 30 minutes.
+pub const DEFAULT_RAPID_TRANSFER_SECS: u64 = 30 * 60;
 
 impl Default for AuthorityConfig {
     fn default() -> Self {
@@ -26,6 +45,8 @@ impl Default for AuthorityConfig {
             online_refresh_secs: 7 * 24 * 3600,
             floating_refresh_secs: None,
             busy_timeout: Duration::from_secs(10),
+            min_fingerprint_kinds: DEFAULT_MIN_FINGERPRINT_KINDS,
+            rapid_transfer_secs: DEFAULT_RAPID_TRANSFER_SECS,
         }
     }
 }
@@ -55,6 +76,18 @@ pub struct IssueSpec {
     /// The longest a floating license server may lend a feature set to a client that borrows
     /// it, in seconds; 0 (the default): no borrowing.
     pub max_borrow_secs: u32,
+    /// How often the license may move between devices (deactivations and restores);
+    /// default [`TransferPolicy::DEFAULT`], 4 per 365 days.
+    pub transfers: TransferPolicy,
+    /// The offline refresh period, in seconds (signed in the grant); 0 (the default here;
+    /// `tollgate vendor issue` defaults to 365 days): none. When set, every offline and
+    /// floating usage license gets `refresh_deadline = issued_at + offline_refresh_secs`: a
+    /// host renews with a new round trip before it, and a restored copy of a deactivated host
+    /// stops working at it.
+    pub offline_refresh_secs: u32,
+    /// How far a host's clock may go back before the host reports a clock rollback, in
+    /// seconds (signed in the grant); default [`Grant::DEFAULT_ROLLBACK_TOLERANCE_SECS`].
+    pub rollback_tolerance_secs: u32,
 }
 
 impl IssueSpec {
@@ -72,6 +105,9 @@ impl IssueSpec {
             not_after: None,
             fingerprint_threshold: DEFAULT_FINGERPRINT_THRESHOLD,
             max_borrow_secs: 0,
+            transfers: TransferPolicy::DEFAULT,
+            offline_refresh_secs: 0,
+            rollback_tolerance_secs: Grant::DEFAULT_ROLLBACK_TOLERANCE_SECS,
         }
     }
 }
@@ -106,6 +142,9 @@ pub struct Fulfilled {
     pub revision: u32,
     /// The usage license's refresh deadline (online and floating activations).
     pub refresh_deadline: Option<u64>,
+    /// This new seat is a rapid transfer: it follows the freeing of this activation of the
+    /// same license within [`AuthorityConfig::rapid_transfer_secs`].
+    pub rapid_transfer_after: Option<u64>,
 }
 
 /// A freed seat.
@@ -159,6 +198,11 @@ pub struct UpgradeSpec {
     pub customer: Option<String>,
     /// A new fingerprint threshold.
     pub fingerprint_threshold: Option<u8>,
+    /// A new offline refresh period in seconds (0: none). Hosts get it with their next
+    /// round trip.
+    pub offline_refresh_secs: Option<u32>,
+    /// A new rollback tolerance in seconds.
+    pub rollback_tolerance_secs: Option<u32>,
 }
 
 /// Whether answering a usage request may take a new seat

@@ -105,8 +105,10 @@ pub unsafe extern "C" fn tollgate_config_from_json(
         let out = arg_out(out)?;
         // SAFETY: the caller's guarantee on (`json`, `json_len`).
         let json = unsafe { arg_str(json, json_len) }?;
-        let (json, root) = tollgate_sdk::config::interim_legacy_root(json)?;
-        new_config(HostConfig::from_json(&json, root)?, out);
+        // Minimal: the root this library was built with (the C API gets a root argument on
+        // its own branch).
+        let root = tollgate_sdk::build_vendor_root()?;
+        new_config(HostConfig::from_json(json, root)?, out);
         Ok(())
     })
 }
