@@ -17,7 +17,9 @@ pub struct HostArgs {
     /// The host's state directory (device key, pending request, installed license).
     #[arg(long, env = "TOLLGATE_STATE_DIR", default_value = "tollgate-state")]
     state: PathBuf,
-    /// The product's host configuration (from `tollgate vendor host-config`).
+    /// The product's host configuration (from `tollgate vendor host-config`): options only.
+    /// The vendor root is compiled into this binary (TOLLGATE_VENDOR_ROOT at build time); a
+    /// file naming vendor keys, a root or a tolerance is refused.
     #[arg(
         long,
         env = "TOLLGATE_HOST_CONFIG",
@@ -115,6 +117,12 @@ enum HostCmd {
     },
     /// Shows the fingerprint components (digests only) and how they match the license.
     Fingerprint,
+    /// Applies a root-signed key list (`TGKL:…`) from the vendor that retires signing keys;
+    /// this host keeps the highest sequence it has seen and refuses older ones.
+    KeyList {
+        /// The key list: a file, `-` for standard input, or the text itself.
+        key_list: Option<String>,
+    },
     /// Verifies a usage license without touching any state.
     Verify {
         /// The usage license: a file, `-` for standard input, or the text itself.
@@ -411,6 +419,15 @@ pub fn run(args: HostArgs, out: &Out, now: u64) -> Result<u8, Failure> {
                 }
                 t.trim_end().to_string()
             });
+        }
+        HostCmd::KeyList { key_list } => {
+            let text = artifact(key_list.as_deref())?;
+            let sequence = mgr.apply_key_list(&text)?;
+            let s = mgr.status();
+            out.emit(
+                json!({"key_list_sequence": sequence, "state": s.state.name()}),
+                || format!("Key list {sequence} applied.\n{}", status_text(&s)),
+            );
         }
         HostCmd::Verify { .. } => {}
     }
