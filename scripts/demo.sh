@@ -6,7 +6,9 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh >/dev/null
 cargo build --quiet --release -p tollgate-cli
 TG="$PWD/target/release/tollgate"
-DEV_ROOT_SEED="$PWD/tests/fixtures/dev-root.seed"
+# The PUBLISHED development root (its private seed is public: for demos and tests only; a
+# vendor runs plain `vendor init` and builds its products with its own root).
+DEV_ROOT="$PWD/tests/fixtures/dev-root.seed"
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 cd "$WORK"
@@ -27,11 +29,10 @@ run() { printf '$ tollgate %s\n' "$*"; "$TG" "$@"; }
 host_a() { printf '$ tollgate host <broker-a> %s\n' "$*"; "$TG" host "${HOST_A[@]}" "$@"; }
 host_b() { printf '$ tollgate host <broker-b> %s\n' "$*"; "$TG" host "${HOST_B[@]}" "$@"; }
 
-say "0. The vendor sets up its root and signing key and ships the host configuration with Chariot"
-# The tollgate binary was built with the published DEVELOPMENT root compiled in
-# (TOLLGATE_VENDOR_ROOT in .cargo/config.toml); its seed is public, so the demo imports it. A
-# real vendor runs plain `vendor init` and builds its product with its own root.
-run vendor init --import-root "$DEV_ROOT_SEED"
+say "0. The vendor sets up its root and signing keys and ships the host configuration with Chariot"
+run vendor init --import-root "$DEV_ROOT"
+echo "The root PUBLIC key is compiled into Chariot (tollgate vendor export-root --format rust|c|java):"
+run vendor export-root
 run vendor host-config --product chariot --product-version 4.2.0 --out "$TOLLGATE_HOST_CONFIG"
 
 say "1. The vendor issues a license: MQTT Server (perpetual) + a year of Support, 1 activation"
@@ -93,7 +94,13 @@ host_b install usage-b.tgul
 echo "Broker A's old usage license does not work on broker B's machine:"
 host_b verify usage-a2.tgul || echo "(exit $?)"
 
-say "The vendor's view: license, activations and audit log"
+say "11. Unpaid invoice: the vendor suspends the license; broker B's next round trip is refused"
+run vendor suspend "$LICENSE_ID" --reason "invoice 4711 unpaid"
+host_b renew | tail -n1 > request-b3.tgrq
+run vendor fulfil request-b3.tgrq || echo "(exit $?)"
+run vendor resume "$LICENSE_ID" --reason "invoice 4711 paid"
+
+say "The vendor's view: license (a new seat minutes after a freed one is flagged), activations, audit log"
 run vendor show "$LICENSE_ID"
 run vendor audit --license "$LICENSE_ID"
 

@@ -235,8 +235,10 @@ pub fn status_text(s: &Status) -> String {
     t.trim_end().to_string()
 }
 
-/// Runs a host verb. Returns the process exit code for `check`.
-pub fn run(args: HostArgs, out: &Out, now: u64) -> Result<u8, Failure> {
+/// Runs a host verb. Returns the process exit code for `check`. With `fixed_clock` (the hidden
+/// `--now` / `TOLLGATE_NOW`, for support and tests), the host's clock reads `now`; the time
+/// floor applies to it exactly as to the system clock.
+pub fn run(args: HostArgs, out: &Out, now: u64, fixed_clock: bool) -> Result<u8, Failure> {
     let mut config = load_config(&args.config)?;
     config.fingerprint.probes = !args.no_probes;
     config.fingerprint.allow_override = args.allow_override;
@@ -275,7 +277,12 @@ pub fn run(args: HostArgs, out: &Out, now: u64) -> Result<u8, Failure> {
         );
         return Ok(0);
     }
-    let mut mgr = LicenseManager::open(config, &args.state)?;
+    let mut mgr = if fixed_clock {
+        let clock = std::sync::Arc::new(tollgate_sdk::ManualClock::new(now));
+        LicenseManager::open_with_clock(config, &args.state, clock)?
+    } else {
+        LicenseManager::open(config, &args.state)?
+    };
     match args.cmd {
         HostCmd::Request { key, key_file } => {
             let key = match (key, key_file) {

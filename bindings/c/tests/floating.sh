@@ -19,7 +19,7 @@ export TOLLGATE_VENDOR_DIR="$WORK/vendor"
   --models floating --floating-seats 1 --key-out "$WORK/key" >/dev/null
 
 export TOLLGATE_FLOATING_STATE_DIR="$WORK/floating" TOLLGATE_HOST_CONFIG="$WORK/host.json" \
-  TOLLGATE_FLOATING_COMPONENTS="machine-id=floating-test-server" TOLLGATE_FLOATING_PROBES=0 \
+  TOLLGATE_FLOATING_COMPONENTS="machine-id=floating-test-server;hostname=floating-test;mac=02:00:00:00:00:0e" TOLLGATE_FLOATING_PROBES=0 \
   TOLLGATE_FLOATING_LISTEN=127.0.0.1:0 TOLLGATE_LOG_FORMAT=text NO_COLOR=1
 "$TOLLGATE_FLOATING_BIN" request --key "$(cat "$WORK/key")" >"$WORK/request.tgrq"
 "$TOLLGATE_BIN" vendor fulfil --model floating "$WORK/request.tgrq" | tail -n1 >"$WORK/floating.tgul"
