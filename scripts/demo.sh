@@ -6,9 +6,7 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh >/dev/null
 cargo build --quiet --release -p tollgate-cli
 TG="$PWD/target/release/tollgate"
-# The PUBLISHED development root (its private seed is public: for demos and tests only; a
-# vendor runs plain `vendor init` and builds its products with its own root).
-DEV_ROOT="$PWD/tests/fixtures/dev-root.seed"
+DEV_ROOT_SEED="$PWD/tests/fixtures/dev-root.seed"
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 cd "$WORK"
@@ -29,16 +27,20 @@ run() { printf '$ tollgate %s\n' "$*"; "$TG" "$@"; }
 host_a() { printf '$ tollgate host <broker-a> %s\n' "$*"; "$TG" host "${HOST_A[@]}" "$@"; }
 host_b() { printf '$ tollgate host <broker-b> %s\n' "$*"; "$TG" host "${HOST_B[@]}" "$@"; }
 
-say "0. The vendor sets up its root and signing keys and ships the host configuration with Chariot"
-run vendor init --import-root "$DEV_ROOT"
-echo "The root PUBLIC key is compiled into Chariot (tollgate vendor export-root --format rust|c|java):"
-run vendor export-root
+say "0. The vendor sets up its root and signing key and ships the host configuration with Chariot"
+# The tollgate binary was built with the published DEVELOPMENT root compiled in
+# (TOLLGATE_VENDOR_ROOT in .cargo/config.toml); its seed is public, so the demo imports it. A
+# real vendor runs plain `vendor init` and builds its product with its own root.
+run vendor init --import-root "$DEV_ROOT_SEED"
 run vendor host-config --product chariot --product-version 4.2.0 --out "$TOLLGATE_HOST_CONFIG"
+
+echo "The root PUBLIC key is what Chariot's build compiles in (export-root --format rust|c|java):"
+run vendor export-root
 
 say "1. The vendor issues a license: MQTT Server (perpetual) + a year of Support, 1 activation"
 "$TG" --json vendor issue --product chariot --customer "ACME Industrial" \
   --feature mqtt-server --feature support:for=1y --models offline,online --activations 1 \
-  --key-out "$WORK/license.key" > issued.json
+  --offline-refresh-days 365 --key-out "$WORK/license.key" > issued.json
 python3 -c 'import json;d=json.load(open("issued.json"));print("License", d["license_id"], "issued. Key e-mailed to the customer:", d["key"])'
 LICENSE_ID=$(python3 -c 'import json;print(json.load(open("issued.json"))["license_id"])')
 

@@ -196,8 +196,9 @@ struct IssueArgs {
     key_out: Option<PathBuf>,
     /// Offline refresh period in days (signed in the grant; 0: none): offline and floating
     /// usage licenses must be renewed by a round trip within this period, so a restored copy
-    /// of a deactivated host stops working after it.
-    #[arg(long, default_value_t = 365)]
+    /// of a deactivated host stops working after it. Recommended for offline licenses
+    /// (e.g. 365); the default, 0, keeps offline usage licenses without a deadline.
+    #[arg(long, default_value_t = 0)]
     offline_refresh_days: u32,
     /// How far a host's clock may go back, in seconds, before it reports a rollback (signed
     /// in the grant).
