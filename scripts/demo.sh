@@ -14,10 +14,10 @@ cd "$WORK"
 export TOLLGATE_VENDOR_DIR="$WORK/vendor"
 export TOLLGATE_HOST_CONFIG="$WORK/chariot-host.json"
 # Two simulated air-gapped machines: each has its own state directory and fingerprint.
-HOST_A=(--state "$WORK/broker-a" --no-probes --component machine-id=7f3a-broker-a
+HOST_A=(--state "$WORK/broker-a" --no-probes --allow-override --component machine-id=7f3a-broker-a
         --component mac=02:42:ac:11:00:02 --component root-disk=WD-WX11A1234567
         --component hostname=broker-a.plant.local --component dmi-product-uuid=4c4c4544-a)
-HOST_B=(--state "$WORK/broker-b" --no-probes --component machine-id=91bc-broker-b
+HOST_B=(--state "$WORK/broker-b" --no-probes --allow-override --component machine-id=91bc-broker-b
         --component mac=02:42:ac:11:00:03 --component root-disk=WD-WX22B7654321
         --component hostname=broker-b.plant.local --component dmi-product-uuid=4c4c4544-b)
 
@@ -105,3 +105,19 @@ run vendor resume "$LICENSE_ID" --reason "invoice 4711 paid"
 say "The vendor's view: license (a new seat minutes after a freed one is flagged), activations, audit log"
 run vendor show "$LICENSE_ID"
 run vendor audit --license "$LICENSE_ID"
+
+say "A customer cannot mint a license with a vendor of their own"
+echo "On a third broker, the customer runs 'tollgate vendor init' in a directory of their own,"
+echo "issues themselves every feature until 2099 and answers their own request:"
+HOST_C=(--state "$WORK/broker-c" --no-probes --allow-override --component machine-id=c3d4-broker-c
+        --component mac=02:42:ac:11:00:04 --component root-disk=WD-WX33C0000001
+        --component hostname=broker-c.plant.local)
+export TOLLGATE_VENDOR_DIR="$WORK/customer-vendor"
+"$TG" vendor init > /dev/null
+"$TG" --json vendor issue --product chariot --customer "Me" --feature mqtt-server \
+  --feature support:until=2099-01-01 --models offline --key-out "$WORK/own.key" > /dev/null
+"$TG" host "${HOST_C[@]}" request --key-file "$WORK/own.key" | tail -n1 > request-c.tgrq
+"$TG" vendor fulfil request-c.tgrq | tail -n1 > minted.tgul
+printf '$ tollgate host <broker-c> install minted.tgul\n'
+"$TG" host "${HOST_C[@]}" install minted.tgul \
+  || echo "(exit $?: its signing key is not certified by the vendor root built into Chariot)"

@@ -21,12 +21,8 @@ use tollgate_sdk::{HostConfig, LicenseManager, ManualClock, MemoryStorage, Stati
 
 /// A manager with `mqtt-server` and `support` installed, on a manual clock at `T_NOW`.
 fn manager(f: &Fixture) -> LicenseManager {
-    let config = HostConfig::new(
-        "chariot",
-        "4.2.0",
-        b"salt".to_vec(),
-        vec![f.vendor.public_key()],
-    );
+    let root = tollgate_core::reference::root_key();
+    let config = HostConfig::new("chariot", "4.2.0", b"salt".to_vec(), root.public_key());
     let source = Box::new(StaticSource::from_strs(&[
         (ComponentKind::MachineId, "bench-machine"),
         (ComponentKind::Hostname, "bench-host"),
@@ -64,7 +60,12 @@ fn manager(f: &Fixture) -> LicenseManager {
         rollback_tolerance_secs: Grant::DEFAULT_ROLLBACK_TOLERANCE_SECS,
         offline_refresh_secs: 0,
     };
-    let usage = UsageLicense::issue(
+    let certificate = tollgate_core::KeyCertificate::issue(
+        tollgate_core::reference::certificate_claims(&f.vendor),
+        &root,
+    )
+    .expect("certificate");
+    let usage = UsageLicense::issue_with_certificate(
         UsageTerms {
             grant,
             activation_id: 1,
@@ -76,6 +77,7 @@ fn manager(f: &Fixture) -> LicenseManager {
             refresh_deadline: None,
         },
         &f.vendor,
+        &certificate,
     )
     .expect("issue");
     m.install(&usage.to_armor()).expect("install");

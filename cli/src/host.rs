@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
 use serde_json::json;
-use tollgate_core::{ComponentKind, Keyring, Verifier};
+use tollgate_core::{ComponentKind, Verifier};
 use tollgate_sdk::{HostConfig, LicenseManager, LicenseState, SdkError, Status};
 
 use crate::exit::Failure;
@@ -17,7 +17,9 @@ pub struct HostArgs {
     /// The host's state directory (device key, pending request, installed license).
     #[arg(long, env = "TOLLGATE_STATE_DIR", default_value = "tollgate-state")]
     state: PathBuf,
-    /// The product's host configuration (from `tollgate vendor host-config`).
+    /// The product's host configuration (from `tollgate vendor host-config`): options only.
+    /// The vendor root is compiled into this binary (TOLLGATE_VENDOR_ROOT at build time); a
+    /// file naming vendor keys, a root or a tolerance is refused.
     #[arg(
         long,
         env = "TOLLGATE_HOST_CONFIG",
@@ -29,9 +31,16 @@ pub struct HostArgs {
     no_probes: bool,
     /// Sets a fingerprint component, replacing the probed one of that kind:
     /// `KIND=VALUE`, KIND one of machine-id, dmi-product-uuid, mac, root-disk, hostname,
-    /// workload, cloud-instance, operator. Repeatable.
+    /// workload, cloud-instance, operator. Repeatable. The kinds the probes read (machine-id,
+    /// dmi-product-uuid, mac, root-disk, hostname) need --allow-override.
     #[arg(long = "component", value_name = "KIND=VALUE")]
     components: Vec<String>,
+    /// Allows --component to set a kind the probes read (machine-id, dmi-product-uuid, mac,
+    /// root-disk, hostname): the value then CLAIMS an identity instead of measuring it. For
+    /// tests and documented escape hatches only (e.g. a host whose probes cannot read its
+    /// identifiers); never in production.
+    #[arg(long)]
+    allow_override: bool,
     #[command(subcommand)]
     cmd: HostCmd,
 }
@@ -108,6 +117,12 @@ enum HostCmd {
     },
     /// Shows the fingerprint components (digests only) and how they match the license.
     Fingerprint,
+    /// Applies a root-signed key list (`TGKL:…`) from the vendor that retires signing keys;
+    /// this host keeps the highest sequence it has seen and refuses older ones.
+    KeyList {
+        /// The key list: a file, `-` for standard input, or the text itself.
+        key_list: Option<String>,
+    },
     /// Verifies a usage license without touching any state.
     Verify {
         /// The usage license: a file, `-` for standard input, or the text itself.
@@ -118,7 +133,14 @@ enum HostCmd {
 fn load_config(path: &Path) -> Result<HostConfig, Failure> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Failure::io(&format!("cannot read {}", path.display()), &e))?;
-    HostConfig::from_json(&text).map_err(|e| Failure::usage(format!("{}: {e}", path.display())))
+    // The root is compiled in (TOLLGATE_VENDOR_ROOT when this binary was built), never read
+    // from the file.
+    let root = tollgate_sdk::build_vendor_root()?;
+    HostConfig::from_json(&text, root).map_err(|e| {
+        let mut f = Failure::from(e);
+        f.message = format!("{}: {}", path.display(), f.message);
+        f
+    })
 }
 
 fn component_kind(name: &str) -> Result<ComponentKind, Failure> {
@@ -131,7 +153,10 @@ fn component_kind(name: &str) -> Result<ComponentKind, Failure> {
 impl From<SdkError> for Failure {
     fn from(e: SdkError) -> Self {
         let exit = match &e {
-            SdkError::Core(_) => 3,
+            SdkError::Core(_) | SdkError::WrongModel { .. } => 3,
+            SdkError::UntrustedConfig { .. }
+            | SdkError::NoVendorRoot
+            | SdkError::ComponentOverride { .. } => 2,
             SdkError::Storage { .. } => 6,
             SdkError::ServiceRefused { .. } => 5,
             SdkError::ServiceUnreachable { .. }
@@ -210,10 +235,13 @@ pub fn status_text(s: &Status) -> String {
     t.trim_end().to_string()
 }
 
-/// Runs a host verb. Returns the process exit code for `check`.
-pub fn run(args: HostArgs, out: &Out, now: u64) -> Result<u8, Failure> {
+/// Runs a host verb. Returns the process exit code for `check`. With `fixed_clock` (the hidden
+/// `--now` / `TOLLGATE_NOW`, for support and tests), the host's clock reads `now`; the time
+/// floor applies to it exactly as to the system clock.
+pub fn run(args: HostArgs, out: &Out, now: u64, fixed_clock: bool) -> Result<u8, Failure> {
     let mut config = load_config(&args.config)?;
     config.fingerprint.probes = !args.no_probes;
+    config.fingerprint.allow_override = args.allow_override;
     for c in &args.components {
         let (k, v) = c
             .split_once('=')
@@ -224,13 +252,15 @@ pub fn run(args: HostArgs, out: &Out, now: u64) -> Result<u8, Failure> {
     }
     if let HostCmd::Verify { usage_license } = &args.cmd {
         let text = artifact(usage_license.as_deref())?;
-        let ring = Keyring::from_keys(config.vendor_keys.iter())?;
+        // The host's verdict (root of trust, product, time, fingerprint, deployment model) ...
+        tollgate_sdk::verify_usage_license(&config, &text, now)?;
+        // ... and the grant to show.
         let source = config
             .fingerprint
             .clone()
             .into_source(&config.fingerprint_salt);
         let fp = tollgate_sdk::fingerprint::compute(&*source, &config.fingerprint_salt)?;
-        let ent = Verifier::new(&config.product, ring).verify(&text, &fp, now)?;
+        let ent = Verifier::with_trust_store(config.trust_store()?).verify(&text, &fp, now)?;
         let g = ent.grant();
         out.emit(
             json!({"valid": true, "license_id": g.license_id, "activation_id": ent.activation_id(),
@@ -247,7 +277,12 @@ pub fn run(args: HostArgs, out: &Out, now: u64) -> Result<u8, Failure> {
         );
         return Ok(0);
     }
-    let mut mgr = LicenseManager::open(config, &args.state)?;
+    let mut mgr = if fixed_clock {
+        let clock = std::sync::Arc::new(tollgate_sdk::ManualClock::new(now));
+        LicenseManager::open_with_clock(config, &args.state, clock)?
+    } else {
+        LicenseManager::open(config, &args.state)?
+    };
     match args.cmd {
         HostCmd::Request { key, key_file } => {
             let key = match (key, key_file) {
@@ -391,6 +426,15 @@ pub fn run(args: HostArgs, out: &Out, now: u64) -> Result<u8, Failure> {
                 }
                 t.trim_end().to_string()
             });
+        }
+        HostCmd::KeyList { key_list } => {
+            let text = artifact(key_list.as_deref())?;
+            let sequence = mgr.apply_key_list(&text)?;
+            let s = mgr.status();
+            out.emit(
+                json!({"key_list_sequence": sequence, "state": s.state.name()}),
+                || format!("Key list {sequence} applied.\n{}", status_text(&s)),
+            );
         }
         HostCmd::Verify { .. } => {}
     }

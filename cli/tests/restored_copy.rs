@@ -31,13 +31,9 @@ fn open(
     machine: &str,
     clock: &Arc<ManualClock>,
 ) -> LicenseManager {
-    let keys = vendor
-        .public_keys()
-        .unwrap()
-        .iter()
-        .map(|k| k.public_key)
-        .collect();
-    let config = HostConfig::new("chariot", "4.2.0", b"chariot-salt".to_vec(), keys);
+    // The vendor root, as the product build compiles it in.
+    let root = vendor.root_public_key().unwrap();
+    let config = HostConfig::new("chariot", "4.2.0", b"chariot-salt".to_vec(), root);
     let source = StaticSource::from_strs(&[
         (ComponentKind::MachineId, &format!("m-{machine}")),
         (ComponentKind::Hostname, &format!("h-{machine}")),

@@ -141,6 +141,7 @@ impl Env {
             "--state".into(),
             st.to_str().unwrap().into(),
             "--no-probes".into(),
+            "--allow-override".into(),
         ];
         for c in [
             format!("machine-id=m-{machine}"),
@@ -257,7 +258,14 @@ fn root_import_export_retire_and_host_config() {
     assert_eq!(cfg["key_list"], r["key_lists"][0]["key_list"]);
     assert_eq!(cfg["key_certificates"].as_array().unwrap().len(), 1);
     let keys = e.json(&["vendor", "key", "list"]);
-    assert!(keys["keys"][0]["withdrawn_at"].is_string());
+    // (Keys created in the same second list in key-id order: find the retired one by id.)
+    let retired = keys["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["key_id"] == old.as_str())
+        .unwrap();
+    assert!(retired["withdrawn_at"].is_string());
     let (code, n, _) = e.fails(&["vendor", "key", "retire", "nothex"]);
     assert_eq!((code, n), (2, 0));
 

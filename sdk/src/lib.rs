@@ -9,7 +9,7 @@
 //! | module | what it holds |
 //! |---|---|
 //! | [`manager`] | [`LicenseManager`]: the life cycle (open, request, install, deactivate, refresh, checks) |
-//! | [`config`] | [`HostConfig`] and its JSON file |
+//! | [`config`] | [`HostConfig`] (the compiled-in vendor root, [`HostRole`], options) and its JSON file (options only) |
 //! | [`status`] | [`Status`], [`LicenseInfo`], [`FeatureStatus`], [`MeterReading`]: the status view |
 //! | `meters` | metered usage ([`LicenseManager::record_usage`], [`LicenseManager::meter`]) |
 //! | [`lease_holder`] | [`LeaseHolder`]: a floating client with the one lease it holds (the bindings' handle) |
@@ -22,6 +22,28 @@
 //! | [`error`] | [`SdkError`] and the table of stable error codes |
 //! | [`time`] | ISO-8601 formatting and UTC meter periods |
 //!
+//! ## Trust and policy (issue 11)
+//!
+//! - [`HostConfig::new`]`(product, version, salt, vendor_root)` takes the vendor's ROOT public
+//!   key as a value compiled into the integration; [`HostConfig::from_json`]`(text, root)`
+//!   reads OPTIONS only (product, version, salt, `warn_days`, `min_components`,
+//!   `key_certificates`, `key_list`) and refuses a file naming keys, a root or a tolerance
+//!   ([`SdkError::UntrustedConfig`], 235). The `tollgate` binary and the floating server use
+//!   [`BUILD_VENDOR_ROOT`] (`TOLLGATE_VENDOR_ROOT` at build time); none:
+//!   [`SdkError::NoVendorRoot`] (236).
+//! - [`HostRole`]: an ordinary host refuses a `floating` usage license, a floating server's
+//!   manager anything else ([`SdkError::WrongModel`], 239).
+//! - A usage request needs [`HostConfig::min_components`] distinct component kinds (default
+//!   [`config::MIN_COMPONENT_KINDS`] = 2; [`SdkError::TooFewComponents`], 237). Supplying a
+//!   component of a kind the probes read needs [`FingerprintConfig::allow_override`]
+//!   ([`SdkError::ComponentOverride`], 238).
+//! - Time: the rollback tolerance is the installed grant's (3600 s before any license,
+//!   [`LicenseManager::rollback_tolerance`]); the host never accepts a time earlier than
+//!   [`LicenseManager::time_floor`] (high-water mark, latest signed time seen, the installed
+//!   license's `issued_at`) less it. A clock that ran ahead is repaired by a new round trip:
+//!   requests work during a rollback, and the new usage license's signed time resets the
+//!   high-water mark ([`LicenseManager::install`]).
+//!
 //! A whole offline round trip, with the vendor's side played by `tollgate_core` directly:
 //!
 //! ```
@@ -29,11 +51,24 @@
 //! use tollgate_core::*;
 //! use tollgate_sdk::{HostConfig, LicenseManager, LicenseState, ManualClock, MemoryStorage, StaticSource};
 //!
+//! // The vendor: a root key kept offline certifies the signing key.
+//! let root = VendorSigningKey::from_seed(&[10; 32]);
 //! let vendor = VendorSigningKey::from_seed(&[1; 32]);
+//! let certificate = KeyCertificate::issue(CertificateClaims {
+//!     product: "chariot".into(), public_key: vendor.public_key(),
+//!     not_before: 0, not_after: None, issued_at: 1_690_000_000,
+//! }, &root)?;
 //! let key = LicenseKey::from_entropy(&[2; 15]).expose();
 //!
 //! // The host application: its configuration, state storage, clock and fingerprint source.
-//! let config = HostConfig::new("chariot", "4.2.0", b"chariot-salt".to_vec(), vec![vendor.public_key()]);
+//! // The vendor's ROOT public key is compiled into the application (never read from a file).
+//! const VENDOR_ROOT: [u8; 32] = [
+//!     0x43, 0xa7, 0x2e, 0x71, 0x44, 0x01, 0x76, 0x2d, 0xf6, 0x6b, 0x68, 0xc2, 0x6d, 0xfb, 0xdf,
+//!     0x26, 0x82, 0xaa, 0xec, 0x9f, 0x24, 0x74, 0xec, 0xa4, 0x61, 0x3e, 0x42, 0x4a, 0x0f, 0xba,
+//!     0xfd, 0x3c,
+//! ];
+//! assert_eq!(VENDOR_ROOT, root.public_key());
+//! let config = HostConfig::new("chariot", "4.2.0", b"chariot-salt".to_vec(), VENDOR_ROOT);
 //! let probes = StaticSource::from_strs(&[
 //!     (ComponentKind::MachineId, "4c4c4544-0042"),
 //!     (ComponentKind::Hostname, "broker-1"),
@@ -46,7 +81,7 @@
 //! let request = host.request_usage(&key)?;
 //! assert_eq!(host.status().state, LicenseState::Pending);
 //!
-//! // 2. The vendor answers it with a usage license.
+//! // 2. The vendor answers it with a usage license carrying its signing key's certificate.
 //! let req = UsageRequest::from_armor(&request)?;
 //! let grant = Grant {
 //!     license_id: 42, revision: 1, product: "chariot".into(), customer: "ACME".into(),
@@ -55,12 +90,12 @@
 //!     not_before: None, not_after: None, fingerprint_threshold: 1, max_borrow_secs: 0,
 //!     rollback_tolerance_secs: 3600, offline_refresh_secs: 0,
 //! };
-//! let usage_license = UsageLicense::issue(UsageTerms {
+//! let usage_license = UsageLicense::issue_with_certificate(UsageTerms {
 //!     grant, activation_id: 7, model: DeploymentModel::Offline,
 //!     device_key: *req.device_key(), request_counter: req.claims().counter,
 //!     fingerprint: req.claims().fingerprint.clone(), issued_at: 1_700_000_100,
 //!     refresh_deadline: None,
-//! }, &vendor)?.to_armor();
+//! }, &vendor, &certificate)?.to_armor();
 //!
 //! // 3. The host installs it; features are now available.
 //! clock.advance(3600);
@@ -91,8 +126,25 @@ pub mod status;
 pub mod storage;
 pub mod time;
 
+/// The vendor root public key this build of the sdk was made with: the environment variable
+/// `TOLLGATE_VENDOR_ROOT` (64 hex digits) when the sdk was compiled, `None` when unset. The
+/// `tollgate` binary's host verbs and the floating server use it; a build without it refuses
+/// them ([`SdkError::NoVendorRoot`]). The repository's `.cargo/config.toml` sets it (not
+/// forced) to the published DEVELOPMENT root of `tollgate_core::reference`, whose private key
+/// is public: a vendor's release build sets its own root.
+///
+/// Applications embedding the sdk pass their root to [`HostConfig::new`] directly (e.g. a
+/// `const VENDOR_ROOT: [u8; 32]` from `tollgate vendor export-root --format rust`).
+pub const BUILD_VENDOR_ROOT: Option<[u8; 32]> =
+    include!(concat!(env!("OUT_DIR"), "/vendor_root.rs"));
+
+/// [`BUILD_VENDOR_ROOT`], or [`SdkError::NoVendorRoot`].
+pub fn build_vendor_root() -> Result<[u8; 32]> {
+    BUILD_VENDOR_ROOT.ok_or(SdkError::NoVendorRoot)
+}
+
 pub use clock::{note_fork, CachedClock, Clock, ManualClock, SystemClock};
-pub use config::HostConfig;
+pub use config::{HostConfig, HostRole};
 pub use error::{all_errors, error_info, message, ErrorInfo, Result, SdkError, SDK_ERRORS};
 pub use fingerprint::{
     Composite, FingerprintConfig, FingerprintReport, FingerprintSource, LinuxProbes, NoProbes,

@@ -37,6 +37,19 @@ pub(crate) struct Installed {
     pub(crate) problem: Option<SdkError>,
 }
 
+/// The rollback tolerance the vendor signed into a usage license's grant.
+pub(crate) fn grant_tolerance(terms: &UsageTerms) -> u64 {
+    u64::from(terms.grant.rollback_tolerance_secs)
+}
+
+/// Decodes a usage license and checks its signer through the verifier's root of trust.
+pub(crate) fn decode_license(verifier: &Verifier, armored: &str) -> Result<UsageLicense> {
+    Ok(match verifier.trust_store() {
+        Some(store) => UsageLicense::from_armor_trusted(armored, store)?,
+        None => UsageLicense::from_armor(armored, verifier.keyring())?,
+    })
+}
+
 fn tombstoned(state: &State, terms: &UsageTerms) -> bool {
     state.tombstones.activations.contains(&terms.activation_id)
         || state.tombstones.device_keys.contains(&terms.device_key)
@@ -44,20 +57,26 @@ fn tombstoned(state: &State, terms: &UsageTerms) -> bool {
 
 /// Checks the installed license in `state` against everything but time (verified at a time
 /// inside its window), so that the cached entitlement stays right as time passes.
-fn evaluate(verifier: &Verifier, state: &State, host: &Result<Fingerprint>) -> Option<Installed> {
+fn evaluate(
+    config: &HostConfig,
+    verifier: &Verifier,
+    state: &State,
+    host: &Result<Fingerprint>,
+) -> Option<Installed> {
     let armored = &state.installed.as_ref()?.usage_license;
-    let license = match UsageLicense::from_armor(armored, verifier.keyring()) {
+    let license = match decode_license(verifier, armored) {
         Ok(l) => l,
         Err(e) => {
             return Some(Installed {
                 license: None,
                 entitlement: None,
-                problem: Some(e.into()),
+                problem: Some(e),
             })
         }
     };
     let checked = (|| -> Result<Entitlement> {
         let terms = license.terms();
+        config.role.check(terms.model)?;
         let host = host.as_ref().map_err(Clone::clone)?;
         let ent = verifier.verify_bytes_untimed(license.as_bytes(), host)?;
         if !ent.fingerprint_match().ok() {
@@ -142,7 +161,7 @@ impl LicenseManager {
         clock: Arc<dyn Clock>,
     ) -> Result<Self> {
         let storage = DirStorage::open(state_dir)?;
-        let source = config.source();
+        let source = config.source()?;
         Self::with_parts(config, Box::new(storage), clock, source)
     }
 
@@ -154,16 +173,17 @@ impl LicenseManager {
         clock: Arc<dyn Clock>,
         source: Box<dyn FingerprintSource>,
     ) -> Result<Self> {
-        let verifier = config.verifier()?;
+        let mut verifier = config.verifier()?;
         let loaded = State::load(&*storage)?;
         let stored = loaded.is_some();
-        let state = loaded.unwrap_or_default();
+        let mut state = loaded.unwrap_or_default();
+        let key_list_changed = Self::merge_key_lists(&mut verifier, &mut state);
         let host = fingerprint::compute(&*source, &config.fingerprint_salt);
         let now = clock.now();
-        let installed = evaluate(&verifier, &state, &host);
+        let installed = evaluate(&config, &verifier, &state, &host);
         let gate = Arc::new(FeatureGate::new(
             Arc::clone(&clock),
-            config.rollback_tolerance_secs,
+            DEFAULT_ROLLBACK_TOLERANCE_SECS,
         ));
         let mut m = LicenseManager {
             config,
@@ -178,8 +198,67 @@ impl LicenseManager {
             gate,
         };
         m.publish();
+        if key_list_changed && m.stored {
+            m.commit(m.state.clone(), now, false)?;
+        }
         m.advance_high_water(now)?;
         Ok(m)
+    }
+
+    /// Applies the key list kept in the state over the configuration's (the higher sequence
+    /// wins; a damaged or foreign one in the state is ignored) and keeps the winner in the
+    /// state. Returns whether the state changed.
+    fn merge_key_lists(verifier: &mut Verifier, state: &mut State) -> bool {
+        let Some(store) = verifier.trust_store_mut() else {
+            return false;
+        };
+        if let Some(kept) = &state.key_list {
+            // A lower sequence than the configuration's is stale; anything else that fails
+            // was not signed by the root: either way the configuration's list stands.
+            let _ = store.apply_key_list_armor(kept);
+        }
+        let Some(list) = store.key_list() else {
+            return false;
+        };
+        let armored = list.to_armor();
+        if state.key_list.as_deref() == Some(armored.as_str()) {
+            return false;
+        }
+        state.signed_time = state.signed_time.max(list.issued_at());
+        state.key_list = Some(armored);
+        true
+    }
+
+    /// Applies a root-signed key list (`TGKL:…`, from the vendor: a file, the online
+    /// service's answer) that retires compromised signing keys, keeps it in the state and
+    /// re-verifies the installed license (a license signed by a retired key stops working).
+    /// Returns its sequence. The same list again changes nothing.
+    ///
+    /// Fails with the core's verdict as [`SdkError::Core`]: armor errors, `UnknownKeyId` /
+    /// `BadSignature` for a list the compiled-in root did not sign, `WrongProduct`,
+    /// `StaleKeyList` for a lower sequence than the one this host holds (kept in its state,
+    /// so it survives restarts); or [`SdkError::Storage`]. On any error nothing changes.
+    pub fn apply_key_list(&mut self, armored: &str) -> Result<u64> {
+        let now = self.clock.now();
+        let mut verifier = self.verifier.clone();
+        let store = verifier
+            .trust_store_mut()
+            .ok_or_else(|| SdkError::invalid("this manager has no root of trust"))?;
+        let sequence = store.apply_key_list_armor(armored)?;
+        let mut next = self.state.clone();
+        if !Self::merge_key_lists(&mut verifier, &mut next) {
+            return Ok(sequence);
+        }
+        let previous = std::mem::replace(&mut self.verifier, verifier);
+        // Under a clock rollback, keep the high-water mark where it is.
+        let now = now.max(self.state.high_water);
+        if let Err(e) = self.commit(next, now, true) {
+            self.verifier = previous;
+            self.installed = evaluate(&self.config, &self.verifier, &self.state, &self.host);
+            self.publish();
+            return Err(e);
+        }
+        Ok(sequence)
     }
 
     /// The configuration.
@@ -189,10 +268,28 @@ impl LicenseManager {
 
     // -- internals ----------------------------------------------------------------------------
 
-    /// Publishes the current entitlement and high-water mark to the feature gate.
+    /// Publishes the current entitlement, time floor and tolerance to the feature gate.
     pub(crate) fn publish(&self) {
         let entitlement = self.installed.as_ref().and_then(|i| i.entitlement.as_ref());
-        self.gate.publish(entitlement, self.state.high_water);
+        self.gate
+            .publish(entitlement, self.time_floor(), self.rollback_tolerance());
+    }
+
+    /// The rollback tolerance in force: the installed usage license's signed grant's, else
+    /// [`DEFAULT_ROLLBACK_TOLERANCE_SECS`] (before any license is installed).
+    pub fn rollback_tolerance(&self) -> u64 {
+        self.installed_license()
+            .map_or(DEFAULT_ROLLBACK_TOLERANCE_SECS, |l| {
+                grant_tolerance(l.terms())
+            })
+    }
+
+    /// The earliest time this host accepts, before the tolerance: the latest of the clock
+    /// high-water mark, the latest signed time seen (kept in the state) and the installed
+    /// usage license's `issued_at` (which no edit of the state can lower).
+    pub fn time_floor(&self) -> u64 {
+        let issued = self.installed_license().map_or(0, |l| l.terms().issued_at);
+        self.high_water().max(self.state.signed_time).max(issued)
     }
 
     /// The latest time seen: the state's mark, or a later clock reading by a feature check.
@@ -201,9 +298,11 @@ impl LicenseManager {
     }
 
     pub(crate) fn rollback(&self, now: u64) -> Option<SdkError> {
-        let high_water = self.high_water();
-        (now.saturating_add(self.config.rollback_tolerance_secs) < high_water)
-            .then_some(SdkError::ClockRollback { now, high_water })
+        let floor = self.time_floor();
+        (now.saturating_add(self.rollback_tolerance()) < floor).then_some(SdkError::ClockRollback {
+            now,
+            high_water: floor,
+        })
     }
 
     pub(crate) fn now_checked(&self) -> Result<u64> {
@@ -235,7 +334,7 @@ impl LicenseManager {
                 return Ok(());
             }
         }
-        self.installed = evaluate(&self.verifier, &self.state, &self.host);
+        self.installed = evaluate(&self.config, &self.verifier, &self.state, &self.host);
         self.publish();
         saved
     }
@@ -270,13 +369,20 @@ impl LicenseManager {
     /// Each request supersedes every earlier one: only a usage license answering the newest is
     /// accepted. An installed license stays in force until its replacement is installed.
     ///
+    /// It works also while the clock reads earlier than the host's time floor (a request
+    /// carries no trust): after a clock that ran ahead is corrected, the usage license that
+    /// answers a new request resets the floor ([`LicenseManager::install`]).
+    ///
     /// Fails with [`CoreError::KeyFormat`] / [`CoreError::KeyChecksum`] (typo) as
     /// [`SdkError::Core`], [`SdkError::AlreadyActivated`] when a license for another key is
-    /// installed, [`SdkError::ClockRollback`], [`SdkError::Fingerprint`], [`SdkError::Entropy`]
-    /// or [`SdkError::Storage`].
+    /// installed, [`SdkError::Fingerprint`], [`SdkError::TooFewComponents`] when the
+    /// fingerprint has fewer distinct component kinds than [`HostConfig::min_components`],
+    /// [`SdkError::Entropy`] or [`SdkError::Storage`].
     pub fn request_usage(&mut self, key: &str) -> Result<String> {
         let key = LicenseKey::parse(key)?;
-        let now = self.now_checked()?;
+        // Allowed while the clock reads earlier than the time floor: a request carries no
+        // trust, and its answer is how a clock that ran ahead is corrected (see `install`).
+        let now = self.clock.now();
         let host = self.probe()?;
         let lookup = key.lookup_id();
         let mut next = self.state.clone();
@@ -309,7 +415,7 @@ impl LicenseManager {
     /// Fails with [`SdkError::NotActivated`] when this host never made a request (or
     /// deactivated since), and otherwise like [`LicenseManager::request_usage`].
     pub fn request_renewal(&mut self) -> Result<String> {
-        let now = self.now_checked()?;
+        let now = self.clock.now();
         let host = self.probe()?;
         let mut next = self.state.clone();
         let device = next.device.take().ok_or(SdkError::NotActivated)?;
@@ -324,6 +430,15 @@ impl LicenseManager {
         host: Fingerprint,
         now: u64,
     ) -> Result<String> {
+        let mut kinds: Vec<_> = host.components().iter().map(|c| c.kind).collect();
+        kinds.sort_unstable();
+        kinds.dedup();
+        if kinds.len() < self.config.min_components {
+            return Err(SdkError::TooFewComponents {
+                found: kinds.len(),
+                required: self.config.min_components,
+            });
+        }
         let counter = device
             .counter
             .checked_add(1)
@@ -363,24 +478,43 @@ impl LicenseManager {
 
     /// Installs a usage license from the vendor and returns the new status.
     ///
-    /// In order, it fails with: [`SdkError::ClockRollback`]; [`SdkError::Fingerprint`]; the
-    /// core's verdict as [`SdkError::Core`] (armor, checksum, version, key id, signature,
-    /// product, validity at now, fingerprint match); [`SdkError::Deactivated`] for an
+    /// # Time
+    ///
+    /// The host never accepts a time earlier than its time floor
+    /// ([`LicenseManager::time_floor`]: the clock high-water mark, the latest signed time seen
+    /// and the installed license's `issued_at`) less the rollback tolerance of the installed
+    /// grant ([`LicenseManager::rollback_tolerance`]). One exception repairs a clock that ran
+    /// ahead and was corrected: a NEW usage license answering the pending request (made after
+    /// the correction) is installed even though the clock reads earlier than the old
+    /// high-water mark, provided the clock is not earlier than the license's own `issued_at`
+    /// (less its tolerance): the vendor's signed time witnesses the real time, and the
+    /// high-water mark is reset to the later of now and the signed times.
+    ///
+    /// # Errors
+    ///
+    /// In order, it fails with: [`SdkError::Fingerprint`]; the core's verdict as
+    /// [`SdkError::Core`] (armor, checksum, version, key id, signature, product, validity at
+    /// now, fingerprint match); [`SdkError::WrongModel`] for a usage license whose deployment
+    /// model does not fit [`HostConfig::role`] (an ordinary host refuses a floating server's);
+    /// [`SdkError::Deactivated`] for an
     /// activation deactivated here; [`SdkError::NoPendingRequest`] when this host made no
     /// request; [`SdkError::WrongDevice`] when it answers another installation's request;
     /// [`SdkError::SupersededRequest`] when it answers an older request than the newest one
     /// made (also the installed license itself once a newer request is pending);
     /// [`SdkError::NoPendingRequest`] again for another answer to the request whose answer is
     /// already installed; [`SdkError::UnknownRequest`] when it answers a request newer than any
-    /// made from this state; [`SdkError::Storage`]. Installing the license that is already
-    /// installed, with no newer request pending, succeeds and changes nothing. On any error the
-    /// state is unchanged.
+    /// made from this state; [`SdkError::ClockRollback`] when the clock reads earlier than the
+    /// time floor (for the license already installed) or than the new license's signed time;
+    /// [`SdkError::Storage`]. Installing the license that is already installed, with no newer
+    /// request pending, succeeds and changes nothing. On any error the state is unchanged.
     pub fn install(&mut self, armored_usage_license: &str) -> Result<Status> {
-        let now = self.now_checked()?;
+        let now = self.clock.now();
+        let rollback = self.rollback(now);
         let host = self.probe()?;
-        let license = UsageLicense::from_armor(armored_usage_license, self.verifier.keyring())?;
+        let license = decode_license(&self.verifier, armored_usage_license)?;
         let ent = self.verifier.verify_bytes(license.as_bytes(), &host, now)?;
         let terms = ent.terms();
+        self.config.role.check(terms.model)?;
         if tombstoned(&self.state, terms) {
             return Err(SdkError::Deactivated);
         }
@@ -398,7 +532,10 @@ impl LicenseManager {
                 .as_ref()
                 .is_some_and(|i| i.usage_license == canonical)
         {
-            self.installed = evaluate(&self.verifier, &self.state, &self.host);
+            if let Some(e) = rollback {
+                return Err(e);
+            }
+            self.installed = evaluate(&self.config, &self.verifier, &self.state, &self.host);
             self.publish();
             return Ok(self.status_at(now));
         }
@@ -428,12 +565,28 @@ impl LicenseManager {
             (Ordering::Equal, None) => return Err(SdkError::NoPendingRequest),
             (Ordering::Equal, Some(_)) => {}
         }
+        // The vendor's signed time is the witness of the real time: the host's clock must not
+        // read earlier than it (less the new grant's tolerance). A clock that ran ahead and
+        // was corrected passes this check, and the time floor comes back down to the later of
+        // now and the signed times: the high-water mark it left behind is reset.
+        let signed = self.state.signed_time.max(terms.issued_at);
+        if now.saturating_add(grant_tolerance(terms)) < signed {
+            return Err(SdkError::ClockRollback {
+                now,
+                high_water: signed,
+            });
+        }
         let mut next = self.state.clone();
         next.installed = Some(InstalledLicense {
             usage_license: canonical,
             installed_at: now,
         });
         next.pending = None;
+        next.signed_time = signed;
+        if rollback.is_some() {
+            next.high_water = now.max(signed);
+            self.gate.reset_high_water(next.high_water);
+        }
         self.commit(next, now, true)?;
         Ok(self.status_at(now))
     }
@@ -542,7 +695,7 @@ impl LicenseManager {
     pub fn refresh(&mut self) -> Result<Status> {
         let now = self.clock.now();
         self.host = self.probe();
-        self.installed = evaluate(&self.verifier, &self.state, &self.host);
+        self.installed = evaluate(&self.config, &self.verifier, &self.state, &self.host);
         self.publish();
         if self.rollback(now).is_none() {
             self.advance_high_water(now)?;

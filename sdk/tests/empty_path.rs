@@ -13,7 +13,7 @@ fn an_empty_state_path_is_refused_and_the_current_directory_gains_no_file() {
         "chariot",
         "4.2.0",
         b"salt".to_vec(),
-        vec![VendorSigningKey::from_seed(&[1; 32]).public_key()],
+        VendorSigningKey::from_seed(&[1; 32]).public_key(),
     );
 
     let err = LicenseManager::open(config, "").unwrap_err();

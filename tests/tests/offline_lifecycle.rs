@@ -32,6 +32,7 @@ impl World {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().to_path_buf();
         let mut vendor = Authority::open(root.join("vendor")).unwrap();
+        vendor.create_root_key(T0).unwrap();
         vendor.create_signing_key(T0).unwrap();
         World {
             _dir: dir,
@@ -46,14 +47,9 @@ impl World {
     }
 
     fn config(&mut self, product: &str) -> HostConfig {
-        let keys = self
-            .vendor
-            .public_keys()
-            .unwrap()
-            .iter()
-            .map(|k| k.public_key)
-            .collect();
-        HostConfig::new(product, PRODUCT_VERSION, "chariot-salt", keys)
+        // The vendor's root public key, as the product build compiles it in.
+        let root = self.vendor.root_public_key().unwrap();
+        HostConfig::new(product, PRODUCT_VERSION, "chariot-salt", root)
     }
 
     /// Host `name` of the reference product: its own state directory and its own machine,
@@ -135,8 +131,9 @@ fn the_whole_offline_story() {
     assert_eq!(a.status().state, LicenseState::Pending);
     // 3. fulfil
     let ul1 = w.fulfil(&r1).unwrap();
+    // It carries its signing key's root certificate (TGKC): 485 characters here.
     assert!(
-        ul1.len() <= 400,
+        ul1.len() <= 500,
         "usage license is {} characters",
         ul1.len()
     );
@@ -344,10 +341,19 @@ fn rolled_back_clock() {
     w.clock.set(T0 + 2 * DAY);
     assert_eq!(a.status().state, LicenseState::ClockRollback);
     assert!(!a.has_feature("mqtt-server"));
+    // A request is still allowed (it carries no trust), but its answer, signed at the vendor's
+    // real time, is refused while this clock reads earlier than that.
+    let req = a.request_renewal().unwrap();
+    let ul = w
+        .vendor
+        .fulfil(&req, DeploymentModel::Offline, T0 + 10 * DAY)
+        .unwrap()
+        .usage_license;
     assert!(matches!(
-        a.request_renewal().unwrap_err(),
+        a.install(&ul).unwrap_err(),
         SdkError::ClockRollback { .. }
     ));
+    assert_eq!(a.status().state, LicenseState::ClockRollback);
 }
 
 #[test]

@@ -630,6 +630,31 @@ typedef struct tollgate_meter_reading {
  */
 #define TOLLGATE_ERR_BAD_RESPONSE 234
 
+/**
+ * 235: The host configuration names keys, a root or security policy (runtime `UntrustedConfig`).
+ */
+#define TOLLGATE_ERR_UNTRUSTED_CONFIG 235
+
+/**
+ * 236: This build has no vendor root key (runtime `NoVendorRoot`).
+ */
+#define TOLLGATE_ERR_NO_VENDOR_ROOT 236
+
+/**
+ * 237: The host fingerprint has too few distinct components for a usage request (runtime `TooFewComponents`).
+ */
+#define TOLLGATE_ERR_TOO_FEW_COMPONENTS 237
+
+/**
+ * 238: A probed fingerprint component is overridden without the explicit opt-in (runtime `ComponentOverride`).
+ */
+#define TOLLGATE_ERR_COMPONENT_OVERRIDE 238
+
+/**
+ * 239: The usage license's deployment model does not fit this host (runtime `WrongModel`).
+ */
+#define TOLLGATE_ERR_WRONG_MODEL 239
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus

@@ -77,7 +77,9 @@ pub extern "system" fn Java_dev_tollgate_Native_hostConfigFromJson<'l>(
 ) -> JObject<'l> {
     env.with_env(|env| -> Result<JObject<'l>> {
         let json = string(env, &json)?;
-        let config = HostConfig::from_json(&json)?;
+        // Minimal: the root this library was built with (redone on the bindings' branch).
+        let root = tollgate_sdk::build_vendor_root()?;
+        let config = HostConfig::from_json(&json, root)?;
         convert::host_config(env, &config)
     })
     .resolve::<ThrowJava>()

@@ -79,8 +79,10 @@ pub fn verify(
 /// Fails with `Runtime` 211 `InvalidArgument` when the text is not such a document.
 #[uniffi::export]
 pub fn host_config_from_json(json: &str) -> Result<HostConfig, TollgateError> {
+    // Minimal: the root this library was built with (redone on the bindings' branch).
+    let root = tollgate_sdk::build_vendor_root()?;
     Ok(HostConfig::from_sdk(&tollgate_sdk::HostConfig::from_json(
-        json,
+        json, root,
     )?))
 }
 

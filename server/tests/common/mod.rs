@@ -126,14 +126,14 @@ impl Vendor {
         panic!("cannot bind {addr} again");
     }
 
-    /// The vendor public keys, hex.
-    pub fn public_keys(&self) -> Vec<[u8; 32]> {
-        self.authority()
-            .public_keys()
-            .unwrap()
-            .iter()
-            .map(|k| k.public_key)
-            .collect()
+    /// The vendor's root public key (what a product build compiles in); a fresh root is made
+    /// on first use when the test did not import one.
+    pub fn root(&self) -> [u8; 32] {
+        let mut a = self.authority();
+        match a.root_public_key() {
+            Ok(root) => root,
+            Err(_) => a.create_root_key(1_700_000_000).unwrap(),
+        }
     }
 }
 
@@ -212,9 +212,9 @@ pub fn code(body: &Value) -> u64 {
     body["error"]["code"].as_u64().unwrap_or(0)
 }
 
-/// A broker host `n` (its own fingerprint, in-memory state) trusting `vendor_keys`.
-pub fn host(n: u32, vendor_keys: Vec<[u8; 32]>) -> LicenseManager {
-    let config = HostConfig::new("chariot", "4.2.0", b"chariot-salt".to_vec(), vendor_keys);
+/// A broker host `n` (its own fingerprint, in-memory state) built with the vendor root `root`.
+pub fn host(n: u32, root: [u8; 32]) -> LicenseManager {
+    let config = HostConfig::new("chariot", "4.2.0", b"chariot-salt".to_vec(), root);
     let probes = StaticSource::from_strs(&[
         (ComponentKind::MachineId, &format!("machine-{n}")),
         (ComponentKind::Hostname, &format!("broker-{n}")),

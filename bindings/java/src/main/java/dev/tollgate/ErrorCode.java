@@ -7,7 +7,7 @@ import java.util.List;
 /**
  * One row of the table of stable result codes (the Rust {@code tollgate_sdk::all_errors()}),
  * and the codes as constants. Codes 100–127 are the core's (formats, signatures, validity),
- * 200–217 the host runtime's, 230–234 the online activation client's. A code never changes meaning; a retired code stays reserved.
+ * 200–217 and 235–239 the host runtime's, 230–234 the online activation client's. A code never changes meaning; a retired code stays reserved.
  *
  * @param code the stable numeric code
  * @param name the stable name, e.g. {@code "KeyChecksum"}
@@ -166,6 +166,21 @@ public record ErrorCode(int code, String name, String message) {
 
     /** 234 BadResponse. */
     public static final int BAD_RESPONSE = 234;
+
+    /** 235 UntrustedConfig: the host configuration names keys, a root or security policy. */
+    public static final int UNTRUSTED_CONFIG = 235;
+
+    /** 236 NoVendorRoot. */
+    public static final int NO_VENDOR_ROOT = 236;
+
+    /** 237 TooFewComponents. */
+    public static final int TOO_FEW_COMPONENTS = 237;
+
+    /** 238 ComponentOverride. */
+    public static final int COMPONENT_OVERRIDE = 238;
+
+    /** 239 WrongModel. */
+    public static final int WRONG_MODEL = 239;
 
     /** Every code this version of the native library knows, in code order. */
     public static List<ErrorCode> all() {
