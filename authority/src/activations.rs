@@ -7,9 +7,20 @@ use tollgate_core::{hex_string, DeactivationCode};
 use crate::audit::audit;
 use crate::authority::check_note;
 use crate::error::{AuthorityError, Result};
+use crate::ledger::Tx;
+use crate::policy;
 use crate::records::{Activation, ActivationStatus};
 use crate::spec::Freed;
 use crate::Authority;
+
+/// The transfer policy: may license `license_id` free another seat at `now`?
+fn check_transfer(tx: &Tx<'_>, license_id: u64, now: u64) -> Result<()> {
+    let lic = tx
+        .license_by_id(license_id)?
+        .ok_or(AuthorityError::LicenseNotFound(license_id))?;
+    let since = policy::transfer_window_start(lic.transfers, now);
+    policy::transfer_allowed(lic.id, lic.transfers, tx.count_freed_since(lic.id, since)?)
+}
 
 impl Authority {
     /// Processes a deactivation code (`TGDC:…`) from a host: frees the seat of the activation
@@ -17,9 +28,15 @@ impl Authority {
     ///
     /// Fails with [`AuthorityError::ActivationNotFound`] if no such activation exists, with
     /// [`AuthorityError::BadDeactivationCode`] if it belongs to another license or the code's
-    /// signature does not verify with the activation's recorded device key, and with
+    /// signature does not verify with the activation's recorded device key, with
     /// [`AuthorityError::AlreadyDeactivated`] for a code already processed (or an activation
-    /// already restored).
+    /// already restored), and with [`AuthorityError::TransferLimit`] when the license's
+    /// transfer policy allows no more freed seats in its period (deactivations and restores
+    /// count alike; the same code is accepted once the period allows it).
+    ///
+    /// A deactivation code proves that the device key signed it, not that the host's state was
+    /// removed: see `THREATS.md`. The transfer limit and the offline refresh period bound what
+    /// a kept copy can do.
     pub fn deactivate(&mut self, code_armored: &str, now: u64) -> Result<Freed> {
         let claims = DeactivationCode::from_armor(code_armored)?.claims().clone();
         let actor = self.actor.as_str();
@@ -34,14 +51,16 @@ impl Authority {
             DeactivationCode::from_armor(code_armored)?
                 .verify(&act.device_key)
                 .map_err(|_| AuthorityError::BadDeactivationCode)?;
-            if act.status != ActivationStatus::Active
-                || !tx.free_activation(
-                    act.id,
-                    ActivationStatus::Deactivated,
-                    now,
-                    Some(claims.counter),
-                )?
-            {
+            if act.status != ActivationStatus::Active {
+                return Err(AuthorityError::AlreadyDeactivated(act.id));
+            }
+            check_transfer(tx, act.license_id, now)?;
+            if !tx.free_activation(
+                act.id,
+                ActivationStatus::Deactivated,
+                now,
+                Some(claims.counter),
+            )? {
                 return Err(AuthorityError::AlreadyDeactivated(act.id));
             }
             audit(
@@ -69,8 +88,9 @@ impl Authority {
     ///
     /// Fails with [`AuthorityError::LicenseNotFound`], [`AuthorityError::ActivationNotFound`]
     /// (also when the activation belongs to another license),
-    /// [`AuthorityError::AlreadyDeactivated`], or [`AuthorityError::InvalidArgument`] for a
-    /// blank reason or operator.
+    /// [`AuthorityError::AlreadyDeactivated`], [`AuthorityError::TransferLimit`] (as
+    /// [`Authority::deactivate`]), or [`AuthorityError::InvalidArgument`] for a blank reason
+    /// or operator.
     pub fn restore(
         &mut self,
         license_id: u64,
@@ -88,9 +108,11 @@ impl Authority {
                 .activation(activation_id)?
                 .filter(|a| a.license_id == license_id)
                 .ok_or(AuthorityError::ActivationNotFound(activation_id))?;
-            if act.status != ActivationStatus::Active
-                || !tx.free_activation(act.id, ActivationStatus::Restored, now, None)?
-            {
+            if act.status != ActivationStatus::Active {
+                return Err(AuthorityError::AlreadyDeactivated(act.id));
+            }
+            check_transfer(tx, license_id, now)?;
+            if !tx.free_activation(act.id, ActivationStatus::Restored, now, None)? {
                 return Err(AuthorityError::AlreadyDeactivated(act.id));
             }
             audit(

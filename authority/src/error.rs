@@ -6,7 +6,7 @@ use std::path::PathBuf;
 /// Everything that can go wrong in an [`crate::Authority`] call.
 ///
 /// Each variant has a stable numeric [`AuthorityError::code`] from 300 up (core errors keep
-/// their own codes, 100–120). A code never changes meaning; a retired variant's code is never
+/// their own codes, 100–1xx). A code never changes meaning; a retired variant's code is never
 /// reused. The CLI, the online service and the bindings report these numbers.
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
@@ -125,10 +125,53 @@ pub enum AuthorityError {
     /// new seat; activate instead.
     #[error("this device holds no active activation of the license")]
     NoActiveActivation,
+    /// The vendor suspended the license: activations, refreshes and offline fulfilments are
+    /// refused until it is resumed ([`crate::Authority::resume`]).
+    #[error("license {0} is suspended")]
+    LicenseSuspended(u64),
+    /// The vendor revoked the license, for good: activations, refreshes and offline
+    /// fulfilments are refused, and it cannot be resumed.
+    #[error("license {0} is revoked")]
+    LicenseRevoked(u64),
+    /// The license moved between devices (deactivations and restores) as often as its
+    /// transfer policy allows within the period: no more seats are freed until the oldest
+    /// transfer leaves the period.
+    #[error("license {license_id} reached its transfer limit ({max} per {period_days} days)")]
+    TransferLimit {
+        /// The license.
+        license_id: u64,
+        /// Transfers allowed per period.
+        max: u32,
+        /// The period, in days (rounded down).
+        period_days: u64,
+    },
+    /// The usage request's fingerprint is too weak to bind a license to a machine: fewer
+    /// components than the grant's match threshold, or fewer distinct component kinds than the
+    /// vendor's minimum ([`crate::AuthorityConfig::min_fingerprint_kinds`]).
+    #[error("the request's fingerprint has {components} component(s) of {kinds} kind(s); at least {need_components} component(s) of {need_kinds} distinct kind(s) are required")]
+    WeakFingerprint {
+        /// Components in the request.
+        components: usize,
+        /// Distinct component kinds in the request.
+        kinds: usize,
+        /// Components required (the grant's fingerprint threshold).
+        need_components: usize,
+        /// Distinct kinds required.
+        need_kinds: usize,
+    },
+    /// The vendor state directory has no root key: `vendor init` creates or imports one.
+    #[error("no vendor root key: create or import one first (vendor init)")]
+    NoRootKey,
+    /// A root key already exists; a directory has exactly one, for good.
+    #[error("a vendor root key already exists")]
+    RootKeyExists,
+    /// The active signing key cannot be retired by the key list: rotate to a new key first.
+    #[error("key {0} is the active signing key: rotate to a new key before retiring it")]
+    RetireActiveKey(String),
 }
 
 impl AuthorityError {
-    /// The stable numeric code of this error. Core errors keep their core code (100–120);
+    /// The stable numeric code of this error. Core errors keep their core code (1xx);
     /// authority errors are 300 and up.
     pub fn code(&self) -> u32 {
         match self {
@@ -156,6 +199,13 @@ impl AuthorityError {
             AuthorityError::Io { .. } => 321,
             AuthorityError::Random => 322,
             AuthorityError::NoActiveActivation => 323,
+            AuthorityError::LicenseSuspended(_) => 324,
+            AuthorityError::LicenseRevoked(_) => 325,
+            AuthorityError::TransferLimit { .. } => 326,
+            AuthorityError::WeakFingerprint { .. } => 327,
+            AuthorityError::NoRootKey => 328,
+            AuthorityError::RootKeyExists => 329,
+            AuthorityError::RetireActiveKey(_) => 330,
             AuthorityError::Core(e) => e.code(),
         }
     }
@@ -200,6 +250,15 @@ impl AuthorityError {
             AuthorityError::NoActiveActivation => {
                 "this device holds no active activation of the license"
             }
+            AuthorityError::LicenseSuspended(_) => "the license is suspended",
+            AuthorityError::LicenseRevoked(_) => "the license is revoked",
+            AuthorityError::TransferLimit { .. } => "the license reached its transfer limit",
+            AuthorityError::WeakFingerprint { .. } => {
+                "the request's fingerprint has too few components"
+            }
+            AuthorityError::NoRootKey => "no vendor root key",
+            AuthorityError::RootKeyExists => "a vendor root key already exists",
+            AuthorityError::RetireActiveKey(_) => "the active signing key cannot be retired",
             AuthorityError::Core(e) => e.message(),
         }
     }
@@ -232,6 +291,13 @@ impl AuthorityError {
             AuthorityError::Io { .. } => "Io",
             AuthorityError::Random => "Random",
             AuthorityError::NoActiveActivation => "NoActiveActivation",
+            AuthorityError::LicenseSuspended(_) => "LicenseSuspended",
+            AuthorityError::LicenseRevoked(_) => "LicenseRevoked",
+            AuthorityError::TransferLimit { .. } => "TransferLimit",
+            AuthorityError::WeakFingerprint { .. } => "WeakFingerprint",
+            AuthorityError::NoRootKey => "NoRootKey",
+            AuthorityError::RootKeyExists => "RootKeyExists",
+            AuthorityError::RetireActiveKey(_) => "RetireActiveKey",
             AuthorityError::Core(e) => e.name(),
         }
     }
@@ -324,9 +390,25 @@ mod tests {
             AuthorityError::io("", std::io::Error::other("x")),
             AuthorityError::Random,
             AuthorityError::NoActiveActivation,
+            AuthorityError::LicenseSuspended(1),
+            AuthorityError::LicenseRevoked(1),
+            AuthorityError::TransferLimit {
+                license_id: 1,
+                max: 4,
+                period_days: 365,
+            },
+            AuthorityError::WeakFingerprint {
+                components: 1,
+                kinds: 1,
+                need_components: 3,
+                need_kinds: 2,
+            },
+            AuthorityError::NoRootKey,
+            AuthorityError::RootKeyExists,
+            AuthorityError::RetireActiveKey(String::new()),
         ];
         let codes: Vec<u32> = all.iter().map(AuthorityError::code).collect();
-        let expected: Vec<u32> = (300..324).collect();
+        let expected: Vec<u32> = (300..331).collect();
         assert_eq!(codes, expected);
         let mut names: Vec<&str> = all.iter().map(AuthorityError::name).collect();
         for e in &all {

@@ -15,7 +15,7 @@ use crate::keystore::KeyStore;
 use crate::ledger::{LicenseRow, Tx, UsageRow};
 use crate::policy::{self, ActiveSeat, PriorAnswer, SeatDecision};
 use crate::records::{Activation, ActivationStatus};
-use crate::spec::{FulfilItem, FulfilMode, Fulfilled};
+use crate::spec::{AuthorityConfig, FulfilItem, FulfilMode, Fulfilled};
 use crate::Authority;
 
 impl Authority {
@@ -59,9 +59,20 @@ impl Authority {
     ) -> Result<Fulfilled> {
         let req = UsageRequest::from_armor(request_armored)?;
         let refresh_deadline = self.refresh_deadline(model, now)?;
-        let (keys, actor) = (&self.keys, self.actor.as_str());
-        self.ledger
-            .write(|tx| fulfil_in(tx, keys, actor, &req, model, mode, now, refresh_deadline))
+        let (keys, actor, cfg) = (&self.keys, self.actor.as_str(), &self.config);
+        self.ledger.write(|tx| {
+            fulfil_in(
+                tx,
+                keys,
+                actor,
+                cfg,
+                &req,
+                model,
+                mode,
+                now,
+                refresh_deadline,
+            )
+        })
     }
 
     /// Answers many usage requests (already decoded: [`FulfilItem::parse`]) in one ledger
@@ -90,7 +101,7 @@ impl Authority {
             }
         }
         if !todo.is_empty() {
-            let (keys, actor) = (&self.keys, self.actor.as_str());
+            let (keys, actor, cfg) = (&self.keys, self.actor.as_str(), &self.config);
             let done = self.ledger.write(|tx| {
                 let mut done = Vec::with_capacity(todo.len());
                 for (i, deadline) in &todo {
@@ -100,6 +111,7 @@ impl Authority {
                             tx,
                             keys,
                             actor,
+                            cfg,
                             &item.request,
                             item.model,
                             item.mode,
@@ -143,6 +155,7 @@ fn fulfil_in(
     tx: &Tx<'_>,
     keys: &KeyStore,
     actor: &str,
+    cfg: &AuthorityConfig,
     req: &UsageRequest,
     model: DeploymentModel,
     mode: FulfilMode,
@@ -151,7 +164,13 @@ fn fulfil_in(
 ) -> Result<Fulfilled> {
     let claims = req.claims();
     let (lic, grant) = prove_key(tx, req)?;
+    policy::standing(lic.id, lic.status)?;
     policy::admit(&grant, &claims.product, model, now)?;
+    policy::fingerprint_sufficient(
+        &claims.fingerprint,
+        grant.fingerprint_threshold,
+        cfg.min_fingerprint_kinds,
+    )?;
 
     let device = req.device_key();
     let history = tx.activations_for_device(lic.id, device)?;
@@ -187,6 +206,7 @@ fn fulfil_in(
             repeated: true,
             revision: stored.revision,
             refresh_deadline: stored.refresh_deadline,
+            rapid_transfer_after: None,
         });
     }
 
@@ -197,7 +217,12 @@ fn fulfil_in(
         (SeatDecision::Continue, Some(a)) => (continue_activation(tx, a, req, model, now)?, false),
         _ => {
             policy::seats_available(tx.count_active(lic.id)?, grant.max_activations)?;
-            (new_activation_row(tx, lic.id, req, model, now)?, true)
+            let follows =
+                policy::rapid_transfer(tx.last_freed(lic.id)?, now, cfg.rapid_transfer_secs);
+            (
+                new_activation_row(tx, lic.id, req, model, follows, now)?,
+                true,
+            )
         }
     };
     let issued = sign_usage(
@@ -211,6 +236,21 @@ fn fulfil_in(
         refresh_deadline,
     )?;
     audit_fulfilment(tx, actor, req, &issued, lic.id, new_activation, now)?;
+    if let Some(freed) = activation.follows_activation.filter(|_| new_activation) {
+        audit(
+            tx,
+            now,
+            actor,
+            "rapid_transfer",
+            Some(lic.id),
+            Some(activation.id),
+            json!({
+                "after_activation": freed,
+                "window_secs": cfg.rapid_transfer_secs,
+                "device_key": hex_string(req.device_key()),
+            }),
+        )?;
+    }
     Ok(Fulfilled {
         usage_license: issued.armored,
         activation_id: activation.id,
@@ -219,6 +259,7 @@ fn fulfil_in(
         repeated: false,
         revision: issued.revision,
         refresh_deadline,
+        rapid_transfer_after: activation.follows_activation.filter(|_| new_activation),
     })
 }
 
@@ -271,6 +312,7 @@ fn new_activation_row(
     license_id: u64,
     req: &UsageRequest,
     model: DeploymentModel,
+    follows_activation: Option<u64>,
     now: u64,
 ) -> Result<Activation> {
     let claims = req.claims();
@@ -286,6 +328,7 @@ fn new_activation_row(
         created_at: now,
         last_fulfilled_at: now,
         freed_at: None,
+        follows_activation,
     };
     tx.insert_activation(&a, &req.request_id())?;
     Ok(a)

@@ -41,6 +41,8 @@ impl Authority {
             status: KeyStatus::Active,
             created_at: now,
             retired_at: None,
+            certificate: None,
+            withdrawn_at: None,
         };
         drop(key);
         let actor = self.actor.as_str();

@@ -46,8 +46,12 @@
 //! let issued = vendor.issue(spec, 1_700_000_000)?;
 //!
 //! // The host, given `issued.key`, makes a usage request.
+//! // (At least the grant's threshold of components, of two kinds or more: the vendor refuses
+//! // weaker fingerprints.)
 //! let fp = Fingerprint::from_components(vec![
 //!     Component::derive(ComponentKind::MachineId, b"4c4c4544-0042", b"chariot-salt"),
+//!     Component::derive(ComponentKind::Mac, b"00:1b:44:11:3a:b7", b"chariot-salt"),
+//!     Component::derive(ComponentKind::Mac, b"00:1b:44:11:3a:b8", b"chariot-salt"),
 //! ])?;
 //! let device = DeviceKey::from_seed(&[3; 32]);
 //! let req = UsageRequest::create(&issued.key, &device, "chariot", "4.2.0", 1, 1_700_000_100, &fp)?;
@@ -83,11 +87,13 @@ pub use authority::{Authority, DEFAULT_ACTOR, KEYS_DIR, LEDGER_FILE};
 pub use error::{AuthorityError, LedgerError, Result};
 pub use ledger::store::{Migration, SqlStore, SqlTx, SqlValue};
 pub use records::{
-    Activation, ActivationStatus, AuditEntry, KeyStatus, LicenseRecord, SigningKeyInfo,
+    Activation, ActivationStatus, AuditEntry, KeyStatus, LicenseRecord, LicenseStatus,
+    SigningKeyInfo, TransferPolicy,
 };
 pub use spec::{
     AuthorityConfig, Extension, Freed, FulfilItem, FulfilMode, Fulfilled, IssueSpec, Issued,
-    NewExpiry, UpgradeSpec, DEFAULT_FINGERPRINT_THRESHOLD,
+    NewExpiry, UpgradeSpec, DEFAULT_FINGERPRINT_THRESHOLD, DEFAULT_MIN_FINGERPRINT_KINDS,
+    DEFAULT_RAPID_TRANSFER_SECS,
 };
 
 /// The ledger schema version this build writes (the highest migration it knows).

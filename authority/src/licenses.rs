@@ -6,11 +6,12 @@ use tollgate_core::{hex_string, DeploymentModel, FeatureKind, Grant, License, Li
 use zeroize::Zeroizing;
 
 use crate::audit::audit;
+use crate::authority::check_note;
 use crate::error::{AuthorityError, Result};
 use crate::keys::active_signer;
 use crate::keystore::random;
 use crate::ledger::{RevisionRow, Tx};
-use crate::records::LicenseRecord;
+use crate::records::{LicenseRecord, LicenseStatus};
 use crate::spec::{IssueSpec, Issued, NewExpiry, UpgradeSpec};
 use crate::Authority;
 
@@ -50,6 +51,12 @@ impl Authority {
     /// [`AuthorityError::InvalidArgument`] or a core `LimitExceeded` if the spec breaks a
     /// limit, and with [`AuthorityError::NoSigningKey`] before the first key is created.
     pub fn issue(&mut self, spec: IssueSpec, now: u64) -> Result<Issued> {
+        let transfers = spec.transfers;
+        if transfers.period_secs == 0 || i64::try_from(transfers.period_secs).is_err() {
+            return Err(AuthorityError::invalid(
+                "the transfer period must be at least one second",
+            ));
+        }
         let mut grant = Grant {
             license_id: 0,
             revision: 1,
@@ -72,7 +79,14 @@ impl Authority {
             let lookup = key.lookup_id();
             grant.license_id = tx.next_id("license")?;
             let license = License::sign(grant.clone(), now, &signer)?;
-            tx.insert_license(grant.license_id, &lookup, &key.auth_secret(), &grant, now)?;
+            tx.insert_license(
+                grant.license_id,
+                &lookup,
+                &key.auth_secret(),
+                &grant,
+                transfers,
+                now,
+            )?;
             tx.insert_revision(&RevisionRow {
                 license_id: grant.license_id,
                 revision: 1,
@@ -92,6 +106,8 @@ impl Authority {
                     "key_lookup": hex_string(&lookup),
                     "signed_by": signer.key_id().to_hex(),
                     "grant": grant_json(&grant),
+                    "max_transfers": transfers.max_transfers,
+                    "transfer_period_secs": transfers.period_secs,
                 }),
             )?;
             Ok(Issued { key, license })
@@ -150,6 +166,72 @@ impl Authority {
                 }),
             )?;
             Ok(license)
+        })
+    }
+
+    /// Suspends a license: until [`Authority::resume`], no usage license is issued for it
+    /// (activations, online refreshes, offline and floating fulfilments are refused with
+    /// [`AuthorityError::LicenseSuspended`]). Hosts keep what they hold until its refresh
+    /// deadline. Fails with [`AuthorityError::LicenseNotFound`],
+    /// [`AuthorityError::LicenseRevoked`] for a revoked license, and
+    /// [`AuthorityError::InvalidArgument`] if it is already suspended. `reason` goes to the
+    /// audit log.
+    pub fn suspend(&mut self, license_id: u64, reason: &str, now: u64) -> Result<()> {
+        self.set_status(license_id, LicenseStatus::Suspended, reason, now)
+    }
+
+    /// Resumes a suspended license. Fails with [`AuthorityError::LicenseRevoked`] for a
+    /// revoked one (revocation is final) and [`AuthorityError::InvalidArgument`] if it is not
+    /// suspended.
+    pub fn resume(&mut self, license_id: u64, reason: &str, now: u64) -> Result<()> {
+        self.set_status(license_id, LicenseStatus::Active, reason, now)
+    }
+
+    /// Revokes a license for good: no usage license is issued for it again
+    /// ([`AuthorityError::LicenseRevoked`]). Fails with [`AuthorityError::LicenseRevoked`] if
+    /// it already is.
+    pub fn revoke(&mut self, license_id: u64, reason: &str, now: u64) -> Result<()> {
+        self.set_status(license_id, LicenseStatus::Revoked, reason, now)
+    }
+
+    fn set_status(
+        &mut self,
+        license_id: u64,
+        to: LicenseStatus,
+        reason: &str,
+        now: u64,
+    ) -> Result<()> {
+        check_note("reason", reason)?;
+        let actor = self.actor.as_str();
+        self.ledger.write(|tx| {
+            let lic = tx
+                .license_by_id(license_id)?
+                .ok_or(AuthorityError::LicenseNotFound(license_id))?;
+            match (lic.status, to) {
+                (LicenseStatus::Revoked, _) => return Err(AuthorityError::LicenseRevoked(lic.id)),
+                (from, to) if from == to => {
+                    return Err(AuthorityError::invalid(format!(
+                        "license {license_id} is already {}",
+                        to.name()
+                    )))
+                }
+                _ => {}
+            }
+            tx.set_license_status(lic.id, to, now)?;
+            let action = match to {
+                LicenseStatus::Active => "license.resumed",
+                LicenseStatus::Suspended => "license.suspended",
+                LicenseStatus::Revoked => "license.revoked",
+            };
+            audit(
+                tx,
+                now,
+                actor,
+                action,
+                Some(lic.id),
+                None,
+                json!({"from": lic.status.name(), "to": to.name(), "reason": reason}),
+            )
         })
     }
 

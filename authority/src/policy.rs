@@ -12,14 +12,77 @@
 //! | a refresh needs an active activation | [`refresh_needs_active`] |
 //! | the same request again: replay its answer, or refuse it as superseded? | [`replay`] |
 //! | a new request: continue the device's activation or take a new seat? | [`next_seat`] |
-//!
-//! Transfer limits (how often a license may move to another device) belong here too, as a
-//! function over the license's freed activations, next to [`freed_floor`]; today there are
-//! none.
+//! | is the license suspended or revoked? | [`standing`] |
+//! | is the request's fingerprint strong enough to bind a license? | [`fingerprint_sufficient`] |
+//! | may another seat be freed (deactivation, restore) within the transfer policy? | [`transfer_allowed`] |
+//! | is a new seat a rapid transfer (soon after another seat was freed)? | [`rapid_transfer`] |
 
-use tollgate_core::{DeploymentModel, Grant};
+use tollgate_core::{Component, DeploymentModel, Grant};
 
 use crate::error::{AuthorityError, Result};
+use crate::records::{LicenseStatus, TransferPolicy};
+
+/// Whether license `license_id` in `status` may get a usage license. Refuses with
+/// [`AuthorityError::LicenseSuspended`] and [`AuthorityError::LicenseRevoked`].
+pub fn standing(license_id: u64, status: LicenseStatus) -> Result<()> {
+    match status {
+        LicenseStatus::Active => Ok(()),
+        LicenseStatus::Suspended => Err(AuthorityError::LicenseSuspended(license_id)),
+        LicenseStatus::Revoked => Err(AuthorityError::LicenseRevoked(license_id)),
+    }
+}
+
+/// Whether a request's fingerprint may bind a license: at least `threshold` components (the
+/// grant's k of the k-of-n match: fewer could never be matched honestly, and one claimed
+/// value would unlock any machine) and at least `min_kinds` distinct component kinds.
+/// Refuses with [`AuthorityError::WeakFingerprint`].
+pub fn fingerprint_sufficient(
+    components: &[Component],
+    threshold: u8,
+    min_kinds: u8,
+) -> Result<()> {
+    let mut kinds: Vec<u8> = components.iter().map(|c| c.kind).collect();
+    kinds.sort_unstable();
+    kinds.dedup();
+    let (need_components, need_kinds) = (usize::from(threshold), usize::from(min_kinds));
+    if components.len() < need_components || kinds.len() < need_kinds {
+        return Err(AuthorityError::WeakFingerprint {
+            components: components.len(),
+            kinds: kinds.len(),
+            need_components,
+            need_kinds,
+        });
+    }
+    Ok(())
+}
+
+/// The start of the transfer period that ends at `now` (exclusive: seats freed after it count).
+pub fn transfer_window_start(policy: TransferPolicy, now: u64) -> u64 {
+    now.saturating_sub(policy.period_secs)
+}
+
+/// Whether license `license_id` may free another seat (a deactivation or a restore) when
+/// `recent` seats were freed within the policy's period before now. Refuses with
+/// [`AuthorityError::TransferLimit`] once `max_transfers` were freed in the period.
+pub fn transfer_allowed(license_id: u64, policy: TransferPolicy, recent: u64) -> Result<()> {
+    match policy.max_transfers {
+        Some(max) if recent >= u64::from(max) => Err(AuthorityError::TransferLimit {
+            license_id,
+            max,
+            period_days: policy.period_secs / 86_400,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Whether a new seat taken at `now` is a rapid transfer: `last_freed` is the license's most
+/// recently freed activation (id, freed at); returns its id when it was freed at most
+/// `window_secs` before `now`.
+pub fn rapid_transfer(last_freed: Option<(u64, u64)>, now: u64, window_secs: u64) -> Option<u64> {
+    last_freed
+        .filter(|&(_, at)| at <= now && now - at <= window_secs)
+        .map(|(id, _)| id)
+}
 
 /// The device's active activation, as far as the decisions need it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -223,6 +286,102 @@ mod tests {
             admit(&g, "chariot", DeploymentModel::Offline, 200),
             Err(AuthorityError::LicenseExpired)
         ));
+    }
+
+    #[test]
+    fn standing_refuses_suspended_and_revoked_distinctly() {
+        assert!(standing(5, LicenseStatus::Active).is_ok());
+        assert!(matches!(
+            standing(5, LicenseStatus::Suspended),
+            Err(AuthorityError::LicenseSuspended(5))
+        ));
+        assert!(matches!(
+            standing(5, LicenseStatus::Revoked),
+            Err(AuthorityError::LicenseRevoked(5))
+        ));
+        assert_eq!(code(standing(5, LicenseStatus::Suspended)), 324);
+        assert_eq!(code(standing(5, LicenseStatus::Revoked)), 325);
+    }
+
+    fn comp(kind: u8, d: u8) -> Component {
+        Component {
+            kind,
+            digest: [d; 8],
+        }
+    }
+
+    #[test]
+    fn fingerprint_needs_threshold_components_and_distinct_kinds() {
+        let one = [comp(7, 1)];
+        assert!(matches!(
+            fingerprint_sufficient(&one, 1, 2),
+            Err(AuthorityError::WeakFingerprint {
+                components: 1,
+                kinds: 1,
+                need_components: 1,
+                need_kinds: 2
+            })
+        ));
+        assert_eq!(code(fingerprint_sufficient(&one, 3, 2)), 327);
+        // Two components of the same kind are one kind.
+        let same = [comp(3, 1), comp(3, 2)];
+        assert!(fingerprint_sufficient(&same, 2, 2).is_err());
+        assert!(fingerprint_sufficient(&same, 2, 1).is_ok());
+        let three = [comp(1, 1), comp(2, 2), comp(3, 3)];
+        assert!(fingerprint_sufficient(&three, 3, 2).is_ok());
+        assert!(matches!(
+            fingerprint_sufficient(&three, 4, 2),
+            Err(AuthorityError::WeakFingerprint {
+                components: 3,
+                kinds: 3,
+                need_components: 4,
+                need_kinds: 2
+            })
+        ));
+        assert!(fingerprint_sufficient(&[], 0, 0).is_ok());
+    }
+
+    #[test]
+    fn transfers_are_limited_per_period() {
+        let p = TransferPolicy {
+            max_transfers: Some(2),
+            period_secs: 10 * 86_400,
+        };
+        assert!(transfer_allowed(1, p, 0).is_ok());
+        assert!(transfer_allowed(1, p, 1).is_ok());
+        assert!(matches!(
+            transfer_allowed(1, p, 2),
+            Err(AuthorityError::TransferLimit {
+                license_id: 1,
+                max: 2,
+                period_days: 10
+            })
+        ));
+        assert_eq!(code(transfer_allowed(1, p, 9)), 326);
+        let none = TransferPolicy {
+            max_transfers: Some(0),
+            ..p
+        };
+        assert!(transfer_allowed(1, none, 0).is_err());
+        let unlimited = TransferPolicy {
+            max_transfers: None,
+            ..p
+        };
+        assert!(transfer_allowed(1, unlimited, u64::MAX).is_ok());
+        assert_eq!(transfer_window_start(p, 100), 0);
+        assert_eq!(transfer_window_start(p, 864_100), 100);
+        assert_eq!(TransferPolicy::default(), TransferPolicy::DEFAULT);
+        assert_eq!(TransferPolicy::DEFAULT.max_transfers, Some(4));
+    }
+
+    #[test]
+    fn rapid_transfer_within_the_window_only() {
+        assert_eq!(rapid_transfer(None, 1000, 60), None);
+        assert_eq!(rapid_transfer(Some((4, 940)), 1000, 60), Some(4));
+        assert_eq!(rapid_transfer(Some((4, 1000)), 1000, 60), Some(4));
+        assert_eq!(rapid_transfer(Some((4, 939)), 1000, 60), None);
+        // Freed "after" now (a clock difference between processes): not counted.
+        assert_eq!(rapid_transfer(Some((4, 1001)), 1000, 60), None);
     }
 
     #[test]

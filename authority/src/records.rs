@@ -42,6 +42,12 @@ pub struct SigningKeyInfo {
     pub created_at: u64,
     /// When it was retired, if it was.
     pub retired_at: Option<u64>,
+    /// Its root-signed certificate (`TGKC:…`), embedded in every usage license it signs.
+    /// `None` for a key made before the directory had a root key.
+    pub certificate: Option<String>,
+    /// When the root-signed key list withdrew it (`vendor key retire`): hosts that learn the
+    /// list no longer trust anything it signed.
+    pub withdrawn_at: Option<u64>,
 }
 
 impl SigningKeyInfo {
@@ -109,6 +115,67 @@ pub struct Activation {
     pub last_fulfilled_at: u64,
     /// When its seat was freed, if it was.
     pub freed_at: Option<u64>,
+    /// A rapid transfer: this seat was taken within
+    /// [`crate::AuthorityConfig::rapid_transfer_secs`] after activation `n` of the same
+    /// license was freed (the "deactivate, keep a copy, activate elsewhere" pattern).
+    pub follows_activation: Option<u64>,
+}
+
+/// Whether a license may be used: the vendor suspends (reversibly) or revokes (for good).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LicenseStatus {
+    /// Usable.
+    Active,
+    /// No usage license is issued (activation, refresh, offline fulfilment) until resumed.
+    Suspended,
+    /// No usage license is ever issued again.
+    Revoked,
+}
+
+impl LicenseStatus {
+    /// Lower-case name: `active`, `suspended`, `revoked`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            LicenseStatus::Active => "active",
+            LicenseStatus::Suspended => "suspended",
+            LicenseStatus::Revoked => "revoked",
+        }
+    }
+
+    /// Parses a lower-case name.
+    pub fn from_name(s: &str) -> Option<Self> {
+        [
+            LicenseStatus::Active,
+            LicenseStatus::Suspended,
+            LicenseStatus::Revoked,
+        ]
+        .into_iter()
+        .find(|k| k.name() == s)
+    }
+}
+
+/// How often a license may move between devices: at most `max_transfers` seats freed
+/// (deactivations and restores together) within any `period_secs`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TransferPolicy {
+    /// Transfers allowed per period; `None`: unlimited.
+    pub max_transfers: Option<u32>,
+    /// The sliding period, in seconds.
+    pub period_secs: u64,
+}
+
+impl TransferPolicy {
+    /// The default: 4 transfers per 365 days.
+    pub const DEFAULT: TransferPolicy = TransferPolicy {
+        max_transfers: Some(4),
+        period_secs: 365 * 86_400,
+    };
+}
+
+impl Default for TransferPolicy {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
 }
 
 /// A license as the ledger holds it: its current revision and its seat usage.
@@ -130,6 +197,12 @@ pub struct LicenseRecord {
     pub active_activations: u64,
     /// Activations ever made, including freed ones.
     pub total_activations: u64,
+    /// Suspended or revoked by the vendor?
+    pub status: LicenseStatus,
+    /// Its transfer policy.
+    pub transfers: TransferPolicy,
+    /// Activations that were rapid transfers ([`Activation::follows_activation`]).
+    pub rapid_transfers: u64,
 }
 
 /// One entry of the audit log. Never holds a secret.

@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use tollgate_core::{DeploymentModel, Feature, License, LicenseKey, Models, UsageRequest};
 
+use crate::records::TransferPolicy;
+
 /// The default k of the k-of-n fingerprint match ([`IssueSpec::fingerprint_threshold`]).
 pub const DEFAULT_FINGERPRINT_THRESHOLD: u8 = 3;
 
@@ -18,7 +20,22 @@ pub struct AuthorityConfig {
     /// How long a call waits for another process's write lock before failing with
     /// [`crate::AuthorityError::Busy`]. Default 10 seconds.
     pub busy_timeout: Duration,
+    /// The fewest distinct fingerprint component kinds (machine id, DMI UUID, MAC, disk, …) a
+    /// usage request must carry, whatever the grant's threshold: a request with fewer is
+    /// refused with [`crate::AuthorityError::WeakFingerprint`]. Default
+    /// [`DEFAULT_MIN_FINGERPRINT_KINDS`] (2).
+    pub min_fingerprint_kinds: u8,
+    /// A new seat taken within this many seconds after another seat of the same license was
+    /// freed is recorded as a rapid transfer (audit event `rapid_transfer`, shown by
+    /// `vendor show`). Default [`DEFAULT_RAPID_TRANSFER_SECS`] (30 minutes).
+    pub rapid_transfer_secs: u64,
 }
+
+/// The default of [`AuthorityConfig::min_fingerprint_kinds`].
+pub const DEFAULT_MIN_FINGERPRINT_KINDS: u8 = 2;
+
+/// The default of [`AuthorityConfig::rapid_transfer_secs`]: 30 minutes.
+pub const DEFAULT_RAPID_TRANSFER_SECS: u64 = 30 * 60;
 
 impl Default for AuthorityConfig {
     fn default() -> Self {
@@ -26,6 +43,8 @@ impl Default for AuthorityConfig {
             online_refresh_secs: 7 * 24 * 3600,
             floating_refresh_secs: None,
             busy_timeout: Duration::from_secs(10),
+            min_fingerprint_kinds: DEFAULT_MIN_FINGERPRINT_KINDS,
+            rapid_transfer_secs: DEFAULT_RAPID_TRANSFER_SECS,
         }
     }
 }
@@ -55,6 +74,9 @@ pub struct IssueSpec {
     /// The longest a floating license server may lend a feature set to a client that borrows
     /// it, in seconds; 0 (the default): no borrowing.
     pub max_borrow_secs: u32,
+    /// How often the license may move between devices (deactivations and restores);
+    /// default [`TransferPolicy::DEFAULT`], 4 per 365 days.
+    pub transfers: TransferPolicy,
 }
 
 impl IssueSpec {
@@ -72,6 +94,7 @@ impl IssueSpec {
             not_after: None,
             fingerprint_threshold: DEFAULT_FINGERPRINT_THRESHOLD,
             max_borrow_secs: 0,
+            transfers: TransferPolicy::DEFAULT,
         }
     }
 }
@@ -106,6 +129,9 @@ pub struct Fulfilled {
     pub revision: u32,
     /// The usage license's refresh deadline (online and floating activations).
     pub refresh_deadline: Option<u64>,
+    /// This new seat is a rapid transfer: it follows the freeing of this activation of the
+    /// same license within [`AuthorityConfig::rapid_transfer_secs`].
+    pub rapid_transfer_after: Option<u64>,
 }
 
 /// A freed seat.

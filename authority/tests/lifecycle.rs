@@ -49,10 +49,24 @@ fn deactivation_frees_the_seat_for_a_new_activation() {
         .unwrap();
     assert!(fb.new_activation);
     assert_ne!(fb.activation_id, fa.activation_id);
+    // A new seat 10 s after another was freed: a rapid transfer, recorded and shown.
+    assert_eq!(fb.rapid_transfer_after, Some(fa.activation_id));
+    let log = v.audit_log(Some(1), 10).unwrap();
+    let actions: Vec<&str> = log.iter().map(|e| e.action.as_str()).collect();
     assert_eq!(
-        v.audit_log(Some(1), 10).unwrap()[1].action,
-        "activation.deactivated"
+        actions[..3],
+        [
+            "rapid_transfer",
+            "activation.created",
+            "activation.deactivated"
+        ]
     );
+    assert_eq!(log[0].activation_id, Some(fb.activation_id));
+    assert_eq!(log[0].detail["after_activation"], fa.activation_id);
+    let acts = v.list_activations(1).unwrap();
+    assert_eq!(acts[0].follows_activation, None);
+    assert_eq!(acts[1].follows_activation, Some(fa.activation_id));
+    assert_eq!(v.get_license(1).unwrap().rapid_transfers, 1);
 }
 
 #[test]

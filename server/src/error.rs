@@ -141,16 +141,20 @@ impl From<AuthorityError> for ApiError {
             | A::ModelNotAllowed { .. }
             | A::BadDeactivationCode
             | A::LicenseExpired
-            | A::LicenseNotYetValid => StatusCode::FORBIDDEN,
+            | A::LicenseNotYetValid
+            | A::LicenseSuspended(_)
+            | A::LicenseRevoked(_) => StatusCode::FORBIDDEN,
             A::SeatsExhausted { .. }
             | A::AlreadyDeactivated(_)
             | A::StaleRequest { .. }
             | A::FeatureExists(_)
-            | A::NoActiveActivation => StatusCode::CONFLICT,
+            | A::NoActiveActivation
+            | A::TransferLimit { .. } => StatusCode::CONFLICT,
             A::LicenseNotFound(_) | A::ActivationNotFound(_) => StatusCode::NOT_FOUND,
-            A::Core(_) | A::InvalidArgument(_) | A::NoSuchSubscription(_) => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
+            A::Core(_)
+            | A::InvalidArgument(_)
+            | A::NoSuchSubscription(_)
+            | A::WeakFingerprint { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             A::Busy => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };

@@ -20,7 +20,8 @@ use tollgate_core::{hex_string, Component, DeploymentModel, Grant, KeyAuthSecret
 
 use crate::error::{AuthorityError, Result};
 use crate::records::{
-    Activation, ActivationStatus, AuditEntry, KeyStatus, LicenseRecord, SigningKeyInfo,
+    Activation, ActivationStatus, AuditEntry, KeyStatus, LicenseRecord, LicenseStatus,
+    SigningKeyInfo, TransferPolicy,
 };
 pub(crate) use backend::Dialect;
 use backend::{Conn, Row, Val};
@@ -121,6 +122,30 @@ pub(crate) fn parse_hex<const N: usize>(s: &str) -> Option<[u8; N]> {
         *o = u8::try_from(hi * 16 + lo).ok()?;
     }
     Some(out)
+}
+
+fn col_opt_str(r: &Row, i: usize) -> Result<Option<String>> {
+    match r.get(i)? {
+        Val::Null => Ok(None),
+        _ => col_str(r, i).map(Some),
+    }
+}
+
+fn col_license_status(r: &Row, i: usize) -> Result<LicenseStatus> {
+    LicenseStatus::from_name(&col_str(r, i)?)
+        .ok_or(AuthorityError::Corrupt("unknown license status"))
+}
+
+/// The transfer policy in columns `i` (max, NULL: unlimited) and `i + 1` (period).
+fn col_transfers(r: &Row, i: usize) -> Result<TransferPolicy> {
+    let max = col_opt_u64(r, i)?
+        .map(u32::try_from)
+        .transpose()
+        .map_err(|_| AuthorityError::Corrupt("max_transfers out of range"))?;
+    Ok(TransferPolicy {
+        max_transfers: max,
+        period_secs: col_u64(r, i + 1)?,
+    })
 }
 
 fn col_model(r: &Row, i: usize) -> Result<DeploymentModel> {
@@ -240,6 +265,8 @@ pub(crate) struct LicenseRow {
     pub id: u64,
     pub key_auth: KeyAuthSecret,
     pub revision: u32,
+    pub status: LicenseStatus,
+    pub transfers: TransferPolicy,
 }
 
 /// A signed revision of a license.
@@ -287,7 +314,7 @@ pub(crate) struct Tx<'c> {
 }
 
 const ACTIVATION_COLUMNS: &str = "id, license_id, device_key, model, status, fingerprint_json, \
-     product_version, last_counter, created_at, last_fulfilled_at, freed_at";
+     product_version, last_counter, created_at, last_fulfilled_at, freed_at, follows_activation";
 
 fn activation_row(r: &Row) -> Result<Activation> {
     Ok(Activation {
@@ -303,8 +330,12 @@ fn activation_row(r: &Row) -> Result<Activation> {
         created_at: col_u64(r, 8)?,
         last_fulfilled_at: col_u64(r, 9)?,
         freed_at: col_opt_u64(r, 10)?,
+        follows_activation: col_opt_u64(r, 11)?,
     })
 }
+
+const KEY_COLUMNS: &str =
+    "key_id, public_key, status, created_at, retired_at, certificate, withdrawn_at";
 
 fn key_row(r: &Row) -> Result<SigningKeyInfo> {
     Ok(SigningKeyInfo {
@@ -314,6 +345,8 @@ fn key_row(r: &Row) -> Result<SigningKeyInfo> {
             .ok_or(AuthorityError::Corrupt("unknown key status"))?,
         created_at: col_u64(r, 3)?,
         retired_at: col_opt_u64(r, 4)?,
+        certificate: col_opt_str(r, 5)?,
+        withdrawn_at: col_opt_u64(r, 6)?,
     })
 }
 
@@ -336,7 +369,10 @@ const USAGE_COLUMNS: &str = "u.activation_id, u.request_id, u.counter, u.model, 
 
 const LICENSE_RECORD_SQL: &str = "SELECT l.id, r.grant_json, r.armored, r.key_id, r.issued_at, \
      l.created_at, l.active_activations, \
-     (SELECT COUNT(*) FROM activations a WHERE a.license_id = l.id) \
+     (SELECT COUNT(*) FROM activations a WHERE a.license_id = l.id), \
+     l.status, l.max_transfers, l.transfer_period_secs, \
+     (SELECT COUNT(*) FROM activations a WHERE a.license_id = l.id \
+      AND a.follows_activation IS NOT NULL) \
      FROM licenses l JOIN license_revisions r ON r.license_id = l.id AND r.revision = l.revision";
 
 fn license_record(r: &Row) -> Result<LicenseRecord> {
@@ -349,6 +385,9 @@ fn license_record(r: &Row) -> Result<LicenseRecord> {
         created_at: col_u64(r, 5)?,
         active_activations: col_u64(r, 6)?,
         total_activations: col_u64(r, 7)?,
+        status: col_license_status(r, 8)?,
+        transfers: col_transfers(r, 9)?,
+        rapid_transfers: col_u64(r, 11)?,
     })
 }
 
@@ -426,14 +465,16 @@ impl Tx<'_> {
     pub fn insert_key(&self, k: &SigningKeyInfo) -> Result<()> {
         self.active_key.replace(None);
         self.exec(
-            "INSERT INTO signing_keys (key_id, public_key, status, created_at, retired_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO signing_keys (key_id, public_key, status, created_at, retired_at, \
+             certificate, withdrawn_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             vals![
                 k.key_id.to_hex(),
                 hex_string(&k.public_key),
                 k.status.name(),
                 to_i64(k.created_at)?,
                 k.retired_at.map(to_i64).transpose()?,
+                k.certificate.clone(),
+                k.withdrawn_at.map(to_i64).transpose()?,
             ],
         )?;
         Ok(())
@@ -446,8 +487,7 @@ impl Tx<'_> {
             return Ok(k.clone());
         }
         let k = self.one(
-            "SELECT key_id, public_key, status, created_at, retired_at FROM signing_keys \
-             WHERE status = 'active'",
+            &format!("SELECT {KEY_COLUMNS} FROM signing_keys WHERE status = 'active'"),
             &[],
             key_row,
         )?;
@@ -464,10 +504,49 @@ impl Tx<'_> {
         Ok(())
     }
 
+    /// Records the root-signed certificate of a key.
+    #[allow(dead_code)] // the root's certificates and key lists use it (next commit)
+    pub fn set_key_certificate(&self, key_id: KeyId, armored: &str) -> Result<()> {
+        self.active_key.replace(None);
+        self.exec(
+            "UPDATE signing_keys SET certificate = ?2 WHERE key_id = ?1",
+            vals![key_id.to_hex(), armored],
+        )?;
+        Ok(())
+    }
+
+    /// Marks a key withdrawn by the key list. Returns false if it already was, or is unknown.
+    #[allow(dead_code)] // the root's certificates and key lists use it (next commit)
+    pub fn withdraw_key(&self, key_id: KeyId, at: u64) -> Result<bool> {
+        let n = self.exec(
+            "UPDATE signing_keys SET withdrawn_at = ?2 WHERE key_id = ?1 AND withdrawn_at IS NULL",
+            vals![key_id.to_hex(), to_i64(at)?],
+        )?;
+        Ok(n == 1)
+    }
+
+    /// The current (highest sequence) key list: sequence and armored text.
+    #[allow(dead_code)] // the root's certificates and key lists use it (next commit)
+    pub fn current_key_list(&self) -> Result<Option<(u64, String)>> {
+        self.one(
+            "SELECT sequence, armored FROM key_lists ORDER BY sequence DESC LIMIT 1",
+            &[],
+            |r| Ok((col_u64(r, 0)?, col_str(r, 1)?)),
+        )
+    }
+
+    #[allow(dead_code)] // the root's certificates and key lists use it (next commit)
+    pub fn insert_key_list(&self, sequence: u64, armored: &str, at: u64) -> Result<()> {
+        self.exec(
+            "INSERT INTO key_lists (sequence, armored, issued_at) VALUES (?1, ?2, ?3)",
+            vals![to_i64(sequence)?, armored, to_i64(at)?],
+        )?;
+        Ok(())
+    }
+
     pub fn list_keys(&self) -> Result<Vec<SigningKeyInfo>> {
         self.all(
-            "SELECT key_id, public_key, status, created_at, retired_at FROM signing_keys \
-             ORDER BY created_at, key_id",
+            &format!("SELECT {KEY_COLUMNS} FROM signing_keys ORDER BY created_at, key_id"),
             &[],
             key_row,
         )
@@ -491,12 +570,14 @@ impl Tx<'_> {
         lookup: &[u8; 8],
         auth: &KeyAuthSecret,
         grant: &Grant,
+        transfers: TransferPolicy,
         at: u64,
     ) -> Result<()> {
         let auth_hex = zeroize::Zeroizing::new(hex_string(&auth.0));
         self.exec(
             "INSERT INTO licenses (id, key_lookup, key_auth, product, customer, revision, \
-             created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+             created_at, updated_at, max_transfers, transfer_period_secs) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9)",
             vals![
                 to_i64(id)?,
                 hex_string(lookup),
@@ -505,6 +586,8 @@ impl Tx<'_> {
                 grant.customer,
                 grant.revision,
                 to_i64(at)?,
+                transfers.max_transfers,
+                to_i64(transfers.period_secs)?,
             ],
         )?;
         Ok(())
@@ -518,13 +601,16 @@ impl Tx<'_> {
                 parse_hex(&s).ok_or(AuthorityError::Corrupt("bad key auth secret"))?,
             ),
             revision: col_u32(r, 2)?,
+            status: col_license_status(r, 3)?,
+            transfers: col_transfers(r, 4)?,
         })
     }
 
     pub fn license_by_lookup(&self, lookup: &[u8; 8]) -> Result<Option<LicenseRow>> {
         self.one(
             &format!(
-                "SELECT id, key_auth, revision FROM licenses WHERE key_lookup = ?1{}",
+                "SELECT id, key_auth, revision, status, max_transfers, transfer_period_secs \
+                 FROM licenses WHERE key_lookup = ?1{}",
                 self.lock()
             ),
             vals![hex_string(lookup)],
@@ -535,7 +621,8 @@ impl Tx<'_> {
     pub fn license_by_id(&self, id: u64) -> Result<Option<LicenseRow>> {
         self.one(
             &format!(
-                "SELECT id, key_auth, revision FROM licenses WHERE id = ?1{}",
+                "SELECT id, key_auth, revision, status, max_transfers, transfer_period_secs \
+                 FROM licenses WHERE id = ?1{}",
                 self.lock()
             ),
             vals![to_i64(id)?],
@@ -602,6 +689,36 @@ impl Tx<'_> {
         )
     }
 
+    /// Sets a license's status.
+    pub fn set_license_status(&self, id: u64, status: LicenseStatus, at: u64) -> Result<()> {
+        self.exec(
+            "UPDATE licenses SET status = ?2, status_changed_at = ?3 WHERE id = ?1",
+            vals![to_i64(id)?, status.name(), to_i64(at)?],
+        )?;
+        Ok(())
+    }
+
+    /// Seats of `license_id` freed (deactivated or restored) after `since`.
+    pub fn count_freed_since(&self, license_id: u64, since: u64) -> Result<u64> {
+        Ok(self
+            .one(
+                "SELECT COUNT(*) FROM activations WHERE license_id = ?1 AND freed_at > ?2",
+                vals![to_i64(license_id)?, to_i64(since)?],
+                |r| col_u64(r, 0),
+            )?
+            .unwrap_or(0))
+    }
+
+    /// The most recently freed activation of `license_id`: (id, freed at).
+    pub fn last_freed(&self, license_id: u64) -> Result<Option<(u64, u64)>> {
+        self.one(
+            "SELECT id, freed_at FROM activations WHERE license_id = ?1 \
+             AND freed_at IS NOT NULL ORDER BY freed_at DESC, id DESC LIMIT 1",
+            vals![to_i64(license_id)?],
+            |r| Ok((col_u64(r, 0)?, col_u64(r, 1)?)),
+        )
+    }
+
     pub fn license_id_by_lookup(&self, lookup: &[u8; 8]) -> Result<Option<u64>> {
         self.one(
             "SELECT id FROM licenses WHERE key_lookup = ?1",
@@ -644,7 +761,7 @@ impl Tx<'_> {
             ),
             vals![to_i64(license_id)?, hex_string(device_key)],
             |r| {
-                let freed: Option<u64> = col_opt_u64(r, 11)?;
+                let freed: Option<u64> = col_opt_u64(r, 12)?;
                 let freed = freed
                     .map(u32::try_from)
                     .transpose()
@@ -670,7 +787,7 @@ impl Tx<'_> {
         self.exec(
             &format!(
                 "INSERT INTO activations ({ACTIVATION_COLUMNS}, last_request_id) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
             ),
             vals![
                 to_i64(a.id)?,
@@ -684,6 +801,7 @@ impl Tx<'_> {
                 to_i64(a.created_at)?,
                 to_i64(a.last_fulfilled_at)?,
                 a.freed_at.map(to_i64).transpose()?,
+                a.follows_activation.map(to_i64).transpose()?,
                 hex_string(request_id),
             ],
         )?;

@@ -115,6 +115,33 @@ UPDATE licenses SET active_activations = (
 );
 "#,
     },
+    Migration {
+        version: 3,
+        name: "trust_and_policy",
+        sql: r#"
+-- A license's standing: suspended (reversible) or revoked (final) licenses get no usage
+-- license; and its transfer policy (deactivations + restores per period; NULL: unlimited).
+ALTER TABLE licenses ADD COLUMN status TEXT NOT NULL DEFAULT 'active'
+    CHECK (status IN ('active', 'suspended', 'revoked'));
+ALTER TABLE licenses ADD COLUMN status_changed_at BIGINT;
+ALTER TABLE licenses ADD COLUMN max_transfers BIGINT DEFAULT 4;
+ALTER TABLE licenses ADD COLUMN transfer_period_secs BIGINT NOT NULL DEFAULT 31536000;
+-- A new seat taken soon after another seat of the license was freed (the clone-by-backup
+-- pattern): the freed activation it followed.
+ALTER TABLE activations ADD COLUMN follows_activation BIGINT;
+CREATE INDEX activations_license_freed ON activations (license_id, freed_at);
+-- The root-signed certificate (TGKC) of each signing key, and when the root-signed key list
+-- withdrew it (hosts then distrust it).
+ALTER TABLE signing_keys ADD COLUMN certificate TEXT;
+ALTER TABLE signing_keys ADD COLUMN withdrawn_at BIGINT;
+-- Every root-signed key list (TGKL) issued; the highest sequence is current.
+CREATE TABLE key_lists (
+    sequence  BIGINT PRIMARY KEY,
+    armored   TEXT NOT NULL,
+    issued_at BIGINT NOT NULL
+);
+"#,
+    },
 ];
 
 /// The newest schema version this build knows.
