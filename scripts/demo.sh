@@ -13,10 +13,10 @@ cd "$WORK"
 export TOLLGATE_VENDOR_DIR="$WORK/vendor"
 export TOLLGATE_HOST_CONFIG="$WORK/chariot-host.json"
 # Two simulated air-gapped machines: each has its own state directory and fingerprint.
-HOST_A=(--state "$WORK/broker-a" --no-probes --component machine-id=7f3a-broker-a
+HOST_A=(--state "$WORK/broker-a" --no-probes --allow-override --component machine-id=7f3a-broker-a
         --component mac=02:42:ac:11:00:02 --component root-disk=WD-WX11A1234567
         --component hostname=broker-a.plant.local --component dmi-product-uuid=4c4c4544-a)
-HOST_B=(--state "$WORK/broker-b" --no-probes --component machine-id=91bc-broker-b
+HOST_B=(--state "$WORK/broker-b" --no-probes --allow-override --component machine-id=91bc-broker-b
         --component mac=02:42:ac:11:00:03 --component root-disk=WD-WX22B7654321
         --component hostname=broker-b.plant.local --component dmi-product-uuid=4c4c4544-b)
 

@@ -29,9 +29,16 @@ pub struct HostArgs {
     no_probes: bool,
     /// Sets a fingerprint component, replacing the probed one of that kind:
     /// `KIND=VALUE`, KIND one of machine-id, dmi-product-uuid, mac, root-disk, hostname,
-    /// workload, cloud-instance, operator. Repeatable.
+    /// workload, cloud-instance, operator. Repeatable. The kinds the probes read (machine-id,
+    /// dmi-product-uuid, mac, root-disk, hostname) need --allow-override.
     #[arg(long = "component", value_name = "KIND=VALUE")]
     components: Vec<String>,
+    /// Allows --component to set a kind the probes read (machine-id, dmi-product-uuid, mac,
+    /// root-disk, hostname): the value then CLAIMS an identity instead of measuring it. For
+    /// tests and documented escape hatches only (e.g. a host whose probes cannot read its
+    /// identifiers); never in production.
+    #[arg(long)]
+    allow_override: bool,
     #[command(subcommand)]
     cmd: HostCmd,
 }
@@ -118,7 +125,12 @@ enum HostCmd {
 fn load_config(path: &Path) -> Result<HostConfig, Failure> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Failure::io(&format!("cannot read {}", path.display()), &e))?;
-    HostConfig::from_json(&text).map_err(|e| Failure::usage(format!("{}: {e}", path.display())))
+    let (text, root) = tollgate_sdk::config::interim_legacy_root(&text)?;
+    HostConfig::from_json(&text, root).map_err(|e| {
+        let mut f = Failure::from(e);
+        f.message = format!("{}: {}", path.display(), f.message);
+        f
+    })
 }
 
 fn component_kind(name: &str) -> Result<ComponentKind, Failure> {
@@ -131,7 +143,10 @@ fn component_kind(name: &str) -> Result<ComponentKind, Failure> {
 impl From<SdkError> for Failure {
     fn from(e: SdkError) -> Self {
         let exit = match &e {
-            SdkError::Core(_) => 3,
+            SdkError::Core(_) | SdkError::WrongModel { .. } => 3,
+            SdkError::UntrustedConfig { .. }
+            | SdkError::NoVendorRoot
+            | SdkError::ComponentOverride { .. } => 2,
             SdkError::Storage { .. } => 6,
             SdkError::ServiceRefused { .. } => 5,
             SdkError::ServiceUnreachable { .. }
@@ -214,6 +229,7 @@ pub fn status_text(s: &Status) -> String {
 pub fn run(args: HostArgs, out: &Out, now: u64) -> Result<u8, Failure> {
     let mut config = load_config(&args.config)?;
     config.fingerprint.probes = !args.no_probes;
+    config.fingerprint.allow_override = args.allow_override;
     for c in &args.components {
         let (k, v) = c
             .split_once('=')
@@ -224,7 +240,7 @@ pub fn run(args: HostArgs, out: &Out, now: u64) -> Result<u8, Failure> {
     }
     if let HostCmd::Verify { usage_license } = &args.cmd {
         let text = artifact(usage_license.as_deref())?;
-        let ring = Keyring::from_keys(config.vendor_keys.iter())?;
+        let ring = Keyring::from_keys([config.vendor_root].iter())?;
         let source = config
             .fingerprint
             .clone()

@@ -95,6 +95,7 @@ fn host<'a>(state: &'a Path, machine: &'a str, rest: &[&'a str]) -> Vec<String> 
         "--state".into(),
         state.to_str().unwrap().into(),
         "--no-probes".into(),
+        "--allow-override".into(),
         "--component".into(),
         format!("machine-id=m-{machine}"),
         "--component".into(),

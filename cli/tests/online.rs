@@ -36,6 +36,7 @@ fn host<'a>(state: &'a str, rest: &[&'a str]) -> Vec<&'a str> {
         "--state",
         state,
         "--no-probes",
+        "--allow-override",
         "--component",
         "machine-id=m-1",
         "--component",

@@ -1,15 +1,86 @@
 //! [`HostConfig`]: what the host application tells the runtime about itself, and its JSON file.
+//!
+//! # The trust anchor is compiled in
+//!
+//! The vendor's ROOT public key ([`HostConfig::vendor_root`]) is a value the integration passes
+//! in code: a `const VENDOR_ROOT: [u8; 32]` (`tollgate vendor export-root --format rust`), the
+//! C header `tollgate_vendor_root.h`, the Java class `VendorRoot`, or, for the `tollgate`
+//! binary and the floating server, [`crate::BUILD_VENDOR_ROOT`] (the `TOLLGATE_VENDOR_ROOT`
+//! environment variable read when the sdk is built). It is never read from a runtime file.
+//!
+//! The root never signs licenses: it certifies the vendor's signing keys (`TGKC`) and retires
+//! them (`TGKL`). A usage license carries its signing key's certificate, so a host needs
+//! nothing but the root. The JSON file ([`HostConfig::from_json`]) carries OPTIONS only, plus
+//! optional certificates and a key list that count only when the compiled-in root verifies
+//! them; a file that names vendor keys, a root or a security policy is refused
+//! ([`SdkError::UntrustedConfig`]), so nobody believes it is used.
 
-use serde::Deserialize;
-use tollgate_core::{Keyring, Verifier};
+use serde_json::{Map, Value};
+use tollgate_core::{ComponentKind, DeploymentModel, Keyring, Verifier};
 
 use crate::error::{Result, SdkError};
 use crate::fingerprint::{FingerprintConfig, FingerprintSource};
 
-/// Default for [`HostConfig::rollback_tolerance_secs`]: one hour.
+/// The rollback tolerance in force before any usage license is installed: one hour. Once a
+/// license is installed, its grant's signed `rollback_tolerance_secs` is used instead.
 pub const DEFAULT_ROLLBACK_TOLERANCE_SECS: u64 = 3600;
 /// Default for [`HostConfig::warn_days`].
 pub const DEFAULT_WARN_DAYS: u32 = 30;
+/// The least number of distinct component kinds a usage request must carry (the default and
+/// the floor of [`HostConfig::min_components`] in the JSON file): a fingerprint of one claimed
+/// value would let a license work on any machine that claims it.
+pub const MIN_COMPONENT_KINDS: usize = 2;
+
+/// Which manager this is. The deployment model of an installed usage license must fit it: an
+/// ordinary host refuses a floating server's usage license ([`SdkError::WrongModel`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum HostRole {
+    /// An ordinary host (broker): accepts offline and online usage licenses.
+    #[default]
+    Host,
+    /// A floating license server's own manager: accepts only floating usage licenses (whose
+    /// seats it lends).
+    FloatingServer,
+}
+
+impl HostRole {
+    /// Whether a usage license of deployment `model` fits this role.
+    pub fn accepts(self, model: DeploymentModel) -> bool {
+        match self {
+            HostRole::Host => model != DeploymentModel::Floating,
+            HostRole::FloatingServer => model == DeploymentModel::Floating,
+        }
+    }
+
+    /// Lower-case name: `host`, `floating server`.
+    pub fn name(self) -> &'static str {
+        match self {
+            HostRole::Host => "host",
+            HostRole::FloatingServer => "floating server",
+        }
+    }
+
+    /// [`SdkError::WrongModel`] unless a usage license of `model` fits this role.
+    pub(crate) fn check(self, model: DeploymentModel) -> Result<()> {
+        if self.accepts(model) {
+            Ok(())
+        } else {
+            Err(SdkError::WrongModel {
+                model: model.name().to_owned(),
+                role: self.name().to_owned(),
+            })
+        }
+    }
+}
+
+/// The fields of a host JSON file that name keys, a root or security policy: refused.
+fn untrusted_field(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    if n == "key_certificates" || n == "key_list" {
+        return false;
+    }
+    n.contains("key") || n.contains("root") || n.contains("tolerance")
+}
 
 /// What the host application tells the runtime about itself. The vendor ships these values
 /// inside the application.
@@ -23,100 +94,151 @@ pub struct HostConfig {
     /// on the same machine see unrelated fingerprints. Not secret, but fixed for the product's
     /// lifetime (changing it changes every fingerprint).
     pub fingerprint_salt: Vec<u8>,
-    /// The vendor's ed25519 verifying keys (several during a key rotation).
-    pub vendor_keys: Vec<[u8; 32]>,
-    /// How far the clock may go back before the runtime reports a rollback.
-    pub rollback_tolerance_secs: u64,
+    /// The vendor's ROOT ed25519 public key, compiled into the integration (never read from a
+    /// runtime file). Only signing keys it certifies are trusted.
+    pub vendor_root: [u8; 32],
+    /// Root-signed signing-key certificates (`TGKC:…`), for usage licenses that do not embed
+    /// theirs. Each must verify against [`HostConfig::vendor_root`] for this product, else
+    /// [`crate::LicenseManager::open`] fails.
+    pub key_certificates: Vec<String>,
+    /// A root-signed key list (`TGKL:…`) retiring signing keys. The host keeps the highest
+    /// sequence it has seen in its state: an older list given here is ignored.
+    pub key_list: Option<String>,
     /// How many days before a subscription ends the status starts warning.
     pub warn_days: u32,
-    /// How the fingerprint is built (used by [`LicenseManager::open`]).
+    /// The least number of distinct component kinds a usage request must carry
+    /// ([`SdkError::TooFewComponents`]); default [`MIN_COMPONENT_KINDS`].
+    pub min_components: usize,
+    /// Which manager this is (default [`HostRole::Host`]).
+    pub role: HostRole,
+    /// How the fingerprint is built (used by [`crate::LicenseManager::open`]).
     pub fingerprint: FingerprintConfig,
 }
 
 impl HostConfig {
-    /// A configuration with the default tolerance, warning period and fingerprint probes.
+    /// A configuration trusting the vendor root public key `vendor_root` (compiled into the
+    /// integration), with the default warning period, component minimum, role
+    /// ([`HostRole::Host`]) and fingerprint probes.
     pub fn new(
         product: impl Into<String>,
         product_version: impl Into<String>,
         fingerprint_salt: impl Into<Vec<u8>>,
-        vendor_keys: Vec<[u8; 32]>,
+        vendor_root: [u8; 32],
     ) -> Self {
         HostConfig {
             product: product.into(),
             product_version: product_version.into(),
             fingerprint_salt: fingerprint_salt.into(),
-            vendor_keys,
-            rollback_tolerance_secs: DEFAULT_ROLLBACK_TOLERANCE_SECS,
+            vendor_root,
+            key_certificates: Vec::new(),
+            key_list: None,
             warn_days: DEFAULT_WARN_DAYS,
+            min_components: MIN_COMPONENT_KINDS,
+            role: HostRole::Host,
             fingerprint: FingerprintConfig::default(),
         }
     }
 
     /// Reads the host configuration file a vendor ships with its product (written by
-    /// `tollgate vendor host-config`):
+    /// `tollgate vendor host-config`); the root comes from the caller, compiled in:
     ///
     /// ```json
     /// {
     ///   "product": "chariot",
     ///   "product_version": "4.2.0",
     ///   "fingerprint_salt": "chariot/fingerprint/2026",
-    ///   "vendor_keys": ["<64 hex digits>", "…"],
-    ///   "rollback_tolerance_secs": 3600,
-    ///   "warn_days": 30
+    ///   "warn_days": 30,
+    ///   "min_components": 3,
+    ///   "key_certificates": ["TGKC:…"],
+    ///   "key_list": "TGKL:…"
     /// }
     /// ```
     ///
-    /// The salt is taken as its UTF-8 bytes; the last two fields are optional (defaults
-    /// [`DEFAULT_ROLLBACK_TOLERANCE_SECS`], [`DEFAULT_WARN_DAYS`]); unknown fields are ignored.
-    /// The fingerprint uses the default probes: adjust [`HostConfig::fingerprint`] after.
+    /// The salt is taken as its UTF-8 bytes; the last four fields are optional. Other fields
+    /// are ignored, except that a field naming keys, a root or a tolerance (`vendor_keys`,
+    /// `vendor_root`, `root`, `rollback_tolerance_secs`, …) is refused with
+    /// [`SdkError::UntrustedConfig`]: the root is compiled in and the policy is in the signed
+    /// grant. `min_components` may only raise [`MIN_COMPONENT_KINDS`]. The certificates and
+    /// the key list are checked against the root when the manager opens. The fingerprint uses
+    /// the default probes: adjust [`HostConfig::fingerprint`] after.
     ///
-    /// Fails with [`SdkError::InvalidArgument`] when the text is not such a document or a
-    /// vendor key is not 64 hex digits.
+    /// Fails with [`SdkError::UntrustedConfig`], or [`SdkError::InvalidArgument`] when the
+    /// text is not such a document.
     ///
     /// ```
-    /// let cfg = tollgate_sdk::HostConfig::from_json(r#"{"product": "chariot",
-    ///     "product_version": "4.2.0", "fingerprint_salt": "s",
-    ///     "vendor_keys": ["8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c"]}"#)?;
-    /// assert_eq!(cfg.vendor_keys[0][0], 0x8a);
+    /// let root = [0x8a; 32];
+    /// let cfg = tollgate_sdk::HostConfig::from_json(
+    ///     r#"{"product": "chariot", "product_version": "4.2.0", "fingerprint_salt": "s"}"#, root)?;
+    /// assert_eq!(cfg.vendor_root, root);
+    /// let refused = tollgate_sdk::HostConfig::from_json(r#"{"product": "chariot",
+    ///     "product_version": "4.2.0", "fingerprint_salt": "s", "vendor_keys": ["8a"]}"#, root);
+    /// assert_eq!(refused.unwrap_err().code(), 235);
     /// # Ok::<(), tollgate_sdk::SdkError>(())
     /// ```
-    pub fn from_json(text: &str) -> Result<Self> {
-        #[derive(Deserialize)]
-        struct File {
-            product: String,
-            product_version: String,
-            fingerprint_salt: String,
-            vendor_keys: Vec<String>,
-            #[serde(default)]
-            rollback_tolerance_secs: Option<u64>,
-            #[serde(default)]
-            warn_days: Option<u32>,
-        }
-        let f: File = serde_json::from_str(text)
+    pub fn from_json(text: &str, vendor_root: [u8; 32]) -> Result<Self> {
+        let doc: Map<String, Value> = serde_json::from_str(text)
             .map_err(|e| SdkError::invalid(format!("not a Tollgate host configuration: {e}")))?;
-        let keys = f
-            .vendor_keys
-            .iter()
-            .map(|k| {
-                let mut key = [0u8; 32];
-                hex::decode_to_slice(k.trim(), &mut key)
-                    .map(|()| key)
-                    .map_err(|_| {
-                        SdkError::invalid(format!("vendor key `{k}` is not 64 hex digits"))
-                    })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let mut cfg = HostConfig::new(
-            f.product,
-            f.product_version,
-            f.fingerprint_salt.into_bytes(),
-            keys,
-        );
-        if let Some(t) = f.rollback_tolerance_secs {
-            cfg.rollback_tolerance_secs = t;
+        if let Some(field) = doc.keys().find(|k| untrusted_field(k)) {
+            return Err(SdkError::UntrustedConfig {
+                field: field.clone(),
+            });
         }
-        if let Some(d) = f.warn_days {
-            cfg.warn_days = d;
+        let text_field = |name: &str| -> Result<String> {
+            match doc.get(name) {
+                Some(Value::String(s)) => Ok(s.clone()),
+                Some(_) => Err(SdkError::invalid(format!("`{name}` must be a string"))),
+                None => Err(SdkError::invalid(format!(
+                    "not a Tollgate host configuration: `{name}` is missing"
+                ))),
+            }
+        };
+        let number = |name: &str| -> Result<Option<u64>> {
+            match doc.get(name) {
+                None | Some(Value::Null) => Ok(None),
+                Some(v) => v.as_u64().map(Some).ok_or_else(|| {
+                    SdkError::invalid(format!("`{name}` must be a non-negative integer"))
+                }),
+            }
+        };
+        let mut cfg = HostConfig::new(
+            text_field("product")?,
+            text_field("product_version")?,
+            text_field("fingerprint_salt")?.into_bytes(),
+            vendor_root,
+        );
+        if let Some(d) = number("warn_days")? {
+            cfg.warn_days = u32::try_from(d)
+                .map_err(|_| SdkError::invalid("`warn_days` is too large".to_string()))?;
+        }
+        if let Some(m) = number("min_components")? {
+            let m = usize::try_from(m).unwrap_or(usize::MAX);
+            if m < MIN_COMPONENT_KINDS {
+                return Err(SdkError::invalid(format!(
+                    "`min_components` may not be below {MIN_COMPONENT_KINDS}"
+                )));
+            }
+            cfg.min_components = m;
+        }
+        match doc.get("key_certificates") {
+            None | Some(Value::Null) => {}
+            Some(Value::Array(items)) => {
+                for item in items {
+                    let s = item.as_str().ok_or_else(|| {
+                        SdkError::invalid("`key_certificates` must be a list of TGKC strings")
+                    })?;
+                    cfg.key_certificates.push(s.trim().to_owned());
+                }
+            }
+            Some(_) => {
+                return Err(SdkError::invalid(
+                    "`key_certificates` must be a list of TGKC strings",
+                ))
+            }
+        }
+        match doc.get("key_list") {
+            None | Some(Value::Null) => {}
+            Some(Value::String(s)) => cfg.key_list = Some(s.trim().to_owned()),
+            Some(_) => return Err(SdkError::invalid("`key_list` must be a TGKL string")),
         }
         Ok(cfg)
     }
@@ -131,15 +253,91 @@ impl HostConfig {
         if self.fingerprint_salt.is_empty() {
             return Err(SdkError::invalid("the fingerprint salt must not be empty"));
         }
-        if self.vendor_keys.is_empty() {
-            return Err(SdkError::invalid("at least one vendor key is needed"));
-        }
-        let keyring = Keyring::from_keys(self.vendor_keys.iter())?;
+        self.check_fingerprint()?;
+        // Until the core's trust store lands on this branch, the root verifies directly.
+        let keyring = Keyring::from_keys([self.vendor_root].iter())?;
         Ok(Verifier::new(&self.product, keyring))
+    }
+
+    /// Refuses a fingerprint configuration that claims a kind the probes read
+    /// ([`SdkError::ComponentOverride`]) unless [`FingerprintConfig::allow_override`] opts in.
+    fn check_fingerprint(&self) -> Result<()> {
+        if self.fingerprint.allow_override {
+            return Ok(());
+        }
+        match self.fingerprint.extra.iter().find(|(k, _)| probed_kind(*k)) {
+            Some((kind, _)) => Err(SdkError::ComponentOverride {
+                kind: kind.name().to_owned(),
+            }),
+            None => Ok(()),
+        }
     }
 
     /// The fingerprint source [`HostConfig::fingerprint`] describes.
     pub(crate) fn source(&self) -> Box<dyn FingerprintSource> {
         self.fingerprint.clone().into_source(&self.fingerprint_salt)
+    }
+}
+
+/// Whether the platform probes read components of `kind` (so that a supplied value claims an
+/// identity the machine itself reports).
+pub fn probed_kind(kind: ComponentKind) -> bool {
+    matches!(
+        kind,
+        ComponentKind::MachineId
+            | ComponentKind::DmiProductUuid
+            | ComponentKind::Mac
+            | ComponentKind::RootDisk
+            | ComponentKind::Hostname
+    )
+}
+
+/// TEMPORARY, until the core's trust store and the vendor's certificates land on this branch:
+/// takes the root from a legacy file's first `vendor_keys` entry and drops the fields
+/// [`HostConfig::from_json`] refuses, so that the end-to-end tests keep running meanwhile.
+/// Not part of the API; removed when the callers use [`crate::BUILD_VENDOR_ROOT`].
+#[doc(hidden)]
+pub fn interim_legacy_root(text: &str) -> Result<(String, [u8; 32])> {
+    let mut doc: Map<String, Value> = serde_json::from_str(text)
+        .map_err(|e| SdkError::invalid(format!("not a Tollgate host configuration: {e}")))?;
+    let keys = doc.remove("vendor_keys");
+    doc.remove("rollback_tolerance_secs");
+    let first = keys
+        .as_ref()
+        .and_then(|k| k.get(0))
+        .and_then(|k| k.as_str())
+        .ok_or_else(|| SdkError::invalid("no vendor key in the host configuration"))?;
+    let mut root = [0u8; 32];
+    hex::decode_to_slice(first.trim(), &mut root)
+        .map_err(|_| SdkError::invalid("vendor key is not 64 hex digits"))?;
+    Ok((Value::Object(doc).to_string(), root))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn untrusted_fields() {
+        for f in [
+            "vendor_keys",
+            "vendor_root",
+            "root",
+            "Root_Key",
+            "rollback_tolerance_secs",
+            "signing_keys",
+            "keys",
+        ] {
+            assert!(untrusted_field(f), "{f}");
+        }
+        for f in [
+            "key_certificates",
+            "key_list",
+            "product",
+            "warn_days",
+            "comment",
+        ] {
+            assert!(!untrusted_field(f), "{f}");
+        }
     }
 }

@@ -222,6 +222,59 @@ pub enum SdkError {
         /// What is wrong with it.
         reason: String,
     },
+
+    /// The host configuration file names keys, a root or security policy (code 235). The
+    /// vendor's root key is compiled into the product and the policy is in the signed grant:
+    /// such a field would never be used, so the file is refused rather than ignored.
+    #[error(
+        "the host configuration names `{field}`: vendor keys, roots and security policy are          not read from a configuration file (the vendor root is compiled into the product,          the policy is in the signed license); remove the field"
+    )]
+    UntrustedConfig {
+        /// The refused field.
+        field: String,
+    },
+
+    /// This build has no vendor root key compiled in (code 236): build it with
+    /// `TOLLGATE_VENDOR_ROOT` set to the vendor's root public key (64 hex digits).
+    #[error(
+        "this build has no vendor root key: build it with TOLLGATE_VENDOR_ROOT set to the          vendor's root public key (64 hex digits)"
+    )]
+    NoVendorRoot,
+
+    /// The host's fingerprint has fewer distinct component kinds than a usage request needs
+    /// (code 237).
+    #[error(
+        "the host fingerprint has {found} distinct component kinds, a usage request needs at          least {required}: enable the probes or supply more components"
+    )]
+    TooFewComponents {
+        /// Distinct kinds found.
+        found: usize,
+        /// Kinds required.
+        required: usize,
+    },
+
+    /// The fingerprint configuration supplies a component of a kind the probes read, without
+    /// the explicit opt-in (code 238).
+    #[error(
+        "the fingerprint configuration supplies a '{kind}' component, which the probes read:          overriding a probed identity is for tests and documented escape hatches only and          needs an explicit opt-in (allow_override, tollgate host --allow-override)"
+    )]
+    ComponentOverride {
+        /// The kind's name.
+        kind: String,
+    },
+
+    /// The usage license's deployment model does not fit this manager's role (code 239): an
+    /// ordinary host refuses a floating server's usage license, a floating server anything
+    /// else.
+    #[error(
+        "this usage license is for {model} deployment, which this {role} does not accept          (a floating server's usage license serves leases; it does not license a host)"
+    )]
+    WrongModel {
+        /// The license's deployment model.
+        model: String,
+        /// This manager's role (`host` or `floating server`).
+        role: String,
+    },
 }
 
 impl From<io::Error> for SdkError {
@@ -256,7 +309,7 @@ const fn info(code: u32, name: &'static str, message: &'static str) -> ErrorInfo
 }
 
 /// The runtime's own codes (200 and up), in code order.
-pub const SDK_ERRORS: [ErrorInfo; 23] = [
+pub const SDK_ERRORS: [ErrorInfo; 28] = [
     info(
         200,
         "NotActivated",
@@ -348,6 +401,27 @@ pub const SDK_ERRORS: [ErrorInfo; 23] = [
         "BadResponse",
         "unexpected answer from the licensing service",
     ),
+    info(
+        235,
+        "UntrustedConfig",
+        "the host configuration names keys, a root or security policy",
+    ),
+    info(236, "NoVendorRoot", "this build has no vendor root key"),
+    info(
+        237,
+        "TooFewComponents",
+        "the host fingerprint has too few distinct components for a usage request",
+    ),
+    info(
+        238,
+        "ComponentOverride",
+        "a probed fingerprint component is overridden without the explicit opt-in",
+    ),
+    info(
+        239,
+        "WrongModel",
+        "the usage license's deployment model does not fit this host",
+    ),
 ];
 
 /// Every code the runtime can report, core codes first, in code order.
@@ -403,6 +477,11 @@ impl SdkError {
             SdkError::ServiceUnavailable { .. } => 232,
             SdkError::RateLimited { .. } => 233,
             SdkError::BadResponse { .. } => 234,
+            SdkError::UntrustedConfig { .. } => 235,
+            SdkError::NoVendorRoot => 236,
+            SdkError::TooFewComponents { .. } => 237,
+            SdkError::ComponentOverride { .. } => 238,
+            SdkError::WrongModel { .. } => 239,
         }
     }
 
@@ -446,7 +525,7 @@ mod tests {
     fn table_is_complete_unique_and_ordered() {
         let all = all_errors();
         let codes: Vec<u32> = all.iter().map(|r| r.code).collect();
-        let expected: Vec<u32> = (100..=123).chain(200..=217).chain(230..=234).collect();
+        let expected: Vec<u32> = (100..=123).chain(200..=217).chain(230..=239).collect();
         assert_eq!(codes, expected);
         let mut names: Vec<&str> = all.iter().map(|r| r.name).collect();
         names.sort_unstable();
@@ -508,6 +587,21 @@ mod tests {
                 retry_after_secs: 1,
             },
             SdkError::BadResponse { reason: "x".into() },
+            SdkError::UntrustedConfig {
+                field: "vendor_keys".into(),
+            },
+            SdkError::NoVendorRoot,
+            SdkError::TooFewComponents {
+                found: 1,
+                required: 2,
+            },
+            SdkError::ComponentOverride {
+                kind: "machine-id".into(),
+            },
+            SdkError::WrongModel {
+                model: "floating".into(),
+                role: "host".into(),
+            },
         ];
         for e in &samples {
             let row = error_info(e.code()).unwrap();

@@ -220,6 +220,12 @@ pub struct FingerprintConfig {
     pub extra: Vec<(ComponentKind, Vec<u8>)>,
     /// Probed kinds to drop (e.g. [`ComponentKind::Hostname`] where host names are ephemeral).
     pub replace: Vec<ComponentKind>,
+    /// Opt-in to supplying components of a kind the probes read (machine-id, dmi-product-uuid,
+    /// mac, root-disk, hostname) in [`FingerprintConfig::extra`]: such a value claims an
+    /// identity instead of measuring it. For tests and documented escape hatches only
+    /// (`tollgate host --allow-override`); without it the manager refuses to open
+    /// ([`SdkError::ComponentOverride`]). Default: `false`.
+    pub allow_override: bool,
 }
 
 impl Default for FingerprintConfig {
@@ -228,6 +234,7 @@ impl Default for FingerprintConfig {
             probes: true,
             extra: Vec::new(),
             replace: Vec::new(),
+            allow_override: false,
         }
     }
 }
@@ -241,6 +248,7 @@ impl fmt::Debug for FingerprintConfig {
                 &self.extra.iter().map(|(k, _)| k.name()).collect::<Vec<_>>(),
             )
             .field("replace", &self.replace)
+            .field("allow_override", &self.allow_override)
             .finish()
     }
 }

@@ -55,7 +55,8 @@ struct Slot {
 /// has not expired. A check costs a few nanoseconds and never blocks.
 pub struct FeatureGate {
     clock: Arc<dyn Clock>,
-    rollback_tolerance: u64,
+    /// The installed grant's rollback tolerance (published with the entitlement).
+    rollback_tolerance: AtomicU64,
     /// Odd while the manager publishes a change.
     seq: AtomicU64,
     high_water: AtomicU64,
@@ -78,7 +79,7 @@ impl FeatureGate {
     pub(crate) fn new(clock: Arc<dyn Clock>, rollback_tolerance: u64) -> Self {
         FeatureGate {
             clock,
-            rollback_tolerance,
+            rollback_tolerance: AtomicU64::new(rollback_tolerance),
             seq: AtomicU64::new(0),
             high_water: AtomicU64::new(0),
             valid_from: AtomicU64::new(u64::MAX),
@@ -88,16 +89,23 @@ impl FeatureGate {
         }
     }
 
-    /// Publishes the verified entitlement (or none) and the clock high-water mark.
+    /// Publishes the verified entitlement (or none), the time floor (the clock high-water
+    /// mark and the latest signed time seen) and the rollback tolerance of the installed grant.
     ///
     /// Only the owning manager calls it, from its `&mut self` operations (and while being
     /// built), so there is never more than one writer.
-    pub(crate) fn publish(&self, entitlement: Option<&Entitlement>, high_water: u64) {
+    pub(crate) fn publish(
+        &self,
+        entitlement: Option<&Entitlement>,
+        high_water: u64,
+        rollback_tolerance: u64,
+    ) {
         const R: Ordering = Ordering::Relaxed;
         let seq = self.seq.load(R);
         self.seq.store(seq.wrapping_add(1), R);
         fence(Ordering::Release);
         self.high_water.store(high_water, R);
+        self.rollback_tolerance.store(rollback_tolerance, R);
         match entitlement {
             Some(e) => {
                 self.valid_from.store(e.valid_from(), R);
@@ -157,7 +165,7 @@ impl FeatureGate {
     #[inline]
     fn check(&self, len: usize, key: &Name, now: u64) -> bool {
         const R: Ordering = Ordering::Relaxed;
-        if now.saturating_add(self.rollback_tolerance) < self.high_water.load(R)
+        if now.saturating_add(self.rollback_tolerance.load(R)) < self.high_water.load(R)
             || now < self.valid_from.load(R)
             || now >= self.valid_until.load(R)
         {
@@ -191,7 +199,7 @@ mod tests {
         let gate = FeatureGate::new(Arc::new(ManualClock::new(10)), 60);
         assert!(!gate.has_feature("mqtt-server"));
         assert!(!gate.has_feature(""));
-        gate.publish(None, 5);
+        gate.publish(None, 5, 60);
         assert!(!gate.has_feature_at("mqtt-server", 0));
     }
 }

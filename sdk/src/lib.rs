@@ -9,7 +9,7 @@
 //! | module | what it holds |
 //! |---|---|
 //! | [`manager`] | [`LicenseManager`]: the life cycle (open, request, install, deactivate, refresh, checks) |
-//! | [`config`] | [`HostConfig`] and its JSON file |
+//! | [`config`] | [`HostConfig`] (the compiled-in vendor root, [`HostRole`], options) and its JSON file (options only) |
 //! | [`status`] | [`Status`], [`LicenseInfo`], [`FeatureStatus`], [`MeterReading`]: the status view |
 //! | `meters` | metered usage ([`LicenseManager::record_usage`], [`LicenseManager::meter`]) |
 //! | [`gate`] | [`FeatureGate`]: lock-free feature checks |
@@ -20,6 +20,28 @@
 //! | [`clock`] | [`Clock`], [`SystemClock`], [`CachedClock`], [`ManualClock`] |
 //! | [`error`] | [`SdkError`] and the table of stable error codes |
 //! | [`time`] | ISO-8601 formatting and UTC meter periods |
+//!
+//! ## Trust and policy (issue 11)
+//!
+//! - [`HostConfig::new`]`(product, version, salt, vendor_root)` takes the vendor's ROOT public
+//!   key as a value compiled into the integration; [`HostConfig::from_json`]`(text, root)`
+//!   reads OPTIONS only (product, version, salt, `warn_days`, `min_components`,
+//!   `key_certificates`, `key_list`) and refuses a file naming keys, a root or a tolerance
+//!   ([`SdkError::UntrustedConfig`], 235). The `tollgate` binary and the floating server use
+//!   [`BUILD_VENDOR_ROOT`] (`TOLLGATE_VENDOR_ROOT` at build time); none:
+//!   [`SdkError::NoVendorRoot`] (236).
+//! - [`HostRole`]: an ordinary host refuses a `floating` usage license, a floating server's
+//!   manager anything else ([`SdkError::WrongModel`], 239).
+//! - A usage request needs [`HostConfig::min_components`] distinct component kinds (default
+//!   [`config::MIN_COMPONENT_KINDS`] = 2; [`SdkError::TooFewComponents`], 237). Supplying a
+//!   component of a kind the probes read needs [`FingerprintConfig::allow_override`]
+//!   ([`SdkError::ComponentOverride`], 238).
+//! - Time: the rollback tolerance is the installed grant's (3600 s before any license,
+//!   [`LicenseManager::rollback_tolerance`]); the host never accepts a time earlier than
+//!   [`LicenseManager::time_floor`] (high-water mark, latest signed time seen, the installed
+//!   license's `issued_at`) less it. A clock that ran ahead is repaired by a new round trip:
+//!   requests work during a rollback, and the new usage license's signed time resets the
+//!   high-water mark ([`LicenseManager::install`]).
 //!
 //! A whole offline round trip, with the vendor's side played by `tollgate_core` directly:
 //!
@@ -32,7 +54,8 @@
 //! let key = LicenseKey::from_entropy(&[2; 15]).expose();
 //!
 //! // The host application: its configuration, state storage, clock and fingerprint source.
-//! let config = HostConfig::new("chariot", "4.2.0", b"chariot-salt".to_vec(), vec![vendor.public_key()]);
+//! // The vendor's root public key is compiled into the application (never read from a file).
+//! let config = HostConfig::new("chariot", "4.2.0", b"chariot-salt".to_vec(), vendor.public_key());
 //! let probes = StaticSource::from_strs(&[
 //!     (ComponentKind::MachineId, "4c4c4544-0042"),
 //!     (ComponentKind::Hostname, "broker-1"),
@@ -88,8 +111,25 @@ pub mod status;
 pub mod storage;
 pub mod time;
 
+/// The vendor root public key this build of the sdk was made with: the environment variable
+/// `TOLLGATE_VENDOR_ROOT` (64 hex digits) when the sdk was compiled, `None` when unset. The
+/// `tollgate` binary's host verbs and the floating server use it; a build without it refuses
+/// them ([`SdkError::NoVendorRoot`]). The repository's `.cargo/config.toml` sets it (not
+/// forced) to the published DEVELOPMENT root of `tollgate_core::reference`, whose private key
+/// is public: a vendor's release build sets its own root.
+///
+/// Applications embedding the sdk pass their root to [`HostConfig::new`] directly (e.g. a
+/// `const VENDOR_ROOT: [u8; 32]` from `tollgate vendor export-root --format rust`).
+pub const BUILD_VENDOR_ROOT: Option<[u8; 32]> =
+    include!(concat!(env!("OUT_DIR"), "/vendor_root.rs"));
+
+/// [`BUILD_VENDOR_ROOT`], or [`SdkError::NoVendorRoot`].
+pub fn build_vendor_root() -> Result<[u8; 32]> {
+    BUILD_VENDOR_ROOT.ok_or(SdkError::NoVendorRoot)
+}
+
 pub use clock::{CachedClock, Clock, ManualClock, SystemClock};
-pub use config::HostConfig;
+pub use config::{HostConfig, HostRole};
 pub use error::{all_errors, error_info, message, ErrorInfo, Result, SdkError, SDK_ERRORS};
 pub use fingerprint::{
     Composite, FingerprintConfig, FingerprintReport, FingerprintSource, LinuxProbes, NoProbes,

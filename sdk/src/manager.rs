@@ -37,6 +37,12 @@ pub(crate) struct Installed {
     pub(crate) problem: Option<SdkError>,
 }
 
+/// The rollback tolerance the vendor signed into a usage license's grant.
+pub(crate) fn grant_tolerance(_terms: &UsageTerms) -> u64 {
+    // The grant carries no policy until the core's trust work lands on this branch.
+    DEFAULT_ROLLBACK_TOLERANCE_SECS
+}
+
 fn tombstoned(state: &State, terms: &UsageTerms) -> bool {
     state.tombstones.activations.contains(&terms.activation_id)
         || state.tombstones.device_keys.contains(&terms.device_key)
@@ -44,7 +50,12 @@ fn tombstoned(state: &State, terms: &UsageTerms) -> bool {
 
 /// Checks the installed license in `state` against everything but time (verified at a time
 /// inside its window), so that the cached entitlement stays right as time passes.
-fn evaluate(verifier: &Verifier, state: &State, host: &Result<Fingerprint>) -> Option<Installed> {
+fn evaluate(
+    config: &HostConfig,
+    verifier: &Verifier,
+    state: &State,
+    host: &Result<Fingerprint>,
+) -> Option<Installed> {
     let armored = &state.installed.as_ref()?.usage_license;
     let license = match UsageLicense::from_armor(armored, verifier.keyring()) {
         Ok(l) => l,
@@ -58,6 +69,7 @@ fn evaluate(verifier: &Verifier, state: &State, host: &Result<Fingerprint>) -> O
     };
     let checked = (|| -> Result<Entitlement> {
         let terms = license.terms();
+        config.role.check(terms.model)?;
         let host = host.as_ref().map_err(Clone::clone)?;
         let ent = verifier.verify_bytes_untimed(license.as_bytes(), host)?;
         if !ent.fingerprint_match().ok() {
@@ -160,10 +172,10 @@ impl LicenseManager {
         let state = loaded.unwrap_or_default();
         let host = fingerprint::compute(&*source, &config.fingerprint_salt);
         let now = clock.now();
-        let installed = evaluate(&verifier, &state, &host);
+        let installed = evaluate(&config, &verifier, &state, &host);
         let gate = Arc::new(FeatureGate::new(
             Arc::clone(&clock),
-            config.rollback_tolerance_secs,
+            DEFAULT_ROLLBACK_TOLERANCE_SECS,
         ));
         let mut m = LicenseManager {
             config,
@@ -189,19 +201,39 @@ impl LicenseManager {
 
     // -- internals ----------------------------------------------------------------------------
 
-    /// Publishes the current entitlement and high-water mark to the feature gate.
+    /// Publishes the current entitlement, time floor and tolerance to the feature gate.
     pub(crate) fn publish(&self) {
         let entitlement = self.installed.as_ref().and_then(|i| i.entitlement.as_ref());
-        self.gate.publish(entitlement, self.state.high_water);
+        self.gate
+            .publish(entitlement, self.time_floor(), self.rollback_tolerance());
+    }
+
+    /// The rollback tolerance in force: the installed usage license's signed grant's, else
+    /// [`DEFAULT_ROLLBACK_TOLERANCE_SECS`] (before any license is installed).
+    pub fn rollback_tolerance(&self) -> u64 {
+        self.installed_license()
+            .map_or(DEFAULT_ROLLBACK_TOLERANCE_SECS, |l| {
+                grant_tolerance(l.terms())
+            })
+    }
+
+    /// The earliest time this host accepts, before the tolerance: the latest of the clock
+    /// high-water mark, the latest signed time seen (kept in the state) and the installed
+    /// usage license's `issued_at` (which no edit of the state can lower).
+    pub fn time_floor(&self) -> u64 {
+        let issued = self.installed_license().map_or(0, |l| l.terms().issued_at);
+        self.state
+            .high_water
+            .max(self.state.signed_time)
+            .max(issued)
     }
 
     pub(crate) fn rollback(&self, now: u64) -> Option<SdkError> {
-        (now.saturating_add(self.config.rollback_tolerance_secs) < self.state.high_water).then_some(
-            SdkError::ClockRollback {
-                now,
-                high_water: self.state.high_water,
-            },
-        )
+        let floor = self.time_floor();
+        (now.saturating_add(self.rollback_tolerance()) < floor).then_some(SdkError::ClockRollback {
+            now,
+            high_water: floor,
+        })
     }
 
     pub(crate) fn now_checked(&self) -> Result<u64> {
@@ -233,7 +265,7 @@ impl LicenseManager {
                 return Ok(());
             }
         }
-        self.installed = evaluate(&self.verifier, &self.state, &self.host);
+        self.installed = evaluate(&self.config, &self.verifier, &self.state, &self.host);
         self.publish();
         saved
     }
@@ -268,13 +300,20 @@ impl LicenseManager {
     /// Each request supersedes every earlier one: only a usage license answering the newest is
     /// accepted. An installed license stays in force until its replacement is installed.
     ///
+    /// It works also while the clock reads earlier than the host's time floor (a request
+    /// carries no trust): after a clock that ran ahead is corrected, the usage license that
+    /// answers a new request resets the floor ([`LicenseManager::install`]).
+    ///
     /// Fails with [`CoreError::KeyFormat`] / [`CoreError::KeyChecksum`] (typo) as
     /// [`SdkError::Core`], [`SdkError::AlreadyActivated`] when a license for another key is
-    /// installed, [`SdkError::ClockRollback`], [`SdkError::Fingerprint`], [`SdkError::Entropy`]
-    /// or [`SdkError::Storage`].
+    /// installed, [`SdkError::Fingerprint`], [`SdkError::TooFewComponents`] when the
+    /// fingerprint has fewer distinct component kinds than [`HostConfig::min_components`],
+    /// [`SdkError::Entropy`] or [`SdkError::Storage`].
     pub fn request_usage(&mut self, key: &str) -> Result<String> {
         let key = LicenseKey::parse(key)?;
-        let now = self.now_checked()?;
+        // Allowed while the clock reads earlier than the time floor: a request carries no
+        // trust, and its answer is how a clock that ran ahead is corrected (see `install`).
+        let now = self.clock.now();
         let host = self.probe()?;
         let lookup = key.lookup_id();
         let mut next = self.state.clone();
@@ -307,7 +346,7 @@ impl LicenseManager {
     /// Fails with [`SdkError::NotActivated`] when this host never made a request (or
     /// deactivated since), and otherwise like [`LicenseManager::request_usage`].
     pub fn request_renewal(&mut self) -> Result<String> {
-        let now = self.now_checked()?;
+        let now = self.clock.now();
         let host = self.probe()?;
         let mut next = self.state.clone();
         let device = next.device.take().ok_or(SdkError::NotActivated)?;
@@ -322,6 +361,15 @@ impl LicenseManager {
         host: Fingerprint,
         now: u64,
     ) -> Result<String> {
+        let mut kinds: Vec<_> = host.components().iter().map(|c| c.kind).collect();
+        kinds.sort_unstable();
+        kinds.dedup();
+        if kinds.len() < self.config.min_components {
+            return Err(SdkError::TooFewComponents {
+                found: kinds.len(),
+                required: self.config.min_components,
+            });
+        }
         let counter = device
             .counter
             .checked_add(1)
@@ -361,24 +409,43 @@ impl LicenseManager {
 
     /// Installs a usage license from the vendor and returns the new status.
     ///
-    /// In order, it fails with: [`SdkError::ClockRollback`]; [`SdkError::Fingerprint`]; the
-    /// core's verdict as [`SdkError::Core`] (armor, checksum, version, key id, signature,
-    /// product, validity at now, fingerprint match); [`SdkError::Deactivated`] for an
+    /// # Time
+    ///
+    /// The host never accepts a time earlier than its time floor
+    /// ([`LicenseManager::time_floor`]: the clock high-water mark, the latest signed time seen
+    /// and the installed license's `issued_at`) less the rollback tolerance of the installed
+    /// grant ([`LicenseManager::rollback_tolerance`]). One exception repairs a clock that ran
+    /// ahead and was corrected: a NEW usage license answering the pending request (made after
+    /// the correction) is installed even though the clock reads earlier than the old
+    /// high-water mark, provided the clock is not earlier than the license's own `issued_at`
+    /// (less its tolerance): the vendor's signed time witnesses the real time, and the
+    /// high-water mark is reset to the later of now and the signed times.
+    ///
+    /// # Errors
+    ///
+    /// In order, it fails with: [`SdkError::Fingerprint`]; the core's verdict as
+    /// [`SdkError::Core`] (armor, checksum, version, key id, signature, product, validity at
+    /// now, fingerprint match); [`SdkError::WrongModel`] for a usage license whose deployment
+    /// model does not fit [`HostConfig::role`] (an ordinary host refuses a floating server's);
+    /// [`SdkError::Deactivated`] for an
     /// activation deactivated here; [`SdkError::NoPendingRequest`] when this host made no
     /// request; [`SdkError::WrongDevice`] when it answers another installation's request;
     /// [`SdkError::SupersededRequest`] when it answers an older request than the newest one
     /// made (also the installed license itself once a newer request is pending);
     /// [`SdkError::NoPendingRequest`] again for another answer to the request whose answer is
     /// already installed; [`SdkError::UnknownRequest`] when it answers a request newer than any
-    /// made from this state; [`SdkError::Storage`]. Installing the license that is already
-    /// installed, with no newer request pending, succeeds and changes nothing. On any error the
-    /// state is unchanged.
+    /// made from this state; [`SdkError::ClockRollback`] when the clock reads earlier than the
+    /// time floor (for the license already installed) or than the new license's signed time;
+    /// [`SdkError::Storage`]. Installing the license that is already installed, with no newer
+    /// request pending, succeeds and changes nothing. On any error the state is unchanged.
     pub fn install(&mut self, armored_usage_license: &str) -> Result<Status> {
-        let now = self.now_checked()?;
+        let now = self.clock.now();
+        let rollback = self.rollback(now);
         let host = self.probe()?;
         let license = UsageLicense::from_armor(armored_usage_license, self.verifier.keyring())?;
         let ent = self.verifier.verify_bytes(license.as_bytes(), &host, now)?;
         let terms = ent.terms();
+        self.config.role.check(terms.model)?;
         if tombstoned(&self.state, terms) {
             return Err(SdkError::Deactivated);
         }
@@ -396,7 +463,10 @@ impl LicenseManager {
                 .as_ref()
                 .is_some_and(|i| i.usage_license == canonical)
         {
-            self.installed = evaluate(&self.verifier, &self.state, &self.host);
+            if let Some(e) = rollback {
+                return Err(e);
+            }
+            self.installed = evaluate(&self.config, &self.verifier, &self.state, &self.host);
             self.publish();
             return Ok(self.status_at(now));
         }
@@ -426,12 +496,27 @@ impl LicenseManager {
             (Ordering::Equal, None) => return Err(SdkError::NoPendingRequest),
             (Ordering::Equal, Some(_)) => {}
         }
+        // The vendor's signed time is the witness of the real time: the host's clock must not
+        // read earlier than it (less the new grant's tolerance). A clock that ran ahead and
+        // was corrected passes this check, and the time floor comes back down to the later of
+        // now and the signed times: the high-water mark it left behind is reset.
+        let signed = self.state.signed_time.max(terms.issued_at);
+        if now.saturating_add(grant_tolerance(terms)) < signed {
+            return Err(SdkError::ClockRollback {
+                now,
+                high_water: signed,
+            });
+        }
         let mut next = self.state.clone();
         next.installed = Some(InstalledLicense {
             usage_license: canonical,
             installed_at: now,
         });
         next.pending = None;
+        next.signed_time = signed;
+        if rollback.is_some() {
+            next.high_water = now.max(signed);
+        }
         self.commit(next, now, true)?;
         Ok(self.status_at(now))
     }
@@ -540,7 +625,7 @@ impl LicenseManager {
     pub fn refresh(&mut self) -> Result<Status> {
         let now = self.clock.now();
         self.host = self.probe();
-        self.installed = evaluate(&self.verifier, &self.state, &self.host);
+        self.installed = evaluate(&self.config, &self.verifier, &self.state, &self.host);
         self.publish();
         if self.rollback(now).is_none() {
             self.advance_high_water(now)?;

@@ -10,6 +10,8 @@
 //!   "installed": { "usage_license": "TGUL:…", "installed_at": 1700000100 },
 //!   "tombstones": { "activations": [7], "device_keys": ["<hex>"] },
 //!   "high_water": 1700000200,
+//!   "signed_time": 1700000100,
+//!   "key_list": "TGKL:…",
 //!   "meters": [ { "feature": "snowflake-bridge", "period": "month",
 //!                 "period_start": 1698796800, "used": 1200 } ],
 //!   "last_deactivation": "TGDC:…"
@@ -195,6 +197,15 @@ pub(crate) struct State {
     pub installed: Option<InstalledLicense>,
     pub tombstones: Tombstones,
     pub high_water: u64,
+    /// The latest `issued_at` of the vendor- or root-signed artifacts this host accepted
+    /// (usage licenses, key lists): part of the time floor, and the witness that lets a clock
+    /// that ran ahead be corrected.
+    #[serde(default)]
+    pub signed_time: u64,
+    /// The root-signed key list (`TGKL:…`) with the highest sequence seen; older ones are
+    /// refused.
+    #[serde(default)]
+    pub key_list: Option<String>,
     pub meters: Vec<MeterState>,
     pub last_deactivation: Option<String>,
 }
@@ -209,6 +220,8 @@ impl Default for State {
             installed: None,
             tombstones: Tombstones::default(),
             high_water: 0,
+            signed_time: 0,
+            key_list: None,
             meters: Vec::new(),
             last_deactivation: None,
         }

@@ -8,19 +8,22 @@ use std::sync::Arc;
 
 use tollgate_core::*;
 use tollgate_sdk::{
-    HostConfig, LicenseManager, ManualClock, MemoryStorage, SdkError, StaticSource,
+    HostConfig, HostRole, LicenseManager, ManualClock, MemoryStorage, SdkError, StaticSource,
 };
 
 const NOW: u64 = 1_768_478_400;
 
 fn manager(vendor: &VendorSigningKey) -> LicenseManager {
-    let config = HostConfig::new(
-        "chariot",
-        "4.2.0",
-        b"salt".to_vec(),
-        vec![vendor.public_key()],
-    );
-    let probes = StaticSource::from_strs(&[(ComponentKind::Operator, "floating-server-1")]);
+    manager_as(vendor, HostRole::FloatingServer)
+}
+
+fn manager_as(vendor: &VendorSigningKey, role: HostRole) -> LicenseManager {
+    let mut config = HostConfig::new("chariot", "4.2.0", b"salt".to_vec(), vendor.public_key());
+    config.role = role;
+    let probes = StaticSource::from_strs(&[
+        (ComponentKind::Operator, "floating-server-1"),
+        (ComponentKind::MachineId, "machine-1"),
+    ]);
     LicenseManager::with_parts(
         config,
         Box::new(MemoryStorage::new()),
@@ -170,11 +173,52 @@ fn the_signer_refuses_what_a_client_would_refuse() {
 #[test]
 fn only_a_floating_activation_has_a_signer() {
     let vendor = VendorSigningKey::from_seed(&[1; 32]);
-    let mut m = manager(&vendor);
+    let m = manager(&vendor);
     assert_eq!(m.lease_signer().unwrap_err(), SdkError::NotActivated);
+    // An ordinary host with an offline license has no signer either.
+    let mut m = manager_as(&vendor, HostRole::Host);
     activate(&mut m, &vendor, DeploymentModel::Offline);
     assert_eq!(
         m.lease_signer().unwrap_err(),
         SdkError::Core(Error::LeaseNotGranted)
     );
+}
+
+/// The deployment model is enforced by role (issue 11 §2): a floating server's manager refuses
+/// an offline usage license, an ordinary host a floating one; the state is unchanged.
+#[test]
+fn the_deployment_model_must_fit_the_role() {
+    let vendor = VendorSigningKey::from_seed(&[1; 32]);
+    for (role, model, refused) in [
+        (
+            HostRole::FloatingServer,
+            DeploymentModel::Offline,
+            "offline",
+        ),
+        (HostRole::Host, DeploymentModel::Floating, "floating"),
+    ] {
+        let mut host = manager_as(&vendor, HostRole::Host);
+        let mut server = manager_as(&vendor, HostRole::FloatingServer);
+        // Make a usage license for `model` on a manager that accepts it, then give the same
+        // request's answer to one that does not (same device: a copied state).
+        let (accepting, refusing) = if role == HostRole::Host {
+            (&mut server, &mut host)
+        } else {
+            (&mut host, &mut server)
+        };
+        let ul = activate(accepting, &vendor, model);
+        assert!(accepting.check().is_ok());
+        let _ = refusing.request_usage(&LicenseKey::from_entropy(&[2; 15]).expose());
+        let before = refusing.status();
+        let e = refusing.install(&ul.to_armor()).unwrap_err();
+        assert_eq!(
+            e,
+            SdkError::WrongModel {
+                model: refused.into(),
+                role: role.name().into()
+            }
+        );
+        assert_eq!(e.code(), 239);
+        assert_eq!(refusing.status(), before);
+    }
 }

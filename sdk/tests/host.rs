@@ -38,12 +38,7 @@ fn other_key() -> String {
 }
 
 fn config() -> HostConfig {
-    HostConfig::new(
-        "chariot",
-        "4.2.0",
-        SALT.to_vec(),
-        vec![vendor().public_key()],
-    )
+    HostConfig::new("chariot", "4.2.0", SALT.to_vec(), vendor().public_key())
 }
 
 /// Machine A: machine id, two NICs, a disk, a host name.
@@ -641,7 +636,7 @@ fn license_expiry_is_reported() {
 
 #[test]
 fn clock_rollback_is_detected_and_survives_restart() {
-    let (mut m, clock, mem) = activated(&machine_a());
+    let (m, clock, mem) = activated(&machine_a());
     let seen = T0 + 3600;
     // Within the tolerance (one hour by default): fine.
     clock.set(seen - 1800);
@@ -659,8 +654,8 @@ fn clock_rollback_is_detected_and_survives_restart() {
     assert!(st.license.is_some());
     assert!(!m.has_feature("mqtt-server"));
     assert_eq!(m.check(), Err(rollback.clone()));
-    assert_eq!(m.request_usage(&key()).unwrap_err(), rollback);
-    assert_eq!(m.install("TGUL:x").unwrap_err(), rollback);
+    // (A usage request is still allowed: it carries no trust, and its answer is how a clock
+    // that ran ahead is corrected; see `a_clock_that_ran_ahead_is_repaired_by_a_new_license`.)
     drop(m);
     // The high-water mark is durable.
     let m = manager(mem.clone(), &clock, &machine_a()).unwrap();
@@ -1034,7 +1029,7 @@ fn corrupt_or_newer_state_is_refused_and_left_alone() {
 fn configuration_is_checked() {
     let clock = Arc::new(ManualClock::new(T0));
     let mut c = config();
-    c.vendor_keys.clear();
+    c.product.clear();
     let e = LicenseManager::with_parts(
         c,
         Box::new(MemoryStorage::new()),
@@ -1044,7 +1039,7 @@ fn configuration_is_checked() {
     .unwrap_err();
     assert_eq!(e.code(), 211);
     let mut c = config();
-    c.vendor_keys = vec![[0; 32]];
+    c.vendor_root = [0; 32];
     let e = LicenseManager::with_parts(
         c,
         Box::new(MemoryStorage::new()),
@@ -1164,7 +1159,7 @@ fn a_license_from_a_vendor_key_no_longer_trusted_is_invalid() {
     let (m, clock, mem) = activated(&machine_a());
     drop(m);
     let mut c = config();
-    c.vendor_keys = vec![VendorSigningKey::from_seed(&[5; 32]).public_key()];
+    c.vendor_root = VendorSigningKey::from_seed(&[5; 32]).public_key();
     let mut m = LicenseManager::with_parts(c, Box::new(mem), clock, source(&machine_a())).unwrap();
     let st = m.status();
     assert_eq!(st.state, LicenseState::Invalid);
@@ -1179,24 +1174,53 @@ fn a_license_from_a_vendor_key_no_longer_trusted_is_invalid() {
 
 #[test]
 fn host_config_from_json() {
-    let key_hex = hex::encode(vendor().public_key());
-    let cfg = HostConfig::from_json(&format!(
-        r#"{{"product": "chariot", "product_version": "4.2.0", "fingerprint_salt": "chariot-salt",
-            "vendor_keys": [" {key_hex} "], "warn_days": 7, "comment": "ignored"}}"#
-    ))
+    let cfg = HostConfig::from_json(
+        r#"{"product": "chariot", "product_version": "4.2.0", "fingerprint_salt": "chariot-salt",
+            "warn_days": 7, "min_components": 3, "comment": "ignored"}"#,
+        vendor().public_key(),
+    )
     .unwrap();
     let mut expected = config();
     expected.warn_days = 7;
+    expected.min_components = 3;
     assert_eq!(cfg, expected);
     for bad in [
         "",
         "[]",
         r#"{"product": "chariot"}"#,
-        r#"{"product": "c", "product_version": "1", "fingerprint_salt": "s", "vendor_keys": ["zz"]}"#,
-        r#"{"product": "c", "product_version": "1", "fingerprint_salt": "s", "vendor_keys": ["00"]}"#,
+        r#"{"product": "c", "product_version": "1", "fingerprint_salt": "s", "warn_days": -1}"#,
+        r#"{"product": "c", "product_version": "1", "fingerprint_salt": "s", "min_components": 1}"#,
+        r#"{"product": "c", "product_version": "1", "fingerprint_salt": "s", "key_list": 7}"#,
     ] {
-        let e = HostConfig::from_json(bad).unwrap_err();
+        let e = HostConfig::from_json(bad, vendor().public_key()).unwrap_err();
         assert_eq!(e.code(), 211, "{bad}: {e}");
+    }
+}
+
+/// The root is compiled in: a configuration file that names keys, a root or a tolerance is
+/// refused, not silently ignored (issue 11 §1, §2).
+#[test]
+fn host_config_from_json_refuses_keys_roots_and_policy() {
+    let key_hex = hex::encode(vendor().public_key());
+    for field in [
+        "vendor_keys",
+        "vendor_root",
+        "root",
+        "root_key",
+        "rollback_tolerance_secs",
+    ] {
+        let text = format!(
+            r#"{{"product": "chariot", "product_version": "4.2.0", "fingerprint_salt": "s",
+                "{field}": ["{key_hex}"]}}"#
+        );
+        let e = HostConfig::from_json(&text, vendor().public_key()).unwrap_err();
+        assert_eq!(
+            e,
+            SdkError::UntrustedConfig {
+                field: field.into()
+            }
+        );
+        assert_eq!((e.code(), e.name()), (235, "UntrustedConfig"));
     }
 }
 
@@ -1205,7 +1229,10 @@ fn open_with_a_cached_clock() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = config();
     cfg.fingerprint.probes = false;
-    cfg.fingerprint.extra = vec![(ComponentKind::Operator, b"op-1".to_vec())];
+    cfg.fingerprint.extra = vec![
+        (ComponentKind::Operator, b"op-1".to_vec()),
+        (ComponentKind::Workload, b"pod-1".to_vec()),
+    ];
     let clock: Arc<dyn tollgate_sdk::Clock> = Arc::new(tollgate_sdk::CachedClock::new());
     let mut m = LicenseManager::open_with_clock(cfg.clone(), dir.path(), clock).unwrap();
     let req = m.request_usage(&key()).unwrap();
@@ -1233,6 +1260,7 @@ fn verify_a_usage_license_without_state() {
     );
     let mut cfg = config();
     cfg.fingerprint.probes = false;
+    cfg.fingerprint.allow_override = true;
     cfg.fingerprint.extra = machine_a()
         .iter()
         .map(|(k, v)| (*k, v.as_bytes().to_vec()))
@@ -1266,7 +1294,7 @@ fn verify_a_usage_license_without_state() {
             / 100,
         1
     );
-    cfg.vendor_keys.clear();
+    cfg.product_version.clear();
     assert_eq!(
         tollgate_sdk::verify_usage_license(&cfg, &armored, now)
             .unwrap_err()

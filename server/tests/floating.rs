@@ -65,7 +65,7 @@ impl World {
         let issued = authority.issue(spec, now()).unwrap();
 
         let dir = tempfile::tempdir().unwrap();
-        let host = HostConfig::new("chariot", "4.2.0", SALT.to_vec(), vec![key.public_key]);
+        let host = HostConfig::new("chariot", "4.2.0", SALT.to_vec(), key.public_key);
         let host_file = dir.path().join("host.json");
         std::fs::write(
             &host_file,
@@ -82,7 +82,10 @@ impl World {
             listen: "127.0.0.1:0".parse().unwrap(),
             state_dir: dir.path().join("state"),
             host_config: Some(host_file.clone()),
-            components: vec!["operator=floating-server-1".into()],
+            components: vec![
+                "operator=floating-server-1".into(),
+                "workload=floating-pod-1".into(),
+            ],
             probes: false,
             lease_ttl_secs: ttl,
             cull_interval_secs: cull,
@@ -401,7 +404,7 @@ fn tampered_lease_tokens_are_refused() {
     let r = a.checkout_raw(None).unwrap();
     let verifier = tollgate_core::Verifier::new(
         "chariot",
-        tollgate_core::Keyring::from_keys(w.host.vendor_keys.iter()).unwrap(),
+        tollgate_core::Keyring::from_keys([w.host.vendor_root].iter()).unwrap(),
     );
     let check = |lease: &str, client: &FloatingClient| {
         verifier.verify_lease(&r.floating_license, lease, &client.client_id(), now())

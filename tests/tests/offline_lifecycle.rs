@@ -46,14 +46,10 @@ impl World {
     }
 
     fn config(&mut self, product: &str) -> HostConfig {
-        let keys = self
-            .vendor
-            .public_keys()
-            .unwrap()
-            .iter()
-            .map(|k| k.public_key)
-            .collect();
-        HostConfig::new(product, PRODUCT_VERSION, "chariot-salt", keys)
+        // Interim: the vendor's first signing key stands in for the root until the
+        // authority certifies its keys with a root.
+        let root = self.vendor.public_keys().unwrap()[0].public_key;
+        HostConfig::new(product, PRODUCT_VERSION, "chariot-salt", root)
     }
 
     /// Host `name` of the reference product: its own state directory and its own machine,
@@ -344,10 +340,19 @@ fn rolled_back_clock() {
     w.clock.set(T0 + 2 * DAY);
     assert_eq!(a.status().state, LicenseState::ClockRollback);
     assert!(!a.has_feature("mqtt-server"));
+    // A request is still allowed (it carries no trust), but its answer, signed at the vendor's
+    // real time, is refused while this clock reads earlier than that.
+    let req = a.request_renewal().unwrap();
+    let ul = w
+        .vendor
+        .fulfil(&req, DeploymentModel::Offline, T0 + 10 * DAY)
+        .unwrap()
+        .usage_license;
     assert!(matches!(
-        a.request_renewal().unwrap_err(),
+        a.install(&ul).unwrap_err(),
         SdkError::ClockRollback { .. }
     ));
+    assert_eq!(a.status().state, LicenseState::ClockRollback);
 }
 
 #[test]

@@ -13,7 +13,7 @@ WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 export TOLLGATE_VENDOR_DIR="$WORK/vendor" TOLLGATE_HOST_CONFIG="$WORK/host.json"
 COMPONENTS=(machine-id=bench-machine mac=02:42:ac:11:00:09 hostname=bench.local)
-HOST=(--state "$WORK/state" --no-probes)
+HOST=(--state "$WORK/state" --no-probes --allow-override)
 for c in "${COMPONENTS[@]}"; do HOST+=(--component "$c"); done
 "$TG" vendor init >/dev/null
 "$TG" vendor host-config --product chariot --product-version 4.2.0 --out "$TOLLGATE_HOST_CONFIG" >/dev/null

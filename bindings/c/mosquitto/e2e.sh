@@ -33,7 +33,7 @@ export TOLLGATE_VENDOR_DIR="$WORK/vendor" TOLLGATE_HOST_CONFIG="$WORK/host.json"
 COMPONENTS=(machine-id=e2e-broker-7f3a mac=02:42:ac:11:00:42 hostname=broker.e2e.local)
 COMPONENT_ARGS=()
 for c in "${COMPONENTS[@]}"; do COMPONENT_ARGS+=(--component "$c"); done
-host() { local state="$1"; shift; "$TG" host --state "$state" --no-probes "${COMPONENT_ARGS[@]}" "$@"; }
+host() { local state="$1"; shift; "$TG" host --state "$state" --no-probes --allow-override "${COMPONENT_ARGS[@]}" "$@"; }
 
 CASE=""
 LOG=""

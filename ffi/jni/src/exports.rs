@@ -564,7 +564,8 @@ pub extern "system" fn Java_dev_tollgate_Native_hostConfigFromJson<'l>(
 ) -> JObject<'l> {
     env.with_env(|env| -> Result<JObject<'l>> {
         let json = string(env, &json)?;
-        let config = HostConfig::from_json(&json)?;
+        let (json, root) = tollgate_sdk::config::interim_legacy_root(&json)?;
+        let config = HostConfig::from_json(&json, root)?;
         convert::host_config(env, &config)
     })
     .resolve::<ThrowJava>()

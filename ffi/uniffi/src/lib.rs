@@ -79,8 +79,9 @@ pub fn verify(
 /// Fails with `Runtime` 211 `InvalidArgument` when the text is not such a document.
 #[uniffi::export]
 pub fn host_config_from_json(json: &str) -> Result<HostConfig, TollgateError> {
+    let (json, root) = tollgate_sdk::config::interim_legacy_root(json)?;
     Ok(HostConfig::from_sdk(&tollgate_sdk::HostConfig::from_json(
-        json,
+        &json, root,
     )?))
 }
 

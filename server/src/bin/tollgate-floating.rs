@@ -180,7 +180,12 @@ fn client(
 ) -> Result<(), String> {
     let text = std::fs::read_to_string(&host_config)
         .map_err(|e| format!("{}: {e}", host_config.display()))?;
-    let mut host = HostConfig::from_json(&text).map_err(|e| e.to_string())?;
+    let (text, root) =
+        tollgate_sdk::config::interim_legacy_root(&text).map_err(|e| e.to_string())?;
+    let mut host = HostConfig::from_json(&text, root).map_err(|e| e.to_string())?;
+    // The client's fingerprint only names it to the server (its client id): no usage request
+    // is made from it, so its components may be given as the operator likes.
+    host.fingerprint.allow_override = true;
     host.fingerprint.probes = !no_probes;
     host.fingerprint.extra = parse_components(&components).map_err(|e| e.to_string())?;
     let mut cfg = ClientConfig::new(server, features);

@@ -240,7 +240,10 @@ impl FloatingConfig {
             .ok_or_else(|| err("host_config (TOLLGATE_HOST_CONFIG) is required"))?;
         let text = std::fs::read_to_string(path)
             .map_err(|e| err(format!("cannot read {}: {e}", path.display())))?;
-        let mut host = HostConfig::from_json(&text).map_err(|e| err(e.to_string()))?;
+        let (text, root) =
+            tollgate_sdk::config::interim_legacy_root(&text).map_err(|e| err(e.to_string()))?;
+        let mut host = HostConfig::from_json(&text, root).map_err(|e| err(e.to_string()))?;
+        host.role = tollgate_sdk::HostRole::FloatingServer;
         host.fingerprint.probes = self.probes;
         host.fingerprint.extra = parse_components(&self.components)?;
         Ok(host)

@@ -214,7 +214,8 @@ pub fn code(body: &Value) -> u64 {
 
 /// A broker host `n` (its own fingerprint, in-memory state) trusting `vendor_keys`.
 pub fn host(n: u32, vendor_keys: Vec<[u8; 32]>) -> LicenseManager {
-    let config = HostConfig::new("chariot", "4.2.0", b"chariot-salt".to_vec(), vendor_keys);
+    // Interim: the vendor's first signing key stands in for the root.
+    let config = HostConfig::new("chariot", "4.2.0", b"chariot-salt".to_vec(), vendor_keys[0]);
     let probes = StaticSource::from_strs(&[
         (ComponentKind::MachineId, &format!("machine-{n}")),
         (ComponentKind::Hostname, &format!("broker-{n}")),
