@@ -10,7 +10,7 @@ use tollgate_core::{
 
 use crate::audit::audit;
 use crate::error::{AuthorityError, Result};
-use crate::keys::active_signer;
+use crate::keys::{active_signer, certificate_for};
 use crate::keystore::KeyStore;
 use crate::ledger::{LicenseRow, Tx, UsageRow};
 use crate::policy::{self, ActiveSeat, PriorAnswer, SeatDecision};
@@ -34,8 +34,15 @@ impl Authority {
     ///   seat is taken. A device key that was deactivated must come back with a higher counter
     ///   than the one it was deactivated at.
     ///
-    /// The usage license carries the license's current grant. Online activations get a refresh
-    /// deadline of `now` + [`AuthorityConfig::online_refresh_secs`]. Everything happens in one
+    /// Refused first, before any of that, for a suspended or revoked license
+    /// ([`AuthorityError::LicenseSuspended`], [`AuthorityError::LicenseRevoked`]), and for a
+    /// fingerprint weaker than the grant's threshold or the vendor's minimum of distinct kinds
+    /// ([`AuthorityError::WeakFingerprint`]).
+    ///
+    /// The usage license carries the license's current grant and embeds the root-signed
+    /// certificate of the signing key. Online activations get a refresh deadline of `now` +
+    /// [`AuthorityConfig::online_refresh_secs`]; offline and floating ones `now` + the grant's
+    /// `offline_refresh_secs` when set (see [`refresh_deadline`]). Everything happens in one
     /// transaction: two processes racing for the last seat cannot both win.
     pub fn fulfil(
         &mut self,
@@ -58,21 +65,9 @@ impl Authority {
         now: u64,
     ) -> Result<Fulfilled> {
         let req = UsageRequest::from_armor(request_armored)?;
-        let refresh_deadline = self.refresh_deadline(model, now)?;
         let (keys, actor, cfg) = (&self.keys, self.actor.as_str(), &self.config);
-        self.ledger.write(|tx| {
-            fulfil_in(
-                tx,
-                keys,
-                actor,
-                cfg,
-                &req,
-                model,
-                mode,
-                now,
-                refresh_deadline,
-            )
-        })
+        self.ledger
+            .write(|tx| fulfil_in(tx, keys, actor, cfg, &req, model, mode, now))
     }
 
     /// Answers many usage requests (already decoded: [`FulfilItem::parse`]) in one ledger
@@ -89,64 +84,52 @@ impl Authority {
         items: &[FulfilItem],
         now: u64,
     ) -> Result<Vec<Result<Fulfilled>>> {
-        let mut out: Vec<Option<Result<Fulfilled>>> = Vec::with_capacity(items.len());
-        let mut todo = Vec::with_capacity(items.len());
-        for (i, item) in items.iter().enumerate() {
-            match self.refresh_deadline(item.model, now) {
-                Ok(deadline) => {
-                    todo.push((i, deadline));
-                    out.push(None);
-                }
-                Err(e) => out.push(Some(Err(e))),
+        if items.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (keys, actor, cfg) = (&self.keys, self.actor.as_str(), &self.config);
+        self.ledger.write(|tx| {
+            let mut done = Vec::with_capacity(items.len());
+            for item in items {
+                done.push(tx.savepoint(|tx| {
+                    fulfil_in(
+                        tx,
+                        keys,
+                        actor,
+                        cfg,
+                        &item.request,
+                        item.model,
+                        item.mode,
+                        now,
+                    )
+                })?);
             }
-        }
-        if !todo.is_empty() {
-            let (keys, actor, cfg) = (&self.keys, self.actor.as_str(), &self.config);
-            let done = self.ledger.write(|tx| {
-                let mut done = Vec::with_capacity(todo.len());
-                for (i, deadline) in &todo {
-                    let Some(item) = items.get(*i) else { continue };
-                    done.push(tx.savepoint(|tx| {
-                        fulfil_in(
-                            tx,
-                            keys,
-                            actor,
-                            cfg,
-                            &item.request,
-                            item.model,
-                            item.mode,
-                            now,
-                            *deadline,
-                        )
-                    })?);
-                }
-                Ok(done)
-            })?;
-            for ((i, _), result) in todo.iter().zip(done) {
-                if let Some(slot) = out.get_mut(*i) {
-                    *slot = Some(result);
-                }
-            }
-        }
-        Ok(out
-            .into_iter()
-            .map(|r| r.unwrap_or(Err(AuthorityError::Corrupt("unanswered batch item"))))
-            .collect())
-    }
-
-    /// The refresh deadline of a usage license for `model` issued at `now`.
-    fn refresh_deadline(&self, model: DeploymentModel, now: u64) -> Result<Option<u64>> {
-        match model {
-            DeploymentModel::Offline => None,
-            DeploymentModel::Online => Some(self.config.online_refresh_secs),
-            DeploymentModel::Floating => self.config.floating_refresh_secs,
-        }
-        .map(|p| {
-            now.checked_add(p)
-                .ok_or(AuthorityError::invalid("refresh deadline overflows"))
+            Ok(done)
         })
-        .transpose()
     }
+}
+
+/// The refresh deadline of a usage license of `grant` for `model` issued at `now`: online ones
+/// [`AuthorityConfig::online_refresh_secs`] after; offline and floating ones the grant's
+/// offline refresh period after (signed policy), else floating ones
+/// [`AuthorityConfig::floating_refresh_secs`] after, else none.
+pub(crate) fn refresh_deadline(
+    cfg: &AuthorityConfig,
+    grant: &Grant,
+    model: DeploymentModel,
+    now: u64,
+) -> Result<Option<u64>> {
+    let offline = Some(u64::from(grant.offline_refresh_secs)).filter(|s| *s > 0);
+    match model {
+        DeploymentModel::Online => Some(cfg.online_refresh_secs),
+        DeploymentModel::Offline => offline,
+        DeploymentModel::Floating => offline.or(cfg.floating_refresh_secs),
+    }
+    .map(|p| {
+        now.checked_add(p)
+            .ok_or(AuthorityError::invalid("refresh deadline overflows"))
+    })
+    .transpose()
 }
 
 /// The body of [`Authority::fulfil_with`], inside its transaction.
@@ -160,12 +143,12 @@ fn fulfil_in(
     model: DeploymentModel,
     mode: FulfilMode,
     now: u64,
-    refresh_deadline: Option<u64>,
 ) -> Result<Fulfilled> {
     let claims = req.claims();
     let (lic, grant) = prove_key(tx, req)?;
     policy::standing(lic.id, lic.status)?;
     policy::admit(&grant, &claims.product, model, now)?;
+    let refresh_deadline = refresh_deadline(cfg, &grant, model, now)?;
     policy::fingerprint_sufficient(
         &claims.fingerprint,
         grant.fingerprint_threshold,
@@ -358,20 +341,23 @@ fn sign_usage(
 ) -> Result<Issued> {
     let claims = req.claims();
     let signer = active_signer(tx, keys)?;
+    let info = tx.active_key()?.ok_or(AuthorityError::NoSigningKey)?;
+    let certificate = certificate_for(tx, keys, &info, &grant.product, now)?;
     let revision = grant.revision;
-    let usage = UsageLicense::issue(
-        UsageTerms {
-            grant,
-            activation_id: activation.id,
-            model,
-            device_key: *req.device_key(),
-            request_counter: claims.counter,
-            fingerprint: claims.fingerprint.clone(),
-            issued_at: now,
-            refresh_deadline,
-        },
-        &signer,
-    )?;
+    let terms = UsageTerms {
+        grant,
+        activation_id: activation.id,
+        model,
+        device_key: *req.device_key(),
+        request_counter: claims.counter,
+        fingerprint: claims.fingerprint.clone(),
+        issued_at: now,
+        refresh_deadline,
+    };
+    let usage = match &certificate {
+        Some(cert) => UsageLicense::issue_with_certificate(terms, &signer, cert)?,
+        None => UsageLicense::issue(terms, &signer)?,
+    };
     let armored = usage.to_armor();
     tx.insert_usage(&UsageRow {
         activation_id: activation.id,

@@ -1,20 +1,45 @@
-//! Signing key files: `keys/<key id hex>.key`, 32 raw bytes of ed25519 seed, mode 0600.
+//! Signing key files: `keys/<key id hex>.key`, 32 raw bytes of ed25519 seed, mode 0600; the
+//! vendor root key in `keys/root.key`, same format.
 
 use std::fs::{self, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use tollgate_core::{KeyId, VendorSigningKey};
+use tollgate_core::{KeyCertificate, KeyId, VendorSigningKey};
 use zeroize::Zeroizing;
 
 use crate::error::{AuthorityError, Result};
+
+/// The root key's file name in the key directory.
+pub(crate) const ROOT_FILE: &str = "root.key";
+
+/// Reads a 32-byte seed file: `None` if it does not exist, [`AuthorityError::KeyFile`] if it
+/// is not exactly 32 bytes. The seed is zeroized when dropped.
+pub(crate) fn read_seed(path: &Path) -> Result<Option<Zeroizing<[u8; 32]>>> {
+    let mut f = match fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(AuthorityError::io(path, e)),
+    };
+    let mut seed = Zeroizing::new([0u8; 32]);
+    let mut rest = [0u8; 1];
+    if f.read_exact(seed.as_mut()).is_err() || !matches!(f.read(&mut rest), Ok(0)) {
+        return Err(AuthorityError::KeyFile {
+            path: path.to_path_buf(),
+            problem: "not a 32-byte key seed",
+        });
+    }
+    Ok(Some(seed))
+}
 
 /// The directory of key files, with the last key loaded kept in memory (signing many usage
 /// licenses in a row must not read and check the key file each time).
 pub(crate) struct KeyStore {
     dir: PathBuf,
     cached: Mutex<Option<Arc<VendorSigningKey>>>,
+    /// The last certificate read back and verified, with its product.
+    cert: Mutex<Option<(KeyCertificate, String)>>,
 }
 
 /// Fills `buf` from the operating system's RNG.
@@ -41,6 +66,7 @@ impl KeyStore {
         Ok(KeyStore {
             dir,
             cached: Mutex::new(None),
+            cert: Mutex::new(None),
         })
     }
 
@@ -56,6 +82,43 @@ impl KeyStore {
         random(seed.as_mut())?;
         let key = VendorSigningKey::from_seed(&seed);
         let path = self.path_of(key.key_id());
+        self.write_new(&path, &seed)?;
+        Ok((key, path))
+    }
+
+    /// The root key's file.
+    pub fn root_path(&self) -> PathBuf {
+        self.dir.join(ROOT_FILE)
+    }
+
+    /// Writes the root key's seed to `keys/root.key` (mode 0600). Fails with
+    /// [`AuthorityError::RootKeyExists`] if there is one.
+    pub fn write_root(&self, seed: &[u8; 32]) -> Result<VendorSigningKey> {
+        let path = self.root_path();
+        if path.exists() {
+            return Err(AuthorityError::RootKeyExists);
+        }
+        self.write_new(&path, seed).map_err(|e| match e {
+            AuthorityError::Io { source, .. }
+                if source.kind() == std::io::ErrorKind::AlreadyExists =>
+            {
+                AuthorityError::RootKeyExists
+            }
+            e => e,
+        })?;
+        Ok(VendorSigningKey::from_seed(seed))
+    }
+
+    /// The root key, if the directory has one (`keys/root.key`, exactly 32 bytes).
+    pub fn root(&self) -> Result<Option<VendorSigningKey>> {
+        let path = self.root_path();
+        match read_seed(&path)? {
+            Some(seed) => Ok(Some(VendorSigningKey::from_seed(&seed))),
+            None => Ok(None),
+        }
+    }
+
+    fn write_new(&self, path: &Path, seed: &[u8; 32]) -> Result<()> {
         let mut opts = OpenOptions::new();
         opts.write(true).create_new(true);
         #[cfg(unix)]
@@ -68,18 +131,18 @@ impl KeyStore {
             f.write_all(seed.as_ref())?;
             f.sync_all()
         };
-        if let Err(e) = write(&path) {
+        if let Err(e) = write(path) {
             // Do not leave a partial file behind (unless it was someone else's).
             if e.kind() != std::io::ErrorKind::AlreadyExists {
-                let _ = fs::remove_file(&path);
+                let _ = fs::remove_file(path);
             }
-            return Err(AuthorityError::io(&path, e));
+            return Err(AuthorityError::io(path, e));
         }
         // Make the new directory entry durable too.
         if let Ok(d) = fs::File::open(&self.dir) {
             let _ = d.sync_all();
         }
-        Ok((key, path))
+        Ok(())
     }
 
     /// The key `id`: the one in memory if it is that key, otherwise [`KeyStore::load`]ed (and
@@ -121,6 +184,20 @@ impl KeyStore {
             });
         }
         Ok(key)
+    }
+
+    /// The certificate of `key_id` for `product`, if it is the one kept in memory.
+    pub fn cached_certificate(&self, key_id: KeyId, product: &str) -> Option<KeyCertificate> {
+        let c = self.cert.lock().unwrap_or_else(|p| p.into_inner());
+        c.as_ref()
+            .filter(|(c, p)| c.key_id() == key_id && p == product)
+            .map(|(c, _)| c.clone())
+    }
+
+    /// Keeps a certificate read back from the ledger (and verified) in memory.
+    pub fn cache_certificate(&self, cert: &KeyCertificate, product: &str) {
+        *self.cert.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some((cert.clone(), product.to_string()));
     }
 
     /// Removes a key file that was generated but never recorded.

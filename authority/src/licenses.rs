@@ -70,6 +70,8 @@ impl Authority {
             not_after: spec.not_after,
             fingerprint_threshold: spec.fingerprint_threshold,
             max_borrow_secs: spec.max_borrow_secs,
+            rollback_tolerance_secs: spec.rollback_tolerance_secs,
+            offline_refresh_secs: spec.offline_refresh_secs,
         };
         check_grant(&grant)?;
         let (keys, actor) = (&self.keys, self.actor.as_str());
@@ -340,6 +342,14 @@ fn apply_upgrade(current: &Grant, spec: &UpgradeSpec, now: u64) -> Result<(Grant
     if let Some(c) = &spec.customer {
         changes.push(json!({"customer": c}));
         g.customer = c.clone();
+    }
+    if let Some(s) = spec.offline_refresh_secs {
+        changes.push(json!({"offline_refresh_secs": s}));
+        g.offline_refresh_secs = s;
+    }
+    if let Some(s) = spec.rollback_tolerance_secs {
+        changes.push(json!({"rollback_tolerance_secs": s}));
+        g.rollback_tolerance_secs = s;
     }
     if let Some(k) = spec.fingerprint_threshold {
         changes.push(json!({"fingerprint_threshold": k}));

@@ -250,6 +250,8 @@ mod tests {
             not_after: Some(200),
             fingerprint_threshold: 1,
             max_borrow_secs: 0,
+            rollback_tolerance_secs: Grant::DEFAULT_ROLLBACK_TOLERANCE_SECS,
+            offline_refresh_secs: 0,
         }
     }
 

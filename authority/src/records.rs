@@ -42,9 +42,6 @@ pub struct SigningKeyInfo {
     pub created_at: u64,
     /// When it was retired, if it was.
     pub retired_at: Option<u64>,
-    /// Its root-signed certificate (`TGKC:…`), embedded in every usage license it signs.
-    /// `None` for a key made before the directory had a root key.
-    pub certificate: Option<String>,
     /// When the root-signed key list withdrew it (`vendor key retire`): hosts that learn the
     /// list no longer trust anything it signed.
     pub withdrawn_at: Option<u64>,

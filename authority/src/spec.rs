@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use tollgate_core::{DeploymentModel, Feature, License, LicenseKey, Models, UsageRequest};
+use tollgate_core::{DeploymentModel, Feature, Grant, License, LicenseKey, Models, UsageRequest};
 
 use crate::records::TransferPolicy;
 
@@ -15,7 +15,9 @@ pub struct AuthorityConfig {
     /// Online activations get `refresh_deadline = now + online_refresh_secs`. Default 7 days.
     pub online_refresh_secs: u64,
     /// Floating activations (the license server's own activation) get
-    /// `refresh_deadline = now + s` when `Some(s)`; `None` (the default) means no deadline.
+    /// `refresh_deadline = now + s` when `Some(s)` and the grant sets no offline refresh
+    /// period (the grant's `offline_refresh_secs` wins); `None` (the default) means no
+    /// deadline.
     pub floating_refresh_secs: Option<u64>,
     /// How long a call waits for another process's write lock before failing with
     /// [`crate::AuthorityError::Busy`]. Default 10 seconds.
@@ -77,6 +79,15 @@ pub struct IssueSpec {
     /// How often the license may move between devices (deactivations and restores);
     /// default [`TransferPolicy::DEFAULT`], 4 per 365 days.
     pub transfers: TransferPolicy,
+    /// The offline refresh period, in seconds (signed in the grant); 0 (the default here;
+    /// `tollgate vendor issue` defaults to 365 days): none. When set, every offline and
+    /// floating usage license gets `refresh_deadline = issued_at + offline_refresh_secs`: a
+    /// host renews with a new round trip before it, and a restored copy of a deactivated host
+    /// stops working at it.
+    pub offline_refresh_secs: u32,
+    /// How far a host's clock may go back before the host reports a clock rollback, in
+    /// seconds (signed in the grant); default [`Grant::DEFAULT_ROLLBACK_TOLERANCE_SECS`].
+    pub rollback_tolerance_secs: u32,
 }
 
 impl IssueSpec {
@@ -95,6 +106,8 @@ impl IssueSpec {
             fingerprint_threshold: DEFAULT_FINGERPRINT_THRESHOLD,
             max_borrow_secs: 0,
             transfers: TransferPolicy::DEFAULT,
+            offline_refresh_secs: 0,
+            rollback_tolerance_secs: Grant::DEFAULT_ROLLBACK_TOLERANCE_SECS,
         }
     }
 }
@@ -185,6 +198,11 @@ pub struct UpgradeSpec {
     pub customer: Option<String>,
     /// A new fingerprint threshold.
     pub fingerprint_threshold: Option<u8>,
+    /// A new offline refresh period in seconds (0: none). Hosts get it with their next
+    /// round trip.
+    pub offline_refresh_secs: Option<u32>,
+    /// A new rollback tolerance in seconds.
+    pub rollback_tolerance_secs: Option<u32>,
 }
 
 /// Whether answering a usage request may take a new seat

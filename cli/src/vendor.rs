@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 use tollgate_authority::{
-    Activation, AuditEntry, Authority, AuthorityError, Extension, IssueSpec, LicenseRecord,
-    NewExpiry, SigningKeyInfo, UpgradeSpec,
+    Activation, AuditEntry, Authority, AuthorityError, Extension, IssueSpec, KeyStatus,
+    LicenseRecord, LicenseStatus, NewExpiry, SigningKeyInfo, TransferPolicy, UpgradeSpec,
 };
 use tollgate_core::{DeploymentModel, Feature, FeatureKind, MeterPeriod, Models};
 use tollgate_sdk::time::format_utc;
@@ -30,13 +30,40 @@ pub struct VendorArgs {
 
 #[derive(Subcommand, Debug)]
 enum VendorCmd {
-    /// Creates the ledger and the first signing key (does nothing if they exist).
-    Init,
+    /// Creates the ledger, the vendor root key (`keys/root.key`) and the first signing key
+    /// (does nothing for what exists).
+    Init {
+        /// Import the root key from this file (its 32-byte seed) instead of creating a random
+        /// one. `tests/fixtures/dev-root.seed` is the PUBLISHED development root: for
+        /// development and tests only.
+        #[arg(long, value_name = "FILE")]
+        import_root: Option<PathBuf>,
+    },
+    /// Prints the root PUBLIC key as source to compile into the product (`hex`, `rust`, `c`
+    /// header, `java` class).
+    ExportRoot {
+        /// Output format.
+        #[arg(long, default_value = "hex", value_parser = ["hex", "rust", "c", "java"])]
+        format: String,
+        /// Java package of the `VendorRoot` class (none: the default package).
+        #[arg(long)]
+        package: Option<String>,
+        /// Output file (standard output if absent).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Suspends a license: no activation, refresh or fulfilment until resumed.
+    Suspend(StatusArgs),
+    /// Resumes a suspended license.
+    Resume(StatusArgs),
+    /// Revokes a license for good.
+    Revoke(StatusArgs),
     /// Signing keys: create, rotate, list.
     #[command(subcommand)]
     Key(KeyCmd),
-    /// Writes the host configuration a product embeds: product id, fingerprint salt and the
-    /// vendor's public keys.
+    /// Writes the host configuration (options only: product id, version, fingerprint salt)
+    /// with the current root-signed key certificates and key list. It carries no key a host
+    /// would trust: the root public key is compiled in (`vendor export-root`).
     HostConfig {
         /// Product id.
         #[arg(long)]
@@ -107,10 +134,26 @@ enum VendorCmd {
 enum KeyCmd {
     /// Creates a signing key (the first one becomes active).
     Create,
-    /// Creates a new active key and retires the current one.
+    /// Creates a new active key, certified by the root, and retires the current one (which
+    /// stays trusted for what it signed).
     Rotate,
+    /// Retires a signing key for good (e.g. compromised): a new root-signed key list (TGKL)
+    /// with the next sequence number, which hosts apply. Not the active key: rotate first.
+    Retire {
+        /// The key id (16 hex digits).
+        key_id: String,
+    },
     /// Lists keys with their public halves.
     List,
+}
+
+#[derive(Args, Debug)]
+struct StatusArgs {
+    /// License id.
+    license: u64,
+    /// Why (kept in the audit log).
+    #[arg(long, default_value = "no reason given")]
+    reason: String,
 }
 
 #[derive(Args, Debug)]
@@ -150,6 +193,24 @@ struct IssueArgs {
     /// Also write the license key to this file (mode 0600).
     #[arg(long)]
     key_out: Option<PathBuf>,
+    /// Offline refresh period in days (signed in the grant; 0: none): offline and floating
+    /// usage licenses must be renewed by a round trip within this period, so a restored copy
+    /// of a deactivated host stops working after it.
+    #[arg(long, default_value_t = 365)]
+    offline_refresh_days: u32,
+    /// How far a host's clock may go back, in seconds, before it reports a rollback (signed
+    /// in the grant).
+    #[arg(long, default_value_t = tollgate_core::Grant::DEFAULT_ROLLBACK_TOLERANCE_SECS)]
+    rollback_tolerance_secs: u32,
+    /// Transfers (deactivations and restores) allowed per period; 0: none.
+    #[arg(long, default_value_t = 4, conflicts_with = "unlimited_transfers")]
+    max_transfers: u32,
+    /// No transfer limit.
+    #[arg(long)]
+    unlimited_transfers: bool,
+    /// The transfer period, in days.
+    #[arg(long, default_value_t = 365)]
+    transfer_period_days: u32,
 }
 
 #[derive(Args, Debug)]
@@ -166,6 +227,18 @@ struct UpgradeArgs {
     /// New maximum of simultaneous activations.
     #[arg(long)]
     activations: Option<u32>,
+    /// New offline refresh period in days (0: none).
+    #[arg(long)]
+    offline_refresh_days: Option<u32>,
+    /// New rollback tolerance in seconds.
+    #[arg(long)]
+    rollback_tolerance_secs: Option<u32>,
+}
+
+/// Days to seconds for a grant field.
+fn days_secs(days: u32) -> Result<u32, Failure> {
+    days.checked_mul(86_400)
+        .ok_or_else(|| Failure::usage(format!("{days} days is too long")))
 }
 
 impl From<AuthorityError> for Failure {
@@ -271,6 +344,12 @@ fn license_json(r: &LicenseRecord) -> Value {
     let g = &r.grant;
     json!({
         "license_id": r.id,
+        "status": r.status.name(),
+        "offline_refresh_secs": g.offline_refresh_secs,
+        "rollback_tolerance_secs": g.rollback_tolerance_secs,
+        "max_transfers": r.transfers.max_transfers,
+        "transfer_period_secs": r.transfers.period_secs,
+        "rapid_transfers": r.rapid_transfers,
         "revision": g.revision,
         "product": g.product,
         "customer": g.customer,
@@ -304,6 +383,7 @@ fn activation_json(a: &Activation) -> Value {
         "created_at": format_utc(a.created_at),
         "last_fulfilled_at": format_utc(a.last_fulfilled_at),
         "freed_at": a.freed_at.map(format_utc),
+        "rapid_transfer_after": a.follows_activation,
     })
 }
 
@@ -314,6 +394,7 @@ fn key_json(k: &SigningKeyInfo) -> Value {
         "status": k.status.name(),
         "created_at": format_utc(k.created_at),
         "retired_at": k.retired_at.map(format_utc),
+        "withdrawn_at": k.withdrawn_at.map(format_utc),
     })
 }
 
@@ -329,32 +410,124 @@ pub fn run(args: VendorArgs, out: &Out, now: u64) -> Result<(), Failure> {
     let mut auth = Authority::open(&args.dir)?;
     auth.set_actor(args.actor.clone())?;
     match args.cmd {
-        VendorCmd::Init => {
+        VendorCmd::Init { import_root } => {
+            let root = match auth.root_public_key() {
+                Ok(existing) => {
+                    if let Some(path) = &import_root {
+                        let seed = std::fs::read(path).map_err(|e| {
+                            Failure::io(&format!("cannot read {}", path.display()), &e)
+                        })?;
+                        let seed = zeroize::Zeroizing::new(seed);
+                        let wanted = <[u8; 32]>::try_from(seed.as_slice())
+                            .ok()
+                            .map(|s| tollgate_core::VendorSigningKey::from_seed(&s).public_key());
+                        if wanted != Some(existing) {
+                            return Err(AuthorityError::RootKeyExists.into());
+                        }
+                    }
+                    (existing, false)
+                }
+                Err(AuthorityError::NoRootKey) => match &import_root {
+                    Some(path) => (auth.import_root_key_file(path, now)?, true),
+                    None => (auth.create_root_key(now)?, true),
+                },
+                Err(e) => return Err(e.into()),
+            };
             let keys = auth.public_keys()?;
-            let created = if keys.is_empty() {
+            let created = if keys.iter().all(|k| k.status != KeyStatus::Active) {
                 Some(auth.create_signing_key(now)?)
             } else {
                 None
             };
             let keys = auth.public_keys()?;
+            let root_hex = tollgate_core::hex_string(&root.0);
             out.emit(
-                json!({"dir": args.dir, "created_key": created.as_ref().map(|k| k.key_id.to_hex()),
+                json!({"dir": args.dir, "root_public_key": root_hex, "root_created": root.1,
+                       "root_imported": root.1 && import_root.is_some(),
+                       "created_key": created.as_ref().map(|k| k.key_id.to_hex()),
                        "keys": keys.iter().map(key_json).collect::<Vec<_>>()}),
-                || match &created {
-                    Some(k) => format!(
-                        "Vendor directory {} ready. New signing key {} (active).",
-                        args.dir.display(),
-                        k.key_id
-                    ),
-                    None => format!("Vendor directory {} already set up.", args.dir.display()),
+                || {
+                    let mut s = format!("Vendor directory {} ready.\n", args.dir.display());
+                    match (root.1, import_root.is_some()) {
+                        (true, true) => s.push_str("Root key imported"),
+                        (true, false) => s.push_str("New root key created"),
+                        (false, _) => s.push_str("Root key"),
+                    }
+                    s.push_str(&format!(
+                        " (keys/root.key; compile its public half into the product: \
+                         tollgate vendor export-root):\n  {root_hex}\n"
+                    ));
+                    match &created {
+                        Some(k) => s.push_str(&format!("New signing key {} (active).", k.key_id)),
+                        None => s.push_str("Signing key already set up."),
+                    }
+                    s
                 },
             );
+        }
+        VendorCmd::ExportRoot {
+            format,
+            package,
+            out: path,
+        } => {
+            let root = auth.root_public_key()?;
+            let text = export_root(&root, &format, package.as_deref())?;
+            match path {
+                Some(p) => {
+                    std::fs::write(&p, &text)
+                        .map_err(|e| Failure::io(&format!("cannot write {}", p.display()), &e))?;
+                    out.emit(json!({"written": p, "format": format}), || {
+                        format!("Root public key ({format}) written to {}", p.display())
+                    });
+                }
+                None => print!("{text}"),
+            }
+        }
+        VendorCmd::Suspend(s) | VendorCmd::Resume(s) | VendorCmd::Revoke(s)
+            if s.reason.trim().is_empty() =>
+        {
+            return Err(Failure::usage("--reason must not be blank"));
+        }
+        VendorCmd::Suspend(s) => {
+            auth.suspend(s.license, &s.reason, now)?;
+            status_done(out, s.license, "suspended");
+        }
+        VendorCmd::Resume(s) => {
+            auth.resume(s.license, &s.reason, now)?;
+            status_done(out, s.license, "active");
+        }
+        VendorCmd::Revoke(s) => {
+            auth.revoke(s.license, &s.reason, now)?;
+            status_done(out, s.license, "revoked");
         }
         VendorCmd::Key(cmd) => {
             let info = match cmd {
                 KeyCmd::Create => Some(auth.create_signing_key(now)?),
                 KeyCmd::Rotate => Some(auth.rotate_signing_key(now)?),
                 KeyCmd::List => None,
+                KeyCmd::Retire { key_id } => {
+                    let id = tollgate_core::KeyId(
+                        parse_key_id(&key_id)
+                            .ok_or_else(|| Failure::usage("a key id is 16 hex digits"))?,
+                    );
+                    let lists = auth.retire_key(id, now)?;
+                    out.emit(
+                        json!({"retired_key": id.to_hex(), "key_lists": lists.iter()
+                            .map(|(p, s, l)| json!({"product": p, "sequence": s, "key_list": l}))
+                            .collect::<Vec<_>>()}),
+                        || {
+                            let mut s = format!(
+                                "Signing key {id} retired. New root-signed key list(s); \
+                                 give them to hosts (host-config, the online service does it):"
+                            );
+                            for (p, n, l) in &lists {
+                                s.push_str(&format!("\n  {p} (sequence {n}): {l}"));
+                            }
+                            s
+                        },
+                    );
+                    return Ok(());
+                }
             };
             let keys = auth.public_keys()?;
             out.emit(
@@ -369,7 +542,11 @@ pub fn run(args: VendorArgs, out: &Out, now: u64) -> Result<(), Failure> {
                         s.push_str(&format!(
                             "{}  {:<7}  {}  created {}\n",
                             k.key_id,
-                            k.status.name(),
+                            if k.withdrawn_at.is_some() {
+                                "WITHDRAWN"
+                            } else {
+                                k.status.name()
+                            },
                             k.public_key_hex(),
                             format_utc(k.created_at)
                         ));
@@ -384,13 +561,26 @@ pub fn run(args: VendorArgs, out: &Out, now: u64) -> Result<(), Failure> {
             salt,
             out: path,
         } => {
-            let keys = auth.public_keys()?;
-            let cfg = json!({
+            let certificates = auth.key_certificates(&product, now)?;
+            let mut cfg = json!({
                 "product": product,
                 "product_version": product_version,
                 "fingerprint_salt": salt.unwrap_or_else(|| product.clone()),
-                "vendor_keys": keys.iter().map(|k| k.public_key_hex()).collect::<Vec<_>>(),
+                "key_certificates": certificates,
             });
+            if let Some(list) = auth.key_list(&product)? {
+                cfg["key_list"] = Value::String(list);
+            }
+            // TRANSITIONAL, until the host side with the compiled-in root (branch trust-host)
+            // lands: today's host loader still reads `vendor_keys`; the new one refuses any
+            // key field. Remove these lines when merging trust-host.
+            cfg["vendor_keys"] = Value::Array(
+                auth.public_keys()?
+                    .iter()
+                    .filter(|k| k.withdrawn_at.is_none())
+                    .map(|k| Value::String(k.public_key_hex()))
+                    .collect(),
+            );
             let text = serde_json::to_string_pretty(&cfg).unwrap_or_default();
             match path {
                 Some(p) => {
@@ -417,6 +607,12 @@ pub fn run(args: VendorArgs, out: &Out, now: u64) -> Result<(), Failure> {
             spec.fingerprint_threshold = a.threshold;
             spec.not_before = a.not_before.as_deref().map(parse_time).transpose()?;
             spec.not_after = a.not_after.as_deref().map(parse_time).transpose()?;
+            spec.offline_refresh_secs = days_secs(a.offline_refresh_days)?;
+            spec.rollback_tolerance_secs = a.rollback_tolerance_secs;
+            spec.transfers = TransferPolicy {
+                max_transfers: (!a.unlimited_transfers).then_some(a.max_transfers),
+                period_secs: u64::from(a.transfer_period_days) * 86_400,
+            };
             let issued = auth.issue(spec, now)?;
             let key = issued.key.expose();
             if let Some(p) = &a.key_out {
@@ -512,6 +708,8 @@ pub fn run(args: VendorArgs, out: &Out, now: u64) -> Result<(), Failure> {
                     .map(|e| parse_extension(e))
                     .collect::<Result<_, _>>()?,
                 max_activations: a.activations,
+                offline_refresh_secs: a.offline_refresh_days.map(days_secs).transpose()?,
+                rollback_tolerance_secs: a.rollback_tolerance_secs,
                 ..UpgradeSpec::default()
             };
             let lic = auth.upgrade(a.license, spec, now)?;
@@ -537,14 +735,15 @@ pub fn run(args: VendorArgs, out: &Out, now: u64) -> Result<(), Failure> {
                 Value::Array(list.iter().map(license_json).collect()),
                 || {
                     let mut s = format!(
-                        "{:>6}  {:>3}  {:<10}  {:<20}  {:>5}  features\n",
-                        "id", "rev", "product", "customer", "seats"
+                        "{:>6}  {:>3}  {:<9}  {:<10}  {:<20}  {:>5}  features\n",
+                        "id", "rev", "status", "product", "customer", "seats"
                     );
                     for r in &list {
                         s.push_str(&format!(
-                            "{:>6}  {:>3}  {:<10}  {:<20}  {:>2}/{:<2}  {}\n",
+                            "{:>6}  {:>3}  {:<9}  {:<10}  {:<20}  {:>2}/{:<2}  {}\n",
                             r.id,
                             r.grant.revision,
+                            r.status.name(),
                             r.grant.product,
                             r.grant.customer,
                             r.active_activations,
@@ -563,14 +762,30 @@ pub fn run(args: VendorArgs, out: &Out, now: u64) -> Result<(), Failure> {
             v["activations"] = Value::Array(acts.iter().map(activation_json).collect());
             out.emit(v, || {
                 format!(
-                    "License {} (revision {}) for {} / {}\n  features: {}\n  seats: {} of {} in use\n{}",
+                    "License {} (revision {}) for {} / {}{}\n  features: {}\n  seats: {} of {} in use\n  \
+                     transfers: {}; rapid transfers (new seat within {} min of a freed one): {}\n  \
+                     offline refresh: {}\n{}",
                     r.id,
                     r.grant.revision,
                     r.grant.product,
                     r.grant.customer,
+                    match r.status {
+                        LicenseStatus::Active => String::new(),
+                        s => format!("  [{}]", s.name().to_uppercase()),
+                    },
                     crate::output::features_line(&r.grant.features),
                     r.active_activations,
                     r.grant.max_activations,
+                    match r.transfers.max_transfers {
+                        Some(m) => format!("at most {m} per {} days", r.transfers.period_secs / 86_400),
+                        None => "unlimited".into(),
+                    },
+                    auth.config().rapid_transfer_secs / 60,
+                    r.rapid_transfers,
+                    match r.grant.offline_refresh_secs {
+                        0 => "none".to_string(),
+                        s => format!("every {} days", s / 86_400),
+                    },
                     activations_text(&acts)
                 )
             });
@@ -605,16 +820,107 @@ pub fn run(args: VendorArgs, out: &Out, now: u64) -> Result<(), Failure> {
     Ok(())
 }
 
+/// 16 hex digits.
+fn parse_key_id(s: &str) -> Option<[u8; 8]> {
+    let s = s.trim();
+    if s.len() != 16 || !s.is_ascii() {
+        return None;
+    }
+    let mut out = [0u8; 8];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+fn status_done(out: &Out, license: u64, status: &str) {
+    out.emit(json!({"license_id": license, "status": status}), || {
+        format!("License {license} is now {status} (recorded in the audit log).")
+    });
+}
+
+/// The root public key as source to compile into a product.
+fn export_root(root: &[u8; 32], format: &str, package: Option<&str>) -> Result<String, Failure> {
+    let hex = tollgate_core::hex_string(root);
+    let id = tollgate_core::KeyId::of(root).to_hex();
+    let bytes = |per_line: usize, fmt: &dyn Fn(u8) -> String, indent: &str| -> String {
+        root.chunks(per_line)
+            .map(|c| {
+                format!(
+                    "{indent}{}",
+                    c.iter().map(|b| fmt(*b)).collect::<Vec<_>>().join(", ")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(",\n")
+    };
+    Ok(match format {
+        "hex" => format!("{hex}\n"),
+        "rust" => format!(
+            "/// The vendor's root public key (ed25519, key id {id}), compiled into the product:\n\
+             /// the only key a host trusts without a certificate. Generated by\n\
+             /// `tollgate vendor export-root --format rust`.\n\
+             pub const VENDOR_ROOT: [u8; 32] = [\n{},\n];\n",
+            bytes(8, &|b| format!("0x{b:02x}"), "    ")
+        ),
+        "c" => format!(
+            "/* The vendor's root public key (ed25519, key id {id}), compiled into the product:\n \
+             * the only key a host trusts without a certificate. Generated by\n \
+             * `tollgate vendor export-root --format c`. */\n\
+             #ifndef TOLLGATE_VENDOR_ROOT_H\n#define TOLLGATE_VENDOR_ROOT_H\n\n\
+             #include <stdint.h>\n\n\
+             static const uint8_t TOLLGATE_VENDOR_ROOT[32] = {{\n{},\n}};\n\n\
+             #endif /* TOLLGATE_VENDOR_ROOT_H */\n",
+            bytes(8, &|b| format!("0x{b:02x}"), "    ")
+        ),
+        "java" => {
+            let pkg = match package {
+                Some(p) if !p.is_empty() => {
+                    if !p.split('.').all(|s| {
+                        s.chars()
+                            .next()
+                            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                            && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                    }) {
+                        return Err(Failure::usage(format!("`{p}` is not a Java package name")));
+                    }
+                    format!("package {p};\n\n")
+                }
+                _ => String::new(),
+            };
+            format!(
+                "{pkg}/**\n * The vendor's root public key (ed25519, key id {id}), compiled into the\n \
+                 * product: the only key a host trusts without a certificate. Generated by\n \
+                 * {{@code tollgate vendor export-root --format java}}.\n */\n\
+                 public final class VendorRoot {{\n    \
+                 private static final byte[] KEY = {{\n{},\n    }};\n\n    \
+                 private VendorRoot() {{}}\n\n    \
+                 /** A copy of the 32-byte root public key. */\n    \
+                 public static byte[] key() {{\n        return KEY.clone();\n    }}\n}}\n",
+                bytes(8, &|b| format!("(byte) 0x{b:02x}"), "        ")
+            )
+        }
+        other => {
+            return Err(Failure::usage(format!(
+                "`{other}`: use hex, rust, c or java"
+            )))
+        }
+    })
+}
+
 fn activations_text(acts: &[Activation]) -> String {
     acts.iter()
         .map(|a| {
             format!(
-                "  activation {:>4}  {:<11}  {:<8}  created {}  last request #{}",
+                "  activation {:>4}  {:<11}  {:<8}  created {}  last request #{}{}",
                 a.id,
                 a.status.name(),
                 a.model.name(),
                 format_utc(a.created_at),
-                a.last_counter
+                a.last_counter,
+                a.follows_activation
+                    .map(|f| format!("  RAPID TRANSFER after activation {f} was freed"))
+                    .unwrap_or_default()
             )
         })
         .collect::<Vec<_>>()

@@ -23,16 +23,22 @@ pub enum ArtifactType {
     DeactivationCode,
     /// A lease token signed by a floating license server's device key (`TGLS`).
     Lease,
+    /// A root-signed certificate of a vendor signing key (`TGKC`).
+    KeyCertificate,
+    /// A root-signed list of retired vendor signing keys (`TGKL`).
+    KeyList,
 }
 
 impl ArtifactType {
     /// All types, in type-byte order.
-    pub const ALL: [ArtifactType; 5] = [
+    pub const ALL: [ArtifactType; 7] = [
         ArtifactType::License,
         ArtifactType::UsageRequest,
         ArtifactType::UsageLicense,
         ArtifactType::DeactivationCode,
         ArtifactType::Lease,
+        ArtifactType::KeyCertificate,
+        ArtifactType::KeyList,
     ];
 
     /// The text prefix, without the colon.
@@ -43,6 +49,8 @@ impl ArtifactType {
             ArtifactType::UsageLicense => "TGUL",
             ArtifactType::DeactivationCode => "TGDC",
             ArtifactType::Lease => "TGLS",
+            ArtifactType::KeyCertificate => "TGKC",
+            ArtifactType::KeyList => "TGKL",
         }
     }
 
@@ -54,6 +62,8 @@ impl ArtifactType {
             ArtifactType::UsageLicense => 0x03,
             ArtifactType::DeactivationCode => 0x04,
             ArtifactType::Lease => 0x05,
+            ArtifactType::KeyCertificate => 0x06,
+            ArtifactType::KeyList => 0x07,
         }
     }
 
@@ -62,14 +72,37 @@ impl ArtifactType {
         Self::ALL.into_iter().find(|t| t.type_byte() == b)
     }
 
-    /// The domain-separation string prepended to the bytes before signing.
+    /// The domain-separation string prepended to the bytes before signing:
+    /// `tollgate/v<N>/<name>\0`, where `N` is the type's current format version
+    /// ([`ArtifactType::version`]), so that no signature is valid under two versions.
     pub const fn domain(self) -> &'static [u8] {
         match self {
-            ArtifactType::License => b"tollgate/v1/license\0",
+            ArtifactType::License => b"tollgate/v2/license\0",
             ArtifactType::UsageRequest => b"tollgate/v1/usage-request\0",
-            ArtifactType::UsageLicense => b"tollgate/v1/usage-license\0",
+            ArtifactType::UsageLicense => b"tollgate/v2/usage-license\0",
             ArtifactType::DeactivationCode => b"tollgate/v1/deactivation-code\0",
             ArtifactType::Lease => b"tollgate/v1/lease-token\0",
+            ArtifactType::KeyCertificate => b"tollgate/v1/key-certificate\0",
+            ArtifactType::KeyList => b"tollgate/v1/key-list\0",
+        }
+    }
+
+    /// The format version this library writes and reads for this type (the byte at offset 3).
+    /// Each type is versioned on its own: the license and the usage license are at version 2
+    /// (the grant gained its policy fields), the others at version 1.
+    pub const fn version(self) -> u8 {
+        match self {
+            ArtifactType::License | ArtifactType::UsageLicense => 2,
+            _ => 1,
+        }
+    }
+
+    /// The versions of this type that are retired: refused with [`Error::RetiredVersion`],
+    /// distinct from corruption and from a version newer than this library.
+    pub const fn retired_versions(self) -> &'static [u8] {
+        match self {
+            ArtifactType::License | ArtifactType::UsageLicense => &[0, 1],
+            _ => &[0],
         }
     }
 

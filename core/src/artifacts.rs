@@ -16,6 +16,7 @@ use crate::fingerprint::{check_components, Component, Fingerprint};
 use crate::key::LicenseKey;
 use crate::keys::{DeviceKey, KeyId, Keyring, PublicKey, VendorSigningKey};
 use crate::model::{check_text, DeploymentModel, Grant, MAX_TEXT};
+use crate::trust::{KeyCertificate, TrustStore};
 
 fn armored_bytes(ty: ArtifactType, text: &str) -> Result<Vec<u8>> {
     armor::decode(ty, text, max_len(ty))
@@ -299,41 +300,102 @@ impl UsageTerms {
     }
 }
 
-/// A vendor-signed usage license bound to one host (`TGUL`).
+/// A vendor-signed usage license bound to one host (`TGUL`, version 2). Besides its terms it
+/// may carry the exact bytes of its signing key's root-signed certificate (`TGKC`), so that a
+/// host that knows only the vendor's root can verify it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UsageLicense {
     terms: UsageTerms,
+    certificate: Option<Vec<u8>>,
     key_id: KeyId,
     bytes: Vec<u8>,
 }
 
+/// The payload of a usage license: the terms, then the optional certificate bytes.
+type UsagePayload = (UsageTerms, Option<Vec<u8>>);
+
 impl UsageLicense {
-    /// Signs usage terms.
+    /// Signs usage terms, without an embedded certificate (the host must then hold the
+    /// signing key's certificate in its [`TrustStore`], or trust the key in a [`Keyring`]).
     pub fn issue(terms: UsageTerms, key: &VendorSigningKey) -> Result<Self> {
+        Self::seal(terms, None, key)
+    }
+
+    /// Signs usage terms and embeds `certificate`, the root-signed certificate of `key`. Fails
+    /// with [`Error::LimitExceeded`] when the certificate is for another key or product, or
+    /// does not cover `terms.issued_at`.
+    pub fn issue_with_certificate(
+        terms: UsageTerms,
+        key: &VendorSigningKey,
+        certificate: &KeyCertificate,
+    ) -> Result<Self> {
+        let c = certificate.claims();
+        if c.public_key != key.public_key()
+            || c.product != terms.grant.product
+            || !c.covers(terms.issued_at)
+        {
+            return Err(Error::LimitExceeded);
+        }
+        Self::seal(terms, Some(certificate.as_bytes().to_vec()), key)
+    }
+
+    fn seal(
+        terms: UsageTerms,
+        certificate: Option<Vec<u8>>,
+        key: &VendorSigningKey,
+    ) -> Result<Self> {
         terms.grant.validate()?;
         check_components(&terms.fingerprint).map_err(|_| Error::LimitExceeded)?;
-        let bytes = codec::seal(ArtifactType::UsageLicense, &key.key_id().0, &terms, |m| {
+        let payload: UsagePayload = (terms, certificate);
+        let bytes = codec::seal(ArtifactType::UsageLicense, &key.key_id().0, &payload, |m| {
             key.sign(m)
         })?;
+        let (terms, certificate) = payload;
         Ok(UsageLicense {
             terms,
+            certificate,
             key_id: key.key_id(),
             bytes,
         })
     }
 
-    /// Decodes a usage license and verifies its signature (nothing else: see
-    /// [`crate::Verifier`] for the full check).
-    pub fn decode(bytes: &[u8], keyring: &Keyring) -> Result<Self> {
-        let (key_id, payload) = open_vendor_signed(ArtifactType::UsageLicense, bytes, keyring)?;
-        let terms: UsageTerms = codec::decode_payload(payload)?;
+    fn from_payload(payload: &[u8], key_id: KeyId, bytes: &[u8]) -> Result<Self> {
+        let (terms, certificate): UsagePayload = codec::decode_payload(payload)?;
         terms.grant.validate().map_err(|_| Error::Malformed)?;
         check_components(&terms.fingerprint)?;
         Ok(UsageLicense {
             terms,
+            certificate,
             key_id,
             bytes: bytes.to_vec(),
         })
+    }
+
+    /// Decodes a usage license and verifies its signature with a key of `keyring` (nothing
+    /// else: see [`crate::Verifier`] for the full check). An embedded certificate is ignored:
+    /// the keyring is trusted as it is. Hosts use [`UsageLicense::decode_trusted`].
+    pub fn decode(bytes: &[u8], keyring: &Keyring) -> Result<Self> {
+        let (key_id, payload) = open_vendor_signed(ArtifactType::UsageLicense, bytes, keyring)?;
+        Self::from_payload(payload, key_id, bytes)
+    }
+
+    /// Decodes a usage license and verifies its signer through the root of trust, in the order
+    /// of SPEC §13: header, payload, the signer (certified in `store`, else by the embedded
+    /// certificate; [`Error::KeyNotCertified`]), `issued_at` within the certificate's window
+    /// ([`Error::OutsideKeyValidity`]), not retired ([`Error::KeyRetired`]), then the signature
+    /// over the exact bytes ([`Error::BadSignature`]). Product, time and fingerprint are the
+    /// [`crate::Verifier`]'s.
+    pub fn decode_trusted(bytes: &[u8], store: &TrustStore) -> Result<Self> {
+        let ty = ArtifactType::UsageLicense;
+        let opened = codec::open(ty, bytes, 8)?;
+        let mut id = [0u8; 8];
+        id.copy_from_slice(opened.signer);
+        let ul = Self::from_payload(opened.payload, KeyId(id), bytes)?;
+        let signer = store.signer(&ul.key_id, ul.terms.issued_at, ul.certificate.as_deref())?;
+        signer
+            .key
+            .verify_strict(&codec::signed_message(ty, opened.signed), &opened.signature)?;
+        Ok(ul)
     }
 
     /// Decodes an armored usage license and verifies its signature.
@@ -341,9 +403,20 @@ impl UsageLicense {
         Self::decode(&armored_bytes(ArtifactType::UsageLicense, text)?, keyring)
     }
 
+    /// Decodes an armored usage license through the root of trust
+    /// ([`UsageLicense::decode_trusted`]).
+    pub fn from_armor_trusted(text: &str, store: &TrustStore) -> Result<Self> {
+        Self::decode_trusted(&armored_bytes(ArtifactType::UsageLicense, text)?, store)
+    }
+
     /// The signed terms.
     pub fn terms(&self) -> &UsageTerms {
         &self.terms
+    }
+
+    /// The exact bytes of the embedded key certificate, if any.
+    pub fn certificate(&self) -> Option<&[u8]> {
+        self.certificate.as_deref()
     }
 
     /// The signing key's id.

@@ -11,9 +11,10 @@ use crate::keys::SIGNATURE_LEN;
 
 /// The two magic bytes that open every artifact.
 pub const MAGIC: [u8; 2] = *b"TG";
-/// The format version this library writes and reads.
+/// The base format version: the version of every artifact type whose layout has not changed
+/// since the first release (see [`ArtifactType::version`] for the version of each type).
 pub const VERSION: u8 = 1;
-/// Versions that once existed (or were reserved) and are refused as retired.
+/// Versions that are retired for every type (see [`ArtifactType::retired_versions`]).
 pub const RETIRED_VERSIONS: &[u8] = &[0];
 /// Length of magic + type + version.
 pub const HEADER_LEN: usize = 4;
@@ -26,6 +27,8 @@ pub const fn max_len(ty: ArtifactType) -> usize {
         ArtifactType::UsageLicense => 1024,
         ArtifactType::DeactivationCode => 256,
         ArtifactType::Lease => 1024,
+        ArtifactType::KeyCertificate => 256,
+        ArtifactType::KeyList => 1280,
     }
 }
 
@@ -49,7 +52,7 @@ pub(crate) fn seal<P: Serialize>(
     let mut out = Vec::with_capacity(256);
     out.extend_from_slice(&MAGIC);
     out.push(ty.type_byte());
-    out.push(VERSION);
+    out.push(ty.version());
     out.extend_from_slice(signer);
     let mut out = postcard::to_extend(payload, out).map_err(|_| Error::LimitExceeded)?;
     if out.len() + SIGNATURE_LEN > max_len(ty) {
@@ -87,10 +90,10 @@ pub(crate) fn open(ty: ArtifactType, bytes: &[u8], signer_len: usize) -> Result<
     if *type_byte != ty.type_byte() {
         return Err(Error::WrongArtifactType);
     }
-    if RETIRED_VERSIONS.contains(version) {
+    if ty.retired_versions().contains(version) {
         return Err(Error::RetiredVersion);
     }
-    if *version != VERSION {
+    if *version != ty.version() {
         return Err(Error::UnknownVersion);
     }
     let min = HEADER_LEN + signer_len + 1 + SIGNATURE_LEN;

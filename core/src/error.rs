@@ -60,6 +60,16 @@ pub enum Error {
     LeaseNotGranted,
     /// `now` is at or past the end of a lease: it was not renewed in time.
     LeaseExpired,
+    /// The artifact's signing key is not certified by the vendor's root key: no certificate of
+    /// it is in the trust store and the artifact carries none that the root signed for this
+    /// product and this key (the "customer put their own key in the configuration" attack).
+    KeyNotCertified,
+    /// The artifact's signing key is retired by the vendor's current root-signed key list.
+    KeyRetired,
+    /// A root-signed key list older (lower sequence) than the one the host already holds.
+    StaleKeyList,
+    /// The artifact was issued outside the validity of its signing key's certificate.
+    OutsideKeyValidity,
 }
 
 impl Error {
@@ -90,6 +100,10 @@ impl Error {
             Error::LeaseWrongClient => 121,
             Error::LeaseNotGranted => 122,
             Error::LeaseExpired => 123,
+            Error::KeyNotCertified => 124,
+            Error::KeyRetired => 125,
+            Error::StaleKeyList => 126,
+            Error::OutsideKeyValidity => 127,
         }
     }
 
@@ -120,6 +134,10 @@ impl Error {
             Error::LeaseWrongClient => "LeaseWrongClient",
             Error::LeaseNotGranted => "LeaseNotGranted",
             Error::LeaseExpired => "LeaseExpired",
+            Error::KeyNotCertified => "KeyNotCertified",
+            Error::KeyRetired => "KeyRetired",
+            Error::StaleKeyList => "StaleKeyList",
+            Error::OutsideKeyValidity => "OutsideKeyValidity",
         }
     }
 
@@ -150,11 +168,15 @@ impl Error {
             Error::LeaseWrongClient => "the lease was issued to another client",
             Error::LeaseNotGranted => "the lease is not covered by the floating license",
             Error::LeaseExpired => "the lease has expired: it was not renewed in time",
+            Error::KeyNotCertified => "the signing key is not certified by the vendor's root key",
+            Error::KeyRetired => "the signing key was retired by the vendor",
+            Error::StaleKeyList => "the key list is older than the one already applied",
+            Error::OutsideKeyValidity => "the artifact was issued outside its signing key's validity",
         }
     }
 
     /// Every variant, in code order; used by the bindings to export their tables.
-    pub const ALL: [Error; 24] = [
+    pub const ALL: [Error; 28] = [
         Error::ArmorPrefix,
         Error::ArmorEncoding,
         Error::ArmorChecksum,
@@ -179,6 +201,10 @@ impl Error {
         Error::LeaseWrongClient,
         Error::LeaseNotGranted,
         Error::LeaseExpired,
+        Error::KeyNotCertified,
+        Error::KeyRetired,
+        Error::StaleKeyList,
+        Error::OutsideKeyValidity,
     ];
 }
 
@@ -204,7 +230,7 @@ mod tests {
     #[test]
     fn codes_are_unique_and_ordered() {
         let codes: alloc::vec::Vec<u32> = Error::ALL.iter().map(|e| e.code()).collect();
-        let expected: alloc::vec::Vec<u32> = (100..124).collect();
+        let expected: alloc::vec::Vec<u32> = (100..128).collect();
         assert_eq!(codes, expected);
     }
 }

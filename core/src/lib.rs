@@ -14,12 +14,24 @@
 //! | [`UsageLicense`] | vendor → host | `TGUL:` | vendor key |
 //! | [`DeactivationCode`] | host → vendor | `TGDC:` | device key |
 //! | [`Lease`] | floating server → client | `TGLS:` | the server's device key |
+//! | [`KeyCertificate`] | vendor root → hosts | `TGKC:` | the vendor's root key |
+//! | [`KeyList`] | vendor root → hosts | `TGKL:` | the vendor's root key |
+//!
+//! Trust is anchored in the vendor's **root key**, kept offline, whose public half is compiled
+//! into the product: it certifies the signing keys ([`KeyCertificate`]) and retires them
+//! ([`KeyList`]). Hosts verify through a [`TrustStore`] ([`Verifier::with_trust_store`]), never
+//! through keys read from a file.
 //!
 //! ```
 //! use tollgate_core::*;
 //!
-//! // Vendor side: a signing key (seed from a real RNG in practice).
+//! // Vendor side: the offline root key certifies a signing key (seeds from a real RNG).
+//! let root = VendorSigningKey::from_seed(&[10; 32]);
 //! let vendor = VendorSigningKey::from_seed(&[1; 32]);
+//! let cert = KeyCertificate::issue(CertificateClaims {
+//!     product: "chariot".into(), public_key: vendor.public_key(),
+//!     not_before: 1_690_000_000, not_after: None, issued_at: 1_690_000_000,
+//! }, &root)?;
 //! let key = LicenseKey::from_entropy(&[2; 15]);
 //!
 //! // Host side: fingerprint, device key, usage request.
@@ -36,16 +48,17 @@
 //!     features: vec![Feature { name: "mqtt-server".into(), kind: FeatureKind::Perpetual }],
 //!     models: Models::of(&[DeploymentModel::Offline]), max_activations: 2, floating_seats: 0,
 //!     not_before: None, not_after: None, fingerprint_threshold: 1, max_borrow_secs: 0,
+//!     rollback_tolerance_secs: Grant::DEFAULT_ROLLBACK_TOLERANCE_SECS, offline_refresh_secs: 0,
 //! };
-//! let ul = UsageLicense::issue(UsageTerms {
+//! let ul = UsageLicense::issue_with_certificate(UsageTerms {
 //!     grant, activation_id: 7, model: DeploymentModel::Offline,
 //!     device_key: *req.device_key(), request_counter: req.claims().counter,
 //!     fingerprint: req.claims().fingerprint.clone(), issued_at: 1_700_000_100,
 //!     refresh_deadline: None,
-//! }, &vendor)?.to_armor();
+//! }, &vendor, &cert)?.to_armor();
 //!
-//! // Host verifies it.
-//! let verifier = Verifier::new("chariot", Keyring::from_keys([&vendor.public_key()])?);
+//! // Host verifies it, knowing only the root public key compiled into the product.
+//! let verifier = Verifier::with_trust_store(TrustStore::new("chariot", &root.public_key())?);
 //! let ent = verifier.verify(&ul, &fp, 1_700_000_200)?;
 //! assert!(ent.has_feature("mqtt-server", 1_700_000_200));
 //! # Ok::<(), tollgate_core::Error>(())
@@ -70,6 +83,7 @@ pub mod lease;
 pub mod model;
 #[doc(hidden)]
 pub mod reference;
+pub mod trust;
 pub mod verify;
 
 pub use armor::ArtifactType;
@@ -83,6 +97,7 @@ pub use key::{KeyAuthSecret, LicenseKey};
 pub use keys::{DeviceKey, KeyId, Keyring, PublicKey, VendorSigningKey};
 pub use lease::{feature_set, ClientId, Lease, LeaseClaims};
 pub use model::{DeploymentModel, Feature, FeatureKind, Grant, MeterPeriod, Models};
+pub use trust::{CertificateClaims, KeyCertificate, KeyList, TrustStore, MAX_RETIRED_KEYS};
 pub use verify::{Entitlement, FeatureState, LeaseEntitlement, Verifier};
 
 /// Lower-case hex of `bytes`.

@@ -189,6 +189,22 @@ pub struct Grant {
     /// grants as JSON): the wire format always carries the field.
     #[serde(default)]
     pub max_borrow_secs: u32,
+    /// How far, in seconds, a host's clock may go back (below the latest time the host has
+    /// seen) before the host runtime reports a clock rollback. Signed security policy: the
+    /// host runtime reads it from here, not from a host setting the customer controls.
+    /// Vendors without a policy of their own use [`Grant::DEFAULT_ROLLBACK_TOLERANCE_SECS`].
+    #[serde(default = "default_rollback_tolerance")]
+    pub rollback_tolerance_secs: u32,
+    /// The offline refresh period in seconds; 0: none. When set, the vendor puts
+    /// `refresh_deadline = issued_at + offline_refresh_secs` on every offline and floating
+    /// usage license it issues, so that a restored copy of a deactivated host stops working at
+    /// that deadline while an honest host renews with a new round trip.
+    #[serde(default)]
+    pub offline_refresh_secs: u32,
+}
+
+fn default_rollback_tolerance() -> u32 {
+    Grant::DEFAULT_ROLLBACK_TOLERANCE_SECS
 }
 
 pub(crate) fn check_text(s: &str, max: usize) -> Result<()> {
@@ -212,6 +228,9 @@ pub fn check_feature_name(name: &str) -> Result<()> {
 }
 
 impl Grant {
+    /// The rollback tolerance of grants whose vendor sets no policy of its own: one hour.
+    pub const DEFAULT_ROLLBACK_TOLERANCE_SECS: u32 = 3600;
+
     /// Checks every format limit. Encoders call it before signing and decoders after decoding
     /// (where a failure is reported as [`Error::Malformed`]).
     pub fn validate(&self) -> Result<()> {

@@ -26,6 +26,7 @@ use crate::key::LicenseKey;
 use crate::keys::{DeviceKey, Keyring, VendorSigningKey};
 use crate::lease::{ClientId, Lease, LeaseClaims};
 use crate::model::{DeploymentModel, Feature, FeatureKind, Grant, MeterPeriod, Models};
+use crate::trust::{CertificateClaims, KeyCertificate, TrustStore};
 use crate::verify::Verifier;
 
 // ---------------------------------------------------------------------------------------------
@@ -42,6 +43,8 @@ pub const DEVICE_SEED: [u8; 32] = [0x03; 32];
 pub const OTHER_DEVICE_SEED: [u8; 32] = [0x04; 32];
 /// Seed of a vendor-like key that the reference host does not trust.
 pub const UNTRUSTED_VENDOR_SEED: [u8; 32] = [0x09; 32];
+/// Seed of the vendor's reference ROOT key: kept offline, certifies the signing keys.
+pub const ROOT_SEED: [u8; 32] = [0x0a; 32];
 /// Entropy of the reference license key.
 pub const KEY_ENTROPY: [u8; 15] = [
     0x5e, 0x1f, 0x0a, 0x6b, 0xc3, 0x92, 0x44, 0xd8, 0x07, 0x3a, 0xf1, 0x29, 0x8c, 0x65, 0xb0,
@@ -67,6 +70,8 @@ pub const TRIAL_LICENSE_ID: u64 = 1002;
 pub const FINGERPRINT_SALT: &[u8] = b"chariot/fingerprint/2026";
 /// The reference fingerprint threshold: 3 of the 5 components must match.
 pub const FINGERPRINT_THRESHOLD: u8 = 3;
+/// The reference grant's rollback tolerance: one hour.
+pub const ROLLBACK_TOLERANCE_SECS: u32 = 3600;
 /// Monthly quota of the metered feature.
 pub const SNOWFLAKE_QUOTA: u64 = 1_000_000;
 
@@ -105,6 +110,9 @@ pub const REPLACED_IDENTIFIERS: [(ComponentKind, &str); 5] = [
 // Times (Unix seconds, UTC)
 // ---------------------------------------------------------------------------------------------
 
+/// 2025-12-01T00:00:00Z: the root certifies the reference and rotated vendor keys (start of
+/// their validity).
+pub const T_KEY_CERTIFIED: u64 = 1_764_547_200;
 /// 2026-01-01T00:00:00Z: the license is signed; start of the trial.
 pub const T_LICENSE_ISSUED: u64 = 1_767_225_600;
 /// 2026-01-01T09:30:00Z: the host makes its usage request.
@@ -152,6 +160,33 @@ pub fn rotated_vendor_key() -> VendorSigningKey {
 /// A signing key the reference host does not trust.
 pub fn untrusted_vendor_key() -> VendorSigningKey {
     VendorSigningKey::from_seed(&UNTRUSTED_VENDOR_SEED)
+}
+
+/// The vendor's reference root key.
+pub fn root_key() -> VendorSigningKey {
+    VendorSigningKey::from_seed(&ROOT_SEED)
+}
+
+/// The claims of the root's certificate of `key` for [`PRODUCT`], valid from
+/// [`T_KEY_CERTIFIED`], open-ended.
+pub fn certificate_claims(key: &VendorSigningKey) -> CertificateClaims {
+    CertificateClaims {
+        product: PRODUCT.into(),
+        public_key: key.public_key(),
+        not_before: T_KEY_CERTIFIED,
+        not_after: None,
+        issued_at: T_KEY_CERTIFIED,
+    }
+}
+
+/// The root's certificate (`TGKC`) of the reference vendor key.
+pub fn vendor_certificate() -> Result<KeyCertificate> {
+    KeyCertificate::issue(certificate_claims(&vendor_key()), &root_key())
+}
+
+/// A trust store for [`PRODUCT`] anchored at the reference root, holding no certificate.
+pub fn trust_store() -> Result<TrustStore> {
+    TrustStore::new(PRODUCT, &root_key().public_key())
 }
 
 /// The reference host's device key.
@@ -261,6 +296,8 @@ pub fn grant() -> Grant {
         not_after: None,
         fingerprint_threshold: FINGERPRINT_THRESHOLD,
         max_borrow_secs: 0,
+        rollback_tolerance_secs: ROLLBACK_TOLERANCE_SECS,
+        offline_refresh_secs: 0,
     }
 }
 

@@ -11,20 +11,46 @@ use crate::fingerprint::{Fingerprint, MatchDetail};
 use crate::keys::{KeyId, Keyring};
 use crate::lease::{ClientId, Lease, LeaseClaims, MAX_LEASE_SECS};
 use crate::model::{DeploymentModel, Feature, Grant};
+use crate::trust::TrustStore;
 
-/// Checks usage licenses for one product against the vendor keys the host trusts.
+/// What a verifier trusts.
+#[derive(Clone, Debug)]
+enum Trust {
+    /// Every key of a keyring, as given (legacy; for vendor-side tools and tests).
+    Keyring(Keyring),
+    /// The vendor's root and what it certifies.
+    Root(alloc::boxed::Box<TrustStore>),
+}
+
+/// Checks usage licenses (and lease tokens) for one product.
+///
+/// Hosts MUST build it with [`Verifier::with_trust_store`], from the vendor root public key
+/// compiled into the product: then a signing key counts only when the root certifies it.
+/// [`Verifier::new`] trusts every key of a [`Keyring`] as given, which is only safe where the
+/// keyring itself is trusted (the vendor's own tools, tests): a host that reads its keyring
+/// from a file trusts whoever can write that file.
 #[derive(Clone, Debug)]
 pub struct Verifier {
     product: String,
-    keyring: Keyring,
+    trust: Trust,
 }
 
 impl Verifier {
-    /// A verifier for `product` that trusts the keys in `keyring`.
+    /// A verifier for `product` that trusts the keys in `keyring` as given (see the type's
+    /// documentation: hosts use [`Verifier::with_trust_store`]).
     pub fn new(product: &str, keyring: Keyring) -> Self {
         Verifier {
             product: product.into(),
-            keyring,
+            trust: Trust::Keyring(keyring),
+        }
+    }
+
+    /// A verifier for the trust store's product that trusts the vendor root of `store` and the
+    /// keys it certifies (SPEC §10b, §13).
+    pub fn with_trust_store(store: TrustStore) -> Self {
+        Verifier {
+            product: store.product().into(),
+            trust: Trust::Root(alloc::boxed::Box::new(store)),
         }
     }
 
@@ -33,22 +59,55 @@ impl Verifier {
         &self.product
     }
 
-    /// The trusted keys.
+    /// The trusted keys: the keyring given to [`Verifier::new`], or the keys certified in the
+    /// trust store (without the embedded certificates).
     pub fn keyring(&self) -> &Keyring {
-        &self.keyring
+        match &self.trust {
+            Trust::Keyring(k) => k,
+            Trust::Root(s) => s.keyring(),
+        }
+    }
+
+    /// The trust store, for a verifier built with [`Verifier::with_trust_store`].
+    pub fn trust_store(&self) -> Option<&TrustStore> {
+        match &self.trust {
+            Trust::Keyring(_) => None,
+            Trust::Root(s) => Some(s),
+        }
+    }
+
+    /// The trust store, mutable (to add certificates or apply a newer key list).
+    pub fn trust_store_mut(&mut self) -> Option<&mut TrustStore> {
+        match &mut self.trust {
+            Trust::Keyring(_) => None,
+            Trust::Root(s) => Some(s),
+        }
+    }
+
+    /// Decodes a usage license and checks its signer as this verifier trusts.
+    fn decode(&self, bytes: &[u8]) -> Result<UsageLicense> {
+        match &self.trust {
+            Trust::Keyring(k) => UsageLicense::decode(bytes, k),
+            Trust::Root(s) => UsageLicense::decode_trusted(bytes, s),
+        }
+    }
+
+    fn decode_armor(&self, armored: &str) -> Result<UsageLicense> {
+        let ty = ArtifactType::UsageLicense;
+        self.decode(&armor::decode(ty, armored, max_len(ty))?)
     }
 
     /// Verifies an armored usage license: armor and checksum, format version, key id, signature
     /// over the exact bytes, product, validity at `now` and the k-of-n fingerprint match, in
     /// that order.
     pub fn verify(&self, armored: &str, host: &Fingerprint, now: u64) -> Result<Entitlement> {
-        let ul = UsageLicense::from_armor(armored, &self.keyring)?;
+        let ul = self.decode_armor(armored)?;
         self.check(ul, host, now)
     }
 
     /// Like [`Verifier::verify`], for the binary form.
     pub fn verify_bytes(&self, bytes: &[u8], host: &Fingerprint, now: u64) -> Result<Entitlement> {
-        let ul = UsageLicense::decode(bytes, &self.keyring)?;
+        let ul = self.decode(bytes)?;
         self.check(ul, host, now)
     }
 
@@ -57,13 +116,13 @@ impl Verifier {
     /// [`Entitlement::has_feature`]) at each use, so that a license that is not valid yet, or
     /// has lapsed, can still be shown on a status page and deactivated.
     pub fn verify_untimed(&self, armored: &str, host: &Fingerprint) -> Result<Entitlement> {
-        let ul = UsageLicense::from_armor(armored, &self.keyring)?;
+        let ul = self.decode_armor(armored)?;
         Self::matching(self.bind(ul, host)?)
     }
 
     /// Like [`Verifier::verify_untimed`], for the binary form.
     pub fn verify_bytes_untimed(&self, bytes: &[u8], host: &Fingerprint) -> Result<Entitlement> {
-        let ul = UsageLicense::decode(bytes, &self.keyring)?;
+        let ul = self.decode(bytes)?;
         Self::matching(self.bind(ul, host)?)
     }
 
@@ -125,7 +184,7 @@ impl Verifier {
         client: &ClientId,
         now: u64,
     ) -> Result<LeaseEntitlement> {
-        let ul = UsageLicense::decode(floating_license, &self.keyring)?;
+        let ul = self.decode(floating_license)?;
         let terms = self.floating_terms(ul)?;
         let ent = Self::lease_entitlement(terms, |key| Lease::decode(lease, key), client)?;
         ent.check_time(now)?;
@@ -140,7 +199,7 @@ impl Verifier {
         lease: &str,
         client: &ClientId,
     ) -> Result<LeaseEntitlement> {
-        let ul = UsageLicense::from_armor(floating_license, &self.keyring)?;
+        let ul = self.decode_armor(floating_license)?;
         let terms = self.floating_terms(ul)?;
         let lease_bytes = armor::decode(ArtifactType::Lease, lease, max_len(ArtifactType::Lease));
         Self::lease_entitlement(terms, |key| Lease::decode(&lease_bytes?, key), client)

@@ -71,6 +71,8 @@ fn constants() {
         (ArtifactType::UsageRequest, 512),
         (ArtifactType::UsageLicense, 1024),
         (ArtifactType::DeactivationCode, 256),
+        (ArtifactType::KeyCertificate, 256),
+        (ArtifactType::KeyList, 1280),
     ];
     for (ty, n) in limits {
         assert_eq!(codec::max_len(ty), n, "{ty:?}");
@@ -363,10 +365,12 @@ fn envelope_as_specified() {
         not_after: None,
         fingerprint_threshold: 1,
         max_borrow_secs: 0,
+        rollback_tolerance_secs: 3600,
+        offline_refresh_secs: 0,
     };
     let l = License::sign(grant.clone(), 5, &vendor).unwrap();
     let b = l.as_bytes();
-    assert_eq!(&b[..4], &[b'T', b'G', 0x01, 0x01]);
+    assert_eq!(&b[..4], &[b'T', b'G', 0x01, 0x02]);
     assert_eq!(&b[4..12], &vendor.key_id().0);
     #[derive(serde::Serialize)]
     struct Payload<'a> {
@@ -380,13 +384,13 @@ fn envelope_as_specified() {
     .unwrap();
     assert_eq!(&b[12..b.len() - 64], &payload[..]);
     // Signed: domain ‖ every byte before the signature; verify_strict passes.
-    let mut msg = b"tollgate/v1/license\0".to_vec();
+    let mut msg = b"tollgate/v2/license\0".to_vec();
     msg.extend_from_slice(&b[..b.len() - 64]);
     let vk = VerifyingKey::from_bytes(&vendor.public_key()).unwrap();
     let sig = Signature::from_bytes(b[b.len() - 64..].try_into().unwrap());
     vk.verify_strict(&msg, &sig).unwrap();
     // The same bytes under another type's domain do not verify.
-    let mut other = b"tollgate/v1/usage-license\0".to_vec();
+    let mut other = b"tollgate/v2/usage-license\0".to_vec();
     other.extend_from_slice(&b[..b.len() - 64]);
     assert!(vk.verify_strict(&other, &sig).is_err());
 }
@@ -457,6 +461,8 @@ fn untimed_verification_still_checks_the_fingerprint() {
             not_after: Some(200),
             fingerprint_threshold: 2,
             max_borrow_secs: 0,
+            rollback_tolerance_secs: 3600,
+            offline_refresh_secs: 0,
         },
         activation_id: 1,
         model: DeploymentModel::Offline,

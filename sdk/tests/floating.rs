@@ -66,6 +66,8 @@ fn activate(
         not_after: None,
         fingerprint_threshold: 1,
         max_borrow_secs: 86_400,
+        rollback_tolerance_secs: 3600,
+        offline_refresh_secs: 0,
     };
     let ul = UsageLicense::issue(
         UsageTerms {

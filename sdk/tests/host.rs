@@ -86,6 +86,8 @@ fn grant(features: Vec<Feature>, threshold: u8) -> Grant {
         not_after: None,
         fingerprint_threshold: threshold,
         max_borrow_secs: 0,
+        rollback_tolerance_secs: 3600,
+        offline_refresh_secs: 0,
     }
 }
 

@@ -290,6 +290,7 @@ impl UpgradeIn {
             not_after,
             customer: self.customer.clone(),
             fingerprint_threshold: self.fingerprint_threshold,
+            ..UpgradeSpec::default()
         })
     }
 }

@@ -52,6 +52,8 @@ pub fn trial_grant() -> Grant {
         not_after: Some(T_TRIAL_END),
         fingerprint_threshold: FINGERPRINT_THRESHOLD,
         max_borrow_secs: 0,
+        rollback_tolerance_secs: 3600,
+        offline_refresh_secs: 0,
     }
 }
 
@@ -110,8 +112,13 @@ pub fn forged_deactivation_code() -> Result<DeactivationCode> {
 /// `unsigned ‖ signature`. The core's encoders refuse to build malformed artifacts; this lets a
 /// vector carry exactly one defect behind a valid signature.
 pub fn sign_raw(ty: ArtifactType, seed: &[u8; 32], unsigned: &[u8]) -> Vec<u8> {
+    sign_raw_domain(ty.domain(), seed, unsigned)
+}
+
+/// [`sign_raw`] under an explicit domain string (e.g. a retired version's).
+pub fn sign_raw_domain(domain: &[u8], seed: &[u8; 32], unsigned: &[u8]) -> Vec<u8> {
     let key = SigningKey::from_bytes(seed);
-    let mut message = ty.domain().to_vec();
+    let mut message = domain.to_vec();
     message.extend_from_slice(unsigned);
     let mut out = unsigned.to_vec();
     out.extend_from_slice(&key.sign(&message).to_bytes());

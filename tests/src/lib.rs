@@ -26,4 +26,5 @@ pub mod fixtures;
 pub mod json;
 pub mod lease;
 pub mod render;
+pub mod trust;
 pub mod vectors;

@@ -48,6 +48,8 @@ pub fn grant(g: &Grant) -> Value {
         "not_after": g.not_after,
         "fingerprint_threshold": g.fingerprint_threshold,
         "max_borrow_secs": g.max_borrow_secs,
+        "rollback_tolerance_secs": g.rollback_tolerance_secs,
+        "offline_refresh_secs": g.offline_refresh_secs,
     })
 }
 

@@ -51,6 +51,14 @@ pub enum Artifact {
     PublicKey,
     /// `Component::derive` of each raw identifier with the salt (no file).
     Fingerprint,
+    /// `TrustStore::add_certificate` of a key certificate (`TGKC`) to a store for `product`
+    /// anchored at `root_public_key` (see [`crate::trust`]).
+    KeyCertificate,
+    /// `TrustStore::apply_key_list` of a key list (`TGKL`), after `held_key_list` if given.
+    KeyList,
+    /// `Verifier::with_trust_store` + `verify` / `verify_bytes`: a usage license checked
+    /// through the root of trust (`root_public_key`, `certificates`, `key_list`).
+    TrustedUsageLicense,
     /// `Verifier::verify_lease` / `verify_lease_bytes` of a floating server's lease token with
     /// the trusted keys, the server's floating usage license, the client's id and `now`
     /// (see [`crate::lease`]).
@@ -59,7 +67,10 @@ pub enum Artifact {
 
 impl Artifact {
     /// All kinds.
-    pub const ALL: [Artifact; 8] = [
+    pub const ALL: [Artifact; 11] = [
+        Artifact::KeyCertificate,
+        Artifact::KeyList,
+        Artifact::TrustedUsageLicense,
         Artifact::LicenseKey,
         Artifact::License,
         Artifact::UsageRequest,
@@ -81,6 +92,9 @@ impl Artifact {
             Artifact::PublicKey => "public-key",
             Artifact::Fingerprint => "fingerprint",
             Artifact::Lease => "lease",
+            Artifact::KeyCertificate => "key-certificate",
+            Artifact::KeyList => "key-list",
+            Artifact::TrustedUsageLicense => "trusted-usage-license",
         }
     }
 
@@ -146,7 +160,7 @@ impl Case {
         self
     }
 
-    fn binary(mut self, b: impl Into<Vec<u8>>) -> Self {
+    pub(crate) fn binary(mut self, b: impl Into<Vec<u8>>) -> Self {
         self.binary = Some(b.into());
         self
     }
@@ -222,7 +236,7 @@ fn verify_inputs(keys: Value, product: &str, host: &Fingerprint, now: u64) -> Va
     })
 }
 
-fn reference_host_inputs(now: u64) -> Result<Value, Error> {
+pub(crate) fn reference_host_inputs(now: u64) -> Result<Value, Error> {
     Ok(verify_inputs(
         trusted_keys(),
         fx::PRODUCT,
@@ -258,7 +272,7 @@ fn armor_case(name: &str, description: &str, text: impl Into<String>, inputs: &V
 }
 
 /// The expected entitlement: stated from the fixture's terms and by hand, not by verifying.
-fn expected_entitlement(
+pub(crate) fn expected_entitlement(
     terms: &UsageTerms,
     key_id: KeyId,
     valid: (u64, Option<u64>),
@@ -275,10 +289,10 @@ fn expected_entitlement(
     })
 }
 
-const ALL_FEATURES: [&str; 3] = ["mqtt-server", "support", "iot-bridge-snowflake"];
+pub(crate) const ALL_FEATURES: [&str; 3] = ["mqtt-server", "support", "iot-bridge-snowflake"];
 
 /// The bytes of an artifact before its signature.
-fn unsigned(bytes: &[u8]) -> &[u8] {
+pub(crate) fn unsigned(bytes: &[u8]) -> &[u8] {
     bytes.get(..bytes.len().saturating_sub(64)).unwrap_or(&[])
 }
 
@@ -291,13 +305,13 @@ fn find(haystack: &[u8], needle: &[u8]) -> Result<usize, Error> {
 }
 
 /// A copy of `b` with `f` applied.
-fn edited(b: &[u8], f: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
+pub(crate) fn edited(b: &[u8], f: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
     let mut v = b.to_vec();
     f(&mut v);
     v
 }
 
-fn set(v: &mut [u8], i: usize, x: u8) {
+pub(crate) fn set(v: &mut [u8], i: usize, x: u8) {
     if let Some(slot) = v.get_mut(i) {
         *slot = x;
     }
@@ -368,6 +382,7 @@ pub fn cases() -> Result<Vec<Case>, Error> {
     signature_cases(&mut out)?;
     deactivation_cases(&mut out)?;
     crate::lease::lease_cases(&mut out)?;
+    crate::trust::trust_cases(&mut out)?;
     Ok(out)
 }
 
@@ -544,6 +559,22 @@ fn license_cases(out: &mut Vec<Case>) -> Result<(), Error> {
         .artifact_bytes(ArtifactType::License, l.as_bytes())
         .inputs(json!({ "vendor_public_keys": trusted_keys() }))
         .ok(render::license(&l)),
+    );
+    let v1 = fx::sign_raw_domain(
+        b"tollgate/v1/license\0",
+        &fx::VENDOR_SEED,
+        &edited(unsigned(l.as_bytes()), |v| set(v, 3, 1)),
+    );
+    out.push(
+        Case::new(
+            "license_retired_version_1",
+            Artifact::License,
+            "the reference license as format version 1 (before the grant's policy fields), \
+             signed under the version-1 domain: retired",
+        )
+        .artifact_bytes(ArtifactType::License, &v1)
+        .inputs(json!({ "vendor_public_keys": trusted_keys() }))
+        .err(Error::RetiredVersion),
     );
     Ok(())
 }
@@ -788,7 +819,7 @@ fn envelope_cases(out: &mut Vec<Case>) -> Result<(), Error> {
     });
 
     let mut too_large = codec::MAGIC.to_vec();
-    too_large.extend_from_slice(&[T.type_byte(), codec::VERSION]);
+    too_large.extend_from_slice(&[T.type_byte(), T.version()]);
     too_large.resize(codec::max_len(T) + 1, 0);
 
     let cut = u.len() - 20;
@@ -801,12 +832,24 @@ fn envelope_cases(out: &mut Vec<Case>) -> Result<(), Error> {
         )
         .err(Error::BadMagic),
         usage_license_case(
-            "envelope_unknown_version_2",
-            "format version 2, newer than this library (re-signed)",
-            &resign(&edited(u, |v| set(v, 3, 2))),
+            "envelope_unknown_version_3",
+            "usage license format version 3, newer than this library (re-signed)",
+            &resign(&edited(u, |v| set(v, 3, 3))),
             &inputs,
         )
         .err(Error::UnknownVersion),
+        usage_license_case(
+            "envelope_retired_version_1",
+            "usage license format version 1 (before the grant's policy fields), signed under \
+             the version-1 domain: retired, refused as such rather than as corruption",
+            &fx::sign_raw_domain(
+                b"tollgate/v1/usage-license\0",
+                &fx::VENDOR_SEED,
+                &edited(u, |v| set(v, 3, 1)),
+            ),
+            &inputs,
+        )
+        .err(Error::RetiredVersion),
         usage_license_case(
             "envelope_retired_version_0",
             "format version 0, reserved and refused as retired (re-signed)",
@@ -919,9 +962,14 @@ fn armor_cases(out: &mut Vec<Case>) -> Result<(), Error> {
         )
         .err(Error::ArmorChecksum),
         armor_case(
-            "armor_truncated_4_chars",
-            "the last 4 characters lost: the CRC-32 does not match",
-            text.get(..text.len() - 4).ok_or(Error::Truncated)?,
+            "armor_lost_4_chars",
+            "4 characters (one whole base64 group) lost in the middle of the text: the CRC-32 \
+             does not match",
+            format!(
+                "{}{}",
+                text.get(..40).ok_or(Error::Truncated)?,
+                text.get(44..).ok_or(Error::Truncated)?
+            ),
             &inputs,
         )
         .err(Error::ArmorChecksum),
@@ -1081,7 +1129,10 @@ pub fn manifest(cases: &[Case]) -> Value {
     json!({
         "about": "Tollgate wire-format test vectors. Layout: tests/vectors/README.md; formats: core/SPEC.md. Generated by `cargo run -p tollgate-tests --bin gen-vectors`; do not edit by hand.",
         "manifest_format": MANIFEST_FORMAT,
-        "wire_format_version": codec::VERSION,
+        "format_versions": ArtifactType::ALL
+            .iter()
+            .map(|t| (t.prefix().to_string(), json!(t.version())))
+            .collect::<serde_json::Map<_, _>>(),
         "errors": errors,
         "cases": cases.iter().map(Case::to_json).collect::<Vec<_>>(),
     })
@@ -1120,7 +1171,7 @@ pub enum Input<'a> {
     Binary(&'a [u8]),
 }
 
-fn field<'a>(inputs: &'a Value, name: &str) -> Result<&'a Value, String> {
+pub(crate) fn field<'a>(inputs: &'a Value, name: &str) -> Result<&'a Value, String> {
     inputs
         .get(name)
         .ok_or_else(|| format!("inputs.{name} missing"))
@@ -1140,7 +1191,7 @@ fn hex_array<const N: usize>(s: &str) -> Result<[u8; N], String> {
         .map_err(|_| format!("{s:?} is not {N} bytes"))
 }
 
-fn u64_field(inputs: &Value, name: &str) -> Result<u64, String> {
+pub(crate) fn u64_field(inputs: &Value, name: &str) -> Result<u64, String> {
     field(inputs, name)?
         .as_u64()
         .ok_or_else(|| format!("inputs.{name} is not an integer"))
@@ -1156,7 +1207,7 @@ fn keyring_of(inputs: &Value) -> Result<Result<Keyring, Error>, String> {
     Ok(Keyring::from_keys(keys.iter()))
 }
 
-fn fingerprint_of(inputs: &Value) -> Result<Result<Fingerprint, Error>, String> {
+pub(crate) fn fingerprint_of(inputs: &Value) -> Result<Result<Fingerprint, Error>, String> {
     let comps = field(inputs, "host_fingerprint")?
         .as_array()
         .ok_or("inputs.host_fingerprint is not a list")?
@@ -1259,6 +1310,9 @@ pub fn run(
                 .map(|fp| json!({ "components": render::components(fp.components()) }))
         }
         (Artifact::Lease, Some(input)) => return crate::lease::run(input, inputs),
+        (Artifact::KeyCertificate | Artifact::KeyList | Artifact::TrustedUsageLicense, Some(i)) => {
+            return crate::trust::run(artifact, i, inputs)
+        }
         (a, i) => return Err(format!("no operation for {} on {i:?}", a.name())),
     })
 }

@@ -67,7 +67,7 @@ fn grant() -> impl Strategy<Value = Grant> {
         features(),
         (1u8..=7, any::<u32>(), any::<u32>()),
         window(),
-        (any::<u8>(), any::<u32>()),
+        (any::<u8>(), any::<u32>(), any::<u32>(), any::<u32>()),
     )
         .prop_map(
             |(
@@ -75,7 +75,12 @@ fn grant() -> impl Strategy<Value = Grant> {
                 features,
                 (models, max_activations, floating_seats),
                 (not_before, not_after),
-                (fingerprint_threshold, max_borrow_secs),
+                (
+                    fingerprint_threshold,
+                    max_borrow_secs,
+                    rollback_tolerance_secs,
+                    offline_refresh_secs,
+                ),
             )| Grant {
                 license_id,
                 revision,
@@ -89,6 +94,8 @@ fn grant() -> impl Strategy<Value = Grant> {
                 not_after,
                 fingerprint_threshold,
                 max_borrow_secs,
+                rollback_tolerance_secs,
+                offline_refresh_secs,
             },
         )
 }

@@ -106,7 +106,14 @@ fn every_case_gives_its_stated_outcome() {
 fn the_manifest_is_well_formed() {
     let m = committed_manifest();
     assert_eq!(m["manifest_format"], 1);
-    assert_eq!(m["wire_format_version"], 1);
+    // The format version of each artifact type, by prefix.
+    let versions = m["format_versions"].as_object().unwrap();
+    assert_eq!(versions.len(), ArtifactType::ALL.len());
+    for ty in ArtifactType::ALL {
+        assert_eq!(versions[ty.prefix()], u64::from(ty.version()), "{ty:?}");
+    }
+    assert_eq!(versions["TGUL"], 2);
+    assert_eq!(versions["TGLC"], 2);
     // The error table is the core's, in code order.
     let errors = m["errors"].as_array().unwrap();
     assert_eq!(errors.len(), Error::ALL.len());

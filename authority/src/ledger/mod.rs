@@ -124,13 +124,6 @@ pub(crate) fn parse_hex<const N: usize>(s: &str) -> Option<[u8; N]> {
     Some(out)
 }
 
-fn col_opt_str(r: &Row, i: usize) -> Result<Option<String>> {
-    match r.get(i)? {
-        Val::Null => Ok(None),
-        _ => col_str(r, i).map(Some),
-    }
-}
-
 fn col_license_status(r: &Row, i: usize) -> Result<LicenseStatus> {
     LicenseStatus::from_name(&col_str(r, i)?)
         .ok_or(AuthorityError::Corrupt("unknown license status"))
@@ -334,8 +327,7 @@ fn activation_row(r: &Row) -> Result<Activation> {
     })
 }
 
-const KEY_COLUMNS: &str =
-    "key_id, public_key, status, created_at, retired_at, certificate, withdrawn_at";
+const KEY_COLUMNS: &str = "key_id, public_key, status, created_at, retired_at, withdrawn_at";
 
 fn key_row(r: &Row) -> Result<SigningKeyInfo> {
     Ok(SigningKeyInfo {
@@ -345,8 +337,7 @@ fn key_row(r: &Row) -> Result<SigningKeyInfo> {
             .ok_or(AuthorityError::Corrupt("unknown key status"))?,
         created_at: col_u64(r, 3)?,
         retired_at: col_opt_u64(r, 4)?,
-        certificate: col_opt_str(r, 5)?,
-        withdrawn_at: col_opt_u64(r, 6)?,
+        withdrawn_at: col_opt_u64(r, 5)?,
     })
 }
 
@@ -466,14 +457,13 @@ impl Tx<'_> {
         self.active_key.replace(None);
         self.exec(
             "INSERT INTO signing_keys (key_id, public_key, status, created_at, retired_at, \
-             certificate, withdrawn_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+             withdrawn_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             vals![
                 k.key_id.to_hex(),
                 hex_string(&k.public_key),
                 k.status.name(),
                 to_i64(k.created_at)?,
                 k.retired_at.map(to_i64).transpose()?,
-                k.certificate.clone(),
                 k.withdrawn_at.map(to_i64).transpose()?,
             ],
         )?;
@@ -505,19 +495,53 @@ impl Tx<'_> {
     }
 
     /// Records the root-signed certificate of a key.
-    #[allow(dead_code)] // the root's certificates and key lists use it (next commit)
-    pub fn set_key_certificate(&self, key_id: KeyId, armored: &str) -> Result<()> {
-        self.active_key.replace(None);
+    /// The certificate of `key_id` for `product` (armored), if the root issued one.
+    pub fn key_certificate(&self, key_id: KeyId, product: &str) -> Result<Option<String>> {
+        self.one(
+            "SELECT armored FROM key_certificates WHERE key_id = ?1 AND product = ?2",
+            vals![key_id.to_hex(), product],
+            |r| col_str(r, 0),
+        )
+    }
+
+    /// Every certificate for `product` of a key not withdrawn, oldest key first.
+    pub fn key_certificates(&self, product: &str) -> Result<Vec<String>> {
+        self.all(
+            "SELECT c.armored FROM key_certificates c JOIN signing_keys k ON k.key_id = c.key_id \
+             WHERE c.product = ?1 AND k.withdrawn_at IS NULL ORDER BY k.created_at, k.key_id",
+            vals![product],
+            |r| col_str(r, 0),
+        )
+    }
+
+    pub fn insert_key_certificate(
+        &self,
+        key_id: KeyId,
+        product: &str,
+        armored: &str,
+        at: u64,
+    ) -> Result<()> {
         self.exec(
-            "UPDATE signing_keys SET certificate = ?2 WHERE key_id = ?1",
-            vals![key_id.to_hex(), armored],
+            "INSERT INTO key_certificates (key_id, product, armored, issued_at) \
+             VALUES (?1, ?2, ?3, ?4)",
+            vals![key_id.to_hex(), product, armored, to_i64(at)?],
         )?;
         Ok(())
     }
 
+    /// Every product the ledger knows: of its licenses and of its certificates.
+    pub fn products(&self) -> Result<Vec<String>> {
+        self.all(
+            "SELECT product FROM licenses UNION SELECT product FROM key_certificates \
+             ORDER BY product",
+            &[],
+            |r| col_str(r, 0),
+        )
+    }
+
     /// Marks a key withdrawn by the key list. Returns false if it already was, or is unknown.
-    #[allow(dead_code)] // the root's certificates and key lists use it (next commit)
     pub fn withdraw_key(&self, key_id: KeyId, at: u64) -> Result<bool> {
+        self.active_key.replace(None);
         let n = self.exec(
             "UPDATE signing_keys SET withdrawn_at = ?2 WHERE key_id = ?1 AND withdrawn_at IS NULL",
             vals![key_id.to_hex(), to_i64(at)?],
@@ -525,21 +549,27 @@ impl Tx<'_> {
         Ok(n == 1)
     }
 
-    /// The current (highest sequence) key list: sequence and armored text.
-    #[allow(dead_code)] // the root's certificates and key lists use it (next commit)
-    pub fn current_key_list(&self) -> Result<Option<(u64, String)>> {
+    /// The current (highest sequence) key list of `product`: sequence and armored text.
+    pub fn current_key_list(&self, product: &str) -> Result<Option<(u64, String)>> {
         self.one(
-            "SELECT sequence, armored FROM key_lists ORDER BY sequence DESC LIMIT 1",
-            &[],
+            "SELECT sequence, armored FROM key_lists WHERE product = ?1 \
+             ORDER BY sequence DESC LIMIT 1",
+            vals![product],
             |r| Ok((col_u64(r, 0)?, col_str(r, 1)?)),
         )
     }
 
-    #[allow(dead_code)] // the root's certificates and key lists use it (next commit)
-    pub fn insert_key_list(&self, sequence: u64, armored: &str, at: u64) -> Result<()> {
+    pub fn insert_key_list(
+        &self,
+        product: &str,
+        sequence: u64,
+        armored: &str,
+        at: u64,
+    ) -> Result<()> {
         self.exec(
-            "INSERT INTO key_lists (sequence, armored, issued_at) VALUES (?1, ?2, ?3)",
-            vals![to_i64(sequence)?, armored, to_i64(at)?],
+            "INSERT INTO key_lists (product, sequence, armored, issued_at) \
+             VALUES (?1, ?2, ?3, ?4)",
+            vals![product, to_i64(sequence)?, armored, to_i64(at)?],
         )?;
         Ok(())
     }

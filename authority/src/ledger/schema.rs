@@ -130,15 +130,23 @@ ALTER TABLE licenses ADD COLUMN transfer_period_secs BIGINT NOT NULL DEFAULT 315
 -- pattern): the freed activation it followed.
 ALTER TABLE activations ADD COLUMN follows_activation BIGINT;
 CREATE INDEX activations_license_freed ON activations (license_id, freed_at);
--- The root-signed certificate (TGKC) of each signing key, and when the root-signed key list
--- withdrew it (hosts then distrust it).
-ALTER TABLE signing_keys ADD COLUMN certificate TEXT;
+-- When the root-signed key list withdrew a signing key (hosts then distrust it).
 ALTER TABLE signing_keys ADD COLUMN withdrawn_at BIGINT;
--- Every root-signed key list (TGKL) issued; the highest sequence is current.
-CREATE TABLE key_lists (
-    sequence  BIGINT PRIMARY KEY,
+-- The root-signed certificates (TGKC) of the signing keys, one per key and product.
+CREATE TABLE key_certificates (
+    key_id    TEXT NOT NULL REFERENCES signing_keys (key_id),
+    product   TEXT NOT NULL,
     armored   TEXT NOT NULL,
-    issued_at BIGINT NOT NULL
+    issued_at BIGINT NOT NULL,
+    PRIMARY KEY (key_id, product)
+);
+-- Every root-signed key list (TGKL) issued, per product; the highest sequence is current.
+CREATE TABLE key_lists (
+    product   TEXT NOT NULL,
+    sequence  BIGINT NOT NULL,
+    armored   TEXT NOT NULL,
+    issued_at BIGINT NOT NULL,
+    PRIMARY KEY (product, sequence)
 );
 "#,
     },

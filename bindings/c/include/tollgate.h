@@ -483,6 +483,26 @@ typedef struct tollgate_meter_reading {
 #define TOLLGATE_ERR_LEASE_EXPIRED 123
 
 /**
+ * 124: The signing key is not certified by the vendor's root key (core `KeyNotCertified`).
+ */
+#define TOLLGATE_ERR_KEY_NOT_CERTIFIED 124
+
+/**
+ * 125: The signing key was retired by the vendor (core `KeyRetired`).
+ */
+#define TOLLGATE_ERR_KEY_RETIRED 125
+
+/**
+ * 126: The key list is older than the one already applied (core `StaleKeyList`).
+ */
+#define TOLLGATE_ERR_STALE_KEY_LIST 126
+
+/**
+ * 127: The artifact was issued outside its signing key's validity (core `OutsideKeyValidity`).
+ */
+#define TOLLGATE_ERR_OUTSIDE_KEY_VALIDITY 127
+
+/**
  * 200: No usage license is installed on this host (runtime `NotActivated`).
  */
 #define TOLLGATE_ERR_NOT_ACTIVATED 200

@@ -110,6 +110,14 @@ pub const TOLLGATE_ERR_LEASE_WRONG_CLIENT: tollgate_result = 121;
 pub const TOLLGATE_ERR_LEASE_NOT_GRANTED: tollgate_result = 122;
 /// 123: The lease has expired: it was not renewed in time (core `LeaseExpired`).
 pub const TOLLGATE_ERR_LEASE_EXPIRED: tollgate_result = 123;
+/// 124: The signing key is not certified by the vendor's root key (core `KeyNotCertified`).
+pub const TOLLGATE_ERR_KEY_NOT_CERTIFIED: tollgate_result = 124;
+/// 125: The signing key was retired by the vendor (core `KeyRetired`).
+pub const TOLLGATE_ERR_KEY_RETIRED: tollgate_result = 125;
+/// 126: The key list is older than the one already applied (core `StaleKeyList`).
+pub const TOLLGATE_ERR_STALE_KEY_LIST: tollgate_result = 126;
+/// 127: The artifact was issued outside its signing key's validity (core `OutsideKeyValidity`).
+pub const TOLLGATE_ERR_OUTSIDE_KEY_VALIDITY: tollgate_result = 127;
 /// 200: No usage license is installed on this host (runtime `NotActivated`).
 pub const TOLLGATE_ERR_NOT_ACTIVATED: tollgate_result = 200;
 /// 201: There is no pending usage request for this usage license to answer (runtime `NoPendingRequest`).

@@ -6,7 +6,7 @@ import java.util.List;
 
 /**
  * One row of the table of stable result codes (the Rust {@code tollgate_sdk::all_errors()}),
- * and the codes as constants. Codes 100–123 are the core's (formats, signatures, validity),
+ * and the codes as constants. Codes 100–127 are the core's (formats, signatures, validity),
  * 200–217 the host runtime's, 230–234 the online activation client's. A code never changes meaning; a retired code stays reserved.
  *
  * @param code the stable numeric code
@@ -85,6 +85,18 @@ public record ErrorCode(int code, String name, String message) {
 
     /** 123 LeaseExpired. */
     public static final int LEASE_EXPIRED = 123;
+
+    /** 124 KeyNotCertified. */
+    public static final int KEY_NOT_CERTIFIED = 124;
+
+    /** 125 KeyRetired. */
+    public static final int KEY_RETIRED = 125;
+
+    /** 126 StaleKeyList. */
+    public static final int STALE_KEY_LIST = 126;
+
+    /** 127 OutsideKeyValidity. */
+    public static final int OUTSIDE_KEY_VALIDITY = 127;
 
     /** 200 NotActivated. */
     public static final int NOT_ACTIVATED = 200;
