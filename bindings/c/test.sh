@@ -9,6 +9,13 @@ HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
 export TOLLGATE_BIN="$TARGET/release/tollgate"
+# Everything here is built with the published DEVELOPMENT root (its private seed is
+# tests/fixtures/dev-root.seed, which the tests' vendor imports): the CLI (cargo reads it from
+# the environment at build time), the tests, the example and the Mosquitto plugin.
+TOLLGATE_VENDOR_ROOT="$(sed -n 's/^TOLLGATE_VENDOR_ROOT.*"\([0-9a-fA-F]\{64\}\)".*/\1/p' \
+  "$ROOT/.cargo/config.toml")"
+export TOLLGATE_VENDOR_ROOT
+DEV_ROOT_SEED="$ROOT/tests/fixtures/dev-root.seed"
 MAKE=(make --no-print-directory -C "$HERE")
 step() { printf '\n--> %s\n' "$*"; }
 
@@ -27,7 +34,7 @@ trap 'rm -rf "$WORK"' EXIT
   cd "$WORK"
   export TOLLGATE_VENDOR_DIR="$WORK/vendor"
   export TOLLGATE_COMPONENTS="machine-id=example-machine;hostname=example.local"
-  "$TOLLGATE_BIN" vendor init >/dev/null
+  "$TOLLGATE_BIN" vendor init --import-root "$DEV_ROOT_SEED" >/dev/null
   "$TOLLGATE_BIN" vendor host-config --product chariot --product-version 4.2.0 --out host.json >/dev/null
   "$TOLLGATE_BIN" --json vendor issue --product chariot --customer ACME --feature mqtt-server \
     --feature iot-bridge:1000/month --key-out key >/dev/null

@@ -12,10 +12,14 @@
 
 static tollgate_manager *open_host(const char *host_json, const char *dir) {
   tollgate_config *cfg = NULL;
-  CHECK_RC(tollgate_config_from_json(S(host_json), &cfg), TOLLGATE_OK);
+  CHECK_RC(tollgate_config_from_json(ROOT, S(host_json), &cfg), TOLLGATE_OK);
   CHECK_RC(tollgate_config_set_probes(cfg, false), TOLLGATE_OK);
+  CHECK_RC(tollgate_config_allow_component_override(cfg, true), TOLLGATE_OK);
   CHECK_RC(tollgate_config_add_component(cfg, TOLLGATE_COMPONENT_MACHINE_ID,
                                          (const uint8_t *)"online-machine", 14),
+           TOLLGATE_OK);
+  CHECK_RC(tollgate_config_add_component(cfg, TOLLGATE_COMPONENT_HOSTNAME,
+                                         (const uint8_t *)"online.local", 12),
            TOLLGATE_OK);
   tollgate_manager *m = NULL;
   CHECK_RC(tollgate_manager_open(cfg, S(work_path(dir)), &m), TOLLGATE_OK);
