@@ -13,7 +13,7 @@ cd "$(dirname "$0")"
 vectors="${1:-../tests/vectors}"
 seeds=seeds
 rm -rf "$seeds"
-for t in license_key armor license usage_request usage_license deactivation_code lease verify verify_mutated; do
+for t in license_key armor license usage_request usage_license deactivation_code lease key_certificate key_list verify verify_mutated; do
     mkdir -p "$seeds/$t"
 done
 
@@ -44,6 +44,8 @@ target_of_prefix() {
         TGUL) echo usage_license ;;
         TGDC) echo deactivation_code ;;
         TGLS) echo lease ;;
+        TGKC) echo key_certificate ;;
+        TGKL) echo key_list ;;
     esac
 }
 
@@ -54,6 +56,8 @@ target_of_type_byte() {
         03) echo usage_license ;;
         04) echo deactivation_code ;;
         05) echo lease ;;
+        06) echo key_certificate ;;
+        07) echo key_list ;;
     esac
 }
 
@@ -90,7 +94,7 @@ if [ -d "$vectors" ]; then
             if [ "$t" = usage_license ]; then
                 printf '%s' "$armored" | add verify
             fi
-        done < <(grep -aoE 'TG(LC|RQ|UL|DC|LS):[A-Za-z0-9_-]+' "$f" || true)
+        done < <(grep -aoE 'TG(LC|RQ|UL|DC|LS|KC|KL):[A-Za-z0-9_-]+' "$f" || true)
         # License keys: five groups of five alphabet characters.
         while IFS= read -r key; do
             [ -n "$key" ] && printf '%s' "$key" | add license_key

@@ -99,7 +99,7 @@ pub fn reseal(
         Vec::with_capacity(codec::HEADER_LEN + signer.len() + payload.len() + SIGNATURE_LEN);
     out.extend_from_slice(&codec::MAGIC);
     out.push(ty.type_byte());
-    out.push(codec::VERSION);
+    out.push(ty.version());
     out.extend_from_slice(signer);
     out.extend_from_slice(payload);
     let sig = sign(&codec::signed_message(ty, &out));
@@ -312,6 +312,74 @@ pub fn license(data: &[u8]) {
                 assert!(again.as_bytes().len() <= bytes.len());
                 let back = License::decode(again.as_bytes(), r.keyring()).expect("re-signed");
                 assert_eq!((back.grant(), back.issued_at()), (l.grant(), l.issued_at()));
+            }
+            Err(e) => assert!(is_decode_error(e), "{e:?}"),
+        }
+    }
+}
+
+/// [`crate::KeyCertificate::decode`] and [`crate::TrustStore::add_certificate`] against the
+/// reference root, on the input as it is and on its payload sealed by the root. An accepted
+/// certificate keeps its bytes, survives armoring, and its claims can be issued again.
+pub fn key_certificate(data: &[u8]) {
+    use crate::trust::KeyCertificate;
+    let root = reference::root_key();
+    let ty = ArtifactType::KeyCertificate;
+    let sealed = reseal(ty, &root.key_id().0, payload_of(ty, data, 8), |m| {
+        root.sign(m)
+    });
+    for bytes in [data, &sealed[..]] {
+        match KeyCertificate::decode(bytes, &root.public_key()) {
+            Ok(c) => {
+                assert_eq!(c.as_bytes(), bytes);
+                assert_eq!(
+                    KeyCertificate::from_armor(&c.to_armor(), &root.public_key()).as_ref(),
+                    Ok(&c)
+                );
+                let again = KeyCertificate::issue(c.claims().clone(), &root)
+                    .expect("accepted claims can be issued");
+                assert_eq!(again.claims(), c.claims());
+                let mut store = reference::trust_store().expect("reference root");
+                match store.add_certificate(bytes) {
+                    Ok(id) => assert_eq!(id, c.key_id()),
+                    Err(e) => assert_eq!(e, Error::WrongProduct),
+                }
+            }
+            Err(e) => assert!(is_decode_error(e), "{e:?}"),
+        }
+    }
+}
+
+/// [`crate::KeyList::decode`] and [`crate::TrustStore::apply_key_list`] against the reference
+/// root, on the input as it is and on its payload sealed by the root. An accepted list keeps its
+/// bytes, survives armoring, re-issues to the same content, and applying it twice is accepted.
+pub fn key_list(data: &[u8]) {
+    use crate::trust::KeyList;
+    let root = reference::root_key();
+    let ty = ArtifactType::KeyList;
+    let sealed = reseal(ty, &root.key_id().0, payload_of(ty, data, 8), |m| {
+        root.sign(m)
+    });
+    for bytes in [data, &sealed[..]] {
+        match KeyList::decode(bytes, &root.public_key()) {
+            Ok(l) => {
+                assert_eq!(l.as_bytes(), bytes);
+                assert_eq!(
+                    KeyList::from_armor(&l.to_armor(), &root.public_key()).as_ref(),
+                    Ok(&l)
+                );
+                let again =
+                    KeyList::issue(l.product(), l.sequence(), l.issued_at(), l.retired(), &root)
+                        .expect("an accepted list can be issued");
+                assert_eq!(again.retired(), l.retired());
+                let mut store = reference::trust_store().expect("reference root");
+                if l.product() == PRODUCT {
+                    assert_eq!(store.apply_key_list(bytes), Ok(l.sequence()));
+                    assert_eq!(store.apply_key_list(bytes), Ok(l.sequence()));
+                    assert!(l.retired().iter().all(|id| store.is_retired(id)));
+                } else {
+                    assert_eq!(store.apply_key_list(bytes), Err(Error::WrongProduct));
+                }
             }
             Err(e) => assert!(is_decode_error(e), "{e:?}"),
         }
@@ -678,6 +746,20 @@ mod tests {
         deactivation_code(ul);
         verify_text(r.usage_license.to_armor().as_bytes());
         verify_text(b"TGUL:");
+        let c = reference::vendor_certificate().unwrap();
+        key_certificate(c.as_bytes());
+        key_certificate(&c.as_bytes()[..40]);
+        key_list(c.as_bytes());
+        let kl = crate::trust::KeyList::issue(
+            PRODUCT,
+            1,
+            T_NOW,
+            &[reference::rotated_vendor_key().key_id()],
+            &reference::root_key(),
+        )
+        .unwrap();
+        key_list(kl.as_bytes());
+        key_certificate(kl.as_bytes());
         let l = reference::lease().unwrap();
         lease(l.as_bytes());
         lease(&l.as_bytes()[..40]);

@@ -75,12 +75,14 @@ pub mod artifacts;
 pub mod codec;
 pub mod error;
 pub mod fingerprint;
+#[cfg(any(test, feature = "fixtures"))]
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod key;
 pub mod keys;
 pub mod lease;
 pub mod model;
+#[cfg(any(test, feature = "fixtures"))]
 #[doc(hidden)]
 pub mod reference;
 pub mod trust;

@@ -1,7 +1,7 @@
 //! Where the runtime gets the time from.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -62,31 +62,70 @@ impl Clock for ManualClock {
 /// How often [`CachedClock::new`] refreshes its reading.
 pub const CACHED_CLOCK_INTERVAL: Duration = Duration::from_millis(100);
 
+/// How many times this process is known to be a `fork()` child: [`note_fork`] counts.
+static FORK_GENERATION: AtomicU64 = AtomicU64::new(0);
+
+/// Tells the runtime that this process is a new child of `fork()`: call it from a
+/// `pthread_atfork` child handler (the C bridge registers one when it opens a manager).
+///
+/// A forked child has only the thread that called `fork()`: the refresher threads of every
+/// [`CachedClock`] are gone. After this call each cached clock reads its source directly until
+/// it has started a new refresher in the child, and dropping a clock no longer waits for a
+/// thread that does not exist. It only increments an atomic counter, so it is
+/// async-signal-safe.
+pub fn note_fork() {
+    FORK_GENERATION.fetch_add(1, Ordering::Release);
+}
+
+/// The number of [`note_fork`] calls so far in this process.
+#[inline]
+fn fork_generation() -> u64 {
+    FORK_GENERATION.load(Ordering::Acquire)
+}
+
+/// No refresher runs for this cache (in this process).
+const NO_REFRESHER: u64 = u64::MAX;
+
 /// What the refresher thread and the clock share.
 #[derive(Debug)]
 struct Cache {
     now: AtomicU64,
     stop: AtomicBool,
+    /// The fork generation in which the current refresher was started, or [`NO_REFRESHER`].
+    /// The cached reading is used only while it equals [`fork_generation`].
+    generation: AtomicU64,
+    /// The fork generation in which a refresher was last tried: one try per generation, so a
+    /// thread that cannot be started is not retried on every reading.
+    attempted: AtomicU64,
 }
 
-/// A clock that costs one atomic load to read: a background thread copies another clock's
+/// A clock that costs two atomic loads to read: a background thread copies another clock's
 /// reading (by default the [`SystemClock`]) into it at a fixed interval, so a reading is at most
 /// one interval old.
 ///
 /// For hot paths such as a feature check on every client connection or message, where reading
 /// the system clock (about 20 ns) would dominate. Dropping the clock stops and joins its thread.
 /// If the thread cannot be started, every reading falls through to the source clock.
+///
+/// `fork()`: after [`note_fork`] (which the C bridge calls from a `pthread_atfork` child
+/// handler), a clock in the child reads its source directly, starts a new refresher on that
+/// first reading, and is dropped without joining the parent's thread. A Rust host that forks
+/// after creating a cached clock registers such a handler itself, or creates the clock after
+/// forking.
 pub struct CachedClock {
     cache: Arc<Cache>,
     source: Arc<dyn Clock>,
-    refresher: Option<JoinHandle<()>>,
+    interval: Duration,
+    /// The refresher of the generation in `cache.generation`. Only locked to start or stop a
+    /// refresher, never by a reading on the fast path.
+    refresher: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl std::fmt::Debug for CachedClock {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CachedClock")
             .field("now", &self.now())
-            .field("refreshed", &self.refresher.is_some())
+            .field("refreshed", &self.is_refreshed())
             .finish()
     }
 }
@@ -99,28 +138,69 @@ impl CachedClock {
 
     /// A cache of `source`, refreshed every `interval`.
     pub fn with_source(source: Arc<dyn Clock>, interval: Duration) -> Self {
-        let cache = Arc::new(Cache {
-            now: AtomicU64::new(source.now()),
-            stop: AtomicBool::new(false),
-        });
-        let refresher = {
-            let cache = Arc::clone(&cache);
-            let source = Arc::clone(&source);
-            thread::Builder::new()
-                .name("tollgate-clock".into())
-                .spawn(move || {
-                    while !cache.stop.load(Ordering::Acquire) {
-                        thread::park_timeout(interval);
-                        cache.now.store(source.now(), Ordering::Relaxed);
-                    }
-                })
-                .ok()
-        };
-        CachedClock {
-            cache,
+        let clock = CachedClock {
+            cache: Arc::new(Cache {
+                now: AtomicU64::new(source.now()),
+                stop: AtomicBool::new(false),
+                generation: AtomicU64::new(NO_REFRESHER),
+                attempted: AtomicU64::new(NO_REFRESHER),
+            }),
             source,
-            refresher,
+            interval,
+            refresher: Mutex::new(None),
+        };
+        if let Ok(mut slot) = clock.refresher.lock() {
+            clock.start(&mut slot);
         }
+        clock
+    }
+
+    /// Whether readings come from the cache (a refresher runs in this process).
+    pub fn is_refreshed(&self) -> bool {
+        self.cache.generation.load(Ordering::Acquire) == fork_generation()
+    }
+
+    /// Starts a refresher for the current fork generation, forgetting (not joining) a handle
+    /// from an earlier generation: that thread does not exist in this process.
+    fn start(&self, slot: &mut Option<JoinHandle<()>>) {
+        let generation = fork_generation();
+        if self.cache.attempted.swap(generation, Ordering::AcqRel) == generation {
+            return;
+        }
+        if let Some(stale) = slot.take() {
+            std::mem::forget(stale);
+        }
+        self.cache.stop.store(false, Ordering::Release);
+        self.cache.now.store(self.source.now(), Ordering::Relaxed);
+        let cache = Arc::clone(&self.cache);
+        let source = Arc::clone(&self.source);
+        let interval = self.interval;
+        *slot = thread::Builder::new()
+            .name("tollgate-clock".into())
+            .spawn(move || {
+                while !cache.stop.load(Ordering::Acquire) {
+                    thread::park_timeout(interval);
+                    cache.now.store(source.now(), Ordering::Relaxed);
+                }
+            })
+            .ok();
+        if slot.is_some() {
+            // Published after the fresh reading above (Release), so a reader that sees the
+            // generation sees that reading or a later one.
+            self.cache.generation.store(generation, Ordering::Release);
+        }
+    }
+
+    /// A reading when the cache is not refreshed in this process: the source's, and a new
+    /// refresher if none is being started or stopped right now.
+    #[cold]
+    fn uncached(&self) -> u64 {
+        let now = self.source.now();
+        // try_lock: a child forked while the parent held the lock would wait forever.
+        if let Ok(mut slot) = self.refresher.try_lock() {
+            self.start(&mut slot);
+        }
+        now
     }
 }
 
@@ -133,10 +213,10 @@ impl Default for CachedClock {
 impl Clock for CachedClock {
     #[inline]
     fn now(&self) -> u64 {
-        if self.refresher.is_some() {
+        if self.cache.generation.load(Ordering::Acquire) == fork_generation() {
             self.cache.now.load(Ordering::Relaxed)
         } else {
-            self.source.now()
+            self.uncached()
         }
     }
 }
@@ -144,9 +224,20 @@ impl Clock for CachedClock {
 impl Drop for CachedClock {
     fn drop(&mut self) {
         self.cache.stop.store(true, Ordering::Release);
-        if let Some(t) = self.refresher.take() {
-            t.thread().unpark();
-            let _ = t.join();
+        let current = self.cache.generation.load(Ordering::Acquire) == fork_generation();
+        let slot = match self.refresher.get_mut() {
+            Ok(slot) => slot.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        };
+        if let Some(t) = slot {
+            if current {
+                t.thread().unpark();
+                let _ = t.join();
+            } else {
+                // Started before a fork: that thread is not in this process, and joining it
+                // would fail. Nothing is left to release in this process.
+                std::mem::forget(t);
+            }
         }
     }
 }
@@ -181,6 +272,21 @@ mod tests {
         drop(c); // joins the refresher
         let sys = CachedClock::new();
         assert!(sys.now() > 1_700_000_000);
+    }
+
+    #[test]
+    fn after_a_fork_the_cache_reads_its_source_and_restarts() {
+        let source = Arc::new(ManualClock::new(100));
+        let c = CachedClock::with_source(source.clone(), Duration::from_secs(3600));
+        assert!(c.is_refreshed());
+        // What the pthread_atfork child handler does (this process stays the same, so the old
+        // refresher still exists; it is forgotten, not joined, and stops with the clock).
+        note_fork();
+        assert!(!c.is_refreshed());
+        source.set(300);
+        assert_eq!(c.now(), 300);
+        assert!(c.is_refreshed());
+        drop(c);
     }
 
     #[test]

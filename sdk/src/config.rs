@@ -16,7 +16,7 @@
 //! ([`SdkError::UntrustedConfig`]), so nobody believes it is used.
 
 use serde_json::{Map, Value};
-use tollgate_core::{ComponentKind, DeploymentModel, Keyring, Verifier};
+use tollgate_core::{ComponentKind, DeploymentModel, TrustStore, Verifier};
 
 use crate::error::{Result, SdkError};
 use crate::fingerprint::{FingerprintConfig, FingerprintSource};
@@ -253,10 +253,30 @@ impl HostConfig {
         if self.fingerprint_salt.is_empty() {
             return Err(SdkError::invalid("the fingerprint salt must not be empty"));
         }
-        self.check_fingerprint()?;
-        // Until the core's trust store lands on this branch, the root verifies directly.
-        let keyring = Keyring::from_keys([self.vendor_root].iter())?;
-        Ok(Verifier::new(&self.product, keyring))
+        Ok(Verifier::with_trust_store(self.trust_store()?))
+    }
+
+    /// The core trust store this configuration describes: anchored at
+    /// [`HostConfig::vendor_root`], holding [`HostConfig::key_certificates`] and
+    /// [`HostConfig::key_list`], each verified against the root for this product.
+    ///
+    /// Fails with `Core(BadPublicKey)` for a root that is not a valid key, and with the core's
+    /// verdict on a certificate or key list the root did not sign for this product
+    /// (`Core(UnknownKeyId)` for one signed by another root, `Core(BadSignature)`,
+    /// `Core(WrongProduct)`, `Core(KeyRetired)`, armor errors): whatever the file says about
+    /// keys counts only when the compiled-in root certifies it, and a file claiming otherwise
+    /// is refused rather than ignored.
+    pub fn trust_store(&self) -> Result<TrustStore> {
+        let mut store = TrustStore::new(&self.product, &self.vendor_root)?;
+        for cert in &self.key_certificates {
+            store.add_certificate_armor(cert)?;
+        }
+        // Applied after the certificates: a retired key's certificate stays harmless (the
+        // store refuses its signatures), so an older shipped file does not stop the host.
+        if let Some(list) = &self.key_list {
+            store.apply_key_list_armor(list)?;
+        }
+        Ok(store)
     }
 
     /// Refuses a fingerprint configuration that claims a kind the probes read
@@ -273,9 +293,11 @@ impl HostConfig {
         }
     }
 
-    /// The fingerprint source [`HostConfig::fingerprint`] describes.
-    pub(crate) fn source(&self) -> Box<dyn FingerprintSource> {
-        self.fingerprint.clone().into_source(&self.fingerprint_salt)
+    /// The fingerprint source [`HostConfig::fingerprint`] describes; fails with
+    /// [`SdkError::ComponentOverride`] when it supplies a probed kind without the opt-in.
+    pub(crate) fn source(&self) -> Result<Box<dyn FingerprintSource>> {
+        self.check_fingerprint()?;
+        Ok(self.fingerprint.clone().into_source(&self.fingerprint_salt))
     }
 }
 

@@ -398,7 +398,7 @@ impl FloatingClient {
     /// A client for the product of `host` (its vendor keys verify the leases; its fingerprint,
     /// probed now, and `config.instance` make the client id) and the server in `config`.
     pub fn new(host: &HostConfig, config: FloatingConfig) -> Result<Self> {
-        let fp = fingerprint::compute(&*host.source(), &host.fingerprint_salt)?;
+        let fp = fingerprint::compute(&*host.source()?, &host.fingerprint_salt)?;
         Self::with_parts(host, config, &fp, Arc::new(SystemClock))
     }
 

@@ -2,8 +2,9 @@
 //!
 //! A [`crate::LicenseManager`] keeps its gate current: every change of the installed license,
 //! of its verification or of the clock high-water mark is published to it. Readers take no
-//! lock and write no shared memory (a sequence lock over atomics), so checks from many threads
-//! do not slow each other down, and they never wait for a manager operation in progress.
+//! lock (a sequence lock over atomics) and write shared memory only to raise the clock
+//! high-water mark, about once a second, so checks from many threads do not slow each other
+//! down, and they never wait for a manager operation in progress.
 
 use std::fmt;
 use std::hint::spin_loop;
@@ -90,7 +91,8 @@ impl FeatureGate {
     }
 
     /// Publishes the verified entitlement (or none), the time floor (the clock high-water
-    /// mark and the latest signed time seen) and the rollback tolerance of the installed grant.
+    /// mark and the latest signed time seen; the gate keeps the later of it and what its
+    /// checks have seen) and the rollback tolerance of the installed grant.
     ///
     /// Only the owning manager calls it, from its `&mut self` operations (and while being
     /// built), so there is never more than one writer.
@@ -104,7 +106,9 @@ impl FeatureGate {
         let seq = self.seq.load(R);
         self.seq.store(seq.wrapping_add(1), R);
         fence(Ordering::Release);
-        self.high_water.store(high_water, R);
+        // Never lowered here: checks may have seen a later time than the manager's state
+        // holds (only `reset_high_water` lowers it).
+        self.high_water.fetch_max(high_water, R);
         self.rollback_tolerance.store(rollback_tolerance, R);
         match entitlement {
             Some(e) => {
@@ -136,9 +140,37 @@ impl FeatureGate {
     }
 
     /// Whether feature `name` is usable now (by the manager's clock).
+    ///
+    /// Each reading of the clock later than the high-water mark raises the mark (without a
+    /// lock), so a clock set back while the host runs closes the gate at the next check, not
+    /// only at the manager's next operation; [`crate::LicenseManager::status`] then reports
+    /// the rollback, and the manager's next state write records the mark.
     #[inline]
     pub fn has_feature(&self, name: &str) -> bool {
-        self.has_feature_at(name, self.clock.now())
+        let now = self.clock.now();
+        self.observe(now);
+        self.has_feature_at(name, now)
+    }
+
+    /// Raises the high-water mark to `now`. A load on the hot path; the read-modify-write
+    /// only when the clock has moved past the mark (about once a second).
+    #[inline]
+    fn observe(&self, now: u64) {
+        if now > self.high_water.load(Ordering::Relaxed) {
+            self.high_water.fetch_max(now, Ordering::Relaxed);
+        }
+    }
+
+    /// Lowers the high-water mark to `high_water`: only after the manager installed a new
+    /// vendor-signed usage license whose signed time witnesses that a clock which ran ahead
+    /// was corrected (see `LicenseManager::install`). Same single writer as `publish`.
+    pub(crate) fn reset_high_water(&self, high_water: u64) {
+        self.high_water.store(high_water, Ordering::Relaxed);
+    }
+
+    /// The latest clock reading seen: the published mark or a later one seen by a check.
+    pub(crate) fn high_water(&self) -> u64 {
+        self.high_water.load(Ordering::Relaxed)
     }
 
     /// Whether feature `name` is usable at `now` (Unix seconds).

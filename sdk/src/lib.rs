@@ -50,12 +50,24 @@
 //! use tollgate_core::*;
 //! use tollgate_sdk::{HostConfig, LicenseManager, LicenseState, ManualClock, MemoryStorage, StaticSource};
 //!
+//! // The vendor: a root key kept offline certifies the signing key.
+//! let root = VendorSigningKey::from_seed(&[10; 32]);
 //! let vendor = VendorSigningKey::from_seed(&[1; 32]);
+//! let certificate = KeyCertificate::issue(CertificateClaims {
+//!     product: "chariot".into(), public_key: vendor.public_key(),
+//!     not_before: 0, not_after: None, issued_at: 1_690_000_000,
+//! }, &root)?;
 //! let key = LicenseKey::from_entropy(&[2; 15]).expose();
 //!
 //! // The host application: its configuration, state storage, clock and fingerprint source.
-//! // The vendor's root public key is compiled into the application (never read from a file).
-//! let config = HostConfig::new("chariot", "4.2.0", b"chariot-salt".to_vec(), vendor.public_key());
+//! // The vendor's ROOT public key is compiled into the application (never read from a file).
+//! const VENDOR_ROOT: [u8; 32] = [
+//!     0x43, 0xa7, 0x2e, 0x71, 0x44, 0x01, 0x76, 0x2d, 0xf6, 0x6b, 0x68, 0xc2, 0x6d, 0xfb, 0xdf,
+//!     0x26, 0x82, 0xaa, 0xec, 0x9f, 0x24, 0x74, 0xec, 0xa4, 0x61, 0x3e, 0x42, 0x4a, 0x0f, 0xba,
+//!     0xfd, 0x3c,
+//! ];
+//! assert_eq!(VENDOR_ROOT, root.public_key());
+//! let config = HostConfig::new("chariot", "4.2.0", b"chariot-salt".to_vec(), VENDOR_ROOT);
 //! let probes = StaticSource::from_strs(&[
 //!     (ComponentKind::MachineId, "4c4c4544-0042"),
 //!     (ComponentKind::Hostname, "broker-1"),
@@ -68,20 +80,21 @@
 //! let request = host.request_usage(&key)?;
 //! assert_eq!(host.status().state, LicenseState::Pending);
 //!
-//! // 2. The vendor answers it with a usage license.
+//! // 2. The vendor answers it with a usage license carrying its signing key's certificate.
 //! let req = UsageRequest::from_armor(&request)?;
 //! let grant = Grant {
 //!     license_id: 42, revision: 1, product: "chariot".into(), customer: "ACME".into(),
 //!     features: vec![Feature { name: "mqtt-server".into(), kind: FeatureKind::Perpetual }],
 //!     models: Models::of(&[DeploymentModel::Offline]), max_activations: 2, floating_seats: 0,
 //!     not_before: None, not_after: None, fingerprint_threshold: 1, max_borrow_secs: 0,
+//!     rollback_tolerance_secs: 3600, offline_refresh_secs: 0,
 //! };
-//! let usage_license = UsageLicense::issue(UsageTerms {
+//! let usage_license = UsageLicense::issue_with_certificate(UsageTerms {
 //!     grant, activation_id: 7, model: DeploymentModel::Offline,
 //!     device_key: *req.device_key(), request_counter: req.claims().counter,
 //!     fingerprint: req.claims().fingerprint.clone(), issued_at: 1_700_000_100,
 //!     refresh_deadline: None,
-//! }, &vendor)?.to_armor();
+//! }, &vendor, &certificate)?.to_armor();
 //!
 //! // 3. The host installs it; features are now available.
 //! clock.advance(3600);
@@ -128,7 +141,7 @@ pub fn build_vendor_root() -> Result<[u8; 32]> {
     BUILD_VENDOR_ROOT.ok_or(SdkError::NoVendorRoot)
 }
 
-pub use clock::{CachedClock, Clock, ManualClock, SystemClock};
+pub use clock::{note_fork, CachedClock, Clock, ManualClock, SystemClock};
 pub use config::{HostConfig, HostRole};
 pub use error::{all_errors, error_info, message, ErrorInfo, Result, SdkError, SDK_ERRORS};
 pub use fingerprint::{

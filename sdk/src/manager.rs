@@ -38,9 +38,16 @@ pub(crate) struct Installed {
 }
 
 /// The rollback tolerance the vendor signed into a usage license's grant.
-pub(crate) fn grant_tolerance(_terms: &UsageTerms) -> u64 {
-    // The grant carries no policy until the core's trust work lands on this branch.
-    DEFAULT_ROLLBACK_TOLERANCE_SECS
+pub(crate) fn grant_tolerance(terms: &UsageTerms) -> u64 {
+    u64::from(terms.grant.rollback_tolerance_secs)
+}
+
+/// Decodes a usage license and checks its signer through the verifier's root of trust.
+pub(crate) fn decode_license(verifier: &Verifier, armored: &str) -> Result<UsageLicense> {
+    Ok(match verifier.trust_store() {
+        Some(store) => UsageLicense::from_armor_trusted(armored, store)?,
+        None => UsageLicense::from_armor(armored, verifier.keyring())?,
+    })
 }
 
 fn tombstoned(state: &State, terms: &UsageTerms) -> bool {
@@ -57,13 +64,13 @@ fn evaluate(
     host: &Result<Fingerprint>,
 ) -> Option<Installed> {
     let armored = &state.installed.as_ref()?.usage_license;
-    let license = match UsageLicense::from_armor(armored, verifier.keyring()) {
+    let license = match decode_license(verifier, armored) {
         Ok(l) => l,
         Err(e) => {
             return Some(Installed {
                 license: None,
                 entitlement: None,
-                problem: Some(e.into()),
+                problem: Some(e),
             })
         }
     };
@@ -154,7 +161,7 @@ impl LicenseManager {
         clock: Arc<dyn Clock>,
     ) -> Result<Self> {
         let storage = DirStorage::open(state_dir)?;
-        let source = config.source();
+        let source = config.source()?;
         Self::with_parts(config, Box::new(storage), clock, source)
     }
 
@@ -166,10 +173,11 @@ impl LicenseManager {
         clock: Arc<dyn Clock>,
         source: Box<dyn FingerprintSource>,
     ) -> Result<Self> {
-        let verifier = config.verifier()?;
+        let mut verifier = config.verifier()?;
         let loaded = State::load(&*storage)?;
         let stored = loaded.is_some();
-        let state = loaded.unwrap_or_default();
+        let mut state = loaded.unwrap_or_default();
+        let key_list_changed = Self::merge_key_lists(&mut verifier, &mut state);
         let host = fingerprint::compute(&*source, &config.fingerprint_salt);
         let now = clock.now();
         let installed = evaluate(&config, &verifier, &state, &host);
@@ -190,8 +198,67 @@ impl LicenseManager {
             gate,
         };
         m.publish();
+        if key_list_changed && m.stored {
+            m.commit(m.state.clone(), now, false)?;
+        }
         m.advance_high_water(now)?;
         Ok(m)
+    }
+
+    /// Applies the key list kept in the state over the configuration's (the higher sequence
+    /// wins; a damaged or foreign one in the state is ignored) and keeps the winner in the
+    /// state. Returns whether the state changed.
+    fn merge_key_lists(verifier: &mut Verifier, state: &mut State) -> bool {
+        let Some(store) = verifier.trust_store_mut() else {
+            return false;
+        };
+        if let Some(kept) = &state.key_list {
+            // A lower sequence than the configuration's is stale; anything else that fails
+            // was not signed by the root: either way the configuration's list stands.
+            let _ = store.apply_key_list_armor(kept);
+        }
+        let Some(list) = store.key_list() else {
+            return false;
+        };
+        let armored = list.to_armor();
+        if state.key_list.as_deref() == Some(armored.as_str()) {
+            return false;
+        }
+        state.signed_time = state.signed_time.max(list.issued_at());
+        state.key_list = Some(armored);
+        true
+    }
+
+    /// Applies a root-signed key list (`TGKL:…`, from the vendor: a file, the online
+    /// service's answer) that retires compromised signing keys, keeps it in the state and
+    /// re-verifies the installed license (a license signed by a retired key stops working).
+    /// Returns its sequence. The same list again changes nothing.
+    ///
+    /// Fails with the core's verdict as [`SdkError::Core`]: armor errors, `UnknownKeyId` /
+    /// `BadSignature` for a list the compiled-in root did not sign, `WrongProduct`,
+    /// `StaleKeyList` for a lower sequence than the one this host holds (kept in its state,
+    /// so it survives restarts); or [`SdkError::Storage`]. On any error nothing changes.
+    pub fn apply_key_list(&mut self, armored: &str) -> Result<u64> {
+        let now = self.clock.now();
+        let mut verifier = self.verifier.clone();
+        let store = verifier
+            .trust_store_mut()
+            .ok_or_else(|| SdkError::invalid("this manager has no root of trust"))?;
+        let sequence = store.apply_key_list_armor(armored)?;
+        let mut next = self.state.clone();
+        if !Self::merge_key_lists(&mut verifier, &mut next) {
+            return Ok(sequence);
+        }
+        let previous = std::mem::replace(&mut self.verifier, verifier);
+        // Under a clock rollback, keep the high-water mark where it is.
+        let now = now.max(self.state.high_water);
+        if let Err(e) = self.commit(next, now, true) {
+            self.verifier = previous;
+            self.installed = evaluate(&self.config, &self.verifier, &self.state, &self.host);
+            self.publish();
+            return Err(e);
+        }
+        Ok(sequence)
     }
 
     /// The configuration.
@@ -222,10 +289,12 @@ impl LicenseManager {
     /// usage license's `issued_at` (which no edit of the state can lower).
     pub fn time_floor(&self) -> u64 {
         let issued = self.installed_license().map_or(0, |l| l.terms().issued_at);
-        self.state
-            .high_water
-            .max(self.state.signed_time)
-            .max(issued)
+        self.high_water().max(self.state.signed_time).max(issued)
+    }
+
+    /// The latest time seen: the state's mark, or a later clock reading by a feature check.
+    fn high_water(&self) -> u64 {
+        self.state.high_water.max(self.gate.high_water())
     }
 
     pub(crate) fn rollback(&self, now: u64) -> Option<SdkError> {
@@ -252,7 +321,7 @@ impl LicenseManager {
     /// license is re-evaluated when it, the device or the tombstones changed, or when
     /// `host_changed` says the host fingerprint was probed again.
     pub(crate) fn commit(&mut self, mut next: State, now: u64, host_changed: bool) -> Result<()> {
-        next.high_water = next.high_water.max(now);
+        next.high_water = next.high_water.max(now).max(self.gate.high_water());
         let saved = next.save(&*self.storage);
         if saved.is_ok() {
             let same_license = next.installed == self.state.installed
@@ -442,7 +511,7 @@ impl LicenseManager {
         let now = self.clock.now();
         let rollback = self.rollback(now);
         let host = self.probe()?;
-        let license = UsageLicense::from_armor(armored_usage_license, self.verifier.keyring())?;
+        let license = decode_license(&self.verifier, armored_usage_license)?;
         let ent = self.verifier.verify_bytes(license.as_bytes(), &host, now)?;
         let terms = ent.terms();
         self.config.role.check(terms.model)?;
@@ -516,6 +585,7 @@ impl LicenseManager {
         next.signed_time = signed;
         if rollback.is_some() {
             next.high_water = now.max(signed);
+            self.gate.reset_high_water(next.high_water);
         }
         self.commit(next, now, true)?;
         Ok(self.status_at(now))

@@ -26,7 +26,7 @@ const DAY: u64 = 86_400;
 /// [`SdkError::Fingerprint`], or the core's verdict as [`SdkError::Core`].
 pub fn verify_usage_license(config: &HostConfig, armored: &str, now: u64) -> Result<LicenseInfo> {
     let verifier = config.verifier()?;
-    let host = fingerprint::compute(&*config.source(), &config.fingerprint_salt)?;
+    let host = fingerprint::compute(&*config.source()?, &config.fingerprint_salt)?;
     let ent = verifier.verify(armored, &host, now)?;
     Ok(license_info(
         ent.terms(),

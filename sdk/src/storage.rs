@@ -75,10 +75,16 @@ pub struct DirStorage {
 impl DirStorage {
     /// Opens (creating if needed) the state directory `dir` and locks it.
     ///
-    /// Fails with [`SdkError::StateLocked`] if another holder has it, or [`SdkError::Storage`].
+    /// Fails with [`SdkError::InvalidArgument`] if `dir` is empty (before touching the file
+    /// system), [`SdkError::StateLocked`] if another holder has it, or [`SdkError::Storage`].
     /// Temporary files left by a crash are removed.
     pub fn open(dir: impl AsRef<Path>) -> Result<Self, SdkError> {
         let dir = dir.as_ref().to_path_buf();
+        // Checked before touching the file system: an empty path would put the lock file in
+        // the current directory.
+        if dir.as_os_str().is_empty() {
+            return Err(SdkError::invalid("the state directory path is empty"));
+        }
         let mut builder = fs::DirBuilder::new();
         builder.recursive(true);
         #[cfg(unix)]

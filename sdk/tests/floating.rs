@@ -18,7 +18,18 @@ fn manager(vendor: &VendorSigningKey) -> LicenseManager {
 }
 
 fn manager_as(vendor: &VendorSigningKey, role: HostRole) -> LicenseManager {
-    let mut config = HostConfig::new("chariot", "4.2.0", b"salt".to_vec(), vendor.public_key());
+    // The vendor's root is compiled in; the signing key's certificate travels in the
+    // configuration (the usage licenses here do not embed it).
+    let root = VendorSigningKey::from_seed(&[10; 32]);
+    let mut config = HostConfig::new("chariot", "4.2.0", b"salt".to_vec(), root.public_key());
+    let claims = CertificateClaims {
+        product: "chariot".into(),
+        public_key: vendor.public_key(),
+        not_before: 0,
+        not_after: None,
+        issued_at: 0,
+    };
+    config.key_certificates = vec![KeyCertificate::issue(claims, &root).unwrap().to_armor()];
     config.role = role;
     let probes = StaticSource::from_strs(&[
         (ComponentKind::Operator, "floating-server-1"),

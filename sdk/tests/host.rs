@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 
 use tollgate_core::armor::{self, ArtifactType};
 use tollgate_core::{
-    Component, ComponentKind, DeactivationCode, DeploymentModel, Error as CoreError, Feature,
-    FeatureKind, Grant, LicenseKey, MeterPeriod, Models, UsageLicense, UsageRequest, UsageTerms,
-    VendorSigningKey,
+    CertificateClaims, Component, ComponentKind, DeactivationCode, DeploymentModel,
+    Error as CoreError, Feature, FeatureKind, Grant, KeyCertificate, LicenseKey, MeterPeriod,
+    Models, UsageLicense, UsageRequest, UsageTerms, VendorSigningKey,
 };
 use tollgate_sdk::storage::Storage;
 use tollgate_sdk::{
@@ -29,6 +29,34 @@ fn vendor() -> VendorSigningKey {
     VendorSigningKey::from_seed(&[1; 32])
 }
 
+/// The vendor's root key: its public half is what the host is built with.
+fn root() -> VendorSigningKey {
+    VendorSigningKey::from_seed(&[10; 32])
+}
+
+/// `root`'s certificate of `key` for the product, open-ended.
+fn certificate(key: &VendorSigningKey, root: &VendorSigningKey) -> KeyCertificate {
+    KeyCertificate::issue(
+        CertificateClaims {
+            product: "chariot".into(),
+            public_key: key.public_key(),
+            not_before: 0,
+            not_after: None,
+            issued_at: 0,
+        },
+        root,
+    )
+    .unwrap()
+}
+
+/// Signs `terms` with `signer`, embedding the root's certificate of it (as the authority does).
+fn issue(terms: UsageTerms, signer: &VendorSigningKey) -> UsageLicense {
+    let mut claims = certificate(signer, &root()).claims().clone();
+    claims.product = terms.grant.product.clone();
+    let cert = KeyCertificate::issue(claims, &root()).unwrap();
+    UsageLicense::issue_with_certificate(terms, signer, &cert).unwrap()
+}
+
 fn key() -> String {
     LicenseKey::from_entropy(&[2; 15]).expose()
 }
@@ -38,7 +66,7 @@ fn other_key() -> String {
 }
 
 fn config() -> HostConfig {
-    HostConfig::new("chariot", "4.2.0", SALT.to_vec(), vendor().public_key())
+    HostConfig::new("chariot", "4.2.0", SALT.to_vec(), root().public_key())
 }
 
 /// Machine A: machine id, two NICs, a disk, a host name.
@@ -120,7 +148,7 @@ fn answer_with(
     signer: &VendorSigningKey,
 ) -> String {
     let req = UsageRequest::from_armor(request).unwrap();
-    UsageLicense::issue(
+    issue(
         UsageTerms {
             grant,
             activation_id,
@@ -133,7 +161,6 @@ fn answer_with(
         },
         signer,
     )
-    .unwrap()
     .to_armor()
 }
 
@@ -395,9 +422,7 @@ fn renewal_needs_an_activation() {
 
 /// Re-signs exactly the given terms (the installed license's), as the vendor did.
 fn answer_with_counter(terms: &tollgate_core::UsageTerms) -> String {
-    tollgate_core::UsageLicense::issue(terms.clone(), &vendor())
-        .unwrap()
-        .to_armor()
+    issue(terms.clone(), &vendor()).to_armor()
 }
 
 #[test]
@@ -492,9 +517,11 @@ fn tampered_and_foreign_usage_licenses_are_refused_with_exact_errors() {
     let req = m.request_usage(&key()).unwrap();
     let ul = answer(&req, mqtt());
 
-    // One byte of the signed payload changed, the armor's checksum recomputed: bad signature.
+    // One byte of the signed terms (the device key) changed, the armor's checksum recomputed:
+    // bad signature.
     let mut bytes = armor::decode(ArtifactType::UsageLicense, &ul, 1024).unwrap();
-    let i = bytes.len() - 70;
+    let device = *UsageRequest::from_armor(&req).unwrap().device_key();
+    let i = bytes.windows(32).position(|w| w == device).unwrap();
     bytes[i] ^= 1;
     let forged = armor::encode(ArtifactType::UsageLicense, &bytes);
     assert_eq!(
@@ -509,19 +536,20 @@ fn tampered_and_foreign_usage_licenses_are_refused_with_exact_errors() {
         m.install(&damaged).unwrap_err(),
         SdkError::Core(CoreError::ArmorChecksum)
     );
-    // Signed by a key the host does not trust.
+    // Signed by a key the host's root did not certify.
     let rogue = VendorSigningKey::from_seed(&[9; 32]);
+    let rogue_root = VendorSigningKey::from_seed(&[8; 32]);
     assert_eq!(
-        m.install(&answer_with(&req, mqtt(), 7, &rogue))
+        m.install(&self_made(&req, mqtt(), &rogue, &rogue_root))
             .unwrap_err(),
-        SdkError::Core(CoreError::UnknownKeyId)
+        SdkError::Core(CoreError::KeyNotCertified)
     );
-    // Another product.
+    // Another product: its signing key is certified for that product, not this one.
     let mut g = mqtt();
     g.product = "other".into();
     assert_eq!(
         m.install(&answer(&req, g)).unwrap_err(),
-        SdkError::Core(CoreError::WrongProduct)
+        SdkError::Core(CoreError::KeyNotCertified)
     );
     // The request pasted instead of the license.
     assert_eq!(
@@ -1157,7 +1185,7 @@ fn killed_mid_write_leaves_old_or_new() {
 }
 
 #[test]
-fn a_license_from_a_vendor_key_no_longer_trusted_is_invalid() {
+fn a_license_from_a_root_no_longer_trusted_is_invalid() {
     let (m, clock, mem) = activated(&machine_a());
     drop(m);
     let mut c = config();
@@ -1166,11 +1194,11 @@ fn a_license_from_a_vendor_key_no_longer_trusted_is_invalid() {
     let st = m.status();
     assert_eq!(st.state, LicenseState::Invalid);
     assert!(st.license.is_none());
-    assert_eq!(st.error.unwrap().name, "UnknownKeyId");
+    assert_eq!(st.error.unwrap().name, "KeyNotCertified");
     assert!(!m.has_feature("mqtt-server"));
     assert_eq!(
         m.deactivate().unwrap_err(),
-        SdkError::Core(CoreError::UnknownKeyId)
+        SdkError::Core(CoreError::KeyNotCertified)
     );
 }
 
@@ -1179,7 +1207,7 @@ fn host_config_from_json() {
     let cfg = HostConfig::from_json(
         r#"{"product": "chariot", "product_version": "4.2.0", "fingerprint_salt": "chariot-salt",
             "warn_days": 7, "min_components": 3, "comment": "ignored"}"#,
-        vendor().public_key(),
+        root().public_key(),
     )
     .unwrap();
     let mut expected = config();
@@ -1393,4 +1421,478 @@ fn the_feature_gate_follows_the_manager_and_agrees_with_the_entitlement() {
     // A clock rollback closes the gate too.
     clock.set(T0 - DAY);
     assert!(!gate.has_feature("mqtt-server"));
+}
+
+/// Issue 11 §2: a long-running host whose clock goes back from day 21 to day 19 must not get
+/// its Support (expired on day 20) back, and must say so, without anyone calling `refresh()`.
+#[test]
+fn a_clock_set_back_while_running_is_caught_by_the_feature_check() {
+    let clock = Arc::new(ManualClock::new(T0));
+    let mem = MemoryStorage::new();
+    let mut m = manager(mem.clone(), &clock, &machine_a()).unwrap();
+    let req = m.request_usage(&key()).unwrap();
+    let g = grant(
+        vec![
+            perpetual("mqtt-server"),
+            subscription("support", T0 + 20 * DAY),
+        ],
+        1,
+    );
+    clock.advance(3600);
+    m.install(&answer(&req, g)).unwrap();
+    let gate = m.feature_gate();
+    assert!(m.has_feature("support") && gate.has_feature("support"));
+
+    clock.set(T0 + 21 * DAY);
+    assert!(!m.has_feature("support"));
+    assert!(m.has_feature("mqtt-server"));
+    assert_eq!(m.status().state, LicenseState::Active);
+
+    // Back to day 19: no refresh(), no state write in between.
+    clock.set(T0 + 19 * DAY);
+    assert!(!m.has_feature("support"));
+    assert!(!gate.has_feature("support"));
+    assert!(!m.has_feature("mqtt-server"));
+    let st = m.status();
+    assert_eq!(st.state, LicenseState::ClockRollback);
+    let error = st.error.unwrap();
+    assert_eq!(error.code, 205);
+    assert!(matches!(
+        m.check(),
+        Err(SdkError::ClockRollback { now, high_water })
+            if now == T0 + 19 * DAY && high_water == T0 + 21 * DAY
+    ));
+    // Asking about an explicit time does not move the mark: it is not a clock reading.
+    clock.set(T0 + 21 * DAY);
+    assert!(gate.has_feature("mqtt-server"));
+    assert!(gate.has_feature_at("mqtt-server", T0 + 400 * DAY));
+    assert!(gate.has_feature("mqtt-server"));
+    assert_eq!(m.status().state, LicenseState::Active);
+
+    // The next state write records the mark.
+    m.refresh().unwrap();
+    assert_eq!(stored_state(&mem)["high_water"], T0 + 21 * DAY);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Issue 11: root of trust, policy in the grant, time floor, clock that ran ahead, fingerprint
+// minimum, deployment model
+// ---------------------------------------------------------------------------------------------
+
+/// What a usage license signed by `signer` without the authority's root looks like to a
+/// customer who made their own root (`tollgate vendor init` in their own directory).
+fn self_made(
+    request: &str,
+    grant: Grant,
+    signer: &VendorSigningKey,
+    own_root: &VendorSigningKey,
+) -> String {
+    let req = UsageRequest::from_armor(request).unwrap();
+    let terms = UsageTerms {
+        grant,
+        activation_id: 99,
+        model: DeploymentModel::Offline,
+        device_key: *req.device_key(),
+        request_counter: req.claims().counter,
+        fingerprint: req.claims().fingerprint.clone(),
+        issued_at: req.claims().created_at + 60,
+        refresh_deadline: None,
+    };
+    UsageLicense::issue_with_certificate(terms, signer, &certificate(signer, own_root))
+        .unwrap()
+        .to_armor()
+}
+
+/// Issue 11 §1, through the sdk API: a customer mints a license with every feature with a key
+/// of their own, certified by a root of their own, and offers that key through the host
+/// configuration file (as `vendor_keys`, or as a self-made certificate). Every way is refused
+/// and the state is unchanged.
+#[test]
+fn a_customer_minted_license_is_refused_however_the_key_is_offered() {
+    let clock = Arc::new(ManualClock::new(T0));
+    let mem = MemoryStorage::new();
+    let mut m = manager(mem.clone(), &clock, &machine_a()).unwrap();
+    let req = m.request_usage(&key()).unwrap();
+    let before = mem.load("state.json").unwrap().unwrap();
+    let own_root = VendorSigningKey::from_seed(&[0x66; 32]);
+    let own_key = VendorSigningKey::from_seed(&[0x67; 32]);
+    let everything = grant(
+        vec![
+            perpetual("mqtt-server"),
+            subscription("support", 4_070_908_800), // 2099
+            metered("bridge", u64::MAX, MeterPeriod::Month),
+        ],
+        1,
+    );
+    // 1. Installed as is: its certificate is signed by another root.
+    let minted = self_made(&req, everything.clone(), &own_key, &own_root);
+    assert_eq!(
+        m.install(&minted).unwrap_err(),
+        SdkError::Core(CoreError::KeyNotCertified)
+    );
+    // Signed with the customer's root itself, no certificate at all.
+    let bare = {
+        let r = UsageRequest::from_armor(&req).unwrap();
+        UsageLicense::issue(
+            UsageTerms {
+                grant: everything.clone(),
+                activation_id: 99,
+                model: DeploymentModel::Offline,
+                device_key: *r.device_key(),
+                request_counter: r.claims().counter,
+                fingerprint: r.claims().fingerprint.clone(),
+                issued_at: T0 + 60,
+                refresh_deadline: None,
+            },
+            &own_root,
+        )
+        .unwrap()
+        .to_armor()
+    };
+    assert_eq!(
+        m.install(&bare).unwrap_err(),
+        SdkError::Core(CoreError::KeyNotCertified)
+    );
+    assert_eq!(mem.load("state.json").unwrap().unwrap(), before);
+    assert!(!m.has_feature("support"));
+    drop(m);
+
+    // 2. The key offered in the configuration file as `vendor_keys`: the file is refused.
+    let json = format!(
+        r#"{{"product": "chariot", "product_version": "4.2.0", "fingerprint_salt": "chariot-salt",
+            "vendor_keys": ["{}"]}}"#,
+        hex::encode(own_key.public_key())
+    );
+    assert_eq!(
+        HostConfig::from_json(&json, root().public_key()).unwrap_err(),
+        SdkError::UntrustedConfig {
+            field: "vendor_keys".into()
+        }
+    );
+    // 3. ... or as a self-made certificate: the compiled-in root did not sign it.
+    let json = format!(
+        r#"{{"product": "chariot", "product_version": "4.2.0", "fingerprint_salt": "chariot-salt",
+            "key_certificates": ["{}"]}}"#,
+        certificate(&own_key, &own_root).to_armor()
+    );
+    let cfg = HostConfig::from_json(&json, root().public_key()).unwrap();
+    let e = LicenseManager::with_parts(
+        cfg,
+        Box::new(mem.clone()),
+        clock.clone(),
+        source(&machine_a()),
+    )
+    .unwrap_err();
+    assert_eq!(e, SdkError::Core(CoreError::UnknownKeyId));
+    assert_eq!(mem.load("state.json").unwrap().unwrap(), before);
+
+    // The genuine certificate in the file is accepted (and changes nothing by itself).
+    let json = format!(
+        r#"{{"product": "chariot", "product_version": "4.2.0", "fingerprint_salt": "chariot-salt",
+            "key_certificates": ["{}"]}}"#,
+        certificate(&vendor(), &root()).to_armor()
+    );
+    let cfg = HostConfig::from_json(&json, root().public_key()).unwrap();
+    let mut m = LicenseManager::with_parts(cfg, Box::new(mem.clone()), clock, source(&machine_a()))
+        .unwrap();
+    assert_eq!(
+        m.install(&minted).unwrap_err(),
+        SdkError::Core(CoreError::KeyNotCertified)
+    );
+    assert_eq!(
+        m.install(&answer(&req, mqtt())).unwrap().state,
+        LicenseState::Active
+    );
+}
+
+/// Issue 11 §1: a usage license without an embedded certificate counts when the configuration
+/// carries the root's certificate of its key; a root-signed key list retires the key, the
+/// host keeps the highest list it has seen and refuses an older one.
+#[test]
+fn certificates_in_the_configuration_and_key_lists_in_the_state() {
+    let clock = Arc::new(ManualClock::new(T0));
+    let mem = MemoryStorage::new();
+    let mut cfg = config();
+    cfg.key_certificates = vec![certificate(&vendor(), &root()).to_armor()];
+    let mut m = LicenseManager::with_parts(
+        cfg.clone(),
+        Box::new(mem.clone()),
+        clock.clone(),
+        source(&machine_a()),
+    )
+    .unwrap();
+    let req = m.request_usage(&key()).unwrap();
+    let r = UsageRequest::from_armor(&req).unwrap();
+    let bare = UsageLicense::issue(
+        UsageTerms {
+            grant: mqtt(),
+            activation_id: 7,
+            model: DeploymentModel::Offline,
+            device_key: *r.device_key(),
+            request_counter: r.claims().counter,
+            fingerprint: r.claims().fingerprint.clone(),
+            issued_at: T0 + 60,
+            refresh_deadline: None,
+        },
+        &vendor(),
+    )
+    .unwrap()
+    .to_armor();
+    clock.advance(3600);
+    assert_eq!(m.install(&bare).unwrap().state, LicenseState::Active);
+
+    let list = |seq: u64, retired: &[tollgate_core::KeyId]| {
+        tollgate_core::KeyList::issue("chariot", seq, T0 + 1800, retired, &root())
+            .unwrap()
+            .to_armor()
+    };
+    assert_eq!(m.apply_key_list(&list(2, &[])).unwrap(), 2);
+    assert_eq!(stored_state(&mem)["key_list"], list(2, &[]));
+    assert_eq!(
+        m.apply_key_list(&list(1, &[vendor().key_id()]))
+            .unwrap_err(),
+        SdkError::Core(CoreError::StaleKeyList)
+    );
+    // A list signed by another root is refused.
+    let foreign = tollgate_core::KeyList::issue(
+        "chariot",
+        9,
+        T0,
+        &[],
+        &VendorSigningKey::from_seed(&[0x66; 32]),
+    )
+    .unwrap()
+    .to_armor();
+    assert_eq!(
+        m.apply_key_list(&foreign).unwrap_err(),
+        SdkError::Core(CoreError::UnknownKeyId)
+    );
+    assert!(m.has_feature("mqtt-server"));
+    // Sequence 3 retires the vendor key: its license is no longer valid.
+    assert_eq!(m.apply_key_list(&list(3, &[vendor().key_id()])).unwrap(), 3);
+    assert!(!m.has_feature("mqtt-server"));
+    assert_eq!(m.status().error.unwrap().name, "KeyRetired");
+    drop(m);
+    // After a restart, an older list shipped in the configuration does not undo it.
+    cfg.key_list = Some(list(2, &[]));
+    let m = LicenseManager::with_parts(cfg, Box::new(mem.clone()), clock, source(&machine_a()))
+        .unwrap();
+    assert!(!m.has_feature("mqtt-server"));
+    assert_eq!(
+        stored_state(&mem)["key_list"],
+        list(3, &[vendor().key_id()])
+    );
+}
+
+/// Issue 11 §2: the rollback tolerance is the signed grant's, not a host setting.
+#[test]
+fn the_rollback_tolerance_comes_from_the_grant() {
+    let clock = Arc::new(ManualClock::new(T0));
+    let mut m = manager(MemoryStorage::new(), &clock, &machine_a()).unwrap();
+    assert_eq!(m.rollback_tolerance(), 3600);
+    let req = m.request_usage(&key()).unwrap();
+    let mut g = mqtt();
+    g.rollback_tolerance_secs = 60;
+    clock.advance(3600);
+    m.install(&answer(&req, g)).unwrap();
+    assert_eq!(m.rollback_tolerance(), 60);
+    let seen = T0 + 3600;
+    clock.set(seen - 60);
+    assert!(m.has_feature("mqtt-server"));
+    clock.set(seen - 61);
+    assert!(!m.has_feature("mqtt-server"));
+    assert!(matches!(m.check(), Err(SdkError::ClockRollback { .. })));
+}
+
+/// Issue 11 §2 time floor: Support expired, the clock set back AND `high_water` zeroed in
+/// state.json: still a rollback, Support not usable, because the installed usage license's
+/// signed `issued_at` (and the signed time kept in the state) are a floor too.
+#[test]
+fn zeroing_the_high_water_mark_does_not_bring_back_an_expired_subscription() {
+    let clock = Arc::new(ManualClock::new(T0));
+    let mem = MemoryStorage::new();
+    let mut m = manager(mem.clone(), &clock, &machine_a()).unwrap();
+    let req = m.request_usage(&key()).unwrap();
+    let g = grant(
+        vec![
+            perpetual("mqtt-server"),
+            subscription("support", T0 + 20 * DAY),
+        ],
+        1,
+    );
+    clock.advance(3600);
+    m.install(&answer(&req, g.clone())).unwrap();
+    // Day 21: Support expired; the renewal round trip (Support not renewed) brings a usage
+    // license signed on day 21.
+    clock.set(T0 + 21 * DAY);
+    let req = m.request_renewal().unwrap();
+    m.install(&answer(&req, g)).unwrap();
+    assert!(!m.has_feature("support"));
+    drop(m);
+
+    // The customer sets the clock back to day 19 and zeroes every time in state.json.
+    clock.set(T0 + 19 * DAY);
+    let mut doc = stored_state(&mem);
+    doc["high_water"] = 0.into();
+    doc["signed_time"] = 0.into();
+    mem.store("state.json", &serde_json::to_vec(&doc).unwrap())
+        .unwrap();
+    let m = manager(mem.clone(), &clock, &machine_a()).unwrap();
+    assert!(!m.has_feature("support"));
+    assert!(!m.has_feature("mqtt-server"));
+    assert_eq!(m.status().state, LicenseState::ClockRollback);
+    assert!(matches!(
+        m.check(),
+        Err(SdkError::ClockRollback { now, high_water })
+            if now == T0 + 19 * DAY && high_water == T0 + 21 * DAY + 60
+    ));
+}
+
+/// Issue 11 §2: a clock that ran ahead and was corrected. Before: every new usage request
+/// failed with 205 until state.json was edited. Now: a request is allowed while rolled back,
+/// and installing the NEW usage license that answers it (signed at the vendor's real time)
+/// resets the high-water mark; an old one, or one answering while the clock is still wrong,
+/// does not.
+#[test]
+fn a_clock_that_ran_ahead_is_repaired_by_a_new_usage_license() {
+    let (mut m, clock, mem) = activated(&machine_a());
+    // The clock jumps ahead by a year and is seen there, then corrected.
+    clock.set(T0 + 365 * DAY);
+    m.refresh().unwrap();
+    assert_eq!(stored_state(&mem)["high_water"], T0 + 365 * DAY);
+    clock.set(T0 + 2 * DAY);
+    assert_eq!(m.status().state, LicenseState::ClockRollback);
+    assert!(!m.has_feature("mqtt-server"));
+    // Reinstalling the installed license does not repair it.
+    let old = stored_state(&mem)["installed"]["usage_license"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(matches!(
+        m.install(&old).unwrap_err(),
+        SdkError::ClockRollback { .. }
+    ));
+    // A renewal request is allowed; the vendor answers at the real time (request time + 60 s).
+    let req = m.request_renewal().unwrap();
+    let st = m.install(&answer(&req, mqtt())).unwrap();
+    assert_eq!(st.state, LicenseState::Active);
+    assert!(m.has_feature("mqtt-server"));
+    assert_eq!(stored_state(&mem)["high_water"], T0 + 2 * DAY + 60);
+    assert_eq!(stored_state(&mem)["signed_time"], T0 + 2 * DAY + 60);
+    drop(m);
+    let m = manager(mem, &clock, &machine_a()).unwrap();
+    assert!(m.has_feature("mqtt-server"));
+}
+
+/// A clock set back on purpose cannot use the repair: the new license's signed time is the
+/// vendor's, and the host's clock must not read earlier than it.
+#[test]
+fn the_repair_needs_the_clock_to_agree_with_the_vendor() {
+    let (mut m, clock, mem) = activated(&machine_a());
+    clock.set(T0 + 30 * DAY);
+    m.refresh().unwrap();
+    clock.set(T0 + 5 * DAY);
+    let req = m.request_renewal().unwrap();
+    // The vendor signs at its real time, day 30.
+    let r = UsageRequest::from_armor(&req).unwrap();
+    let ul = issue(
+        UsageTerms {
+            grant: mqtt(),
+            activation_id: 7,
+            model: DeploymentModel::Offline,
+            device_key: *r.device_key(),
+            request_counter: r.claims().counter,
+            fingerprint: r.claims().fingerprint.clone(),
+            issued_at: T0 + 30 * DAY,
+            refresh_deadline: None,
+        },
+        &vendor(),
+    )
+    .to_armor();
+    let before = mem.load("state.json").unwrap().unwrap();
+    assert_eq!(
+        m.install(&ul).unwrap_err(),
+        SdkError::ClockRollback {
+            now: T0 + 5 * DAY,
+            high_water: T0 + 30 * DAY
+        }
+    );
+    assert_eq!(mem.load("state.json").unwrap().unwrap(), before);
+    assert!(!m.has_feature("mqtt-server"));
+}
+
+/// Issue 11 §2 fingerprint minimum: the sdk refuses to make a request from fewer distinct
+/// component kinds than the minimum, and supplying a probed kind needs the explicit opt-in.
+#[test]
+fn the_fingerprint_minimum_and_the_override_opt_in() {
+    let clock = Arc::new(ManualClock::new(T0));
+    let mut m = manager(
+        MemoryStorage::new(),
+        &clock,
+        &[(ComponentKind::Operator, "x")],
+    )
+    .unwrap();
+    let e = m.request_usage(&key()).unwrap_err();
+    assert_eq!(
+        e,
+        SdkError::TooFewComponents {
+            found: 1,
+            required: 2
+        }
+    );
+    assert_eq!(e.code(), 237);
+    // Two values of one kind are still one kind.
+    let mut m = manager(
+        MemoryStorage::new(),
+        &clock,
+        &[(ComponentKind::Mac, "a"), (ComponentKind::Mac, "b")],
+    )
+    .unwrap();
+    assert!(matches!(
+        m.request_renewal().unwrap_err(),
+        SdkError::NotActivated
+    ));
+    assert_eq!(
+        m.request_usage(&key()).unwrap_err(),
+        SdkError::TooFewComponents {
+            found: 1,
+            required: 2
+        }
+    );
+    // A stricter minimum from the configuration.
+    let mut cfg = config();
+    cfg.min_components = 5;
+    let mut m = LicenseManager::with_parts(
+        cfg,
+        Box::new(MemoryStorage::new()),
+        clock.clone(),
+        source(&machine_a()),
+    )
+    .unwrap();
+    assert_eq!(
+        m.request_usage(&key()).unwrap_err(),
+        SdkError::TooFewComponents {
+            found: 4,
+            required: 5
+        }
+    );
+    // Supplying a probed kind without the opt-in.
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config();
+    cfg.fingerprint.probes = false;
+    cfg.fingerprint.extra = vec![
+        (ComponentKind::MachineId, b"claimed".to_vec()),
+        (ComponentKind::Operator, b"op".to_vec()),
+    ];
+    let e = LicenseManager::open(cfg.clone(), dir.path()).unwrap_err();
+    assert_eq!(
+        e,
+        SdkError::ComponentOverride {
+            kind: "machine-id".into()
+        }
+    );
+    assert_eq!(e.code(), 238);
+    cfg.fingerprint.allow_override = true;
+    let mut m = LicenseManager::open(cfg, dir.path()).unwrap();
+    assert!(m.request_usage(&key()).unwrap().starts_with("TGRQ:"));
 }

@@ -11,7 +11,7 @@
 use serde_json::{json, Value};
 use tollgate_core::{
     armor, hex_string, ArtifactType, ClientId, Component, DeviceKey, Error, Fingerprint, Lease,
-    LeaseClaims, LeaseEntitlement, Result, Verifier,
+    LeaseClaims, LeaseEntitlement, Result, UsageLicense, Verifier,
 };
 
 use crate::fixtures::{self as fx, sign_raw};
@@ -233,6 +233,23 @@ pub fn lease_cases(out: &mut Vec<Case>) -> Result<()> {
     };
     let near_deadline_lease = sign(near_deadline)?;
     let offline = fx::usage_license_offline()?.to_armor();
+    let root_ul = crate::trust::floating_usage_license_with_certificate()?.to_armor();
+    let uncertified_ul = UsageLicense::issue(
+        floating_usage_license()?.terms().clone(),
+        &fx::untrusted_vendor_key(),
+    )?
+    .to_armor();
+    // The lease inputs with the vendor keys replaced by the root (no certificate supplied).
+    let trusted = |ul: &str, now: u64| -> Result<Value> {
+        let mut v = inputs(ul, &broker, BROKER_INSTANCE, now);
+        let o = v.as_object_mut().ok_or(Error::Malformed)?;
+        o.remove("vendor_public_keys");
+        o.insert(
+            "root_public_key".into(),
+            Value::String(hex_string(&fx::root_key().public_key())),
+        );
+        Ok(v)
+    };
 
     out.extend([
         case(
@@ -243,6 +260,22 @@ pub fn lease_cases(out: &mut Vec<Case>) -> Result<()> {
             &now,
         )
         .ok(expected(&claims, client, T_LEASE_EXPIRES)),
+        case(
+            "lease_trusted_root",
+            "the reference lease, checked by a broker that knows only the vendor's root: the \
+             floating usage license carries its signer's certificate",
+            b,
+            &trusted(&root_ul, fx::T_NOW)?,
+        )
+        .ok(expected(&claims, client, T_LEASE_EXPIRES)),
+        case(
+            "lease_trusted_root_uncertified_license",
+            "the reference lease with a floating usage license signed by a key the root never \
+             certified (the customer's own key): refused through the trust store",
+            b,
+            &trusted(&uncertified_ul, fx::T_NOW)?,
+        )
+        .err(Error::KeyNotCertified),
         case(
             "lease_last_second",
             "the reference lease at now = expires_at - 1: still valid (the end is exclusive)",
@@ -420,17 +453,30 @@ pub fn run(
     let now = field(inputs, "now")?
         .as_u64()
         .ok_or("inputs.now is not an integer")?;
-    let keys = field(inputs, "vendor_public_keys")?
-        .as_array()
-        .ok_or("inputs.vendor_public_keys is not a list")?
-        .iter()
-        .map(|k| {
-            hex::decode(k.as_str().unwrap_or_default())
+    let root = match inputs.get("root_public_key") {
+        Some(r) => Some(
+            hex::decode(r.as_str().unwrap_or_default())
                 .ok()
                 .and_then(|v| <[u8; 32]>::try_from(v).ok())
-                .ok_or_else(|| format!("bad key {k}"))
-        })
-        .collect::<std::result::Result<Vec<_>, _>>()?;
+                .ok_or("bad root_public_key")?,
+        ),
+        None => None,
+    };
+    let no_keys = Vec::new();
+    let keys = match root {
+        Some(_) => &no_keys,
+        None => field(inputs, "vendor_public_keys")?
+            .as_array()
+            .ok_or("inputs.vendor_public_keys is not a list")?,
+    }
+    .iter()
+    .map(|k| {
+        hex::decode(k.as_str().unwrap_or_default())
+            .ok()
+            .and_then(|v| <[u8; 32]>::try_from(v).ok())
+            .ok_or_else(|| format!("bad key {k}"))
+    })
+    .collect::<std::result::Result<Vec<_>, _>>()?;
     let comps = field(inputs, "client_fingerprint")?
         .as_array()
         .ok_or("inputs.client_fingerprint is not a list")?
@@ -451,7 +497,10 @@ pub fn run(
     Ok((|| {
         let ring = tollgate_core::Keyring::from_keys(keys.iter())?;
         let client = ClientId::derive(&Fingerprint::from_components(comps)?, instance);
-        let v = Verifier::new(product, ring);
+        let v = match root {
+            Some(r) => Verifier::with_trust_store(tollgate_core::TrustStore::new(product, &r)?),
+            None => Verifier::new(product, ring),
+        };
         match input {
             Input::Text(t) => v.verify_lease(license, t, &client, now),
             Input::Binary(b) => {

@@ -10,9 +10,10 @@
 use proptest::collection::{btree_map, btree_set, vec};
 use proptest::prelude::*;
 use tollgate_core::{
-    armor, codec, ArtifactType, Component, DeactivationClaims, DeactivationCode, DeploymentModel,
-    DeviceKey, Feature, FeatureKind, Fingerprint, Grant, Keyring, License, LicenseKey, MeterPeriod,
-    Models, UsageLicense, UsageRequest, UsageTerms, VendorSigningKey, Verifier,
+    armor, codec, ArtifactType, CertificateClaims, Component, DeactivationClaims, DeactivationCode,
+    DeploymentModel, DeviceKey, Feature, FeatureKind, Fingerprint, Grant, KeyCertificate, KeyId,
+    KeyList, Keyring, License, LicenseKey, MeterPeriod, Models, TrustStore, UsageLicense,
+    UsageRequest, UsageTerms, VendorSigningKey, Verifier, MAX_RETIRED_KEYS,
 };
 use tollgate_tests::fixtures::{self as fx, sign_raw};
 
@@ -179,6 +180,76 @@ proptest! {
         prop_assert_eq!(UsageLicense::decode(ul.as_bytes(), &ring).unwrap(), back);
     }
 
+    #[test]
+    fn key_certificate_round_trip(
+        product in text(),
+        seed in any::<[u8; 32]>(),
+        (not_before, not_after) in window(),
+        issued_at in any::<u64>(),
+    ) {
+        let key = VendorSigningKey::from_seed(&seed);
+        let claims = CertificateClaims {
+            product: product.clone(),
+            public_key: key.public_key(),
+            not_before: not_before.unwrap_or(0),
+            not_after,
+            issued_at,
+        };
+        let root = fx::root_key();
+        let c = KeyCertificate::issue(claims.clone(), &root).unwrap();
+        let back = KeyCertificate::from_armor(&c.to_armor(), &root.public_key()).unwrap();
+        prop_assert_eq!(back.claims(), &claims);
+        prop_assert_eq!(back.as_bytes(), c.as_bytes());
+        prop_assert_eq!(back.key_id(), key.key_id());
+        let mut store = TrustStore::new(&product, &root.public_key()).unwrap();
+        prop_assert_eq!(store.add_certificate(c.as_bytes()), Ok(key.key_id()));
+    }
+
+    #[test]
+    fn key_list_round_trip(
+        product in text(),
+        sequence in any::<u64>(),
+        issued_at in any::<u64>(),
+        ids in btree_set(any::<[u8; 8]>(), 0..=MAX_RETIRED_KEYS),
+    ) {
+        let root = fx::root_key();
+        let retired: Vec<KeyId> = ids.iter().rev().map(|i| KeyId(*i)).collect();
+        let l = KeyList::issue(&product, sequence, issued_at, &retired, &root).unwrap();
+        prop_assert!(l.as_bytes().len() <= codec::max_len(ArtifactType::KeyList));
+        let back = KeyList::from_armor(&l.to_armor(), &root.public_key()).unwrap();
+        prop_assert_eq!(back.sequence(), sequence);
+        prop_assert_eq!(back.issued_at(), issued_at);
+        prop_assert_eq!(back.product(), product.as_str());
+        let sorted: Vec<KeyId> = ids.iter().map(|i| KeyId(*i)).collect();
+        prop_assert_eq!(back.retired(), &sorted[..]);
+        let mut store = TrustStore::new(&product, &root.public_key()).unwrap();
+        prop_assert_eq!(store.apply_key_list(l.as_bytes()), Ok(sequence));
+        prop_assert_eq!(store.apply_key_list(l.as_bytes()), Ok(sequence));
+        for id in &sorted {
+            prop_assert!(store.is_retired(id));
+        }
+    }
+
+    /// A usage license carrying its certificate verifies through a store that knows only the
+    /// root exactly when the keyring path does (its `issued_at` is inside the open window).
+    #[test]
+    fn usage_license_with_certificate_verifies_through_the_root(terms in terms(), now in any::<u64>()) {
+        let key = fx::vendor_key();
+        let cert = KeyCertificate::issue(CertificateClaims {
+            product: terms.grant.product.clone(),
+            not_before: 0,
+            ..fx::certificate_claims(&key)
+        }, &fx::root_key()).unwrap();
+        let ul = UsageLicense::issue_with_certificate(terms.clone(), &key, &cert).unwrap();
+        prop_assert_eq!(ul.certificate(), Some(cert.as_bytes()));
+        let host = Fingerprint::from_components(terms.fingerprint.clone()).unwrap();
+        let store = TrustStore::new(&terms.grant.product, &fx::root_key().public_key()).unwrap();
+        let by_root = Verifier::with_trust_store(store).verify(&ul.to_armor(), &host, now);
+        let by_ring = Verifier::new(&terms.grant.product, fx::keyring().unwrap())
+            .verify(&ul.to_armor(), &host, now);
+        prop_assert_eq!(by_root, by_ring);
+    }
+
     /// Verification of a round-tripped usage license on its own host agrees with the terms.
     #[test]
     fn usage_license_verifies_on_its_host(terms in terms(), now in any::<u64>()) {
@@ -311,6 +382,13 @@ fn every_binary_decoder(bytes: &[u8]) {
     let _ = UsageRequest::decode(bytes);
     let _ = UsageLicense::decode(bytes, &ring);
     let _ = verifier.verify_bytes(bytes, &host, fx::T_NOW);
+    let root = fx::root_key().public_key();
+    let _ = KeyCertificate::decode(bytes, &root);
+    let _ = KeyList::decode(bytes, &root);
+    let mut store = fx::trust_store().unwrap();
+    let _ = store.add_certificate(bytes);
+    let _ = store.apply_key_list(bytes);
+    let _ = Verifier::with_trust_store(store).verify_bytes(bytes, &host, fx::T_NOW);
     if let Ok(u) = DeactivationCode::decode(bytes) {
         let _ = u.claims();
         let _ = u.verify(&fx::device_key().public_key());
@@ -333,6 +411,13 @@ fn every_text_decoder(text: &str) {
     let _ = UsageRequest::from_armor(text);
     let _ = UsageLicense::from_armor(text, &ring);
     let _ = Verifier::new(fx::PRODUCT, ring).verify(text, &host, fx::T_NOW);
+    let root = fx::root_key().public_key();
+    let _ = KeyCertificate::from_armor(text, &root);
+    let _ = KeyList::from_armor(text, &root);
+    let mut store = fx::trust_store().unwrap();
+    let _ = store.add_certificate_armor(text);
+    let _ = store.apply_key_list_armor(text);
+    let _ = Verifier::with_trust_store(store).verify(text, &host, fx::T_NOW);
     if let Ok(u) = DeactivationCode::from_armor(text) {
         let _ = u.verify(&fx::device_key().public_key());
     }
@@ -340,7 +425,7 @@ fn every_text_decoder(text: &str) {
 
 fn header(ty: ArtifactType) -> Vec<u8> {
     let mut h = codec::MAGIC.to_vec();
-    h.extend_from_slice(&[ty.type_byte(), codec::VERSION]);
+    h.extend_from_slice(&[ty.type_byte(), ty.version()]);
     h
 }
 
@@ -376,6 +461,13 @@ proptest! {
             if let Ok(ul) = UsageLicense::decode(&b, &ring) {
                 prop_assert_eq!(UsageLicense::issue(ul.terms().clone(), &fx::vendor_key()).map(|u| u.terms().clone()), Ok(ul.terms().clone()));
             }
+        }
+        let root_id = fx::root_key().key_id().0;
+        for ty in [ArtifactType::KeyCertificate, ArtifactType::KeyList] {
+            let mut unsigned = header(ty);
+            unsigned.extend_from_slice(&root_id);
+            unsigned.extend_from_slice(&payload);
+            every_binary_decoder(&sign_raw(ty, &fx::ROOT_SEED, &unsigned));
         }
         let device = fx::device_key().public_key();
         let mut unsigned = header(ArtifactType::UsageRequest);

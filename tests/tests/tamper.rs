@@ -76,6 +76,11 @@ fn sanity(v: &Valid) {
 }
 
 fn binary_bit_flips_and_truncations(artifact: Artifact) {
+    binary_bit_flips_and_truncations_seeing(artifact, &[]);
+}
+
+/// As [`binary_bit_flips_and_truncations`], and every error of `also` is among the rejections.
+fn binary_bit_flips_and_truncations_seeing(artifact: Artifact, also: &[&str]) {
     let v = reference(artifact);
     sanity(&v);
     let mut errors = BTreeSet::new();
@@ -101,8 +106,11 @@ fn binary_bit_flips_and_truncations(artifact: Artifact) {
         "UnknownVersion",
         "Truncated",
         "BadSignature",
-    ] {
-        assert!(errors.contains(expected), "{}: {errors:?}", v.name);
+    ]
+    .iter()
+    .chain(also)
+    {
+        assert!(errors.contains(*expected), "{}: {errors:?}", v.name);
     }
 }
 
@@ -213,4 +221,37 @@ fn lease_binary() {
 #[test]
 fn lease_text() {
     text_bit_flips_and_truncations(Artifact::Lease);
+}
+
+/// The root-signed artifacts: a flipped signer id is not the root (`UnknownKeyId`).
+#[test]
+fn key_certificate_binary() {
+    binary_bit_flips_and_truncations_seeing(Artifact::KeyCertificate, &["UnknownKeyId"]);
+}
+
+#[test]
+fn key_certificate_text() {
+    text_bit_flips_and_truncations(Artifact::KeyCertificate);
+}
+
+#[test]
+fn key_list_binary() {
+    binary_bit_flips_and_truncations_seeing(Artifact::KeyList, &["UnknownKeyId"]);
+}
+
+#[test]
+fn key_list_text() {
+    text_bit_flips_and_truncations(Artifact::KeyList);
+}
+
+/// A usage license carrying its certificate, on a host that knows only the root: a flip in
+/// the signer id or in the embedded certificate leaves the key uncertified.
+#[test]
+fn trusted_usage_license_binary() {
+    binary_bit_flips_and_truncations_seeing(Artifact::TrustedUsageLicense, &["KeyNotCertified"]);
+}
+
+#[test]
+fn trusted_usage_license_text() {
+    text_bit_flips_and_truncations(Artifact::TrustedUsageLicense);
 }

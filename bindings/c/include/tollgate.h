@@ -144,12 +144,14 @@
 #define TOLLGATE_PERIOD_YEAR 3
 
 /**
- * A manual clock: it reads whatever it was last set to (Unix seconds, UTC). Give it to
+ * A clock: either a manual clock, which reads whatever it was last set to (Unix seconds,
+ * UTC), or a cached view of another clock (`tollgate_clock_new_cached`). Give it to
  * `tollgate_manager_open_with_clock` to move a manager through time in tests and
- * simulations; managers opened with `tollgate_manager_open` use the system clock.
+ * simulations; managers opened with `tollgate_manager_open` use the (cached) system clock.
  *
- * Made with `tollgate_clock_new_manual`, freed with `tollgate_clock_free`; a manager keeps its
- * own reference, so the handle may be freed while managers still use the clock.
+ * Made with `tollgate_clock_new_manual` or `tollgate_clock_new_cached`, freed with
+ * `tollgate_clock_free`; a manager keeps its own reference, so the handle may be freed while
+ * managers still use the clock.
  *
  * Thread safety: every function may be called from any thread at any time.
  */
@@ -195,11 +197,22 @@ typedef struct tollgate_floating tollgate_floating;
  *
  * Thread safety: every function may be called from any thread, concurrently.
  * `tollgate_manager_has_feature` and `_has_feature_at` never wait: they take no lock and
- * write no shared memory, so any number of threads can check features while another installs
+ * write no shared memory except to raise the clock high-water mark (about once a second),
+ * so any number of threads can check features while another installs
  * a license. The other functions taking a `const tollgate_manager *` (status, meters,
  * check) run in parallel with each other; those taking a `tollgate_manager *` (request,
  * install, record usage, refresh, deactivate) run one at a time and wait for them.
  * `tollgate_manager_free` must not run concurrently with anything else on the same manager.
+ *
+ * `fork()`: a manager opened before `fork()` works in the child (this is how a broker such
+ * as Mosquitto daemonises). The library registers a `pthread_atfork` child handler; in the
+ * child the cached clock reads the system clock directly and starts a new refresher thread,
+ * so time, expiries and clock-rollback detection go on, and `tollgate_manager_free` in the
+ * child is clean. The rules: fork while no other thread is inside a Tollgate call (as for any
+ * library with locks); afterwards use the manager in one process only (the usual daemon: the
+ * parent exits or frees its handle without using it), since parent and child share the state
+ * directory's lock and would both write the state; a floating client's renewal thread does
+ * not survive `fork()` (check out after forking).
  */
 typedef struct tollgate_manager tollgate_manager;
 
@@ -690,7 +703,25 @@ tollgate_result tollgate_last_error(char *buf, size_t buf_len, size_t *out_len);
 tollgate_result tollgate_clock_new_manual(uint64_t now, struct tollgate_clock **out);
 
 /**
- * Sets the clock to `now` (it may go backwards).
+ * Makes a clock that reads `source` through a cache refreshed by a background thread every
+ * `interval_ms` milliseconds: the clock `tollgate_manager_open` uses (over the system clock),
+ * here over a clock of the application's, for tests of the cache's behaviour (for example
+ * across `fork()`). It keeps its own reference to `source`.
+ *
+ * After `fork()`, the cache in the child reads `source` directly until it has started a new
+ * refresher, so time moves on in the child exactly as in the parent.
+ *
+ * Fails with `TOLLGATE_ERR_INVALID_ARGUMENT` when `interval_ms` is 0, `TOLLGATE_NULL_ARGUMENT`.
+ *
+ * # Safety
+ *
+ * `source` is NULL or a live clock; `out` is NULL or writable.
+ */
+tollgate_result tollgate_clock_new_cached(const struct tollgate_clock *source, uint64_t interval_ms, struct tollgate_clock **out);
+
+/**
+ * Sets the clock to `now` (it may go backwards). Fails with `TOLLGATE_ERR_INVALID_ARGUMENT`
+ * on a cached clock.
  *
  * # Safety
  *
@@ -699,7 +730,8 @@ tollgate_result tollgate_clock_new_manual(uint64_t now, struct tollgate_clock **
 tollgate_result tollgate_clock_set(const struct tollgate_clock *clock, uint64_t now);
 
 /**
- * Moves the clock forward by `secs` seconds (saturating).
+ * Moves the clock forward by `secs` seconds (saturating). Fails with
+ * `TOLLGATE_ERR_INVALID_ARGUMENT` on a cached clock.
  *
  * # Safety
  *
@@ -956,7 +988,11 @@ tollgate_result tollgate_floating_release(const struct tollgate_floating *f);
  * clock. `config` is copied.
  *
  * The clock is read through a cache that a background thread refreshes every 100 ms, so
- * that feature checks cost nanoseconds; freeing the manager stops the thread.
+ * that feature checks cost nanoseconds; freeing the manager stops the thread. The manager
+ * may be used in a `fork()` child (see `tollgate_manager`).
+ *
+ * An empty `state_dir` (`state_dir_len` 0) fails with `TOLLGATE_ERR_INVALID_ARGUMENT` before
+ * anything is created.
  *
  * Fails with `TOLLGATE_ERR_STATE_LOCKED` (another manager or process has the directory),
  * `TOLLGATE_ERR_STORAGE`, `TOLLGATE_ERR_CORRUPT_STATE`, `TOLLGATE_ERR_UNSUPPORTED_STATE_VERSION`,
@@ -1084,6 +1120,10 @@ tollgate_result tollgate_manager_status_json(const struct tollgate_manager *m, c
  * Whether feature `name` is usable now: a license is installed and verified for this host,
  * the clock was not set back, the license is within its validity, and the feature exists and
  * has not expired. No I/O, no allocation: cheap enough for every connection or message.
+ *
+ * A clock reading later than the high-water mark raises the mark (lock-free), so a clock set
+ * back beyond the tolerance while the program runs makes the next check false and
+ * `tollgate_manager_status` report `TOLLGATE_STATE_CLOCK_ROLLBACK`, without a refresh.
  *
  * False also when an argument is NULL or not UTF-8.
  *

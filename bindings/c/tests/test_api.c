@@ -9,8 +9,11 @@
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
 #include <stdint.h>
+#include <dirent.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "harness.h"
 
@@ -617,8 +620,12 @@ static void test_lifecycle(void) {
   CHECK(st.state == TOLLGATE_STATE_CLOCK_ROLLBACK && st.error_code == TOLLGATE_ERR_CLOCK_ROLLBACK);
   CHECK(!has(a, "mqtt-server"));
   CHECK_RC(tollgate_manager_request_renewal(a, buf, sizeof buf, &n), TOLLGATE_ERR_CLOCK_ROLLBACK);
+  /* Forward past the subscription: asked at that time, not read from the clock, because a
+   * feature check that reads the clock raises the high-water mark, and going back to g_now
+   * afterwards would be a rollback (tested in test_rollback_while_running). */
   CHECK_RC(tollgate_clock_set(clock, g_now + 400 * 86400), TOLLGATE_OK);
-  CHECK(has(a, "mqtt-server") && !has(a, "support"));
+  CHECK(tollgate_manager_has_feature_at(a, S("mqtt-server"), g_now + 400 * 86400) &&
+        !tollgate_manager_has_feature_at(a, S("support"), g_now + 400 * 86400));
   st = status_of(a);
   CHECK(st.state == TOLLGATE_STATE_ACTIVE && st.active_feature_count == 2 &&
         st.warning_count >= 1);
@@ -1019,6 +1026,138 @@ static void test_threads(void) {
 }
 
 /* Every code the C API can produce was produced by some test above. */
+/* Issue 11 §4: opening with an empty state path fails before anything touches the file
+ * system: the current directory gains no `.lock`. */
+static void test_empty_state_path(void) {
+  puts("open with an empty state path: refused, nothing created");
+  char old_cwd[4096];
+  CHECK(getcwd(old_cwd, sizeof old_cwd) != NULL);
+  const char *cwd = work_path("empty-path-cwd");
+  char cmd[700];
+  snprintf(cmd, sizeof cmd, "mkdir -p '%s'", cwd);
+  CHECK(system(cmd) == 0);
+  CHECK(chdir(cwd) == 0);
+  tollgate_config *cfg = machine_config("empty-path");
+  tollgate_manager *m = NULL;
+  CHECK_RC(tollgate_manager_open(cfg, "", 0, &m), TOLLGATE_ERR_INVALID_ARGUMENT);
+  CHECK(m == NULL);
+  CHECK_CONTAINS(last_error(), "state directory path is empty");
+  tollgate_clock *clock = NULL;
+  CHECK_RC(tollgate_clock_new_manual(g_now, &clock), TOLLGATE_OK);
+  CHECK_RC(tollgate_manager_open_with_clock(cfg, "", 0, clock, &m), TOLLGATE_ERR_INVALID_ARGUMENT);
+  CHECK(m == NULL);
+  tollgate_clock_free(clock);
+  tollgate_config_free(cfg);
+  int entries = 0;
+  DIR *d = opendir(".");
+  CHECK(d != NULL);
+  for (struct dirent *e; d != NULL && (e = readdir(d)) != NULL;) {
+    if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+      fprintf(stderr, "unexpected file in the current directory: %s\n", e->d_name);
+      entries++;
+    }
+  }
+  if (d != NULL) closedir(d);
+  CHECK(entries == 0);
+  CHECK(chdir(old_cwd) == 0);
+}
+
+/* Issue 11 §2: a clock set back while the host runs closes the gate at the next feature
+ * check (no refresh, no other call in between) and the status says so. */
+static void test_rollback_while_running(void) {
+  puts("clock set back while running: day 21 -> day 19, Support stays expired");
+  const char *key = vendor_issue("--feature mqtt-server --feature support:for=20d --models offline");
+  CHECK(key != NULL);
+  if (key == NULL) return;
+  tollgate_clock *clock = NULL;
+  CHECK_RC(tollgate_clock_new_manual(g_now, &clock), TOLLGATE_OK);
+  tollgate_manager *m = open_host("machine-rb", "host-rollback", clock);
+  char *ul = vendor_fulfil(request(m, key));
+  CHECK(ul != NULL);
+  tollgate_status st;
+  CHECK_RC(tollgate_manager_install(m, S(ul != NULL ? ul : ""), &st), TOLLGATE_OK);
+  free(ul);
+  CHECK(has(m, "support") && has(m, "mqtt-server"));
+  CHECK_RC(tollgate_clock_set(clock, g_now + 21 * 86400), TOLLGATE_OK);
+  CHECK(!has(m, "support") && has(m, "mqtt-server"));
+  CHECK(status_of(m).state == TOLLGATE_STATE_ACTIVE);
+  CHECK_RC(tollgate_clock_set(clock, g_now + 19 * 86400), TOLLGATE_OK);
+  CHECK(!has(m, "support"));
+  CHECK(!has(m, "mqtt-server"));
+  st = status_of(m);
+  CHECK(st.state == TOLLGATE_STATE_CLOCK_ROLLBACK && st.error_code == TOLLGATE_ERR_CLOCK_ROLLBACK);
+  CHECK_RC(tollgate_manager_check(m), TOLLGATE_ERR_CLOCK_ROLLBACK);
+  /* The clock corrected: licensed again (without Support). */
+  CHECK_RC(tollgate_clock_set(clock, g_now + 21 * 86400), TOLLGATE_OK);
+  CHECK(has(m, "mqtt-server") && !has(m, "support"));
+  tollgate_manager_free(m);
+  tollgate_clock_free(clock);
+}
+
+/* Issue 11 §4: a broker that opens its manager and then daemonises with fork(). In the child
+ * the cached clock must move on (Support expires) and freeing the manager must be clean. The
+ * parent's cache refreshes only every hour, so a child reading the cache would see the time
+ * of the fork. */
+static void test_fork_after_open(void) {
+  puts("fork after open: the child's clock moves on, Support expires, free is clean");
+  const char *key = vendor_issue("--feature mqtt-server --feature support:for=20d --models offline");
+  CHECK(key != NULL);
+  if (key == NULL) return;
+  tollgate_clock *manual = NULL, *cached = NULL;
+  CHECK_RC(tollgate_clock_new_manual(g_now, &manual), TOLLGATE_OK);
+  CHECK_RC(tollgate_clock_new_cached(NULL, 1000, &cached), TOLLGATE_NULL_ARGUMENT);
+  CHECK_RC(tollgate_clock_new_cached(manual, 0, &cached), TOLLGATE_ERR_INVALID_ARGUMENT);
+  CHECK_RC(tollgate_clock_new_cached(manual, 3600 * 1000, &cached), TOLLGATE_OK);
+  CHECK_RC(tollgate_clock_set(cached, 1), TOLLGATE_ERR_INVALID_ARGUMENT);
+  CHECK_RC(tollgate_clock_advance(cached, 1), TOLLGATE_ERR_INVALID_ARGUMENT);
+  tollgate_manager *m = open_host("machine-fork", "host-fork", cached);
+  tollgate_clock_free(cached);
+  char *ul = vendor_fulfil(request(m, key));
+  CHECK(ul != NULL);
+  tollgate_status st;
+  CHECK_RC(tollgate_manager_install(m, S(ul != NULL ? ul : ""), &st), TOLLGATE_OK);
+  free(ul);
+  CHECK(has(m, "support") && has(m, "mqtt-server"));
+
+  /* A manager on the (cached) system clock, too: freed in the child. */
+  tollgate_config *cfg = machine_config("machine-fork-sys");
+  tollgate_manager *sys = NULL;
+  CHECK_RC(tollgate_manager_open(cfg, S(work_path("host-fork-sys")), &sys), TOLLGATE_OK);
+  tollgate_config_free(cfg);
+
+  fflush(NULL);
+  pid_t pid = fork();
+  CHECK(pid >= 0);
+  if (pid == 0) {
+    int before = g_failures;
+    CHECK_RC(tollgate_clock_set(manual, g_now + 21 * 86400), TOLLGATE_OK);
+    CHECK(!has(m, "support"));
+    CHECK(has(m, "mqtt-server"));
+    tollgate_status cs = status_of(m);
+    CHECK(cs.state == TOLLGATE_STATE_ACTIVE);
+    CHECK(!tollgate_manager_has_feature(sys, S("mqtt-server")));
+    CHECK(status_of(sys).state == TOLLGATE_STATE_UNLICENSED);
+    tollgate_manager_free(sys);
+    tollgate_manager_free(m);
+    tollgate_clock_free(manual);
+    char err[512];
+    size_t n = 0;
+    tollgate_result rc = tollgate_last_error(err, sizeof err, &n);
+    bool panicked = rc == TOLLGATE_OK && strstr(err, "panic") != NULL;
+    if (panicked) fprintf(stderr, "child: %s\n", err);
+    CHECK(!panicked);
+    _exit(g_failures == before ? 0 : 1);
+  }
+  int wstatus = 0;
+  CHECK(waitpid(pid, &wstatus, 0) == pid);
+  CHECK(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0);
+  /* The parent's clock did not move. */
+  CHECK(has(m, "support"));
+  tollgate_manager_free(sys);
+  tollgate_manager_free(m);
+  tollgate_clock_free(manual);
+}
+
 static void test_coverage(void) {
   puts("coverage of result codes");
   static const tollgate_result producible[] = {
@@ -1063,6 +1202,9 @@ int main(int argc, char **argv) {
   test_open_failures();
   test_lifecycle();
   test_expiry_and_limits();
+  test_empty_state_path();
+  test_rollback_while_running();
+  test_fork_after_open();
   test_forged_vendor();
   test_host_policy();
   test_garbage();

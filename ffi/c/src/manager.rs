@@ -121,11 +121,22 @@ pub struct tollgate_meter_reading {
 ///
 /// Thread safety: every function may be called from any thread, concurrently.
 /// `tollgate_manager_has_feature` and `_has_feature_at` never wait: they take no lock and
-/// write no shared memory, so any number of threads can check features while another installs
+/// write no shared memory except to raise the clock high-water mark (about once a second),
+/// so any number of threads can check features while another installs
 /// a license. The other functions taking a `const tollgate_manager *` (status, meters,
 /// check) run in parallel with each other; those taking a `tollgate_manager *` (request,
 /// install, record usage, refresh, deactivate) run one at a time and wait for them.
 /// `tollgate_manager_free` must not run concurrently with anything else on the same manager.
+///
+/// `fork()`: a manager opened before `fork()` works in the child (this is how a broker such
+/// as Mosquitto daemonises). The library registers a `pthread_atfork` child handler; in the
+/// child the cached clock reads the system clock directly and starts a new refresher thread,
+/// so time, expiries and clock-rollback detection go on, and `tollgate_manager_free` in the
+/// child is clean. The rules: fork while no other thread is inside a Tollgate call (as for any
+/// library with locks); afterwards use the manager in one process only (the usual daemon: the
+/// parent exits or frees its handle without using it), since parent and child share the state
+/// directory's lock and would both write the state; a floating client's renewal thread does
+/// not survive `fork()` (check out after forking).
 pub struct tollgate_manager {
     pub(crate) inner: RwLock<LicenseManager>,
     /// The manager's feature checks, read without the lock.
@@ -280,7 +291,11 @@ unsafe fn open(
 /// clock. `config` is copied.
 ///
 /// The clock is read through a cache that a background thread refreshes every 100 ms, so
-/// that feature checks cost nanoseconds; freeing the manager stops the thread.
+/// that feature checks cost nanoseconds; freeing the manager stops the thread. The manager
+/// may be used in a `fork()` child (see `tollgate_manager`).
+///
+/// An empty `state_dir` (`state_dir_len` 0) fails with `TOLLGATE_ERR_INVALID_ARGUMENT` before
+/// anything is created.
 ///
 /// Fails with `TOLLGATE_ERR_STATE_LOCKED` (another manager or process has the directory),
 /// `TOLLGATE_ERR_STORAGE`, `TOLLGATE_ERR_CORRUPT_STATE`, `TOLLGATE_ERR_UNSUPPORTED_STATE_VERSION`,
@@ -304,6 +319,7 @@ pub unsafe extern "C" fn tollgate_manager_open(
         arg_out(out)?;
         // SAFETY: forwarded from the caller.
         unsafe { config_ref(config)? };
+        crate::clock::watch_forks();
         let clock: Arc<dyn Clock> = Arc::new(CachedClock::new());
         // SAFETY: forwarded from the caller.
         unsafe { open(config, state_dir, state_dir_len, clock, out) }
@@ -524,6 +540,10 @@ pub unsafe extern "C" fn tollgate_manager_status_json(
 /// Whether feature `name` is usable now: a license is installed and verified for this host,
 /// the clock was not set back, the license is within its validity, and the feature exists and
 /// has not expired. No I/O, no allocation: cheap enough for every connection or message.
+///
+/// A clock reading later than the high-water mark raises the mark (lock-free), so a clock set
+/// back beyond the tolerance while the program runs makes the next check false and
+/// `tollgate_manager_status` report `TOLLGATE_STATE_CLOCK_ROLLBACK`, without a refresh.
 ///
 /// False also when an argument is NULL or not UTF-8.
 ///
