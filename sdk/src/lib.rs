@@ -12,12 +12,13 @@
 //! | [`config`] | [`HostConfig`] (the compiled-in vendor root, [`HostRole`], options) and its JSON file (options only) |
 //! | [`status`] | [`Status`], [`LicenseInfo`], [`FeatureStatus`], [`MeterReading`]: the status view |
 //! | `meters` | metered usage ([`LicenseManager::record_usage`], [`LicenseManager::meter`]) |
+//! | [`lease_holder`] | [`LeaseHolder`]: a floating client with the one lease it holds (the bindings' handle) |
 //! | [`gate`] | [`FeatureGate`]: lock-free feature checks |
 //! | [`fingerprint`] | [`FingerprintSource`] and the Linux/Windows/macOS probes, [`Composite`] |
 //! | [`floating`] | [`FloatingClient`] (check out, heartbeats, release, borrow) and [`LeaseSigner`] (the floating server's lease tokens) |
 //! | [`storage`] | [`Storage`], [`DirStorage`] (atomic, locked, mode 0600), [`MemoryStorage`] |
 //! | [`state`] | the persisted JSON document |
-//! | [`clock`] | [`Clock`], [`SystemClock`], [`CachedClock`], [`ManualClock`] |
+//! | [`clock`] | [`Clock`], [`SystemClock`], [`CachedClock`] (and its `fork()` hook [`note_fork`]), [`ManualClock`] |
 //! | [`error`] | [`SdkError`] and the table of stable error codes |
 //! | [`time`] | ISO-8601 formatting and UTC meter periods |
 //!
@@ -116,6 +117,7 @@ pub mod error;
 pub mod fingerprint;
 pub mod floating;
 pub mod gate;
+pub mod lease_holder;
 pub mod manager;
 mod meters;
 pub mod online;
@@ -152,6 +154,7 @@ pub use floating::{
     BorrowedLease, FloatingClient, FloatingConfig, FloatingLease, LeaseEvent, LeaseSigner,
 };
 pub use gate::FeatureGate;
+pub use lease_holder::LeaseHolder;
 pub use manager::LicenseManager;
 pub use status::{
     verify_usage_license, FeatureStatus, FingerprintMatch, LicenseInfo, LicenseState, MeterReading,

@@ -16,9 +16,7 @@ final class Native {
 
     private Native() {}
 
-    static native long managerOpen(String stateDir, String product, String productVersion,
-            byte[] salt, byte[][] vendorKeys, int[] componentKinds, byte[][] componentValues,
-            boolean probes, long rollbackToleranceSecs, int warnDays, int clockKind,
+    static native long managerOpen(String stateDir, long hostConfig, int clockKind,
             long manualClock) throws LicenseException;
 
     static native void managerClose(long handle);
@@ -64,9 +62,7 @@ final class Native {
             throws LicenseException;
 
     static native long floatingNew(String server, byte[] rootCertsPem, String[] features,
-            String product, String productVersion, byte[] salt, byte[][] vendorKeys,
-            int[] componentKinds, byte[][] componentValues, boolean probes,
-            long rollbackToleranceSecs, int warnDays) throws LicenseException;
+            long hostConfig) throws LicenseException;
 
     static native void floatingCheckout(long handle) throws LicenseException;
 
@@ -84,12 +80,18 @@ final class Native {
 
     static native String managerPendingRequest(long handle);
 
-    static native LicenseInfo verify(String product, String productVersion, byte[] salt,
-            byte[][] vendorKeys, int[] componentKinds, byte[][] componentValues, boolean probes,
-            long rollbackToleranceSecs, int warnDays, String usageLicense, long now)
+    static native LicenseInfo verify(long hostConfig, String usageLicense, long now)
             throws LicenseException;
 
-    static native HostConfig hostConfigFromJson(String json) throws LicenseException;
+    static native long hostConfigNew(String product, String productVersion, byte[] salt,
+            byte[] vendorRoot, String[] keyCertificates, String keyList, int[] componentKinds,
+            byte[][] componentValues, boolean probes, boolean allowOverride, int minComponents,
+            int warnDays) throws LicenseException;
+
+    static native void hostConfigFree(long handle);
+
+    static native HostConfig hostConfigFromJson(String json, byte[] vendorRoot)
+            throws LicenseException;
 
     static native String version();
 
