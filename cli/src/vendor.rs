@@ -571,16 +571,6 @@ pub fn run(args: VendorArgs, out: &Out, now: u64) -> Result<(), Failure> {
             if let Some(list) = auth.key_list(&product)? {
                 cfg["key_list"] = Value::String(list);
             }
-            // TRANSITIONAL, until the host side with the compiled-in root (branch trust-host)
-            // lands: today's host loader still reads `vendor_keys`; the new one refuses any
-            // key field. Remove these lines when merging trust-host.
-            cfg["vendor_keys"] = Value::Array(
-                auth.public_keys()?
-                    .iter()
-                    .filter(|k| k.withdrawn_at.is_none())
-                    .map(|k| Value::String(k.public_key_hex()))
-                    .collect(),
-            );
             let text = serde_json::to_string_pretty(&cfg).unwrap_or_default();
             match path {
                 Some(p) => {

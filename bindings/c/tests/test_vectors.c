@@ -20,7 +20,6 @@
 #include "harness.h"
 
 static const char *g_dir;
-static const json_value *g_cases_json;
 /* The reference root, its certificate of the reference vendor key (text) and that key. */
 static uint8_t g_root[32];
 static char *g_reference_certificate;
@@ -91,26 +90,43 @@ static bool load_reference(const json_value *cases, reference_host *ref) {
   return false;
 }
 
-/* The text form of the `artifact` case whose binary is `hex` (caller frees), or NULL. */
-static char *text_of_binary(const char *artifact, const char *hex) {
-  for (size_t i = 0; g_cases_json != NULL && i < g_cases_json->count; i++) {
-    const json_value *c = &g_cases_json->items[i];
-    const char *a = json_get_string(c, "artifact");
-    const char *bin = json_get_string(c, "binary");
-    const char *txt = json_get_string(c, "text");
-    if (a == NULL || bin == NULL || txt == NULL || strcmp(a, artifact) != 0) continue;
-    size_t len = 0;
-    char *bytes = vector_file(bin, &len);
-    bool same = bytes != NULL && strlen(hex) == 2 * len;
-    for (size_t k = 0; same && k < len; k++) {
-      char two[3];
-      snprintf(two, sizeof two, "%02x", (unsigned)(uint8_t)bytes[k]);
-      same = strncmp(hex + 2 * k, two, 2) == 0;
-    }
+/* The armored text of the artifact whose bytes are `hex` (core/SPEC.md §3): PREFIX ":"
+ * base64url(bytes || CRC-32(bytes) little-endian), no padding. The caller frees it. */
+static char *armor(const char *prefix, const char *hex) {
+  size_t n = strlen(hex) / 2;
+  uint8_t *bytes = malloc(n + 4);
+  if (bytes == NULL || unhex(hex, bytes, n) != n) {
     free(bytes);
-    if (same) return vector_file(txt, &len);
+    return NULL;
   }
-  return NULL;
+  uint32_t crc = 0xFFFFFFFFu;
+  for (size_t i = 0; i < n; i++) {
+    crc ^= bytes[i];
+    for (int k = 0; k < 8; k++) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
+  }
+  crc ^= 0xFFFFFFFFu;
+  for (int k = 0; k < 4; k++) bytes[n + (size_t)k] = (uint8_t)(crc >> (8 * k));
+  n += 4;
+  static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  size_t plen = strlen(prefix);
+  char *out = malloc(plen + 1 + (n * 4 + 2) / 3 + 1);
+  if (out == NULL) {
+    free(bytes);
+    return NULL;
+  }
+  size_t o = (size_t)sprintf(out, "%s:", prefix);
+  for (size_t i = 0; i < n; i += 3) {
+    uint32_t v = (uint32_t)bytes[i] << 16;
+    if (i + 1 < n) v |= (uint32_t)bytes[i + 1] << 8;
+    if (i + 2 < n) v |= bytes[i + 2];
+    out[o++] = abc[(v >> 18) & 63];
+    out[o++] = abc[(v >> 12) & 63];
+    if (i + 1 < n) out[o++] = abc[(v >> 6) & 63];
+    if (i + 2 < n) out[o++] = abc[v & 63];
+  }
+  out[o] = '\0';
+  free(bytes);
+  return out;
 }
 
 /* The reference root and certificate, from the `key_certificate` case. */
@@ -158,14 +174,15 @@ static tollgate_config *case_config(const json_value *inputs, const reference_ho
   }
   const json_value *certs = json_get(inputs, "certificates");
   for (size_t i = 0; certs != NULL && i < certs->count; i++) {
-    char *text = text_of_binary("key-certificate", json_string(&certs->items[i]));
+    const char *hex = json_string(&certs->items[i]);
+    char *text = hex != NULL ? armor("TGKC", hex) : NULL;
     CHECK(text != NULL);
     if (text != NULL) CHECK_RC(tollgate_config_add_key_certificate(cfg, S(text)), TOLLGATE_OK);
     free(text);
   }
   const char *list = json_get_string(inputs, "key_list");
   if (list != NULL) {
-    char *text = text_of_binary("key-list", list);
+    char *text = armor("TGKL", list);
     CHECK(text != NULL);
     if (text != NULL) CHECK_RC(tollgate_config_set_key_list(cfg, S(text)), TOLLGATE_OK);
     free(text);
@@ -364,7 +381,6 @@ void test_vectors(const char *vectors_dir) {
   CHECK(cases != NULL && cases->type == JSON_ARRAY);
   reference_host ref;
   CHECK(cases != NULL && load_reference(cases, &ref));
-  g_cases_json = cases;
   CHECK(cases != NULL && load_trust(cases));
   if (cases == NULL || ref.count == 0 || g_reference_certificate == NULL) {
     json_free(manifest);

@@ -321,7 +321,7 @@ class LicenseManagerTest {
         assertCode(LicenseException.class, ErrorCode.COMPONENT_OVERRIDE,
                 () -> LicenseManager.open(dir, hostA.toBuilder().allowOverride(false).build()));
         // A certificate that is not one.
-        assertCode(InvalidArtifactException.class, ErrorCode.ARMOR_CHECKSUM,
+        assertCode(InvalidArtifactException.class, ErrorCode.ARMOR_ENCODING,
                 () -> LicenseManager.open(dir, hostA.toBuilder().keyCertificate("TGKC:garbage")
                         .build()));
 
