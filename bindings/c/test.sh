@@ -33,7 +33,7 @@ trap 'rm -rf "$WORK"' EXIT
 (
   cd "$WORK"
   export TOLLGATE_VENDOR_DIR="$WORK/vendor"
-  export TOLLGATE_COMPONENTS="machine-id=example-machine;hostname=example.local"
+  export TOLLGATE_COMPONENTS="machine-id=example-machine;mac=02:42:ac:11:00:07;hostname=example.local"
   "$TOLLGATE_BIN" vendor init --import-root "$DEV_ROOT_SEED" >/dev/null
   "$TOLLGATE_BIN" vendor host-config --product chariot --product-version 4.2.0 --out host.json >/dev/null
   "$TOLLGATE_BIN" --json vendor issue --product chariot --customer ACME --feature mqtt-server \

@@ -21,6 +21,9 @@ static tollgate_manager *open_host(const char *host_json, const char *dir) {
   CHECK_RC(tollgate_config_add_component(cfg, TOLLGATE_COMPONENT_HOSTNAME,
                                          (const uint8_t *)"online.local", 12),
            TOLLGATE_OK);
+  CHECK_RC(tollgate_config_add_component(cfg, TOLLGATE_COMPONENT_MAC,
+                                         (const uint8_t *)"02:42:ac:11:00:05", 17),
+           TOLLGATE_OK);
   tollgate_manager *m = NULL;
   CHECK_RC(tollgate_manager_open(cfg, S(work_path(dir)), &m), TOLLGATE_OK);
   tollgate_config_free(cfg);
