@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh >/dev/null
 cargo build --quiet --release -p tollgate-cli
 TG="$PWD/target/release/tollgate"
+DEV_ROOT_SEED="$PWD/tests/fixtures/dev-root.seed"
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 cd "$WORK"
@@ -26,8 +27,11 @@ run() { printf '$ tollgate %s\n' "$*"; "$TG" "$@"; }
 host_a() { printf '$ tollgate host <broker-a> %s\n' "$*"; "$TG" host "${HOST_A[@]}" "$@"; }
 host_b() { printf '$ tollgate host <broker-b> %s\n' "$*"; "$TG" host "${HOST_B[@]}" "$@"; }
 
-say "0. The vendor sets up its signing key and ships the host configuration with Chariot"
-run vendor init
+say "0. The vendor sets up its root and signing key and ships the host configuration with Chariot"
+# The tollgate binary was built with the published DEVELOPMENT root compiled in
+# (TOLLGATE_VENDOR_ROOT in .cargo/config.toml); its seed is public, so the demo imports it. A
+# real vendor runs plain `vendor init` and builds its product with its own root.
+run vendor init --import-root "$DEV_ROOT_SEED"
 run vendor host-config --product chariot --product-version 4.2.0 --out "$TOLLGATE_HOST_CONFIG"
 
 say "1. The vendor issues a license: MQTT Server (perpetual) + a year of Support, 1 activation"
@@ -92,3 +96,19 @@ host_b verify usage-a2.tgul || echo "(exit $?)"
 say "The vendor's view: license, activations and audit log"
 run vendor show "$LICENSE_ID"
 run vendor audit --license "$LICENSE_ID"
+
+say "A customer cannot mint a license with a vendor of their own"
+echo "On a third broker, the customer runs 'tollgate vendor init' in a directory of their own,"
+echo "issues themselves every feature until 2099 and answers their own request:"
+HOST_C=(--state "$WORK/broker-c" --no-probes --allow-override --component machine-id=c3d4-broker-c
+        --component mac=02:42:ac:11:00:04 --component root-disk=WD-WX33C0000001
+        --component hostname=broker-c.plant.local)
+export TOLLGATE_VENDOR_DIR="$WORK/customer-vendor"
+"$TG" vendor init > /dev/null
+"$TG" --json vendor issue --product chariot --customer "Me" --feature mqtt-server \
+  --feature support:until=2099-01-01 --models offline --key-out "$WORK/own.key" > /dev/null
+"$TG" host "${HOST_C[@]}" request --key-file "$WORK/own.key" | tail -n1 > request-c.tgrq
+"$TG" vendor fulfil request-c.tgrq | tail -n1 > minted.tgul
+printf '$ tollgate host <broker-c> install minted.tgul\n'
+"$TG" host "${HOST_C[@]}" install minted.tgul \
+  || echo "(exit $?: its signing key is not certified by the vendor root built into Chariot)"

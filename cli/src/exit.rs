@@ -4,9 +4,9 @@
 //! |---|---|
 //! | 0 | success (for `host check`: the feature is usable) |
 //! | 1 | `host check`: the feature is not usable |
-//! | 2 | bad command line (unknown flag, bad date, bad feature spec) |
-//! | 3 | the artifact was rejected: malformed, tampered, wrong product, wrong machine, expired… |
-//! | 4 | the host's state refused the operation (superseded request, deactivated, clock rollback…) |
+//! | 2 | bad command line or configuration (unknown flag, bad date, bad feature spec; a host configuration naming keys (235), a build without a vendor root (236), a probed component overridden without `--allow-override` (238)) |
+//! | 3 | the artifact was rejected: malformed, tampered, not certified by the vendor root, wrong product, wrong machine, wrong deployment model (239), expired… |
+//! | 4 | the host's state refused the operation (superseded request, deactivated, clock rollback, too few fingerprint components (237)…) |
 //! | 5 | the vendor's ledger refused the operation (unknown key, seats exhausted, replay…) |
 //! | 6 | I/O or storage failure |
 //!

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
 use serde_json::json;
-use tollgate_core::{ComponentKind, Keyring, Verifier};
+use tollgate_core::{ComponentKind, Verifier};
 use tollgate_sdk::{HostConfig, LicenseManager, LicenseState, SdkError, Status};
 
 use crate::exit::Failure;
@@ -125,7 +125,9 @@ enum HostCmd {
 fn load_config(path: &Path) -> Result<HostConfig, Failure> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Failure::io(&format!("cannot read {}", path.display()), &e))?;
-    let (text, root) = tollgate_sdk::config::interim_legacy_root(&text)?;
+    // The root is compiled in (TOLLGATE_VENDOR_ROOT when this binary was built), never read
+    // from the file.
+    let root = tollgate_sdk::build_vendor_root()?;
     HostConfig::from_json(&text, root).map_err(|e| {
         let mut f = Failure::from(e);
         f.message = format!("{}: {}", path.display(), f.message);
@@ -240,13 +242,15 @@ pub fn run(args: HostArgs, out: &Out, now: u64) -> Result<u8, Failure> {
     }
     if let HostCmd::Verify { usage_license } = &args.cmd {
         let text = artifact(usage_license.as_deref())?;
-        let ring = Keyring::from_keys([config.vendor_root].iter())?;
+        // The host's verdict (root of trust, product, time, fingerprint, deployment model) ...
+        tollgate_sdk::verify_usage_license(&config, &text, now)?;
+        // ... and the grant to show.
         let source = config
             .fingerprint
             .clone()
             .into_source(&config.fingerprint_salt);
         let fp = tollgate_sdk::fingerprint::compute(&*source, &config.fingerprint_salt)?;
-        let ent = Verifier::new(&config.product, ring).verify(&text, &fp, now)?;
+        let ent = Verifier::with_trust_store(config.trust_store()?).verify(&text, &fp, now)?;
         let g = ent.grant();
         out.emit(
             json!({"valid": true, "license_id": g.license_id, "activation_id": ent.activation_id(),

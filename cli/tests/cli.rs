@@ -9,6 +9,12 @@ use std::process::{Command, Output, Stdio};
 use serde_json::Value;
 
 const NOW: &str = "1795000000";
+/// The published development root's seed (its public key is what `.cargo/config.toml` builds
+/// the `tollgate` binary with).
+const DEV_ROOT_SEED: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../tests/fixtures/dev-root.seed"
+);
 
 struct Env {
     dir: tempfile::TempDir,
@@ -19,7 +25,8 @@ impl Env {
         let e = Env {
             dir: tempfile::tempdir().unwrap(),
         };
-        e.ok(&["vendor", "init"]);
+        // The vendor's root is the published development root this binary was built with.
+        e.ok(&["vendor", "init", "--import-root", DEV_ROOT_SEED]);
         let cfg = e.path("host.json");
         e.ok(&[
             "vendor",

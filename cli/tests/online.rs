@@ -52,7 +52,19 @@ fn host<'a>(state: &'a str, rest: &[&'a str]) -> Vec<&'a str> {
 fn host_verbs_over_the_online_service() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    ok(dir, &["--json", "vendor", "init"]);
+    ok(
+        dir,
+        &[
+            "--json",
+            "vendor",
+            "init",
+            "--import-root",
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../tests/fixtures/dev-root.seed"
+            ),
+        ],
+    );
     let cfg = dir.join("host.json");
     ok(
         dir,

@@ -314,27 +314,6 @@ pub fn probed_kind(kind: ComponentKind) -> bool {
     )
 }
 
-/// TEMPORARY, until the core's trust store and the vendor's certificates land on this branch:
-/// takes the root from a legacy file's first `vendor_keys` entry and drops the fields
-/// [`HostConfig::from_json`] refuses, so that the end-to-end tests keep running meanwhile.
-/// Not part of the API; removed when the callers use [`crate::BUILD_VENDOR_ROOT`].
-#[doc(hidden)]
-pub fn interim_legacy_root(text: &str) -> Result<(String, [u8; 32])> {
-    let mut doc: Map<String, Value> = serde_json::from_str(text)
-        .map_err(|e| SdkError::invalid(format!("not a Tollgate host configuration: {e}")))?;
-    let keys = doc.remove("vendor_keys");
-    doc.remove("rollback_tolerance_secs");
-    let first = keys
-        .as_ref()
-        .and_then(|k| k.get(0))
-        .and_then(|k| k.as_str())
-        .ok_or_else(|| SdkError::invalid("no vendor key in the host configuration"))?;
-    let mut root = [0u8; 32];
-    hex::decode_to_slice(first.trim(), &mut root)
-        .map_err(|_| SdkError::invalid("vendor key is not 64 hex digits"))?;
-    Ok((Value::Object(doc).to_string(), root))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

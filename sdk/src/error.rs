@@ -227,7 +227,7 @@ pub enum SdkError {
     /// vendor's root key is compiled into the product and the policy is in the signed grant:
     /// such a field would never be used, so the file is refused rather than ignored.
     #[error(
-        "the host configuration names `{field}`: vendor keys, roots and security policy are          not read from a configuration file (the vendor root is compiled into the product,          the policy is in the signed license); remove the field"
+        "the host configuration names `{field}`: vendor keys, roots and security policy are not read from a configuration file (the vendor root is compiled into the product, the policy is in the signed license); remove the field"
     )]
     UntrustedConfig {
         /// The refused field.
@@ -237,14 +237,14 @@ pub enum SdkError {
     /// This build has no vendor root key compiled in (code 236): build it with
     /// `TOLLGATE_VENDOR_ROOT` set to the vendor's root public key (64 hex digits).
     #[error(
-        "this build has no vendor root key: build it with TOLLGATE_VENDOR_ROOT set to the          vendor's root public key (64 hex digits)"
+        "this build has no vendor root key: build it with TOLLGATE_VENDOR_ROOT set to the vendor's root public key (64 hex digits)"
     )]
     NoVendorRoot,
 
     /// The host's fingerprint has fewer distinct component kinds than a usage request needs
     /// (code 237).
     #[error(
-        "the host fingerprint has {found} distinct component kinds, a usage request needs at          least {required}: enable the probes or supply more components"
+        "the host fingerprint has {found} distinct component kinds, a usage request needs at least {required}: enable the probes or supply more components"
     )]
     TooFewComponents {
         /// Distinct kinds found.
@@ -256,7 +256,7 @@ pub enum SdkError {
     /// The fingerprint configuration supplies a component of a kind the probes read, without
     /// the explicit opt-in (code 238).
     #[error(
-        "the fingerprint configuration supplies a '{kind}' component, which the probes read:          overriding a probed identity is for tests and documented escape hatches only and          needs an explicit opt-in (allow_override, tollgate host --allow-override)"
+        "the fingerprint configuration supplies a '{kind}' component, which the probes read: overriding a probed identity is for tests and documented escape hatches only and needs an explicit opt-in (allow_override, tollgate host --allow-override)"
     )]
     ComponentOverride {
         /// The kind's name.
@@ -267,7 +267,7 @@ pub enum SdkError {
     /// ordinary host refuses a floating server's usage license, a floating server anything
     /// else.
     #[error(
-        "this usage license is for {model} deployment, which this {role} does not accept          (a floating server's usage license serves leases; it does not license a host)"
+        "this usage license is for {model} deployment, which this {role} does not accept (a floating server's usage license serves leases; it does not license a host)"
     )]
     WrongModel {
         /// The license's deployment model.

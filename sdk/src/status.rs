@@ -18,8 +18,9 @@ const DAY: u64 = 86_400;
 
 /// Verifies a usage license for this host without any state: what a support tool or an
 /// installer does before installing it. The host's fingerprint is probed as `config` says;
-/// the license must be signed by one of its vendor keys, be for its product, match the host's
-/// fingerprint and be valid at `now` (Unix seconds).
+/// the license must be signed by a key its compiled-in vendor root certifies, be for its
+/// product, match the host's fingerprint, be valid at `now` (Unix seconds) and be of a
+/// deployment model its role accepts ([`SdkError::WrongModel`]).
 ///
 /// Returns what a status page shows about it (no meter counts, no installation time). Fails
 /// with a configuration error ([`SdkError::InvalidArgument`], `Core(BadPublicKey)`),
@@ -28,6 +29,7 @@ pub fn verify_usage_license(config: &HostConfig, armored: &str, now: u64) -> Res
     let verifier = config.verifier()?;
     let host = fingerprint::compute(&*config.source()?, &config.fingerprint_salt)?;
     let ent = verifier.verify(armored, &host, now)?;
+    config.role.check(ent.terms().model)?;
     Ok(license_info(
         ent.terms(),
         ent.key_id(),

@@ -15,8 +15,8 @@ use serde_json::Value;
 use tempfile::TempDir;
 use tollgate_authority::{Authority, IssueSpec};
 use tollgate_core::{
-    armor, hex_string, ArtifactType, Component, ComponentKind, DeploymentModel, DeviceKey,
-    Error as CoreError, Feature, FeatureKind, Fingerprint, Lease, LeaseClaims, Models,
+    armor, ArtifactType, Component, ComponentKind, DeploymentModel, DeviceKey, Error as CoreError,
+    Feature, FeatureKind, Fingerprint, Lease, LeaseClaims, Models,
 };
 use tollgate_sdk::floating::protocol;
 use tollgate_sdk::{
@@ -45,7 +45,19 @@ impl World {
     fn new(seats: u32, max_borrow_secs: u32, ttl: u64, cull: u64) -> Self {
         let vendor = tempfile::tempdir().unwrap();
         let mut authority = Authority::open(vendor.path()).unwrap();
-        let key = authority.create_signing_key(now()).unwrap();
+        // The published development root: the floating server is built with it
+        // (`TOLLGATE_VENDOR_ROOT` in .cargo/config.toml).
+        let root = authority
+            .import_root_key_file(
+                std::path::Path::new(concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/../tests/fixtures/dev-root.seed"
+                )),
+                now(),
+            )
+            .unwrap();
+        assert_eq!(Some(root), tollgate_sdk::BUILD_VENDOR_ROOT);
+        authority.create_signing_key(now()).unwrap();
         let mut spec = IssueSpec::new("chariot", "ACME Industrial");
         spec.features = vec![
             Feature {
@@ -65,7 +77,7 @@ impl World {
         let issued = authority.issue(spec, now()).unwrap();
 
         let dir = tempfile::tempdir().unwrap();
-        let host = HostConfig::new("chariot", "4.2.0", SALT.to_vec(), key.public_key);
+        let host = HostConfig::new("chariot", "4.2.0", SALT.to_vec(), root);
         let host_file = dir.path().join("host.json");
         std::fs::write(
             &host_file,
@@ -73,7 +85,6 @@ impl World {
                 "product": "chariot",
                 "product_version": "4.2.0",
                 "fingerprint_salt": std::str::from_utf8(SALT).unwrap(),
-                "vendor_keys": [hex_string(&key.public_key)],
             })
             .to_string(),
         )
@@ -85,6 +96,7 @@ impl World {
             components: vec![
                 "operator=floating-server-1".into(),
                 "workload=floating-pod-1".into(),
+                "cloud-instance=i-floating-1".into(),
             ],
             probes: false,
             lease_ttl_secs: ttl,
@@ -402,10 +414,7 @@ fn tampered_lease_tokens_are_refused() {
     let url = server.url();
     let a = w.broker(&url, "a", &["mqtt-server"]);
     let r = a.checkout_raw(None).unwrap();
-    let verifier = tollgate_core::Verifier::new(
-        "chariot",
-        tollgate_core::Keyring::from_keys([w.host.vendor_root].iter()).unwrap(),
-    );
+    let verifier = tollgate_core::Verifier::with_trust_store(w.host.trust_store().unwrap());
     let check = |lease: &str, client: &FloatingClient| {
         verifier.verify_lease(&r.floating_license, lease, &client.client_id(), now())
     };

@@ -38,7 +38,7 @@ fn logs_are_json_lines_without_secrets() {
     let server = vendor.start();
     let url = server.url();
     let (id, key) = issue(&url, chariot_spec(1));
-    let mut broker = host(1, vendor.public_keys());
+    let mut broker = host(1, vendor.root());
     let online = client(&url);
     online.activate(&mut broker, &key).unwrap();
     online.reactivate(&mut broker).unwrap();

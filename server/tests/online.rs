@@ -25,7 +25,7 @@ fn activate_reactivate_after_upgrade_and_deactivate() {
         let online = client(&url);
 
         // Activate: the broker is licensed.
-        let mut broker = host(1, vendor.public_keys());
+        let mut broker = host(1, vendor.root());
         let status = online.activate(&mut broker, &key).unwrap();
         assert_eq!(status.state, LicenseState::Active, "{}", b.name());
         assert!(broker.has_feature("mqtt-server"));
@@ -60,7 +60,7 @@ fn activate_reactivate_after_upgrade_and_deactivate() {
         );
 
         // A second broker finds the only seat taken.
-        let mut second = host(2, vendor.public_keys());
+        let mut second = host(2, vendor.root());
         match online.activate(&mut second, &key) {
             Err(SdkError::ServiceRefused {
                 code: 303, name, ..
@@ -119,7 +119,7 @@ fn offline_fulfilment_and_deactivation_over_http() {
         let url = server.url();
         let (license_id, key) = issue(&url, chariot_spec(1));
         let online = client(&url);
-        let mut broker = host(3, vendor.public_keys());
+        let mut broker = host(3, vendor.root());
         // The operator pastes the usage request into the vendor's portal.
         let request = broker.request_usage(&key).unwrap();
         let answer = online
@@ -193,7 +193,7 @@ fn admin_api_needs_the_token() {
         );
 
         // Restore frees a seat lost with its host; the record shows it.
-        let mut broker = host(4, vendor.public_keys());
+        let mut broker = host(4, vendor.root());
         let st = client(&url).activate(&mut broker, &key).unwrap();
         let aid = st.license.unwrap().activation_id;
         let path = format!("/v1/admin/licenses/{id}/activations/{aid}/restore");
@@ -256,7 +256,7 @@ fn unknown_key_and_the_rate_limit() {
         // A well-formed key the vendor never issued.
         let stranger = tollgate_core::LicenseKey::from_entropy(&[7; 15]).expose();
         for _ in 0..3 {
-            let mut broker = host(5, vendor.public_keys());
+            let mut broker = host(5, vendor.root());
             match online.activate(&mut broker, &stranger) {
                 Err(SdkError::ServiceRefused { code: 300, .. }) => {}
                 other => panic!("{other:?}"),
@@ -264,7 +264,7 @@ fn unknown_key_and_the_rate_limit() {
         }
         // The address has used its failed attempts: 429 with Retry-After, even for a
         // request that would succeed; the SDK retries, then reports it.
-        let mut broker = host(6, vendor.public_keys());
+        let mut broker = host(6, vendor.root());
         match online.activate(&mut broker, &stranger) {
             Err(SdkError::RateLimited { retry_after_secs }) => {
                 assert!((1..=60).contains(&retry_after_secs))
@@ -297,7 +297,7 @@ fn a_freed_activation_cannot_be_refreshed() {
         let url = server.url();
         let (id, key) = issue(&url, chariot_spec(1));
         let online = client(&url);
-        let mut broker = host(7, vendor.public_keys());
+        let mut broker = host(7, vendor.root());
         let aid = online
             .activate(&mut broker, &key)
             .unwrap()
@@ -331,7 +331,7 @@ fn server_down_is_a_typed_error_after_retries() {
         .unwrap()
         .port();
     let url = format!("http://127.0.0.1:{port}");
-    let mut broker = host(8, vec![[9; 32]]);
+    let mut broker = host(8, [9; 32]);
     let mut cfg = quick(&url);
     cfg.attempts = 3;
     cfg.backoff = Duration::from_millis(100);
@@ -372,7 +372,7 @@ fn server_restarted_in_the_middle_of_an_activation() {
         cfg.backoff = Duration::from_millis(100);
         cfg.max_backoff = Duration::from_millis(300);
         let online = OnlineClient::new(cfg).unwrap();
-        let keys = vendor.public_keys();
+        let keys = vendor.root();
         let worker = std::thread::spawn(move || {
             let mut broker = host(9, keys);
             let st = online.activate(&mut broker, &key).map(|s| s.state);
@@ -459,11 +459,12 @@ fn flip_char(ul: &str) -> String {
     String::from_utf8(b).unwrap()
 }
 
-/// Flips one bit of the signed bytes and re-armors them with a valid checksum: only the
-/// signature catches it.
+/// Flips one bit of the signed terms (byte 20: the grant's license id, past the header; the
+/// second half of the bytes is the embedded key certificate) and re-armors them with a valid
+/// checksum: only the signature catches it.
 fn flip_signed_byte(ul: &str) -> String {
     let mut bytes = armor::decode(ArtifactType::UsageLicense, ul, 1 << 16).unwrap();
-    let i = bytes.len() / 2;
+    let i = 20;
     bytes[i] ^= 0x01;
     armor::encode(ArtifactType::UsageLicense, &bytes)
 }
@@ -478,7 +479,7 @@ fn a_tampered_answer_is_refused_with_the_core_error() {
         (flip_signed_byte, CoreError::BadSignature),
     ] {
         let proxy = tampering_proxy(server.url(), alter);
-        let mut broker = host(10, vendor.public_keys());
+        let mut broker = host(10, vendor.root());
         let err = client(&proxy).activate(&mut broker, &key).unwrap_err();
         assert_eq!(err.core(), Some(expected), "{err:?}");
         assert!(!broker.has_feature("mqtt-server"));

@@ -40,7 +40,7 @@ fn background_refresh_through_an_outage() {
     cfg.attempts = 1;
     cfg.connect_timeout = Duration::from_millis(500);
     let online = OnlineClient::new(cfg).unwrap();
-    let mut broker = host(1, vendor.public_keys());
+    let mut broker = host(1, vendor.root());
     online.activate(&mut broker, &key).unwrap();
     let broker = Arc::new(RwLock::new(broker));
     let policy = RefreshPolicy {

@@ -25,7 +25,7 @@ fn activation_over_tls_with_a_pinned_root() {
     let mut cfg = quick(&url);
     cfg.root_certs_pem = Some(cert_pem.into_bytes());
     let online = OnlineClient::new(cfg).unwrap();
-    let keys = vendor.public_keys();
+    let keys = vendor.root();
     let mut a = vendor.authority();
     let mut spec = tollgate_authority::IssueSpec::new("chariot", "ACME");
     spec.features.push(tollgate_core::Feature {
@@ -33,7 +33,7 @@ fn activation_over_tls_with_a_pinned_root() {
         kind: tollgate_core::FeatureKind::Perpetual,
     });
     let issued = a.issue(spec, 1_700_000_000).unwrap();
-    let mut broker = host(1, keys.clone());
+    let mut broker = host(1, keys);
     let status = online.activate(&mut broker, &issued.key.expose()).unwrap();
     assert_eq!(status.state, LicenseState::Active);
     assert!(broker.has_feature("mqtt-server"));

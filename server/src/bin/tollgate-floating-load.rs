@@ -150,6 +150,14 @@ fn agent() -> ureq::Agent {
 fn prepare(dir: &std::path::Path, seats: u32) -> (std::path::PathBuf, Keyring) {
     let now = SystemClock.now();
     let mut vendor = Authority::open(dir.join("vendor")).unwrap_or_else(|e| die(e));
+    // The floating server trusts the root it was built with: this tool works with builds made
+    // with the published development root (tests/fixtures/dev-root.seed, 32 × 0x0a).
+    let root = vendor
+        .import_root_key(&[0x0a; 32], now)
+        .unwrap_or_else(|e| die(e));
+    if tollgate_sdk::BUILD_VENDOR_ROOT != Some(root) {
+        die("tollgate-floating-load needs a build with the development vendor root");
+    }
     let key = vendor.create_signing_key(now).unwrap_or_else(|e| die(e));
     let mut spec = IssueSpec::new("chariot", "Load Test");
     spec.features = vec![Feature {
@@ -165,7 +173,6 @@ fn prepare(dir: &std::path::Path, seats: u32) -> (std::path::PathBuf, Keyring) {
         json!({
             "product": "chariot", "product_version": "4.2.0",
             "fingerprint_salt": "load-test-salt",
-            "vendor_keys": [hex::encode(key.public_key)],
         })
         .to_string(),
     )
@@ -173,7 +180,11 @@ fn prepare(dir: &std::path::Path, seats: u32) -> (std::path::PathBuf, Keyring) {
     let cfg = FloatingConfig {
         state_dir: dir.join("state"),
         host_config: Some(host_file.clone()),
-        components: vec!["operator=load-test-server".into()],
+        components: vec![
+            "operator=load-test-server".into(),
+            "workload=load-test-pod".into(),
+            "cloud-instance=load-test-instance".into(),
+        ],
         probes: false,
         ..FloatingConfig::default()
     };
@@ -199,7 +210,10 @@ fn spawn_server(dir: &std::path::Path, host_file: &std::path::Path, port: u16) -
         .env("TOLLGATE_FLOATING_LISTEN", format!("127.0.0.1:{port}"))
         .env("TOLLGATE_FLOATING_STATE_DIR", dir.join("state"))
         .env("TOLLGATE_HOST_CONFIG", host_file)
-        .env("TOLLGATE_FLOATING_COMPONENTS", "operator=load-test-server")
+        .env(
+            "TOLLGATE_FLOATING_COMPONENTS",
+            "operator=load-test-server;workload=load-test-pod;cloud-instance=load-test-instance",
+        )
         .env("TOLLGATE_FLOATING_PROBES", "0")
         .env("TOLLGATE_FLOATING_LEASE_TTL", "600")
         .env("TOLLGATE_LOG", "warn")

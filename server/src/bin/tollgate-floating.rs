@@ -180,8 +180,7 @@ fn client(
 ) -> Result<(), String> {
     let text = std::fs::read_to_string(&host_config)
         .map_err(|e| format!("{}: {e}", host_config.display()))?;
-    let (text, root) =
-        tollgate_sdk::config::interim_legacy_root(&text).map_err(|e| e.to_string())?;
+    let root = tollgate_sdk::build_vendor_root().map_err(|e| e.to_string())?;
     let mut host = HostConfig::from_json(&text, root).map_err(|e| e.to_string())?;
     // The client's fingerprint only names it to the server (its client id): no usage request
     // is made from it, so its components may be given as the operator likes.

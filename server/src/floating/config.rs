@@ -240,8 +240,8 @@ impl FloatingConfig {
             .ok_or_else(|| err("host_config (TOLLGATE_HOST_CONFIG) is required"))?;
         let text = std::fs::read_to_string(path)
             .map_err(|e| err(format!("cannot read {}: {e}", path.display())))?;
-        let (text, root) =
-            tollgate_sdk::config::interim_legacy_root(&text).map_err(|e| err(e.to_string()))?;
+        // The root is compiled in (TOLLGATE_VENDOR_ROOT when this server was built).
+        let root = tollgate_sdk::build_vendor_root().map_err(|e| err(e.to_string()))?;
         let mut host = HostConfig::from_json(&text, root).map_err(|e| err(e.to_string()))?;
         host.role = tollgate_sdk::HostRole::FloatingServer;
         host.fingerprint.probes = self.probes;

@@ -76,7 +76,10 @@ impl Vendor {
             Backend::Postgres(url) => Some(fresh_database(url)),
         };
         let v = Vendor { dir, database_url };
-        v.authority().create_signing_key(1_700_000_000).unwrap();
+        let mut a = v.authority();
+        a.create_root_key(1_700_000_000).unwrap();
+        a.create_signing_key(1_700_000_000).unwrap();
+        drop(a);
         v
     }
 
@@ -126,14 +129,9 @@ impl Vendor {
         panic!("cannot bind {addr} again");
     }
 
-    /// The vendor public keys, hex.
-    pub fn public_keys(&self) -> Vec<[u8; 32]> {
-        self.authority()
-            .public_keys()
-            .unwrap()
-            .iter()
-            .map(|k| k.public_key)
-            .collect()
+    /// The vendor's root public key (what a product build compiles in).
+    pub fn root(&self) -> [u8; 32] {
+        self.authority().root_public_key().unwrap()
     }
 }
 
@@ -212,10 +210,9 @@ pub fn code(body: &Value) -> u64 {
     body["error"]["code"].as_u64().unwrap_or(0)
 }
 
-/// A broker host `n` (its own fingerprint, in-memory state) trusting `vendor_keys`.
-pub fn host(n: u32, vendor_keys: Vec<[u8; 32]>) -> LicenseManager {
-    // Interim: the vendor's first signing key stands in for the root.
-    let config = HostConfig::new("chariot", "4.2.0", b"chariot-salt".to_vec(), vendor_keys[0]);
+/// A broker host `n` (its own fingerprint, in-memory state) built with the vendor root `root`.
+pub fn host(n: u32, root: [u8; 32]) -> LicenseManager {
+    let config = HostConfig::new("chariot", "4.2.0", b"chariot-salt".to_vec(), root);
     let probes = StaticSource::from_strs(&[
         (ComponentKind::MachineId, &format!("machine-{n}")),
         (ComponentKind::Hostname, &format!("broker-{n}")),
