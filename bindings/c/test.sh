@@ -25,6 +25,19 @@ step "C: libtollgate.a, libtollgate.so and the tollgate CLI (release)"
 step "C: include/tollgate.h is what cbindgen generates"
 "${MAKE[@]}" check-header
 
+step "C: vendor-root.sh writes the root bytes tollgate vendor export-root --format c writes"
+ROOTCHK="$(mktemp -d)"
+"$TOLLGATE_BIN" vendor --dir "$ROOTCHK/vendor" init --import-root "$DEV_ROOT_SEED" >/dev/null
+"$TOLLGATE_BIN" vendor --dir "$ROOTCHK/vendor" export-root --format c --out "$ROOTCHK/cli.h" >/dev/null
+"$HERE/vendor-root.sh" "$ROOTCHK/script.h"
+diff <(grep -o '0x[0-9a-f][0-9a-f]' "$ROOTCHK/cli.h") <(grep -o '0x[0-9a-f][0-9a-f]' "$ROOTCHK/script.h")
+[ "$(grep -o '0x[0-9a-f][0-9a-f]' "$ROOTCHK/script.h" | wc -l)" -eq 32 ]
+if TOLLGATE_VENDOR_ROOT=not-hex "$HERE/vendor-root.sh" "$ROOTCHK/bad.h" 2>/dev/null \
+  || [ -e "$ROOTCHK/bad.h" ]; then
+  echo "vendor-root.sh accepted a malformed TOLLGATE_VENDOR_ROOT" >&2; exit 1
+fi
+rm -rf "$ROOTCHK"
+
 step "C: install into a staging prefix; build the example with pkg-config and run it"
 "${MAKE[@]}" example
 EX="$HERE/build/tollgate_example"

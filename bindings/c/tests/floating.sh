@@ -21,7 +21,7 @@ export TOLLGATE_VENDOR_DIR="$WORK/vendor"
   --models floating --floating-seats 1 --key-out "$WORK/key" >/dev/null
 
 export TOLLGATE_FLOATING_STATE_DIR="$WORK/floating" TOLLGATE_HOST_CONFIG="$WORK/host.json" \
-  TOLLGATE_FLOATING_COMPONENTS="machine-id=floating-test-server;workload=floating-test;operator=ft" \
+  TOLLGATE_FLOATING_COMPONENTS="operator=floating-test-server;workload=floating-test;cloud-instance=i-ft" \
   TOLLGATE_FLOATING_PROBES=0 \
   TOLLGATE_FLOATING_LISTEN=127.0.0.1:0 TOLLGATE_LOG_FORMAT=text NO_COLOR=1
 "$TOLLGATE_FLOATING_BIN" request --key "$(cat "$WORK/key")" >"$WORK/request.tgrq"
