@@ -101,9 +101,11 @@ class Vendor:
         return path.read_text()
 
     def issue(self, *features: str, activations: int = 1, customer: str = "ACME Industrial",
-              models: str = "offline,online") -> Issued:
+              models: str = "offline,online", floating_seats: int = 0) -> Issued:
         args = ["issue", "--product", "chariot", "--customer", customer,
                 "--models", models, "--activations", str(activations)]
+        if floating_seats:
+            args += ["--floating-seats", str(floating_seats)]
         for f in features:
             args += ["--feature", f]
         out = self.run(*args)

@@ -108,7 +108,7 @@ def case_config(inputs):
 
 
 def test_there_are_vectors():
-    assert len(cases("usage-license")) == 36 and len(cases("trusted-usage-license")) == 10
+    assert len(cases("usage-license")) == 37 and len(cases("trusted-usage-license")) == 10
     assert len(cases("license-key")) >= 5
 
 

@@ -135,7 +135,7 @@ class VectorsTest {
                     () -> checkUsageLicense(c, text)));
         }
         assertEquals(3, aboutKeyLists);
-        assertEquals(46, tests.size(), "usage-license cases with text: " + tests.size());
+        assertEquals(47, tests.size(), "usage-license cases with text: " + tests.size());
         return tests.stream();
     }
 

@@ -35,7 +35,7 @@ final class Vendor {
      * root of its own, as a customer who runs {@code tollgate vendor init} would have.
      */
     Vendor(Path dir, boolean ownRoot) throws IOException {
-        this.dir = dir;
+        this.dir = Files.createDirectories(dir);
         this.hostConfigFile = dir.resolve("host-config.json");
         if (ownRoot) {
             run("init");

@@ -171,7 +171,7 @@ class SmokeTest {
             }
             checked++
         }
-        assertEquals(46, checked)
+        assertEquals(47, checked)
         assertNotNull(case("usage_license_offline"))
     }
 }
