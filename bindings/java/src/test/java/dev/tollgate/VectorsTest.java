@@ -66,14 +66,20 @@ class VectorsTest {
         return out;
     }
 
-    /** The text of the {@code artifact} case whose binary is {@code hex}. */
-    private static String textOfBinary(String artifact, String hex) {
-        for (JsonObject c : Vectors.cases(artifact)) {
-            if (java.util.HexFormat.of().formatHex(Vectors.binary(c)).equals(hex)) {
-                return Vectors.text(c);
-            }
+    /**
+     * The armored text of an artifact whose bytes are {@code hex} (core/SPEC.md §3):
+     * {@code PREFIX ":" base64url(bytes || CRC-32(bytes) little-endian)}, no padding.
+     */
+    private static String armor(String prefix, String hex) {
+        byte[] bytes = java.util.HexFormat.of().parseHex(hex);
+        java.util.zip.CRC32 crc = new java.util.zip.CRC32();
+        crc.update(bytes);
+        byte[] withCrc = java.util.Arrays.copyOf(bytes, bytes.length + 4);
+        for (int i = 0; i < 4; i++) {
+            withCrc[bytes.length + i] = (byte) (crc.getValue() >>> (8 * i));
         }
-        throw new AssertionError("no " + artifact + " case with binary " + hex);
+        return prefix + ":"
+                + java.util.Base64.getUrlEncoder().withoutPadding().encodeToString(withCrc);
     }
 
     /**
@@ -98,11 +104,11 @@ class VectorsTest {
         }
         if (in.has("certificates")) {
             for (JsonElement k : in.getAsJsonArray("certificates")) {
-                b.keyCertificate(textOfBinary("key-certificate", k.getAsString()));
+                b.keyCertificate(armor("TGKC", k.getAsString()));
             }
         }
         if (in.has("key_list") && !in.get("key_list").isJsonNull()) {
-            b.keyList(textOfBinary("key-list", in.get("key_list").getAsString()));
+            b.keyList(armor("TGKL", in.get("key_list").getAsString()));
         }
         Map<Integer, byte[]> raw = referenceRaw();
         Map<Integer, String> digests = referenceDigests();
