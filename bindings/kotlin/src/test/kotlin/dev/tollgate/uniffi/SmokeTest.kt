@@ -40,7 +40,7 @@ class SmokeTest {
         return "$prefix:" + java.util.Base64.getUrlEncoder().withoutPadding().encodeToString(withCrc)
     }
 
-    private val reference = case("key_certificate")
+    private val certificateCase = case("key_certificate")
 
     private val kinds = mapOf(
         1 to ComponentKind.MACHINE_ID, 2 to ComponentKind.DMI_PRODUCT_UUID,
@@ -76,9 +76,9 @@ class SmokeTest {
         }
         val own = inputs.has("root_public_key")
         val root = if (own) inputs.get("root_public_key").asString
-            else reference.getAsJsonObject("inputs").get("root_public_key").asString
+            else certificateCase.getAsJsonObject("inputs").get("root_public_key").asString
         val certificates = if (own) inputs.getAsJsonArray("certificates").map { armor("TGKC", it.asString) }
-            else listOf(text(reference).trim())
+            else listOf(text(certificateCase).trim())
         val keyList = inputs.get("key_list")?.takeIf { !it.isJsonNull }?.let { armor("TGKL", it.asString) }
         return HostConfig(
             product = inputs.get("product").asString,
@@ -143,7 +143,7 @@ class SmokeTest {
         val expect = c.getAsJsonObject("expect")
         if (expect.get("result").asString != "ok") return expect.get("error").asString == "UnknownKeyId"
         return expect.getAsJsonObject("fields").get("key_id").asString !=
-            reference.getAsJsonObject("expect").getAsJsonObject("fields").get("key_id").asString
+            certificateCase.getAsJsonObject("expect").getAsJsonObject("fields").get("key_id").asString
     }
 
     @Test
