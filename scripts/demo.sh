@@ -34,10 +34,13 @@ say "0. The vendor sets up its root and signing key and ships the host configura
 run vendor init --import-root "$DEV_ROOT_SEED"
 run vendor host-config --product chariot --product-version 4.2.0 --out "$TOLLGATE_HOST_CONFIG"
 
+echo "The root PUBLIC key is what Chariot's build compiles in (export-root --format rust|c|java):"
+run vendor export-root
+
 say "1. The vendor issues a license: MQTT Server (perpetual) + a year of Support, 1 activation"
 "$TG" --json vendor issue --product chariot --customer "ACME Industrial" \
   --feature mqtt-server --feature support:for=1y --models offline,online --activations 1 \
-  --key-out "$WORK/license.key" > issued.json
+  --offline-refresh-days 365 --key-out "$WORK/license.key" > issued.json
 python3 -c 'import json;d=json.load(open("issued.json"));print("License", d["license_id"], "issued. Key e-mailed to the customer:", d["key"])'
 LICENSE_ID=$(python3 -c 'import json;print(json.load(open("issued.json"))["license_id"])')
 
@@ -93,7 +96,13 @@ host_b install usage-b.tgul
 echo "Broker A's old usage license does not work on broker B's machine:"
 host_b verify usage-a2.tgul || echo "(exit $?)"
 
-say "The vendor's view: license, activations and audit log"
+say "11. Unpaid invoice: the vendor suspends the license; broker B's next round trip is refused"
+run vendor suspend "$LICENSE_ID" --reason "invoice 4711 unpaid"
+host_b renew | tail -n1 > request-b3.tgrq
+run vendor fulfil request-b3.tgrq || echo "(exit $?)"
+run vendor resume "$LICENSE_ID" --reason "invoice 4711 paid"
+
+say "The vendor's view: license (a new seat minutes after a freed one is flagged), activations, audit log"
 run vendor show "$LICENSE_ID"
 run vendor audit --license "$LICENSE_ID"
 

@@ -42,7 +42,7 @@ impl Authority {
     /// The usage license carries the license's current grant and embeds the root-signed
     /// certificate of the signing key. Online activations get a refresh deadline of `now` +
     /// [`AuthorityConfig::online_refresh_secs`]; offline and floating ones `now` + the grant's
-    /// `offline_refresh_secs` when set (see [`refresh_deadline`]). Everything happens in one
+    /// `offline_refresh_secs` when set. Everything happens in one
     /// transaction: two processes racing for the last seat cannot both win.
     pub fn fulfil(
         &mut self,

@@ -140,6 +140,18 @@ impl Authority {
         })
     }
 
+    /// What a host of `product` may learn about signing keys, read-only: the certificates
+    /// (`TGKC:…`) of the keys not withdrawn, and the current key list (`TGKL:…`), if any. The
+    /// online service serves it at `GET /v1/keys/{product}`.
+    pub fn trust_bundle(&mut self, product: &str) -> Result<(Vec<String>, Option<String>)> {
+        self.ledger.read(|tx| {
+            Ok((
+                tx.key_certificates(product)?,
+                tx.current_key_list(product)?.map(|(_, l)| l),
+            ))
+        })
+    }
+
     /// The current root-signed key list (`TGKL:…`) of `product`, if a key was ever retired.
     pub fn key_list(&mut self, product: &str) -> Result<Option<String>> {
         Ok(self

@@ -10,6 +10,8 @@
 //! ```text
 //! <dir>/ledger.sqlite        licenses, revisions, activations, usage licenses, audit log
 //! <dir>/keys/<key id>.key    vendor signing key seeds (32 bytes, mode 0600)
+//! <dir>/keys/root.key        the vendor root key seed (32 bytes, mode 0600): certifies and
+//!                            retires signing keys, never signs licenses
 //! ```
 //!
 //! With the `postgres` feature, [`Authority::open_postgres`] keeps the ledger in PostgreSQL
@@ -17,7 +19,10 @@
 //!
 //! | operation | method |
 //! |---|---|
-//! | create / rotate the signing key | [`Authority::create_signing_key`], [`Authority::rotate_signing_key`] |
+//! | create or import the root key | [`Authority::create_root_key`], [`Authority::import_root_key`], [`Authority::root_public_key`] |
+//! | create / rotate the signing key (certified by the root) | [`Authority::create_signing_key`], [`Authority::rotate_signing_key`] |
+//! | retire a signing key (root-signed key list) | [`Authority::retire_key`], [`Authority::key_list`], [`Authority::key_certificates`], [`Authority::trust_bundle`] |
+//! | suspend, resume, revoke a license | [`Authority::suspend`], [`Authority::resume`], [`Authority::revoke`] |
 //! | issue a license (key + signed license) | [`Authority::issue`] |
 //! | answer a usage request with a usage license | [`Authority::fulfil`], [`Authority::fulfil_with`] (refresh only), [`Authority::fulfil_many`] (group commit) |
 //! | process a deactivation code | [`Authority::deactivate`] |
@@ -74,6 +79,7 @@ mod activations;
 mod audit;
 mod authority;
 mod error;
+mod export;
 mod fulfilment;
 mod keys;
 mod keystore;
@@ -85,6 +91,7 @@ mod spec;
 
 pub use authority::{Authority, DEFAULT_ACTOR, KEYS_DIR, LEDGER_FILE};
 pub use error::{AuthorityError, LedgerError, Result};
+pub use export::{export_root, RootFormat};
 pub use ledger::store::{Migration, SqlStore, SqlTx, SqlValue};
 pub use records::{
     Activation, ActivationStatus, AuditEntry, KeyStatus, LicenseRecord, LicenseStatus,

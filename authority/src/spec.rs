@@ -79,8 +79,8 @@ pub struct IssueSpec {
     /// How often the license may move between devices (deactivations and restores);
     /// default [`TransferPolicy::DEFAULT`], 4 per 365 days.
     pub transfers: TransferPolicy,
-    /// The offline refresh period, in seconds (signed in the grant); 0 (the default here;
-    /// `tollgate vendor issue` defaults to 365 days): none. When set, every offline and
+    /// The offline refresh period, in seconds (signed in the grant); 0 (the default): none.
+    /// Recommended for offline licenses (e.g. 365 days). When set, every offline and
     /// floating usage license gets `refresh_deadline = issued_at + offline_refresh_secs`: a
     /// host renews with a new round trip before it, and a restored copy of a deactivated host
     /// stops working at it.

@@ -4,6 +4,10 @@
 
 mod common;
 
+/// The seed of the published development root (`tests/fixtures/dev-root.seed`, the reference
+/// root of `tollgate_core::reference`).
+const DEV_ROOT_SEED: [u8; 32] = [0x0a; 32];
+
 use common::*;
 use tollgate_authority::AuthorityError;
 use tollgate_core::*;
@@ -24,7 +28,7 @@ fn host_verifier(root: &[u8; 32], key_list: Option<&str>) -> Verifier {
 #[test]
 fn dev_root_seed_is_the_reference_root() {
     let seed = std::fs::read(dev_seed_path()).unwrap();
-    assert_eq!(seed, tollgate_core::reference::ROOT_SEED);
+    assert_eq!(seed, DEV_ROOT_SEED);
     let (dir, mut v) = vendor();
     assert!(matches!(
         v.root_public_key(),
@@ -34,7 +38,7 @@ fn dev_root_seed_is_the_reference_root() {
     let public = v.import_root_key_file(&dev_seed_path(), T0).unwrap();
     assert_eq!(
         public,
-        VendorSigningKey::from_seed(&tollgate_core::reference::ROOT_SEED).public_key()
+        VendorSigningKey::from_seed(&DEV_ROOT_SEED).public_key()
     );
     assert_eq!(v.root_public_key().unwrap(), public);
     let path = dir.path().join("keys/root.key");

@@ -17,7 +17,9 @@ pub struct HostArgs {
     /// The host's state directory (device key, pending request, installed license).
     #[arg(long, env = "TOLLGATE_STATE_DIR", default_value = "tollgate-state")]
     state: PathBuf,
-    /// The product's host configuration (from `tollgate vendor host-config`).
+    /// The product's host configuration (from `tollgate vendor host-config`): options only.
+    /// The vendor root is compiled into this binary (TOLLGATE_VENDOR_ROOT at build time); a
+    /// file naming vendor keys, a root or a tolerance is refused.
     #[arg(
         long,
         env = "TOLLGATE_HOST_CONFIG",
@@ -115,6 +117,12 @@ enum HostCmd {
     },
     /// Shows the fingerprint components (digests only) and how they match the license.
     Fingerprint,
+    /// Applies a root-signed key list (`TGKL:…`) from the vendor that retires signing keys;
+    /// this host keeps the highest sequence it has seen and refuses older ones.
+    KeyList {
+        /// The key list: a file, `-` for standard input, or the text itself.
+        key_list: Option<String>,
+    },
     /// Verifies a usage license without touching any state.
     Verify {
         /// The usage license: a file, `-` for standard input, or the text itself.
@@ -227,8 +235,10 @@ pub fn status_text(s: &Status) -> String {
     t.trim_end().to_string()
 }
 
-/// Runs a host verb. Returns the process exit code for `check`.
-pub fn run(args: HostArgs, out: &Out, now: u64) -> Result<u8, Failure> {
+/// Runs a host verb. Returns the process exit code for `check`. With `fixed_clock` (the hidden
+/// `--now` / `TOLLGATE_NOW`, for support and tests), the host's clock reads `now`; the time
+/// floor applies to it exactly as to the system clock.
+pub fn run(args: HostArgs, out: &Out, now: u64, fixed_clock: bool) -> Result<u8, Failure> {
     let mut config = load_config(&args.config)?;
     config.fingerprint.probes = !args.no_probes;
     config.fingerprint.allow_override = args.allow_override;
@@ -267,7 +277,12 @@ pub fn run(args: HostArgs, out: &Out, now: u64) -> Result<u8, Failure> {
         );
         return Ok(0);
     }
-    let mut mgr = LicenseManager::open(config, &args.state)?;
+    let mut mgr = if fixed_clock {
+        let clock = std::sync::Arc::new(tollgate_sdk::ManualClock::new(now));
+        LicenseManager::open_with_clock(config, &args.state, clock)?
+    } else {
+        LicenseManager::open(config, &args.state)?
+    };
     match args.cmd {
         HostCmd::Request { key, key_file } => {
             let key = match (key, key_file) {
@@ -411,6 +426,15 @@ pub fn run(args: HostArgs, out: &Out, now: u64) -> Result<u8, Failure> {
                 }
                 t.trim_end().to_string()
             });
+        }
+        HostCmd::KeyList { key_list } => {
+            let text = artifact(key_list.as_deref())?;
+            let sequence = mgr.apply_key_list(&text)?;
+            let s = mgr.status();
+            out.emit(
+                json!({"key_list_sequence": sequence, "state": s.state.name()}),
+                || format!("Key list {sequence} applied.\n{}", status_text(&s)),
+            );
         }
         HostCmd::Verify { .. } => {}
     }

@@ -48,13 +48,14 @@ fn system_now() -> u64 {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let out = output::Out { json: cli.json };
-    let now = match cli.now.as_deref().map(input::parse_time).transpose() {
-        Ok(n) => n.unwrap_or_else(system_now),
+    let fixed = match cli.now.as_deref().map(input::parse_time).transpose() {
+        Ok(n) => n,
         Err(f) => return f.report(cli.json),
     };
+    let now = fixed.unwrap_or_else(system_now);
     let result = match cli.cmd {
         Cmd::Vendor(args) => vendor::run(args, &out, now).map(|()| 0),
-        Cmd::Host(args) => host::run(args, &out, now),
+        Cmd::Host(args) => host::run(args, &out, now, fixed.is_some()),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -116,8 +116,14 @@ impl World {
         )
     }
 
-    fn state_bytes(&self, state: &str) -> Vec<u8> {
-        std::fs::read(self.path(state).join("state.json")).unwrap()
+    /// The state document without its clock high-water mark (which every opening of the
+    /// state advances to the current second): what an operation must leave unchanged.
+    fn state_bytes(&self, state: &str) -> Value {
+        let mut doc: Value =
+            serde_json::from_slice(&std::fs::read(self.path(state).join("state.json")).unwrap())
+                .unwrap();
+        doc.as_object_mut().unwrap().remove("high_water");
+        doc
     }
 
     fn issue(&self, dir: &str, models: &str) -> String {
@@ -234,7 +240,8 @@ fn an_ordinary_host_refuses_a_floating_usage_license() {
     assert_eq!(w.state_bytes("srv"), before);
 
     // The floating server's whole state directory copied (its license installed).
-    let mut doc: Value = serde_json::from_slice(&before).unwrap();
+    let mut doc = before.clone();
+    doc["high_water"] = 0.into();
     doc["installed"] = serde_json::json!({"usage_license": ul, "installed_at": 1_700_000_000u64});
     doc["pending"] = Value::Null;
     std::fs::write(w.path("srv").join("state.json"), doc.to_string()).unwrap();
@@ -287,4 +294,71 @@ fn overriding_a_probed_kind_needs_the_flag_and_one_kind_is_too_few() {
     let err: Value = serde_json::from_slice(&out.stderr).unwrap();
     assert_eq!(err["error"]["code"], 237);
     assert_eq!(err["error"]["kind"], "TooFewComponents");
+}
+
+/// Issue 11 §1 revocation: the vendor retires a compromised signing key (`vendor key retire`,
+/// a root-signed key list); `host key-list` applies it, the license that key signed stops
+/// working, and an older list is refused (126 StaleKeyList).
+#[test]
+fn a_retired_signing_key_stops_its_licenses_and_old_lists_are_refused() {
+    let w = World::new();
+    let cfg = w.path("host.json");
+    let key = w.issue("vendor", "offline");
+    let req = w.host_ok(&cfg, "a", &["request", "--key", &key]);
+    let ul = w.vendor(
+        "vendor",
+        &["fulfil", req["usage_request"].as_str().unwrap()],
+    );
+    w.host_ok(
+        &cfg,
+        "a",
+        &["install", ul["usage_license"].as_str().unwrap()],
+    );
+    assert_eq!(
+        w.host(&cfg, "a", &["check", "mqtt-server"]).status.code(),
+        Some(0)
+    );
+
+    let keys = w.vendor("vendor", &["key", "list"]);
+    let keys = keys.as_array().or_else(|| keys["keys"].as_array()).unwrap();
+    let old = keys[0]["key_id"].as_str().unwrap().to_owned();
+    w.vendor("vendor", &["key", "rotate"]);
+    let first = w.vendor("vendor", &["key", "retire", &old]);
+    let first = first["key_lists"][0]["key_list"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // A second list (higher sequence) after another rotation and retirement.
+    let keys = w.vendor("vendor", &["key", "list"]);
+    let keys = keys.as_array().or_else(|| keys["keys"].as_array()).unwrap();
+    let second_key = keys
+        .iter()
+        .find(|k| k["key_id"].as_str() != Some(old.as_str()))
+        .unwrap()["key_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    w.vendor("vendor", &["key", "rotate"]);
+    let second = w.vendor("vendor", &["key", "retire", &second_key]);
+    let second = second["key_lists"][0]["key_list"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let applied = w.host_ok(&cfg, "a", &["key-list", &second]);
+    assert_eq!(applied["key_list_sequence"], 2);
+    assert_ne!(applied["state"], "active");
+    assert_eq!(
+        w.host(&cfg, "a", &["check", "mqtt-server"]).status.code(),
+        Some(1)
+    );
+    let status = w.host_ok(&cfg, "a", &["status"]);
+    assert_eq!(status["error"]["code"], 125, "{status}");
+    // The older list is refused, and the state keeps the newer one.
+    let before = w.state_bytes("a");
+    assert_eq!(
+        w.host_fails(&cfg, "a", &["key-list", &first]),
+        (3, 126, "StaleKeyList".into())
+    );
+    assert_eq!(w.state_bytes("a"), before);
 }

@@ -19,7 +19,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
-use tollgate_authority::{FulfilMode, IssueSpec, DEFAULT_FINGERPRINT_THRESHOLD};
+use tollgate_authority::{FulfilMode, IssueSpec, LicenseStatus, DEFAULT_FINGERPRINT_THRESHOLD};
 use tollgate_core::{DeactivationCode, DeploymentModel};
 
 use crate::dto::*;
@@ -67,6 +67,7 @@ pub const ROUTES: &[Route] = &[
     route("GET", "/metrics", "metrics", false),
     route("GET", "/openapi.json", "openapi", false),
     route("GET", "/v1/keys", "keys", false),
+    route("GET", "/v1/keys/{product}", "trust", false),
     route("POST", "/v1/activate", "activate", true),
     route("POST", "/v1/refresh", "refresh", true),
     route("POST", "/v1/deactivate", "deactivate", true),
@@ -84,6 +85,24 @@ pub const ROUTES: &[Route] = &[
         "POST",
         "/v1/admin/licenses/{id}/activations/{activation_id}/restore",
         "admin_restore",
+        true,
+    ),
+    route(
+        "POST",
+        "/v1/admin/licenses/{id}/suspend",
+        "admin_suspend",
+        true,
+    ),
+    route(
+        "POST",
+        "/v1/admin/licenses/{id}/resume",
+        "admin_resume",
+        true,
+    ),
+    route(
+        "POST",
+        "/v1/admin/licenses/{id}/revoke",
+        "admin_revoke",
         true,
     ),
     route("GET", "/v1/admin/audit", "admin_audit", true),
@@ -114,6 +133,9 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/v1/admin/licenses/{id}/activations/{activation_id}/restore",
             post(admin_restore),
         )
+        .route("/v1/admin/licenses/{id}/suspend", post(admin_suspend))
+        .route("/v1/admin/licenses/{id}/resume", post(admin_resume))
+        .route("/v1/admin/licenses/{id}/revoke", post(admin_revoke))
         .route("/v1/admin/audit", get(admin_audit))
         .route_layer(middleware::from_fn_with_state(
             Arc::clone(&state),
@@ -124,6 +146,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))
         .route("/v1/keys", get(keys))
+        .route("/v1/keys/{product}", get(trust))
         .route("/v1/activate", post(activate))
         .route("/v1/refresh", post(refresh))
         .route("/v1/deactivate", post(deactivate))
@@ -264,6 +287,36 @@ async fn keys(State(app): App) -> Result<Json<Vec<KeyOut>>, ApiError> {
     Ok(Json(keys.into_iter().map(KeyOut::from).collect()))
 }
 
+async fn trust(
+    State(app): App,
+    product: Result<Path<String>, PathRejection>,
+) -> Result<Json<TrustOut>, ApiError> {
+    let product = ids(product)?;
+    let p = product.clone();
+    let (key_certificates, key_list) = app
+        .store
+        .run(SERVICE_ACTOR, move |a| a.trust_bundle(&p))
+        .await?;
+    Ok(Json(TrustOut {
+        product,
+        key_certificates,
+        key_list,
+    }))
+}
+
+/// Counts and logs a rapid transfer (a new seat soon after a freed one).
+fn note_rapid(app: &AppState, f: &tollgate_authority::Fulfilled) {
+    if let Some(after) = f.rapid_transfer_after {
+        app.metrics.rapid_transfer();
+        tracing::warn!(
+            license_id = f.license_id,
+            activation_id = f.activation_id,
+            after_activation = after,
+            "rapid transfer: a new seat soon after another was freed"
+        );
+    }
+}
+
 async fn activate(
     State(app): App,
     Body(b): Body<UsageRequestIn>,
@@ -272,6 +325,7 @@ async fn activate(
         .store
         .fulfil(&b.request, DeploymentModel::Online, FulfilMode::Activate)
         .await?;
+    note_rapid(&app, &f);
     if f.new_activation {
         tracing::info!(
             license_id = f.license_id,
@@ -301,6 +355,7 @@ async fn offline_fulfil(
         .store
         .fulfil(&b.request, DeploymentModel::Offline, FulfilMode::Activate)
         .await?;
+    note_rapid(&app, &f);
     Ok(Json(f.into()))
 }
 
@@ -349,6 +404,18 @@ async fn admin_issue(
     spec.fingerprint_threshold = b
         .fingerprint_threshold
         .unwrap_or(DEFAULT_FINGERPRINT_THRESHOLD);
+    if let Some(s) = b.offline_refresh_secs {
+        spec.offline_refresh_secs = s;
+    }
+    if let Some(s) = b.rollback_tolerance_secs {
+        spec.rollback_tolerance_secs = s;
+    }
+    if let Some(n) = b.max_transfers {
+        spec.transfers.max_transfers = Some(n);
+    }
+    if let Some(s) = b.transfer_period_secs {
+        spec.transfers.period_secs = s;
+    }
     let issued = app
         .store
         .run(ADMIN_ACTOR, move |a| a.issue(spec, unix_now()))
@@ -421,6 +488,55 @@ async fn admin_restore(
         .await?;
     tracing::info!(license_id = id, activation_id, "activation restored");
     Ok(Json(freed.into()))
+}
+
+async fn set_status(
+    app: &AppState,
+    id: Result<Path<u64>, PathRejection>,
+    b: StatusIn,
+    to: LicenseStatus,
+) -> Result<Json<StatusOut>, ApiError> {
+    let id = ids(id)?;
+    app.store
+        .run(ADMIN_ACTOR, move |a| match to {
+            LicenseStatus::Active => a.resume(id, &b.reason, unix_now()),
+            LicenseStatus::Suspended => a.suspend(id, &b.reason, unix_now()),
+            LicenseStatus::Revoked => a.revoke(id, &b.reason, unix_now()),
+        })
+        .await?;
+    tracing::info!(
+        license_id = id,
+        status = to.name(),
+        "license status changed"
+    );
+    Ok(Json(StatusOut {
+        license_id: id,
+        status: to.name().into(),
+    }))
+}
+
+async fn admin_suspend(
+    State(app): App,
+    id: Result<Path<u64>, PathRejection>,
+    Body(b): Body<StatusIn>,
+) -> Result<Json<StatusOut>, ApiError> {
+    set_status(&app, id, b, LicenseStatus::Suspended).await
+}
+
+async fn admin_resume(
+    State(app): App,
+    id: Result<Path<u64>, PathRejection>,
+    Body(b): Body<StatusIn>,
+) -> Result<Json<StatusOut>, ApiError> {
+    set_status(&app, id, b, LicenseStatus::Active).await
+}
+
+async fn admin_revoke(
+    State(app): App,
+    id: Result<Path<u64>, PathRejection>,
+    Body(b): Body<StatusIn>,
+) -> Result<Json<StatusOut>, ApiError> {
+    set_status(&app, id, b, LicenseStatus::Revoked).await
 }
 
 /// Query of `GET /v1/admin/audit`.

@@ -193,6 +193,14 @@ pub struct IssueIn {
     pub not_after: Option<u64>,
     /// Fingerprint components that must match; default 3.
     pub fingerprint_threshold: Option<u8>,
+    /// Offline refresh period in seconds (signed in the grant); default 0 (none).
+    pub offline_refresh_secs: Option<u32>,
+    /// The host's clock rollback tolerance in seconds (signed in the grant); default 3600.
+    pub rollback_tolerance_secs: Option<u32>,
+    /// Transfers (deactivations and restores) per period; default 4.
+    pub max_transfers: Option<u32>,
+    /// The transfer period in seconds; default 365 days.
+    pub transfer_period_secs: Option<u64>,
 }
 
 /// A newly issued license.
@@ -316,6 +324,35 @@ pub struct RestoreIn {
     pub operator: String,
 }
 
+/// Body of `POST /v1/admin/licenses/{id}/suspend|resume|revoke`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusIn {
+    /// Why (recorded in the audit log).
+    pub reason: String,
+}
+
+/// A license's new status.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct StatusOut {
+    /// The license id.
+    pub license_id: u64,
+    /// `active`, `suspended` or `revoked`.
+    pub status: String,
+}
+
+/// `GET /v1/keys/{product}`: what hosts of a product may learn about signing keys. Each item
+/// counts on a host only when the root compiled into it verifies it.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct TrustOut {
+    /// The product.
+    pub product: String,
+    /// Root-signed certificates (`TGKC:…`) of the signing keys not retired.
+    pub key_certificates: Vec<String>,
+    /// The current root-signed key list (`TGKL:…`), if a key was ever retired.
+    pub key_list: Option<String>,
+}
+
 /// A license as the ledger holds it.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct LicenseOut {
@@ -353,6 +390,21 @@ pub struct LicenseOut {
     pub license: String,
     /// The key that signed it.
     pub key_id: String,
+    /// `active`, `suspended` or `revoked`.
+    #[serde(default)]
+    pub status: String,
+    /// Offline refresh period in seconds (0: none).
+    #[serde(default)]
+    pub offline_refresh_secs: u32,
+    /// Transfers (deactivations and restores) allowed per period; `None`: unlimited.
+    #[serde(default)]
+    pub max_transfers: Option<u32>,
+    /// The transfer period, in seconds.
+    #[serde(default)]
+    pub transfer_period_secs: u64,
+    /// Activations that were rapid transfers (a new seat soon after a freed one).
+    #[serde(default)]
+    pub rapid_transfers: u64,
     /// The activations (only in `GET /v1/admin/licenses/{id}`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub activations: Option<Vec<ActivationOut>>,
@@ -382,6 +434,11 @@ impl From<LicenseRecord> for LicenseOut {
             revised_at: r.revised_at,
             license: r.armored,
             key_id: r.key_id.to_hex(),
+            status: r.status.name().into(),
+            offline_refresh_secs: g.offline_refresh_secs,
+            max_transfers: r.transfers.max_transfers,
+            transfer_period_secs: r.transfers.period_secs,
+            rapid_transfers: r.rapid_transfers,
             activations: None,
         }
     }
@@ -408,6 +465,9 @@ pub struct ActivationOut {
     pub last_fulfilled_at: u64,
     /// When its seat was freed.
     pub freed_at: Option<u64>,
+    /// A rapid transfer: the freed activation this seat followed within minutes.
+    #[serde(default)]
+    pub rapid_transfer_after: Option<u64>,
 }
 
 impl From<Activation> for ActivationOut {
@@ -422,6 +482,7 @@ impl From<Activation> for ActivationOut {
             created_at: a.created_at,
             last_fulfilled_at: a.last_fulfilled_at,
             freed_at: a.freed_at,
+            rapid_transfer_after: a.follows_activation,
         }
     }
 }

@@ -9,6 +9,7 @@
 //! | `tollgate_group_commit_batches_total` | counter | |
 //! | `tollgate_group_commit_items_total` | counter | |
 //! | `tollgate_group_commit_batch_size` | histogram | |
+//! | `tollgate_rapid_transfers_total` | counter | |
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -79,6 +80,7 @@ pub struct Metrics {
     rate_limited: AtomicU64,
     batches: AtomicU64,
     batch_items: AtomicU64,
+    rapid_transfers: AtomicU64,
 }
 
 impl Metrics {
@@ -91,6 +93,17 @@ impl Metrics {
             .entry(endpoint)
             .or_default()
             .observe(&LATENCY_BUCKETS, elapsed.as_secs_f64());
+    }
+
+    /// A new seat was a rapid transfer (taken soon after another seat of its license was
+    /// freed: the clone-by-backup pattern).
+    pub fn rapid_transfer(&self) {
+        self.rapid_transfers.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Rapid transfers counted so far.
+    pub fn rapid_transfers(&self) -> u64 {
+        self.rapid_transfers.load(Ordering::Relaxed)
     }
 
     /// A request was refused by the rate limiter.
@@ -155,6 +168,11 @@ impl Metrics {
                 "Activations answered by the group-commit writer.",
                 &self.batch_items,
             ),
+            (
+                "tollgate_rapid_transfers_total",
+                "New seats taken soon after another seat of the license was freed.",
+                &self.rapid_transfers,
+            ),
         ];
         for (name, help, v) in counters {
             let _ = writeln!(out, "# HELP {name} {help}");
@@ -183,7 +201,9 @@ mod tests {
         m.request("activate", "ok", Duration::from_millis(3));
         m.request("activate", "SeatsExhausted", Duration::from_millis(30));
         m.batch(5);
+        m.rapid_transfer();
         let text = m.render();
+        assert!(text.contains("tollgate_rapid_transfers_total 1\n"));
         assert!(text.contains("tollgate_requests_total{endpoint=\"activate\",outcome=\"ok\"} 1"));
         assert!(text.contains(
             "tollgate_request_duration_seconds_bucket{endpoint=\"activate\",le=\"0.005\"} 1"
