@@ -9,6 +9,13 @@ HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
 export TOLLGATE_BIN="$TARGET/release/tollgate"
+# Everything here is built with the published DEVELOPMENT root (its private seed is
+# tests/fixtures/dev-root.seed, which the tests' vendor imports): the CLI (cargo reads it from
+# the environment at build time), the tests, the example and the Mosquitto plugin.
+TOLLGATE_VENDOR_ROOT="$(sed -n 's/^TOLLGATE_VENDOR_ROOT.*"\([0-9a-fA-F]\{64\}\)".*/\1/p' \
+  "$ROOT/.cargo/config.toml")"
+export TOLLGATE_VENDOR_ROOT
+DEV_ROOT_SEED="$ROOT/tests/fixtures/dev-root.seed"
 MAKE=(make --no-print-directory -C "$HERE")
 step() { printf '\n--> %s\n' "$*"; }
 
@@ -18,6 +25,19 @@ step "C: libtollgate.a, libtollgate.so and the tollgate CLI (release)"
 step "C: include/tollgate.h is what cbindgen generates"
 "${MAKE[@]}" check-header
 
+step "C: vendor-root.sh writes the root bytes tollgate vendor export-root --format c writes"
+ROOTCHK="$(mktemp -d)"
+"$TOLLGATE_BIN" vendor --dir "$ROOTCHK/vendor" init --import-root "$DEV_ROOT_SEED" >/dev/null
+"$TOLLGATE_BIN" vendor --dir "$ROOTCHK/vendor" export-root --format c --out "$ROOTCHK/cli.h" >/dev/null
+"$HERE/vendor-root.sh" "$ROOTCHK/script.h"
+diff <(grep -o '0x[0-9a-f][0-9a-f]' "$ROOTCHK/cli.h") <(grep -o '0x[0-9a-f][0-9a-f]' "$ROOTCHK/script.h")
+[ "$(grep -o '0x[0-9a-f][0-9a-f]' "$ROOTCHK/script.h" | wc -l)" -eq 32 ]
+if TOLLGATE_VENDOR_ROOT=not-hex "$HERE/vendor-root.sh" "$ROOTCHK/bad.h" 2>/dev/null \
+  || [ -e "$ROOTCHK/bad.h" ]; then
+  echo "vendor-root.sh accepted a malformed TOLLGATE_VENDOR_ROOT" >&2; exit 1
+fi
+rm -rf "$ROOTCHK"
+
 step "C: install into a staging prefix; build the example with pkg-config and run it"
 "${MAKE[@]}" example
 EX="$HERE/build/tollgate_example"
@@ -26,8 +46,8 @@ trap 'rm -rf "$WORK"' EXIT
 (
   cd "$WORK"
   export TOLLGATE_VENDOR_DIR="$WORK/vendor"
-  export TOLLGATE_COMPONENTS="machine-id=example-machine;hostname=example.local;mac=02:00:00:00:00:0d"
-  "$TOLLGATE_BIN" vendor init >/dev/null
+  export TOLLGATE_COMPONENTS="machine-id=example-machine;mac=02:42:ac:11:00:07;hostname=example.local"
+  "$TOLLGATE_BIN" vendor init --import-root "$DEV_ROOT_SEED" >/dev/null
   "$TOLLGATE_BIN" vendor host-config --product chariot --product-version 4.2.0 --out host.json >/dev/null
   "$TOLLGATE_BIN" --json vendor issue --product chariot --customer ACME --feature mqtt-server \
     --feature iot-bridge:1000/month --key-out key >/dev/null

@@ -16,6 +16,19 @@ fi
 cargo build --quiet --release -p tollgate-jni --manifest-path "$ROOT/Cargo.toml"
 cargo build --quiet -p tollgate-cli -p tollgate-server -p tollgate-floating --manifest-path "$ROOT/Cargo.toml"
 
+# The tests are built with the published development root's `VendorRoot` (as a product is with
+# its vendor's): the committed class must be what `tollgate vendor export-root` writes.
+ROOTDIR="$(mktemp -d)"
+trap 'rm -rf "$ROOTDIR"' EXIT
+"$ROOT/target/debug/tollgate" vendor --dir "$ROOTDIR/vendor" init \
+  --import-root "$ROOT/tests/fixtures/dev-root.seed" >/dev/null
+"$ROOT/target/debug/tollgate" vendor --dir "$ROOTDIR/vendor" export-root --format java \
+  --package dev.tollgate --out "$ROOTDIR/VendorRoot.java" >/dev/null
+diff -u src/test/java/dev/tollgate/VendorRoot.java "$ROOTDIR/VendorRoot.java" || {
+  echo "src/test/java/dev/tollgate/VendorRoot.java differs from tollgate vendor export-root" >&2
+  exit 1
+}
+
 RES=src/main/resources/native/linux-x86_64
 mkdir -p "$RES"
 cp "$ROOT/target/release/libtollgate_jni.so" "$RES/"

@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "tollgate.h"
+#include "tollgate_vendor_root.h"
 
 static double now_ns(void) {
   struct timespec ts;
@@ -91,11 +92,13 @@ int main(int argc, char **argv) {
   size_t len = 0;
   char *json = read_all(argv[1], &len);
   tollgate_config *cfg = NULL;
-  if (json == NULL || tollgate_config_from_json(json, len, &cfg) != TOLLGATE_OK) {
+  if (json == NULL || tollgate_config_from_json(TOLLGATE_VENDOR_ROOT, sizeof TOLLGATE_VENDOR_ROOT,
+                                                json, len, &cfg) != TOLLGATE_OK) {
     fprintf(stderr, "cannot read the host configuration %s\n", argv[1]);
     return 1;
   }
   tollgate_config_set_probes(cfg, false);
+  tollgate_config_allow_component_override(cfg, true); /* the components are given below */
   for (int i = 3; i < argc; i++) {
     const char *eq = strchr(argv[i], '=');
     uint8_t kind = 0;

@@ -15,7 +15,8 @@ export TOLLGATE_VENDOR_DIR="$WORK/vendor" TOLLGATE_HOST_CONFIG="$WORK/host.json"
 COMPONENTS=(machine-id=bench-machine mac=02:42:ac:11:00:09 hostname=bench.local)
 HOST=(--state "$WORK/state" --no-probes --allow-override)
 for c in "${COMPONENTS[@]}"; do HOST+=(--component "$c"); done
-"$TG" vendor init >/dev/null
+# The published development root: the benchmark is built with its public key.
+"$TG" vendor init --import-root "$ROOT/tests/fixtures/dev-root.seed" >/dev/null
 "$TG" vendor host-config --product chariot --product-version 4.2.0 --out "$TOLLGATE_HOST_CONFIG" >/dev/null
 "$TG" --json vendor issue --product chariot --customer bench --feature mqtt-server \
   --feature support:for=1y --feature iot-bridge:1000/month --key-out "$WORK/key" >/dev/null

@@ -4,6 +4,11 @@
  *
  *   cc -o tollgate_example tollgate_example.c $(pkg-config --cflags --libs tollgate)
  *
+ * The vendor's root public key is compiled in: `tollgate_vendor_root.h` is generated from the
+ * vendor's 64 hex digits (`tollgate vendor export-root --format c`, or
+ * `TOLLGATE_VENDOR_ROOT=<hex> bindings/c/vendor-root.sh tollgate_vendor_root.h`). The host
+ * configuration file holds options only; a file that names keys is refused.
+ *
  * Usage: tollgate_example HOST_CONFIG.json STATE_DIR COMMAND [ARGS]
  *   status               the license status (JSON)
  *   request KEY          make a usage request for the license key; print it for the vendor
@@ -13,7 +18,8 @@
  *   use FEATURE UNITS    record usage of a metered feature
  *   deactivate           remove the license; print the deactivation code for the vendor
  * With TOLLGATE_COMPONENTS="kind=value;kind=value…" the probes are off and the fingerprint is
- * made of these components (as `tollgate host --no-probes --component kind=value`).
+ * made of these components (as `tollgate host --no-probes --allow-override --component
+ * kind=value`): a test's escape hatch, never what a product does.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdint.h>
@@ -22,6 +28,7 @@
 #include <string.h>
 
 #include <tollgate.h>
+#include "tollgate_vendor_root.h"
 
 static char *read_file(const char *path, size_t *len) {
   FILE *f = fopen(path, "rb");
@@ -47,6 +54,7 @@ static int fail(const char *what, tollgate_result rc) {
 /* Adds the components of TOLLGATE_COMPONENTS, replacing the probes. */
 static tollgate_result add_components(tollgate_config *cfg, const char *spec) {
   tollgate_result rc = tollgate_config_set_probes(cfg, false);
+  if (rc == TOLLGATE_OK) rc = tollgate_config_allow_component_override(cfg, true);
   char *copy = strdup(spec);
   char *save = NULL;
   for (char *item = strtok_r(copy, ";", &save); item != NULL && rc == TOLLGATE_OK;
@@ -93,7 +101,8 @@ int main(int argc, char **argv) {
     return 2;
   }
   tollgate_config *cfg = NULL;
-  tollgate_result rc = tollgate_config_from_json(json, len, &cfg);
+  tollgate_result rc = tollgate_config_from_json(
+      TOLLGATE_VENDOR_ROOT, sizeof TOLLGATE_VENDOR_ROOT, json, len, &cfg);
   if (rc != TOLLGATE_OK) return fail("reading the host configuration", rc);
   const char *components = getenv("TOLLGATE_COMPONENTS");
   if (components != NULL && (rc = add_components(cfg, components)) != TOLLGATE_OK) {

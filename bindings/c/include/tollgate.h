@@ -158,8 +158,9 @@
 typedef struct tollgate_clock tollgate_clock;
 
 /**
- * The product configuration a manager is opened with: product id and version, fingerprint
- * salt, the vendor's public keys, and how the host's fingerprint is built.
+ * The product configuration a manager is opened with: the vendor's ROOT public key (compiled
+ * into the product), product id and version, fingerprint salt, optional key certificates and
+ * key list, and how the host's fingerprint is built.
  *
  * Made with `tollgate_config_new` or `tollgate_config_from_json`, freed with
  * `tollgate_config_free`. Opening a manager copies it, so it may be freed right after.
@@ -631,12 +632,12 @@ typedef struct tollgate_meter_reading {
 #define TOLLGATE_ERR_BAD_RESPONSE 234
 
 /**
- * 235: The host configuration names keys, a root or security policy (runtime `UntrustedConfig`).
+ * 235: The host configuration names keys, a root or security policy; the vendor root is compiled in (runtime `UntrustedConfig`).
  */
 #define TOLLGATE_ERR_UNTRUSTED_CONFIG 235
 
 /**
- * 236: This build has no vendor root key (runtime `NoVendorRoot`).
+ * 236: This build has no vendor root key (runtime `NoVendorRoot`; the C API always takes the root, so it never returns it).
  */
 #define TOLLGATE_ERR_NO_VENDOR_ROOT 236
 
@@ -646,12 +647,12 @@ typedef struct tollgate_meter_reading {
 #define TOLLGATE_ERR_TOO_FEW_COMPONENTS 237
 
 /**
- * 238: A probed fingerprint component is overridden without the explicit opt-in (runtime `ComponentOverride`).
+ * 238: A probed fingerprint component is overridden without `tollgate_config_allow_component_override` (runtime `ComponentOverride`).
  */
 #define TOLLGATE_ERR_COMPONENT_OVERRIDE 238
 
 /**
- * 239: The usage license's deployment model does not fit this host (runtime `WrongModel`).
+ * 239: The usage license's deployment model does not fit this host, e.g. a floating server's usage license (runtime `WrongModel`).
  */
 #define TOLLGATE_ERR_WRONG_MODEL 239
 
@@ -748,46 +749,74 @@ tollgate_result tollgate_clock_advance(const struct tollgate_clock *clock, uint6
 void tollgate_clock_free(struct tollgate_clock *clock);
 
 /**
- * Makes a configuration for product `product` (e.g. `"chariot"`) at version `product_version`
- * (e.g. `"4.2.0"`) with the product's fingerprint salt, no vendor key yet (add them with
- * `tollgate_config_add_vendor_key`) and the platform's fingerprint probes.
+ * Makes a configuration that trusts the vendor root public key `vendor_root` (32 bytes of
+ * ed25519) for product `product` (e.g. `"chariot"`) at version `product_version` (e.g.
+ * `"4.2.0"`) with the product's fingerprint salt and the platform's fingerprint probes.
  *
- * The values are checked when a manager is opened with it. Fails with
- * `TOLLGATE_NULL_ARGUMENT` or `TOLLGATE_INVALID_UTF8`.
+ * The root must be compiled into the product, never read from a file the customer can edit:
+ * pass `TOLLGATE_VENDOR_ROOT` from the generated header `tollgate_vendor_root.h`
+ * (`tollgate vendor export-root --format c`, or `bindings/c/vendor-root.sh` from the 64 hex
+ * digits). The root never signs licenses; it certifies the vendor's signing keys, whose
+ * certificates travel inside the usage licenses, so a key rotation needs no rebuild.
+ *
+ * The values are checked when a manager is opened with it (a root that is not a valid
+ * ed25519 key: `TOLLGATE_ERR_BAD_PUBLIC_KEY`). Fails with `TOLLGATE_NULL_ARGUMENT`,
+ * `TOLLGATE_INVALID_UTF8`, or `TOLLGATE_ERR_INVALID_ARGUMENT` when `vendor_root_len` is not 32.
  *
  * # Safety
  *
  * Every pointer is NULL or valid for its length; `out` is NULL or writable.
  */
-tollgate_result tollgate_config_new(const char *product, size_t product_len, const char *product_version, size_t product_version_len, const uint8_t *salt, size_t salt_len, struct tollgate_config **out);
+tollgate_result tollgate_config_new(const uint8_t *vendor_root, size_t vendor_root_len, const char *product, size_t product_len, const char *product_version, size_t product_version_len, const uint8_t *salt, size_t salt_len, struct tollgate_config **out);
 
 /**
  * Reads a host configuration file's text, as written by `tollgate vendor host-config`:
- * `{"product": …, "product_version": …, "fingerprint_salt": …, "vendor_keys": ["<hex>", …]}`
- * plus optional `rollback_tolerance_secs` and `warn_days`. The platform probes are on.
+ * OPTIONS only, `{"product": …, "product_version": …, "fingerprint_salt": …}` plus optional
+ * `warn_days`, `min_components`, `key_certificates` (`["TGKC:…"]`) and `key_list`
+ * (`"TGKL:…"`). The trust anchor is `vendor_root` (32 bytes, compiled in: see
+ * `tollgate_config_new`); certificates and key lists in the file count only when that root
+ * signed them. The platform probes are on.
  *
- * Fails with `TOLLGATE_ERR_INVALID_ARGUMENT` (see `tollgate_last_error` for why),
- * `TOLLGATE_NULL_ARGUMENT` or `TOLLGATE_INVALID_UTF8`.
+ * A file that names keys, a root or a security policy (`vendor_keys`,
+ * `rollback_tolerance_secs`, …) is refused with `TOLLGATE_ERR_UNTRUSTED_CONFIG`, so nobody
+ * believes it is used. Fails also with `TOLLGATE_ERR_INVALID_ARGUMENT` (not such a document,
+ * or `vendor_root_len` is not 32; see `tollgate_last_error` for why), `TOLLGATE_NULL_ARGUMENT`
+ * or `TOLLGATE_INVALID_UTF8`.
  *
  * # Safety
  *
- * `json` is NULL or valid for `json_len` bytes; `out` is NULL or writable.
+ * `vendor_root` is NULL or valid for `vendor_root_len` bytes; `json` is NULL or valid for
+ * `json_len` bytes; `out` is NULL or writable.
  */
-tollgate_result tollgate_config_from_json(const char *json, size_t json_len, struct tollgate_config **out);
+tollgate_result tollgate_config_from_json(const uint8_t *vendor_root, size_t vendor_root_len, const char *json, size_t json_len, struct tollgate_config **out);
 
 /**
- * Adds a vendor public key (32 bytes of ed25519; several during a key rotation). The key is
- * checked when a manager is opened (`TOLLGATE_ERR_BAD_PUBLIC_KEY`).
+ * Adds a signing-key certificate (`TGKC:…`), for usage licenses that do not carry their
+ * signing key's certificate. It counts only when the configuration's vendor root signed it for
+ * this product; it is checked when a manager is opened.
  *
- * Fails with `TOLLGATE_ERR_INVALID_ARGUMENT` when `key_len` is not 32, or
- * `TOLLGATE_NULL_ARGUMENT`.
+ * Fails with `TOLLGATE_NULL_ARGUMENT` or `TOLLGATE_INVALID_UTF8`.
  *
  * # Safety
  *
- * `config` is NULL or a live configuration used by no other thread; `key` is NULL or valid
- * for `key_len` bytes.
+ * `config` is NULL or a live configuration used by no other thread; `text` is NULL or valid
+ * for `text_len` bytes.
  */
-tollgate_result tollgate_config_add_vendor_key(struct tollgate_config *config, const uint8_t *key, size_t key_len);
+tollgate_result tollgate_config_add_key_certificate(struct tollgate_config *config, const char *text, size_t text_len);
+
+/**
+ * Sets the vendor's root-signed key list (`TGKL:…`) that retires signing keys. It counts only
+ * when the vendor root signed it; the host keeps the highest sequence it has seen, so an older
+ * list changes nothing.
+ *
+ * Fails with `TOLLGATE_NULL_ARGUMENT` or `TOLLGATE_INVALID_UTF8`.
+ *
+ * # Safety
+ *
+ * `config` is NULL or a live configuration used by no other thread; `text` is NULL or valid
+ * for `text_len` bytes.
+ */
+tollgate_result tollgate_config_set_key_list(struct tollgate_config *config, const char *text, size_t text_len);
 
 /**
  * Turns the platform's fingerprint probes on (the default) or off. With the probes off, the
@@ -827,14 +856,17 @@ tollgate_result tollgate_config_add_component(struct tollgate_config *config, ui
 tollgate_result tollgate_config_replace_component(struct tollgate_config *config, uint8_t kind);
 
 /**
- * Sets how far (seconds) the clock may go back before the manager reports a clock rollback
- * (default 3600).
+ * Allows (`true`) components added with `tollgate_config_add_component` of a kind the
+ * platform probes read (machine-id, dmi-product-uuid, mac, root-disk, hostname). Such a value
+ * claims an identity instead of measuring it: for tests and documented escape hatches only.
+ * Without it (the default) opening a manager with such a component fails with
+ * `TOLLGATE_ERR_COMPONENT_OVERRIDE`.
  *
  * # Safety
  *
  * `config` is NULL or a live configuration used by no other thread.
  */
-tollgate_result tollgate_config_set_rollback_tolerance(struct tollgate_config *config, uint64_t secs);
+tollgate_result tollgate_config_allow_component_override(struct tollgate_config *config, bool allow);
 
 /**
  * Sets how many days before a subscription or the license ends the status starts warning

@@ -7,6 +7,11 @@
 #   support expired     mqtt-server is perpetual: clients connect; the status shows Support
 #                       inactive with a warning
 #   deactivated         after `tollgate host deactivate`, clients are refused again
+#   forged vendor       the customer's own vendor mints a license with every feature: the JSON
+#                       naming its key stops the broker; the forged usage license is refused
+#                       and every client with it; the broker stays unlicensed
+# The vendor holds the published development root (tests/fixtures/dev-root.seed); the plugin
+# and the CLI are built with its public key (TOLLGATE_VENDOR_ROOT, .cargo/config.toml).
 # Needs: the plugin (make -C bindings/c plugin), the tollgate CLI, mosquitto, mosquitto-clients.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")/.." && pwd)"
@@ -33,7 +38,11 @@ export TOLLGATE_VENDOR_DIR="$WORK/vendor" TOLLGATE_HOST_CONFIG="$WORK/host.json"
 COMPONENTS=(machine-id=e2e-broker-7f3a mac=02:42:ac:11:00:42 hostname=broker.e2e.local)
 COMPONENT_ARGS=()
 for c in "${COMPONENTS[@]}"; do COMPONENT_ARGS+=(--component "$c"); done
-host() { local state="$1"; shift; "$TG" host --state "$state" --no-probes --allow-override "${COMPONENT_ARGS[@]}" "$@"; }
+# The components claim kinds the probes read: a test's escape hatch, allowed explicitly.
+host() {
+  local state="$1"; shift
+  "$TG" host --state "$state" --no-probes --allow-override "${COMPONENT_ARGS[@]}" "$@"
+}
 
 CASE=""
 LOG=""
@@ -76,6 +85,7 @@ start_broker() {
       echo "plugin_opt_config $TOLLGATE_HOST_CONFIG"
       echo "plugin_opt_state_dir $state"
       echo "plugin_opt_probes false"
+      echo "plugin_opt_allow_override true"
       for c in "${COMPONENTS[@]}"; do echo "plugin_opt_component $c"; done
       echo "plugin_opt_status_file $STATUS_FILE"
       echo "plugin_opt_status_interval 1"
@@ -109,7 +119,7 @@ can_connect() { mosquitto_pub -h 127.0.0.1 -p "$PORT" -q 1 -t e2e/probe -m "$1" 
 status_topic() { mosquitto_sub -h 127.0.0.1 -p "$PORT" -t '$SYS/broker/license/status' -C 1 -W 5; }
 
 echo "== vendor: signing key, host configuration, licenses"
-"$TG" vendor init >/dev/null
+"$TG" vendor init --import-root "$ROOT/tests/fixtures/dev-root.seed" >/dev/null
 "$TG" vendor host-config --product chariot --product-version 4.2.0 --out "$TOLLGATE_HOST_CONFIG" >/dev/null
 "$TG" --json vendor issue --product chariot --customer "ACME Industrial" --feature mqtt-server \
   --feature support:for=1y --feature mqtt-connections:2/month --models offline --activations 2 \
@@ -196,5 +206,56 @@ contains "$LOG" "refusing client"
 contains "$LOG" "no usage license is installed"
 contains "$STATUS_FILE" '"state":"unlicensed"'
 ok "clients are refused after deactivation"
+
+CASE="forged-vendor"
+echo "== $CASE: the customer's own vendor key in the JSON, and a usage license it signed"
+MINE="$WORK/customer-vendor"
+"$TG" vendor --dir "$MINE" init >/dev/null
+"$TG" vendor --dir "$MINE" issue --product chariot --customer Mallory --feature mqtt-server \
+  --feature support:until=2099-12-31 --feature mqtt-connections:999999/month --models offline \
+  --activations 99 --key-out "$WORK/forged.key" >/dev/null
+MINE_PUB="$("$TG" --json vendor --dir "$MINE" key list | python3 -c \
+  'import json, sys; print(json.load(sys.stdin)["keys"][0]["public_key"])')"
+host "$WORK/state-forged" request --key-file "$WORK/forged.key" | tail -n1 > "$WORK/forged.tgrq"
+"$TG" vendor --dir "$MINE" fulfil "$WORK/forged.tgrq" | tail -n1 > "$WORK/forged.tgul"
+grep -q '^TGUL:' "$WORK/forged.tgul" || fail "the customer's vendor made no usage license"
+# 1. The host configuration swapped for one naming the customer's key: the broker refuses it.
+python3 - "$TOLLGATE_HOST_CONFIG" "$WORK/forged-host.json" "$MINE_PUB" <<'PY'
+import json, sys
+cfg = json.load(open(sys.argv[1]))
+cfg["vendor_keys"] = [sys.argv[3]]
+json.dump(cfg, open(sys.argv[2], "w"))
+PY
+LOG="$WORK/forged-json.log"
+: > "$LOG"
+{
+  echo "listener $(( 20000 + RANDOM % 40000 )) 127.0.0.1"
+  echo "allow_anonymous true"
+  echo "persistence false"
+  echo "user $(id -un)"
+  echo "log_dest file $LOG"
+  echo "log_type all"
+  echo "plugin $PLUGIN"
+  echo "plugin_opt_config $WORK/forged-host.json"
+  echo "plugin_opt_state_dir $WORK/state-forged"
+  echo "plugin_opt_probes false"
+  echo "plugin_opt_allow_override true"
+  for c in "${COMPONENTS[@]}"; do echo "plugin_opt_component $c"; done
+  echo "plugin_opt_usage_license $WORK/forged.tgul"
+} > "$WORK/forged-json.conf"
+if timeout 20 "$MOSQUITTO" -c "$WORK/forged-json.conf" >"$WORK/forged-json.stderr" 2>&1; then
+  fail "the broker ran with a host configuration naming the customer's key"
+fi
+grep -qF "vendor_keys" "$LOG" "$WORK/forged-json.stderr" \
+  || fail "the log does not say the configuration names a key"
+ok "the JSON naming the customer's key stops the broker (the log says why)"
+# 2. The honest configuration and the forged usage license: not installed, clients refused.
+start_broker forged "$WORK/state-forged" "usage_license $WORK/forged.tgul"
+if can_connect forged; then fail "a broker with a forged usage license accepted a client"; fi
+stop_broker
+contains "$LOG" "was not installed: error 124 (KeyNotCertified)"
+contains "$LOG" "refusing client"
+contains "$STATUS_FILE" '"state":"pending"'
+ok "the forged usage license is refused (124); clients are refused; the broker stays unlicensed"
 
 echo "== mosquitto end-to-end: all cases passed"

@@ -9,6 +9,10 @@
  *   plugin /usr/lib/tollgate_mosquitto.so
  *   plugin_opt_config /etc/chariot/tollgate-host.json
  *   plugin_opt_state_dir /var/lib/chariot/license
+ *
+ * The vendor's root public key is compiled in (tollgate_vendor_root.h, generated at build time
+ * from TOLLGATE_VENDOR_ROOT): the host configuration file holds options only, and a file that
+ * names keys is refused, so a customer cannot make the broker trust a key of their own.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -24,6 +28,7 @@
 #include <mosquitto_plugin.h>
 
 #include "tollgate.h"
+#include "tollgate_vendor_root.h"
 
 #define LOG_PREFIX "Tollgate: "
 
@@ -349,7 +354,8 @@ static tollgate_config *load_config(struct mosquitto_opt *opts, int count) {
     return NULL;
   }
   tollgate_config *cfg = NULL;
-  tollgate_result rc = tollgate_config_from_json(json, len, &cfg);
+  tollgate_result rc = tollgate_config_from_json(
+      TOLLGATE_VENDOR_ROOT, sizeof TOLLGATE_VENDOR_ROOT, json, len, &cfg);
   free(json);
   if (rc != TOLLGATE_OK) {
     mosquitto_log_printf(MOSQ_LOG_ERR, LOG_PREFIX "%s: %s", path, tollgate_error(rc));
@@ -358,6 +364,12 @@ static tollgate_config *load_config(struct mosquitto_opt *opts, int count) {
   const char *probes = option(opts, count, "probes");
   if (probes != NULL && (strcmp(probes, "false") == 0 || strcmp(probes, "off") == 0)) {
     tollgate_config_set_probes(cfg, false);
+  }
+  /* plugin_opt_allow_override true: components of kinds the probes read (machine-id, mac, …)
+   * may be given; they claim an identity instead of measuring it (tests, escape hatches). */
+  const char *override = option(opts, count, "allow_override");
+  if (override != NULL && (strcmp(override, "true") == 0 || strcmp(override, "on") == 0)) {
+    tollgate_config_allow_component_override(cfg, true);
   }
   /* plugin_opt_component KIND=VALUE (repeatable): replaces the probed component of KIND. */
   for (int i = 0; i < count; i++) {

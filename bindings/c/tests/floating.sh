@@ -11,15 +11,18 @@ WORK="$(mktemp -d)"
 SERVER_PID=
 cleanup() { [ -z "$SERVER_PID" ] || kill "$SERVER_PID" 2>/dev/null || true; rm -rf "$WORK"; }
 trap cleanup EXIT
+# The vendor holds the published development root, whose public key the tests are built with.
+DEV_ROOT_SEED="$(cd "$(dirname "$0")/../../.." && pwd)/tests/fixtures/dev-root.seed"
 export TOLLGATE_VENDOR_DIR="$WORK/vendor"
-"$TOLLGATE_BIN" vendor init >/dev/null
+"$TOLLGATE_BIN" vendor init --import-root "$DEV_ROOT_SEED" >/dev/null
 "$TOLLGATE_BIN" vendor host-config --product chariot --product-version 4.2.0 \
   --out "$WORK/host.json" >/dev/null
 "$TOLLGATE_BIN" --json vendor issue --product chariot --customer ACME --feature mqtt-server \
   --models floating --floating-seats 1 --key-out "$WORK/key" >/dev/null
 
 export TOLLGATE_FLOATING_STATE_DIR="$WORK/floating" TOLLGATE_HOST_CONFIG="$WORK/host.json" \
-  TOLLGATE_FLOATING_COMPONENTS="machine-id=floating-test-server;hostname=floating-test;mac=02:00:00:00:00:0e" TOLLGATE_FLOATING_PROBES=0 \
+  TOLLGATE_FLOATING_COMPONENTS="operator=floating-test-server;workload=floating-test;cloud-instance=i-ft" \
+  TOLLGATE_FLOATING_PROBES=0 \
   TOLLGATE_FLOATING_LISTEN=127.0.0.1:0 TOLLGATE_LOG_FORMAT=text NO_COLOR=1
 "$TOLLGATE_FLOATING_BIN" request --key "$(cat "$WORK/key")" >"$WORK/request.tgrq"
 "$TOLLGATE_BIN" vendor fulfil --model floating "$WORK/request.tgrq" | tail -n1 >"$WORK/floating.tgul"

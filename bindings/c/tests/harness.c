@@ -80,7 +80,7 @@ bool write_text_file(const char *path, const char *text) {
 }
 
 /* Runs `tollgate --json vendor ARGS` and parses its standard output; NULL on failure. */
-static json_value *vendor_run(const char *fmt, ...) {
+json_value *vendor_run(const char *fmt, ...) {
   const char *bin = getenv("TOLLGATE_BIN");
   if (bin == NULL) {
     fprintf(stderr, "TOLLGATE_BIN is not set (the path of the tollgate CLI)\n");
@@ -109,7 +109,14 @@ static char g_host_config[4096];
 
 bool vendor_setup(void) {
   if (setenv("TOLLGATE_VENDOR_DIR", work_path("vendor"), 1) != 0) return false;
-  json_value *v = vendor_run("init");
+  /* The vendor holds the development root: its public key is the TOLLGATE_VENDOR_ROOT these
+   * tests are compiled with (tollgate_vendor_root.h). */
+  const char *seed = getenv("TOLLGATE_DEV_ROOT_SEED");
+  if (seed == NULL) {
+    fprintf(stderr, "TOLLGATE_DEV_ROOT_SEED is not set (tests/fixtures/dev-root.seed)\n");
+    return false;
+  }
+  json_value *v = vendor_run("init --import-root '%s'", seed);
   if (v == NULL) return false;
   json_free(v);
   const char *path = work_path("host.json");
@@ -143,10 +150,13 @@ const char *vendor_issue(const char *args) {
   return out;
 }
 
-char *vendor_fulfil(const char *request) {
+char *vendor_fulfil(const char *request) { return vendor_fulfil_as(request, NULL); }
+
+char *vendor_fulfil_as(const char *request, const char *model) {
   const char *path = work_path("request.tgrq");
   if (!write_text_file(path, request)) return NULL;
-  json_value *v = vendor_run("fulfil '%s'", path);
+  json_value *v = model != NULL ? vendor_run("fulfil --model %s '%s'", model, path)
+                                : vendor_run("fulfil '%s'", path);
   const char *ul = json_get_string(v, "usage_license");
   char *out = ul != NULL ? strdup(ul) : NULL;
   json_free(v);

@@ -10,8 +10,10 @@ WORK="$(mktemp -d)"
 SERVER_PID=
 cleanup() { [ -z "$SERVER_PID" ] || kill "$SERVER_PID" 2>/dev/null || true; rm -rf "$WORK"; }
 trap cleanup EXIT
+# The vendor holds the published development root, whose public key the tests are built with.
+DEV_ROOT_SEED="$(cd "$(dirname "$0")/../../.." && pwd)/tests/fixtures/dev-root.seed"
 export TOLLGATE_VENDOR_DIR="$WORK/vendor"
-"$TOLLGATE_BIN" vendor init >/dev/null
+"$TOLLGATE_BIN" vendor init --import-root "$DEV_ROOT_SEED" >/dev/null
 "$TOLLGATE_BIN" vendor host-config --product chariot --product-version 4.2.0 \
   --out "$WORK/host.json" >/dev/null
 "$TOLLGATE_BIN" --json vendor issue --product chariot --customer ACME --feature mqtt-server \

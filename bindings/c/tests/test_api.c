@@ -27,12 +27,14 @@ static uint64_t g_now;
 /* ----------------------------------------------------------------------------------------- */
 /* Hosts                                                                                      */
 
-/* The configuration of a simulated machine: the vendor's host configuration, no probes, and
- * four components named after the machine. */
+/* The configuration of a simulated machine: the compiled-in root, the vendor's host
+ * configuration (options), no probes, and four components named after the machine (kinds the
+ * probes read, so the override is allowed: this is a test). */
 static tollgate_config *machine_config(const char *machine) {
   tollgate_config *cfg = NULL;
-  CHECK_RC(tollgate_config_from_json(S(vendor_host_config()), &cfg), TOLLGATE_OK);
+  CHECK_RC(tollgate_config_from_json(ROOT, S(vendor_host_config()), &cfg), TOLLGATE_OK);
   CHECK_RC(tollgate_config_set_probes(cfg, false), TOLLGATE_OK);
+  CHECK_RC(tollgate_config_allow_component_override(cfg, true), TOLLGATE_OK);
   static const uint8_t kinds[4] = {TOLLGATE_COMPONENT_MACHINE_ID, TOLLGATE_COMPONENT_MAC,
                                    TOLLGATE_COMPONENT_ROOT_DISK, TOLLGATE_COMPONENT_HOSTNAME};
   for (int i = 0; i < 4; i++) {
@@ -106,7 +108,7 @@ static void test_static_functions(void) {
     CHECK(strcmp(tollgate_result_name(defined[i]), "Unknown") != 0);
   }
   for (tollgate_result c = 7; c < 300; c++) {
-    bool known = (c >= 100 && c <= 127) || (c >= 200 && c <= 217) || (c >= 230 && c <= 234);
+    bool known = (c >= 100 && c <= 127) || (c >= 200 && c <= 217) || (c >= 230 && c <= 239);
     CHECK((strcmp(tollgate_result_message(c), "unknown result code") != 0) == known);
     CHECK((strcmp(tollgate_result_name(c), "Unknown") != 0) == known);
   }
@@ -119,10 +121,14 @@ static void test_static_functions(void) {
   CHECK(TOLLGATE_ERR_ARMOR_PREFIX == 100 && TOLLGATE_ERR_LIMIT_EXCEEDED == 120);
   CHECK(TOLLGATE_ERR_NOT_ACTIVATED == 200 && TOLLGATE_ERR_UNSUPPORTED_STATE_VERSION == 217);
   CHECK(TOLLGATE_ERR_SERVICE_UNREACHABLE == 230 && TOLLGATE_ERR_BAD_RESPONSE == 234);
+  CHECK(TOLLGATE_ERR_KEY_NOT_CERTIFIED == 124 && TOLLGATE_ERR_UNTRUSTED_CONFIG == 235 &&
+        TOLLGATE_ERR_WRONG_MODEL == 239);
+  CHECK_STR(tollgate_result_name(TOLLGATE_ERR_UNTRUSTED_CONFIG), "UntrustedConfig");
+  CHECK_STR(tollgate_result_name(TOLLGATE_ERR_KEY_NOT_CERTIFIED), "KeyNotCertified");
 
   /* After a failure: the detailed message, with the size protocol. */
   tollgate_config *cfg = NULL;
-  CHECK_RC(tollgate_config_from_json(S("{"), &cfg), TOLLGATE_ERR_INVALID_ARGUMENT);
+  CHECK_RC(tollgate_config_from_json(ROOT, S("{"), &cfg), TOLLGATE_ERR_INVALID_ARGUMENT);
   CHECK(cfg == NULL);
   n = 0;
   CHECK_RC(tollgate_last_error(NULL, 0, &n), TOLLGATE_BUFFER_TOO_SMALL);
@@ -143,26 +149,41 @@ static void test_static_functions(void) {
 }
 
 static void test_config(void) {
-  puts("configuration: new, from JSON, keys, components, probes, settings, NULL and garbage");
+  puts("configuration: root, new, from JSON, certificates, components, probes, settings");
   tollgate_config *cfg = NULL;
   const uint8_t salt[] = "salt";
-  CHECK_RC(tollgate_config_new(NULL, 1, S("1"), salt, 4, &cfg), TOLLGATE_NULL_ARGUMENT);
-  CHECK_RC(tollgate_config_new(S("p"), NULL, 1, salt, 4, &cfg), TOLLGATE_NULL_ARGUMENT);
-  CHECK_RC(tollgate_config_new(S("p"), S("1"), NULL, 4, &cfg), TOLLGATE_NULL_ARGUMENT);
-  CHECK_RC(tollgate_config_new(S("p"), S("1"), salt, 4, NULL), TOLLGATE_NULL_ARGUMENT);
-  CHECK_RC(tollgate_config_new(S(INVALID_UTF8), S("1"), salt, 4, &cfg), TOLLGATE_INVALID_UTF8);
-  CHECK_RC(tollgate_config_new(S("p"), S(INVALID_UTF8), salt, 4, &cfg), TOLLGATE_INVALID_UTF8);
-  CHECK_RC(tollgate_config_new(S("p"), S("1"), salt, SIZE_MAX, &cfg),
+  const uint8_t root33[33] = {0};
+  /* The root: 32 bytes, required. */
+  CHECK_RC(tollgate_config_new(NULL, 32, S("p"), S("1"), salt, 4, &cfg), TOLLGATE_NULL_ARGUMENT);
+  CHECK_RC(tollgate_config_new(TOLLGATE_VENDOR_ROOT, 31, S("p"), S("1"), salt, 4, &cfg),
+           TOLLGATE_ERR_INVALID_ARGUMENT);
+  CHECK_CONTAINS(last_error(), "32 bytes");
+  CHECK_RC(tollgate_config_new(root33, 33, S("p"), S("1"), salt, 4, &cfg),
+           TOLLGATE_ERR_INVALID_ARGUMENT);
+  CHECK_RC(tollgate_config_new(TOLLGATE_VENDOR_ROOT, 0, S("p"), S("1"), salt, 4, &cfg),
+           TOLLGATE_ERR_INVALID_ARGUMENT);
+  CHECK_RC(tollgate_config_new(ROOT, NULL, 1, S("1"), salt, 4, &cfg), TOLLGATE_NULL_ARGUMENT);
+  CHECK_RC(tollgate_config_new(ROOT, S("p"), NULL, 1, salt, 4, &cfg), TOLLGATE_NULL_ARGUMENT);
+  CHECK_RC(tollgate_config_new(ROOT, S("p"), S("1"), NULL, 4, &cfg), TOLLGATE_NULL_ARGUMENT);
+  CHECK_RC(tollgate_config_new(ROOT, S("p"), S("1"), salt, 4, NULL), TOLLGATE_NULL_ARGUMENT);
+  CHECK_RC(tollgate_config_new(ROOT, S(INVALID_UTF8), S("1"), salt, 4, &cfg),
+           TOLLGATE_INVALID_UTF8);
+  CHECK_RC(tollgate_config_new(ROOT, S("p"), S(INVALID_UTF8), salt, 4, &cfg),
+           TOLLGATE_INVALID_UTF8);
+  CHECK_RC(tollgate_config_new(ROOT, S("p"), S("1"), salt, SIZE_MAX, &cfg),
            TOLLGATE_ERR_INVALID_ARGUMENT);
   CHECK(cfg == NULL);
-  CHECK_RC(tollgate_config_new(S("p"), S("1"), salt, 4, &cfg), TOLLGATE_OK);
+  CHECK_RC(tollgate_config_new(ROOT, S("p"), S("1"), salt, 4, &cfg), TOLLGATE_OK);
   CHECK(cfg != NULL);
 
-  uint8_t key[33] = {0};
-  CHECK_RC(tollgate_config_add_vendor_key(NULL, key, 32), TOLLGATE_NULL_ARGUMENT);
-  CHECK_RC(tollgate_config_add_vendor_key(cfg, NULL, 32), TOLLGATE_NULL_ARGUMENT);
-  CHECK_RC(tollgate_config_add_vendor_key(cfg, key, 31), TOLLGATE_ERR_INVALID_ARGUMENT);
-  CHECK_RC(tollgate_config_add_vendor_key(cfg, key, 33), TOLLGATE_ERR_INVALID_ARGUMENT);
+  CHECK_RC(tollgate_config_add_key_certificate(NULL, S("TGKC:x")), TOLLGATE_NULL_ARGUMENT);
+  CHECK_RC(tollgate_config_add_key_certificate(cfg, NULL, 3), TOLLGATE_NULL_ARGUMENT);
+  CHECK_RC(tollgate_config_add_key_certificate(cfg, S(INVALID_UTF8)), TOLLGATE_INVALID_UTF8);
+  CHECK_RC(tollgate_config_set_key_list(NULL, S("TGKL:x")), TOLLGATE_NULL_ARGUMENT);
+  CHECK_RC(tollgate_config_set_key_list(cfg, NULL, 3), TOLLGATE_NULL_ARGUMENT);
+  CHECK_RC(tollgate_config_set_key_list(cfg, S(INVALID_UTF8)), TOLLGATE_INVALID_UTF8);
+  CHECK_RC(tollgate_config_allow_component_override(NULL, true), TOLLGATE_NULL_ARGUMENT);
+  CHECK_RC(tollgate_config_allow_component_override(cfg, false), TOLLGATE_OK);
   CHECK_RC(tollgate_config_set_probes(NULL, false), TOLLGATE_NULL_ARGUMENT);
   CHECK_RC(tollgate_config_set_probes(cfg, false), TOLLGATE_OK);
   CHECK_RC(tollgate_config_add_component(NULL, 1, salt, 4), TOLLGATE_NULL_ARGUMENT);
@@ -175,26 +196,37 @@ static void test_config(void) {
   CHECK_RC(tollgate_config_replace_component(cfg, 200), TOLLGATE_ERR_INVALID_ARGUMENT);
   CHECK_RC(tollgate_config_replace_component(cfg, TOLLGATE_COMPONENT_HOSTNAME), TOLLGATE_OK);
   CHECK_RC(tollgate_config_replace_component(cfg, TOLLGATE_COMPONENT_HOSTNAME), TOLLGATE_OK);
-  CHECK_RC(tollgate_config_set_rollback_tolerance(NULL, 1), TOLLGATE_NULL_ARGUMENT);
-  CHECK_RC(tollgate_config_set_rollback_tolerance(cfg, 60), TOLLGATE_OK);
   CHECK_RC(tollgate_config_set_warn_days(NULL, 1), TOLLGATE_NULL_ARGUMENT);
   CHECK_RC(tollgate_config_set_warn_days(cfg, 10), TOLLGATE_OK);
   tollgate_config_free(cfg);
   tollgate_config_free(NULL);
 
-  /* JSON */
+  /* JSON: options only; the root comes from the caller. */
   cfg = NULL;
-  CHECK_RC(tollgate_config_from_json(NULL, 3, &cfg), TOLLGATE_NULL_ARGUMENT);
-  CHECK_RC(tollgate_config_from_json(S("{}"), NULL), TOLLGATE_NULL_ARGUMENT);
-  CHECK_RC(tollgate_config_from_json(S(INVALID_UTF8), &cfg), TOLLGATE_INVALID_UTF8);
-  CHECK_RC(tollgate_config_from_json(S("[1,2]"), &cfg), TOLLGATE_ERR_INVALID_ARGUMENT);
-  CHECK_RC(tollgate_config_from_json(S("{\"product\":\"p\",\"product_version\":\"1\","
-                                       "\"fingerprint_salt\":\"s\",\"vendor_keys\":[\"xyz\"]}"),
-                                     &cfg),
+  CHECK_RC(tollgate_config_from_json(NULL, 32, S("{}"), &cfg), TOLLGATE_NULL_ARGUMENT);
+  CHECK_RC(tollgate_config_from_json(TOLLGATE_VENDOR_ROOT, 16, S(vendor_host_config()), &cfg),
            TOLLGATE_ERR_INVALID_ARGUMENT);
-  CHECK_CONTAINS(last_error(), "xyz");
-  CHECK(cfg == NULL);
-  CHECK_RC(tollgate_config_from_json(S(vendor_host_config()), &cfg), TOLLGATE_OK);
+  CHECK_RC(tollgate_config_from_json(ROOT, NULL, 3, &cfg), TOLLGATE_NULL_ARGUMENT);
+  CHECK_RC(tollgate_config_from_json(ROOT, S("{}"), NULL), TOLLGATE_NULL_ARGUMENT);
+  CHECK_RC(tollgate_config_from_json(ROOT, S(INVALID_UTF8), &cfg), TOLLGATE_INVALID_UTF8);
+  CHECK_RC(tollgate_config_from_json(ROOT, S("[1,2]"), &cfg), TOLLGATE_ERR_INVALID_ARGUMENT);
+  /* A file that names a key, a root or a tolerance is refused, whatever its value. */
+  static const char *const untrusted[] = {
+      "{\"product\":\"p\",\"product_version\":\"1\",\"fingerprint_salt\":\"s\","
+      "\"vendor_keys\":[\"43a72e714401762df66b68c26dfbdf2682aaec9f2474eca4613e424a0fbafd3c\"]}",
+      "{\"product\":\"p\",\"product_version\":\"1\",\"fingerprint_salt\":\"s\","
+      "\"vendor_keys\":[\"xyz\"]}",
+      "{\"product\":\"p\",\"product_version\":\"1\",\"fingerprint_salt\":\"s\","
+      "\"rollback_tolerance_secs\":999999999}",
+      "{\"product\":\"p\",\"product_version\":\"1\",\"fingerprint_salt\":\"s\","
+      "\"vendor_root\":\"00\"}"};
+  for (size_t i = 0; i < sizeof untrusted / sizeof untrusted[0]; i++) {
+    CHECK_RC(tollgate_config_from_json(ROOT, S(untrusted[i]), &cfg),
+             TOLLGATE_ERR_UNTRUSTED_CONFIG);
+    CHECK(cfg == NULL);
+  }
+  CHECK_CONTAINS(last_error(), "vendor_root");
+  CHECK_RC(tollgate_config_from_json(ROOT, S(vendor_host_config()), &cfg), TOLLGATE_OK);
   tollgate_config_free(cfg);
 
   /* Component names */
@@ -358,22 +390,38 @@ static void test_open_failures(void) {
 
   /* Configuration errors show up at open. */
   const uint8_t salt[] = "s";
-  CHECK_RC(tollgate_config_new(S(""), S("1.0"), salt, 1, &cfg), TOLLGATE_OK);
+  CHECK_RC(tollgate_config_new(ROOT, S(""), S("1.0"), salt, 1, &cfg), TOLLGATE_OK);
   CHECK_RC(tollgate_manager_open(cfg, S(work_path("cfg-a")), &m),
            TOLLGATE_ERR_INVALID_ARGUMENT);
   tollgate_config_free(cfg);
-  CHECK_RC(tollgate_config_new(S("chariot"), S("1.0"), salt, 1, &cfg), TOLLGATE_OK);
-  CHECK_RC(tollgate_manager_open(cfg, S(work_path("cfg-b")), &m),
-           TOLLGATE_ERR_INVALID_ARGUMENT); /* no vendor key */
-  CHECK_CONTAINS(last_error(), "vendor key");
+  /* A root that is not an ed25519 key. */
   const uint8_t zero[32] = {0};
-  CHECK_RC(tollgate_config_add_vendor_key(cfg, zero, 32), TOLLGATE_OK);
+  CHECK_RC(tollgate_config_new(zero, 32, S("chariot"), S("1.0"), salt, 1, &cfg), TOLLGATE_OK);
   CHECK_RC(tollgate_manager_open(cfg, S(work_path("cfg-c")), &m), TOLLGATE_ERR_BAD_PUBLIC_KEY);
   char out[64];
   size_t n = 0;
   CHECK_RC(tollgate_verify_usage_license(cfg, S("TGUL:x"), g_now, out, sizeof out, &n),
            TOLLGATE_ERR_BAD_PUBLIC_KEY);
   CHECK(m == NULL);
+  tollgate_config_free(cfg);
+  /* A certificate the root did not sign, or not a certificate at all. */
+  CHECK_RC(tollgate_config_new(ROOT, S("chariot"), S("1.0"), salt, 1, &cfg), TOLLGATE_OK);
+  CHECK_RC(tollgate_config_add_key_certificate(cfg, S("TGKC:garbage")),
+           TOLLGATE_OK); /* checked at open */
+  CHECK_RC(tollgate_manager_open(cfg, S(work_path("cfg-d")), &m), TOLLGATE_ERR_ARMOR_ENCODING);
+  CHECK(m == NULL);
+  tollgate_config_free(cfg);
+  /* A component of a kind the probes read, without the explicit override. */
+  CHECK_RC(tollgate_config_new(ROOT, S("chariot"), S("1.0"), salt, 1, &cfg), TOLLGATE_OK);
+  CHECK_RC(tollgate_config_add_component(cfg, TOLLGATE_COMPONENT_MACHINE_ID, salt, 1),
+           TOLLGATE_OK);
+  CHECK_RC(tollgate_manager_open(cfg, S(work_path("cfg-e")), &m),
+           TOLLGATE_ERR_COMPONENT_OVERRIDE);
+  CHECK_CONTAINS(last_error(), "machine-id");
+  CHECK(m == NULL);
+  CHECK_RC(tollgate_config_allow_component_override(cfg, true), TOLLGATE_OK);
+  CHECK_RC(tollgate_manager_open(cfg, S(work_path("cfg-e")), &m), TOLLGATE_OK);
+  tollgate_manager_free(m);
   tollgate_config_free(cfg);
 }
 
@@ -382,6 +430,7 @@ static void test_lifecycle(void) {
   puts("lifecycle: request, install, status, checks, meters, upgrade, deactivate");
   const char *key = vendor_issue(
       "--feature mqtt-server --feature support:for=1y --feature iot-bridge:100/month "
+      "--offline-refresh-days 0 "
       "--models offline --activations 5");
   const char *other_key = vendor_issue("--feature mqtt-server --models offline");
   CHECK(key != NULL && other_key != NULL);
@@ -571,7 +620,10 @@ static void test_lifecycle(void) {
   st = status_of(a);
   CHECK(st.state == TOLLGATE_STATE_CLOCK_ROLLBACK && st.error_code == TOLLGATE_ERR_CLOCK_ROLLBACK);
   CHECK(!has(a, "mqtt-server"));
-  CHECK_RC(tollgate_manager_request_renewal(a, buf, sizeof buf, &n), TOLLGATE_ERR_CLOCK_ROLLBACK);
+  /* A usage request carries no trust: it may be made while the clock reads earlier than the
+   * host has seen, so that a host whose clock ran ahead can recover (the vendor's signed
+   * answer resets the mark). */
+  CHECK_RC(tollgate_manager_request_renewal(a, buf, sizeof buf, &n), TOLLGATE_OK);
   /* Forward past the subscription: asked at that time, not read from the clock, because a
    * feature check that reads the clock raises the high-water mark, and going back to g_now
    * afterwards would be a rollback (tested in test_rollback_while_running). */
@@ -627,17 +679,18 @@ static void test_expiry_and_limits(void) {
   char not_after[32];
   snprintf(not_after, sizeof not_after, "%llu", (unsigned long long)(g_now + 86400));
   char args[256];
-  snprintf(args, sizeof args, "--feature mqtt-server --models offline --not-after %s", not_after);
+  snprintf(args, sizeof args,
+           "--feature mqtt-server --models offline --not-after %s --rollback-tolerance-secs 10",
+           not_after);
   const char *key = vendor_issue(args);
   CHECK(key != NULL);
   if (key == NULL) return;
   tollgate_clock *clock = NULL;
   size_t n = 0;
   CHECK_RC(tollgate_clock_new_manual(g_now, &clock), TOLLGATE_OK);
-  /* The settings: no warning period, a 10 s rollback tolerance. */
+  /* No warning period; the 10 s rollback tolerance is the license's (signed in the grant). */
   tollgate_config *cc = machine_config("machine-c");
   CHECK_RC(tollgate_config_set_warn_days(cc, 0), TOLLGATE_OK);
-  CHECK_RC(tollgate_config_set_rollback_tolerance(cc, 10), TOLLGATE_OK);
   tollgate_manager *c = NULL;
   CHECK_RC(tollgate_manager_open_with_clock(cc, S(work_path("host-c")), clock, &c), TOLLGATE_OK);
   char *ul = vendor_fulfil(request(c, key));
@@ -664,7 +717,7 @@ static void test_expiry_and_limits(void) {
 
   /* No fingerprint at all: probes off and no component. */
   tollgate_config *cfg = NULL;
-  CHECK_RC(tollgate_config_from_json(S(vendor_host_config()), &cfg), TOLLGATE_OK);
+  CHECK_RC(tollgate_config_from_json(ROOT, S(vendor_host_config()), &cfg), TOLLGATE_OK);
   CHECK_RC(tollgate_config_set_probes(cfg, false), TOLLGATE_OK);
   tollgate_manager *m = NULL;
   CHECK_RC(tollgate_manager_open_with_clock(cfg, S(work_path("host-empty")), clock, &m),
@@ -682,26 +735,195 @@ static void test_expiry_and_limits(void) {
   memset(product, 'p', 70);
   product[70] = '\0';
   const uint8_t salt[] = "salt";
-  CHECK_RC(tollgate_config_new(S(product), S("1.0"), salt, 4, &cfg), TOLLGATE_OK);
-  uint8_t vk[32];
-  /* The vendor's key, from its host configuration ("vendor_keys": ["<hex>"]). */
-  const char *hex = strstr(vendor_host_config(), "\"vendor_keys\"");
-  hex = hex != NULL ? strchr(hex + 14, '"') : NULL;
-  CHECK(hex != NULL);
-  for (int i = 0; hex != NULL && i < 32; i++) {
-    unsigned byte = 0;
-    CHECK(sscanf(hex + 1 + 2 * i, "%2x", &byte) == 1);
-    vk[i] = (uint8_t)byte;
-  }
-  CHECK_RC(tollgate_config_add_vendor_key(cfg, vk, 32), TOLLGATE_OK);
+  CHECK_RC(tollgate_config_new(ROOT, S(product), S("1.0"), salt, 4, &cfg), TOLLGATE_OK);
   CHECK_RC(tollgate_config_set_probes(cfg, false), TOLLGATE_OK);
   CHECK_RC(tollgate_config_add_component(cfg, TOLLGATE_COMPONENT_OPERATOR, salt, 4), TOLLGATE_OK);
+  CHECK_RC(tollgate_config_add_component(cfg, TOLLGATE_COMPONENT_WORKLOAD, salt, 4), TOLLGATE_OK);
+  /* The trust store is made for the product: the limit shows when the manager opens. */
+  m = NULL;
   CHECK_RC(tollgate_manager_open_with_clock(cfg, S(work_path("host-long")), clock, &m),
+           TOLLGATE_ERR_LIMIT_EXCEEDED);
+  CHECK(m == NULL);
+  tollgate_config_free(cfg);
+  tollgate_clock_free(clock);
+}
+
+/* The status as JSON (malloc'd), to compare a whole state before and after. */
+static char *status_text(const tollgate_manager *m) {
+  size_t n = 0;
+  CHECK_RC(tollgate_manager_status_json(m, NULL, 0, &n), TOLLGATE_BUFFER_TOO_SMALL);
+  char *json = malloc(n + 64);
+  CHECK_RC(tollgate_manager_status_json(m, json, n + 64, &n), TOLLGATE_OK);
+  return json;
+}
+
+/* Issue 11, the attack: the customer runs a vendor of their own (`tollgate vendor init` makes a
+ * fresh root and signing key), mints a usage license with every feature until 2099, and puts
+ * their key into the host configuration file. The root is compiled in: the file is refused,
+ * the usage license is refused, and the host's state does not change. */
+static void test_forged_vendor(void) {
+  puts("attack: the customer's own vendor key in the JSON, and a license it signed");
+  const char *mine = work_path("customer-vendor");
+  json_value *v = vendor_run("--dir '%s' init", mine);
+  CHECK(v != NULL);
+  json_free(v);
+  v = vendor_run("--dir '%s' key list", mine);
+  const json_value *keys = json_get(v, "keys");
+  const json_value *first =
+      keys != NULL && keys->type == JSON_ARRAY && keys->count > 0 ? &keys->items[0] : NULL;
+  const char *pub = json_get_string(first, "public_key");
+  CHECK(pub != NULL && strlen(pub) == 64);
+  char forged[1024];
+  snprintf(forged, sizeof forged,
+           "{\"product\":\"chariot\",\"product_version\":\"4.2.0\",\"fingerprint_salt\":\"chariot\","
+           "\"vendor_keys\":[\"%s\"]}",
+           pub != NULL ? pub : "");
+  json_free(v);
+  v = vendor_run("--dir '%s' issue --product chariot --customer Mallory --feature mqtt-server "
+                 "--feature support:until=2099-12-31 --feature iot-bridge:999999999/month "
+                 "--models offline --activations 99",
+                 mine);
+  char forged_key[64] = "";
+  const char *k = json_get_string(v, "key");
+  if (k != NULL && strlen(k) < sizeof forged_key) strcpy(forged_key, k);
+  json_free(v);
+  CHECK(forged_key[0] != '\0');
+
+  /* 1. The file naming the customer's key is refused: nobody can believe it is used. */
+  tollgate_config *cfg = NULL;
+  CHECK_RC(tollgate_config_from_json(ROOT, S(forged), &cfg), TOLLGATE_ERR_UNTRUSTED_CONFIG);
+  CHECK(cfg == NULL);
+  CHECK_CONTAINS(last_error(), "vendor_keys");
+
+  /* 2. A host with the real vendor's license, and a fresh host. */
+  tollgate_clock *clock = NULL;
+  CHECK_RC(tollgate_clock_new_manual(g_now, &clock), TOLLGATE_OK);
+  const char *real_key = vendor_issue("--feature mqtt-server --models offline");
+  CHECK(real_key != NULL);
+  if (real_key == NULL) return;
+  tollgate_manager *licensed = open_host("machine-f", "host-f", clock);
+  char *ul = vendor_fulfil(request(licensed, real_key));
+  tollgate_status st;
+  CHECK(ul != NULL);
+  CHECK_RC(tollgate_manager_install(licensed, S(ul), &st), TOLLGATE_OK);
+  free(ul);
+  tollgate_manager *fresh = open_host("machine-g", "host-g", clock);
+
+  /* 3. The customer's vendor answers requests made with its own license key. */
+  const char *renewal = renew(licensed);
+  const char *req = request(fresh, forged_key);
+  char *path = strdup(work_path("forged.tgrq"));
+  char *minted[2] = {NULL, NULL};
+  const char *reqs[2] = {req, renewal};
+  for (int i = 0; i < 2; i++) {
+    CHECK(write_text_file(path, reqs[i]));
+    v = vendor_run("--dir '%s' fulfil '%s'", mine, path);
+    const char *t = json_get_string(v, "usage_license");
+    minted[i] = t != NULL ? strdup(t) : NULL;
+    json_free(v);
+  }
+  free(path);
+  /* The renewal names a license the customer's vendor never issued: only the fresh host's
+   * request gets a usage license. */
+  CHECK(minted[0] != NULL && strncmp(minted[0], "TGUL:", 5) == 0);
+  CHECK(minted[1] == NULL);
+
+  /* 4. Refused on both hosts; nothing changed. */
+  char *before_fresh = status_text(fresh);
+  char *before_licensed = status_text(licensed);
+  memset(&st, 0, sizeof st);
+  const char *forged_ul = minted[0] != NULL ? minted[0] : "";
+  CHECK_RC(tollgate_manager_install(fresh, S(forged_ul), &st), TOLLGATE_ERR_KEY_NOT_CERTIFIED);
+  CHECK(st.state == 0 && st.license_id == 0); /* nothing written on failure */
+  CHECK_RC(tollgate_manager_install(licensed, S(forged_ul), &st),
+           TOLLGATE_ERR_KEY_NOT_CERTIFIED);
+  char buf[MAX_ARTIFACT];
+  size_t n = 0;
+  tollgate_config *vc = machine_config("machine-g");
+  CHECK_RC(tollgate_verify_usage_license(vc, S(forged_ul), g_now, buf, sizeof buf, &n),
+           TOLLGATE_ERR_KEY_NOT_CERTIFIED);
+  tollgate_config_free(vc);
+  /* The customer's own host configuration carries a certificate of their key, signed by their
+   * root: it counts for nothing, the manager refuses to open with it. */
+  v = vendor_run("--dir '%s' host-config --product chariot --product-version 4.2.0 --out '%s'",
+                 mine, work_path("customer-host.json"));
+  json_free(v);
+  size_t len = 0;
+  char *customer_json = read_file(work_path("customer-host.json"), &len);
+  CHECK(customer_json != NULL && strstr(customer_json, "TGKC:") != NULL);
+  cfg = NULL;
+  CHECK_RC(tollgate_config_from_json(ROOT, customer_json != NULL ? customer_json : "", len, &cfg),
+           TOLLGATE_OK);
+  free(customer_json);
+  tollgate_manager *m = NULL;
+  /* Signed by a root this host does not know. */
+  CHECK_RC(tollgate_manager_open(cfg, S(work_path("host-h")), &m), TOLLGATE_ERR_UNKNOWN_KEY_ID);
+  CHECK(m == NULL);
+  tollgate_config_free(cfg);
+  char *after_fresh = status_text(fresh);
+  char *after_licensed = status_text(licensed);
+  CHECK_STR(after_fresh, before_fresh);
+  CHECK_STR(after_licensed, before_licensed);
+  CHECK(status_of(fresh).state == TOLLGATE_STATE_PENDING);
+  CHECK(!has(fresh, "mqtt-server") && !has(fresh, "support"));
+  CHECK(has(licensed, "mqtt-server") && !has(licensed, "support"));
+  free(before_fresh);
+  free(before_licensed);
+  free(after_fresh);
+  free(after_licensed);
+  free(minted[0]);
+  free(minted[1]);
+  tollgate_manager_free(fresh);
+  tollgate_manager_free(licensed);
+  tollgate_clock_free(clock);
+}
+
+/* Issue 11 §2: a request needs a fingerprint of at least two kinds, and an ordinary host
+ * refuses a floating server's usage license. */
+static void test_host_policy(void) {
+  puts("policy: fingerprint minimum, deployment model");
+  const char *key = vendor_issue("--feature mqtt-server --models offline");
+  const char *floating_key =
+      vendor_issue("--feature mqtt-server --models floating --floating-seats 1");
+  CHECK(key != NULL && floating_key != NULL);
+  if (key == NULL || floating_key == NULL) return;
+  tollgate_clock *clock = NULL;
+  CHECK_RC(tollgate_clock_new_manual(g_now, &clock), TOLLGATE_OK);
+  char buf[MAX_ARTIFACT];
+  size_t n = 0;
+
+  /* One component (an operator-supplied id): no request. */
+  const uint8_t salt[] = "chariot";
+  const uint8_t id[] = "operator-id-1";
+  tollgate_config *cfg = NULL;
+  CHECK_RC(tollgate_config_new(ROOT, S("chariot"), S("4.2.0"), salt, 7, &cfg), TOLLGATE_OK);
+  CHECK_RC(tollgate_config_set_probes(cfg, false), TOLLGATE_OK);
+  CHECK_RC(tollgate_config_add_component(cfg, TOLLGATE_COMPONENT_OPERATOR, id, sizeof id - 1),
+           TOLLGATE_OK);
+  tollgate_manager *m = NULL;
+  CHECK_RC(tollgate_manager_open_with_clock(cfg, S(work_path("host-one")), clock, &m),
            TOLLGATE_OK);
   CHECK_RC(tollgate_manager_request_usage(m, S(key), buf, sizeof buf, &n),
-           TOLLGATE_ERR_LIMIT_EXCEEDED);
+           TOLLGATE_ERR_TOO_FEW_COMPONENTS);
+  CHECK(status_of(m).state == TOLLGATE_STATE_UNLICENSED);
+  CHECK_RC(tollgate_manager_pending_request(m, buf, sizeof buf, &n), TOLLGATE_NOT_FOUND);
   tollgate_manager_free(m);
   tollgate_config_free(cfg);
+
+  /* A floating server's usage license copied to an ordinary host. */
+  m = open_host("machine-fl", "host-fl", clock);
+  char *ul = vendor_fulfil_as(request(m, floating_key), "floating");
+  CHECK(ul != NULL);
+  char *before = status_text(m);
+  tollgate_status st;
+  CHECK_RC(tollgate_manager_install(m, S(ul != NULL ? ul : ""), &st), TOLLGATE_ERR_WRONG_MODEL);
+  char *after = status_text(m);
+  CHECK_STR(after, before);
+  CHECK(!has(m, "mqtt-server"));
+  free(before);
+  free(after);
+  free(ul);
+  tollgate_manager_free(m);
   tollgate_clock_free(clock);
 }
 
@@ -732,7 +954,7 @@ static void test_garbage(void) {
     ok += tollgate_verify_usage_license(cfg, text, len, g_now, out, sizeof out, &n) ==
           TOLLGATE_OK;
     ok += tollgate_manager_request_usage(m, text, len, out, sizeof out, &n) == TOLLGATE_OK;
-    ok += tollgate_config_from_json(text, len, &junk) == TOLLGATE_OK;
+    ok += tollgate_config_from_json(ROOT, text, len, &junk) == TOLLGATE_OK;
     ok += tollgate_manager_has_feature(m, text, len);
     tollgate_meter_reading r;
     ok += tollgate_manager_record_usage(m, text, len, 1, &r) == TOLLGATE_OK;
@@ -949,10 +1171,14 @@ static void test_coverage(void) {
       /* 100-120: the core, through verify, install, request and open. */
       100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111, 112, 113, 114, 115, 116, 117,
       118, 119, 120,
+      /* 124: a license signed by a key the compiled-in root did not certify. */
+      124,
       /* 200-217: the runtime, except 216 (the OS random number generator failing); 230-234
        * belong to the online activation client, tested against a real service by
-       * tests/test_online.c (tests/online.sh). */
-      200, 201, 202, 203, 204, 205, 206, 207, 208, 209, 210, 211, 212, 213, 214, 215, 217};
+       * tests/test_online.c (tests/online.sh); 235, 237-239 the trust and host policy (236,
+       * no root compiled in, cannot happen through the C API). */
+      200, 201, 202, 203, 204, 205, 206, 207, 208, 209, 210, 211, 212, 213, 214, 215, 217, 235,
+      237, 238, 239};
   for (size_t i = 0; i < sizeof producible / sizeof producible[0]; i++) {
     if (!code_seen(producible[i])) {
       fprintf(stderr, "result code %u (%s) was never produced\n", producible[i],
@@ -984,6 +1210,8 @@ int main(int argc, char **argv) {
   test_empty_state_path();
   test_rollback_while_running();
   test_fork_after_open();
+  test_forged_vendor();
+  test_host_policy();
   test_garbage();
   test_threads();
   puts("shared test vectors");

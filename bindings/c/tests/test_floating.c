@@ -12,9 +12,13 @@
 
 static tollgate_config *host_config(const char *host_json, const char *machine) {
   tollgate_config *cfg = NULL;
-  CHECK_RC(tollgate_config_from_json(S(host_json), &cfg), TOLLGATE_OK);
+  CHECK_RC(tollgate_config_from_json(ROOT, S(host_json), &cfg), TOLLGATE_OK);
   CHECK_RC(tollgate_config_set_probes(cfg, false), TOLLGATE_OK);
+  CHECK_RC(tollgate_config_allow_component_override(cfg, true), TOLLGATE_OK);
   CHECK_RC(tollgate_config_add_component(cfg, TOLLGATE_COMPONENT_MACHINE_ID,
+                                         (const uint8_t *)machine, strlen(machine)),
+           TOLLGATE_OK);
+  CHECK_RC(tollgate_config_add_component(cfg, TOLLGATE_COMPONENT_WORKLOAD,
                                          (const uint8_t *)machine, strlen(machine)),
            TOLLGATE_OK);
   return cfg;

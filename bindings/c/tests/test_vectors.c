@@ -1,10 +1,16 @@
 /*
  * The shared test vectors (tests/vectors/, see its README.md) through the C API:
- *  - usage-license cases: tollgate_verify_usage_license on the .txt, configured as the case's
- *    host (product, vendor keys, fingerprint from the raw identifiers of the `fingerprint`
- *    case, `now`), compared with the expected code or fields;
+ *  - trusted-usage-license cases: tollgate_verify_usage_license on the .txt, configured as the
+ *    case's host (its root, the certificates and key list it was given, fingerprint from the
+ *    raw identifiers of the `fingerprint` case, `now`), compared with the expected code or
+ *    fields;
+ *  - usage-license cases (written for a host that trusts a list of vendor keys): the same,
+ *    with the reference root and the root's certificate of the reference vendor key (the
+ *    `key_certificate` case) in place of the key list. The three cases about which keys a key
+ *    list trusts (a rotated key, an unknown key) have no certificate to stand for them and are
+ *    left to the trusted-usage-license cases;
  *  - license-key cases: tollgate_manager_request_usage on the .txt;
- *  - public-key cases: tollgate_config_add_vendor_key + tollgate_manager_open on the .bin;
+ *  - public-key cases: the key as a configuration's root + tollgate_manager_open on the .bin;
  *  - the fingerprint case: tollgate_manager_fingerprint_json against its digests.
  * The vendor-side artifacts (license, usage request, deactivation code) have no C API.
  */
@@ -14,6 +20,10 @@
 #include "harness.h"
 
 static const char *g_dir;
+/* The reference root, its certificate of the reference vendor key (text) and that key. */
+static uint8_t g_root[32];
+static char *g_reference_certificate;
+static const char *g_reference_key;
 
 static char *vector_file(const char *name, size_t *len) {
   char path[1024];
@@ -80,6 +90,62 @@ static bool load_reference(const json_value *cases, reference_host *ref) {
   return false;
 }
 
+/* The armored text of the artifact whose bytes are `hex` (core/SPEC.md §3): PREFIX ":"
+ * base64url(bytes || CRC-32(bytes) little-endian), no padding. The caller frees it. */
+static char *armor(const char *prefix, const char *hex) {
+  size_t n = strlen(hex) / 2;
+  uint8_t *bytes = malloc(n + 4);
+  if (bytes == NULL || unhex(hex, bytes, n) != n) {
+    free(bytes);
+    return NULL;
+  }
+  uint32_t crc = 0xFFFFFFFFu;
+  for (size_t i = 0; i < n; i++) {
+    crc ^= bytes[i];
+    for (int k = 0; k < 8; k++) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
+  }
+  crc ^= 0xFFFFFFFFu;
+  for (int k = 0; k < 4; k++) bytes[n + (size_t)k] = (uint8_t)(crc >> (8 * k));
+  n += 4;
+  static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  size_t plen = strlen(prefix);
+  char *out = malloc(plen + 1 + (n * 4 + 2) / 3 + 1);
+  if (out == NULL) {
+    free(bytes);
+    return NULL;
+  }
+  size_t o = (size_t)sprintf(out, "%s:", prefix);
+  for (size_t i = 0; i < n; i += 3) {
+    uint32_t v = (uint32_t)bytes[i] << 16;
+    if (i + 1 < n) v |= (uint32_t)bytes[i + 1] << 8;
+    if (i + 2 < n) v |= bytes[i + 2];
+    out[o++] = abc[(v >> 18) & 63];
+    out[o++] = abc[(v >> 12) & 63];
+    if (i + 1 < n) out[o++] = abc[(v >> 6) & 63];
+    if (i + 2 < n) out[o++] = abc[v & 63];
+  }
+  out[o] = '\0';
+  free(bytes);
+  return out;
+}
+
+/* The reference root and certificate, from the `key_certificate` case. */
+static bool load_trust(const json_value *cases) {
+  for (size_t i = 0; i < cases->count; i++) {
+    const json_value *c = &cases->items[i];
+    const char *name = json_get_string(c, "name");
+    if (name == NULL || strcmp(name, "key_certificate") != 0) continue;
+    const char *root = json_get_string(json_get(c, "inputs"), "root_public_key");
+    size_t len = 0;
+    g_reference_certificate = vector_file(json_get_string(c, "text"), &len);
+    g_reference_key =
+        json_get_string(json_get(json_get(c, "expect"), "fields"), "public_key");
+    return root != NULL && unhex(root, g_root, sizeof g_root) == 32 &&
+           g_reference_certificate != NULL && g_reference_key != NULL;
+  }
+  return false;
+}
+
 /*
  * A configuration for the case's host. The host's fingerprint is given as digests; the raw
  * identifiers are known only for the reference host's. A host component whose digest is not
@@ -88,18 +154,38 @@ static bool load_reference(const json_value *cases, reference_host *ref) {
  */
 static tollgate_config *case_config(const json_value *inputs, const reference_host *ref) {
   const char *product = json_get_string(inputs, "product");
-  const json_value *keys = json_get(inputs, "vendor_public_keys");
+  const char *root_hex = json_get_string(inputs, "root_public_key");
   const json_value *host = json_get(inputs, "host_fingerprint");
   tollgate_config *cfg = NULL;
-  if (product == NULL || keys == NULL || host == NULL) return NULL;
-  CHECK_RC(tollgate_config_new(S(product), S("4.2.0"), ref->salt, ref->salt_len, &cfg),
+  uint8_t root[32];
+  if (product == NULL || host == NULL) return NULL;
+  if (root_hex != NULL) {
+    if (unhex(root_hex, root, sizeof root) != 32) return NULL;
+  } else {
+    memcpy(root, g_root, sizeof root);
+  }
+  CHECK_RC(tollgate_config_new(root, sizeof root, (const char *)product, strlen(product),
+                               S("4.2.0"), ref->salt, ref->salt_len, &cfg),
            TOLLGATE_OK);
   CHECK_RC(tollgate_config_set_probes(cfg, false), TOLLGATE_OK);
-  for (size_t i = 0; i < keys->count; i++) {
-    uint8_t key[32];
-    const char *hex = json_string(&keys->items[i]);
-    size_t n = hex != NULL ? unhex(hex, key, sizeof key) : 0;
-    CHECK_RC(tollgate_config_add_vendor_key(cfg, key, n), TOLLGATE_OK);
+  CHECK_RC(tollgate_config_allow_component_override(cfg, true), TOLLGATE_OK);
+  if (root_hex == NULL) {
+    CHECK_RC(tollgate_config_add_key_certificate(cfg, S(g_reference_certificate)), TOLLGATE_OK);
+  }
+  const json_value *certs = json_get(inputs, "certificates");
+  for (size_t i = 0; certs != NULL && i < certs->count; i++) {
+    const char *hex = json_string(&certs->items[i]);
+    char *text = hex != NULL ? armor("TGKC", hex) : NULL;
+    CHECK(text != NULL);
+    if (text != NULL) CHECK_RC(tollgate_config_add_key_certificate(cfg, S(text)), TOLLGATE_OK);
+    free(text);
+  }
+  const char *list = json_get_string(inputs, "key_list");
+  if (list != NULL) {
+    char *text = armor("TGKL", list);
+    CHECK(text != NULL);
+    if (text != NULL) CHECK_RC(tollgate_config_set_key_list(cfg, S(text)), TOLLGATE_OK);
+    free(text);
   }
   for (size_t i = 0; i < host->count; i++) {
     const json_value *kind = json_get(&host->items[i], "kind");
@@ -165,11 +251,29 @@ static tollgate_result expected_code(const json_value *c) {
 
 static int g_cases;
 
+/* A key-list case (usage-license) that no certificate can stand for: its signer is not the
+ * reference key, or it is about a key missing from the list. */
+static bool about_the_key_list(const json_value *c) {
+  const json_value *inputs = json_get(c, "inputs");
+  if (json_get(inputs, "vendor_public_keys") == NULL) return false;
+  const json_value *expect = json_get(c, "expect");
+  const char *error = json_get_string(expect, "error");
+  if (error != NULL) return strcmp(error, "UnknownKeyId") == 0;
+  const char *key_id = json_get_string(json_get(expect, "fields"), "key_id");
+  return key_id == NULL || strcmp(key_id, "35158a60bf49f6a4") != 0;
+}
+
+static int g_skipped;
+
 static void usage_license_case(const json_value *c, const reference_host *ref) {
   const char *name = json_get_string(c, "name");
   const char *file = json_get_string(c, "text");
   const json_value *inputs = json_get(c, "inputs");
   if (file == NULL) return; /* binary-only: the C API takes the text form */
+  if (about_the_key_list(c)) {
+    g_skipped++;
+    return;
+  }
   size_t len = 0;
   char *text = vector_file(file, &len);
   tollgate_config *cfg = case_config(inputs, ref);
@@ -194,19 +298,16 @@ static void usage_license_case(const json_value *c, const reference_host *ref) {
 
 static tollgate_config *reference_config(const reference_host *ref) {
   tollgate_config *cfg = NULL;
-  char path[1024];
-  snprintf(path, sizeof path, "%s/public_key_vendor.bin", g_dir);
-  size_t n = 0;
-  char *key = read_file(path, &n);
-  CHECK_RC(tollgate_config_new(S("chariot"), S("4.2.0"), ref->salt, ref->salt_len, &cfg),
+  CHECK_RC(tollgate_config_new(g_root, sizeof g_root, S("chariot"), S("4.2.0"), ref->salt,
+                               ref->salt_len, &cfg),
            TOLLGATE_OK);
-  CHECK_RC(tollgate_config_add_vendor_key(cfg, (const uint8_t *)key, n), TOLLGATE_OK);
+  CHECK_RC(tollgate_config_add_key_certificate(cfg, S(g_reference_certificate)), TOLLGATE_OK);
   CHECK_RC(tollgate_config_set_probes(cfg, false), TOLLGATE_OK);
+  CHECK_RC(tollgate_config_allow_component_override(cfg, true), TOLLGATE_OK);
   for (size_t r = 0; r < ref->count; r++) {
     CHECK_RC(tollgate_config_add_component(cfg, ref->kinds[r], ref->raw[r], ref->raw_len[r]),
              TOLLGATE_OK);
   }
-  free(key);
   return cfg;
 }
 
@@ -231,11 +332,12 @@ static void public_key_case(const json_value *c, const reference_host *ref, int 
   size_t len = 0;
   char *key = vector_file(json_get_string(c, "binary"), &len);
   if (key == NULL) return;
+  /* The key as a root: a weak or invalid key is refused when a manager opens. */
   tollgate_config *cfg = NULL;
-  CHECK_RC(tollgate_config_new(S("chariot"), S("4.2.0"), ref->salt, ref->salt_len, &cfg),
+  CHECK_RC(tollgate_config_new((const uint8_t *)key, len, S("chariot"), S("4.2.0"), ref->salt,
+                               ref->salt_len, &cfg),
            TOLLGATE_OK);
   CHECK_RC(tollgate_config_set_probes(cfg, false), TOLLGATE_OK);
-  CHECK_RC(tollgate_config_add_vendor_key(cfg, (const uint8_t *)key, len), TOLLGATE_OK);
   char dir[64];
   snprintf(dir, sizeof dir, "vectors-public-key-%d", index);
   const char *path = work_path(dir);
@@ -279,7 +381,8 @@ void test_vectors(const char *vectors_dir) {
   CHECK(cases != NULL && cases->type == JSON_ARRAY);
   reference_host ref;
   CHECK(cases != NULL && load_reference(cases, &ref));
-  if (cases == NULL || ref.count == 0) {
+  CHECK(cases != NULL && load_trust(cases));
+  if (cases == NULL || ref.count == 0 || g_reference_certificate == NULL) {
     json_free(manifest);
     free(text);
     return;
@@ -299,7 +402,7 @@ void test_vectors(const char *vectors_dir) {
     const json_value *c = &cases->items[i];
     const char *artifact = json_get_string(c, "artifact");
     if (artifact == NULL) continue;
-    if (strcmp(artifact, "usage-license") == 0) {
+    if (strcmp(artifact, "usage-license") == 0 || strcmp(artifact, "trusted-usage-license") == 0) {
       usage_license_case(c, &ref);
     } else if (strcmp(artifact, "license-key") == 0) {
       license_key_case(c, keys);
@@ -309,10 +412,13 @@ void test_vectors(const char *vectors_dir) {
       fingerprint_case(&ref);
     }
   }
-  printf("  %d vector cases run through the C API\n", g_cases);
-  CHECK(g_cases >= 50);
+  printf("  %d vector cases run through the C API (%d about key lists left to the trust cases)\n",
+         g_cases, g_skipped);
+  CHECK(g_cases >= 60 && g_skipped == 3);
   tollgate_manager_free(keys);
   tollgate_config_free(cfg);
   json_free(manifest);
   free(text);
+  free(g_reference_certificate);
+  g_reference_certificate = NULL;
 }

@@ -1,9 +1,11 @@
 """Fixtures of the Python binding's tests.
 
 The vendor is played by the `tollgate` command (`tollgate --json vendor …`) in a temporary
-directory, at a fixed time (`TOLLGATE_NOW`); hosts are `tollgate.LicenseManager`s on manual
-clocks set to the same time, with fixed fingerprint components (no probes), so every run is
-the same.
+directory, at a fixed time (`TOLLGATE_NOW`), holding the published DEVELOPMENT root
+(`tests/fixtures/dev-root.seed`); hosts are `tollgate.LicenseManager`s on manual clocks set to
+the same time, with fixed fingerprint components (no probes), so every run is the same. The
+hosts trust `VENDOR_ROOT`, the development root's public key, the way an application compiles
+its vendor's root in.
 
 `bindings/python/test.sh` builds the library, generates the `tollgate` module and runs these
 tests with it on `PYTHONPATH`, and `TOLLGATE_CLI` pointing at the `tollgate` binary.
@@ -21,6 +23,11 @@ import tollgate
 
 REPO = Path(__file__).resolve().parents[3]
 VECTORS = REPO / "tests" / "vectors"
+DEV_ROOT_SEED = REPO / "tests" / "fixtures" / "dev-root.seed"
+
+# The vendor's root public key, as an application compiles it in (`tollgate vendor export-root
+# --format hex`): here the published development root, whose seed the test vendor imports.
+VENDOR_ROOT = bytes.fromhex("43a72e714401762df66b68c26dfbdf2682aaec9f2474eca4613e424a0fbafd3c")
 
 # 2026-01-01T09:00:00Z: the vendor's and the hosts' "now".
 T0 = 1_767_258_000
@@ -68,13 +75,14 @@ class Issued:
 class Vendor:
     """The vendor's side, through the `tollgate` command."""
 
-    def __init__(self, cli: Path, home: Path, now: int):
+    def __init__(self, cli: Path, home: Path, now: int, name: str = "vendor"):
         self.cli = cli
         self.home = home
         self.now = now
+        self.name = name
 
     def run(self, *args: str) -> dict:
-        env = dict(os.environ, TOLLGATE_VENDOR_DIR=str(self.home / "vendor"),
+        env = dict(os.environ, TOLLGATE_VENDOR_DIR=str(self.home / self.name),
                    TOLLGATE_NOW=str(self.now))
         p = subprocess.run([str(self.cli), "--json", "vendor", *args], env=env,
                            capture_output=True, text=True, timeout=120)
@@ -87,21 +95,25 @@ class Vendor:
         return json.loads(p.stdout) if p.stdout.strip() else {}
 
     def host_config_json(self) -> str:
-        path = self.home / "host.json"
+        path = self.home / f"{self.name}-host.json"
         self.run("host-config", "--product", "chariot", "--product-version", "4.2.0",
                  "--salt", "chariot/fingerprint/2026", "--out", str(path))
         return path.read_text()
 
-    def issue(self, *features: str, activations: int = 1) -> Issued:
-        args = ["issue", "--product", "chariot", "--customer", "ACME Industrial",
-                "--models", "offline,online", "--activations", str(activations)]
+    def issue(self, *features: str, activations: int = 1, customer: str = "ACME Industrial",
+              models: str = "offline,online", floating_seats: int = 0) -> Issued:
+        args = ["issue", "--product", "chariot", "--customer", customer,
+                "--models", models, "--activations", str(activations)]
+        if floating_seats:
+            args += ["--floating-seats", str(floating_seats)]
         for f in features:
             args += ["--feature", f]
         out = self.run(*args)
         return Issued(out["license_id"], out["key"])
 
-    def fulfil(self, request: str) -> str:
-        return self.run("fulfil", request)["usage_license"]
+    def fulfil(self, request: str, model: str = None) -> str:
+        model_args = ["--model", model] if model else []
+        return self.run("fulfil", *model_args, request)["usage_license"]
 
     def deactivate(self, code: str) -> dict:
         return self.run("deactivate", code)
@@ -113,6 +125,15 @@ class Vendor:
 @pytest.fixture
 def vendor(tmp_path: Path) -> Vendor:
     v = Vendor(cli_path(), tmp_path, T0)
+    v.run("init", "--import-root", str(DEV_ROOT_SEED))
+    return v
+
+
+@pytest.fixture
+def customer_vendor(tmp_path: Path) -> Vendor:
+    """A vendor the CUSTOMER runs (`tollgate vendor init`: a fresh root and signing key of
+    their own), to mint licenses the real vendor never issued."""
+    v = Vendor(cli_path(), tmp_path, T0, name="customer-vendor")
     v.run("init")
     return v
 
@@ -123,9 +144,11 @@ def clock() -> tollgate.ManualClock:
 
 
 def machine_config(vendor: Vendor, machine: dict) -> tollgate.HostConfig:
-    """The vendor's host configuration, on a machine made of fixed identifiers."""
-    cfg = tollgate.host_config_from_json(vendor.host_config_json())
+    """The vendor's host configuration, on a machine made of fixed identifiers (kinds the probes
+    read, so the override is allowed explicitly: this is a test)."""
+    cfg = tollgate.host_config_from_json(vendor.host_config_json(), VENDOR_ROOT)
     cfg.probes = False
+    cfg.allow_override = True
     cfg.components = [tollgate.FingerprintComponent(kind=k, value=v) for k, v in machine.items()]
     return cfg
 

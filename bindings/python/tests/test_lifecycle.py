@@ -8,7 +8,7 @@ import threading
 import pytest
 
 import tollgate
-from conftest import DAY, MACHINE_B, VendorRefused
+from conftest import DAY, MACHINE_B, VENDOR_ROOT, VendorRefused
 
 FEATURES = ("mqtt-server", "support:for=1y", "iot-bridge-snowflake:1000/month")
 
@@ -281,11 +281,25 @@ def test_one_manager_per_state_directory(hosts):
 
 
 def test_bad_configuration(hosts, tmp_path):
+    for root in (b"", VENDOR_ROOT[:31], VENDOR_ROOT + b"\0"):
+        cfg = hosts.config()
+        cfg.vendor_root = root
+        with pytest.raises(tollgate.TollgateError) as e:
+            tollgate.LicenseManager.open(cfg, str(tmp_path / "s"))
+        assert e.value.code == 211
+        with pytest.raises(tollgate.TollgateError) as e:
+            tollgate.host_config_from_json(hosts.vendor.host_config_json(), root)
+        assert e.value.code == 211
     cfg = hosts.config()
-    cfg.vendor_keys = ["not hex"]
+    cfg.vendor_root = bytes(32)  # not an ed25519 key
     with pytest.raises(tollgate.TollgateError) as e:
         tollgate.LicenseManager.open(cfg, str(tmp_path / "s"))
-    assert e.value.code == 211
+    assert e.value.code == 119 and e.value.name == "BadPublicKey"
+    cfg = hosts.config()
+    cfg.allow_override = False  # the machine-id and the others are kinds the probes read
+    with pytest.raises(tollgate.TollgateError) as e:
+        tollgate.LicenseManager.open(cfg, str(tmp_path / "s"))
+    assert e.value.code == 238 and e.value.name == "ComponentOverride"
     cfg = hosts.config()
     cfg.components = []
     with pytest.raises(tollgate.TollgateError) as e:
@@ -293,8 +307,91 @@ def test_bad_configuration(hosts, tmp_path):
             "DSHJN-UY5LB-4FJ3T-UY6NS-STFGU")
     assert e.value.code == 210 and e.value.name == "Fingerprint"
     with pytest.raises(tollgate.TollgateError) as e:
-        tollgate.host_config_from_json("{}")
+        tollgate.host_config_from_json("{}", VENDOR_ROOT)
     assert e.value.code == 211
+
+
+def test_the_configuration_file_holds_options_only(vendor):
+    """A file that names keys, a root or a security policy is refused, whatever the value."""
+    honest = json.loads(vendor.host_config_json())
+    for field, value in (("vendor_keys", [VENDOR_ROOT.hex()]), ("vendor_root", VENDOR_ROOT.hex()),
+                         ("rollback_tolerance_secs", 10 ** 9)):
+        doc = dict(honest, **{field: value})
+        with pytest.raises(tollgate.TollgateError) as e:
+            tollgate.host_config_from_json(json.dumps(doc), VENDOR_ROOT)
+        assert (e.value.code, e.value.name) == (235, "UntrustedConfig")
+        assert field in str(e.value)
+    cfg = tollgate.host_config_from_json(json.dumps(honest), VENDOR_ROOT)
+    assert cfg.vendor_root == VENDOR_ROOT and cfg.product == "chariot"
+
+
+def test_a_license_minted_by_the_customers_own_vendor_is_refused(vendor, customer_vendor,
+                                                                   hosts):
+    """Issue 11: the customer runs `tollgate vendor init` in a directory of their own, puts
+    that key into the host JSON and mints a usage license with every feature until 2099."""
+    mallory_key = customer_vendor.run("key", "list")["keys"][0]["public_key"]
+    doc = json.loads(vendor.host_config_json())
+    doc["vendor_keys"] = [mallory_key]
+    with pytest.raises(tollgate.TollgateError) as e:
+        tollgate.host_config_from_json(json.dumps(doc), VENDOR_ROOT)
+    assert (e.value.code, e.value.name) == (235, "UntrustedConfig")
+
+    licensed = hosts.open("licensed")
+    activate(vendor, licensed, "mqtt-server")
+    fresh = hosts.open("fresh", MACHINE_B)
+    forged = customer_vendor.issue("mqtt-server", "support:until=2099-12-31",
+                                   "iot-bridge-snowflake:999999999/month", activations=99,
+                                   customer="Mallory")
+    minted = customer_vendor.fulfil(fresh.request_usage(forged.key))
+    assert minted.startswith("TGUL:")
+
+    before = (fresh.status_json(), licensed.status_json())
+    for host in (fresh, licensed):
+        with pytest.raises(tollgate.TollgateError.Rejected) as e:
+            host.install(minted)
+        assert (e.value.code, e.value.name) == (124, "KeyNotCertified")
+    with pytest.raises(tollgate.TollgateError) as e:
+        tollgate.verify(hosts.config(MACHINE_B), minted, hosts.clock.now())
+    assert e.value.code == 124
+    assert (fresh.status_json(), licensed.status_json()) == before
+    assert fresh.status().state == tollgate.LicenseState.PENDING
+    assert not fresh.has_feature("mqtt-server") and not fresh.has_feature("support")
+    assert licensed.has_feature("mqtt-server") and not licensed.has_feature("support")
+
+    # The customer's own host configuration: its certificate is signed by the customer's root,
+    # so it counts for nothing.
+    cfg = tollgate.host_config_from_json(customer_vendor.host_config_json(), VENDOR_ROOT)
+    assert cfg.key_certificates and cfg.key_certificates[0].startswith("TGKC:")
+    cfg.probes, cfg.allow_override = False, True
+    cfg.components = hosts.config().components
+    with pytest.raises(tollgate.TollgateError) as e:
+        tollgate.LicenseManager.open(cfg, str(hosts.root / "state-mallory"))
+    assert (e.value.code, e.value.name) == (110, "UnknownKeyId")  # a root this host does not know
+
+
+def test_host_policy_fingerprint_minimum_and_model(vendor, hosts, tmp_path):
+    """A request needs at least two component kinds; an ordinary host refuses a floating
+    server's usage license."""
+    cfg = hosts.config()
+    cfg.components = [tollgate.FingerprintComponent(kind=tollgate.ComponentKind.OPERATOR,
+                                                    value=b"x")]
+    one = tollgate.LicenseManager.open_with_clock(cfg, str(tmp_path / "one"), hosts.clock)
+    try:
+        with pytest.raises(tollgate.TollgateError) as e:
+            one.request_usage(vendor.issue("mqtt-server").key)
+        assert (e.value.code, e.value.name) == (237, "TooFewComponents")
+        assert one.status().state == tollgate.LicenseState.UNLICENSED
+    finally:
+        one.release()
+
+    host = hosts.open()
+    floating = vendor.issue("mqtt-server", models="floating", floating_seats=1)
+    usage_license = vendor.fulfil(host.request_usage(floating.key), model="floating")
+    before = host.status_json()
+    with pytest.raises(tollgate.TollgateError) as e:
+        host.install(usage_license)
+    assert (e.value.code, e.value.name) == (239, "WrongModel")
+    assert host.status_json() == before and not host.has_feature("mqtt-server")
 
 
 def test_threads_share_one_manager(vendor, hosts):

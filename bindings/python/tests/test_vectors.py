@@ -1,8 +1,15 @@
 """The shared test vectors (tests/vectors/manifest.json) through the Python binding:
-`tollgate.verify` on every usage-license case, and license-key parsing through
-`LicenseManager.request_usage`. Valid cases must verify with the expected fields, invalid ones
-must fail with exactly the expected code."""
+`tollgate.verify` on every trusted-usage-license and usage-license case, and license-key
+parsing through `LicenseManager.request_usage`. Valid cases must verify with the expected
+fields, invalid ones must fail with exactly the expected code.
 
+The host trusts a root, never a list of keys: a usage-license case (written for a host that
+trusts a list of vendor keys) runs with the reference root and the root's certificate of the
+reference vendor key; the three about which keys such a list trusts (a rotated key, an unknown
+key) have no certificate to stand for them and are left to the trusted-usage-license cases."""
+
+import base64
+import zlib
 from datetime import datetime, timezone
 
 import pytest
@@ -31,9 +38,30 @@ def load_manifest():
 MANIFEST = load_manifest()
 
 
-def cases(artifact):
+def about_the_key_list(c):
+    if "vendor_public_keys" not in c["inputs"]:
+        return False
+    if c["expect"]["result"] == "error":
+        return c["expect"]["error"] == "UnknownKeyId"
+    return c["expect"]["fields"]["key_id"] != REFERENCE_KEY_ID
+
+
+REFERENCE = next(c for c in MANIFEST["cases"] if c["name"] == "key_certificate")
+REFERENCE_KEY_ID = REFERENCE["expect"]["fields"]["key_id"]
+
+
+def cases(*artifacts):
     return [pytest.param(c, id=c["name"]) for c in MANIFEST["cases"]
-            if c["artifact"] == artifact and c["text"] is not None]
+            if c["artifact"] in artifacts and c["text"] is not None
+            and not about_the_key_list(c)]
+
+
+def armor(prefix, hex_bytes):
+    """The armored text of an artifact (core/SPEC.md §3): base64url of the bytes and their
+    CRC-32 (little-endian), no padding."""
+    raw = bytes.fromhex(hex_bytes)
+    raw += zlib.crc32(raw).to_bytes(4, "little")
+    return f"{prefix}:" + base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 def text(case):
@@ -66,17 +94,25 @@ def case_config(inputs):
         raw, digest = ref.get(c["kind"], (None, None))
         if digest == c["digest"]:
             components.append(tollgate.FingerprintComponent(kind=KINDS[c["kind"]], value=raw))
+    if "root_public_key" in inputs:
+        root = bytes.fromhex(inputs["root_public_key"])
+        certificates = [armor("TGKC", c) for c in inputs["certificates"]]
+    else:
+        root = bytes.fromhex(REFERENCE["inputs"]["root_public_key"])
+        certificates = [(VECTORS / REFERENCE["text"]).read_text(encoding="utf-8").strip()]
+    key_list = armor("TGKL", inputs["key_list"]) if inputs.get("key_list") else None
     return tollgate.HostConfig(
         product=inputs["product"], product_version="4.2.0", fingerprint_salt=salt,
-        vendor_keys=inputs["vendor_public_keys"], probes=False, components=components)
+        vendor_root=root, key_certificates=certificates, key_list=key_list, probes=False,
+        allow_override=True, components=components)
 
 
 def test_there_are_vectors():
-    assert len(cases("usage-license")) >= 30
+    assert len(cases("usage-license")) == 37 and len(cases("trusted-usage-license")) == 10
     assert len(cases("license-key")) >= 5
 
 
-@pytest.mark.parametrize("case", cases("usage-license"))
+@pytest.mark.parametrize("case", cases("usage-license", "trusted-usage-license"))
 def test_usage_license(case):
     inputs, expect = case["inputs"], case["expect"]
     cfg = case_config(inputs)

@@ -25,8 +25,9 @@ pub const TOLLGATE_COMPONENT_CLOUD_INSTANCE: u8 = 7;
 /// Component kind: an id supplied by the operator.
 pub const TOLLGATE_COMPONENT_OPERATOR: u8 = 8;
 
-/// The product configuration a manager is opened with: product id and version, fingerprint
-/// salt, the vendor's public keys, and how the host's fingerprint is built.
+/// The product configuration a manager is opened with: the vendor's ROOT public key (compiled
+/// into the product), product id and version, fingerprint salt, optional key certificates and
+/// key list, and how the host's fingerprint is built.
 ///
 /// Made with `tollgate_config_new` or `tollgate_config_from_json`, freed with
 /// `tollgate_config_free`. Opening a manager copies it, so it may be freed right after.
@@ -48,18 +49,43 @@ fn new_config(inner: HostConfig, out: *mut *mut tollgate_config) {
     unsafe { out.write(Box::into_raw(Box::new(tollgate_config { inner }))) };
 }
 
-/// Makes a configuration for product `product` (e.g. `"chariot"`) at version `product_version`
-/// (e.g. `"4.2.0"`) with the product's fingerprint salt, no vendor key yet (add them with
-/// `tollgate_config_add_vendor_key`) and the platform's fingerprint probes.
+/// The vendor root argument: exactly 32 bytes.
 ///
-/// The values are checked when a manager is opened with it. Fails with
-/// `TOLLGATE_NULL_ARGUMENT` or `TOLLGATE_INVALID_UTF8`.
+/// # Safety
+///
+/// `root` is NULL or valid for `root_len` bytes.
+unsafe fn root_arg(root: *const u8, root_len: usize) -> Result<[u8; 32], Failure> {
+    // SAFETY: forwarded from the caller.
+    let root = unsafe { arg_bytes(root, root_len) }?;
+    root.try_into().map_err(|_| {
+        Failure::invalid(&format!(
+            "the vendor root public key is 32 bytes (TOLLGATE_VENDOR_ROOT), not {}",
+            root.len()
+        ))
+    })
+}
+
+/// Makes a configuration that trusts the vendor root public key `vendor_root` (32 bytes of
+/// ed25519) for product `product` (e.g. `"chariot"`) at version `product_version` (e.g.
+/// `"4.2.0"`) with the product's fingerprint salt and the platform's fingerprint probes.
+///
+/// The root must be compiled into the product, never read from a file the customer can edit:
+/// pass `TOLLGATE_VENDOR_ROOT` from the generated header `tollgate_vendor_root.h`
+/// (`tollgate vendor export-root --format c`, or `bindings/c/vendor-root.sh` from the 64 hex
+/// digits). The root never signs licenses; it certifies the vendor's signing keys, whose
+/// certificates travel inside the usage licenses, so a key rotation needs no rebuild.
+///
+/// The values are checked when a manager is opened with it (a root that is not a valid
+/// ed25519 key: `TOLLGATE_ERR_BAD_PUBLIC_KEY`). Fails with `TOLLGATE_NULL_ARGUMENT`,
+/// `TOLLGATE_INVALID_UTF8`, or `TOLLGATE_ERR_INVALID_ARGUMENT` when `vendor_root_len` is not 32.
 ///
 /// # Safety
 ///
 /// Every pointer is NULL or valid for its length; `out` is NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn tollgate_config_new(
+    vendor_root: *const u8,
+    vendor_root_len: usize,
     product: *const c_char,
     product_len: usize,
     product_version: *const c_char,
@@ -71,73 +97,103 @@ pub unsafe extern "C" fn tollgate_config_new(
     result_boundary(|| {
         let out = arg_out(out)?;
         // SAFETY: the caller's guarantees on each (pointer, length) pair.
-        let (product, version, salt) = unsafe {
+        let (root, product, version, salt) = unsafe {
             (
+                root_arg(vendor_root, vendor_root_len)?,
                 arg_str(product, product_len)?,
                 arg_str(product_version, product_version_len)?,
                 arg_bytes(salt, salt_len)?,
             )
         };
-        // Minimal adaptation to the sdk's compiled-in root (the C API is redone on its own
-        // branch): the root is the first key added with `tollgate_config_add_vendor_key`.
-        new_config(HostConfig::new(product, version, salt, [0; 32]), out);
+        new_config(HostConfig::new(product, version, salt, root), out);
         Ok(())
     })
 }
 
 /// Reads a host configuration file's text, as written by `tollgate vendor host-config`:
-/// `{"product": …, "product_version": …, "fingerprint_salt": …, "vendor_keys": ["<hex>", …]}`
-/// plus optional `rollback_tolerance_secs` and `warn_days`. The platform probes are on.
+/// OPTIONS only, `{"product": …, "product_version": …, "fingerprint_salt": …}` plus optional
+/// `warn_days`, `min_components`, `key_certificates` (`["TGKC:…"]`) and `key_list`
+/// (`"TGKL:…"`). The trust anchor is `vendor_root` (32 bytes, compiled in: see
+/// `tollgate_config_new`); certificates and key lists in the file count only when that root
+/// signed them. The platform probes are on.
 ///
-/// Fails with `TOLLGATE_ERR_INVALID_ARGUMENT` (see `tollgate_last_error` for why),
-/// `TOLLGATE_NULL_ARGUMENT` or `TOLLGATE_INVALID_UTF8`.
+/// A file that names keys, a root or a security policy (`vendor_keys`,
+/// `rollback_tolerance_secs`, …) is refused with `TOLLGATE_ERR_UNTRUSTED_CONFIG`, so nobody
+/// believes it is used. Fails also with `TOLLGATE_ERR_INVALID_ARGUMENT` (not such a document,
+/// or `vendor_root_len` is not 32; see `tollgate_last_error` for why), `TOLLGATE_NULL_ARGUMENT`
+/// or `TOLLGATE_INVALID_UTF8`.
 ///
 /// # Safety
 ///
-/// `json` is NULL or valid for `json_len` bytes; `out` is NULL or writable.
+/// `vendor_root` is NULL or valid for `vendor_root_len` bytes; `json` is NULL or valid for
+/// `json_len` bytes; `out` is NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn tollgate_config_from_json(
+    vendor_root: *const u8,
+    vendor_root_len: usize,
     json: *const c_char,
     json_len: usize,
     out: *mut *mut tollgate_config,
 ) -> tollgate_result {
     result_boundary(|| {
         let out = arg_out(out)?;
-        // SAFETY: the caller's guarantee on (`json`, `json_len`).
-        let json = unsafe { arg_str(json, json_len) }?;
-        // Minimal: the root this library was built with (the C API gets a root argument on
-        // its own branch).
-        let root = tollgate_sdk::build_vendor_root()?;
+        // SAFETY: the caller's guarantees on (`vendor_root`, `vendor_root_len`) and (`json`,
+        // `json_len`).
+        let (root, json) = unsafe {
+            (
+                root_arg(vendor_root, vendor_root_len)?,
+                arg_str(json, json_len)?,
+            )
+        };
         new_config(HostConfig::from_json(json, root)?, out);
         Ok(())
     })
 }
 
-/// Adds a vendor public key (32 bytes of ed25519; several during a key rotation). The key is
-/// checked when a manager is opened (`TOLLGATE_ERR_BAD_PUBLIC_KEY`).
+/// Adds a signing-key certificate (`TGKC:…`), for usage licenses that do not carry their
+/// signing key's certificate. It counts only when the configuration's vendor root signed it for
+/// this product; it is checked when a manager is opened.
 ///
-/// Fails with `TOLLGATE_ERR_INVALID_ARGUMENT` when `key_len` is not 32, or
-/// `TOLLGATE_NULL_ARGUMENT`.
+/// Fails with `TOLLGATE_NULL_ARGUMENT` or `TOLLGATE_INVALID_UTF8`.
 ///
 /// # Safety
 ///
-/// `config` is NULL or a live configuration used by no other thread; `key` is NULL or valid
-/// for `key_len` bytes.
+/// `config` is NULL or a live configuration used by no other thread; `text` is NULL or valid
+/// for `text_len` bytes.
 #[no_mangle]
-pub unsafe extern "C" fn tollgate_config_add_vendor_key(
+pub unsafe extern "C" fn tollgate_config_add_key_certificate(
     config: *mut tollgate_config,
-    key: *const u8,
-    key_len: usize,
+    text: *const c_char,
+    text_len: usize,
 ) -> tollgate_result {
     result_boundary(|| {
-        // SAFETY: the caller's guarantees on `config` and (`key`, `key_len`).
-        let (config, key) = unsafe { (arg_mut(config)?, arg_bytes(key, key_len)?) };
-        let key: [u8; 32] = key
-            .try_into()
-            .map_err(|_| Failure::invalid("a vendor public key is 32 bytes"))?;
-        if config.inner.vendor_root == [0; 32] {
-            config.inner.vendor_root = key;
-        }
+        // SAFETY: the caller's guarantees on `config` and (`text`, `text_len`).
+        let (config, text) = unsafe { (arg_mut(config)?, arg_str(text, text_len)?) };
+        config.inner.key_certificates.push(text.trim().to_owned());
+        Ok(())
+    })
+}
+
+/// Sets the vendor's root-signed key list (`TGKL:…`) that retires signing keys. It counts only
+/// when the vendor root signed it; the host keeps the highest sequence it has seen, so an older
+/// list changes nothing.
+///
+/// Fails with `TOLLGATE_NULL_ARGUMENT` or `TOLLGATE_INVALID_UTF8`.
+///
+/// # Safety
+///
+/// `config` is NULL or a live configuration used by no other thread; `text` is NULL or valid
+/// for `text_len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn tollgate_config_set_key_list(
+    config: *mut tollgate_config,
+    text: *const c_char,
+    text_len: usize,
+) -> tollgate_result {
+    result_boundary(|| {
+        // SAFETY: the caller's guarantees on `config` and (`text`, `text_len`).
+        let (config, text) = unsafe { (arg_mut(config)?, arg_str(text, text_len)?) };
+        config.inner.key_list = Some(text.trim().to_owned());
         Ok(())
     })
 }
@@ -182,7 +238,6 @@ pub unsafe extern "C" fn tollgate_config_add_component(
         let (config, raw) = unsafe { (arg_mut(config)?, arg_bytes(raw, raw_len)?) };
         let k = component_kind(kind)?;
         config.inner.fingerprint.extra.push((k, raw.to_vec()));
-        config.inner.fingerprint.allow_override = true;
         Ok(())
     })
 }
@@ -212,22 +267,23 @@ pub unsafe extern "C" fn tollgate_config_replace_component(
     })
 }
 
-/// Sets how far (seconds) the clock may go back before the manager reports a clock rollback
-/// (default 3600).
+/// Allows (`true`) components added with `tollgate_config_add_component` of a kind the
+/// platform probes read (machine-id, dmi-product-uuid, mac, root-disk, hostname). Such a value
+/// claims an identity instead of measuring it: for tests and documented escape hatches only.
+/// Without it (the default) opening a manager with such a component fails with
+/// `TOLLGATE_ERR_COMPONENT_OVERRIDE`.
 ///
 /// # Safety
 ///
 /// `config` is NULL or a live configuration used by no other thread.
 #[no_mangle]
-pub unsafe extern "C" fn tollgate_config_set_rollback_tolerance(
+pub unsafe extern "C" fn tollgate_config_allow_component_override(
     config: *mut tollgate_config,
-    secs: u64,
+    allow: bool,
 ) -> tollgate_result {
     result_boundary(|| {
         // SAFETY: the caller's guarantee on `config`.
-        unsafe { arg_mut(config) }?;
-        // The tolerance now comes from the signed grant; kept for the C API until it is redone.
-        let _ = secs;
+        unsafe { arg_mut(config) }?.inner.fingerprint.allow_override = allow;
         Ok(())
     })
 }

@@ -164,15 +164,15 @@ pub const TOLLGATE_ERR_SERVICE_UNAVAILABLE: tollgate_result = 232;
 pub const TOLLGATE_ERR_RATE_LIMITED: tollgate_result = 233;
 /// 234: Unexpected answer from the licensing service (runtime `BadResponse`).
 pub const TOLLGATE_ERR_BAD_RESPONSE: tollgate_result = 234;
-/// 235: The host configuration names keys, a root or security policy (runtime `UntrustedConfig`).
+/// 235: The host configuration names keys, a root or security policy; the vendor root is compiled in (runtime `UntrustedConfig`).
 pub const TOLLGATE_ERR_UNTRUSTED_CONFIG: tollgate_result = 235;
-/// 236: This build has no vendor root key (runtime `NoVendorRoot`).
+/// 236: This build has no vendor root key (runtime `NoVendorRoot`; the C API always takes the root, so it never returns it).
 pub const TOLLGATE_ERR_NO_VENDOR_ROOT: tollgate_result = 236;
 /// 237: The host fingerprint has too few distinct components for a usage request (runtime `TooFewComponents`).
 pub const TOLLGATE_ERR_TOO_FEW_COMPONENTS: tollgate_result = 237;
-/// 238: A probed fingerprint component is overridden without the explicit opt-in (runtime `ComponentOverride`).
+/// 238: A probed fingerprint component is overridden without `tollgate_config_allow_component_override` (runtime `ComponentOverride`).
 pub const TOLLGATE_ERR_COMPONENT_OVERRIDE: tollgate_result = 238;
-/// 239: The usage license's deployment model does not fit this host (runtime `WrongModel`).
+/// 239: The usage license's deployment model does not fit this host, e.g. a floating server's usage license (runtime `WrongModel`).
 pub const TOLLGATE_ERR_WRONG_MODEL: tollgate_result = 239;
 
 /// Why a call failed: its code and the detailed message kept for [`tollgate_last_error`].

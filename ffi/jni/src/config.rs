@@ -17,10 +17,10 @@ pub(crate) fn host_config<'a>(handle: jlong) -> Result<&'a HostConfig> {
     borrow_handle(handle)
 }
 
-/// `long hostConfigNew(String product, String productVersion, byte[] salt, byte[][] vendorKeys,
-/// int[] componentKinds, byte[][] componentValues, boolean probes, long rollbackToleranceSecs,
-/// int warnDays)`: checks and converts a Java `HostConfig`'s fields once; the handle is freed by
-/// its `Cleaner`.
+/// `long hostConfigNew(String product, String productVersion, byte[] salt, byte[] vendorRoot,
+/// String[] keyCertificates, String keyList, int[] componentKinds, byte[][] componentValues,
+/// boolean probes, boolean allowOverride, int minComponents, int warnDays)`: checks and converts
+/// a Java `HostConfig`'s fields once; the handle is freed by its `Cleaner`.
 #[unsafe(no_mangle)]
 #[allow(clippy::too_many_arguments)]
 pub extern "system" fn Java_dev_tollgate_Native_hostConfigNew<'l>(
@@ -29,11 +29,14 @@ pub extern "system" fn Java_dev_tollgate_Native_hostConfigNew<'l>(
     product: JString<'l>,
     product_version: JString<'l>,
     salt: JByteArray<'l>,
-    vendor_keys: JObjectArray<'l, JByteArray<'l>>,
+    vendor_root: JByteArray<'l>,
+    key_certificates: JObjectArray<'l, JString<'l>>,
+    key_list: JString<'l>,
     component_kinds: JIntArray<'l>,
     component_values: JObjectArray<'l, JByteArray<'l>>,
     probes: jboolean,
-    rollback_tolerance_secs: jlong,
+    allow_override: jboolean,
+    min_components: jint,
     warn_days: jint,
 ) -> jlong {
     env.with_env(|env| -> Result<jlong> {
@@ -41,11 +44,14 @@ pub extern "system" fn Java_dev_tollgate_Native_hostConfigNew<'l>(
             product: &product,
             product_version: &product_version,
             salt: &salt,
-            vendor_keys: &vendor_keys,
+            vendor_root: &vendor_root,
+            key_certificates: &key_certificates,
+            key_list: &key_list,
             component_kinds: &component_kinds,
             component_values: &component_values,
             probes,
-            rollback_tolerance_secs,
+            allow_override,
+            min_components,
             warn_days,
         }
         .to_config(env)?;
@@ -68,17 +74,19 @@ pub extern "system" fn Java_dev_tollgate_Native_hostConfigFree<'l>(
     .resolve::<ThrowJava>()
 }
 
-/// `HostConfig hostConfigFromJson(String json)`
+/// `HostConfig hostConfigFromJson(String json, byte[] vendorRoot)`: the options of a host
+/// configuration file, trusting the compiled-in root `vendorRoot` (a file naming keys is refused
+/// with 235).
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_dev_tollgate_Native_hostConfigFromJson<'l>(
     mut env: EnvUnowned<'l>,
     _class: JClass<'l>,
     json: JString<'l>,
+    vendor_root: JByteArray<'l>,
 ) -> JObject<'l> {
     env.with_env(|env| -> Result<JObject<'l>> {
         let json = string(env, &json)?;
-        // Minimal: the root this library was built with (redone on the bindings' branch).
-        let root = tollgate_sdk::build_vendor_root()?;
+        let root = convert::vendor_root(env, &vendor_root)?;
         let config = HostConfig::from_json(&json, root)?;
         convert::host_config(env, &config)
     })

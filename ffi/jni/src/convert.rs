@@ -45,41 +45,52 @@ pub(crate) struct ConfigArgs<'a, 'local> {
     pub product: &'a JString<'local>,
     pub product_version: &'a JString<'local>,
     pub salt: &'a JByteArray<'local>,
-    pub vendor_keys: &'a JObjectArray<'local, JByteArray<'local>>,
+    pub vendor_root: &'a JByteArray<'local>,
+    pub key_certificates: &'a JObjectArray<'local, JString<'local>>,
+    /// `null` for none.
+    pub key_list: &'a JString<'local>,
     pub component_kinds: &'a JIntArray<'local>,
     pub component_values: &'a JObjectArray<'local, JByteArray<'local>>,
     pub probes: bool,
-    pub rollback_tolerance_secs: jlong,
+    pub allow_override: bool,
+    pub min_components: jint,
     pub warn_days: jint,
+}
+
+/// The vendor root argument: exactly 32 bytes.
+pub(crate) fn vendor_root(env: &Env<'_>, root: &JByteArray<'_>) -> Result<[u8; 32]> {
+    let root = bytes(env, root)?;
+    <[u8; 32]>::try_from(root.as_slice()).map_err(|_| {
+        invalid(format!(
+            "the vendor root public key is 32 bytes, not {}",
+            root.len()
+        ))
+    })
 }
 
 impl ConfigArgs<'_, '_> {
     /// The [`HostConfig`] these fields describe. Each component sets its kind: it replaces what
     /// the probes find of that kind (as `tollgate host --component` does).
     pub(crate) fn to_config(&self, env: &mut Env<'_>) -> Result<HostConfig> {
-        let keys = byte_arrays(env, self.vendor_keys)?
-            .into_iter()
-            .map(|k| {
-                <[u8; 32]>::try_from(k.as_slice())
-                    .map_err(|_| invalid(format!("a vendor key is 32 bytes, not {}", k.len())))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        // Minimal adaptation to the sdk's compiled-in root (the bindings are redone on their
-        // own branch): the first key is the root; the tolerance is the signed grant's.
-        let root = *keys
-            .first()
-            .ok_or_else(|| invalid("at least one vendor key is needed"))?;
         let mut config = HostConfig::new(
             string(env, self.product)?,
             string(env, self.product_version)?,
             bytes(env, self.salt)?,
-            root,
+            vendor_root(env, self.vendor_root)?,
         );
-        unsigned(self.rollback_tolerance_secs, "the rollback tolerance")?;
-        config.fingerprint.allow_override = true;
+        for i in 0..self.key_certificates.len(env)? {
+            let text = self.key_certificates.get_element(env, i)?;
+            config.key_certificates.push(string(env, &text)?);
+        }
+        if !self.key_list.is_null() {
+            config.key_list = Some(string(env, self.key_list)?);
+        }
         config.warn_days = u32::try_from(self.warn_days)
             .map_err(|_| invalid("the warning period must not be negative"))?;
+        config.min_components = usize::try_from(self.min_components)
+            .map_err(|_| invalid("the component minimum must not be negative"))?;
         config.fingerprint.probes = self.probes;
+        config.fingerprint.allow_override = self.allow_override;
         let mut kinds = vec![0; self.component_kinds.len(env)?];
         self.component_kinds.get_region(env, 0, &mut kinds)?;
         let values = byte_arrays(env, self.component_values)?;
@@ -300,18 +311,25 @@ pub(crate) fn host_config<'local>(
     let product = env.new_string(&c.product)?;
     let version = env.new_string(&c.product_version)?;
     let salt = env.byte_array_from_slice(&c.fingerprint_salt)?;
-    let keys = vec![env.byte_array_from_slice(&c.vendor_root)?.into()];
-    let keys = object_array(env, keys)?;
+    let root = env.byte_array_from_slice(&c.vendor_root)?;
+    let mut certs = Vec::with_capacity(c.key_certificates.len());
+    for t in &c.key_certificates {
+        certs.push(env.new_string(t)?.into());
+    }
+    let certs = object_array(env, certs)?;
+    let key_list = opt_string(env, c.key_list.as_deref())?;
     factory(
         env,
         jni_str!("dev/tollgate/HostConfig"),
-        jni_sig!("(Ljava/lang/String;Ljava/lang/String;[B[Ljava/lang/Object;JI)Ldev/tollgate/HostConfig;"),
+        jni_sig!("(Ljava/lang/String;Ljava/lang/String;[B[B[Ljava/lang/Object;Ljava/lang/String;II)Ldev/tollgate/HostConfig;"),
         &[
             JValue::Object(&product),
             JValue::Object(&version),
             JValue::Object(&salt),
-            JValue::Object(&keys),
-            JValue::Long(jlong_of(tollgate_sdk::config::DEFAULT_ROLLBACK_TOLERANCE_SECS)),
+            JValue::Object(&root),
+            JValue::Object(&certs),
+            JValue::Object(&key_list),
+            JValue::Int(jint_of(c.min_components)),
             JValue::Int(jint_of(c.warn_days)),
         ],
     )

@@ -55,8 +55,8 @@ pub fn version() -> String {
 
 /// Verifies a usage license for this host without any state: what a support tool or an
 /// installer does before installing it. The host's fingerprint is built as `config` says; the
-/// license must be signed by one of its vendor keys, be for its product, match the host's
-/// fingerprint and be valid at `now` (Unix seconds).
+/// license must be signed by a key that `config.vendor_root` certified, be for its product,
+/// match the host's fingerprint and be valid at `now` (Unix seconds).
 ///
 /// Returns what a status page shows about it (no meter counts, no installation time). Fails
 /// with the core's verdict (`Rejected`, codes 100–127) or a configuration error (`Runtime`
@@ -72,15 +72,22 @@ pub fn verify(
 }
 
 /// Reads the host configuration file a vendor ships with its product (written by
-/// `tollgate vendor host-config`): `product`, `product_version`, `fingerprint_salt`,
-/// `vendor_keys` (hex) and optionally `rollback_tolerance_secs` and `warn_days`. The
+/// `tollgate vendor host-config`): OPTIONS only, `product`, `product_version`,
+/// `fingerprint_salt` and optionally `warn_days`, `min_components`, `key_certificates` and
+/// `key_list`. The trust anchor is `vendor_root` (32 bytes), compiled into the application;
+/// certificates and key lists in the file count only when that root signed them. The
 /// fingerprint fields get their defaults (platform probes on, no extra components).
 ///
-/// Fails with `Runtime` 211 `InvalidArgument` when the text is not such a document.
+/// A file that names keys, a root or a security policy (`vendor_keys`,
+/// `rollback_tolerance_secs`, …) is refused with `Runtime` 235 `UntrustedConfig`, so nobody
+/// believes it is used. Fails with `Runtime` 211 `InvalidArgument` when the text is not such a
+/// document or the root is not 32 bytes.
 #[uniffi::export]
-pub fn host_config_from_json(json: &str) -> Result<HostConfig, TollgateError> {
-    // Minimal: the root this library was built with (redone on the bindings' branch).
-    let root = tollgate_sdk::build_vendor_root()?;
+pub fn host_config_from_json(
+    json: &str,
+    vendor_root: Vec<u8>,
+) -> Result<HostConfig, TollgateError> {
+    let root = types::root(&vendor_root)?;
     Ok(HostConfig::from_sdk(&tollgate_sdk::HostConfig::from_json(
         json, root,
     )?))

@@ -251,17 +251,27 @@ mod tests {
             product: "chariot".into(),
             product_version: "4.2.0".into(),
             fingerprint_salt: "salt".into(),
-            vendor_keys: vec![
-                "8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c".into(),
-            ],
-            rollback_tolerance_secs: None,
+            vendor_root: hex::decode(
+                "43a72e714401762df66b68c26dfbdf2682aaec9f2474eca4613e424a0fbafd3c",
+            )
+            .unwrap(),
             warn_days: None,
             probes: false,
-            components: vec![FingerprintComponent {
-                kind: ComponentKind::MachineId,
-                value: b"m".to_vec(),
-            }],
+            components: vec![
+                FingerprintComponent {
+                    kind: ComponentKind::MachineId,
+                    value: b"m".to_vec(),
+                },
+                FingerprintComponent {
+                    kind: ComponentKind::Workload,
+                    value: b"w".to_vec(),
+                },
+            ],
             replace: Vec::new(),
+            allow_override: true,
+            key_certificates: Vec::new(),
+            key_list: None,
+            min_components: None,
         }
     }
 

@@ -6,8 +6,10 @@ use tollgate_sdk::tollgate_core::ComponentKind as CoreKind;
 use crate::error::{invalid, TollgateError};
 
 /// What the host application tells the runtime about itself; the vendor ships these values
-/// inside the application (`tollgate vendor host-config` writes them as JSON, read with
-/// [`crate::host_config_from_json`]).
+/// inside the application. The vendor's ROOT public key (`vendor_root`) is compiled in (a
+/// constant in the application's source, from `tollgate vendor export-root`), never read from a
+/// file the customer can edit; the options come from the file `tollgate vendor host-config`
+/// writes, read with [`crate::host_config_from_json`].
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
 pub struct HostConfig {
     /// The product id, e.g. `chariot`; usage licenses for other products are refused.
@@ -17,12 +19,10 @@ pub struct HostConfig {
     /// The product's fingerprint salt (its UTF-8 bytes key every component digest); fixed for
     /// the product's lifetime.
     pub fingerprint_salt: String,
-    /// The vendor's ed25519 public keys, 64 hex digits each (several during a key rotation).
-    pub vendor_keys: Vec<String>,
-    /// How far the clock may go back before a rollback is reported, in seconds (default one
-    /// hour).
-    #[uniffi(default = None)]
-    pub rollback_tolerance_secs: Option<u64>,
+    /// The vendor's ROOT ed25519 public key (32 bytes), compiled into the application. Only
+    /// signing keys it certified are trusted; their certificates travel inside the usage
+    /// licenses, so a signing-key rotation needs no new build.
+    pub vendor_root: Vec<u8>,
     /// How many days before a subscription ends the status starts warning (default 30).
     #[uniffi(default = None)]
     pub warn_days: Option<u32>,
@@ -39,6 +39,34 @@ pub struct HostConfig {
     /// ephemeral).
     #[uniffi(default = [])]
     pub replace: Vec<ComponentKind>,
+    /// Allow `components` of kinds the platform probes read (machine id, DMI UUID, MAC, root
+    /// disk, host name). Such a value claims an identity instead of measuring it: for tests
+    /// and documented escape hatches only. Without it (the default) opening fails with
+    /// `ComponentOverride`.
+    #[uniffi(default = false)]
+    pub allow_override: bool,
+    /// Root-signed signing-key certificates (`TGKC:…`) for usage licenses that do not carry
+    /// theirs; they count only when `vendor_root` signed them (checked at open).
+    #[uniffi(default = [])]
+    pub key_certificates: Vec<String>,
+    /// The vendor's root-signed key list (`TGKL:…`) retiring signing keys; the host keeps the
+    /// highest sequence it has seen.
+    #[uniffi(default = None)]
+    pub key_list: Option<String>,
+    /// The least number of distinct component kinds a usage request must carry (default and
+    /// floor: 2); the vendor's file may raise it.
+    #[uniffi(default = None)]
+    pub min_components: Option<u32>,
+}
+
+/// The root argument: exactly 32 bytes, else `InvalidArgument` (211).
+pub(crate) fn root(bytes: &[u8]) -> Result<[u8; 32], TollgateError> {
+    bytes.try_into().map_err(|_| {
+        invalid(format!(
+            "the vendor root public key is 32 bytes, not {}",
+            bytes.len()
+        ))
+    })
 }
 
 /// One application-supplied fingerprint identifier. Its raw value never leaves the host: only
@@ -88,31 +116,21 @@ impl From<ComponentKind> for CoreKind {
 }
 
 impl HostConfig {
-    /// The runtime's configuration. Fails with `InvalidArgument` (211) when a vendor key is not
-    /// 64 hex digits; the runtime checks the rest when it opens or verifies.
+    /// The runtime's configuration. Fails with `InvalidArgument` (211) when the root is not 32
+    /// bytes; the runtime checks the rest when it opens or verifies.
     pub(crate) fn into_sdk(self) -> Result<tollgate_sdk::HostConfig, TollgateError> {
-        let keys = self
-            .vendor_keys
-            .iter()
-            .map(|k| {
-                let mut key = [0u8; 32];
-                hex::decode_to_slice(k.trim(), &mut key)
-                    .map(|()| key)
-                    .map_err(|_| invalid(format!("vendor key `{k}` is not 64 hex digits")))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        // Minimal adaptation to the sdk's compiled-in root (the bindings are redone on their
-        // own branch): the first key is the root; the tolerance is the signed grant's.
-        let root = *keys
-            .first()
-            .ok_or_else(|| invalid("at least one vendor key is needed"))?;
         let mut cfg = tollgate_sdk::HostConfig::new(
             self.product,
             self.product_version,
             self.fingerprint_salt.into_bytes(),
-            root,
+            root(&self.vendor_root)?,
         );
-        cfg.fingerprint.allow_override = true;
+        cfg.key_certificates = self.key_certificates;
+        cfg.key_list = self.key_list;
+        cfg.fingerprint.allow_override = self.allow_override;
+        if let Some(m) = self.min_components {
+            cfg.min_components = usize::try_from(m).unwrap_or(usize::MAX);
+        }
         if let Some(d) = self.warn_days {
             cfg.warn_days = d;
         }
@@ -141,12 +159,15 @@ impl HostConfig {
             product: c.product.clone(),
             product_version: c.product_version.clone(),
             fingerprint_salt: String::from_utf8_lossy(&c.fingerprint_salt).into_owned(),
-            vendor_keys: vec![hex::encode(c.vendor_root)],
-            rollback_tolerance_secs: None,
+            vendor_root: c.vendor_root.to_vec(),
             warn_days: Some(c.warn_days),
             probes: true,
             components: Vec::new(),
             replace: Vec::new(),
+            allow_override: false,
+            key_certificates: c.key_certificates.clone(),
+            key_list: c.key_list.clone(),
+            min_components: Some(u32::try_from(c.min_components).unwrap_or(u32::MAX)),
         }
     }
 }
@@ -405,8 +426,7 @@ mod tests {
             product: "chariot".into(),
             product_version: "4.2.0".into(),
             fingerprint_salt: "salt".into(),
-            vendor_keys: vec!["8a".repeat(32)],
-            rollback_tolerance_secs: None,
+            vendor_root: vec![0x8a; 32],
             warn_days: Some(7),
             probes: false,
             components: vec![FingerprintComponent {
@@ -414,6 +434,10 @@ mod tests {
                 value: b"broker-1".to_vec(),
             }],
             replace: vec![ComponentKind::Mac],
+            allow_override: true,
+            key_certificates: vec!["TGKC:x".into()],
+            key_list: None,
+            min_components: Some(3),
         }
     }
 
@@ -421,6 +445,9 @@ mod tests {
     fn config_converts() {
         let cfg = config().into_sdk().unwrap();
         assert_eq!(cfg.vendor_root, [0x8a; 32]);
+        assert_eq!(cfg.key_certificates, vec!["TGKC:x".to_string()]);
+        assert!(cfg.fingerprint.allow_override);
+        assert_eq!(cfg.min_components, 3);
         assert_eq!(cfg.fingerprint_salt, b"salt");
         assert_eq!(cfg.warn_days, 7);
         assert!(!cfg.fingerprint.probes);
@@ -433,14 +460,16 @@ mod tests {
             vec![(CoreKind::Hostname, b"broker-1".to_vec())]
         );
         let back = HostConfig::from_sdk(&cfg);
-        assert_eq!(back.vendor_keys, config().vendor_keys);
+        assert_eq!(back.vendor_root, config().vendor_root);
         assert_eq!(back.fingerprint_salt, "salt");
     }
 
     #[test]
-    fn a_bad_vendor_key_is_an_invalid_argument() {
-        let mut c = config();
-        c.vendor_keys = vec!["xyz".into()];
-        assert_eq!(c.into_sdk().unwrap_err().code(), 211);
+    fn a_root_of_another_length_is_an_invalid_argument() {
+        for len in [0, 31, 33] {
+            let mut c = config();
+            c.vendor_root = vec![0x8a; len];
+            assert_eq!(c.into_sdk().unwrap_err().code(), 211);
+        }
     }
 }

@@ -6,8 +6,10 @@ import java.util.List;
 
 /**
  * One row of the table of stable result codes (the Rust {@code tollgate_sdk::all_errors()}),
- * and the codes as constants. Codes 100–127 are the core's (formats, signatures, validity),
- * 200–217 and 235–239 the host runtime's, 230–234 the online activation client's. A code never changes meaning; a retired code stays reserved.
+ * and the codes as constants. Codes 100–199 are the core's (formats, signatures, validity, the
+ * trust chain), 200–217 the host runtime's, 230–234 the online activation client's, 235–239 the
+ * runtime's trust and host policy (the configuration names a key, fingerprint minimum, deployment
+ * model). A code never changes meaning; a retired code stays reserved.
  *
  * @param code the stable numeric code
  * @param name the stable name, e.g. {@code "KeyChecksum"}
@@ -170,16 +172,16 @@ public record ErrorCode(int code, String name, String message) {
     /** 235 UntrustedConfig: the host configuration names keys, a root or security policy. */
     public static final int UNTRUSTED_CONFIG = 235;
 
-    /** 236 NoVendorRoot. */
+    /** 236 NoVendorRoot: a build without a vendor root (the Java API always takes one). */
     public static final int NO_VENDOR_ROOT = 236;
 
-    /** 237 TooFewComponents. */
+    /** 237 TooFewComponents: too few distinct fingerprint components for a usage request. */
     public static final int TOO_FEW_COMPONENTS = 237;
 
-    /** 238 ComponentOverride. */
+    /** 238 ComponentOverride: a probed component kind is supplied without the opt-in. */
     public static final int COMPONENT_OVERRIDE = 238;
 
-    /** 239 WrongModel. */
+    /** 239 WrongModel: the usage license's deployment model does not fit this host. */
     public static final int WRONG_MODEL = 239;
 
     /** Every code this version of the native library knows, in code order. */

@@ -3,22 +3,23 @@ package dev.tollgate;
 /**
  * A licensing operation failed. Carries the stable result code shared by every Tollgate binding
  * (the C API, the CLI's {@code --json} errors, Python): core codes 100–199, host runtime codes
- * 200–217 and 230–234; a code never changes meaning. See {@link ErrorCode} for the table
+ * 200–217 and 230–239; a code never changes meaning. See {@link ErrorCode} for the table
  * and constants.
  *
  * <p>The subclass tells the family:
  * <ul>
  *   <li>{@link InvalidArtifactException} (100–199): an artifact or license key was rejected
  *       (malformed, tampered, wrong product or machine, expired);</li>
- *   <li>{@link LicenseStateException} (200–205, 208, 209, 212, 214, 215): this host's license
- *       state refuses the operation (nothing installed, superseded request, deactivated, clock
- *       set back, quota exceeded, …);</li>
+ *   <li>{@link LicenseStateException} (200–205, 208, 209, 212, 214, 215, 239): this host's
+ *       license state refuses the operation (nothing installed, superseded request, deactivated,
+ *       clock set back, quota exceeded, a floating server's usage license, …);</li>
  *   <li>{@link StateStorageException} (206, 207, 213, 217): the state directory cannot be read,
  *       written or locked;</li>
  *   <li>{@link LicenseServiceException} (230–234): the vendor's online licensing service could
  *       not be used;</li>
  *   <li>{@code LicenseException} itself for the rest (210 fingerprint, 211 invalid argument,
- *       216 entropy) and for codes this version does not know.</li>
+ *       216 entropy, 235–238 configuration refused by the trust and host policy) and for codes
+ *       this version does not know.</li>
  * </ul>
  *
  * <p>Messages never contain license keys, key material or raw hardware identifiers.
@@ -77,6 +78,7 @@ public class LicenseException extends Exception {
             case ErrorCode.ALREADY_ACTIVATED:
             case ErrorCode.NOT_METERED:
             case ErrorCode.UNKNOWN_REQUEST:
+            case ErrorCode.WRONG_MODEL:
                 return new LicenseStateException(code, errorName, message);
             case ErrorCode.STORAGE:
             case ErrorCode.CORRUPT_STATE:

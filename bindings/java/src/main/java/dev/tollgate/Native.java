@@ -84,12 +84,14 @@ final class Native {
             throws LicenseException;
 
     static native long hostConfigNew(String product, String productVersion, byte[] salt,
-            byte[][] vendorKeys, int[] componentKinds, byte[][] componentValues, boolean probes,
-            long rollbackToleranceSecs, int warnDays) throws LicenseException;
+            byte[] vendorRoot, String[] keyCertificates, String keyList, int[] componentKinds,
+            byte[][] componentValues, boolean probes, boolean allowOverride, int minComponents,
+            int warnDays) throws LicenseException;
 
     static native void hostConfigFree(long handle);
 
-    static native HostConfig hostConfigFromJson(String json) throws LicenseException;
+    static native HostConfig hostConfigFromJson(String json, byte[] vendorRoot)
+            throws LicenseException;
 
     static native String version();
 

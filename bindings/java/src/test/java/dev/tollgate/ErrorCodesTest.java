@@ -81,9 +81,9 @@ class ErrorCodesTest {
                 expected = InvalidArtifactException.class;
             } else if (List.of(206, 207, 213, 217).contains(e.code())) {
                 expected = StateStorageException.class;
-            } else if (e.code() >= 230) {
+            } else if (e.code() >= 230 && e.code() <= 234) {
                 expected = LicenseServiceException.class;
-            } else if (List.of(210, 211, 216).contains(e.code())) {
+            } else if (List.of(210, 211, 216, 235, 236, 237, 238).contains(e.code())) {
                 expected = LicenseException.class;
             } else {
                 expected = LicenseStateException.class;

@@ -63,7 +63,8 @@ class FloatingClientTest {
     private void environment(Map<String, String> env) {
         env.put("TOLLGATE_FLOATING_STATE_DIR", tmp.resolve("floating").toString());
         env.put("TOLLGATE_HOST_CONFIG", vendor.hostConfigFile.toString());
-        env.put("TOLLGATE_FLOATING_COMPONENTS", "machine-id=java-floating-server;hostname=java-floating;mac=02:00:00:00:00:0f");
+        env.put("TOLLGATE_FLOATING_COMPONENTS",
+                "operator=java-floating-server;workload=java-floating;cloud-instance=i-jf");
         env.put("TOLLGATE_FLOATING_PROBES", "0");
         env.put("TOLLGATE_FLOATING_LISTEN", "127.0.0.1:0");
         env.put("TOLLGATE_LOG_FORMAT", "text");

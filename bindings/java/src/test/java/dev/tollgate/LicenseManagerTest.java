@@ -1,5 +1,6 @@
 package dev.tollgate;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertSame;
@@ -52,7 +53,7 @@ class LicenseManagerTest {
     @Test
     void offlineLifecycle() throws Exception {
         Vendor.Issued issued = vendor.issue(1, "mqtt-server", "support:for=1y",
-                "iot-bridge-snowflake:1000/month");
+                "iot-bridge-snowflake:1000/month", "--offline-refresh-days=0");
         try (LicenseManager m = LicenseManager.open(tmp.resolve("a"), hostA)) {
             // Nothing yet.
             Status s = m.status();
@@ -205,12 +206,12 @@ class LicenseManagerTest {
                             .endsWith("A") ? "B" : "A")));
             assertCode(InvalidArtifactException.class, ErrorCode.KEY_FORMAT,
                     () -> a.requestUsage("not a key"));
-            // Another product's vendor key: the license is signed by an unknown key.
-            Vendor other = new Vendor(Files.createDirectory(tmp.resolve("other-vendor")));
+            // Another vendor, with a root of its own: its key is not certified by ours.
+            Vendor other = new Vendor(Files.createDirectory(tmp.resolve("other-vendor")), true);
             String foreign = other.fulfil(a.requestUsage(other.issue(1, "mqtt-server").key()));
-            assertCode(InvalidArtifactException.class, ErrorCode.UNKNOWN_KEY_ID,
+            assertCode(InvalidArtifactException.class, ErrorCode.KEY_NOT_CERTIFIED,
                     () -> a.install(foreign));
-            assertCode(InvalidArtifactException.class, ErrorCode.UNKNOWN_KEY_ID,
+            assertCode(InvalidArtifactException.class, ErrorCode.KEY_NOT_CERTIFIED,
                     () -> LicenseManager.verify(hostA, foreign));
             // Stateless verification on the right machine and on the wrong one.
             LicenseInfo info = LicenseManager.verify(vendor.hostConfig("broker-b"), forB);
@@ -298,38 +299,41 @@ class LicenseManagerTest {
                 () -> LicenseManager.open(dir, hostA.toBuilder().product("").build()));
         assertCode(LicenseException.class, ErrorCode.INVALID_ARGUMENT,
                 () -> LicenseManager.open(dir, hostA.toBuilder().warnDays(-1).build()));
-        assertCode(LicenseException.class, ErrorCode.INVALID_ARGUMENT,
-                () -> LicenseManager.open(dir, hostA.toBuilder()
-                        .rollbackTolerance(Duration.ofSeconds(-1)).build()));
-        assertCode(LicenseException.class, ErrorCode.INVALID_ARGUMENT,
-                () -> LicenseManager.open(dir, hostA.toBuilder().vendorKey(new byte[31])
-                        .build()));
+        // The root: 32 bytes of a valid ed25519 key, always given.
+        for (int len : new int[] {0, 31, 33}) {
+            assertCode(LicenseException.class, ErrorCode.INVALID_ARGUMENT,
+                    () -> LicenseManager.open(dir, hostA.toBuilder()
+                            .vendorRoot(new byte[len]).build()));
+            assertCode(LicenseException.class, ErrorCode.INVALID_ARGUMENT,
+                    () -> HostConfig.fromFile(vendor.hostConfigFile, new byte[len]));
+        }
         assertCode(InvalidArtifactException.class, ErrorCode.BAD_PUBLIC_KEY,
-                () -> LicenseManager.open(dir, hostA.toBuilder().vendorKey(new byte[32])
+                () -> LicenseManager.open(dir, hostA.toBuilder().vendorRoot(new byte[32])
                         .build()));
-        HostConfig noKeys = HostConfig.builder().product("chariot").productVersion("1")
-                .fingerprintSalt("s").build();
-        assertCode(LicenseException.class, ErrorCode.INVALID_ARGUMENT,
-                () -> LicenseManager.open(dir, noKeys));
-        assertCode(LicenseException.class, ErrorCode.INVALID_ARGUMENT,
-                () -> HostConfig.fromJson("{}"));
-        assertCode(LicenseException.class, ErrorCode.INVALID_ARGUMENT,
-                () -> HostConfig.fromJson("{\"product\":\"p\",\"product_version\":\"1\","
-                        + "\"fingerprint_salt\":\"s\",\"vendor_keys\":[\"abc\"]}"));
-        assertThrows(IllegalArgumentException.class,
-                () -> HostConfig.builder().vendorKey("not hex"));
-        assertThrows(NullPointerException.class, () -> HostConfig.builder().build());
+        assertThrows(NullPointerException.class, () -> HostConfig.builder(null));
+        assertThrows(NullPointerException.class,
+                () -> HostConfig.builder(VendorRoot.key()).build());
         assertThrows(NullPointerException.class, () -> LicenseManager.open(dir, null));
+        assertThrows(NullPointerException.class, () -> HostConfig.fromJson("{}", null));
+        assertCode(LicenseException.class, ErrorCode.INVALID_ARGUMENT,
+                () -> HostConfig.fromJson("{}", VendorRoot.key()));
+        // A component of a kind the probes read needs the explicit override.
+        assertCode(LicenseException.class, ErrorCode.COMPONENT_OVERRIDE,
+                () -> LicenseManager.open(dir, hostA.toBuilder().allowOverride(false).build()));
+        // A certificate that is not one.
+        assertCode(InvalidArtifactException.class, ErrorCode.ARMOR_ENCODING,
+                () -> LicenseManager.open(dir, hostA.toBuilder().keyCertificate("TGKC:garbage")
+                        .build()));
 
-        // The host configuration file round trip.
-        HostConfig file = HostConfig.fromFile(vendor.hostConfigFile);
+        // The host configuration file round trip: options only.
+        HostConfig file = HostConfig.fromFile(vendor.hostConfigFile, VendorRoot.key());
         assertEquals("chariot", file.product());
         assertEquals(Vendor.SALT, new String(file.fingerprintSalt(), "UTF-8"));
-        assertEquals(1, file.vendorKeys().size());
-        assertEquals(32, file.vendorKeys().get(0).length);
+        assertArrayEquals(VendorRoot.key(), file.vendorRoot());
         assertTrue(file.probes());
-        assertEquals(3600, file.rollbackToleranceSecs());
+        assertFalse(file.allowOverride());
         assertEquals(30, file.warnDays());
+        assertEquals(2, file.minComponents());
         assertEquals(5, hostA.componentKinds().size());
         assertFalse(hostA.probes());
 
@@ -342,11 +346,97 @@ class LicenseManagerTest {
     }
 
     @Test
+    void theConfigurationFileHoldsOptionsOnly() throws Exception {
+        String honest = Files.readString(vendor.hostConfigFile);
+        String[] fields = {"\"vendor_keys\": [\"" + "8a".repeat(32) + "\"]",
+            "\"vendor_root\": \"" + "8a".repeat(32) + "\"", "\"rollback_tolerance_secs\": 999999"};
+        for (String field : fields) {
+            String swapped = honest.replaceFirst("\\{", "{" + field + ", ");
+            LicenseException e = assertCode(LicenseException.class, ErrorCode.UNTRUSTED_CONFIG,
+                    () -> HostConfig.fromJson(swapped, VendorRoot.key()));
+            assertTrue(e.getMessage().contains(field.substring(1, field.indexOf('"', 1))),
+                    e.getMessage());
+        }
+    }
+
+    /**
+     * Issue 11: the customer runs {@code tollgate vendor init} in a directory of their own (a
+     * root and a signing key of their own), puts that key into the host JSON and mints a usage
+     * license with every feature until 2099. The root is compiled in: refused, nothing changes.
+     */
+    @Test
+    void aLicenseMintedByTheCustomersOwnVendorIsRefused() throws Exception {
+        Vendor mallory = new Vendor(tmp.resolve("mallory"), true);
+        String malloryKey = mallory.run("key", "list").getAsJsonArray("keys").get(0)
+                .getAsJsonObject().get("public_key").getAsString();
+        String swapped = Files.readString(vendor.hostConfigFile)
+                .replaceFirst("\\{", "{\"vendor_keys\": [\"" + malloryKey + "\"], ");
+        assertCode(LicenseException.class, ErrorCode.UNTRUSTED_CONFIG,
+                () -> HostConfig.fromJson(swapped, VendorRoot.key()));
+
+        HostConfig hostB = vendor.hostConfig("broker-b");
+        try (LicenseManager licensed = activated("licensed", vendor.issue(1, "mqtt-server").key());
+                LicenseManager fresh = LicenseManager.open(tmp.resolve("fresh"), hostB)) {
+            Vendor.Issued forged = mallory.issue(99, "mqtt-server", "support:until=2099-12-31",
+                    "iot-bridge-snowflake:999999999/month");
+            String minted = mallory.fulfil(fresh.requestUsage(forged.key()));
+            assertTrue(minted.startsWith("TGUL:"));
+            String beforeFresh = fresh.statusJson();
+            String beforeLicensed = licensed.statusJson();
+            assertCode(InvalidArtifactException.class, ErrorCode.KEY_NOT_CERTIFIED,
+                    () -> fresh.install(minted));
+            assertCode(InvalidArtifactException.class, ErrorCode.KEY_NOT_CERTIFIED,
+                    () -> licensed.install(minted));
+            assertCode(InvalidArtifactException.class, ErrorCode.KEY_NOT_CERTIFIED,
+                    () -> LicenseManager.verify(hostB, minted, Instant.now()));
+            assertEquals(beforeFresh, fresh.statusJson());
+            assertEquals(beforeLicensed, licensed.statusJson());
+            assertEquals(LicenseState.PENDING, fresh.status().state());
+            assertFalse(fresh.hasFeature("mqtt-server") || fresh.hasFeature("support"));
+            assertTrue(licensed.hasFeature("mqtt-server"));
+            assertFalse(licensed.hasFeature("support"));
+        }
+
+        // The customer's own host configuration carries their root's certificate of their
+        // key: it counts for nothing.
+        HostConfig theirs = HostConfig.fromFile(mallory.hostConfigFile, VendorRoot.key())
+                .toBuilder().noProbes().allowOverride(true)
+                .component(ComponentKind.MACHINE_ID, "m").component(ComponentKind.MAC, "m")
+                .build();
+        assertFalse(theirs.keyCertificates().isEmpty());
+        // Signed by a root this host does not know.
+        assertCode(InvalidArtifactException.class, ErrorCode.UNKNOWN_KEY_ID,
+                () -> LicenseManager.open(tmp.resolve("mallory-host"), theirs));
+    }
+
+    @Test
+    void hostPolicyFingerprintMinimumAndDeploymentModel() throws Exception {
+        HostConfig one = HostConfig.fromFile(vendor.hostConfigFile, VendorRoot.key()).toBuilder()
+                .noProbes().component(ComponentKind.OPERATOR, "operator-1").build();
+        try (LicenseManager m = LicenseManager.open(tmp.resolve("one"), one)) {
+            assertCode(LicenseException.class, ErrorCode.TOO_FEW_COMPONENTS,
+                    () -> m.requestUsage(vendor.issue(1, "mqtt-server").key()));
+            assertEquals(LicenseState.UNLICENSED, m.status().state());
+        }
+        try (LicenseManager m = LicenseManager.open(tmp.resolve("floating"), hostA)) {
+            String key = vendor.issue(1, "mqtt-server", "--models=floating",
+                    "--floating-seats=1").key();
+            String floating = vendor.fulfil(m.requestUsage(key), "floating");
+            String before = m.statusJson();
+            assertCode(LicenseStateException.class, ErrorCode.WRONG_MODEL,
+                    () -> m.install(floating));
+            assertEquals(before, m.statusJson());
+            assertFalse(m.hasFeature("mqtt-server"));
+        }
+    }
+
+    @Test
     void clockRollbackWithAManualClock() throws Exception {
         Instant t0 = Instant.ofEpochSecond(Instant.now().getEpochSecond());
         ManualClock clock = new ManualClock(t0);
         assertEquals(t0, clock.now());
-        Vendor.Issued issued = vendor.issue(1, "mqtt-server", "support:for=1y");
+        Vendor.Issued issued = vendor.issue(1, "mqtt-server", "support:for=1y",
+                "--offline-refresh-days=0");
         try (LicenseManager m = LicenseManager.open(tmp.resolve("a"), hostA, clock)) {
             m.install(vendor.fulfil(m.requestUsage(issued.key())));
             assertTrue(m.hasFeature("mqtt-server"));
@@ -361,7 +451,9 @@ class LicenseManagerTest {
             assertEquals(ErrorCode.CLOCK_ROLLBACK, s.error().orElseThrow().code());
             assertEquals("ClockRollback", s.error().orElseThrow().name());
             assertCode(LicenseStateException.class, ErrorCode.CLOCK_ROLLBACK, m::check);
-            assertCode(LicenseStateException.class, ErrorCode.CLOCK_ROLLBACK, m::requestRenewal);
+            // A request carries no trust: allowed while the clock reads early, so that a host
+            // whose clock ran ahead can recover with the vendor's signed answer.
+            assertTrue(m.requestRenewal().startsWith("TGRQ:"));
             clock.advance(Duration.ofHours(3));
             assertTrue(m.hasFeature("mqtt-server"));
             // A year later, support has expired and a warning says so; mqtt-server stays.

@@ -27,7 +27,7 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The shared vectors (tests/vectors) through the Java API: every usage-license case through
  * {@link LicenseManager#verify}, the license keys through {@link LicenseManager#requestUsage},
- * the public keys as {@link HostConfig} vendor keys, and the fingerprint derivation through the
+ * the public keys as {@link HostConfig} roots, and the fingerprint derivation through the
  * host components. (Licenses, usage requests and deactivation codes are decoded on the
  * vendor's side, which the host API does not offer.)
  */
@@ -67,18 +67,48 @@ class VectorsTest {
     }
 
     /**
-     * The configuration of the host a usage-license case describes: its product, vendor keys
-     * and salt; its fingerprint given as raw components (probes off): the reference host's
-     * where its digest is the reference one, replaced hardware elsewhere.
+     * The armored text of an artifact whose bytes are {@code hex} (core/SPEC.md §3):
+     * {@code PREFIX ":" base64url(bytes || CRC-32(bytes) little-endian)}, no padding.
+     */
+    private static String armor(String prefix, String hex) {
+        byte[] bytes = java.util.HexFormat.of().parseHex(hex);
+        java.util.zip.CRC32 crc = new java.util.zip.CRC32();
+        crc.update(bytes);
+        byte[] withCrc = java.util.Arrays.copyOf(bytes, bytes.length + 4);
+        for (int i = 0; i < 4; i++) {
+            withCrc[bytes.length + i] = (byte) (crc.getValue() >>> (8 * i));
+        }
+        return prefix + ":"
+                + java.util.Base64.getUrlEncoder().withoutPadding().encodeToString(withCrc);
+    }
+
+    /**
+     * The configuration of the host a case describes: its product and salt; its root, the
+     * certificates and key list it was given (trusted-usage-license), or for a case written
+     * for a host trusting a list of vendor keys (usage-license) the reference root and its
+     * certificate of the reference vendor key; its fingerprint given as raw components (probes
+     * off, the override allowed): the reference host's where its digest is the reference one,
+     * replaced hardware elsewhere.
      */
     static HostConfig configFor(JsonObject c) {
         JsonObject in = c.getAsJsonObject("inputs");
-        HostConfig.Builder b = HostConfig.builder().product(in.get("product").getAsString())
+        JsonObject reference = Vectors.named("key_certificate");
+        byte[] root = in.has("root_public_key") ? Vectors.hex(in.get("root_public_key"))
+                : Vectors.hex(reference.getAsJsonObject("inputs").get("root_public_key"));
+        HostConfig.Builder b = HostConfig.builder(root).product(in.get("product").getAsString())
                 .productVersion("4.2.0")
                 .fingerprintSalt(Vectors.hex(FINGERPRINT.getAsJsonObject("inputs").get("salt")))
-                .noProbes();
-        for (JsonElement k : in.getAsJsonArray("vendor_public_keys")) {
-            b.vendorKey(k.getAsString());
+                .noProbes().allowOverride(true);
+        if (!in.has("root_public_key")) {
+            b.keyCertificate(Vectors.text(reference));
+        }
+        if (in.has("certificates")) {
+            for (JsonElement k : in.getAsJsonArray("certificates")) {
+                b.keyCertificate(armor("TGKC", k.getAsString()));
+            }
+        }
+        if (in.has("key_list") && !in.get("key_list").isJsonNull()) {
+            b.keyList(armor("TGKL", in.get("key_list").getAsString()));
         }
         Map<Integer, byte[]> raw = referenceRaw();
         Map<Integer, String> digests = referenceDigests();
@@ -95,16 +125,39 @@ class VectorsTest {
     @TestFactory
     Stream<DynamicTest> usageLicenses() {
         List<DynamicTest> tests = new ArrayList<>();
-        for (JsonObject c : Vectors.cases("usage-license")) {
+        List<JsonObject> cases = new ArrayList<>(Vectors.cases("usage-license"));
+        cases.addAll(Vectors.cases("trusted-usage-license"));
+        int aboutKeyLists = 0;
+        for (JsonObject c : cases) {
             String text = Vectors.text(c);
             if (text == null) {
                 continue; // binary-only: the Java API takes armored text
             }
+            if (aboutTheKeyList(c)) {
+                aboutKeyLists++;
+                continue;
+            }
             tests.add(DynamicTest.dynamicTest(c.get("name").getAsString(),
                     () -> checkUsageLicense(c, text)));
         }
-        assertEquals(39, tests.size(), "usage-license cases with text: " + tests.size());
+        assertEquals(3, aboutKeyLists);
+        assertEquals(47, tests.size(), "usage-license cases with text: " + tests.size());
         return tests.stream();
+    }
+
+    /**
+     * A usage-license case written for a host trusting a list of vendor keys that no
+     * certificate can stand for: its signer is not the reference key (a rotated key), or it is
+     * about a key missing from the list. The trusted-usage-license cases cover the trust path.
+     */
+    private static boolean aboutTheKeyList(JsonObject c) {
+        if (!c.getAsJsonObject("inputs").has("vendor_public_keys")) {
+            return false;
+        }
+        if (!Vectors.expectsOk(c)) {
+            return c.getAsJsonObject("expect").get("error").getAsString().equals("UnknownKeyId");
+        }
+        return !Vectors.fields(c).get("key_id").getAsString().equals("35158a60bf49f6a4");
     }
 
     private static void checkUsageLicense(JsonObject c, String text) throws LicenseException {
@@ -213,9 +266,10 @@ class VectorsTest {
         assertEquals(7, cases.size());
         int i = 0;
         for (JsonObject c : cases) {
-            HostConfig config = HostConfig.builder().product("chariot").productVersion("4.2.0")
-                    .fingerprintSalt("s").noProbes().component(ComponentKind.OPERATOR, "op")
-                    .vendorKey(Vectors.binary(c)).build();
+            // The key as the root: a weak or invalid one is refused when a manager opens.
+            HostConfig config = HostConfig.builder(Vectors.binary(c)).product("chariot")
+                    .productVersion("4.2.0").fingerprintSalt("s").noProbes()
+                    .component(ComponentKind.OPERATOR, "op").build();
             Path state = dir.resolve("state-" + i++);
             if (Vectors.expectsOk(c)) {
                 try (LicenseManager m = LicenseManager.open(state, config)) {

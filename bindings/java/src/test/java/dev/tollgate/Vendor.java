@@ -13,7 +13,10 @@ import java.util.concurrent.TimeUnit;
 /**
  * The vendor's side in tests: the {@code tollgate vendor …} CLI (system property
  * {@code tollgate.cli}, built by {@code cargo build -p tollgate-cli}) on a vendor directory, plus
- * the host configuration it writes. Every call uses {@code --json}.
+ * the host configuration it writes. Every call uses {@code --json}. The vendor holds the
+ * published development root ({@code tests/fixtures/dev-root.seed}), whose public key is
+ * {@link VendorRoot#key()}, the class the tests are built with (as a product is built with its
+ * vendor's {@code VendorRoot}).
  */
 final class Vendor {
     static final String PRODUCT = "chariot";
@@ -22,11 +25,24 @@ final class Vendor {
     final Path dir;
     final Path hostConfigFile;
 
-    /** A vendor with its ledger and first signing key in {@code dir}. */
+    /** A vendor with the development root, its ledger and first signing key in {@code dir}. */
     Vendor(Path dir) throws IOException {
-        this.dir = dir;
+        this(dir, false);
+    }
+
+    /**
+     * A vendor in {@code dir}: with the development root, or ({@code ownRoot}) with a fresh
+     * root of its own, as a customer who runs {@code tollgate vendor init} would have.
+     */
+    Vendor(Path dir, boolean ownRoot) throws IOException {
+        this.dir = Files.createDirectories(dir);
         this.hostConfigFile = dir.resolve("host-config.json");
-        run("init");
+        if (ownRoot) {
+            run("init");
+        } else {
+            run("init", "--import-root", System.getProperty("tollgate.devRootSeed",
+                    "../../tests/fixtures/dev-root.seed"));
+        }
         run("host-config", "--product", PRODUCT, "--product-version", "4.2.0", "--salt", SALT,
                 "--out", hostConfigFile.toString());
     }
@@ -41,9 +57,13 @@ final class Vendor {
         return cli;
     }
 
-    /** The host configuration for a simulated machine: no probes, five fixed components. */
+    /**
+     * The host configuration for a simulated machine: the compiled-in root, no probes, five
+     * fixed components (kinds the probes read, so the override is allowed: this is a test).
+     */
     HostConfig hostConfig(String machine) throws IOException, LicenseException {
-        return HostConfig.fromFile(hostConfigFile).toBuilder().noProbes()
+        return HostConfig.fromFile(hostConfigFile, VendorRoot.key()).toBuilder().noProbes()
+                .allowOverride(true)
                 .component(ComponentKind.MACHINE_ID, "machine-id-" + machine)
                 .component(ComponentKind.DMI_PRODUCT_UUID, "uuid-" + machine)
                 .component(ComponentKind.MAC, "02:42:ac:11:00:" + Math.floorMod(machine.hashCode(), 100))
@@ -59,12 +79,17 @@ final class Vendor {
      * Issues a license for {@link #PRODUCT}.
      *
      * @param activations seats
-     * @param features {@code --feature} values (NAME, NAME:until=DATE, NAME:QUOTA/month, …)
+     * @param features {@code --feature} values (NAME, NAME:until=DATE, NAME:QUOTA/month, …), or
+     *     other options as {@code --option=value}
      */
     Issued issue(int activations, String... features) throws IOException {
         List<String> args = new ArrayList<>(List.of("issue", "--product", PRODUCT, "--customer",
                 "ACME Industrial", "--activations", Integer.toString(activations)));
         for (String f : features) {
+            if (f.startsWith("--")) { // another option, e.g. "--models=floating"
+                args.add(f);
+                continue;
+            }
             args.add("--feature");
             args.add(f);
         }
@@ -75,6 +100,11 @@ final class Vendor {
     /** Answers a usage request; returns the usage license. */
     String fulfil(String request) throws IOException {
         return run("fulfil", request).get("usage_license").getAsString();
+    }
+
+    /** Answers a usage request for the deployment model {@code model}. */
+    String fulfil(String request, String model) throws IOException {
+        return run("fulfil", "--model", model, request).get("usage_license").getAsString();
     }
 
     /** Verifies a deactivation code and frees its seat. */

@@ -32,6 +32,16 @@ class SmokeTest {
 
     private fun hex(s: String) = ByteArray(s.length / 2) { s.substring(2 * it, 2 * it + 2).toInt(16).toByte() }
 
+    /** The armored text of an artifact (core/SPEC.md §3): base64url(bytes ‖ CRC-32 LE), no padding. */
+    private fun armor(prefix: String, hexBytes: String): String {
+        val raw = hex(hexBytes)
+        val crc = java.util.zip.CRC32().apply { update(raw) }.value
+        val withCrc = raw + ByteArray(4) { (crc shr (8 * it)).toByte() }
+        return "$prefix:" + java.util.Base64.getUrlEncoder().withoutPadding().encodeToString(withCrc)
+    }
+
+    private val certificateCase = case("key_certificate")
+
     private val kinds = mapOf(
         1 to ComponentKind.MACHINE_ID, 2 to ComponentKind.DMI_PRODUCT_UUID,
         3 to ComponentKind.MAC, 4 to ComponentKind.ROOT_DISK, 5 to ComponentKind.HOSTNAME,
@@ -42,7 +52,9 @@ class SmokeTest {
      * A configuration for a case's host. The host's fingerprint is given as digests; the raw
      * identifiers are known for the reference host's only (the `fingerprint` case). A component
      * whose digest is not the reference one cannot match the license either way, so leaving it
-     * out gives the same match as the case describes.
+     * out gives the same match as the case describes. The host trusts a root: the case's, or for
+     * a case written for a key list, the reference root with its certificate of the reference
+     * vendor key.
      */
     private fun config(inputs: JsonObject): HostConfig {
         val reference = cases.first { it.get("artifact").asString == "fingerprint" }
@@ -62,13 +74,22 @@ class SmokeTest {
             val kind = c.get("kind").asInt
             if (digests[kind] == c.get("digest").asString) FingerprintComponent(kinds.getValue(kind), raw.getValue(kind)) else null
         }
+        val own = inputs.has("root_public_key")
+        val root = if (own) inputs.get("root_public_key").asString
+            else certificateCase.getAsJsonObject("inputs").get("root_public_key").asString
+        val certificates = if (own) inputs.getAsJsonArray("certificates").map { armor("TGKC", it.asString) }
+            else listOf(text(certificateCase).trim())
+        val keyList = inputs.get("key_list")?.takeIf { !it.isJsonNull }?.let { armor("TGKL", it.asString) }
         return HostConfig(
             product = inputs.get("product").asString,
             productVersion = "4.2.0",
             fingerprintSalt = salt,
-            vendorKeys = inputs.getAsJsonArray("vendor_public_keys").map { it.asString },
+            vendorRoot = hex(root),
             probes = false,
             components = components,
+            allowOverride = true,
+            keyCertificates = certificates,
+            keyList = keyList,
         )
     }
 
@@ -116,10 +137,22 @@ class SmokeTest {
         }
     }
 
+    /** A key-list case no certificate can stand for (a rotated or unknown key). */
+    private fun aboutTheKeyList(c: JsonObject): Boolean {
+        if (!c.getAsJsonObject("inputs").has("vendor_public_keys")) return false
+        val expect = c.getAsJsonObject("expect")
+        if (expect.get("result").asString != "ok") return expect.get("error").asString == "UnknownKeyId"
+        return expect.getAsJsonObject("fields").get("key_id").asString !=
+            certificateCase.getAsJsonObject("expect").getAsJsonObject("fields").get("key_id").asString
+    }
+
     @Test
     fun usageLicenseVectors() {
         var checked = 0
-        for (c in cases.filter { it.get("artifact").asString == "usage-license" && !it.get("text").isJsonNull }) {
+        val trustCases = cases.filter {
+            it.get("artifact").asString in setOf("usage-license", "trusted-usage-license") && !it.get("text").isJsonNull
+        }
+        for (c in trustCases.filter { !aboutTheKeyList(it) }) {
             val inputs = c.getAsJsonObject("inputs")
             val expect = c.getAsJsonObject("expect")
             val now = inputs.get("now").asLong.toULong()
@@ -138,7 +171,7 @@ class SmokeTest {
             }
             checked++
         }
-        assertTrue(checked >= 30, "only $checked vectors")
+        assertEquals(47, checked)
         assertNotNull(case("usage_license_offline"))
     }
 }
