@@ -141,6 +141,7 @@ impl Env {
             "--state".into(),
             st.to_str().unwrap().into(),
             "--no-probes".into(),
+            "--allow-override".into(),
         ];
         for c in [
             format!("machine-id=m-{machine}"),
