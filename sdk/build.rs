@@ -5,6 +5,9 @@
 use std::io::Write;
 use std::path::PathBuf;
 
+/// The published development root (`tests/fixtures/dev-root.seed`, `.cargo/config.toml`).
+const DEV_ROOT: &str = "43a72e714401762df66b68c26dfbdf2682aaec9f2474eca4613e424a0fbafd3c";
+
 fn main() {
     println!("cargo:rerun-if-env-changed=TOLLGATE_VENDOR_ROOT");
     let value = std::env::var("TOLLGATE_VENDOR_ROOT").unwrap_or_default();
@@ -20,6 +23,16 @@ fn main() {
                 value.len()
             );
             std::process::exit(1);
+        }
+        if value.eq_ignore_ascii_case(DEV_ROOT)
+            && std::env::var("PROFILE").as_deref() == Ok("release")
+        {
+            // Not an error: the repository's own benchmarks build in release. But a product
+            // shipped with this root trusts a key whose private half is public.
+            println!(
+                "cargo:warning=TOLLGATE_VENDOR_ROOT is the PUBLISHED development root \
+                 (tests/fixtures/dev-root.seed): never ship this build; set your own root"
+            );
         }
         format!("Some({root:?})")
     };

@@ -8,6 +8,7 @@ use tollgate_core::reference;
 
 const CONFIG: &str = include_str!("../../.cargo/config.toml");
 const SEED: &[u8] = include_bytes!("../fixtures/dev-root.seed");
+const SDK_BUILD: &str = include_str!("../../sdk/build.rs");
 
 #[test]
 fn the_dev_root_is_the_reference_root_everywhere() {
@@ -19,6 +20,8 @@ fn the_dev_root_is_the_reference_root_everywhere() {
         .unwrap();
     let hex = line.split('"').nth(1).unwrap();
     assert_eq!(hex, hex::encode(public));
+    // sdk/build.rs warns when a release build carries this root.
+    assert!(SDK_BUILD.contains(&format!("const DEV_ROOT: &str = \"{hex}\";")));
     // A vendor's release build sets its own root; a plain in-repository build uses this one.
     if option_env!("TOLLGATE_VENDOR_ROOT") == Some(hex) {
         assert_eq!(tollgate_sdk::BUILD_VENDOR_ROOT, Some(public));
