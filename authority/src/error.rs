@@ -6,7 +6,7 @@ use std::path::PathBuf;
 /// Everything that can go wrong in an [`crate::Authority`] call.
 ///
 /// Each variant has a stable numeric [`AuthorityError::code`] from 300 up (core errors keep
-/// their own codes, 100–127). A code never changes meaning; a retired variant's code is never
+/// their own codes, 100–128). A code never changes meaning; a retired variant's code is never
 /// reused. The CLI, the online service and the bindings report these numbers.
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
@@ -128,7 +128,7 @@ pub enum AuthorityError {
 }
 
 impl AuthorityError {
-    /// The stable numeric code of this error. Core errors keep their core code (100–127);
+    /// The stable numeric code of this error. Core errors keep their core code (100–128);
     /// authority errors are 300 and up.
     pub fn code(&self) -> u32 {
         match self {

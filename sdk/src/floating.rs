@@ -22,12 +22,25 @@
 //! [`LeaseEvent::Lost`], and the client keeps trying to check out again, so a broker regains a
 //! seat as soon as the server is back and one is free ([`LeaseEvent::Acquired`]).
 //!
-//! # Clocks
+//! # Freshness and clocks
+//!
+//! Every checkout and heartbeat carries a fresh random nonce, and the client accepts only a
+//! lease token that echoes it (`Core(LeaseNonceMismatch)` otherwise): a token captured earlier
+//! (released, expired) and served again by a proxy answers no request the client makes.
 //!
 //! The times in a lease are the server's. A client measures the offset between the server's
-//! clock and its own when a lease arrives (the lease's `issued_at` is the server's `now`) and
-//! checks leases at `own clock + offset`, so that a broker whose clock is off by minutes does not
-//! lose a one-minute lease.
+//! clock and its own when a lease arrives (the lease's `issued_at` is the server's `now`), and
+//! bounds it: a token whose `issued_at` is more than [`FloatingConfig::max_clock_skew`]
+//! (default 5 minutes) from the client's wall clock is refused, and so is one older than the
+//! last token this client accepted, or older than that token's `issued_at` plus the time the
+//! client's monotonic clock measured since (less the same tolerance): a server whose clock was
+//! set back cannot lend under a floating license that has ended by the real clock. The client
+//! then checks leases at the server's time as it estimates it, the later of `wall clock +
+//! offset` and `issued_at + monotonic time since the token arrived`, so that a broker whose
+//! clock is off by a minute does not lose a one-minute lease, and setting the broker's own wall
+//! clock back does not stretch one. The floating usage license's window (`not_after`, refresh
+//! deadline) is checked at that time too, which is never more than the tolerance before the
+//! client's own clock. These refusals are [`SdkError::BadResponse`] (234).
 //!
 //! # Borrowing
 //!
@@ -39,10 +52,10 @@
 
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use tollgate_core::lease::MAX_LEASE_SECS;
+use tollgate_core::lease::{nonce_to_hex, LeaseNonce, MAX_LEASE_SECS};
 use tollgate_core::{
     feature_set, ClientId, DeploymentModel, DeviceKey, Error as CoreError, Fingerprint, KeyId,
     Lease, LeaseClaims, LeaseEntitlement, UsageLicense, UsageTerms, Verifier,
@@ -100,6 +113,11 @@ pub mod protocol {
         /// Borrow for this many seconds instead of a renewable lease.
         #[serde(default)]
         pub borrow_secs: Option<u64>,
+        /// A fresh random nonce for this request, 32 hex digits: the lease token that answers
+        /// it carries it (SPEC §10a.2), so that a token captured earlier cannot answer it.
+        /// Required.
+        #[serde(default)]
+        pub nonce: String,
     }
 
     /// A granted checkout.
@@ -132,6 +150,10 @@ pub mod protocol {
         pub lease_id: u64,
         /// Its secret.
         pub secret: String,
+        /// For a heartbeat, a fresh random nonce (32 hex digits) that the renewed token
+        /// carries; required there, ignored by a release.
+        #[serde(default)]
+        pub nonce: String,
     }
 
     /// A renewed lease.
@@ -257,6 +279,16 @@ impl LicenseManager {
 // The client's side
 // ---------------------------------------------------------------------------------------------
 
+/// The default of [`FloatingConfig::max_clock_skew`], in seconds.
+pub const DEFAULT_MAX_CLOCK_SKEW_SECS: u64 = 300;
+
+/// A fresh random nonce for one checkout or heartbeat.
+pub fn fresh_nonce() -> Result<LeaseNonce> {
+    let mut n = [0u8; 16];
+    getrandom::fill(&mut n).map_err(|_| SdkError::Entropy)?;
+    Ok(n)
+}
+
 /// Where the floating license server is and what to ask it for.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FloatingConfig {
@@ -280,6 +312,10 @@ pub struct FloatingConfig {
     pub retry_max: Duration,
     /// When set, the only trusted root certificates (PEM).
     pub root_certs_pem: Option<Vec<u8>>,
+    /// The largest difference accepted between the server's clock (a token's `issued_at`)
+    /// and this client's, and between the server's clock and this client's monotonic
+    /// measure of it since the last token. Default 300 s.
+    pub max_clock_skew: Duration,
 }
 
 impl FloatingConfig {
@@ -299,6 +335,7 @@ impl FloatingConfig {
             retry_initial: Duration::from_secs(1),
             retry_max: Duration::from_secs(30),
             root_certs_pem: None,
+            max_clock_skew: Duration::from_secs(DEFAULT_MAX_CLOCK_SKEW_SECS),
         }
     }
 }
@@ -354,6 +391,29 @@ struct Held {
     entitlement: LeaseEntitlement,
     /// Server clock minus our clock when the last token arrived, in seconds.
     offset: i64,
+    /// When the last token arrived, on the monotonic clock.
+    received: Instant,
+}
+
+impl Held {
+    /// The server's time now as this client estimates it: the later of its wall clock plus
+    /// the offset and the token's `issued_at` plus the monotonic time since it arrived.
+    fn server_now(&self, clock: &dyn Clock) -> u64 {
+        let by_wall = shift(clock.now(), self.offset);
+        let by_mono = self
+            .entitlement
+            .lease()
+            .issued_at
+            .saturating_add(self.received.elapsed().as_secs());
+        by_wall.max(by_mono)
+    }
+}
+
+/// The last token a client accepted: its `issued_at` and when it arrived (monotonic).
+#[derive(Clone, Copy, Debug)]
+struct LastAccepted {
+    issued_at: u64,
+    received: Instant,
 }
 
 /// A borrowed lease: keep both texts to use it offline.
@@ -379,6 +439,7 @@ pub struct FloatingClient {
     client_id: ClientId,
     clock: Arc<dyn Clock>,
     config: FloatingConfig,
+    last: Arc<Mutex<Option<LastAccepted>>>,
 }
 
 impl std::fmt::Debug for FloatingClient {
@@ -428,6 +489,7 @@ impl FloatingClient {
             client_id: ClientId::derive(fingerprint, &config.instance),
             clock,
             config,
+            last: Arc::new(Mutex::new(None)),
         })
     }
 
@@ -443,22 +505,45 @@ impl FloatingClient {
 
     // -- the raw protocol (no verification): for load tools and tests -------------------------
 
-    /// Sends a checkout and returns the server's answer as it is.
+    /// Sends a checkout with a fresh nonce and returns the server's answer as it is.
     pub fn checkout_raw(&self, borrow_secs: Option<u64>) -> Result<CheckoutResponse> {
+        self.checkout_raw_with(borrow_secs, &fresh_nonce()?)
+    }
+
+    /// Sends a checkout with the given nonce and returns the server's answer as it is.
+    pub fn checkout_raw_with(
+        &self,
+        borrow_secs: Option<u64>,
+        nonce: &LeaseNonce,
+    ) -> Result<CheckoutResponse> {
         let body = CheckoutRequest {
             client_id: self.client_id.to_hex(),
             features: self.config.features.clone(),
             client_name: self.config.client_name.clone(),
             borrow_secs,
+            nonce: nonce_to_hex(nonce),
         };
         self.post(protocol::CHECKOUT, &body)
     }
 
-    /// Sends a heartbeat for `lease_id` and returns the server's answer as it is.
+    /// Sends a heartbeat for `lease_id` with a fresh nonce and returns the server's answer as
+    /// it is.
     pub fn heartbeat_raw(&self, lease_id: u64, secret: &str) -> Result<RenewResponse> {
+        self.heartbeat_raw_with(lease_id, secret, &fresh_nonce()?)
+    }
+
+    /// Sends a heartbeat for `lease_id` with the given nonce and returns the server's answer
+    /// as it is.
+    pub fn heartbeat_raw_with(
+        &self,
+        lease_id: u64,
+        secret: &str,
+        nonce: &LeaseNonce,
+    ) -> Result<RenewResponse> {
         let body = LeaseRef {
             lease_id,
             secret: secret.to_owned(),
+            nonce: nonce_to_hex(nonce),
         };
         self.post(protocol::HEARTBEAT, &body)
     }
@@ -468,6 +553,7 @@ impl FloatingClient {
         let body = LeaseRef {
             lease_id,
             secret: secret.to_owned(),
+            nonce: String::new(),
         };
         self.post::<_, serde_json::Value>(protocol::RELEASE, &body)
             .map(|_| ())
@@ -483,20 +569,63 @@ impl FloatingClient {
 
     // -- verified operations ------------------------------------------------------------------
 
-    fn verify(&self, license: &str, lease: &str) -> Result<(LeaseEntitlement, i64)> {
+    /// Verifies a token that answers the request that carried `nonce`: the chain and the
+    /// client (core), the nonce, then the clocks (see the module documentation) and the
+    /// windows of the license and the lease at the server's time.
+    fn verify(
+        &self,
+        license: &str,
+        lease: &str,
+        nonce: &LeaseNonce,
+    ) -> Result<(LeaseEntitlement, i64, Instant)> {
         let ent = self
             .verifier
             .verify_lease_untimed(license, lease, &self.client_id)?;
+        ent.check_nonce(nonce)?;
+        let received = Instant::now();
         let now = self.clock.now();
         let issued = ent.lease().issued_at;
-        let offset = i64::try_from(i128::from(issued) - i128::from(now)).unwrap_or(0);
+        let skew = self.config.max_clock_skew.as_secs();
+        let offset_wide = i128::from(issued) - i128::from(now);
+        if offset_wide.unsigned_abs() > u128::from(skew) {
+            return Err(SdkError::BadResponse {
+                reason: format!(
+                    "the server's clock is {offset_wide} s from this client's, more than the \
+                     {skew} s allowed"
+                ),
+            });
+        }
+        let offset = i64::try_from(offset_wide).unwrap_or(0);
+        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(l) = *last {
+            let expected = l
+                .issued_at
+                .saturating_add(received.saturating_duration_since(l.received).as_secs());
+            if issued < l.issued_at || issued.saturating_add(skew) < expected {
+                return Err(SdkError::BadResponse {
+                    reason: format!(
+                        "the lease was issued at {issued}, before the last one accepted \
+                         ({}) or more than {skew} s before the server's time as this \
+                         client measured it since ({expected})",
+                        l.issued_at
+                    ),
+                });
+            }
+        }
+        // The license's and the lease's windows at the server's time, which is within the
+        // tolerance of this client's own clock.
         ent.check_time(shift(now, offset))?;
-        Ok((ent, offset))
+        *last = Some(LastAccepted {
+            issued_at: issued,
+            received,
+        });
+        Ok((ent, offset, received))
     }
 
     fn checkout_verified(&self) -> Result<Held> {
-        let r = self.checkout_raw(None)?;
-        let (entitlement, offset) = self.verify(&r.floating_license, &r.lease)?;
+        let nonce = fresh_nonce()?;
+        let r = self.checkout_raw_with(None, &nonce)?;
+        let (entitlement, offset, received) = self.verify(&r.floating_license, &r.lease, &nonce)?;
         self.check_features(&entitlement)?;
         Ok(Held {
             lease_id: r.lease_id,
@@ -504,6 +633,7 @@ impl FloatingClient {
             floating_license: r.floating_license,
             entitlement,
             offset,
+            received,
         })
     }
 
@@ -518,8 +648,10 @@ impl FloatingClient {
     }
 
     fn renew(&self, held: &Held) -> Result<Held> {
-        let r = self.heartbeat_raw(held.lease_id, &held.secret)?;
-        let (entitlement, offset) = self.verify(&held.floating_license, &r.lease)?;
+        let nonce = fresh_nonce()?;
+        let r = self.heartbeat_raw_with(held.lease_id, &held.secret, &nonce)?;
+        let (entitlement, offset, received) =
+            self.verify(&held.floating_license, &r.lease, &nonce)?;
         if entitlement.lease().lease_id != held.lease_id {
             return Err(SdkError::BadResponse {
                 reason: "the renewed lease has another id".into(),
@@ -532,6 +664,7 @@ impl FloatingClient {
             floating_license: held.floating_license.clone(),
             entitlement,
             offset,
+            received,
         })
     }
 
@@ -579,8 +712,9 @@ impl FloatingClient {
     /// Borrows the configured feature set for `secs` seconds: a lease that is not renewed,
     /// within the license's `max_borrow_secs` (else `ServiceRefused` 343).
     pub fn borrow(&self, secs: u64) -> Result<BorrowedLease> {
-        let r = self.checkout_raw(Some(secs))?;
-        let (entitlement, _) = self.verify(&r.floating_license, &r.lease)?;
+        let nonce = fresh_nonce()?;
+        let r = self.checkout_raw_with(Some(secs), &nonce)?;
+        let (entitlement, _, _) = self.verify(&r.floating_license, &r.lease, &nonce)?;
         self.check_features(&entitlement)?;
         if !entitlement.lease().borrowed {
             return Err(SdkError::BadResponse {
@@ -656,7 +790,7 @@ impl FloatingLease {
         let guard = self.shared.held.read().unwrap_or_else(|p| p.into_inner());
         guard.as_ref().is_some_and(|h| {
             h.entitlement
-                .has_feature(name, shift(self.client.clock.now(), h.offset))
+                .has_feature(name, h.server_now(&*self.client.clock))
         })
     }
 
@@ -763,7 +897,7 @@ impl Heartbeat {
 
     /// The server's time now, as this client measures it.
     fn server_now(&self, held: &Held) -> u64 {
-        shift(self.client.clock.now(), held.offset)
+        held.server_now(&*self.client.clock)
     }
 
     fn interval(&self, held: &Held) -> Duration {

@@ -516,6 +516,11 @@ typedef struct tollgate_meter_reading {
 #define TOLLGATE_ERR_OUTSIDE_KEY_VALIDITY 127
 
 /**
+ * 128: The lease does not answer this request: replayed or stale (core `LeaseNonceMismatch`).
+ */
+#define TOLLGATE_ERR_LEASE_NONCE_MISMATCH 128
+
+/**
  * 200: No usage license is installed on this host (runtime `NotActivated`).
  */
 #define TOLLGATE_ERR_NOT_ACTIVATED 200

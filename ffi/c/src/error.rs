@@ -118,6 +118,8 @@ pub const TOLLGATE_ERR_KEY_RETIRED: tollgate_result = 125;
 pub const TOLLGATE_ERR_STALE_KEY_LIST: tollgate_result = 126;
 /// 127: The artifact was issued outside its signing key's validity (core `OutsideKeyValidity`).
 pub const TOLLGATE_ERR_OUTSIDE_KEY_VALIDITY: tollgate_result = 127;
+/// 128: The lease does not answer this request: replayed or stale (core `LeaseNonceMismatch`).
+pub const TOLLGATE_ERR_LEASE_NONCE_MISMATCH: tollgate_result = 128;
 /// 200: No usage license is installed on this host (runtime `NotActivated`).
 pub const TOLLGATE_ERR_NOT_ACTIVATED: tollgate_result = 200;
 /// 201: There is no pending usage request for this usage license to answer (runtime `NoPendingRequest`).

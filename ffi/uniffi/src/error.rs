@@ -12,9 +12,9 @@ use tollgate_sdk::SdkError;
 pub enum TollgateError {
     /// The core rejected an artifact or a license key: malformed, damaged, tampered, signed
     /// by an unknown key, for another product or machine, outside its validity (codes
-    /// 100–127).
+    /// 100–128).
     Rejected {
-        /// The stable code, 100–127.
+        /// The stable code, 100–128.
         code: u32,
         /// The code's stable name, e.g. `KeyChecksum`.
         name: String,

@@ -51,7 +51,7 @@ use axum_server::tls_rustls::RustlsConfig;
 use axum_server::Handle;
 use sha2::{Digest, Sha256};
 use tollgate_core::model::check_feature_name;
-use tollgate_core::{feature_set, ClientId, LeaseClaims};
+use tollgate_core::{feature_set, ClientId, LeaseClaims, LeaseNonce};
 use tollgate_sdk::floating::protocol::{
     self, CheckoutRequest, CheckoutResponse, LeaseRef, RenewResponse,
 };
@@ -292,6 +292,7 @@ impl Floating {
     ) -> Result<CheckoutResponse, ApiError> {
         let client_id = ClientId::from_hex(&req.client_id)
             .ok_or_else(|| ApiError::bad_request("client_id must be 32 hex digits"))?;
+        let nonce = request_nonce(&req.nonce)?;
         let features = feature_set(req.features);
         if features.is_empty() || features.len() > tollgate_core::model::MAX_FEATURES {
             return Err(ApiError::bad_request("ask for 1-32 features"));
@@ -349,7 +350,7 @@ impl Floating {
         };
         let l = outcome.lease().clone();
         let lease = signer
-            .sign(claims(&l))
+            .sign(claims(&l, nonce))
             .map_err(|e| ApiError::internal(format!("cannot sign the lease: {e}")));
         let lease = match lease {
             Ok(v) => v,
@@ -410,6 +411,7 @@ impl Floating {
 
     /// Handles a heartbeat: in memory only (see [`persist`]).
     pub fn heartbeat(&self, req: &LeaseRef) -> Result<RenewResponse, ApiError> {
+        let nonce = request_nonce(&req.nonce)?;
         let now = self.now_checked()?;
         let signer = self.signer(now)?;
         let d = digest(&req.secret);
@@ -419,7 +421,7 @@ impl Floating {
             .unwrap_or_else(|p| p.into_inner())
             .renew(req.lease_id, &d, now, self.cfg.ttl())
             .ok_or_else(lease_not_found)?;
-        let lease = signer.sign(claims(&l)).map_err(|e| match e {
+        let lease = signer.sign(claims(&l, nonce)).map_err(|e| match e {
             tollgate_sdk::SdkError::Core(tollgate_core::Error::LeaseNotGranted) => {
                 not_licensed_feature(&l.features.join(","))
             }
@@ -605,13 +607,21 @@ impl Floating {
     }
 }
 
-/// The claims of a lease record's token (license and activation are set by the signer).
-fn claims(l: &LeaseRecord) -> LeaseClaims {
+/// The client's nonce of a checkout or heartbeat: 32 hex digits, else a bad request.
+fn request_nonce(hex: &str) -> Result<LeaseNonce, ApiError> {
+    tollgate_core::lease::nonce_from_hex(hex)
+        .ok_or_else(|| ApiError::bad_request("nonce must be 32 hex digits"))
+}
+
+/// The claims of a lease record's token answering the request with `nonce` (license and
+/// activation are set by the signer).
+fn claims(l: &LeaseRecord, nonce: LeaseNonce) -> LeaseClaims {
     LeaseClaims {
         lease_id: l.id,
         license_id: 0,
         activation_id: 0,
         client_id: l.client_id,
+        nonce,
         features: l.features.clone(),
         borrowed: l.borrowed,
         issued_at: l.issued_at,

@@ -98,6 +98,9 @@ public record ErrorCode(int code, String name, String message) {
     /** 127 OutsideKeyValidity. */
     public static final int OUTSIDE_KEY_VALIDITY = 127;
 
+    /** 128 LeaseNonceMismatch. */
+    public static final int LEASE_NONCE_MISMATCH = 128;
+
     /** 200 NotActivated. */
     public static final int NOT_ACTIVATED = 200;
 
