@@ -468,6 +468,61 @@ fn fake_server(body: String) -> String {
     url
 }
 
+/// Issue 12 §1, the replay attack: a checkout answer captured from the real server, its lease
+/// released (and, for the server, gone), served again by a proxy for every request. The old
+/// client took the token's `issued_at` as the time and stayed licensed; the token now answers
+/// no request the client makes.
+#[test]
+fn a_replayed_checkout_answer_is_refused() {
+    let w = World::new(1, 0, 30, 1);
+    let server = w.start();
+    let url = server.url();
+    let victim = w.broker(&url, "a", &["mqtt-server"]);
+    let captured = victim.checkout_raw(None).unwrap();
+    victim
+        .release_raw(captured.lease_id, &captured.secret)
+        .unwrap();
+    // The seat is free again: another broker takes it.
+    let other = w.broker(&url, "b", &["mqtt-server"]);
+    let _held = other.checkout(|_| {}).unwrap();
+    let proxy = fake_server(serde_json::to_string(&captured).unwrap());
+    let replayed = w.broker(&proxy, "a", &["mqtt-server"]);
+    for _ in 0..3 {
+        match replayed.checkout(|_| {}) {
+            Err(SdkError::Core(CoreError::LeaseNonceMismatch)) => {}
+            other => panic!("a replayed lease must be refused, got {other:?}"),
+        }
+    }
+    match replayed.borrow(60) {
+        Err(SdkError::Core(CoreError::LeaseNonceMismatch)) => {}
+        other => panic!("a replayed lease must be refused, got {other:?}"),
+    }
+    assert_eq!(CoreError::LeaseNonceMismatch.code(), 128);
+}
+
+/// Issue 12 §1: the client's clock bounds the server's. A server whose clock is an hour off
+/// (set back or ahead) lends nothing this client accepts; within the tolerance it does.
+#[test]
+fn a_server_clock_far_from_the_clients_is_refused() {
+    let w = World::new(2, 0, 60, 1);
+    let clock = Arc::new(ManualClock::new(now() + 100));
+    let server = w.start_on(TcpListener::bind("127.0.0.1:0").unwrap(), clock.clone());
+    let url = server.url();
+    let a = w.broker(&url, "a", &["mqtt-server"]);
+    // Within the default tolerance (300 s): accepted, and checked at the server's time.
+    let lease = a.checkout(|_| {}).unwrap();
+    assert!(lease.has_feature("mqtt-server"));
+    lease.release().unwrap();
+    // An hour off: refused.
+    clock.set(now() + 3600);
+    match a.checkout(|_| {}) {
+        Err(SdkError::BadResponse { reason }) => {
+            assert!(reason.contains("server's clock"), "{reason}");
+        }
+        other => panic!("expected a clock refusal, got {other:?}"),
+    }
+}
+
 #[test]
 fn a_broker_rides_out_a_short_outage_and_reports_a_lost_lease() {
     let ttl = 3;
