@@ -125,6 +125,14 @@ pub enum AuthorityError {
     /// new seat; activate instead.
     #[error("this device holds no active activation of the license")]
     NoActiveActivation,
+    /// A floating activation was asked for while another device holds an active floating
+    /// activation of the license: each floating license server lends all of the license's
+    /// `floating_seats`, so a second one would multiply them. Deactivate the other first.
+    #[error("activation {activation_id} already runs this license as a floating server")]
+    FloatingActivationExists {
+        /// The active floating activation.
+        activation_id: u64,
+    },
 }
 
 impl AuthorityError {
@@ -156,6 +164,7 @@ impl AuthorityError {
             AuthorityError::Io { .. } => 321,
             AuthorityError::Random => 322,
             AuthorityError::NoActiveActivation => 323,
+            AuthorityError::FloatingActivationExists { .. } => 324,
             AuthorityError::Core(e) => e.code(),
         }
     }
@@ -200,6 +209,9 @@ impl AuthorityError {
             AuthorityError::NoActiveActivation => {
                 "this device holds no active activation of the license"
             }
+            AuthorityError::FloatingActivationExists { .. } => {
+                "another device already runs this license as a floating server"
+            }
             AuthorityError::Core(e) => e.message(),
         }
     }
@@ -232,6 +244,7 @@ impl AuthorityError {
             AuthorityError::Io { .. } => "Io",
             AuthorityError::Random => "Random",
             AuthorityError::NoActiveActivation => "NoActiveActivation",
+            AuthorityError::FloatingActivationExists { .. } => "FloatingActivationExists",
             AuthorityError::Core(e) => e.name(),
         }
     }

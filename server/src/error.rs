@@ -2,7 +2,7 @@
 //!
 //! Every error is a JSON body `{"error": {"code": N, "name": "…", "message": "…"}}` with an
 //! HTTP status. `code` is the stable result code shared by the CLI and every binding: core
-//! errors 1xx, vendor (authority) errors 300–323, and the service's own:
+//! errors 1xx, vendor (authority) errors 300–324, and the service's own:
 //!
 //! | code | name | status | meaning |
 //! |---|---|---|---|
@@ -146,7 +146,8 @@ impl From<AuthorityError> for ApiError {
             | A::AlreadyDeactivated(_)
             | A::StaleRequest { .. }
             | A::FeatureExists(_)
-            | A::NoActiveActivation => StatusCode::CONFLICT,
+            | A::NoActiveActivation
+            | A::FloatingActivationExists { .. } => StatusCode::CONFLICT,
             A::LicenseNotFound(_) | A::ActivationNotFound(_) => StatusCode::NOT_FOUND,
             A::Core(_) | A::InvalidArgument(_) | A::NoSuchSubscription(_) => {
                 StatusCode::UNPROCESSABLE_ENTITY
