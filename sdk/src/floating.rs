@@ -340,6 +340,28 @@ impl FloatingConfig {
     }
 }
 
+/// The longest instance name ([`FloatingConfig::set_instance`]), in bytes.
+pub const MAX_INSTANCE_LEN: usize = 128;
+
+impl FloatingConfig {
+    /// Sets the instance name (part of the client id, so that several clients on one host
+    /// hold separate leases) and, when no client name is set, shows it as the client's name in
+    /// the server's admin view. Fails with [`SdkError::InvalidArgument`] over
+    /// [`MAX_INSTANCE_LEN`] bytes.
+    pub fn set_instance(&mut self, instance: &str) -> Result<()> {
+        if instance.len() > MAX_INSTANCE_LEN {
+            return Err(SdkError::invalid(format!(
+                "an instance name is limited to {MAX_INSTANCE_LEN} bytes"
+            )));
+        }
+        self.instance = instance.to_owned();
+        if self.client_name.is_empty() {
+            self.client_name = instance.to_owned();
+        }
+        Ok(())
+    }
+}
+
 /// What a [`FloatingLease`] reports, on its heartbeat thread.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LeaseEvent {

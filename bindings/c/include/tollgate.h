@@ -856,6 +856,9 @@ tollgate_result tollgate_component_kind_from_name(const char *name, size_t name_
  * (e.g. `"mqtt-server,support"`). When `root_certs_pem` is not NULL, the server's certificate
  * is checked only against the certificates in that PEM text. Nothing is sent yet.
  *
+ * The instance name is empty: every client of one host has the same client id and so shares
+ * one lease. Use `tollgate_floating_new_instance` to run several instances on one host.
+ *
  * Fails with `TOLLGATE_ERR_INVALID_ARGUMENT` (no feature, not an `http(s)://` URL, unreadable
  * certificates), `TOLLGATE_ERR_FINGERPRINT`, `TOLLGATE_INVALID_UTF8`, or
  * `TOLLGATE_NULL_ARGUMENT`.
@@ -867,6 +870,21 @@ tollgate_result tollgate_component_kind_from_name(const char *name, size_t name_
  * `root_certs_pem_len` bytes; `out` is NULL or writable.
  */
 tollgate_result tollgate_floating_new(const struct tollgate_config *config, const char *server, size_t server_len, const char *features, size_t features_len, const uint8_t *root_certs_pem, size_t root_certs_pem_len, struct tollgate_floating **out);
+
+/**
+ * As `tollgate_floating_new`, for the instance `instance` (UTF-8, `instance_len` bytes; at
+ * most 128; NULL: the empty name): a name that tells several clients on one host apart. It is part of the client
+ * id (SPEC §10a.3), so two instances with different names hold two leases (two seats), and
+ * it is shown as the client's name in the server's admin view.
+ *
+ * Fails as `tollgate_floating_new`, and with `TOLLGATE_ERR_INVALID_ARGUMENT` for an instance
+ * name over 128 bytes.
+ *
+ * # Safety
+ *
+ * As `tollgate_floating_new`; `instance` is NULL or valid for `instance_len` bytes.
+ */
+tollgate_result tollgate_floating_new_instance(const struct tollgate_config *config, const char *server, size_t server_len, const char *features, size_t features_len, const char *instance, size_t instance_len, const uint8_t *root_certs_pem, size_t root_certs_pem_len, struct tollgate_floating **out);
 
 /**
  * Frees a client, releasing the lease it holds (best effort: when the server cannot be

@@ -72,6 +72,26 @@ int main(int argc, char **argv) {
   CHECK_RC(tollgate_floating_checkout(a), TOLLGATE_OK);
   CHECK(tollgate_floating_lease_id(a) == lease);
 
+  puts("floating: a second instance on the same host is another client");
+  {
+    tollgate_floating *same_host = NULL;
+    char long_name[130];
+    memset(long_name, 'x', sizeof long_name - 1);
+    long_name[sizeof long_name - 1] = '\0';
+    CHECK_RC(tollgate_floating_new_instance(cfg_a, S(url), S("mqtt-server"), S(long_name), NULL,
+                                            0, &same_host),
+             TOLLGATE_ERR_INVALID_ARGUMENT);
+    CHECK_RC(tollgate_floating_new_instance(cfg_a, S(url), S("mqtt-server"), S("broker-2"), NULL,
+                                            0, &same_host),
+             TOLLGATE_OK);
+    /* Its own client id: it does not take over a's lease, and the only seat is taken. */
+    CHECK_RC(tollgate_floating_checkout(same_host), TOLLGATE_ERR_SERVICE_REFUSED);
+    CHECK(tollgate_floating_lease_id(same_host) == 0);
+    CHECK(tollgate_floating_lease_id(a) == lease);
+    CHECK(tollgate_floating_has_feature(a, S("mqtt-server")));
+    tollgate_floating_free(same_host);
+  }
+
   puts("floating: one seat: a second client is refused");
   CHECK_RC(tollgate_floating_new(cfg_b, S(url), S("mqtt-server"), NULL, 0, &b), TOLLGATE_OK);
   CHECK_RC(tollgate_floating_checkout(b), TOLLGATE_ERR_SERVICE_REFUSED);

@@ -36,6 +36,9 @@ pub struct tollgate_floating {
 /// (e.g. `"mqtt-server,support"`). When `root_certs_pem` is not NULL, the server's certificate
 /// is checked only against the certificates in that PEM text. Nothing is sent yet.
 ///
+/// The instance name is empty: every client of one host has the same client id and so shares
+/// one lease. Use `tollgate_floating_new_instance` to run several instances on one host.
+///
 /// Fails with `TOLLGATE_ERR_INVALID_ARGUMENT` (no feature, not an `http(s)://` URL, unreadable
 /// certificates), `TOLLGATE_ERR_FINGERPRINT`, `TOLLGATE_INVALID_UTF8`, or
 /// `TOLLGATE_NULL_ARGUMENT`.
@@ -57,19 +60,67 @@ pub unsafe extern "C" fn tollgate_floating_new(
     root_certs_pem_len: usize,
     out: *mut *mut tollgate_floating,
 ) -> tollgate_result {
+    // SAFETY: the caller's guarantees, passed on; a NULL instance is the empty name.
+    unsafe {
+        tollgate_floating_new_instance(
+            config,
+            server,
+            server_len,
+            features,
+            features_len,
+            std::ptr::null(),
+            0,
+            root_certs_pem,
+            root_certs_pem_len,
+            out,
+        )
+    }
+}
+
+/// As `tollgate_floating_new`, for the instance `instance` (UTF-8, `instance_len` bytes; at
+/// most 128; NULL: the empty name): a name that tells several clients on one host apart. It is part of the client
+/// id (SPEC §10a.3), so two instances with different names hold two leases (two seats), and
+/// it is shown as the client's name in the server's admin view.
+///
+/// Fails as `tollgate_floating_new`, and with `TOLLGATE_ERR_INVALID_ARGUMENT` for an instance
+/// name over 128 bytes.
+///
+/// # Safety
+///
+/// As `tollgate_floating_new`; `instance` is NULL or valid for `instance_len` bytes.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn tollgate_floating_new_instance(
+    config: *const tollgate_config,
+    server: *const c_char,
+    server_len: usize,
+    features: *const c_char,
+    features_len: usize,
+    instance: *const c_char,
+    instance_len: usize,
+    root_certs_pem: *const u8,
+    root_certs_pem_len: usize,
+    out: *mut *mut tollgate_floating,
+) -> tollgate_result {
     result_boundary(|| {
         let out = arg_out(out)?;
-        // SAFETY: the caller's guarantees on `config`, (`server`, `server_len`) and
-        // (`features`, `features_len`).
-        let (config, server, features) = unsafe {
+        // SAFETY: the caller's guarantees on `config`, (`server`, `server_len`),
+        // (`features`, `features_len`) and (`instance`, `instance_len`).
+        let (config, server, features, instance) = unsafe {
             (
                 arg_ref(config)?,
                 arg_str(server, server_len)?,
                 arg_str(features, features_len)?,
+                if instance.is_null() {
+                    ""
+                } else {
+                    arg_str(instance, instance_len)?
+                },
             )
         };
         let names = features.split(',').map(str::trim).filter(|s| !s.is_empty());
         let mut floating = FloatingConfig::new(server, names);
+        floating.set_instance(instance)?;
         if !root_certs_pem.is_null() {
             // SAFETY: the caller's guarantee on (`root_certs_pem`, `root_certs_pem_len`).
             floating.root_certs_pem =

@@ -716,7 +716,8 @@ fn floating_cell<'a>(handle: jlong) -> Result<&'a FloatingCell> {
     Ok(cell)
 }
 
-/// `long floatingNew(String server, byte[] rootCertsPem, String[] features, <HostConfig fields>)`
+/// `long floatingNew(String server, byte[] rootCertsPem, String[] features, String instance,
+/// <HostConfig fields>)`
 #[unsafe(no_mangle)]
 #[allow(clippy::too_many_arguments)]
 pub extern "system" fn Java_dev_tollgate_Native_floatingNew<'l>(
@@ -725,6 +726,7 @@ pub extern "system" fn Java_dev_tollgate_Native_floatingNew<'l>(
     server: JString<'l>,
     root_certs_pem: JByteArray<'l>,
     features: JObjectArray<'l, JString<'l>>,
+    instance: JString<'l>,
     product: JString<'l>,
     product_version: JString<'l>,
     salt: JByteArray<'l>,
@@ -754,6 +756,7 @@ pub extern "system" fn Java_dev_tollgate_Native_floatingNew<'l>(
             names.push(string(env, &name)?);
         }
         let mut config = FloatingConfig::new(string(env, &server)?, names);
+        config.set_instance(&string(env, &instance)?)?;
         if !root_certs_pem.is_null() {
             config.root_certs_pem = Some(convert::bytes(env, &root_certs_pem)?);
         }

@@ -61,13 +61,30 @@ public final class FloatingClient implements AutoCloseable {
      */
     public static FloatingClient create(HostConfig config, String serverUrl,
             byte[] rootCertificatesPem, List<String> features) throws LicenseException {
+        return create(config, serverUrl, rootCertificatesPem, features, "");
+    }
+
+    /**
+     * As {@link #create(HostConfig, String, byte[], List)}, for the instance {@code instance}:
+     * a name (at most 128 bytes of UTF-8) that tells several clients on one host apart. It is
+     * part of the client id, so two instances with different names hold two leases (two
+     * seats); it is also shown as the client's name in the server's admin view.
+     *
+     * @throws LicenseException 211 {@code INVALID_ARGUMENT} also for an instance name that is
+     *     too long
+     */
+    public static FloatingClient create(HostConfig config, String serverUrl,
+            byte[] rootCertificatesPem, List<String> features, String instance)
+            throws LicenseException {
         Objects.requireNonNull(config, "config");
         Objects.requireNonNull(serverUrl, "serverUrl");
+        Objects.requireNonNull(instance, "instance");
         String[] names = features.toArray(new String[0]);
         for (String n : names) {
             Objects.requireNonNull(n, "feature");
         }
-        long handle = Native.floatingNew(serverUrl, rootCertificatesPem, names, config.product(),
+        long handle = Native.floatingNew(serverUrl, rootCertificatesPem, names, instance,
+                config.product(),
                 config.productVersion(), config.fingerprintSalt(), config.vendorKeyArray(),
                 config.componentKindArray(), config.componentValueArray(), config.probes(),
                 config.rollbackToleranceSecs(), config.warnDays());

@@ -64,7 +64,7 @@ final class Native {
             throws LicenseException;
 
     static native long floatingNew(String server, byte[] rootCertsPem, String[] features,
-            String product, String productVersion, byte[] salt, byte[][] vendorKeys,
+            String instance, String product, String productVersion, byte[] salt, byte[][] vendorKeys,
             int[] componentKinds, byte[][] componentValues, boolean probes,
             long rollbackToleranceSecs, int warnDays) throws LicenseException;
 

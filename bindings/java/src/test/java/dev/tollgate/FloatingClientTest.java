@@ -141,6 +141,20 @@ class FloatingClientTest {
             a.checkout(); // a lease already held is kept
             assertEquals(lease, a.leaseId());
 
+            // A second instance on a's host is another client: it does not take over a's
+            // lease, and the only seat is taken.
+            assertEquals(ErrorCode.INVALID_ARGUMENT, assertThrows(LicenseException.class,
+                    () -> FloatingClient.create(vendor.hostConfig("a"), url, null, features,
+                            "x".repeat(129))).code());
+            try (FloatingClient second = FloatingClient.create(vendor.hostConfig("a"), url, null,
+                    features, "broker-2")) {
+                LicenseServiceException e2 =
+                        assertThrows(LicenseServiceException.class, second::checkout);
+                assertEquals(ErrorCode.SERVICE_REFUSED, e2.code());
+                assertEquals(lease, a.leaseId());
+                assertTrue(a.hasFeature("mqtt-server"));
+            }
+
             // One seat: the second client is refused while it is taken.
             LicenseServiceException e = assertThrows(LicenseServiceException.class, b::checkout);
             assertEquals(ErrorCode.SERVICE_REFUSED, e.code());
