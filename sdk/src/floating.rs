@@ -98,6 +98,10 @@ pub mod protocol {
     /// 345: the server's clock went backwards; it issues no leases until it is right again
     /// (HTTP 503).
     pub const CLOCK_ROLLBACK: u32 = 345;
+    /// 346: this client id holds a live lease, and only the holder of its secret renews or
+    /// releases it: a clone of the client (same fingerprint and instance), or the client
+    /// restarted without its secret, which gets a seat when the old lease ends (HTTP 409).
+    pub const LEASE_HELD: u32 = 346;
 
     /// A checkout: which client wants which features.
     #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -237,12 +237,16 @@ fn n_plus_one_brokers_the_last_is_refused() {
         refused_code(w.broker(&url, "broker-5", &["opc-ua"]).checkout(|_| {})),
         protocol::FEATURE_NOT_LICENSED
     );
-    // The same broker checking out again gets its own seat back, not a new one.
-    let again = w
-        .broker(&url, "broker-0", &["mqtt-server", "support"])
-        .checkout(|_| {})
-        .unwrap();
-    assert_eq!(again.lease_id(), leases[0].lease_id());
+    // The same client id checking out again (a clone, or a restart that lost the secret)
+    // neither gets a second seat nor takes over the live lease.
+    assert_eq!(
+        refused_code(
+            w.broker(&url, "broker-0", &["mqtt-server", "support"])
+                .checkout(|_| {})
+        ),
+        protocol::LEASE_HELD
+    );
+    assert!(leases[0].has_feature("mqtt-server"));
     assert_eq!(server.state().used("mqtt-server"), 3);
     // A release frees the seat at once.
     let mut leases = leases;
@@ -250,7 +254,6 @@ fn n_plus_one_brokers_the_last_is_refused() {
     let fourth = fourth.checkout(|_| {}).unwrap();
     assert!(fourth.has_feature("mqtt-server"));
     assert_eq!(server.state().used("mqtt-server"), 3);
-    drop(again);
 }
 
 #[test]
@@ -498,6 +501,75 @@ fn a_replayed_checkout_answer_is_refused() {
         other => panic!("a replayed lease must be refused, got {other:?}"),
     }
     assert_eq!(CoreError::LeaseNonceMismatch.code(), 128);
+}
+
+/// Issue 12 §2, clones and stolen releases: three brokers with one fingerprint (one client id)
+/// used to take turns on one seat, each checkout re-issuing the lease under a new secret, and
+/// anyone could check out under a victim's public client id and release its lease. A live
+/// lease is now taken over by nobody (346, counted in the metrics); the restarted holder gets
+/// a seat again within one TTL.
+#[test]
+fn clones_cannot_take_turns_on_one_seat_nor_release_it() {
+    let ttl = 3;
+    let w = World::new(1, 0, ttl, 1);
+    let server = w.start();
+    let url = server.url();
+    let original = w.broker(&url, "a", &["mqtt-server"]);
+    // The holder: a raw checkout and heartbeats by hand, so that it can "crash" below.
+    let held = original.checkout_raw(None).unwrap();
+    let id = held.lease_id;
+    for _ in 0..3 {
+        let clone = w.broker(&url, "a", &["mqtt-server"]);
+        assert_eq!(clone.client_id(), original.client_id());
+        assert_eq!(refused_code(clone.checkout(|_| {})), protocol::LEASE_HELD);
+        // Nor with another feature set.
+        let other_set = w.broker(&url, "a", &["mqtt-server", "support"]);
+        assert_eq!(
+            refused_code(other_set.checkout_raw(None)),
+            protocol::LEASE_HELD
+        );
+        // Without the secret there is no release either.
+        assert_eq!(
+            refused_code(clone.release_raw(id, "00000000000000000000000000000000")),
+            protocol::LEASE_NOT_FOUND
+        );
+    }
+    // The holder renews with its secret as before.
+    original.heartbeat_raw(id, &held.secret).unwrap();
+    let leases = server.state().leases();
+    assert_eq!(leases.len(), 1);
+    assert_eq!(leases[0].id, id);
+    assert_eq!(server.state().takeovers_refused(), 6);
+    let (_, metrics) = {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let mut r = agent.get(format!("{url}/metrics")).call().unwrap();
+        (r.status(), r.body_mut().read_to_string().unwrap())
+    };
+    assert!(
+        metrics.contains("tollgate_floating_takeovers_refused_total 6"),
+        "{metrics}"
+    );
+    // The holder crashes (no release, its secret lost): the restarted broker gets its seat
+    // back once the old lease ends, within one TTL.
+    let restarted = w.broker(&url, "a", &["mqtt-server"]);
+    let crashed = Instant::now();
+    let lease = loop {
+        match restarted.checkout(|_| {}) {
+            Ok(l) => break l,
+            Err(SdkError::ServiceRefused { code, .. }) if code == protocol::LEASE_HELD => {
+                assert!(
+                    crashed.elapsed() < Duration::from_secs(ttl + 5),
+                    "never freed"
+                );
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Err(e) => panic!("{e}"),
+        }
+    };
+    assert!(lease.has_feature("mqtt-server"));
 }
 
 /// Issue 12 §1: the client's clock bounds the server's. A server whose clock is an hour off

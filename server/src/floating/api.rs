@@ -277,6 +277,11 @@ async fn metrics(State(app): App) -> impl IntoResponse {
     );
     let _ = writeln!(
         out,
+        "# HELP tollgate_floating_takeovers_refused_total Checkouts refused because the client id held a live lease (clones, rapid restarts).\n# TYPE tollgate_floating_takeovers_refused_total counter\ntollgate_floating_takeovers_refused_total {}",
+        app.takeovers_refused()
+    );
+    let _ = writeln!(
+        out,
         "# HELP tollgate_floating_clock_rollback 1 while the clock is behind its high-water mark.\n# TYPE tollgate_floating_clock_rollback gauge\ntollgate_floating_clock_rollback {}",
         u8::from(app.clock_rolled_back())
     );

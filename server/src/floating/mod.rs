@@ -85,6 +85,18 @@ fn no_seat(feature: &str) -> ApiError {
     )
 }
 
+fn lease_held(lease_id: u64, expires_at: u64) -> ApiError {
+    refusal(
+        StatusCode::CONFLICT,
+        protocol::LEASE_HELD,
+        "LeaseHeld",
+        format!(
+            "this client id holds lease {lease_id}, live until {expires_at}: only the holder of \
+             its secret renews or releases it; a restarted client gets a seat when it ends"
+        ),
+    )
+}
+
 fn not_licensed_feature(feature: &str) -> ApiError {
     refusal(
         StatusCode::FORBIDDEN,
@@ -158,6 +170,8 @@ pub struct Floating {
     limiter: Limiter,
     admin_token_digest: Option<[u8; 32]>,
     heartbeats: AtomicU64,
+    /// Checkouts refused because the client id holds a live lease.
+    takeovers_refused: AtomicU64,
 }
 
 impl std::fmt::Debug for Floating {
@@ -215,6 +229,7 @@ impl Floating {
             rolled_back: AtomicBool::new(false),
             metrics: Arc::new(Metrics::default()),
             heartbeats: AtomicU64::new(0),
+            takeovers_refused: AtomicU64::new(0),
         };
         f.persist.queue(vec![Op::Audit(
             AuditEntry::new(now, "server", "server.started", None)
@@ -331,6 +346,7 @@ impl Floating {
         let mut raw = [0u8; 16];
         getrandom::fill(&mut raw).map_err(|_| ApiError::internal("no randomness"))?;
         let secret = hex::encode(raw);
+        let spec_address = address.clone();
         let spec = CheckoutSpec {
             client_id,
             client_name: req.client_name,
@@ -345,7 +361,24 @@ impl Floating {
             let mut t = self.table.lock().unwrap_or_else(|p| p.into_inner());
             let o = t
                 .checkout(spec, grant.floating_seats)
-                .map_err(|Refusal::NoSeat(f)| no_seat(&f))?;
+                .map_err(|r| match r {
+                    Refusal::NoSeat(f) => no_seat(&f),
+                    Refusal::Held {
+                        lease_id,
+                        expires_at,
+                    } => {
+                        self.takeovers_refused.fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!(
+                            lease_id,
+                            %client_id,
+                            address = %spec_address,
+                            expires_at,
+                            "lease.takeover_refused: a checkout by a client id that holds a \
+                             live lease (a clone, or a restart that lost its secret)"
+                        );
+                        lease_held(lease_id, expires_at)
+                    }
+                })?;
             (o, t.next_id())
         };
         let l = outcome.lease().clone();
@@ -365,7 +398,6 @@ impl Floating {
         let mut ops = vec![Op::NextId(next_id)];
         let action = match &outcome {
             Checkout::New(_) => "lease.checkout",
-            Checkout::Renewed(_) => "lease.renewed_by_checkout",
             Checkout::Replaced { old, .. } => {
                 ops.push(Op::Delete(old.id));
                 ops.push(Op::Audit(AuditEntry::new(
@@ -583,6 +615,12 @@ impl Floating {
     pub fn audit(&self, after_id: u64, limit: u64) -> Result<Vec<AuditEntry>, ApiError> {
         persist::read_audit(&self.cfg.database(), after_id, limit)
             .map_err(|e| ApiError::internal(e.message()))
+    }
+
+    /// Checkouts refused since start because the client id held a live lease (clones taking
+    /// turns, or rapid restarts).
+    pub fn takeovers_refused(&self) -> u64 {
+        self.takeovers_refused.load(Ordering::Relaxed)
     }
 
     /// Heartbeats answered since start.
