@@ -1,6 +1,5 @@
 //! The one error type of the vendor side.
 
-use std::fmt;
 use std::path::PathBuf;
 
 /// Everything that can go wrong in an [`crate::Authority`] call.
@@ -261,31 +260,23 @@ impl AuthorityError {
     }
 }
 
-/// An opaque database error from the ledger backend (SQLite or PostgreSQL). Its `Display` is the
-/// backend's message; its source is the backend's error.
-pub struct LedgerError(Box<dyn std::error::Error + Send + Sync + 'static>);
+/// An opaque database error from the ledger backend (SQLite or PostgreSQL): the storage
+/// layer's [`tollgate_storage::DbError`].
+pub use tollgate_storage::DbError as LedgerError;
 
-impl LedgerError {
-    pub(crate) fn new(e: impl std::error::Error + Send + Sync + 'static) -> Self {
-        LedgerError(Box::new(e))
-    }
-}
-
-impl fmt::Debug for LedgerError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.0, f)
-    }
-}
-
-impl fmt::Display for LedgerError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.0, f)
-    }
-}
-
-impl std::error::Error for LedgerError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.0.source()
+impl From<tollgate_storage::StorageError> for AuthorityError {
+    fn from(e: tollgate_storage::StorageError) -> Self {
+        use tollgate_storage::StorageError as S;
+        match e {
+            S::SchemaTooNew { found, supported } => {
+                AuthorityError::SchemaTooNew { found, supported }
+            }
+            S::Busy => AuthorityError::Busy,
+            S::Db(e) => AuthorityError::Db(e),
+            S::Corrupt(what) => AuthorityError::Corrupt(what),
+            // StorageError is non_exhaustive: a future variant is a database failure.
+            other => AuthorityError::Db(LedgerError::new(other)),
+        }
     }
 }
 

@@ -81,7 +81,6 @@ mod spec;
 
 pub use authority::{Authority, DEFAULT_ACTOR, KEYS_DIR, LEDGER_FILE};
 pub use error::{AuthorityError, LedgerError, Result};
-pub use ledger::store::{Migration, SqlStore, SqlTx, SqlValue};
 pub use records::{
     Activation, ActivationStatus, AuditEntry, KeyStatus, LicenseRecord, SigningKeyInfo,
 };
@@ -89,6 +88,7 @@ pub use spec::{
     AuthorityConfig, Extension, Freed, FulfilItem, FulfilMode, Fulfilled, IssueSpec, Issued,
     NewExpiry, UpgradeSpec, DEFAULT_FINGERPRINT_THRESHOLD,
 };
+pub use tollgate_storage::{Migration, SqlStore, SqlTx, SqlValue};
 
 /// The ledger schema version this build writes (the highest migration it knows).
 pub fn schema_version() -> u32 {

@@ -48,7 +48,7 @@ step "C: test suite, static library, AddressSanitizer + UBSan"
 "${MAKE[@]}" test-asan
 
 step "C: online activation against a real tollgate-server on loopback (ASan + UBSan)"
-(cd "$ROOT" && cargo build -p tollgate-server)
+(cd "$ROOT" && cargo build -p tollgate-server -p tollgate-floating)
 "${MAKE[@]}" test-online
 
 step "C: floating license client against a real tollgate-floating on loopback (ASan + UBSan)"

@@ -14,7 +14,7 @@ if ! command -v mvn >/dev/null || ! command -v javac >/dev/null; then
 fi
 
 cargo build --quiet --release -p tollgate-jni --manifest-path "$ROOT/Cargo.toml"
-cargo build --quiet -p tollgate-cli -p tollgate-server --manifest-path "$ROOT/Cargo.toml"
+cargo build --quiet -p tollgate-cli -p tollgate-server -p tollgate-floating --manifest-path "$ROOT/Cargo.toml"
 
 RES=src/main/resources/native/linux-x86_64
 mkdir -p "$RES"

@@ -12,6 +12,7 @@
 //! | [`config`] | [`HostConfig`] and its JSON file |
 //! | [`status`] | [`Status`], [`LicenseInfo`], [`FeatureStatus`], [`MeterReading`]: the status view |
 //! | `meters` | metered usage ([`LicenseManager::record_usage`], [`LicenseManager::meter`]) |
+//! | [`lease_holder`] | [`LeaseHolder`]: a floating client with the one lease it holds (the bindings' handle) |
 //! | [`gate`] | [`FeatureGate`]: lock-free feature checks |
 //! | [`fingerprint`] | [`FingerprintSource`] and the Linux/Windows/macOS probes, [`Composite`] |
 //! | [`floating`] | [`FloatingClient`] (check out, heartbeats, release, borrow) and [`LeaseSigner`] (the floating server's lease tokens) |
@@ -81,6 +82,7 @@ pub mod error;
 pub mod fingerprint;
 pub mod floating;
 pub mod gate;
+pub mod lease_holder;
 pub mod manager;
 mod meters;
 pub mod online;
@@ -100,6 +102,7 @@ pub use floating::{
     BorrowedLease, FloatingClient, FloatingConfig, FloatingLease, LeaseEvent, LeaseSigner,
 };
 pub use gate::FeatureGate;
+pub use lease_holder::LeaseHolder;
 pub use manager::LicenseManager;
 pub use status::{
     verify_usage_license, FeatureStatus, FingerprintMatch, LicenseInfo, LicenseState, MeterReading,

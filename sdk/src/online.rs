@@ -50,8 +50,6 @@ use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use serde::Deserialize;
-
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Result, SdkError};
 use crate::manager::{LicenseManager, Status};
@@ -91,26 +89,9 @@ impl OnlineConfig {
     }
 }
 
-/// A usage license as the service returns it.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-pub struct ServiceAnswer {
-    /// The armored usage license (`TGUL:…`), not yet verified.
-    pub usage_license: String,
-    /// The license.
-    pub license_id: u64,
-    /// The activation (seat).
-    pub activation_id: u64,
-    /// The license revision it carries.
-    pub revision: u32,
-    /// Whether the request took a new seat.
-    pub new_activation: bool,
-    /// Whether the service had answered this very request before (a retry): this is the
-    /// stored answer.
-    #[serde(default)]
-    pub repeated: bool,
-    /// Refresh before this time (Unix seconds).
-    pub refresh_deadline: Option<u64>,
-}
+/// A usage license as the service returns it (the protocol's body; its `usage_license` is not
+/// yet verified).
+pub type ServiceAnswer = tollgate_protocol::online::UsageLicenseOut;
 
 /// The outcome of an online deactivation.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -123,20 +104,10 @@ pub struct Deactivation {
     pub already_freed: bool,
 }
 
-#[derive(Deserialize)]
-struct ErrorBody {
-    error: ErrorDetail,
-}
-
-#[derive(Deserialize)]
-struct ErrorDetail {
-    code: u32,
-    name: String,
-    message: String,
-}
-
-/// The service's code for a deactivation code already processed.
-const ALREADY_DEACTIVATED: u32 = 306;
+use tollgate_protocol::error::ErrorEnvelope as ErrorBody;
+use tollgate_protocol::online::{
+    DeactivationIn, UsageRequestIn, ACTIVATE, ALREADY_DEACTIVATED, DEACTIVATE, REFRESH,
+};
 
 /// One try's failure, before retries are decided.
 enum Failure {
@@ -224,7 +195,7 @@ impl OnlineClient {
     /// answer does not verify — a tampered answer is refused with the core's error.
     pub fn activate(&self, manager: &mut LicenseManager, key: &str) -> Result<Status> {
         let request = manager.request_usage(key)?;
-        let answer = self.post_usage_request("/v1/activate", &request)?;
+        let answer = self.post_usage_request(ACTIVATE, &request)?;
         manager.install(&answer.usage_license)
     }
 
@@ -238,7 +209,7 @@ impl OnlineClient {
     /// [`OnlineClient::activate`].
     pub fn reactivate(&self, manager: &mut LicenseManager) -> Result<Status> {
         let request = manager.request_renewal()?;
-        let answer = self.post_usage_request("/v1/refresh", &request)?;
+        let answer = self.post_usage_request(REFRESH, &request)?;
         manager.install(&answer.usage_license)
     }
 
@@ -257,8 +228,13 @@ impl OnlineClient {
     /// Delivers a deactivation code (`TGDC:…`) to the service, which frees its seat. A code
     /// the service already processed counts as delivered (`already_freed`).
     pub fn send_deactivation(&self, code: &str) -> Result<Deactivation> {
-        let body = serde_json::json!({ "code": code }).to_string();
-        match self.post("/v1/deactivate", &body) {
+        let body = serde_json::to_string(&DeactivationIn {
+            code: code.to_owned(),
+        })
+        .map_err(|e| SdkError::BadResponse {
+            reason: format!("cannot encode the request: {e}"),
+        })?;
+        match self.post(DEACTIVATE, &body) {
             Ok(_) => Ok(Deactivation {
                 code: code.to_owned(),
                 already_freed: false,
@@ -278,7 +254,7 @@ impl OnlineClient {
     /// make the request and to install the answer, not while waiting for the service.
     pub fn reactivate_shared(&self, manager: &RwLock<LicenseManager>) -> Result<Status> {
         let request = write(manager).request_renewal()?;
-        let answer = self.post_usage_request("/v1/refresh", &request)?;
+        let answer = self.post_usage_request(REFRESH, &request)?;
         write(manager).install(&answer.usage_license)
     }
 
@@ -287,7 +263,12 @@ impl OnlineClient {
     /// Sends an armored usage request to `path` (`/v1/activate`, `/v1/refresh` or
     /// `/v1/offline/fulfil`) and returns the service's answer, unverified.
     pub fn post_usage_request(&self, path: &str, request: &str) -> Result<ServiceAnswer> {
-        let body = serde_json::json!({ "request": request }).to_string();
+        let body = serde_json::to_string(&UsageRequestIn {
+            request: request.to_owned(),
+        })
+        .map_err(|e| SdkError::BadResponse {
+            reason: format!("cannot encode the request: {e}"),
+        })?;
         let text = self.post(path, &body)?;
         serde_json::from_str(&text).map_err(|e| SdkError::BadResponse {
             reason: format!("not a usage license answer: {e}"),

@@ -2,37 +2,29 @@
 //! limit, the admin token). Every route is listed in [`ROUTES`] and in `openapi.json`; a test
 //! checks that the router, the table and the document agree.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
-use std::time::Instant;
 
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::extract::{
-    ConnectInfo, DefaultBodyLimit, FromRequest, MatchedPath, Path, Query, Request, State,
-};
-use axum::http::{header, HeaderMap, Method, StatusCode};
-use axum::middleware::{self, Next};
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::de::DeserializeOwned;
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 use tollgate_authority::{FulfilMode, IssueSpec, DEFAULT_FINGERPRINT_THRESHOLD};
 use tollgate_core::{DeactivationCode, DeploymentModel};
+use tollgate_service_kit::http::{self as kit, AdminAuth, Body, Observer, RouteName};
+use tollgate_service_kit::{ApiError, Limiter, Metrics, Outcome};
 
 use crate::dto::*;
-use crate::error::{ApiError, Outcome};
-use crate::metrics::Metrics;
-use crate::ratelimit::Limiter;
+use crate::refusal::ledger_error;
 use crate::store::{unix_now, Store, ADMIN_ACTOR, SERVICE_ACTOR};
 
 /// Largest request body accepted.
 pub const MAX_BODY: usize = 64 * 1024;
 
 /// The OpenAPI document, served at `/openapi.json`.
-pub const OPENAPI: &str = include_str!("../openapi.json");
+pub const OPENAPI: &str = tollgate_protocol::online::OPENAPI;
 
 /// One route of the API.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -96,10 +88,10 @@ pub struct AppState {
     pub store: Store,
     /// The metrics.
     pub metrics: Arc<Metrics>,
-    /// The failed-attempt limiter.
-    pub limiter: Limiter,
-    /// SHA-256 of the admin token; `None` disables the admin API.
-    pub admin_token_digest: Option<[u8; 32]>,
+    /// Metrics, logs and the failed-attempt limiter around every route.
+    pub observer: Arc<Observer>,
+    /// The admin token check.
+    pub admin: Arc<AdminAuth>,
 }
 
 type App = State<Arc<AppState>>;
@@ -114,12 +106,9 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/v1/admin/licenses/{id}/activations/{activation_id}/restore",
             post(admin_restore),
         )
-        .route("/v1/admin/audit", get(admin_audit))
-        .route_layer(middleware::from_fn_with_state(
-            Arc::clone(&state),
-            require_admin,
-        ));
-    Router::new()
+        .route("/v1/admin/audit", get(admin_audit));
+    let admin = kit::admin_routes(admin, Arc::clone(&state.admin));
+    let routes = Router::new()
         .route("/healthz", get(health))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))
@@ -128,109 +117,27 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/refresh", post(refresh))
         .route("/v1/deactivate", post(deactivate))
         .route("/v1/offline/fulfil", post(offline_fulfil))
-        .merge(admin)
-        .route_layer(middleware::from_fn_with_state(Arc::clone(&state), observe))
-        .fallback(|| async { ApiError::no_such_endpoint() })
-        .method_not_allowed_fallback(|| async { ApiError::no_such_endpoint() })
-        .layer(DefaultBodyLimit::max(MAX_BODY))
-        .with_state(state)
+        .merge(admin);
+    kit::finish(routes, Arc::clone(&state.observer), MAX_BODY).with_state(state)
 }
 
-// --- middleware -------------------------------------------------------------------------------
-
-fn client_ip(req: &Request) -> IpAddr {
-    req.extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip())
-}
-
-fn route_of(method: &Method, path: &str) -> Option<&'static Route> {
-    ROUTES
-        .iter()
-        .find(|r| r.path == path && r.method == method.as_str())
-}
-
-/// Metrics, the request log line, and the failed-attempt rate limit.
-async fn observe(State(app): App, req: Request, next: Next) -> Response {
-    let start = Instant::now();
-    let ip = client_ip(&req);
-    let matched = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|m| m.as_str().to_owned())
-        .unwrap_or_default();
-    let method = req.method().clone();
-    let route = route_of(&method, &matched);
-    let name = route.map_or("unknown", |r| r.name);
-    let limited = route.is_some_and(|r| r.limited);
-    let resp = match limited.then(|| app.limiter.check(ip)) {
-        Some(Err(wait)) => {
-            app.metrics.rate_limited();
-            ApiError::rate_limited(wait).into_response()
-        }
-        _ => next.run(req).await,
-    };
-    let outcome = resp.extensions().get::<Outcome>().copied();
-    if limited && outcome.is_some_and(|o| o.failed_attempt) {
-        app.limiter.failed(ip);
-    }
-    let elapsed = start.elapsed();
-    let outcome_name = outcome.map_or("ok", |o| o.name);
-    app.metrics.request(name, outcome_name, elapsed);
-    // Never the body, never a header: no key, code, request or token reaches the log.
-    tracing::info!(
-        endpoint = name,
-        method = %method,
-        route = %matched,
-        status = resp.status().as_u16(),
-        outcome = outcome_name,
-        latency_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
-        client = %ip,
-        "request"
-    );
-    resp
-}
-
-/// The admin bearer token, compared in constant time (as SHA-256 digests, so the length of
-/// the configured token does not leak either).
-async fn require_admin(State(app): App, headers: HeaderMap, req: Request, next: Next) -> Response {
-    let Some(expected) = app.admin_token_digest else {
-        return ApiError::unauthorized("the admin API is disabled: no admin token is configured")
-            .into_response();
-    };
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(|t| Sha256::digest(t.trim().as_bytes()));
-    match presented {
-        Some(d) if bool::from(d.as_slice().ct_eq(&expected)) => next.run(req).await,
-        Some(_) => ApiError::unauthorized("wrong admin token").into_response(),
-        None => ApiError::unauthorized("an admin bearer token is required").into_response(),
-    }
-}
-
-/// A JSON body whose rejections are [`ApiError`]s.
-pub struct Body<T>(pub T);
-
-impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
-    type Rejection = ApiError;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(v)) => Ok(Body(v)),
-            Err(e) => Err(json_rejection(&e)),
-        }
-    }
-}
-
-fn json_rejection(e: &JsonRejection) -> ApiError {
-    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::too_large()
-    } else {
-        // The rejection's text names the problem (missing field, bad type) without echoing
-        // the body.
-        ApiError::bad_request(e.body_text())
+/// The observing middleware's settings: the [`ROUTES`] marked `limited` are rate-limited on
+/// failed attempts ([`ApiError::is_failed_attempt`]); every request is logged.
+pub(crate) fn observer(metrics: Arc<Metrics>, limiter: Limiter) -> Observer {
+    Observer {
+        routes: ROUTES
+            .iter()
+            .map(|r| RouteName {
+                method: r.method,
+                path: r.path,
+                name: r.name,
+                limited: r.limited,
+            })
+            .collect(),
+        metrics,
+        limiter,
+        failed_attempt: |o: &Outcome| o.failed_attempt,
+        quiet: &[],
     }
 }
 
@@ -245,14 +152,8 @@ async fn health(State(app): App) -> Result<Json<HealthOut>, ApiError> {
     }))
 }
 
-async fn metrics(State(app): App) -> impl IntoResponse {
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        app.metrics.render(),
-    )
+async fn metrics(State(app): App) -> Response {
+    kit::metrics_response(&app.metrics)
 }
 
 async fn openapi() -> impl IntoResponse {
@@ -279,7 +180,7 @@ async fn activate(
             "activation created"
         );
     }
-    Ok(Json(f.into()))
+    Ok(Json(usage_license_out(f)))
 }
 
 async fn refresh(
@@ -290,7 +191,7 @@ async fn refresh(
         .store
         .fulfil(&b.request, DeploymentModel::Online, FulfilMode::Refresh)
         .await?;
-    Ok(Json(f.into()))
+    Ok(Json(usage_license_out(f)))
 }
 
 async fn offline_fulfil(
@@ -301,7 +202,7 @@ async fn offline_fulfil(
         .store
         .fulfil(&b.request, DeploymentModel::Offline, FulfilMode::Activate)
         .await?;
-    Ok(Json(f.into()))
+    Ok(Json(usage_license_out(f)))
 }
 
 async fn deactivate(
@@ -309,7 +210,8 @@ async fn deactivate(
     Body(b): Body<DeactivationIn>,
 ) -> Result<Json<FreedOut>, ApiError> {
     // Decoded (and its format checked) before a ledger connection is taken.
-    DeactivationCode::from_armor(&b.code).map_err(tollgate_authority::AuthorityError::from)?;
+    DeactivationCode::from_armor(&b.code)
+        .map_err(|e| ledger_error(tollgate_authority::AuthorityError::from(e)))?;
     let freed = app
         .store
         .run(SERVICE_ACTOR, move |a| a.deactivate(&b.code, unix_now()))
@@ -319,7 +221,7 @@ async fn deactivate(
         activation_id = freed.activation_id,
         "activation deactivated"
     );
-    Ok(Json(freed.into()))
+    Ok(Json(freed_out(freed)))
 }
 
 // --- admin --------------------------------------------------------------------------------
@@ -420,7 +322,7 @@ async fn admin_restore(
         })
         .await?;
     tracing::info!(license_id = id, activation_id, "activation restored");
-    Ok(Json(freed.into()))
+    Ok(Json(freed_out(freed)))
 }
 
 /// Query of `GET /v1/admin/audit`.

@@ -38,81 +38,13 @@
 //! The admin token and the database URL (which may hold a password) are [`Secret`]s: their
 //! `Debug` prints `<redacted>`, so the configuration can be logged.
 
-use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
-
-/// A string that must never be printed: `Debug` and `Display` show `<redacted>`.
-#[derive(Clone, Default, Deserialize, PartialEq, Eq)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a value.
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-
-    /// The value, for the one place that needs it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
-
-/// The failed-attempt rate limit per client address (a token bucket).
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields, default)]
-pub struct RateLimit {
-    /// Failed attempts an address may make at once.
-    pub burst: u32,
-    /// Failed attempts it regains per minute.
-    pub per_minute: u32,
-}
-
-impl Default for RateLimit {
-    fn default() -> Self {
-        RateLimit {
-            burst: 10,
-            per_minute: 10,
-        }
-    }
-}
-
-/// TLS certificate and key files (PEM).
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct Tls {
-    /// The certificate chain, leaf first.
-    pub cert: PathBuf,
-    /// The private key.
-    pub key: PathBuf,
-}
-
-/// Log line format.
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum LogFormat {
-    /// One JSON object per line (the default).
-    #[default]
-    Json,
-    /// Human-readable lines.
-    Text,
-}
+use tollgate_service_kit::config::{admin_token, check_admin_token, read_toml, EnvOverlay};
+pub use tollgate_service_kit::config::{ConfigError, LogFormat, RateLimit, Secret, Tls};
 
 /// The whole configuration. Build it with [`Config::load`] (file + environment) or set the
 /// fields directly (tests, embedding).
@@ -166,142 +98,55 @@ impl Default for Config {
     }
 }
 
-/// A configuration that cannot be used.
-#[derive(Debug, thiserror::Error)]
-#[error("configuration: {0}")]
-pub struct ConfigError(String);
-
-impl ConfigError {
-    /// A configuration error with this message (also used by the floating server's
-    /// configuration).
-    pub fn new(message: impl Into<String>) -> Self {
-        ConfigError(message.into())
-    }
-}
-
 impl Config {
     /// Reads `file` (if given) and applies the `TOLLGATE_*` environment variables over it.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
-        let mut cfg = match file {
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| ConfigError(format!("cannot read {}: {e}", path.display())))?;
-                Self::from_toml(&text)?
-            }
-            None => Config::default(),
-        };
+        let mut cfg: Config = read_toml(file)?;
         cfg.apply_env(|k| std::env::var(k).ok())?;
         Ok(cfg)
     }
 
     /// Parses a TOML document.
     pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
-        toml::from_str(text).map_err(|e| ConfigError(e.to_string()))
+        toml::from_str(text).map_err(|e| ConfigError::new(e.to_string()))
     }
 
     /// Applies environment variables, read through `var`.
     pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
-        fn parse<T: std::str::FromStr>(name: &str, v: &str) -> Result<T, ConfigError> {
-            v.trim()
-                .parse()
-                .map_err(|_| ConfigError(format!("{name}: cannot parse `{v}`")))
-        }
-        if let Some(v) = var("TOLLGATE_LISTEN") {
-            self.listen = parse("TOLLGATE_LISTEN", &v)?;
-        }
-        if let Some(v) = var("TOLLGATE_DATA_DIR") {
-            self.data_dir = PathBuf::from(v);
-        }
-        if let Some(v) = var("TOLLGATE_DATABASE_URL").filter(|v| !v.is_empty()) {
-            self.database_url = Some(Secret(v));
-        }
-        if let Some(v) = var("TOLLGATE_ADMIN_TOKEN").filter(|v| !v.is_empty()) {
-            self.admin_token = Some(Secret(v));
-        }
-        if let Some(v) = var("TOLLGATE_ADMIN_TOKEN_FILE") {
-            self.admin_token_file = Some(PathBuf::from(v));
-        }
-        if let Some(v) = var("TOLLGATE_POOL_SIZE") {
-            self.pool_size = parse("TOLLGATE_POOL_SIZE", &v)?;
-        }
-        if let Some(v) = var("TOLLGATE_REFRESH_SECS") {
-            self.online_refresh_secs = parse("TOLLGATE_REFRESH_SECS", &v)?;
-        }
-        if let Some(v) = var("TOLLGATE_BATCH_MAX") {
-            self.batch_max = parse("TOLLGATE_BATCH_MAX", &v)?;
-        }
-        if let Some(v) = var("TOLLGATE_RATE_BURST") {
-            self.rate_limit.burst = parse("TOLLGATE_RATE_BURST", &v)?;
-        }
-        if let Some(v) = var("TOLLGATE_RATE_PER_MINUTE") {
-            self.rate_limit.per_minute = parse("TOLLGATE_RATE_PER_MINUTE", &v)?;
-        }
-        match (var("TOLLGATE_TLS_CERT"), var("TOLLGATE_TLS_KEY")) {
-            (Some(cert), Some(key)) => {
-                self.tls = Some(Tls {
-                    cert: cert.into(),
-                    key: key.into(),
-                })
-            }
-            (None, None) => {}
-            _ => {
-                return Err(ConfigError(
-                    "set both TOLLGATE_TLS_CERT and TOLLGATE_TLS_KEY, or neither".into(),
-                ))
-            }
-        }
-        if let Some(v) = var("TOLLGATE_LOG_FORMAT") {
-            self.log_format = match v.trim() {
-                "json" => LogFormat::Json,
-                "text" => LogFormat::Text,
-                _ => return Err(ConfigError(format!("TOLLGATE_LOG_FORMAT: `{v}`"))),
-            };
-        }
-        Ok(())
+        let env = EnvOverlay::new(var);
+        env.parse("TOLLGATE_LISTEN", &mut self.listen)?;
+        env.path("TOLLGATE_DATA_DIR", &mut self.data_dir);
+        env.secret("TOLLGATE_DATABASE_URL", &mut self.database_url);
+        env.admin_token(&mut self.admin_token, &mut self.admin_token_file);
+        env.parse("TOLLGATE_POOL_SIZE", &mut self.pool_size)?;
+        env.parse("TOLLGATE_REFRESH_SECS", &mut self.online_refresh_secs)?;
+        env.parse("TOLLGATE_BATCH_MAX", &mut self.batch_max)?;
+        env.parse("TOLLGATE_RATE_BURST", &mut self.rate_limit.burst)?;
+        env.parse("TOLLGATE_RATE_PER_MINUTE", &mut self.rate_limit.per_minute)?;
+        env.tls(&mut self.tls)?;
+        env.log_format(&mut self.log_format)
     }
 
     /// Checks the values and resolves the admin token (reading `admin_token_file`).
     pub fn admin_token(&self) -> Result<Option<Secret>, ConfigError> {
-        if let Some(t) = &self.admin_token {
-            return Ok(Some(t.clone()));
-        }
-        let Some(path) = &self.admin_token_file else {
-            return Ok(None);
-        };
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ConfigError(format!("cannot read {}: {e}", path.display())))?;
-        let token = text.trim_end();
-        if token.len() < 16 {
-            return Err(ConfigError(format!(
-                "the admin token in {} is shorter than 16 characters",
-                path.display()
-            )));
-        }
-        Ok(Some(Secret(token.to_owned())))
+        admin_token(self.admin_token.as_ref(), self.admin_token_file.as_deref())
     }
 
     /// Checks the values that must be in range.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.pool_size == 0 || self.pool_size > 256 {
-            return Err(ConfigError("pool_size must be 1-256".into()));
+            return Err(ConfigError::new("pool_size must be 1-256"));
         }
         if self.batch_max == 0 {
-            return Err(ConfigError("batch_max must be at least 1".into()));
+            return Err(ConfigError::new("batch_max must be at least 1"));
         }
         if self.online_refresh_secs < 2 {
-            return Err(ConfigError("online_refresh_secs must be at least 2".into()));
+            return Err(ConfigError::new("online_refresh_secs must be at least 2"));
         }
         if self.rate_limit.burst == 0 {
-            return Err(ConfigError("rate_limit.burst must be at least 1".into()));
+            return Err(ConfigError::new("rate_limit.burst must be at least 1"));
         }
-        if let Some(t) = &self.admin_token {
-            if t.expose().len() < 16 {
-                return Err(ConfigError(
-                    "the admin token must be at least 16 characters".into(),
-                ));
-            }
-        }
-        Ok(())
+        check_admin_token(self.admin_token.as_ref())
     }
 
     /// How long a shutdown waits for requests in flight.

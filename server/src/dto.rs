@@ -8,72 +8,28 @@ use tollgate_authority::{
 };
 use tollgate_core::{hex_string, DeploymentModel, Feature, FeatureKind, MeterPeriod, Models};
 
-use crate::error::ApiError;
+use tollgate_service_kit::ApiError;
 
-/// `{"request": "TGRQ:…"}`: activate, refresh, offline fulfil.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct UsageRequestIn {
-    /// The armored usage request.
-    pub request: String,
-}
+pub use tollgate_protocol::online::{DeactivationIn, FreedOut, UsageLicenseOut, UsageRequestIn};
 
-/// `{"code": "TGDC:…"}`: deactivate.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DeactivationIn {
-    /// The armored deactivation code.
-    pub code: String,
-}
-
-/// A usage license answering a request.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct UsageLicenseOut {
-    /// The armored usage license (`TGUL:…`).
-    pub usage_license: String,
-    /// The license.
-    pub license_id: u64,
-    /// The activation (seat).
-    pub activation_id: u64,
-    /// The license revision it carries.
-    pub revision: u32,
-    /// Whether the request took a new seat.
-    pub new_activation: bool,
-    /// Whether the same request had been answered before (the stored answer is returned).
-    pub repeated: bool,
-    /// Refresh before this time (online usage licenses).
-    pub refresh_deadline: Option<u64>,
-}
-
-impl From<Fulfilled> for UsageLicenseOut {
-    fn from(f: Fulfilled) -> Self {
-        UsageLicenseOut {
-            usage_license: f.usage_license,
-            license_id: f.license_id,
-            activation_id: f.activation_id,
-            revision: f.revision,
-            new_activation: f.new_activation,
-            repeated: f.repeated,
-            refresh_deadline: f.refresh_deadline,
-        }
+/// The protocol's answer for a fulfilled request.
+pub fn usage_license_out(f: Fulfilled) -> UsageLicenseOut {
+    UsageLicenseOut {
+        usage_license: f.usage_license,
+        license_id: f.license_id,
+        activation_id: f.activation_id,
+        revision: f.revision,
+        new_activation: f.new_activation,
+        repeated: f.repeated,
+        refresh_deadline: f.refresh_deadline,
     }
 }
 
-/// A freed seat.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct FreedOut {
-    /// The license.
-    pub license_id: u64,
-    /// The activation whose seat was freed.
-    pub activation_id: u64,
-}
-
-impl From<Freed> for FreedOut {
-    fn from(f: Freed) -> Self {
-        FreedOut {
-            license_id: f.license_id,
-            activation_id: f.activation_id,
-        }
+/// The protocol's answer for a freed seat.
+pub fn freed_out(f: Freed) -> FreedOut {
+    FreedOut {
+        license_id: f.license_id,
+        activation_id: f.activation_id,
     }
 }
 

@@ -2,7 +2,7 @@
 //! and a group-commit writer for activations.
 //!
 //! The authority's API is synchronous, so every call runs on tokio's blocking pool with one
-//! pooled `Authority` (one SQLite or PostgreSQL connection each). Activations and refreshes,
+//! pooled `Authority` (one SQLite or PostgreSQL connection each), from an `r2d2` pool. Activations and refreshes,
 //! the hot path, go to one writer thread instead: it takes every request queued while the
 //! previous batch was committing and answers them with [`Authority::fulfil_many`] — one
 //! transaction, a savepoint per request, one disk flush for the lot. A response is sent only
@@ -21,8 +21,9 @@ use tollgate_authority::{
 use tollgate_core::DeploymentModel;
 
 use crate::config::Config;
-use crate::error::ApiError;
-use crate::metrics::Metrics;
+use tollgate_service_kit::{ApiError, Metrics};
+
+use crate::refusal::ledger_error;
 
 /// Activations waiting for the writer before new ones are refused with 503.
 const QUEUE_LIMIT: usize = 16_384;
@@ -44,8 +45,32 @@ struct Job {
     reply: oneshot::Sender<Result<Fulfilled, ApiError>>,
 }
 
+/// Opens the pool's `Authority` connections (r2d2's connection manager).
+#[derive(Debug)]
+struct Connector {
+    cfg: Config,
+}
+
+impl r2d2::ManageConnection for Connector {
+    type Connection = Authority;
+    type Error = AuthorityError;
+
+    fn connect(&self) -> Result<Authority, AuthorityError> {
+        open_one(&self.cfg)
+    }
+
+    fn is_valid(&self, _a: &mut Authority) -> Result<(), AuthorityError> {
+        // Every call checks its connection at `begin` (PostgreSQL reconnects there).
+        Ok(())
+    }
+
+    fn has_broken(&self, _a: &mut Authority) -> bool {
+        false
+    }
+}
+
 struct Pool {
-    idle: Mutex<Vec<Authority>>,
+    idle: r2d2::Pool<Connector>,
     permits: Semaphore,
 }
 
@@ -84,10 +109,18 @@ impl Store {
     pub fn open(cfg: &Config, metrics: Arc<Metrics>) -> Result<Self, AuthorityError> {
         let writer_authority = open_one(cfg)?;
         let backend = writer_authority.backend();
-        let mut idle = Vec::with_capacity(cfg.pool_size);
-        for _ in 0..cfg.pool_size {
-            idle.push(open_one(cfg)?);
-        }
+        // The writer's connection above reported a typed error if the ledger cannot be
+        // opened; the pool opens its own eagerly (`min_idle` = `max_size`).
+        let size = u32::try_from(cfg.pool_size)
+            .map_err(|_| AuthorityError::InvalidArgument("pool_size out of range".into()))?;
+        let idle = r2d2::Pool::builder()
+            .max_size(size)
+            .min_idle(Some(size))
+            .test_on_check_out(false)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .build(Connector { cfg: cfg.clone() })
+            .map_err(|e| AuthorityError::Db(tollgate_authority::LedgerError::new(e)))?;
         let (tx, rx) = mpsc::sync_channel(QUEUE_LIMIT);
         let max = cfg.batch_max;
         let thread = std::thread::Builder::new()
@@ -99,8 +132,8 @@ impl Store {
             })?;
         Ok(Store {
             pool: Arc::new(Pool {
-                permits: Semaphore::new(idle.len()),
-                idle: Mutex::new(idle),
+                permits: Semaphore::new(cfg.pool_size),
+                idle,
             }),
             writer: Mutex::new(Some(tx)),
             writer_thread: Mutex::new(Some(thread)),
@@ -128,19 +161,19 @@ impl Store {
             .map_err(|_| ApiError::unavailable("the service is shutting down"))?;
         let pool = Arc::clone(&self.pool);
         let joined = tokio::task::spawn_blocking(move || {
-            let taken = pool.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
-            let Some(mut a) = taken else {
+            // The permit guarantees an idle connection: `try_get` never waits.
+            let Some(mut a) = pool.idle.try_get() else {
                 return Err(ApiError::internal("no ledger connection available"));
             };
             let out = std::panic::catch_unwind(AssertUnwindSafe(|| {
                 a.set_actor(actor)?;
                 f(&mut a)
             }));
-            pool.idle.lock().unwrap_or_else(|p| p.into_inner()).push(a);
+            drop(a);
             match out {
                 Ok(r) => r.map_err(|e| {
                     log_internal(&e);
-                    ApiError::from(e)
+                    ledger_error(e)
                 }),
                 Err(_) => Err(ApiError::internal("a ledger call failed unexpectedly")),
             }
@@ -158,7 +191,7 @@ impl Store {
         model: DeploymentModel,
         mode: FulfilMode,
     ) -> Result<Fulfilled, ApiError> {
-        let item = FulfilItem::parse(request, model, mode)?;
+        let item = FulfilItem::parse(request, model, mode).map_err(ledger_error)?;
         let (reply, answer) = oneshot::channel();
         let job = Job { item, reply };
         let sender = self
@@ -241,13 +274,13 @@ fn writer_loop(mut authority: Authority, rx: &Receiver<Job>, max: usize, metrics
                 for (reply, r) in replies.into_iter().zip(results) {
                     let _ = reply.send(r.map_err(|e| {
                         log_internal(&e);
-                        ApiError::from(e)
+                        ledger_error(e)
                     }));
                 }
             }
             Ok(Err(e)) => {
                 log_internal(&e);
-                let e = ApiError::from(e);
+                let e = ledger_error(e);
                 for reply in replies {
                     let _ = reply.send(Err(e.clone()));
                 }

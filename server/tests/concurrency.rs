@@ -92,7 +92,7 @@ fn two_hundred_clients_race_for_five_seats_through_the_service() {
             "no refused request left a row"
         );
         assert_eq!(
-            server.metrics().count("activate", "SeatsExhausted"),
+            server.state().metrics.count("activate", "SeatsExhausted"),
             (CLIENTS - SEATS as usize) as u64
         );
     }

@@ -106,7 +106,7 @@ fn activate_reactivate_after_upgrade_and_deactivate() {
         ] {
             assert!(actions.contains(&a), "{a} in {actions:?}");
         }
-        assert!(server.metrics().count("activate", "ok") >= 2);
+        assert!(server.state().metrics.count("activate", "ok") >= 2);
         server.stop();
     }
 }
@@ -280,7 +280,8 @@ fn unknown_key_and_the_rate_limit() {
         );
         assert_eq!((st, code(&body)), (429, 429));
         assert!(server
-            .metrics()
+            .state()
+            .metrics
             .render()
             .contains("tollgate_rate_limited_total"));
         // Health and metrics stay reachable.

@@ -6,11 +6,7 @@
 //! interleave with another process) or a [`Ledger::read`]. The same statements and the same
 //! migrations run on SQLite and PostgreSQL (see `backend.rs`).
 
-mod backend;
-#[cfg(feature = "postgres")]
-mod pg;
 mod schema;
-pub(crate) mod store;
 
 use std::cell::{Cell, RefCell};
 use std::path::Path;
@@ -22,8 +18,8 @@ use crate::error::{AuthorityError, Result};
 use crate::records::{
     Activation, ActivationStatus, AuditEntry, KeyStatus, LicenseRecord, SigningKeyInfo,
 };
-pub(crate) use backend::Dialect;
-use backend::{Conn, Row, Val};
+pub(crate) use tollgate_storage::Dialect;
+use tollgate_storage::{Conn, Row, Val};
 
 pub(crate) use schema::latest_version;
 
@@ -147,13 +143,19 @@ pub(crate) struct Ledger {
 impl Ledger {
     /// Opens (creating if needed) the SQLite ledger at `path` and brings its schema up to date.
     pub fn open(path: &Path, busy_timeout: Duration) -> Result<Self> {
-        Self::with_conn(Box::new(backend::Sqlite::open(path, busy_timeout)?))
+        Self::with_conn(Box::new(tollgate_storage::Sqlite::open(
+            path,
+            busy_timeout,
+        )?))
     }
 
     /// Connects to the PostgreSQL ledger at `url` and brings its schema up to date.
     #[cfg(feature = "postgres")]
     pub fn connect_postgres(url: &str, lock_timeout: Duration) -> Result<Self> {
-        Self::with_conn(Box::new(pg::Postgres::connect(url, lock_timeout)?))
+        Self::with_conn(Box::new(tollgate_storage::Postgres::connect(
+            url,
+            lock_timeout,
+        )?))
     }
 
     fn with_conn(conn: Box<dyn Conn>) -> Result<Self> {
@@ -169,7 +171,11 @@ impl Ledger {
 
     fn migrate(&mut self) -> Result<()> {
         // Several servers starting at once on PostgreSQL migrate one after the other.
-        store::migrate(&mut *self.conn, schema::MIGRATIONS, 7_421_000_001)
+        Ok(tollgate_storage::migrate(
+            &mut *self.conn,
+            schema::MIGRATIONS,
+            7_421_000_001,
+        )?)
     }
 
     /// The schema version of the ledger.
@@ -189,7 +195,9 @@ impl Ledger {
         let mut attempt = 1;
         loop {
             match self.transaction(true, &mut f) {
-                Err(e) if attempt < WRITE_ATTEMPTS && self.conn.retry_transaction(&e) => {
+                Err(AuthorityError::Busy)
+                    if attempt < WRITE_ATTEMPTS && self.conn.retry_on_busy() =>
+                {
                     std::thread::sleep(Duration::from_millis(2 << attempt));
                     attempt += 1;
                 }
@@ -224,7 +232,7 @@ impl Ledger {
                 Ok(()) => Ok(v),
                 Err(e) => {
                     conn.rollback();
-                    Err(e)
+                    Err(e.into())
                 }
             },
             Err(e) => {
@@ -354,11 +362,11 @@ fn license_record(r: &Row) -> Result<LicenseRecord> {
 
 impl Tx<'_> {
     fn query(&self, sql: &str, params: &[Val]) -> Result<Vec<Row>> {
-        self.conn.borrow_mut().query(sql, params)
+        Ok(self.conn.borrow_mut().query(sql, params)?)
     }
 
     fn batch(&self, sql: &str) -> Result<()> {
-        self.conn.borrow_mut().batch(sql)
+        Ok(self.conn.borrow_mut().batch(sql)?)
     }
 
     fn all<T>(&self, sql: &str, params: &[Val], f: impl Fn(&Row) -> Result<T>) -> Result<Vec<T>> {
@@ -375,7 +383,7 @@ impl Tx<'_> {
     }
 
     fn exec(&self, sql: &str, params: &[Val]) -> Result<usize> {
-        self.conn.borrow_mut().exec(sql, params)
+        Ok(self.conn.borrow_mut().exec(sql, params)?)
     }
 
     /// ` FOR UPDATE` in a PostgreSQL write transaction: the row lock that serializes changes

@@ -5,7 +5,7 @@
 //! `sequences` table rather than a backend's auto-increment, and binary values are stored as
 //! lower-case hex text. A migration, once released, is never edited: a change is a new one.
 
-use super::store::Migration;
+use tollgate_storage::Migration;
 
 /// Every migration, in order.
 pub(crate) const MIGRATIONS: &[Migration] = &[

@@ -4,7 +4,7 @@
 # (its own request, fulfilled for the floating model, installed), serves on 127.0.0.1:0, and
 # test_floating (argument 1) checks out, checks, releases, is refused a second seat, and
 # meets a closed port for "the server is down".
-# Needs TOLLGATE_BIN (the CLI) and TOLLGATE_FLOATING_BIN (cargo build -p tollgate-server).
+# Needs TOLLGATE_BIN (the CLI) and TOLLGATE_FLOATING_BIN (cargo build -p tollgate-floating).
 set -euo pipefail
 TEST="$1"
 WORK="$(mktemp -d)"

@@ -3,13 +3,12 @@
 //! background, check features offline against it, release it.
 
 use std::ffi::c_char;
-use std::sync::RwLock;
 
-use tollgate_sdk::{FloatingClient, FloatingConfig, FloatingLease};
+use tollgate_sdk::{FloatingClient, FloatingConfig, LeaseHolder};
 
 use crate::boundary::{arg_bytes, arg_out, arg_ref, arg_str, result_boundary, value_boundary};
 use crate::config::tollgate_config;
-use crate::error::{tollgate_result, Failure, TOLLGATE_POISONED};
+use crate::error::tollgate_result;
 use crate::manager::feature_name;
 
 /// A client of a floating license server. Opened with `tollgate_floating_new`, freed with
@@ -25,8 +24,7 @@ use crate::manager::feature_name;
 /// holding a lock and then swap the lease in one step. `_free` must not race anything on the
 /// same handle.
 pub struct tollgate_floating {
-    client: FloatingClient,
-    lease: RwLock<Option<FloatingLease>>,
+    inner: LeaseHolder,
 }
 
 /// A client of the floating license server at `server` (its base URL, `https://…`, or
@@ -127,8 +125,7 @@ pub unsafe extern "C" fn tollgate_floating_new_instance(
                 Some(unsafe { arg_bytes(root_certs_pem, root_certs_pem_len) }?.to_vec());
         }
         let f = Box::new(tollgate_floating {
-            client: FloatingClient::new(&config.inner, floating)?,
-            lease: RwLock::new(None),
+            inner: LeaseHolder::new(FloatingClient::new(&config.inner, floating)?),
         });
         // SAFETY: `out` is non-NULL; the caller guarantees it is writable.
         unsafe { out.write(Box::into_raw(f)) };
@@ -173,30 +170,7 @@ pub unsafe extern "C" fn tollgate_floating_checkout(
     result_boundary(|| {
         // SAFETY: the caller's guarantee on `f`.
         let f = unsafe { arg_ref(f) }?;
-        let held = f
-            .lease
-            .read()
-            .map_err(|_| Failure::code(TOLLGATE_POISONED))?
-            .is_some();
-        if held {
-            return Ok(());
-        }
-        let lease = f.client.checkout(|_| {})?;
-        let mut slot = f
-            .lease
-            .write()
-            .map_err(|_| Failure::code(TOLLGATE_POISONED))?;
-        // Another thread may have checked out meanwhile: keep one lease (the other is
-        // released when dropped, after the lock).
-        let extra = match *slot {
-            Some(_) => Some(lease),
-            None => {
-                *slot = Some(lease);
-                None
-            }
-        };
-        drop(slot);
-        drop(extra);
+        f.inner.checkout()?;
         Ok(())
     })
 }
@@ -218,10 +192,7 @@ pub unsafe extern "C" fn tollgate_floating_has_feature(
     value_boundary(false, || {
         // SAFETY: the caller's guarantees on `f` and (`name`, `name_len`).
         match unsafe { (f.as_ref(), feature_name(name, name_len)) } {
-            (Some(f), Some(name)) => f
-                .lease
-                .read()
-                .is_ok_and(|l| l.as_ref().is_some_and(|l| l.has_feature(name))),
+            (Some(f), Some(name)) => f.inner.has_feature(name),
             _ => false,
         }
     })
@@ -238,10 +209,7 @@ pub unsafe extern "C" fn tollgate_floating_lease_id(f: *const tollgate_floating)
     value_boundary(0, || {
         // SAFETY: the caller's guarantee on `f`.
         match unsafe { f.as_ref() } {
-            Some(f) => f
-                .lease
-                .read()
-                .map_or(0, |l| l.as_ref().map_or(0, FloatingLease::lease_id)),
+            Some(f) => f.inner.lease_id(),
             None => 0,
         }
     })
@@ -260,14 +228,7 @@ pub unsafe extern "C" fn tollgate_floating_release(f: *const tollgate_floating) 
     result_boundary(|| {
         // SAFETY: the caller's guarantee on `f`.
         let f = unsafe { arg_ref(f) }?;
-        let lease = f
-            .lease
-            .write()
-            .map_err(|_| Failure::code(TOLLGATE_POISONED))?
-            .take();
-        if let Some(lease) = lease {
-            lease.release()?;
-        }
+        f.inner.release()?;
         Ok(())
     })
 }

@@ -6,7 +6,14 @@
 //!
 //! | module | what it holds |
 //! |---|---|
-//! | `exports` | the `Java_dev_tollgate_Native_*` entry points and the handles they pass |
+//! | `manager` | the `LicenseManager` handle and its entry points (`Java_dev_tollgate_Native_manager*`) |
+//! | `online` | online activation, reactivation and deactivation |
+//! | `floating` | the `FloatingClient` handle and its entry points |
+//! | `config` | the `HostConfig` handle (built once from the Java fields) and the JSON file |
+//! | `clock` | `ManualClock` handles and the clock a manager is opened with |
+//! | `verify` | stateless verification of a usage license |
+//! | `library` | version, error table, the panic test |
+//! | `handles` | boxed values as `long` handles |
 //! | `convert` | Java arguments → Rust values, Rust results → `dev.tollgate` value objects |
 //! | `error` | `BridgeError` and the policy that throws it as a Java exception |
 //!
@@ -27,6 +34,13 @@
 //!   path inside `catch_unwind`), which catches unwinding; a panic becomes a
 //!   `java.lang.AssertionError` ("this is a bug") and never unwinds into the JVM.
 
+mod clock;
+mod config;
 mod convert;
 mod error;
-mod exports;
+mod floating;
+mod handles;
+mod library;
+mod manager;
+mod online;
+mod verify;

@@ -83,12 +83,13 @@ public final class FloatingClient implements AutoCloseable {
         for (String n : names) {
             Objects.requireNonNull(n, "feature");
         }
-        long handle = Native.floatingNew(serverUrl, rootCertificatesPem, names, instance,
-                config.product(),
-                config.productVersion(), config.fingerprintSalt(), config.vendorKeyArray(),
-                config.componentKindArray(), config.componentValueArray(), config.probes(),
-                config.rollbackToleranceSecs(), config.warnDays());
-        return new FloatingClient(handle);
+        try {
+            long handle = Native.floatingNew(serverUrl, rootCertificatesPem, names, instance,
+                    config.nativeHandle());
+            return new FloatingClient(handle);
+        } finally {
+            Reference.reachabilityFence(config);
+        }
     }
 
     /**

@@ -37,6 +37,11 @@ public final class HostConfig {
     private final long rollbackToleranceSecs;
     private final int warnDays;
 
+    /** Guards {@link #nativeHandle}. */
+    private final Object nativeLock = new Object();
+    /** The native configuration built from these values; 0 until first needed. */
+    private long nativeHandle;
+
     private HostConfig(Builder b) {
         this.product = Objects.requireNonNull(b.product, "product");
         this.productVersion = Objects.requireNonNull(b.productVersion, "productVersion");
@@ -151,7 +156,29 @@ public final class HostConfig {
         return warnDays;
     }
 
-    // The argument lists of Native.managerOpen and Native.verify.
+    /**
+     * The native configuration these values describe, checked and converted once on first use
+     * and shared by every manager, verification and floating client made with this
+     * configuration; freed by the {@link Handles#CLEANER} once this object is unreachable.
+     * Callers keep {@code this} reachable while they use the handle.
+     *
+     * @throws LicenseException 211 when a value is not acceptable (checked again on each call
+     *     until it is)
+     */
+    long nativeHandle() throws LicenseException {
+        synchronized (nativeLock) {
+            if (nativeHandle == 0) {
+                long h = Native.hostConfigNew(product, productVersion, salt, vendorKeyArray(),
+                        componentKindArray(), componentValueArray(), probes,
+                        rollbackToleranceSecs, warnDays);
+                Handles.CLEANER.register(this, () -> Native.hostConfigFree(h));
+                nativeHandle = h;
+            }
+            return nativeHandle;
+        }
+    }
+
+    // The fields of Native.hostConfigNew.
     byte[][] vendorKeyArray() {
         return vendorKeys.toArray(new byte[0][]);
     }

@@ -111,11 +111,13 @@ public final class LicenseManager implements AutoCloseable {
             throws LicenseException {
         Objects.requireNonNull(stateDir, "stateDir");
         Objects.requireNonNull(c, "config");
-        long handle = Native.managerOpen(stateDir.toString(), c.product(), c.productVersion(),
-                c.fingerprintSalt(), c.vendorKeyArray(), c.componentKindArray(),
-                c.componentValueArray(), c.probes(), c.rollbackToleranceSecs(), c.warnDays(),
-                clockKind, clock);
-        return new LicenseManager(handle);
+        try {
+            long handle = Native.managerOpen(stateDir.toString(), c.nativeHandle(), clockKind,
+                    clock);
+            return new LicenseManager(handle);
+        } finally {
+            Reference.reachabilityFence(c);
+        }
     }
 
     /**
@@ -484,10 +486,11 @@ public final class LicenseManager implements AutoCloseable {
             throws LicenseException {
         Objects.requireNonNull(config, "config");
         Objects.requireNonNull(usageLicense, "usageLicense");
-        return Native.verify(config.product(), config.productVersion(),
-                config.fingerprintSalt(), config.vendorKeyArray(), config.componentKindArray(),
-                config.componentValueArray(), config.probes(), config.rollbackToleranceSecs(),
-                config.warnDays(), usageLicense, now.getEpochSecond());
+        try {
+            return Native.verify(config.nativeHandle(), usageLicense, now.getEpochSecond());
+        } finally {
+            Reference.reachabilityFence(config);
+        }
     }
 
     /**

@@ -16,9 +16,7 @@ final class Native {
 
     private Native() {}
 
-    static native long managerOpen(String stateDir, String product, String productVersion,
-            byte[] salt, byte[][] vendorKeys, int[] componentKinds, byte[][] componentValues,
-            boolean probes, long rollbackToleranceSecs, int warnDays, int clockKind,
+    static native long managerOpen(String stateDir, long hostConfig, int clockKind,
             long manualClock) throws LicenseException;
 
     static native void managerClose(long handle);
@@ -64,9 +62,7 @@ final class Native {
             throws LicenseException;
 
     static native long floatingNew(String server, byte[] rootCertsPem, String[] features,
-            String instance, String product, String productVersion, byte[] salt, byte[][] vendorKeys,
-            int[] componentKinds, byte[][] componentValues, boolean probes,
-            long rollbackToleranceSecs, int warnDays) throws LicenseException;
+            String instance, long hostConfig) throws LicenseException;
 
     static native void floatingCheckout(long handle) throws LicenseException;
 
@@ -84,10 +80,14 @@ final class Native {
 
     static native String managerPendingRequest(long handle);
 
-    static native LicenseInfo verify(String product, String productVersion, byte[] salt,
-            byte[][] vendorKeys, int[] componentKinds, byte[][] componentValues, boolean probes,
-            long rollbackToleranceSecs, int warnDays, String usageLicense, long now)
+    static native LicenseInfo verify(long hostConfig, String usageLicense, long now)
             throws LicenseException;
+
+    static native long hostConfigNew(String product, String productVersion, byte[] salt,
+            byte[][] vendorKeys, int[] componentKinds, byte[][] componentValues, boolean probes,
+            long rollbackToleranceSecs, int warnDays) throws LicenseException;
+
+    static native void hostConfigFree(long handle);
 
     static native HostConfig hostConfigFromJson(String json) throws LicenseException;
 

@@ -23,7 +23,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The floating license client against a real {@code tollgate-floating} (system property
- * {@code tollgate.floating}, built by {@code cargo build -p tollgate-server}) with one seat,
+ * {@code tollgate.floating}, built by {@code cargo build -p tollgate-floating}) with one seat,
  * activated by the test vendor and serving on 127.0.0.1: checkout, feature check, release, a
  * second client refused while the seat is taken, and the server being down.
  */
@@ -42,7 +42,7 @@ class FloatingClientTest {
         Path bin = Path.of(System.getProperty("tollgate.floating",
                 "../../target/debug/tollgate-floating"));
         assertTrue(Files.isExecutable(bin), "tollgate-floating is not at " + bin.toAbsolutePath()
-                + ": run `cargo build -p tollgate-server` or set -Dtollgate.floating");
+                + ": run `cargo build -p tollgate-floating` or set -Dtollgate.floating");
         return bin;
     }
 

@@ -1,6 +1,6 @@
 //! What survives a restart of the floating server: the leases in force, the next lease id, the
-//! clock's high-water mark and the audit log, in SQLite through the authority's storage layer
-//! ([`tollgate_authority::SqlStore`]: the ledger's drivers and migration mechanism).
+//! clock's high-water mark and the audit log, in SQLite through the storage layer
+//! ([`tollgate_storage::SqlStore`]: the same drivers and migration mechanism as the ledger).
 //!
 //! # Durability
 //!
@@ -26,10 +26,11 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use tokio::sync::oneshot;
-use tollgate_authority::{AuthorityError, Migration, SqlStore, SqlTx, SqlValue};
 use tollgate_core::ClientId;
+use tollgate_storage::{Migration, SqlStore, SqlTx, SqlValue, StorageError};
 
 use super::leases::LeaseRecord;
+use crate::StartError;
 
 /// The floating server's schema.
 pub const MIGRATIONS: &[Migration] = &[Migration {
@@ -170,28 +171,28 @@ fn hex32(s: &str) -> Option<[u8; 32]> {
     v.try_into().ok()
 }
 
-fn int(v: &SqlValue) -> Result<u64, AuthorityError> {
+fn int(v: &SqlValue) -> Result<u64, StorageError> {
     v.as_i64()
         .and_then(|i| u64::try_from(i).ok())
-        .ok_or(AuthorityError::Corrupt("expected a non-negative integer"))
+        .ok_or(StorageError::Corrupt("expected a non-negative integer"))
 }
 
-fn text(v: &SqlValue) -> Result<String, AuthorityError> {
+fn text(v: &SqlValue) -> Result<String, StorageError> {
     v.as_str()
         .map(str::to_owned)
-        .ok_or(AuthorityError::Corrupt("expected text"))
+        .ok_or(StorageError::Corrupt("expected text"))
 }
 
 fn i(v: u64) -> SqlValue {
     SqlValue::Int(i64::try_from(v).unwrap_or(i64::MAX))
 }
 
-fn lease_row(r: &[SqlValue]) -> Result<LeaseRecord, AuthorityError> {
-    let col = |n: usize| r.get(n).ok_or(AuthorityError::Corrupt("missing column"));
+fn lease_row(r: &[SqlValue]) -> Result<LeaseRecord, StorageError> {
+    let col = |n: usize| r.get(n).ok_or(StorageError::Corrupt("missing column"));
     Ok(LeaseRecord {
         id: int(col(0)?)?,
         client_id: ClientId::from_hex(&text(col(1)?)?)
-            .ok_or(AuthorityError::Corrupt("bad client id"))?,
+            .ok_or(StorageError::Corrupt("bad client id"))?,
         client_name: text(col(2)?)?,
         address: text(col(3)?)?,
         features: text(col(4)?)?
@@ -200,7 +201,7 @@ fn lease_row(r: &[SqlValue]) -> Result<LeaseRecord, AuthorityError> {
             .map(str::to_owned)
             .collect(),
         borrowed: int(col(5)?)? != 0,
-        secret_digest: hex32(&text(col(6)?)?).ok_or(AuthorityError::Corrupt("bad digest"))?,
+        secret_digest: hex32(&text(col(6)?)?).ok_or(StorageError::Corrupt("bad digest"))?,
         created_at: int(col(7)?)?,
         issued_at: int(col(8)?)?,
         expires_at: int(col(9)?)?,
@@ -208,7 +209,7 @@ fn lease_row(r: &[SqlValue]) -> Result<LeaseRecord, AuthorityError> {
     })
 }
 
-fn state_value(tx: &mut SqlTx<'_>, name: &str) -> Result<u64, AuthorityError> {
+fn state_value(tx: &mut SqlTx<'_>, name: &str) -> Result<u64, StorageError> {
     let rows = tx.query(
         "SELECT value FROM floating_state WHERE name = ?1",
         &[name.into()],
@@ -217,10 +218,10 @@ fn state_value(tx: &mut SqlTx<'_>, name: &str) -> Result<u64, AuthorityError> {
         .and_then(|r| r.first())
         .map(int)
         .transpose()?
-        .ok_or(AuthorityError::Corrupt("missing state value"))
+        .ok_or(StorageError::Corrupt("missing state value"))
 }
 
-fn apply(tx: &mut SqlTx<'_>, op: &Op, next_audit: &mut u64) -> Result<(), AuthorityError> {
+fn apply(tx: &mut SqlTx<'_>, op: &Op, next_audit: &mut u64) -> Result<(), StorageError> {
     match op {
         Op::Upsert(l) => {
             tx.exec(
@@ -287,11 +288,7 @@ fn apply(tx: &mut SqlTx<'_>, op: &Op, next_audit: &mut u64) -> Result<(), Author
 }
 
 /// Reads the audit log: entries after `after_id`, oldest first, at most `limit`.
-pub fn read_audit(
-    path: &Path,
-    after_id: u64,
-    limit: u64,
-) -> Result<Vec<AuditEntry>, AuthorityError> {
+pub fn read_audit(path: &Path, after_id: u64, limit: u64) -> Result<Vec<AuditEntry>, StorageError> {
     let mut store = SqlStore::open_sqlite(path, Duration::from_secs(5), MIGRATIONS)?;
     store.read(|tx| {
         let rows = tx.query(
@@ -301,7 +298,7 @@ pub fn read_audit(
         )?;
         rows.iter()
             .map(|r| {
-                let col = |n: usize| r.get(n).ok_or(AuthorityError::Corrupt("missing column"));
+                let col = |n: usize| r.get(n).ok_or(StorageError::Corrupt("missing column"));
                 Ok(AuditEntry {
                     id: int(col(0)?)?,
                     at: int(col(1)?)?,
@@ -310,7 +307,7 @@ pub fn read_audit(
                     lease_id: col(4)?.as_i64().and_then(|v| u64::try_from(v).ok()),
                     client_id: col(5)?.as_str().map(str::to_owned),
                     detail: serde_json::from_str(&text(col(6)?)?)
-                        .map_err(|_| AuthorityError::Corrupt("bad audit detail"))?,
+                        .map_err(|_| StorageError::Corrupt("bad audit detail"))?,
                 })
             })
             .collect()
@@ -319,7 +316,7 @@ pub fn read_audit(
 
 impl Persist {
     /// Opens (creating and migrating) the database at `path`, loads it, and starts the writer.
-    pub fn open(path: &Path, batch_max: usize) -> Result<(Self, Loaded), AuthorityError> {
+    pub fn open(path: &Path, batch_max: usize) -> Result<(Self, Loaded), StartError> {
         let mut store = SqlStore::open_sqlite(path, Duration::from_secs(10), MIGRATIONS)?;
         let (loaded, next_audit) = store.read(|tx| {
             let rows = tx.query(
@@ -353,10 +350,7 @@ impl Persist {
         let thread = std::thread::Builder::new()
             .name("tollgate-floating-writer".into())
             .spawn(move || writer(store, &rx, batch_max.max(1), next_audit))
-            .map_err(|e| AuthorityError::Io {
-                path: "writer thread".into(),
-                source: e,
-            })?;
+            .map_err(StartError::Io)?;
         Ok((
             Persist {
                 tx: Mutex::new(Some(tx)),

@@ -18,12 +18,12 @@ use tollgate_core::{
     armor, hex_string, ArtifactType, Component, ComponentKind, DeploymentModel, DeviceKey,
     Error as CoreError, Feature, FeatureKind, Fingerprint, Lease, LeaseClaims, Models,
 };
-use tollgate_sdk::floating::protocol;
+use tollgate_floating::{FloatingConfig, FloatingRunning, FloatingServer};
+use tollgate_protocol::floating as protocol;
 use tollgate_sdk::{
     Clock, FloatingClient, FloatingConfig as ClientConfig, HostConfig, LeaseEvent, LicenseManager,
     ManualClock, SdkError, SystemClock,
 };
-use tollgate_server::floating::{FloatingConfig, FloatingRunning, FloatingServer};
 
 const ADMIN_TOKEN: &str = "floating-admin-token-0123456789";
 const SALT: &[u8] = b"chariot/fingerprint/test";
@@ -87,7 +87,7 @@ impl World {
             lease_ttl_secs: ttl,
             cull_interval_secs: cull,
             flush_interval_ms: 200,
-            admin_token: Some(tollgate_server::Secret::new(ADMIN_TOKEN)),
+            admin_token: Some(tollgate_service_kit::Secret::new(ADMIN_TOKEN)),
             ..FloatingConfig::default()
         };
         // The server's activation: the offline round trip, fulfilled for the floating model.

@@ -1,4 +1,4 @@
-//! The PostgreSQL ledger (feature `postgres`): the same schema and statements as SQLite.
+//! The PostgreSQL driver (feature `postgres`): the same schema and statements as SQLite.
 //!
 //! Placeholders `?N` are rewritten to `$N`; prepared statements are cached per connection.
 //! Write transactions run at `READ COMMITTED` and take a row lock (`SELECT … FOR UPDATE`) on
@@ -15,19 +15,19 @@ use postgres::error::SqlState;
 use postgres::types::{to_sql_checked, IsNull, ToSql, Type};
 use postgres::{Client, Config, NoTls, Statement};
 
-use super::backend::{Conn, Dialect, Row, Val};
-use crate::error::{AuthorityError, LedgerError, Result};
+use crate::backend::{Conn, Dialect, Row, Val};
+use crate::error::{DbError, Result, StorageError};
 
-fn pg_err(e: postgres::Error) -> AuthorityError {
+fn pg_err(e: postgres::Error) -> StorageError {
     match e.code() {
         Some(c)
             if *c == SqlState::T_R_SERIALIZATION_FAILURE
                 || *c == SqlState::T_R_DEADLOCK_DETECTED
                 || *c == SqlState::LOCK_NOT_AVAILABLE =>
         {
-            AuthorityError::Busy
+            StorageError::Busy
         }
-        _ => AuthorityError::Db(LedgerError::new(e)),
+        _ => StorageError::Db(DbError::new(e)),
     }
 }
 
@@ -59,8 +59,8 @@ impl ToSql for Val {
     to_sql_checked!();
 }
 
-/// Rewrites `?N` placeholders to `$N` (the ledger's SQL has no `?` inside string literals).
-pub(crate) fn dollar_placeholders(sql: &str) -> String {
+/// Rewrites `?N` placeholders to `$N` (our SQL has no `?` inside string literals).
+pub fn dollar_placeholders(sql: &str) -> String {
     let mut out = String::with_capacity(sql.len());
     let mut chars = sql.chars().peekable();
     while let Some(c) = chars.next() {
@@ -74,7 +74,7 @@ pub(crate) fn dollar_placeholders(sql: &str) -> String {
 }
 
 /// A PostgreSQL connection with its statement cache.
-pub(crate) struct Postgres {
+pub struct Postgres {
     config: Config,
     client: Client,
     statements: HashMap<String, Statement>,
@@ -89,7 +89,7 @@ impl Postgres {
     pub fn connect(url: &str, lock_timeout: Duration) -> Result<Self> {
         let config: Config = url
             .parse()
-            .map_err(|e: postgres::Error| AuthorityError::Db(LedgerError::new(e)))?;
+            .map_err(|e: postgres::Error| StorageError::Db(DbError::new(e)))?;
         let client = Self::open(&config, lock_timeout)?;
         Ok(Postgres {
             config,
@@ -128,7 +128,7 @@ impl Postgres {
     }
 
     fn value(row: &postgres::Row, i: usize, ty: &Type) -> Result<Val> {
-        let bad = |_| AuthorityError::Corrupt("unreadable column");
+        let bad = |_| StorageError::Corrupt("unreadable column");
         Ok(match *ty {
             Type::INT8 => row.try_get::<_, Option<i64>>(i).map_err(bad)?.into(),
             Type::INT4 => row
@@ -144,7 +144,7 @@ impl Postgres {
             Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => {
                 row.try_get::<_, Option<String>>(i).map_err(bad)?.into()
             }
-            _ => return Err(AuthorityError::Corrupt("unexpected column type")),
+            _ => return Err(StorageError::Corrupt("unexpected column type")),
         })
     }
 }
@@ -211,15 +211,15 @@ impl Conn for Postgres {
     fn exec(&mut self, sql: &str, params: &[Val]) -> Result<usize> {
         let stmt = self.statement(sql)?;
         let n = self.client.execute(&stmt, &refs(params)).map_err(pg_err)?;
-        usize::try_from(n).map_err(|_| AuthorityError::Corrupt("row count out of range"))
+        usize::try_from(n).map_err(|_| StorageError::Corrupt("row count out of range"))
     }
 
     fn batch(&mut self, sql: &str) -> Result<()> {
         self.client.batch_execute(sql).map_err(pg_err)
     }
 
-    fn retry_transaction(&self, e: &AuthorityError) -> bool {
-        matches!(e, AuthorityError::Busy)
+    fn retry_on_busy(&self) -> bool {
+        true
     }
 }
 

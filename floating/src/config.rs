@@ -42,7 +42,10 @@ use tollgate_core::lease::MAX_LEASE_SECS;
 use tollgate_core::ComponentKind;
 use tollgate_sdk::HostConfig;
 
-use crate::config::{ConfigError, LogFormat, RateLimit, Secret, Tls};
+use tollgate_service_kit::config::{
+    admin_token, check_admin_token, read_toml, ConfigError, EnvOverlay, LogFormat, RateLimit,
+    Secret, Tls,
+};
 
 /// The floating server's configuration. Build it with [`FloatingConfig::load`] or set the
 /// fields directly (tests, embedding).
@@ -116,35 +119,18 @@ fn err(msg: impl Into<String>) -> ConfigError {
 impl FloatingConfig {
     /// Reads `file` (if given) and applies the environment variables over it.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
-        let mut cfg = match file {
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| err(format!("cannot read {}: {e}", path.display())))?;
-                toml::from_str(&text).map_err(|e| err(e.to_string()))?
-            }
-            None => FloatingConfig::default(),
-        };
+        let mut cfg: FloatingConfig = read_toml(file)?;
         cfg.apply_env(|k| std::env::var(k).ok())?;
         Ok(cfg)
     }
 
     /// Applies environment variables, read through `var`.
     pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
-        fn parse<T: std::str::FromStr>(name: &str, v: &str) -> Result<T, ConfigError> {
-            v.trim()
-                .parse()
-                .map_err(|_| err(format!("{name}: cannot parse `{v}`")))
-        }
-        if let Some(v) = var("TOLLGATE_FLOATING_LISTEN") {
-            self.listen = parse("TOLLGATE_FLOATING_LISTEN", &v)?;
-        }
-        if let Some(v) = var("TOLLGATE_FLOATING_STATE_DIR") {
-            self.state_dir = PathBuf::from(v);
-        }
-        if let Some(v) = var("TOLLGATE_HOST_CONFIG") {
-            self.host_config = Some(PathBuf::from(v));
-        }
-        if let Some(v) = var("TOLLGATE_FLOATING_COMPONENTS") {
+        let env = EnvOverlay::new(var);
+        env.parse("TOLLGATE_FLOATING_LISTEN", &mut self.listen)?;
+        env.path("TOLLGATE_FLOATING_STATE_DIR", &mut self.state_dir);
+        env.opt_path("TOLLGATE_HOST_CONFIG", &mut self.host_config);
+        if let Some(v) = env.get("TOLLGATE_FLOATING_COMPONENTS") {
             self.components = v
                 .split(';')
                 .map(str::trim)
@@ -152,46 +138,18 @@ impl FloatingConfig {
                 .map(str::to_owned)
                 .collect();
         }
-        if let Some(v) = var("TOLLGATE_FLOATING_PROBES") {
+        if let Some(v) = env.get("TOLLGATE_FLOATING_PROBES") {
             self.probes = !matches!(v.trim(), "0" | "false" | "no");
         }
-        if let Some(v) = var("TOLLGATE_FLOATING_LEASE_TTL") {
-            self.lease_ttl_secs = parse("TOLLGATE_FLOATING_LEASE_TTL", &v)?;
-        }
-        if let Some(v) = var("TOLLGATE_FLOATING_CULL_INTERVAL") {
-            self.cull_interval_secs = parse("TOLLGATE_FLOATING_CULL_INTERVAL", &v)?;
-        }
-        if let Some(v) = var("TOLLGATE_FLOATING_FLUSH_MS") {
-            self.flush_interval_ms = parse("TOLLGATE_FLOATING_FLUSH_MS", &v)?;
-        }
-        if let Some(v) = var("TOLLGATE_ADMIN_TOKEN").filter(|v| !v.is_empty()) {
-            self.admin_token = Some(Secret::new(v));
-        }
-        if let Some(v) = var("TOLLGATE_ADMIN_TOKEN_FILE") {
-            self.admin_token_file = Some(PathBuf::from(v));
-        }
-        match (var("TOLLGATE_TLS_CERT"), var("TOLLGATE_TLS_KEY")) {
-            (Some(cert), Some(key)) => {
-                self.tls = Some(Tls {
-                    cert: cert.into(),
-                    key: key.into(),
-                })
-            }
-            (None, None) => {}
-            _ => {
-                return Err(err(
-                    "set both TOLLGATE_TLS_CERT and TOLLGATE_TLS_KEY, or neither",
-                ))
-            }
-        }
-        if let Some(v) = var("TOLLGATE_LOG_FORMAT") {
-            self.log_format = match v.trim() {
-                "json" => LogFormat::Json,
-                "text" => LogFormat::Text,
-                _ => return Err(err(format!("TOLLGATE_LOG_FORMAT: `{v}`"))),
-            };
-        }
-        Ok(())
+        env.parse("TOLLGATE_FLOATING_LEASE_TTL", &mut self.lease_ttl_secs)?;
+        env.parse(
+            "TOLLGATE_FLOATING_CULL_INTERVAL",
+            &mut self.cull_interval_secs,
+        )?;
+        env.parse("TOLLGATE_FLOATING_FLUSH_MS", &mut self.flush_interval_ms)?;
+        env.admin_token(&mut self.admin_token, &mut self.admin_token_file);
+        env.tls(&mut self.tls)?;
+        env.log_format(&mut self.log_format)
     }
 
     /// Checks the values that must be in range.
@@ -204,32 +162,12 @@ impl FloatingConfig {
                 "cull_interval_secs, flush_interval_ms and batch_max must be at least 1",
             ));
         }
-        if let Some(t) = &self.admin_token {
-            if t.expose().len() < 16 {
-                return Err(err("the admin token must be at least 16 characters"));
-            }
-        }
-        Ok(())
+        check_admin_token(self.admin_token.as_ref())
     }
 
     /// The admin token, from `admin_token` or `admin_token_file`.
     pub fn admin_token(&self) -> Result<Option<Secret>, ConfigError> {
-        if let Some(t) = &self.admin_token {
-            return Ok(Some(t.clone()));
-        }
-        let Some(path) = &self.admin_token_file else {
-            return Ok(None);
-        };
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| err(format!("cannot read {}: {e}", path.display())))?;
-        let token = text.trim_end();
-        if token.len() < 16 {
-            return Err(err(format!(
-                "the admin token in {} is shorter than 16 characters",
-                path.display()
-            )));
-        }
-        Ok(Some(Secret::new(token)))
+        admin_token(self.admin_token.as_ref(), self.admin_token_file.as_deref())
     }
 
     /// The host configuration: `host_config` read, with `probes` and `components` applied.

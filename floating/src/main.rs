@@ -11,7 +11,7 @@
 //! ```
 //!
 //! `serve`, `request`, `install` and `status` read the configuration (file, then
-//! `TOLLGATE_FLOATING_*` variables; see `tollgate_server::floating::config`). The activation is
+//! `TOLLGATE_FLOATING_*` variables; see `tollgate_floating::config`). The activation is
 //! the offline round trip: `request` prints a usage request for the vendor, who fulfils it for
 //! the floating model (`tollgate vendor fulfil --model floating`); `install` installs the answer.
 //! While the server runs, its state directory is locked: use the admin API
@@ -27,10 +27,10 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use serde_json::json;
+use tollgate_floating::config::parse_components;
+use tollgate_floating::{FloatingConfig, FloatingServer};
 use tollgate_sdk::{FloatingClient, FloatingConfig as ClientConfig, HostConfig, LeaseEvent};
-use tollgate_server::floating::config::parse_components;
-use tollgate_server::floating::{FloatingConfig, FloatingServer};
-use tollgate_server::{init_logging, shutdown_signal};
+use tollgate_service_kit::{init_logging, shutdown_signal};
 
 /// The Tollgate floating license server.
 #[derive(Parser, Debug)]

@@ -34,46 +34,56 @@
 //! (code 345), says so in `/healthz`, `/metrics` and the log, and records it in the audit log,
 //! until the clock has caught up.
 
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
 pub mod api;
 pub mod config;
 pub mod leases;
 pub mod persist;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use axum_server::tls_rustls::RustlsConfig;
-use axum_server::Handle;
 use sha2::{Digest, Sha256};
 use tollgate_core::model::check_feature_name;
 use tollgate_core::{feature_set, ClientId, LeaseClaims, LeaseNonce};
-use tollgate_sdk::floating::protocol::{
-    self, CheckoutRequest, CheckoutResponse, LeaseRef, RenewResponse,
+use tollgate_protocol::floating::{
+    self as protocol, CheckoutRequest, CheckoutResponse, LeaseRef, RenewResponse,
 };
 use tollgate_sdk::{Clock, LeaseSigner, LicenseManager, SystemClock};
+use tollgate_service_kit::http::{AdminAuth, Observer};
+use tollgate_service_kit::{ApiError, Background, ConfigError, Limiter, Metrics};
 
-use crate::error::ApiError;
-use crate::metrics::Metrics;
-use crate::ratelimit::Limiter;
-use crate::StartError;
 pub use config::FloatingConfig;
+
+/// Why the floating server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The configuration is unusable.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The lease database could not be opened.
+    #[error("database: {0}")]
+    Storage(#[from] tollgate_storage::StorageError),
+    /// Binding, TLS, the license state or the runtime failed.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
 use leases::{Checkout, CheckoutSpec, LeaseRecord, Refusal, Table};
 use persist::{AuditEntry, Op, Persist};
 
 /// A floating server refusal with one of the [`protocol`] codes.
 fn refusal(status: StatusCode, code: u32, name: &'static str, message: String) -> ApiError {
-    ApiError {
-        status,
-        code,
-        name,
-        message,
-        retry_after: None,
-    }
+    ApiError::new(status, code, name, message)
 }
 
 fn no_seat(feature: &str) -> ApiError {
@@ -167,8 +177,8 @@ pub struct Floating {
     rolled_back: AtomicBool,
     /// Request counters and latencies.
     pub metrics: Arc<Metrics>,
-    limiter: Limiter,
-    admin_token_digest: Option<[u8; 32]>,
+    observer: Arc<Observer>,
+    admin: Arc<AdminAuth>,
     heartbeats: AtomicU64,
     /// Checkouts refused because the client id holds a live lease.
     takeovers_refused: AtomicU64,
@@ -216,9 +226,13 @@ impl Floating {
         let n = leases.len();
         let table = Table::load(leases, loaded.next_id);
         let now = clock.now();
+        let metrics = Arc::new(Metrics::default());
         let f = Floating {
-            limiter: Limiter::new(cfg.rate_limit),
-            admin_token_digest: token.map(|t| Sha256::digest(t.expose().as_bytes()).into()),
+            observer: Arc::new(api::observer(
+                Arc::clone(&metrics),
+                Limiter::new(cfg.rate_limit),
+            )),
+            admin: Arc::new(AdminAuth::new(token.as_ref())),
             cfg,
             clock,
             manager: Mutex::new(manager),
@@ -227,7 +241,7 @@ impl Floating {
             persist,
             high_water: AtomicU64::new(loaded.high_water),
             rolled_back: AtomicBool::new(false),
-            metrics: Arc::new(Metrics::default()),
+            metrics,
             heartbeats: AtomicU64::new(0),
             takeovers_refused: AtomicU64::new(0),
         };
@@ -698,21 +712,9 @@ impl FloatingServer {
         listener: std::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), StartError> {
-        listener.set_nonblocking(true)?;
         let state = self.state;
         let cfg = state.cfg.clone();
-        let app =
-            api::router(Arc::clone(&state)).into_make_service_with_connect_info::<SocketAddr>();
-        let handle = Handle::new();
-        {
-            let handle = handle.clone();
-            let grace = Duration::from_secs(cfg.shutdown_grace_secs);
-            tokio::spawn(async move {
-                shutdown.await;
-                tracing::info!("shutting down: no new connections, finishing requests in flight");
-                handle.graceful_shutdown(Some(grace));
-            });
-        }
+        let app = api::router(Arc::clone(&state));
         let cull = {
             let s = Arc::clone(&state);
             let every = Duration::from_secs(cfg.cull_interval_secs);
@@ -737,21 +739,14 @@ impl FloatingServer {
                 }
             })
         };
-        let served = match &cfg.tls {
-            Some(tls) => {
-                let rustls = RustlsConfig::from_config(Arc::new(crate::tls_config(tls)?));
-                axum_server::from_tcp_rustls(listener, rustls)?
-                    .handle(handle)
-                    .serve(app)
-                    .await
-            }
-            None => {
-                axum_server::from_tcp(listener)?
-                    .handle(handle)
-                    .serve(app)
-                    .await
-            }
-        };
+        let served = tollgate_service_kit::serve::serve(
+            listener,
+            app,
+            cfg.tls.as_ref(),
+            Duration::from_secs(cfg.shutdown_grace_secs),
+            shutdown,
+        )
+        .await;
         cull.abort();
         flush.abort();
         tokio::task::spawn_blocking(move || state.close())
@@ -769,78 +764,19 @@ impl FloatingServer {
 
     /// [`FloatingServer::start`] on a listener already bound.
     pub fn start_on(self, listener: std::net::TcpListener) -> Result<FloatingRunning, StartError> {
-        let addr = listener.local_addr()?;
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .thread_name("tollgate-floating")
-            .build()?;
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let state = Arc::clone(&self.state);
-        let thread = std::thread::Builder::new()
-            .name("tollgate-floating".into())
-            .spawn(move || {
-                runtime.block_on(self.serve(listener, async move {
-                    let _ = stopped.await;
-                }))
-            })?;
-        Ok(FloatingRunning {
-            addr,
-            stop: Some(stop),
-            thread: Some(thread),
+        Ok(Background::start(
+            "tollgate-floating",
+            listener,
             state,
-        })
+            move |l, stop| self.serve(l, stop),
+        )?)
     }
 }
 
-/// A floating server running on a background thread. Dropping it stops it.
-#[derive(Debug)]
-pub struct FloatingRunning {
-    addr: SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<Result<(), StartError>>>,
-    state: Arc<Floating>,
-}
-
-impl FloatingRunning {
-    /// The address it listens on.
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    /// `http://ADDR`.
-    pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    /// The server's state (leases, metrics), for tests.
-    pub fn state(&self) -> &Arc<Floating> {
-        &self.state
-    }
-
-    /// Stops accepting, finishes requests in flight, writes the state and waits.
-    pub fn stop(mut self) {
-        self.shutdown();
-    }
-
-    fn shutdown(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            match t.join() {
-                Ok(Err(e)) => tracing::error!(error = %e, "floating server failed"),
-                Err(_) => tracing::error!("floating server thread panicked"),
-                Ok(Ok(())) => {}
-            }
-        }
-    }
-}
-
-impl Drop for FloatingRunning {
-    fn drop(&mut self) {
-        self.shutdown();
-    }
-}
+/// A floating server running on a background thread: its address, its state (leases,
+/// metrics) and [`Background::stop`]. Dropping it stops it.
+pub type FloatingRunning = Background<StartError, Floating>;
 
 /// The default database path under a state directory.
 pub fn database_path(state_dir: &std::path::Path) -> PathBuf {

@@ -1,8 +1,10 @@
-//! The service's error responses.
+//! The services' error responses: [`ApiError`], rendered as the protocol's
+//! [`ErrorEnvelope`].
 //!
 //! Every error is a JSON body `{"error": {"code": N, "name": "…", "message": "…"}}` with an
 //! HTTP status. `code` is the stable result code shared by the CLI and every binding: core
-//! errors 1xx, vendor (authority) errors 300–324, and the service's own:
+//! errors 1xx, vendor (authority) errors 300–324, floating refusals 340–346, and the services'
+//! own:
 //!
 //! | code | name | status | meaning |
 //! |---|---|---|---|
@@ -21,8 +23,7 @@ use std::time::Duration;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Serialize;
-use tollgate_authority::AuthorityError;
+use tollgate_protocol::error::{ErrorDetail, ErrorEnvelope};
 
 /// What the metrics and the log record as a response's outcome (`ok` when absent).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,20 +49,15 @@ pub struct ApiError {
     pub retry_after: Option<Duration>,
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
-    error: Inner<'a>,
-}
-
-#[derive(Serialize)]
-struct Inner<'a> {
-    code: u32,
-    name: &'a str,
-    message: &'a str,
-}
-
 impl ApiError {
-    fn new(status: StatusCode, code: u32, name: &'static str, message: impl Into<String>) -> Self {
+    /// An error with this status, stable code and name (a service's own refusals, such as the
+    /// floating server's 340–345, or a domain error converted by the service).
+    pub fn new(
+        status: StatusCode,
+        code: u32,
+        name: &'static str,
+        message: impl Into<String>,
+    ) -> Self {
         ApiError {
             status,
             code,
@@ -132,50 +128,13 @@ impl ApiError {
     }
 }
 
-impl From<AuthorityError> for ApiError {
-    fn from(e: AuthorityError) -> Self {
-        use AuthorityError as A;
-        let status = match &e {
-            A::UnknownKey
-            | A::WrongProduct { .. }
-            | A::ModelNotAllowed { .. }
-            | A::BadDeactivationCode
-            | A::LicenseExpired
-            | A::LicenseNotYetValid => StatusCode::FORBIDDEN,
-            A::SeatsExhausted { .. }
-            | A::AlreadyDeactivated(_)
-            | A::StaleRequest { .. }
-            | A::FeatureExists(_)
-            | A::NoActiveActivation
-            | A::FloatingActivationExists { .. } => StatusCode::CONFLICT,
-            A::LicenseNotFound(_) | A::ActivationNotFound(_) => StatusCode::NOT_FOUND,
-            A::Core(_) | A::InvalidArgument(_) | A::NoSuchSubscription(_) => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
-            A::Busy => StatusCode::SERVICE_UNAVAILABLE,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        // Internal details (paths, database messages) stay in the log, not in the response.
-        let message = if status == StatusCode::INTERNAL_SERVER_ERROR {
-            e.message().to_owned()
-        } else {
-            e.to_string()
-        };
-        let mut out = Self::new(status, e.code(), e.name(), message);
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            out.retry_after = Some(Duration::from_secs(1));
-        }
-        out
-    }
-}
-
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = Body {
-            error: Inner {
+        let body = ErrorEnvelope {
+            error: ErrorDetail {
                 code: self.code,
-                name: self.name,
-                message: &self.message,
+                name: self.name.to_owned(),
+                message: self.message.clone(),
             },
         };
         let mut resp = (self.status, Json(body)).into_response();

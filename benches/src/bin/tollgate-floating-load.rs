@@ -30,11 +30,11 @@ use clap::Parser;
 use serde_json::json;
 use tollgate_authority::{Authority, IssueSpec};
 use tollgate_core::{ClientId, DeploymentModel, Feature, FeatureKind, Keyring, Models, Verifier};
-use tollgate_sdk::floating::protocol::{
-    self, CheckoutRequest, CheckoutResponse, LeaseRef, RenewResponse,
+use tollgate_floating::FloatingConfig;
+use tollgate_protocol::floating::{
+    self as protocol, CheckoutRequest, CheckoutResponse, LeaseRef, RenewResponse,
 };
 use tollgate_sdk::{Clock, LicenseManager, SystemClock};
-use tollgate_server::floating::FloatingConfig;
 
 /// Load generator for the Tollgate floating license server.
 #[derive(Parser, Debug)]

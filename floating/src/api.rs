@@ -1,27 +1,21 @@
 //! The floating server's routes, handlers and middleware (metrics, logs, admin token).
 
 use std::fmt::Write as _;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
 
-use axum::extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Path, Query, Request, State};
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::middleware::{self, Next};
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
-use tollgate_sdk::floating::protocol::{
-    CheckoutRequest, CheckoutResponse, LeaseRef, RenewResponse,
-};
+use tollgate_protocol::floating::{CheckoutRequest, CheckoutResponse, LeaseRef, RenewResponse};
+use tollgate_service_kit::http::{self as kit, Body, Observer, RouteName};
+use tollgate_service_kit::{ApiError, Limiter, Metrics, Outcome};
 
 use super::persist::AuditEntry;
 use super::Floating;
-use crate::api::Body;
-use crate::error::{ApiError, Outcome};
 
 type App = State<Arc<Floating>>;
 
@@ -64,86 +58,36 @@ pub fn router(state: Arc<Floating>) -> Router {
         )
         .route("/v1/floating/admin/audit", get(admin_audit))
         .route("/v1/floating/admin/license/request", post(admin_request))
-        .route("/v1/floating/admin/license/install", post(admin_install))
-        .route_layer(middleware::from_fn_with_state(
-            Arc::clone(&state),
-            require_admin,
-        ));
-    Router::new()
+        .route("/v1/floating/admin/license/install", post(admin_install));
+    let admin = kit::admin_routes(admin, Arc::clone(&state.admin));
+    let routes = Router::new()
         .route("/healthz", get(health))
         .route("/metrics", get(metrics))
         .route("/v1/floating/checkout", post(checkout))
         .route("/v1/floating/heartbeat", post(heartbeat))
         .route("/v1/floating/release", post(release))
         .route("/v1/floating/license", get(license))
-        .merge(admin)
-        .route_layer(middleware::from_fn_with_state(Arc::clone(&state), observe))
-        .fallback(|| async { ApiError::no_such_endpoint() })
-        .method_not_allowed_fallback(|| async { ApiError::no_such_endpoint() })
-        .layer(DefaultBodyLimit::max(16 * 1024))
-        .with_state(state)
+        .merge(admin);
+    kit::finish(routes, Arc::clone(&state.observer), 16 * 1024).with_state(state)
 }
 
-fn client_ip(req: &Request) -> IpAddr {
-    req.extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip())
-}
-
-/// Metrics; a log line for everything but heartbeats (thousands a second); the rate limit of
-/// failed admin tokens.
-async fn observe(State(app): App, req: Request, next: Next) -> Response {
-    let start = Instant::now();
-    let ip = client_ip(&req);
-    let matched = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|m| m.as_str().to_owned())
-        .unwrap_or_default();
-    let method = req.method().as_str().to_owned();
-    let name = ROUTES
-        .iter()
-        .find(|(m, p, _)| *p == matched && *m == method)
-        .map_or("unknown", |r| r.2);
-    let admin = name.starts_with("admin_");
-    let resp = match admin.then(|| app.limiter.check(ip)) {
-        Some(Err(wait)) => ApiError::rate_limited(wait).into_response(),
-        _ => next.run(req).await,
-    };
-    let outcome = resp.extensions().get::<Outcome>().copied();
-    if admin && outcome.is_some_and(|o| o.name == "Unauthorized") {
-        app.limiter.failed(ip);
-    }
-    let elapsed = start.elapsed();
-    let outcome_name = outcome.map_or("ok", |o| o.name);
-    app.metrics.request(name, outcome_name, elapsed);
-    if name != "heartbeat" || outcome.is_some() {
-        tracing::info!(
-            endpoint = name,
-            status = resp.status().as_u16(),
-            outcome = outcome_name,
-            latency_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
-            client = %ip,
-            "request"
-        );
-    }
-    resp
-}
-
-async fn require_admin(State(app): App, headers: HeaderMap, req: Request, next: Next) -> Response {
-    let Some(expected) = app.admin_token_digest else {
-        return ApiError::unauthorized("the admin API is disabled: no admin token is configured")
-            .into_response();
-    };
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(|t| Sha256::digest(t.trim().as_bytes()));
-    match presented {
-        Some(d) if bool::from(d.as_slice().ct_eq(&expected)) => next.run(req).await,
-        Some(_) => ApiError::unauthorized("wrong admin token").into_response(),
-        None => ApiError::unauthorized("an admin bearer token is required").into_response(),
+/// The observing middleware's settings: admin routes are rate-limited on wrong tokens, and
+/// successful heartbeats (thousands a second) are not logged.
+pub(crate) fn observer(metrics: Arc<Metrics>, limiter: Limiter) -> Observer {
+    Observer {
+        routes: ROUTES
+            .iter()
+            .map(|&(method, path, name)| RouteName {
+                method,
+                path,
+                name,
+                limited: name.starts_with("admin_"),
+            })
+            .collect(),
+        metrics,
+        limiter,
+        failed_attempt: |o: &Outcome| o.name == "Unauthorized",
+        quiet: &["heartbeat"],
     }
 }
 

@@ -1,7 +1,7 @@
-//! The database drivers behind the ledger: one small interface ([`Conn`]), two implementations
+//! The database drivers: one small interface ([`Conn`]), two implementations
 //! (SQLite here, PostgreSQL in `pg.rs`).
 //!
-//! The ledger's SQL is written once, with numbered placeholders (`?1`, `?2`, …) that SQLite
+//! SQL is written once, with numbered placeholders (`?1`, `?2`, …) that SQLite
 //! takes as they are and the PostgreSQL driver rewrites to `$1`, `$2`, …. Values cross the
 //! interface as [`Val`]: the schema only has integers (`BIGINT`, `INTEGER`) and text.
 
@@ -11,11 +11,11 @@ use std::time::Duration;
 use rusqlite::types::ValueRef;
 use rusqlite::{params_from_iter, Connection, ErrorCode};
 
-use crate::error::{AuthorityError, LedgerError, Result};
+use crate::error::{DbError, Result, StorageError};
 
 /// A value bound to a placeholder or read from a column.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Val {
+pub enum Val {
     /// SQL NULL.
     Null,
     /// An integer column (`BIGINT` or `INTEGER`).
@@ -55,26 +55,27 @@ impl<T: Into<Val>> From<Option<T>> for Val {
 }
 
 /// One result row.
-pub(crate) struct Row(pub Vec<Val>);
+pub struct Row(pub Vec<Val>);
 
 impl Row {
+    /// Column `i`, or [`StorageError::Corrupt`] if the row is shorter.
     pub fn get(&self, i: usize) -> Result<&Val> {
-        self.0
-            .get(i)
-            .ok_or(AuthorityError::Corrupt("missing column"))
+        self.0.get(i).ok_or(StorageError::Corrupt("missing column"))
     }
 }
 
 /// Which SQL dialect a connection speaks, for the few statements that differ.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Dialect {
+pub enum Dialect {
+    /// SQLite.
     Sqlite,
+    /// PostgreSQL.
     #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     Postgres,
 }
 
-/// A ledger connection.
-pub(crate) trait Conn: Send {
+/// A database connection.
+pub trait Conn: Send {
     /// The dialect.
     fn dialect(&self) -> Dialect;
     /// Starts a transaction: a write transaction takes the write lock first (SQLite `BEGIN
@@ -91,27 +92,29 @@ pub(crate) trait Conn: Send {
     fn exec(&mut self, sql: &str, params: &[Val]) -> Result<usize>;
     /// Runs several statements without parameters (migrations, savepoints).
     fn batch(&mut self, sql: &str) -> Result<()>;
-    /// Whether an error from this backend is worth retrying the whole transaction for
-    /// (PostgreSQL serialization failures and deadlocks).
-    fn retry_transaction(&self, e: &AuthorityError) -> bool;
+    /// Whether a [`StorageError::Busy`] from this backend is worth retrying the whole
+    /// transaction for (PostgreSQL serialization failures and deadlocks; SQLite has already
+    /// waited out its busy timeout).
+    fn retry_on_busy(&self) -> bool;
 }
 
 // --- SQLite ---------------------------------------------------------------------------------
 
-fn sqlite_err(e: rusqlite::Error) -> AuthorityError {
+fn sqlite_err(e: rusqlite::Error) -> StorageError {
     match e.sqlite_error_code() {
-        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => AuthorityError::Busy,
-        _ => AuthorityError::Db(LedgerError::new(e)),
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => StorageError::Busy,
+        _ => StorageError::Db(DbError::new(e)),
     }
 }
 
-/// The embedded SQLite ledger: WAL mode, `synchronous = FULL` (every commit is on disk before
+/// An embedded SQLite database: WAL mode, `synchronous = FULL` (every commit is on disk before
 /// the call returns), foreign keys on.
-pub(crate) struct Sqlite {
+pub struct Sqlite {
     conn: Connection,
 }
 
 impl Sqlite {
+    /// Opens (creating if needed) the database at `path`.
     pub fn open(path: &Path, busy_timeout: Duration) -> Result<Self> {
         let conn = Connection::open(path).map_err(sqlite_err)?;
         conn.busy_timeout(busy_timeout).map_err(sqlite_err)?;
@@ -119,8 +122,8 @@ impl Sqlite {
             .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
             .map_err(sqlite_err)?;
         if !mode.eq_ignore_ascii_case("wal") {
-            return Err(AuthorityError::Corrupt(
-                "cannot switch the ledger to WAL mode",
+            return Err(StorageError::Corrupt(
+                "cannot switch the database to WAL mode",
             ));
         }
         // temp_store = MEMORY keeps the savepoints' sub-journals off the disk.
@@ -145,9 +148,9 @@ impl Sqlite {
             ValueRef::Integer(i) => Ok(Val::Int(i)),
             ValueRef::Text(t) => std::str::from_utf8(t)
                 .map(|s| Val::Text(s.to_owned()))
-                .map_err(|_| AuthorityError::Corrupt("text is not UTF-8")),
+                .map_err(|_| StorageError::Corrupt("text is not UTF-8")),
             ValueRef::Real(_) | ValueRef::Blob(_) => {
-                Err(AuthorityError::Corrupt("unexpected column type"))
+                Err(StorageError::Corrupt("unexpected column type"))
             }
         }
     }
@@ -213,7 +216,7 @@ impl Conn for Sqlite {
         self.conn.execute_batch(sql).map_err(sqlite_err)
     }
 
-    fn retry_transaction(&self, _e: &AuthorityError) -> bool {
+    fn retry_on_busy(&self) -> bool {
         // BEGIN IMMEDIATE already waited up to the busy timeout for the lock.
         false
     }

@@ -1,16 +1,16 @@
-//! The ledger's storage layer, for other state than the ledger's: the same drivers (SQLite,
+//! Migrations and [`SqlStore`], a database with its own schema: the same drivers (SQLite,
 //! PostgreSQL), the same numbered migrations recorded in `schema_migrations`, the same
 //! transactions. The floating license server keeps its leases and audit log in one
 //! ([`SqlStore`]), so every Tollgate server stores its state the same way.
 //!
-//! A store's SQL follows the ledger's rules (see `schema.rs`): what SQLite and PostgreSQL both
+//! A store's SQL follows the ledger's rules (see the authority's `ledger/schema.rs`): what SQLite and PostgreSQL both
 //! accept, numbered placeholders `?1`, `?2`, …, only integers and text.
 
 use std::path::Path;
 use std::time::Duration;
 
-use super::backend::{self, Conn, Dialect, Row, Val};
-use crate::error::{AuthorityError, Result};
+use crate::backend::{self, Conn, Dialect, Row, Val};
+use crate::error::{Result, StorageError};
 
 /// One step of a schema. Released migrations are never edited: a change is a new one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,10 +25,10 @@ pub struct Migration {
 
 /// Brings the schema of `conn` up to `migrations` in one write transaction: creates
 /// `schema_migrations` if needed, refuses a database written by a newer build
-/// ([`AuthorityError::SchemaTooNew`]) and applies the missing migrations in order. On
+/// ([`StorageError::SchemaTooNew`]) and applies the missing migrations in order. On
 /// PostgreSQL, `pg_lock` (an advisory lock id) makes servers that start at once migrate one
 /// after the other.
-pub(crate) fn migrate(conn: &mut dyn Conn, migrations: &[Migration], pg_lock: i64) -> Result<()> {
+pub fn migrate(conn: &mut dyn Conn, migrations: &[Migration], pg_lock: i64) -> Result<()> {
     let latest = migrations.last().map_or(0, |m| m.version);
     conn.begin(true)?;
     let out = (|| {
@@ -47,11 +47,11 @@ pub(crate) fn migrate(conn: &mut dyn Conn, migrations: &[Migration], pg_lock: i6
         )?;
         let current = match rows.first().map(|r| r.get(0)).transpose()? {
             Some(Val::Int(v)) => u32::try_from(*v)
-                .map_err(|_| AuthorityError::Corrupt("schema version out of range"))?,
+                .map_err(|_| StorageError::Corrupt("schema version out of range"))?,
             _ => 0,
         };
         if current > latest {
-            return Err(AuthorityError::SchemaTooNew {
+            return Err(StorageError::SchemaTooNew {
                 found: current,
                 supported: latest,
             });
@@ -265,7 +265,7 @@ mod tests {
         drop(s);
         assert!(matches!(
             SqlStore::open_sqlite(&path, t, &MIGRATIONS[..1]),
-            Err(AuthorityError::SchemaTooNew {
+            Err(StorageError::SchemaTooNew {
                 found: 2,
                 supported: 1
             })
@@ -283,7 +283,7 @@ mod tests {
         .unwrap();
         let r: Result<()> = s.write(|tx| {
             tx.exec("INSERT INTO t (id, v) VALUES (1, 'x')", &[])?;
-            Err(AuthorityError::invalid("no"))
+            Err(StorageError::Corrupt("no"))
         });
         assert!(r.is_err());
         let n = s

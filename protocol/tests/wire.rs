@@ -1,0 +1,124 @@
+//! The exact JSON bytes of every body: a change here is a protocol change for every client
+//! and server in the field.
+#![allow(clippy::unwrap_used)]
+
+use tollgate_protocol::error::{ErrorDetail, ErrorEnvelope};
+use tollgate_protocol::floating::{CheckoutRequest, CheckoutResponse, LeaseRef, RenewResponse};
+use tollgate_protocol::online::{DeactivationIn, FreedOut, UsageLicenseOut, UsageRequestIn};
+
+fn round_trip<T>(value: &T, json: &str)
+where
+    T: serde::Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug,
+{
+    assert_eq!(serde_json::to_string(value).unwrap(), json);
+    assert_eq!(&serde_json::from_str::<T>(json).unwrap(), value);
+}
+
+#[test]
+fn online_bodies() {
+    round_trip(
+        &UsageRequestIn {
+            request: "TGRQ:x".into(),
+        },
+        r#"{"request":"TGRQ:x"}"#,
+    );
+    round_trip(
+        &DeactivationIn {
+            code: "TGDC:y".into(),
+        },
+        r#"{"code":"TGDC:y"}"#,
+    );
+    round_trip(
+        &UsageLicenseOut {
+            usage_license: "TGUL:z".into(),
+            license_id: 7,
+            activation_id: 9,
+            revision: 2,
+            new_activation: true,
+            repeated: false,
+            refresh_deadline: Some(1_767_225_600),
+        },
+        r#"{"usage_license":"TGUL:z","license_id":7,"activation_id":9,"revision":2,"new_activation":true,"repeated":false,"refresh_deadline":1767225600}"#,
+    );
+    round_trip(
+        &FreedOut {
+            license_id: 7,
+            activation_id: 9,
+        },
+        r#"{"license_id":7,"activation_id":9}"#,
+    );
+}
+
+#[test]
+fn an_answer_without_repeated_is_not_repeated() {
+    let a: UsageLicenseOut = serde_json::from_str(
+        r#"{"usage_license":"u","license_id":1,"activation_id":2,"revision":1,"new_activation":false,"refresh_deadline":null}"#,
+    )
+    .unwrap();
+    assert!(!a.repeated);
+}
+
+#[test]
+fn unknown_request_fields_are_refused() {
+    let e = serde_json::from_str::<UsageRequestIn>(r#"{"request":"x","key":"k"}"#).unwrap_err();
+    assert!(e.to_string().starts_with("unknown field `key`"), "{e}");
+    assert!(serde_json::from_str::<LeaseRef>(r#"{"lease_id":1,"secret":"s","x":1}"#).is_err());
+}
+
+#[test]
+fn floating_bodies() {
+    round_trip(
+        &CheckoutRequest {
+            client_id: "00112233445566778899aabbccddeeff".into(),
+            features: vec!["mqtt-server".into()],
+            client_name: "broker-1".into(),
+            borrow_secs: None,
+            nonce: "4e4e4e4e4e4e4e4e4e4e4e4e4e4e4e4e".into(),
+        },
+        r#"{"client_id":"00112233445566778899aabbccddeeff","features":["mqtt-server"],"client_name":"broker-1","borrow_secs":null,"nonce":"4e4e4e4e4e4e4e4e4e4e4e4e4e4e4e4e"}"#,
+    );
+    round_trip(
+        &CheckoutResponse {
+            lease_id: 3,
+            secret: "s".into(),
+            lease: "TGLS:l".into(),
+            floating_license: "TGUL:f".into(),
+            issued_at: 10,
+            expires_at: 70,
+            heartbeat_secs: 20,
+            borrowed: false,
+        },
+        r#"{"lease_id":3,"secret":"s","lease":"TGLS:l","floating_license":"TGUL:f","issued_at":10,"expires_at":70,"heartbeat_secs":20,"borrowed":false}"#,
+    );
+    round_trip(
+        &LeaseRef {
+            lease_id: 3,
+            secret: "s".into(),
+            nonce: "4f4f4f4f4f4f4f4f4f4f4f4f4f4f4f4f".into(),
+        },
+        r#"{"lease_id":3,"secret":"s","nonce":"4f4f4f4f4f4f4f4f4f4f4f4f4f4f4f4f"}"#,
+    );
+    round_trip(
+        &RenewResponse {
+            lease_id: 3,
+            lease: "TGLS:m".into(),
+            issued_at: 30,
+            expires_at: 90,
+        },
+        r#"{"lease_id":3,"lease":"TGLS:m","issued_at":30,"expires_at":90}"#,
+    );
+}
+
+#[test]
+fn error_envelope() {
+    round_trip(
+        &ErrorEnvelope {
+            error: ErrorDetail {
+                code: 340,
+                name: "NoSeat".into(),
+                message: "every seat is taken".into(),
+            },
+        },
+        r#"{"error":{"code":340,"name":"NoSeat","message":"every seat is taken"}}"#,
+    );
+}
