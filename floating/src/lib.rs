@@ -192,6 +192,35 @@ impl std::fmt::Debug for Floating {
     }
 }
 
+/// Creates `dir` (and its parents) and makes it private to its owner (mode 0700 on Unix): the
+/// floating server's state directory holds its device key and its lease database.
+pub fn private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
+/// Creates `path` if missing, and makes it readable and writable by its owner only (mode 0600
+/// on Unix): the lease database holds the digests of the lease secrets.
+pub fn private_file(path: &std::path::Path) -> std::io::Result<()> {
+    let mut open = std::fs::OpenOptions::new();
+    open.create(true).append(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        open.mode(0o600);
+        drop(open.open(path)?);
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    #[cfg(not(unix))]
+    drop(open.open(path)?);
+    Ok(())
+}
+
 impl Floating {
     /// Opens the license state (locking `state_dir`), the lease database, and loads the leases
     /// in force.
@@ -199,7 +228,7 @@ impl Floating {
         cfg.validate()?;
         let token = cfg.admin_token()?;
         let host = cfg.host()?;
-        std::fs::create_dir_all(&cfg.state_dir)?;
+        private_dir(&cfg.state_dir)?;
         let manager = LicenseManager::open(host, &cfg.state_dir)
             .map_err(|e| std::io::Error::other(format!("license state: {e}")))?;
         let signer = match manager.lease_signer() {
@@ -209,7 +238,17 @@ impl Floating {
                 None
             }
         };
-        let (persist, loaded) = Persist::open(&cfg.database(), cfg.batch_max)?;
+        let db = cfg.database();
+        private_file(&db)?;
+        let (persist, loaded) = Persist::open(&db, cfg.batch_max)?;
+        for suffix in ["-wal", "-shm", "-journal"] {
+            let mut side = db.clone().into_os_string();
+            side.push(suffix);
+            let side = std::path::PathBuf::from(side);
+            if side.exists() {
+                private_file(&side)?;
+            }
+        }
         // Heartbeats reach the disk within one flush interval: a loaded lease may be that much
         // older than the token its client holds.
         let slack = cfg.flush_interval().as_secs() + 1;

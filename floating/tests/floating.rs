@@ -323,6 +323,28 @@ fn a_killed_broker_frees_its_seat_within_the_ttl_and_the_cull_interval() {
     assert!(actions.contains(&"lease.expired"), "{actions:?}");
 }
 
+/// Issue 12 §3: the state directory (device key, lease database) is private to the server's
+/// user: 0700, and the database 0600 (they were 0755 and 0644).
+#[cfg(unix)]
+#[test]
+fn the_state_directory_and_database_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let w = World::new(1, 0, 30, 1);
+    let server = w.start();
+    w.broker(&server.url(), "a", &["mqtt-server"])
+        .checkout_raw(None)
+        .unwrap();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&w.cfg.state_dir), 0o700);
+    assert_eq!(mode(&w.cfg.database()), 0o600);
+    for suffix in ["-wal", "-shm"] {
+        let side = w.cfg.state_dir.join(format!("floating.sqlite{suffix}"));
+        if side.exists() {
+            assert_eq!(mode(&side), 0o600, "{suffix}");
+        }
+    }
+}
+
 #[test]
 fn a_restart_keeps_the_leases_in_force() {
     let w = World::new(1, 0, 6, 1);
