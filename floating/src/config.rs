@@ -43,8 +43,8 @@ use tollgate_core::ComponentKind;
 use tollgate_sdk::HostConfig;
 
 use tollgate_service_kit::config::{
-    admin_token, check_admin_token, read_toml, ConfigError, EnvOverlay, LogFormat, RateLimit,
-    Secret, Tls,
+    admin_token, check_admin_token, read_toml, ConfigError, Connections, EnvOverlay, LogFormat,
+    RateLimit, Secret, Tls,
 };
 
 /// The floating server's configuration. Build it with [`FloatingConfig::load`] or set the
@@ -87,6 +87,8 @@ pub struct FloatingConfig {
     pub shutdown_grace_secs: u64,
     /// Log line format.
     pub log_format: LogFormat,
+    /// Connection limits: caps overall and per address, header-read and idle timeouts.
+    pub connections: Connections,
 }
 
 impl Default for FloatingConfig {
@@ -108,6 +110,7 @@ impl Default for FloatingConfig {
             tls: None,
             shutdown_grace_secs: 10,
             log_format: LogFormat::Json,
+            connections: Connections::default(),
         }
     }
 }

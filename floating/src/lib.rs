@@ -778,11 +778,12 @@ impl FloatingServer {
                 }
             })
         };
-        let served = tollgate_service_kit::serve::serve(
+        let served = tollgate_service_kit::serve::serve_limited(
             listener,
             app,
             cfg.tls.as_ref(),
             Duration::from_secs(cfg.shutdown_grace_secs),
+            tollgate_service_kit::ConnGuard::new(cfg.connections.limits()),
             shutdown,
         )
         .await;

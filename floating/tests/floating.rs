@@ -772,3 +772,74 @@ fn a_clock_that_goes_back_stops_the_leases() {
     assert!(actions.contains(&"clock.rollback") && actions.contains(&"clock.recovered"));
     drop(server);
 }
+
+/// Opens a TCP connection to `addr` from the loopback address `from` (another "client").
+fn connect_from(from: [u8; 4], addr: std::net::SocketAddr) -> std::net::TcpStream {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let s = tokio::net::TcpSocket::new_v4().unwrap();
+        s.bind(std::net::SocketAddr::from((from, 0))).unwrap();
+        s.connect(addr).await.unwrap().into_std().unwrap()
+    })
+}
+
+/// Whether the server closed `s` (EOF or reset) within a bounded wait.
+fn closed_by_server(s: &mut std::net::TcpStream) -> bool {
+    use std::io::Read;
+    s.set_nonblocking(false).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut b = [0u8; 64];
+    match s.read(&mut b) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(e) => matches!(
+            e.kind(),
+            std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted
+        ),
+    }
+}
+
+/// Issue 12 §3: one address holding more idle and slow-header connections than the caps
+/// cannot stop `/healthz` or a real checkout from another address; connections over the
+/// per-address cap are closed at once, idle and slow-header ones after their timeouts.
+#[cfg(target_os = "linux")]
+#[test]
+fn hostile_connections_do_not_starve_the_server() {
+    use std::io::Write;
+    let mut w = World::new(1, 0, 30, 1);
+    w.cfg.connections = tollgate_service_kit::Connections {
+        max_connections: 16,
+        max_per_address: 4,
+        header_read_timeout_secs: 2,
+        idle_timeout_secs: 2,
+    };
+    let server = w.start();
+    let addr = server.addr();
+    // The attacker, from 127.0.0.2: 4 slow-header connections, then 8 more idle ones.
+    let mut slow: Vec<_> = (0..4).map(|_| connect_from([127, 0, 0, 2], addr)).collect();
+    for s in &mut slow {
+        s.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n")
+            .unwrap();
+    }
+    let mut extra: Vec<_> = (0..8).map(|_| connect_from([127, 0, 0, 2], addr)).collect();
+    // Over the per-address cap: closed at once.
+    for s in &mut extra {
+        assert!(closed_by_server(s), "a connection over the cap stayed open");
+    }
+    // Another address is served meanwhile: the health check and a real checkout.
+    let (status, health) = admin(&server.url(), "GET", "/healthz", None);
+    assert_eq!(status, 200, "{health}");
+    let lease = w
+        .broker(&server.url(), "a", &["mqtt-server"])
+        .checkout(|_| {})
+        .unwrap();
+    assert!(lease.has_feature("mqtt-server"));
+    // The slow-header connections are dropped by the header-read or idle timeout.
+    for s in &mut slow {
+        assert!(closed_by_server(s), "a slow-header connection stayed open");
+    }
+    lease.release().unwrap();
+}
