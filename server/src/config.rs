@@ -44,7 +44,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use tollgate_service_kit::config::{admin_token, check_admin_token, read_toml, EnvOverlay};
-pub use tollgate_service_kit::config::{ConfigError, LogFormat, RateLimit, Secret, Tls};
+pub use tollgate_service_kit::config::{
+    ConfigError, Connections, LogFormat, RateLimit, Secret, Tls,
+};
 
 /// The whole configuration. Build it with [`Config::load`] (file + environment) or set the
 /// fields directly (tests, embedding).
@@ -77,6 +79,8 @@ pub struct Config {
     pub shutdown_grace_secs: u64,
     /// Log line format.
     pub log_format: LogFormat,
+    /// Connection limits: caps overall and per address, header-read and idle timeouts.
+    pub connections: Connections,
 }
 
 impl Default for Config {
@@ -94,6 +98,7 @@ impl Default for Config {
             tls: None,
             shutdown_grace_secs: 30,
             log_format: LogFormat::Json,
+            connections: Connections::default(),
         }
     }
 }

@@ -109,11 +109,12 @@ impl Server {
         listener: std::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), StartError> {
-        let served = tollgate_service_kit::serve::serve(
+        let served = tollgate_service_kit::serve::serve_limited(
             listener,
             router(Arc::clone(&self.state)),
             self.config.tls.as_ref(),
             self.config.shutdown_grace(),
+            tollgate_service_kit::ConnGuard::new(self.config.connections.limits()),
             shutdown,
         )
         .await;
