@@ -594,6 +594,28 @@ fn clones_cannot_take_turns_on_one_seat_nor_release_it() {
     assert!(lease.has_feature("mqtt-server"));
 }
 
+/// Issue 12 §1: a client refuses a token older than the last one it accepted (here the
+/// server's clock stepped back by a second, within the server's own tolerance).
+#[test]
+fn a_token_older_than_the_last_accepted_is_refused() {
+    let w = World::new(2, 0, 60, 1);
+    let t = now();
+    let clock = Arc::new(ManualClock::new(t));
+    let server = w.start_on(TcpListener::bind("127.0.0.1:0").unwrap(), clock.clone());
+    let a = w.broker(&server.url(), "a", &["mqtt-server"]);
+    a.checkout(|_| {}).unwrap().release().unwrap();
+    clock.set(t - 1);
+    match a.checkout(|_| {}) {
+        Err(SdkError::BadResponse { reason }) => {
+            assert!(reason.contains("before the last one accepted"), "{reason}");
+        }
+        other => panic!("expected an older token to be refused, got {other:?}"),
+    }
+    // The server's clock moves on: accepted again.
+    clock.set(t + 1);
+    a.checkout(|_| {}).unwrap().release().unwrap();
+}
+
 /// Issue 12 §1: the client's clock bounds the server's. A server whose clock is an hour off
 /// (set back or ahead) lends nothing this client accepts; within the tolerance it does.
 #[test]

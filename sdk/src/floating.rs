@@ -553,8 +553,10 @@ impl FloatingClient {
     fn checkout_verified(&self) -> Result<Held> {
         let nonce = fresh_nonce()?;
         let r = self.checkout_raw_with(None, &nonce)?;
-        let (entitlement, offset, received) = self.verify(&r.floating_license, &r.lease, &nonce)?;
-        self.check_features(&entitlement)?;
+        let verified = self
+            .verify(&r.floating_license, &r.lease, &nonce)
+            .and_then(|v| self.check_features(&v.0).map(|()| v));
+        let (entitlement, offset, received) = self.give_back_on_error(&r, verified)?;
         Ok(Held {
             lease_id: r.lease_id,
             secret: r.secret,
@@ -563,6 +565,15 @@ impl FloatingClient {
             offset,
             received,
         })
+    }
+
+    /// A checkout answer this client refuses still holds a seat at the server (if it came
+    /// from the server): give it back at once, best effort, instead of leaving it for a TTL.
+    fn give_back_on_error<T>(&self, r: &CheckoutResponse, verified: Result<T>) -> Result<T> {
+        if verified.is_err() {
+            let _ = self.release_raw(r.lease_id, &r.secret);
+        }
+        verified
     }
 
     /// The lease must cover what was asked for.
@@ -642,8 +653,10 @@ impl FloatingClient {
     pub fn borrow(&self, secs: u64) -> Result<BorrowedLease> {
         let nonce = fresh_nonce()?;
         let r = self.checkout_raw_with(Some(secs), &nonce)?;
-        let (entitlement, _, _) = self.verify(&r.floating_license, &r.lease, &nonce)?;
-        self.check_features(&entitlement)?;
+        let verified = self
+            .verify(&r.floating_license, &r.lease, &nonce)
+            .and_then(|v| self.check_features(&v.0).map(|()| v));
+        let (entitlement, _, _) = self.give_back_on_error(&r, verified)?;
         if !entitlement.lease().borrowed {
             return Err(SdkError::BadResponse {
                 reason: "the server did not lend a borrowed lease".into(),
