@@ -163,7 +163,7 @@ impl AuthorityError {
             AuthorityError::Io { .. } => 321,
             AuthorityError::Random => 322,
             AuthorityError::NoActiveActivation => 323,
-            AuthorityError::FloatingActivationExists { .. } => 324,
+            AuthorityError::FloatingActivationExists { .. } => 331,
             AuthorityError::Core(e) => e.code(),
         }
     }
@@ -332,6 +332,12 @@ mod tests {
         let codes: Vec<u32> = all.iter().map(AuthorityError::code).collect();
         let expected: Vec<u32> = (300..324).collect();
         assert_eq!(codes, expected);
+        // 324–330 are taken on the main line (LicenseSuspended …); this one is 331.
+        let exists = AuthorityError::FloatingActivationExists { activation_id: 1 };
+        assert_eq!(
+            (exists.code(), exists.name()),
+            (331, "FloatingActivationExists")
+        );
         let mut names: Vec<&str> = all.iter().map(AuthorityError::name).collect();
         for e in &all {
             assert!(!e.message().is_empty());

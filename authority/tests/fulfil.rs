@@ -533,7 +533,7 @@ fn refresh_mode_never_takes_a_seat() {
 }
 
 /// Issue 12 §2: a second floating activation of a license would let two floating servers each
-/// lend all of `floating_seats`. The authority keeps one: the second is refused (324) until the
+/// lend all of `floating_seats`. The authority keeps one: the second is refused (331) until the
 /// first is restored or deactivated, while other models still take their seats.
 #[test]
 fn a_second_floating_activation_is_refused() {
@@ -566,7 +566,7 @@ fn a_second_floating_activation_is_refused() {
         matches!(err, AuthorityError::FloatingActivationExists { activation_id } if activation_id == fa.activation_id),
         "{err:?}"
     );
-    assert_eq!((err.code(), err.name()), (324, "FloatingActivationExists"));
+    assert_eq!((err.code(), err.name()), (331, "FloatingActivationExists"));
     // Nothing was taken by the refusal; another model still gets a seat, but cannot turn
     // itself into a second floating server either.
     assert_eq!(v.get_license(1).unwrap().active_activations, 1);
@@ -579,7 +579,7 @@ fn a_second_floating_activation_is_refused() {
             T0 + 4,
         )
         .unwrap_err();
-    assert_eq!(err.code(), 324);
+    assert_eq!(err.code(), 331);
     // Once the first is restored, the second may run the floating server.
     v.restore(1, fa.activation_id, "server replaced", "support", T0 + 5)
         .unwrap();

@@ -188,7 +188,7 @@ pub enum SdkError {
     /// service's stable code, e.g. 300 `UnknownKey`, 303 `SeatsExhausted`.
     #[error("the licensing service refused: {message} (code {code}, {name})")]
     ServiceRefused {
-        /// The service's stable code (300–323 for licensing decisions).
+        /// The service's stable code (300–323 and 331 for licensing decisions).
         code: u32,
         /// The code's name.
         name: String,

@@ -25,7 +25,7 @@
 //! for it. When the retries are spent the error says which kind of failure it was:
 //! [`SdkError::ServiceUnreachable`] (230), [`SdkError::ServiceUnavailable`] (232) or
 //! [`SdkError::RateLimited`] (233). A refusal (an unknown key, no seat left, …) is not retried:
-//! [`SdkError::ServiceRefused`] (231) carries the service's stable code (300–323). An answer
+//! [`SdkError::ServiceRefused`] (231) carries the service's stable code (300–323, 331). An answer
 //! that is not the JSON the service sends is [`SdkError::BadResponse`] (234).
 //!
 //! # Staying licensed through outages

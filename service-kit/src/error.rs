@@ -3,7 +3,7 @@
 //!
 //! Every error is a JSON body `{"error": {"code": N, "name": "…", "message": "…"}}` with an
 //! HTTP status. `code` is the stable result code shared by the CLI and every binding: core
-//! errors 1xx, vendor (authority) errors 300–324, floating refusals 340–346, and the services'
+//! errors 1xx, vendor (authority) errors 300–323 and 331, floating refusals 340–346, and the services'
 //! own:
 //!
 //! | code | name | status | meaning |
