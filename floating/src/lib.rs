@@ -822,3 +822,29 @@ pub type FloatingRunning = Background<StartError, Floating>;
 pub fn database_path(state_dir: &std::path::Path) -> PathBuf {
     state_dir.join("floating.sqlite")
 }
+
+#[cfg(test)]
+mod refusal_tests {
+    use super::*;
+
+    /// Each refusal's code and name are the clients' row for that code (which the bindings
+    /// report as their own result code), with the status the client expects.
+    #[test]
+    fn refusals_match_the_sdk_table() {
+        let all = [
+            (no_seat("f"), StatusCode::CONFLICT),
+            (not_licensed_feature("f"), StatusCode::FORBIDDEN),
+            (lease_not_found(), StatusCode::NOT_FOUND),
+            (borrow_not_allowed(String::new()), StatusCode::FORBIDDEN),
+            (not_licensed(String::new()), StatusCode::SERVICE_UNAVAILABLE),
+            (clock_rollback(1, 2), StatusCode::SERVICE_UNAVAILABLE),
+            (lease_held(1, 2), StatusCode::CONFLICT),
+        ];
+        let codes: Vec<u32> = all.iter().map(|(e, _)| e.code).collect();
+        assert_eq!(codes, (340..=346).collect::<Vec<u32>>());
+        for (e, status) in all {
+            let row = tollgate_sdk::service_refusal_info(e.code).unwrap();
+            assert_eq!((e.name, e.status), (row.name, status), "{}", e.code);
+        }
+    }
+}

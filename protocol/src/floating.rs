@@ -1,5 +1,5 @@
 //! The floating license server's HTTP protocol (`tollgate-floating`, and the SDK's
-//! `FloatingClient`): paths, JSON bodies, and the server's stable refusal codes (340–345,
+//! `FloatingClient`): paths, JSON bodies, and the server's stable refusal codes (340–346,
 //! reported by the client as `SdkError::ServiceRefused`).
 
 use serde::{Deserialize, Serialize};

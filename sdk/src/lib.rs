@@ -93,7 +93,10 @@ pub mod time;
 
 pub use clock::{note_fork, CachedClock, Clock, ManualClock, SystemClock};
 pub use config::HostConfig;
-pub use error::{all_errors, error_info, message, ErrorInfo, Result, SdkError, SDK_ERRORS};
+pub use error::{
+    all_errors, error_info, message, service_refusal_info, service_refusals, ErrorInfo, Result,
+    SdkError, SDK_ERRORS, SERVICE_REFUSALS,
+};
 pub use fingerprint::{
     Composite, FingerprintConfig, FingerprintReport, FingerprintSource, LinuxProbes, NoProbes,
     StaticSource,

@@ -25,7 +25,8 @@
 //! for it. When the retries are spent the error says which kind of failure it was:
 //! [`SdkError::ServiceUnreachable`] (230), [`SdkError::ServiceUnavailable`] (232) or
 //! [`SdkError::RateLimited`] (233). A refusal (an unknown key, no seat left, …) is not retried:
-//! [`SdkError::ServiceRefused`] (231) carries the service's stable code (300–323, 331). An answer
+//! [`SdkError::ServiceRefused`] (231) carries the service's stable code (300–323, 331), which
+//! [`SdkError::result_code`] (and so the bindings and the CLI) reports. An answer
 //! that is not the JSON the service sends is [`SdkError::BadResponse`] (234).
 //!
 //! # Staying licensed through outages
@@ -333,6 +334,7 @@ impl OnlineClient {
             500..=599 => Err(Failure::Transient(
                 SdkError::ServiceUnavailable {
                     status,
+                    code: detail.as_ref().map_or(0, |d| d.code),
                     message: detail.map_or_else(|| format!("HTTP {status}"), |d| d.message),
                 },
                 retry_after,

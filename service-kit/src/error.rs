@@ -51,7 +51,7 @@ pub struct ApiError {
 
 impl ApiError {
     /// An error with this status, stable code and name (a service's own refusals, such as the
-    /// floating server's 340–345, or a domain error converted by the service).
+    /// floating server's 340–346, or a domain error converted by the service).
     pub fn new(
         status: StatusCode,
         code: u32,

@@ -85,7 +85,7 @@ int main(int argc, char **argv) {
                                             0, &same_host),
              TOLLGATE_OK);
     /* Its own client id: it does not take over a's lease, and the only seat is taken. */
-    CHECK_RC(tollgate_floating_checkout(same_host), TOLLGATE_ERR_SERVICE_REFUSED);
+    CHECK_RC(tollgate_floating_checkout(same_host), TOLLGATE_ERR_SERVICE_NO_SEAT);
     CHECK(tollgate_floating_lease_id(same_host) == 0);
     CHECK(tollgate_floating_lease_id(a) == lease);
     CHECK(tollgate_floating_has_feature(a, S("mqtt-server")));
@@ -94,7 +94,10 @@ int main(int argc, char **argv) {
 
   puts("floating: one seat: a second client is refused");
   CHECK_RC(tollgate_floating_new(cfg_b, S(url), S("mqtt-server"), NULL, 0, &b), TOLLGATE_OK);
-  CHECK_RC(tollgate_floating_checkout(b), TOLLGATE_ERR_SERVICE_REFUSED);
+  /* The server's refusal arrives as its own stable code, 340. */
+  CHECK_RC(tollgate_floating_checkout(b), TOLLGATE_ERR_SERVICE_NO_SEAT);
+  CHECK(TOLLGATE_ERR_SERVICE_NO_SEAT == 340);
+  CHECK(strcmp(tollgate_result_name(340), "NoSeat") == 0);
   CHECK(!tollgate_floating_has_feature(b, S("mqtt-server")));
   CHECK(tollgate_floating_lease_id(b) == 0);
   CHECK_RC(tollgate_floating_release(a), TOLLGATE_OK);

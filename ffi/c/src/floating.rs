@@ -154,9 +154,12 @@ pub unsafe extern "C" fn tollgate_floating_free(f: *mut tollgate_floating) {
 /// client's id) and starts renewing it in the background. A lease already held is kept and
 /// `TOLLGATE_OK` returned.
 ///
-/// Fails with `TOLLGATE_ERR_SERVICE_REFUSED` (no seat left: 340; a feature the floating
-/// license lacks: 341; the server is not licensed: 344; its clock went back: 345; the code is in
-/// `tollgate_last_error`), `TOLLGATE_ERR_SERVICE_UNREACHABLE`, `TOLLGATE_ERR_SERVICE_UNAVAILABLE`,
+/// Fails with the server's refusal as its own code: `TOLLGATE_ERR_SERVICE_NO_SEAT` (340, no
+/// seat left), `TOLLGATE_ERR_SERVICE_FEATURE_NOT_LICENSED` (341), `…_LEASE_HELD` (346, a clone
+/// holds this client's lease), `…_NOT_LICENSED` (344, the server holds no valid floating
+/// license), `…_CLOCK_ROLLBACK` (345, its clock went back); `TOLLGATE_ERR_SERVICE_REFUSED` for
+/// any other refusal (its code in `tollgate_last_error`), `TOLLGATE_ERR_SERVICE_UNREACHABLE`,
+/// `TOLLGATE_ERR_SERVICE_UNAVAILABLE`,
 /// `TOLLGATE_ERR_RATE_LIMITED`, `TOLLGATE_ERR_BAD_RESPONSE`, or the verdict on a lease that
 /// does not verify (`TOLLGATE_ERR_BAD_SIGNATURE`, …).
 ///

@@ -76,7 +76,7 @@ impl std::error::Error for TollgateError {}
 
 impl From<SdkError> for TollgateError {
     fn from(e: SdkError) -> Self {
-        let (code, name, reason) = (e.code(), e.name().to_string(), e.to_string());
+        let (code, name, reason) = (e.result_code(), e.result_name().to_string(), e.to_string());
         match e {
             SdkError::Core(_) => TollgateError::Rejected { code, name, reason },
             _ => TollgateError::Runtime { code, name, reason },
