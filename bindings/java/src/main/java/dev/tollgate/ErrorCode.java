@@ -170,6 +170,75 @@ public record ErrorCode(int code, String name, String message) {
     /** 234 BadResponse. */
     public static final int BAD_RESPONSE = 234;
 
+    /** 300 UnknownKey: refused by the activation service (a {@link LicenseServiceException}). */
+    public static final int SERVICE_UNKNOWN_KEY = 300;
+
+    /** 301 WrongProduct: refused by the activation service (a {@link LicenseServiceException}). */
+    public static final int SERVICE_WRONG_PRODUCT = 301;
+
+    /** 302 ModelNotAllowed: refused by the activation service (a {@link LicenseServiceException}). */
+    public static final int SERVICE_MODEL_NOT_ALLOWED = 302;
+
+    /** 303 SeatsExhausted: refused by the activation service (a {@link LicenseServiceException}). */
+    public static final int SERVICE_SEATS_EXHAUSTED = 303;
+
+    /** 304 LicenseNotFound: refused by the activation service (a {@link LicenseServiceException}). */
+    public static final int SERVICE_LICENSE_NOT_FOUND = 304;
+
+    /** 305 ActivationNotFound: refused by the activation service (a {@link LicenseServiceException}). */
+    public static final int SERVICE_ACTIVATION_NOT_FOUND = 305;
+
+    /** 306 AlreadyDeactivated: refused by the activation service (a {@link LicenseServiceException}). */
+    public static final int SERVICE_ALREADY_DEACTIVATED = 306;
+
+    /** 307 BadDeactivationCode: refused by the activation service (a {@link LicenseServiceException}). */
+    public static final int SERVICE_BAD_DEACTIVATION_CODE = 307;
+
+    /** 308 StaleRequest: refused by the activation service (a {@link LicenseServiceException}). */
+    public static final int SERVICE_STALE_REQUEST = 308;
+
+    /** 309 LicenseExpired: refused by the activation service (a {@link LicenseServiceException}). */
+    public static final int SERVICE_LICENSE_EXPIRED = 309;
+
+    /** 310 LicenseNotYetValid: refused by the activation service (a {@link LicenseServiceException}). */
+    public static final int SERVICE_LICENSE_NOT_YET_VALID = 310;
+
+    /** 314 FeatureExists: refused by the activation service (a {@link LicenseServiceException}). */
+    public static final int SERVICE_FEATURE_EXISTS = 314;
+
+    /** 315 NoSuchSubscription: refused by the activation service (a {@link LicenseServiceException}). */
+    public static final int SERVICE_NO_SUCH_SUBSCRIPTION = 315;
+
+    /** 316 InvalidArgument: refused by the activation service (a {@link LicenseServiceException}). */
+    public static final int SERVICE_INVALID_ARGUMENT = 316;
+
+    /** 323 NoActiveActivation: refused by the activation service (a {@link LicenseServiceException}). */
+    public static final int SERVICE_NO_ACTIVE_ACTIVATION = 323;
+
+    /** 331 FloatingActivationExists: refused by the activation service (a {@link LicenseServiceException}). */
+    public static final int SERVICE_FLOATING_ACTIVATION_EXISTS = 331;
+
+    /** 340 NoSeat: refused by the floating server (a {@link LicenseServiceException}). */
+    public static final int SERVICE_NO_SEAT = 340;
+
+    /** 341 FeatureNotLicensed: refused by the floating server (a {@link LicenseServiceException}). */
+    public static final int SERVICE_FEATURE_NOT_LICENSED = 341;
+
+    /** 342 LeaseNotFound: refused by the floating server (a {@link LicenseServiceException}). */
+    public static final int SERVICE_LEASE_NOT_FOUND = 342;
+
+    /** 343 BorrowNotAllowed: refused by the floating server (a {@link LicenseServiceException}). */
+    public static final int SERVICE_BORROW_NOT_ALLOWED = 343;
+
+    /** 344 NotLicensed: refused by the floating server (a {@link LicenseServiceException}). */
+    public static final int SERVICE_NOT_LICENSED = 344;
+
+    /** 345 ClockRollback: refused by the floating server (a {@link LicenseServiceException}). */
+    public static final int SERVICE_CLOCK_ROLLBACK = 345;
+
+    /** 346 LeaseHeld: refused by the floating server (a {@link LicenseServiceException}). */
+    public static final int SERVICE_LEASE_HELD = 346;
+
     /** Every code this version of the native library knows, in code order. */
     public static List<ErrorCode> all() {
         List<ErrorCode> out = new ArrayList<>();

@@ -21,9 +21,10 @@ import java.util.Objects;
  * }</pre>
  *
  * <h2>Errors</h2>
- * {@link #checkout} and {@link #release} throw a {@link LicenseServiceException} (230–234; a
- * refusal, 231, carries the server's code in its message: 340 no seat left, 341 a feature the
- * floating license lacks, …) or the {@link LicenseException} of a lease that does not verify.
+ * {@link #checkout} and {@link #release} throw a {@link LicenseServiceException} (230–234, or a
+ * refusal with the server's own code: 340 no seat left, 341 a feature the floating license
+ * lacks, 346 a clone holds this client's lease, …) or the {@link LicenseException} of a lease
+ * that does not verify.
  * {@link #hasFeature} and {@link #leaseId} never throw a {@code LicenseException}.
  *
  * <h2>Thread safety and lifetime</h2>
@@ -96,7 +97,7 @@ public final class FloatingClient implements AutoCloseable {
      * Checks out the feature set as a lease, verifies it and starts renewing it in the
      * background. A lease already held is kept.
      *
-     * @throws LicenseServiceException 230–234 (231 with 340: no seat left)
+     * @throws LicenseServiceException 230–234, or the server's refusal code (340: no seat left)
      * @throws LicenseException a lease that does not verify
      */
     public void checkout() throws LicenseException {

@@ -27,6 +27,8 @@ class ErrorCodesTest {
         List<Integer> expected = IntStream.concat(IntStream.concat(IntStream.rangeClosed(100, 128),
                 IntStream.rangeClosed(200, 217)), IntStream.rangeClosed(230, 234)).boxed()
                 .collect(Collectors.toList());
+        expected.addAll(List.of(300, 301, 302, 303, 304, 305, 306, 307, 308, 309, 310, 314, 315,
+                316, 323, 331, 340, 341, 342, 343, 344, 345, 346));
         assertEquals(expected, codes);
     }
 
@@ -62,7 +64,8 @@ class ErrorCodesTest {
             if (Modifier.isStatic(f.getModifiers()) && f.getType() == int.class) {
                 int code = f.getInt(null);
                 String camel = names.get(code);
-                assertEquals(camel.replaceAll("(?<!^)([A-Z])", "_$1").toUpperCase(), f.getName());
+                String snake = camel.replaceAll("(?<!^)([A-Z])", "_$1").toUpperCase();
+                assertEquals(code >= 300 ? "SERVICE_" + snake : snake, f.getName());
                 count++;
             }
         }

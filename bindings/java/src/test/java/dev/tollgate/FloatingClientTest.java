@@ -150,14 +150,16 @@ class FloatingClientTest {
                     features, "broker-2")) {
                 LicenseServiceException e2 =
                         assertThrows(LicenseServiceException.class, second::checkout);
-                assertEquals(ErrorCode.SERVICE_REFUSED, e2.code());
+                assertEquals(ErrorCode.SERVICE_NO_SEAT, e2.code());
                 assertEquals(lease, a.leaseId());
                 assertTrue(a.hasFeature("mqtt-server"));
             }
 
             // One seat: the second client is refused while it is taken.
+            // The server's refusal arrives as its own stable code, 340.
             LicenseServiceException e = assertThrows(LicenseServiceException.class, b::checkout);
-            assertEquals(ErrorCode.SERVICE_REFUSED, e.code());
+            assertEquals(340, e.code());
+            assertEquals("NoSeat", e.errorName());
             assertFalse(b.hasFeature("mqtt-server"));
 
             a.release();
