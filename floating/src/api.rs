@@ -23,6 +23,7 @@ type App = State<Arc<Floating>>;
 pub const ROUTES: &[(&str, &str, &str)] = &[
     ("GET", "/healthz", "health"),
     ("GET", "/metrics", "metrics"),
+    ("GET", "/openapi.json", "openapi"),
     ("POST", "/v1/floating/checkout", "checkout"),
     ("POST", "/v1/floating/heartbeat", "heartbeat"),
     ("POST", "/v1/floating/release", "release"),
@@ -63,6 +64,7 @@ pub fn router(state: Arc<Floating>) -> Router {
     let routes = Router::new()
         .route("/healthz", get(health))
         .route("/metrics", get(metrics))
+        .route("/openapi.json", get(openapi))
         .route("/v1/floating/checkout", post(checkout))
         .route("/v1/floating/heartbeat", post(heartbeat))
         .route("/v1/floating/release", post(release))
@@ -199,6 +201,14 @@ async fn health(State(app): App) -> Response {
         StatusCode::SERVICE_UNAVAILABLE
     };
     (status, Json(body)).into_response()
+}
+
+/// The OpenAPI document (`tollgate_protocol::floating::OPENAPI`).
+async fn openapi() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        tollgate_protocol::floating::OPENAPI,
+    )
 }
 
 async fn metrics(State(app): App) -> impl IntoResponse {

@@ -3,6 +3,7 @@
 //! Leases are short (seconds) so that the suite stays fast; no assertion here is about speed.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -874,4 +875,66 @@ fn hostile_connections_do_not_starve_the_server() {
         assert!(closed_by_server(s), "a slow-header connection stayed open");
     }
     lease.release().unwrap();
+}
+
+/// The `.route("PATH", get(..))` / `post(..)` calls in the router's source.
+fn routes_in_router_source() -> BTreeSet<(String, String)> {
+    let src = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/api.rs")).unwrap();
+    let body = &src[src.find("pub fn router(").unwrap()..];
+    let body = &body[..body.find("\n}\n").unwrap()];
+    let mut out = BTreeSet::new();
+    let mut rest = body;
+    while let Some(i) = rest.find(".route(") {
+        rest = &rest[i + ".route(".len()..];
+        let start = rest.find('"').unwrap() + 1;
+        let len = rest[start..].find('"').unwrap();
+        let path = rest[start..start + len].to_owned();
+        let handler = rest[start + len..].trim_start_matches(['"', ',', ' ', '\n']);
+        let method = &handler[..handler.find('(').unwrap()];
+        out.insert((method.to_uppercase(), path));
+    }
+    out
+}
+
+fn documented_routes() -> BTreeSet<(String, String)> {
+    let doc: Value = serde_json::from_str(protocol::OPENAPI).unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let mut out = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            out.insert((method.to_uppercase(), path.clone()));
+        }
+    }
+    out
+}
+
+#[test]
+fn every_floating_route_is_in_the_openapi_document() {
+    let table: BTreeSet<(String, String)> = tollgate_floating::api::ROUTES
+        .iter()
+        .map(|&(m, p, _)| (m.to_owned(), p.to_owned()))
+        .collect();
+    assert_eq!(table.len(), 13);
+    assert_eq!(routes_in_router_source(), table, "the router and ROUTES");
+    assert_eq!(documented_routes(), table, "floating.json and ROUTES");
+
+    // Served as is, and every documented route is routed on the live server.
+    let w = World::new(1, 0, 30, 1);
+    let server = w.start();
+    let url = server.url();
+    let (status, served) = admin(&url, "GET", "/openapi.json", None);
+    assert_eq!(status, 200);
+    assert_eq!(
+        served,
+        serde_json::from_str::<Value>(protocol::OPENAPI).unwrap()
+    );
+    for (method, path) in documented_routes() {
+        let concrete = path.replace("{id}", "1");
+        let (status, body) = admin(&url, &method, &concrete, Some(ADMIN_TOKEN));
+        assert!(
+            !(status == 404 && body["error"]["code"] == 404),
+            "{method} {path} is not routed: {status} {body}"
+        );
+        assert_ne!(status, 405, "{method} {path}");
+    }
 }

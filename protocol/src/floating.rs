@@ -4,6 +4,10 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The OpenAPI 3 document of the floating server (lease, admin and operations routes), served
+/// at `/openapi.json`. `tollgate-floating`'s tests check it against the router, route by route.
+pub const OPENAPI: &str = include_str!("../openapi/floating.json");
+
 /// `POST /v1/floating/checkout`.
 pub const CHECKOUT: &str = "/v1/floating/checkout";
 /// `POST /v1/floating/heartbeat`.
