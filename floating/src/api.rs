@@ -61,19 +61,22 @@ pub fn router(state: Arc<Floating>) -> Router {
         .route("/v1/floating/admin/license/request", post(admin_request))
         .route("/v1/floating/admin/license/install", post(admin_install));
     let admin = kit::admin_routes(admin, Arc::clone(&state.admin));
+    let metrics_route = Router::new().route("/metrics", get(metrics));
+    let metrics_route = kit::optional_bearer_routes(metrics_route, Arc::clone(&state.metrics_auth));
     let routes = Router::new()
         .route("/healthz", get(health))
-        .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))
         .route("/v1/floating/checkout", post(checkout))
         .route("/v1/floating/heartbeat", post(heartbeat))
         .route("/v1/floating/release", post(release))
         .route("/v1/floating/license", get(license))
+        .merge(metrics_route)
         .merge(admin);
     kit::finish(routes, Arc::clone(&state.observer), 16 * 1024).with_state(state)
 }
 
-/// The observing middleware's settings: admin routes are rate-limited on wrong tokens, and
+/// The observing middleware's settings: admin routes and `/metrics` are rate-limited on wrong
+/// tokens, and
 /// successful heartbeats (thousands a second) are not logged.
 pub(crate) fn observer(metrics: Arc<Metrics>, limiter: Limiter) -> Observer {
     Observer {
@@ -83,7 +86,7 @@ pub(crate) fn observer(metrics: Arc<Metrics>, limiter: Limiter) -> Observer {
                 method,
                 path,
                 name,
-                limited: name.starts_with("admin_"),
+                limited: name.starts_with("admin_") || name == "metrics",
             })
             .collect(),
         metrics,

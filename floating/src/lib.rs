@@ -60,7 +60,7 @@ use tollgate_protocol::floating::{
     self as protocol, CheckoutRequest, CheckoutResponse, LeaseRef, RenewResponse,
 };
 use tollgate_sdk::{Clock, LeaseSigner, LicenseManager, SystemClock};
-use tollgate_service_kit::http::{AdminAuth, Observer};
+use tollgate_service_kit::http::{AdminAuth, Observer, OptionalBearer};
 use tollgate_service_kit::{ApiError, Background, ConfigError, Limiter, Metrics};
 
 pub use config::FloatingConfig;
@@ -179,6 +179,8 @@ pub struct Floating {
     pub metrics: Arc<Metrics>,
     observer: Arc<Observer>,
     admin: Arc<AdminAuth>,
+    /// The metrics token check (open without `metrics_token`).
+    metrics_auth: Arc<OptionalBearer>,
     heartbeats: AtomicU64,
     /// Checkouts refused because the client id holds a live lease.
     takeovers_refused: AtomicU64,
@@ -272,6 +274,7 @@ impl Floating {
                 Limiter::new(cfg.rate_limit),
             )),
             admin: Arc::new(AdminAuth::new(token.as_ref())),
+            metrics_auth: Arc::new(OptionalBearer::new(cfg.metrics_token.as_ref(), "metrics")),
             cfg,
             clock,
             manager: Mutex::new(manager),

@@ -938,3 +938,21 @@ fn every_floating_route_is_in_the_openapi_document() {
         assert_ne!(status, 405, "{method} {path}");
     }
 }
+
+/// With `metrics_token` set, `/metrics` needs it as a bearer token (401 without it or with a
+/// wrong one, 200 with it); `/healthz` stays open.
+#[test]
+fn metrics_behind_a_token() {
+    const METRICS_TOKEN: &str = "floating-metrics-token-0123";
+    let mut w = World::new(1, 0, 30, 1);
+    w.cfg.metrics_token = Some(tollgate_service_kit::Secret::new(METRICS_TOKEN));
+    let server = w.start();
+    let url = server.url();
+    let (status, body) = admin(&url, "GET", "/metrics", None);
+    assert_eq!((status, body["error"]["code"].as_u64()), (401, Some(401)));
+    let (status, _) = admin(&url, "GET", "/metrics", Some("wrong-token-0123456789"));
+    assert_eq!(status, 401);
+    let (status, _) = admin(&url, "GET", "/metrics", Some(METRICS_TOKEN));
+    assert_eq!(status, 200);
+    assert_eq!(admin(&url, "GET", "/healthz", None).0, 200);
+}

@@ -49,7 +49,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use tollgate_authority::AuthorityError;
-use tollgate_service_kit::http::AdminAuth;
+use tollgate_service_kit::http::{AdminAuth, OptionalBearer};
 use tollgate_service_kit::Background;
 
 pub use api::{router, AppState, Route, OPENAPI, ROUTES};
@@ -93,6 +93,10 @@ impl Server {
             )),
             metrics,
             admin: Arc::new(AdminAuth::new(token.as_ref())),
+            metrics_auth: Arc::new(OptionalBearer::new(
+                config.metrics_token.as_ref(),
+                "metrics",
+            )),
         });
         Ok(Server { state, config })
     }

@@ -14,6 +14,7 @@ use tollgate_core::armor::{self, ArtifactType};
 use tollgate_core::Error as CoreError;
 use tollgate_sdk::online::OnlineClient;
 use tollgate_sdk::{LicenseState, SdkError};
+use tollgate_server::Secret;
 
 #[test]
 fn activate_reactivate_after_upgrade_and_deactivate() {
@@ -529,4 +530,40 @@ fn malformed_bodies_and_unknown_routes_get_json_errors() {
     assert_eq!((st, code(&body)), (413, 413));
     let (st, keys) = call(&url, "GET", "/v1/keys", None, None);
     assert_eq!((st, keys[0]["status"].as_str()), (200, Some("active")));
+}
+
+/// With `metrics_token` set, `/metrics` needs it as a bearer token: without it 401, with a
+/// wrong one 401, with it 200 and the Prometheus text. `/healthz` stays open.
+#[test]
+fn metrics_behind_a_token() {
+    const METRICS_TOKEN: &str = "metrics-token-0123456789";
+    let vendor = Vendor::new(&Backend::Sqlite);
+    let server = vendor.start_with(|c| c.metrics_token = Some(Secret::new(METRICS_TOKEN)));
+    let url = server.url();
+    let (st, body) = call(&url, "GET", "/metrics", None, None);
+    assert_eq!((st, code(&body)), (401, 401));
+    assert_eq!(
+        body["error"]["message"],
+        "a metrics bearer token is required"
+    );
+    let (st, body) = call(
+        &url,
+        "GET",
+        "/metrics",
+        None,
+        Some("wrong-token-0123456789"),
+    );
+    assert_eq!((st, code(&body)), (401, 401));
+    let mut resp = http()
+        .get(format!("{url}/metrics"))
+        .header("authorization", format!("Bearer {METRICS_TOKEN}"))
+        .call()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let text = resp.body_mut().read_to_string().unwrap();
+    assert!(text.contains("# TYPE"), "{text}");
+    assert_eq!(call(&url, "GET", "/healthz", None, None).0, 200);
+    // Without the setting, /metrics is open as before.
+    let open = Vendor::new(&Backend::Sqlite).start();
+    assert_eq!(call(&open.url(), "GET", "/metrics", None, None).0, 200);
 }

@@ -202,6 +202,11 @@ impl<F: Fn(&str) -> Option<String>> EnvOverlay<F> {
         self.opt_path("TOLLGATE_ADMIN_TOKEN_FILE", file);
     }
 
+    /// `TOLLGATE_METRICS_TOKEN`: the bearer token `/metrics` requires (every service).
+    pub fn metrics_token(&self, token: &mut Option<Secret>) {
+        self.secret("TOLLGATE_METRICS_TOKEN", token);
+    }
+
     /// `TOLLGATE_TLS_CERT` and `TOLLGATE_TLS_KEY`: both or neither.
     pub fn tls(&self, field: &mut Option<Tls>) -> Result<(), ConfigError> {
         match (self.get("TOLLGATE_TLS_CERT"), self.get("TOLLGATE_TLS_KEY")) {
@@ -254,6 +259,16 @@ pub fn admin_token(
         )));
     }
     Ok(Some(Secret(token.to_owned())))
+}
+
+/// Refuses a `name` token (e.g. `metrics_token`) shorter than 16 characters.
+pub fn check_token(name: &str, token: Option<&Secret>) -> Result<(), ConfigError> {
+    match token {
+        Some(t) if t.expose().len() < 16 => Err(ConfigError(format!(
+            "{name} must be at least 16 characters"
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// Refuses an inline admin token shorter than 16 characters.
