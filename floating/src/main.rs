@@ -125,6 +125,7 @@ fn manager(config: Option<PathBuf>) -> Result<tollgate_sdk::LicenseManager, Stri
 fn serve(config: Option<PathBuf>) -> Result<(), String> {
     let cfg = FloatingConfig::load(config.as_deref()).map_err(|e| e.to_string())?;
     init_logging(cfg.log_format);
+    tollgate_service_kit::raise_nofile_limit(&cfg.connections.limits());
     let listener = std::net::TcpListener::bind(cfg.listen).map_err(|e| e.to_string())?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let server = FloatingServer::open(cfg).map_err(|e| e.to_string())?;

@@ -22,7 +22,7 @@ pub mod serve;
 
 pub use config::{ConfigError, Connections, LogFormat, RateLimit, Secret, Tls};
 pub use error::{ApiError, Outcome};
-pub use limits::{ConnGuard, ConnLimits};
+pub use limits::{raise_nofile_limit, ConnGuard, ConnLimits};
 pub use metrics::Metrics;
 pub use ratelimit::Limiter;
 pub use serve::{init_logging, shutdown_signal, Background};

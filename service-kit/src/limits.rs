@@ -47,6 +47,41 @@ impl Default for ConnLimits {
     }
 }
 
+/// Raises this process's open-files soft limit (`RLIMIT_NOFILE`) to its hard limit where the
+/// system allows it, and logs the old and new soft limits; warns when the result leaves too
+/// few descriptors for `limits.max_connections` (plus 64 for the database, logs and
+/// listeners). Returns `(old, new)`, or `None` when the limit cannot be read or raised (the
+/// error is logged and the server keeps its limit). Both servers call it at start-up.
+pub fn raise_nofile_limit(limits: &ConnLimits) -> Option<(u64, u64)> {
+    let (old, hard) = match rlimit::Resource::NOFILE.get() {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the open-files limit (RLIMIT_NOFILE)");
+            return None;
+        }
+    };
+    let new = match rlimit::increase_nofile_limit(hard) {
+        Ok(new) => new,
+        Err(e) => {
+            tracing::warn!(error = %e, soft = old, hard, "cannot raise the open-files limit (RLIMIT_NOFILE)");
+            return None;
+        }
+    };
+    tracing::info!(old, new, hard, "open-files soft limit (RLIMIT_NOFILE)");
+    let needed = u64::try_from(limits.max_connections)
+        .unwrap_or(u64::MAX)
+        .saturating_add(64);
+    if new < needed {
+        tracing::warn!(
+            limit = new,
+            max_connections = limits.max_connections,
+            "the open-files limit leaves too few descriptors for max_connections; lower \
+             [connections] max_connections or raise the hard limit (LimitNOFILE=)"
+        );
+    }
+    Some((old, new))
+}
+
 /// The shared count of open connections, overall and per address.
 #[derive(Debug)]
 pub struct ConnGuard {
@@ -237,5 +272,26 @@ where
             };
             inner.accept(limited, service).await
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The soft limit ends at the hard limit (an unprivileged process may always raise its
+    /// soft limit up to the hard one), and what the call returns is what the process has.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_open_files_soft_limit_is_raised_to_the_hard_limit() {
+        let (_, hard) = rlimit::Resource::NOFILE.get().unwrap();
+        let (old, new) = raise_nofile_limit(&ConnLimits::default()).unwrap();
+        assert!(new >= old, "{old} -> {new}");
+        assert_eq!(rlimit::Resource::NOFILE.get().unwrap(), (new, hard));
+        if hard != rlimit::INFINITY {
+            assert_eq!(new, hard);
+        }
+        // A second call changes nothing.
+        assert_eq!(raise_nofile_limit(&ConnLimits::default()), Some((new, new)));
     }
 }
