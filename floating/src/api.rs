@@ -63,22 +63,25 @@ pub fn router(state: Arc<Floating>) -> Router {
     let admin = kit::admin_routes(admin, Arc::clone(&state.admin));
     let metrics_route = Router::new().route("/metrics", get(metrics));
     let metrics_route = kit::optional_bearer_routes(metrics_route, Arc::clone(&state.metrics_auth));
+    let leases = Router::new()
+        .route("/v1/floating/checkout", post(checkout))
+        .route("/v1/floating/heartbeat", post(heartbeat))
+        .route("/v1/floating/release", post(release));
+    let leases = kit::optional_bearer_routes(leases, Arc::clone(&state.checkout_auth));
     let routes = Router::new()
         .route("/healthz", get(health))
         .route("/openapi.json", get(openapi))
-        .route("/v1/floating/checkout", post(checkout))
-        .route("/v1/floating/heartbeat", post(heartbeat))
-        .route("/v1/floating/release", post(release))
         .route("/v1/floating/license", get(license))
+        .merge(leases)
         .merge(metrics_route)
         .merge(admin);
     kit::finish(routes, Arc::clone(&state.observer), 16 * 1024).with_state(state)
 }
 
 /// The observing middleware's settings: admin routes and `/metrics` are rate-limited on wrong
-/// tokens, and
+/// tokens, and so are the lease routes when a checkout token is set (`checkout_token`); and
 /// successful heartbeats (thousands a second) are not logged.
-pub(crate) fn observer(metrics: Arc<Metrics>, limiter: Limiter) -> Observer {
+pub(crate) fn observer(metrics: Arc<Metrics>, limiter: Limiter, checkout_token: bool) -> Observer {
     Observer {
         routes: ROUTES
             .iter()
@@ -86,7 +89,9 @@ pub(crate) fn observer(metrics: Arc<Metrics>, limiter: Limiter) -> Observer {
                 method,
                 path,
                 name,
-                limited: name.starts_with("admin_") || name == "metrics",
+                limited: name.starts_with("admin_")
+                    || name == "metrics"
+                    || (checkout_token && matches!(name, "checkout" | "heartbeat" | "release")),
             })
             .collect(),
         metrics,

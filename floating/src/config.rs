@@ -12,6 +12,7 @@
 //! clock_tolerance_secs = 2                   # how far the clock may step back
 //! admin_token_file = "/etc/tollgate/floating-admin-token"
 //! metrics_token = "…"                        # /metrics needs this bearer token (default: open)
+//! checkout_token = "…"                       # clients need this bearer token (default: open)
 //! log_format = "json"
 //!
 //! [tls]
@@ -31,6 +32,7 @@
 //! | `TOLLGATE_FLOATING_FLUSH_MS` | `flush_interval_ms` |
 //! | `TOLLGATE_ADMIN_TOKEN`, `TOLLGATE_ADMIN_TOKEN_FILE` | `admin_token`, `admin_token_file` |
 //! | `TOLLGATE_METRICS_TOKEN` | `metrics_token` |
+//! | `TOLLGATE_FLOATING_CHECKOUT_TOKEN` | `checkout_token` |
 //! | `TOLLGATE_TLS_CERT`, `TOLLGATE_TLS_KEY` | `tls.*` |
 //! | `TOLLGATE_LOG_FORMAT` | `log_format` |
 //! | `TOLLGATE_LOG` | the log filter (default `info`) |
@@ -82,6 +84,11 @@ pub struct FloatingConfig {
     /// The bearer token `GET /metrics` requires (at least 16 characters); without it
     /// `/metrics` is open, as `/healthz` is.
     pub metrics_token: Option<Secret>,
+    /// A token shared with the clients (at least 16 characters): checkouts, heartbeats and
+    /// releases then need `Authorization: Bearer <checkout_token>` (401 otherwise; wrong tokens
+    /// are rate-limited per address), so a rogue machine on the network cannot take the seats.
+    /// Without it (the default) any client that reaches the server may check out.
+    pub checkout_token: Option<Secret>,
     /// Most writes committed in one transaction. Default 512.
     pub batch_max: usize,
     /// Failed-attempt rate limit (admin token guesses).
@@ -111,6 +118,7 @@ impl Default for FloatingConfig {
             admin_token: None,
             admin_token_file: None,
             metrics_token: None,
+            checkout_token: None,
             batch_max: 512,
             rate_limit: RateLimit::default(),
             tls: None,
@@ -158,6 +166,7 @@ impl FloatingConfig {
         env.parse("TOLLGATE_FLOATING_FLUSH_MS", &mut self.flush_interval_ms)?;
         env.admin_token(&mut self.admin_token, &mut self.admin_token_file);
         env.metrics_token(&mut self.metrics_token);
+        env.secret("TOLLGATE_FLOATING_CHECKOUT_TOKEN", &mut self.checkout_token);
         env.tls(&mut self.tls)?;
         env.log_format(&mut self.log_format)
     }
@@ -173,6 +182,7 @@ impl FloatingConfig {
             ));
         }
         check_token("metrics_token", self.metrics_token.as_ref())?;
+        check_token("checkout_token", self.checkout_token.as_ref())?;
         check_admin_token(self.admin_token.as_ref())
     }
 

@@ -181,6 +181,8 @@ pub struct Floating {
     admin: Arc<AdminAuth>,
     /// The metrics token check (open without `metrics_token`).
     metrics_auth: Arc<OptionalBearer>,
+    /// The lease routes' token check (open without `checkout_token`).
+    checkout_auth: Arc<OptionalBearer>,
     heartbeats: AtomicU64,
     /// Checkouts refused because the client id holds a live lease.
     takeovers_refused: AtomicU64,
@@ -272,9 +274,11 @@ impl Floating {
             observer: Arc::new(api::observer(
                 Arc::clone(&metrics),
                 Limiter::new(cfg.rate_limit),
+                cfg.checkout_token.is_some(),
             )),
             admin: Arc::new(AdminAuth::new(token.as_ref())),
             metrics_auth: Arc::new(OptionalBearer::new(cfg.metrics_token.as_ref(), "metrics")),
+            checkout_auth: Arc::new(OptionalBearer::new(cfg.checkout_token.as_ref(), "checkout")),
             cfg,
             clock,
             manager: Mutex::new(manager),

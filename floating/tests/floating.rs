@@ -22,8 +22,8 @@ use tollgate_core::{
 use tollgate_floating::{FloatingConfig, FloatingRunning, FloatingServer};
 use tollgate_protocol::floating as protocol;
 use tollgate_sdk::{
-    Clock, FloatingClient, FloatingConfig as ClientConfig, HostConfig, LeaseEvent, LicenseManager,
-    ManualClock, SdkError, SystemClock,
+    BearerToken, Clock, FloatingClient, FloatingConfig as ClientConfig, HostConfig, LeaseEvent,
+    LicenseManager, ManualClock, SdkError, SystemClock,
 };
 
 const ADMIN_TOKEN: &str = "floating-admin-token-0123456789";
@@ -126,6 +126,16 @@ impl World {
     }
 
     fn broker(&self, url: &str, name: &str, features: &[&str]) -> FloatingClient {
+        self.broker_with(url, name, features, |_| {})
+    }
+
+    fn broker_with(
+        &self,
+        url: &str,
+        name: &str,
+        features: &[&str],
+        tweak: impl FnOnce(&mut ClientConfig),
+    ) -> FloatingClient {
         let fp = Fingerprint::from_components(vec![Component::derive(
             ComponentKind::Operator,
             format!("host-of-{name}").as_bytes(),
@@ -137,6 +147,7 @@ impl World {
         cfg.client_name = name.into();
         cfg.retry_initial = Duration::from_millis(200);
         cfg.retry_max = Duration::from_millis(500);
+        tweak(&mut cfg);
         FloatingClient::with_parts(&self.host, cfg, &fp, Arc::new(SystemClock)).unwrap()
     }
 }
@@ -955,4 +966,46 @@ fn metrics_behind_a_token() {
     let (status, _) = admin(&url, "GET", "/metrics", Some(METRICS_TOKEN));
     assert_eq!(status, 200);
     assert_eq!(admin(&url, "GET", "/healthz", None).0, 200);
+}
+
+/// Issue 12 §2: with a `checkout_token`, a client without it (or with another one) is refused
+/// 401 on checkout, heartbeat and release, and takes no seat; a client with it is served.
+#[test]
+fn a_checkout_token_keeps_rogue_clients_out() {
+    const CHECKOUT_TOKEN: &str = "plant-7-checkout-token-0123";
+    let mut w = World::new(1, 0, 30, 1);
+    w.cfg.checkout_token = Some(tollgate_service_kit::Secret::new(CHECKOUT_TOKEN));
+    let server = w.start();
+    let url = server.url();
+    let with_token = |name: &str, token: &str| {
+        w.broker_with(&url, name, &["mqtt-server"], |c| {
+            c.checkout_token = Some(BearerToken::new(token).unwrap());
+        })
+    };
+    // No token: 401, typed, and no seat taken.
+    let rogue = w.broker(&url, "rogue", &["mqtt-server"]);
+    let e = rogue.checkout(|_| {}).map(|_| ()).unwrap_err();
+    assert!(
+        matches!(&e, SdkError::ServiceRefused { code: 401, name, .. } if name == "Unauthorized"),
+        "{e:?}"
+    );
+    // Another token: 401 as well.
+    let wrong = with_token("wrong", "another-token-0123456789");
+    assert_eq!(refused_code(wrong.checkout(|_| {})), 401);
+    // The right token: served, renewed and released.
+    let good = with_token("good", CHECKOUT_TOKEN);
+    let r = good.checkout_raw(None).unwrap();
+    good.heartbeat_raw(r.lease_id, &r.secret).unwrap();
+    // A rogue that learnt the lease id and secret still needs the token.
+    assert_eq!(
+        refused_code(rogue.heartbeat_raw(r.lease_id, &r.secret)),
+        401
+    );
+    assert_eq!(refused_code(rogue.release_raw(r.lease_id, &r.secret)), 401);
+    good.release_raw(r.lease_id, &r.secret).unwrap();
+    let lease = good.checkout(|_| {}).unwrap();
+    assert!(lease.has_feature("mqtt-server"));
+    // The token never reaches the client's Debug output.
+    assert!(!format!("{:?}", good.config()).contains(CHECKOUT_TOKEN));
+    lease.release().unwrap();
 }

@@ -65,7 +65,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::error::{Result, SdkError};
 use crate::fingerprint;
 use crate::manager::{HostConfig, LicenseManager};
-use crate::online::{OnlineClient, OnlineConfig};
+use crate::online::{BearerToken, OnlineClient, OnlineConfig};
 
 // ---------------------------------------------------------------------------------------------
 // The wire protocol, shared with the server (`tollgate-floating`) through `tollgate-protocol`
@@ -222,6 +222,9 @@ pub struct FloatingConfig {
     /// and this client's, and between the server's clock and this client's monotonic
     /// measure of it since the last token. Default 300 s.
     pub max_clock_skew: Duration,
+    /// The server's shared checkout token (its `checkout_token`), sent with every checkout,
+    /// heartbeat and release as `Authorization: Bearer <token>`. Default none.
+    pub checkout_token: Option<BearerToken>,
 }
 
 impl FloatingConfig {
@@ -242,6 +245,7 @@ impl FloatingConfig {
             retry_max: Duration::from_secs(30),
             root_certs_pem: None,
             max_clock_skew: Duration::from_secs(DEFAULT_MAX_CLOCK_SKEW_SECS),
+            checkout_token: None,
         }
     }
 }
@@ -411,6 +415,7 @@ impl FloatingClient {
         online.timeout = config.timeout;
         online.attempts = 1;
         online.root_certs_pem = config.root_certs_pem.clone();
+        online.bearer_token = config.checkout_token.clone();
         Ok(FloatingClient {
             http: OnlineClient::new(online)?,
             verifier: host.verifier()?,

@@ -107,6 +107,7 @@ pub use floating::{
 pub use gate::FeatureGate;
 pub use lease_holder::LeaseHolder;
 pub use manager::LicenseManager;
+pub use online::BearerToken;
 pub use status::{
     verify_usage_license, FeatureStatus, FingerprintMatch, LicenseInfo, LicenseState, MeterReading,
     Status, StatusError,
