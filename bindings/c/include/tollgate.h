@@ -1002,6 +1002,23 @@ tollgate_result tollgate_floating_new(const struct tollgate_config *config, cons
 tollgate_result tollgate_floating_new_instance(const struct tollgate_config *config, const char *server, size_t server_len, const char *features, size_t features_len, const char *instance, size_t instance_len, const uint8_t *root_certs_pem, size_t root_certs_pem_len, struct tollgate_floating **out);
 
 /**
+ * As `tollgate_floating_new_instance`, sending `checkout_token` (`checkout_token_len` bytes of
+ * visible ASCII, at most 1024; NULL: none) as `Authorization: Bearer <token>` with every
+ * checkout, heartbeat and release: the shared token of a server configured with
+ * `checkout_token`, which refuses clients without it with
+ * `TOLLGATE_ERR_SERVICE_REFUSED` (its code, 401 `Unauthorized`, in `tollgate_last_error`).
+ *
+ * Fails as `tollgate_floating_new_instance`, and with `TOLLGATE_ERR_INVALID_ARGUMENT` for an
+ * empty token, one over 1024 bytes, or one with spaces or non-ASCII characters.
+ *
+ * # Safety
+ *
+ * As `tollgate_floating_new_instance`; `checkout_token` is NULL or valid for
+ * `checkout_token_len` bytes.
+ */
+tollgate_result tollgate_floating_new_with_token(const struct tollgate_config *config, const char *server, size_t server_len, const char *features, size_t features_len, const char *instance, size_t instance_len, const char *checkout_token, size_t checkout_token_len, const uint8_t *root_certs_pem, size_t root_certs_pem_len, struct tollgate_floating **out);
+
+/**
  * Frees a client, releasing the lease it holds (best effort: when the server cannot be
  * reached, it reclaims the seats when the lease ends). NULL is ignored.
  *

@@ -4,7 +4,7 @@
 
 use std::ffi::c_char;
 
-use tollgate_sdk::{FloatingClient, FloatingConfig, LeaseHolder};
+use tollgate_sdk::{BearerToken, FloatingClient, FloatingConfig, LeaseHolder};
 
 use crate::boundary::{arg_bytes, arg_out, arg_ref, arg_str, result_boundary, value_boundary};
 use crate::config::tollgate_config;
@@ -100,11 +100,60 @@ pub unsafe extern "C" fn tollgate_floating_new_instance(
     root_certs_pem_len: usize,
     out: *mut *mut tollgate_floating,
 ) -> tollgate_result {
+    // SAFETY: the caller's guarantees, passed on; a NULL token is none.
+    unsafe {
+        tollgate_floating_new_with_token(
+            config,
+            server,
+            server_len,
+            features,
+            features_len,
+            instance,
+            instance_len,
+            std::ptr::null(),
+            0,
+            root_certs_pem,
+            root_certs_pem_len,
+            out,
+        )
+    }
+}
+
+/// As `tollgate_floating_new_instance`, sending `checkout_token` (`checkout_token_len` bytes of
+/// visible ASCII, at most 1024; NULL: none) as `Authorization: Bearer <token>` with every
+/// checkout, heartbeat and release: the shared token of a server configured with
+/// `checkout_token`, which refuses clients without it with
+/// `TOLLGATE_ERR_SERVICE_REFUSED` (its code, 401 `Unauthorized`, in `tollgate_last_error`).
+///
+/// Fails as `tollgate_floating_new_instance`, and with `TOLLGATE_ERR_INVALID_ARGUMENT` for an
+/// empty token, one over 1024 bytes, or one with spaces or non-ASCII characters.
+///
+/// # Safety
+///
+/// As `tollgate_floating_new_instance`; `checkout_token` is NULL or valid for
+/// `checkout_token_len` bytes.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn tollgate_floating_new_with_token(
+    config: *const tollgate_config,
+    server: *const c_char,
+    server_len: usize,
+    features: *const c_char,
+    features_len: usize,
+    instance: *const c_char,
+    instance_len: usize,
+    checkout_token: *const c_char,
+    checkout_token_len: usize,
+    root_certs_pem: *const u8,
+    root_certs_pem_len: usize,
+    out: *mut *mut tollgate_floating,
+) -> tollgate_result {
     result_boundary(|| {
         let out = arg_out(out)?;
         // SAFETY: the caller's guarantees on `config`, (`server`, `server_len`),
-        // (`features`, `features_len`) and (`instance`, `instance_len`).
-        let (config, server, features, instance) = unsafe {
+        // (`features`, `features_len`), (`instance`, `instance_len`) and
+        // (`checkout_token`, `checkout_token_len`).
+        let (config, server, features, instance, token) = unsafe {
             (
                 arg_ref(config)?,
                 arg_str(server, server_len)?,
@@ -114,11 +163,17 @@ pub unsafe extern "C" fn tollgate_floating_new_instance(
                 } else {
                     arg_str(instance, instance_len)?
                 },
+                if checkout_token.is_null() {
+                    None
+                } else {
+                    Some(arg_str(checkout_token, checkout_token_len)?)
+                },
             )
         };
         let names = features.split(',').map(str::trim).filter(|s| !s.is_empty());
         let mut floating = FloatingConfig::new(server, names);
         floating.set_instance(instance)?;
+        floating.checkout_token = token.map(BearerToken::new).transpose()?;
         if !root_certs_pem.is_null() {
             // SAFETY: the caller's guarantee on (`root_certs_pem`, `root_certs_pem_len`).
             floating.root_certs_pem =
