@@ -77,6 +77,22 @@ public final class FloatingClient implements AutoCloseable {
     public static FloatingClient create(HostConfig config, String serverUrl,
             byte[] rootCertificatesPem, List<String> features, String instance)
             throws LicenseException {
+        return create(config, serverUrl, rootCertificatesPem, features, instance, null);
+    }
+
+    /**
+     * As {@link #create(HostConfig, String, byte[], List, String)}, sending
+     * {@code checkoutToken} ({@code null}: none) as {@code Authorization: Bearer <token>} with
+     * every checkout, heartbeat and release: the shared token of a server configured with
+     * {@code checkout_token}, which refuses clients without it (231 with code 401 in the
+     * message).
+     *
+     * @throws LicenseException 211 {@code INVALID_ARGUMENT} also for a token that is empty,
+     *     over 1024 bytes, or has spaces or non-ASCII characters
+     */
+    public static FloatingClient create(HostConfig config, String serverUrl,
+            byte[] rootCertificatesPem, List<String> features, String instance,
+            String checkoutToken) throws LicenseException {
         Objects.requireNonNull(config, "config");
         Objects.requireNonNull(serverUrl, "serverUrl");
         Objects.requireNonNull(instance, "instance");
@@ -86,7 +102,7 @@ public final class FloatingClient implements AutoCloseable {
         }
         try {
             long handle = Native.floatingNew(serverUrl, rootCertificatesPem, names, instance,
-                    config.nativeHandle());
+                    checkoutToken, config.nativeHandle());
             return new FloatingClient(handle);
         } finally {
             Reference.reachabilityFence(config);
