@@ -5,7 +5,7 @@ use std::path::PathBuf;
 /// Everything that can go wrong in an [`crate::Authority`] call.
 ///
 /// Each variant has a stable numeric [`AuthorityError::code`] from 300 up (core errors keep
-/// their own codes, 100–127). A code never changes meaning; a retired variant's code is never
+/// their own codes, 100–128). A code never changes meaning; a retired variant's code is never
 /// reused. The CLI, the online service and the bindings report these numbers.
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
@@ -167,10 +167,18 @@ pub enum AuthorityError {
     /// The active signing key cannot be retired by the key list: rotate to a new key first.
     #[error("key {0} is the active signing key: rotate to a new key before retiring it")]
     RetireActiveKey(String),
+    /// A floating activation was asked for while another device holds an active floating
+    /// activation of the license: each floating license server lends all of the license's
+    /// `floating_seats`, so a second one would multiply them. Deactivate the other first.
+    #[error("activation {activation_id} already runs this license as a floating server")]
+    FloatingActivationExists {
+        /// The active floating activation.
+        activation_id: u64,
+    },
 }
 
 impl AuthorityError {
-    /// The stable numeric code of this error. Core errors keep their core code (100–127);
+    /// The stable numeric code of this error. Core errors keep their core code (100–128);
     /// authority errors are 300 and up.
     pub fn code(&self) -> u32 {
         match self {
@@ -205,6 +213,7 @@ impl AuthorityError {
             AuthorityError::NoRootKey => 328,
             AuthorityError::RootKeyExists => 329,
             AuthorityError::RetireActiveKey(_) => 330,
+            AuthorityError::FloatingActivationExists { .. } => 331,
             AuthorityError::Core(e) => e.code(),
         }
     }
@@ -258,6 +267,9 @@ impl AuthorityError {
             AuthorityError::NoRootKey => "no vendor root key",
             AuthorityError::RootKeyExists => "a vendor root key already exists",
             AuthorityError::RetireActiveKey(_) => "the active signing key cannot be retired",
+            AuthorityError::FloatingActivationExists { .. } => {
+                "another device already runs this license as a floating server"
+            }
             AuthorityError::Core(e) => e.message(),
         }
     }
@@ -297,6 +309,7 @@ impl AuthorityError {
             AuthorityError::NoRootKey => "NoRootKey",
             AuthorityError::RootKeyExists => "RootKeyExists",
             AuthorityError::RetireActiveKey(_) => "RetireActiveKey",
+            AuthorityError::FloatingActivationExists { .. } => "FloatingActivationExists",
             AuthorityError::Core(e) => e.name(),
         }
     }
@@ -401,6 +414,12 @@ mod tests {
         let codes: Vec<u32> = all.iter().map(AuthorityError::code).collect();
         let expected: Vec<u32> = (300..331).collect();
         assert_eq!(codes, expected);
+        // 324–330 are taken on the main line (LicenseSuspended …); this one is 331.
+        let exists = AuthorityError::FloatingActivationExists { activation_id: 1 };
+        assert_eq!(
+            (exists.code(), exists.name()),
+            (331, "FloatingActivationExists")
+        );
         let mut names: Vec<&str> = all.iter().map(AuthorityError::name).collect();
         for e in &all {
             assert!(!e.message().is_empty());

@@ -193,10 +193,15 @@ fn fulfil_in(
         });
     }
 
-    let (activation, new_activation) = match (
-        policy::next_seat(seat, freed_floor, claims.counter)?,
-        active,
-    ) {
+    let decision = policy::next_seat(seat, freed_floor, claims.counter)?;
+    if model == DeploymentModel::Floating {
+        let continues = match decision {
+            SeatDecision::Continue => active.map(|a| a.id),
+            SeatDecision::NewSeat => None,
+        };
+        policy::floating_single(continues, &tx.active_floating(lic.id)?)?;
+    }
+    let (activation, new_activation) = match (decision, active) {
         (SeatDecision::Continue, Some(a)) => (continue_activation(tx, a, req, model, now)?, false),
         _ => {
             policy::seats_available(tx.count_active(lic.id)?, grant.max_activations)?;

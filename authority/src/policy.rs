@@ -8,6 +8,7 @@
 //! |---|---|
 //! | may this grant answer a request for this product and model now? | [`admit`] |
 //! | is a seat free? | [`seats_available`] |
+//! | may this device run the license as a floating server? | [`floating_single`] |
 //! | the lowest counter a freed device key may come back with | [`freed_floor`] |
 //! | a refresh needs an active activation | [`refresh_needs_active`] |
 //! | the same request again: replay its answer, or refuse it as superseded? | [`replay`] |
@@ -147,6 +148,18 @@ pub fn seats_available(active: u64, max_activations: u32) -> Result<()> {
         });
     }
     Ok(())
+}
+
+/// Whether `activation` (the device's active activation, `None` for a new one) may be a
+/// floating activation, given the license's active floating activations `floating`: each
+/// floating license server lends all of the grant's `floating_seats`, so the license keeps the
+/// total within them by having at most one. Refuses with
+/// [`AuthorityError::FloatingActivationExists`] naming the other one.
+pub fn floating_single(activation: Option<u64>, floating: &[u64]) -> Result<()> {
+    match floating.iter().find(|id| Some(**id) != activation) {
+        Some(&activation_id) => Err(AuthorityError::FloatingActivationExists { activation_id }),
+        None => Ok(()),
+    }
 }
 
 /// The highest counter a device key used before its activations were freed, from each freed
@@ -384,6 +397,20 @@ mod tests {
         assert_eq!(rapid_transfer(Some((4, 939)), 1000, 60), None);
         // Freed "after" now (a clock difference between processes): not counted.
         assert_eq!(rapid_transfer(Some((4, 1001)), 1000, 60), None);
+    }
+
+    #[test]
+    fn one_floating_activation_per_license() {
+        assert!(floating_single(None, &[]).is_ok());
+        assert!(floating_single(Some(4), &[4]).is_ok());
+        assert!(matches!(
+            floating_single(None, &[4]),
+            Err(AuthorityError::FloatingActivationExists { activation_id: 4 })
+        ));
+        assert!(matches!(
+            floating_single(Some(5), &[4, 5]),
+            Err(AuthorityError::FloatingActivationExists { activation_id: 4 })
+        ));
     }
 
     #[test]

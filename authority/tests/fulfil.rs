@@ -531,3 +531,64 @@ fn refresh_mode_never_takes_a_seat() {
         .unwrap_err();
     assert!(matches!(err, AuthorityError::NoActiveActivation));
 }
+
+/// Issue 12 §2: a second floating activation of a license would let two floating servers each
+/// lend all of `floating_seats`. The authority keeps one: the second is refused (331) until the
+/// first is restored or deactivated, while other models still take their seats.
+#[test]
+fn a_second_floating_activation_is_refused() {
+    let (_d, mut v) = vendor();
+    let mut spec = chariot(3);
+    spec.models = Models::of(&[DeploymentModel::Floating, DeploymentModel::Offline]);
+    spec.floating_seats = 5;
+    let issued = v.issue(spec, T0).unwrap();
+    let (a, b) = (Host::new(1), Host::new(2));
+    let fa = v
+        .fulfil(&a.request(&issued.key, 1), DeploymentModel::Floating, T0)
+        .unwrap();
+    // The first floating server may come back (an upgrade or refresh round trip).
+    let again = v
+        .fulfil(
+            &a.request(&issued.key, 2),
+            DeploymentModel::Floating,
+            T0 + 1,
+        )
+        .unwrap();
+    assert_eq!(again.activation_id, fa.activation_id);
+    let err = v
+        .fulfil(
+            &b.request(&issued.key, 1),
+            DeploymentModel::Floating,
+            T0 + 2,
+        )
+        .unwrap_err();
+    assert!(
+        matches!(err, AuthorityError::FloatingActivationExists { activation_id } if activation_id == fa.activation_id),
+        "{err:?}"
+    );
+    assert_eq!((err.code(), err.name()), (331, "FloatingActivationExists"));
+    // Nothing was taken by the refusal; another model still gets a seat, but cannot turn
+    // itself into a second floating server either.
+    assert_eq!(v.get_license(1).unwrap().active_activations, 1);
+    v.fulfil(&b.request(&issued.key, 2), DeploymentModel::Offline, T0 + 3)
+        .unwrap();
+    let err = v
+        .fulfil(
+            &b.request(&issued.key, 3),
+            DeploymentModel::Floating,
+            T0 + 4,
+        )
+        .unwrap_err();
+    assert_eq!(err.code(), 331);
+    // Once the first is restored, the second may run the floating server.
+    v.restore(1, fa.activation_id, "server replaced", "support", T0 + 5)
+        .unwrap();
+    let fb = v
+        .fulfil(
+            &b.request(&issued.key, 4),
+            DeploymentModel::Floating,
+            T0 + 6,
+        )
+        .unwrap();
+    assert_eq!(fb.license_id, 1);
+}

@@ -167,8 +167,8 @@ impl From<SdkError> for Failure {
         };
         Failure {
             exit,
-            code: e.code(),
-            kind: e.name().into(),
+            code: e.result_code(),
+            kind: e.result_name().into(),
             message: e.to_string(),
         }
     }

@@ -133,7 +133,7 @@ fn host_verbs_over_the_online_service() {
     let list = ok(dir, &["--json", "vendor", "activations", "1"]);
     assert!(list.to_string().contains("deactivated"), "{list}");
 
-    // An unknown key: the vendor's refusal (exit 5) with the service's code.
+    // An unknown key: the vendor's refusal (exit 5) reported as the service's own code.
     let other = tollgate_core::LicenseKey::from_entropy(&[5; 15]).expose();
     let out = tollgate(
         dir,
@@ -141,7 +141,8 @@ fn host_verbs_over_the_online_service() {
     );
     assert_eq!(out.status.code(), Some(5));
     let err: Value = serde_json::from_slice(&out.stderr).unwrap();
-    assert_eq!(err["error"]["code"], 231);
+    assert_eq!(err["error"]["code"], 300);
+    assert_eq!(err["error"]["kind"], "UnknownKey");
     assert!(err["error"]["message"]
         .as_str()
         .unwrap()

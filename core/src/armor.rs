@@ -81,7 +81,7 @@ impl ArtifactType {
             ArtifactType::UsageRequest => b"tollgate/v1/usage-request\0",
             ArtifactType::UsageLicense => b"tollgate/v2/usage-license\0",
             ArtifactType::DeactivationCode => b"tollgate/v1/deactivation-code\0",
-            ArtifactType::Lease => b"tollgate/v1/lease-token\0",
+            ArtifactType::Lease => b"tollgate/v2/lease-token\0",
             ArtifactType::KeyCertificate => b"tollgate/v1/key-certificate\0",
             ArtifactType::KeyList => b"tollgate/v1/key-list\0",
         }
@@ -89,10 +89,11 @@ impl ArtifactType {
 
     /// The format version this library writes and reads for this type (the byte at offset 3).
     /// Each type is versioned on its own: the license and the usage license are at version 2
-    /// (the grant gained its policy fields), the others at version 1.
+    /// (the grant gained its policy fields), the lease token at version 2 (it answers the
+    /// client's nonce), the others at version 1.
     pub const fn version(self) -> u8 {
         match self {
-            ArtifactType::License | ArtifactType::UsageLicense => 2,
+            ArtifactType::License | ArtifactType::UsageLicense | ArtifactType::Lease => 2,
             _ => 1,
         }
     }
@@ -101,7 +102,7 @@ impl ArtifactType {
     /// distinct from corruption and from a version newer than this library.
     pub const fn retired_versions(self) -> &'static [u8] {
         match self {
-            ArtifactType::License | ArtifactType::UsageLicense => &[0, 1],
+            ArtifactType::License | ArtifactType::UsageLicense | ArtifactType::Lease => &[0, 1],
             _ => &[0],
         }
     }

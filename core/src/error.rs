@@ -70,6 +70,9 @@ pub enum Error {
     StaleKeyList,
     /// The artifact was issued outside the validity of its signing key's certificate.
     OutsideKeyValidity,
+    /// A lease token that does not answer this request: its nonce is not the one the client
+    /// sent with the checkout or heartbeat it answers (a replayed or stale token).
+    LeaseNonceMismatch,
 }
 
 impl Error {
@@ -104,6 +107,7 @@ impl Error {
             Error::KeyRetired => 125,
             Error::StaleKeyList => 126,
             Error::OutsideKeyValidity => 127,
+            Error::LeaseNonceMismatch => 128,
         }
     }
 
@@ -138,6 +142,7 @@ impl Error {
             Error::KeyRetired => "KeyRetired",
             Error::StaleKeyList => "StaleKeyList",
             Error::OutsideKeyValidity => "OutsideKeyValidity",
+            Error::LeaseNonceMismatch => "LeaseNonceMismatch",
         }
     }
 
@@ -172,11 +177,14 @@ impl Error {
             Error::KeyRetired => "the signing key was retired by the vendor",
             Error::StaleKeyList => "the key list is older than the one already applied",
             Error::OutsideKeyValidity => "the artifact was issued outside its signing key's validity",
+            Error::LeaseNonceMismatch => {
+                "the lease token does not answer this request: replayed or stale"
+            }
         }
     }
 
     /// Every variant, in code order; used by the bindings to export their tables.
-    pub const ALL: [Error; 28] = [
+    pub const ALL: [Error; 29] = [
         Error::ArmorPrefix,
         Error::ArmorEncoding,
         Error::ArmorChecksum,
@@ -205,6 +213,7 @@ impl Error {
         Error::KeyRetired,
         Error::StaleKeyList,
         Error::OutsideKeyValidity,
+        Error::LeaseNonceMismatch,
     ];
 }
 
@@ -230,7 +239,7 @@ mod tests {
     #[test]
     fn codes_are_unique_and_ordered() {
         let codes: alloc::vec::Vec<u32> = Error::ALL.iter().map(|e| e.code()).collect();
-        let expected: alloc::vec::Vec<u32> = (100..128).collect();
+        let expected: alloc::vec::Vec<u32> = (100..129).collect();
         assert_eq!(codes, expected);
     }
 }

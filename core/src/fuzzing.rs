@@ -682,6 +682,15 @@ pub fn lease(data: &[u8]) {
         let again = Lease::sign(lease.claims().clone(), &server).expect("accepted claims sign");
         assert_eq!(again.claims(), lease.claims());
         let c = lease.claims();
+        let ent = r
+            .verifier
+            .verify_lease_bytes_untimed(floating.as_bytes(), bytes, &c.client_id);
+        if let Ok(ent) = ent {
+            assert_eq!(ent.check_nonce(&c.nonce), Ok(()));
+            let mut replayed = c.nonce;
+            replayed[0] ^= 1;
+            assert_eq!(ent.check_nonce(&replayed), Err(Error::LeaseNonceMismatch));
+        }
         let mut other = c.client_id;
         other.0[0] ^= 1;
         assert_eq!(

@@ -26,6 +26,22 @@ use crate::model::{check_feature_name, MAX_FEATURES};
 /// Length of a [`ClientId`] in bytes.
 pub const CLIENT_ID_LEN: usize = 16;
 
+/// Length of a lease nonce ([`LeaseClaims::nonce`]) in bytes.
+pub const NONCE_LEN: usize = 16;
+
+/// The client's nonce of one checkout or heartbeat, echoed by the lease that answers it.
+pub type LeaseNonce = [u8; NONCE_LEN];
+
+/// Lower-case hex of a nonce, as sent over HTTP.
+pub fn nonce_to_hex(nonce: &LeaseNonce) -> String {
+    crate::hex_string(nonce)
+}
+
+/// Parses a nonce from 32 hex digits (either case).
+pub fn nonce_from_hex(s: &str) -> Option<LeaseNonce> {
+    ClientId::from_hex(s).map(|c| c.0)
+}
+
 /// The longest a lease that is not borrowed may run (`expires_at − issued_at`), in seconds: one
 /// hour. A lease is renewed by heartbeats well before it ends; a longer term is a *borrowed*
 /// lease, bounded by the license's [`crate::Grant::max_borrow_secs`].
@@ -105,6 +121,10 @@ pub struct LeaseClaims {
     pub activation_id: u64,
     /// The client the lease is for.
     pub client_id: ClientId,
+    /// The nonce the client sent with the checkout or heartbeat this token answers (fresh
+    /// random bytes per request), so that a token captured earlier cannot answer a later
+    /// request.
+    pub nonce: LeaseNonce,
     /// The leased feature set: 1–32 feature names, sorted and distinct.
     pub features: Vec<String>,
     /// A borrowed lease: a long term (days) for a client that goes offline, not renewed by
@@ -250,6 +270,7 @@ mod tests {
             license_id: 1003,
             activation_id: 3,
             client_id: ClientId([0xab; 16]),
+            nonce: [0x4e; 16],
             features: feature_set(["support", "mqtt-server", "support"]),
             borrowed: false,
             issued_at: 1_000,

@@ -97,7 +97,7 @@ pub use error::{Error, Result};
 pub use fingerprint::{Component, ComponentKind, Fingerprint, MatchDetail};
 pub use key::{KeyAuthSecret, LicenseKey};
 pub use keys::{DeviceKey, KeyId, Keyring, PublicKey, VendorSigningKey};
-pub use lease::{feature_set, ClientId, Lease, LeaseClaims};
+pub use lease::{feature_set, ClientId, Lease, LeaseClaims, LeaseNonce};
 pub use model::{DeploymentModel, Feature, FeatureKind, Grant, MeterPeriod, Models};
 pub use trust::{CertificateClaims, KeyCertificate, KeyList, TrustStore, MAX_RETIRED_KEYS};
 pub use verify::{Entitlement, FeatureState, LeaseEntitlement, Verifier};

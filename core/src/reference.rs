@@ -376,6 +376,8 @@ pub const FLOATING_SEATS: u32 = 5;
 pub const MAX_BORROW_SECS: u32 = 7 * 24 * 3600;
 /// The id of the reference lease.
 pub const LEASE_ID: u64 = 42;
+/// The nonce the reference broker sent with the checkout the reference lease answers.
+pub const LEASE_NONCE: crate::lease::LeaseNonce = [0x4e; 16];
 /// The instance name of the reference broker (empty: one broker on its host).
 pub const BROKER_INSTANCE: &str = "";
 /// The lease TTL of the reference server: 60 seconds.
@@ -435,6 +437,7 @@ pub fn lease_claims() -> Result<LeaseClaims> {
         license_id: FLOATING_LICENSE_ID,
         activation_id: FLOATING_ACTIVATION_ID,
         client_id: broker_client_id()?,
+        nonce: LEASE_NONCE,
         features: alloc::vec!["mqtt-server".into(), "support".into()],
         borrowed: false,
         issued_at: T_LEASE_ISSUED,

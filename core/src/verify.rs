@@ -184,11 +184,21 @@ impl Verifier {
         client: &ClientId,
         now: u64,
     ) -> Result<LeaseEntitlement> {
-        let ul = self.decode(floating_license)?;
-        let terms = self.floating_terms(ul)?;
-        let ent = Self::lease_entitlement(terms, |key| Lease::decode(lease, key), client)?;
+        let ent = self.verify_lease_bytes_untimed(floating_license, lease, client)?;
         ent.check_time(now)?;
         Ok(ent)
+    }
+
+    /// Like [`Verifier::verify_lease_untimed`], for the binary forms.
+    pub fn verify_lease_bytes_untimed(
+        &self,
+        floating_license: &[u8],
+        lease: &[u8],
+        client: &ClientId,
+    ) -> Result<LeaseEntitlement> {
+        let ul = self.decode(floating_license)?;
+        let terms = self.floating_terms(ul)?;
+        Self::lease_entitlement(terms, |key| Lease::decode(lease, key), client)
     }
 
     /// Everything [`Verifier::verify_lease`] checks except the time (step 4): for a client
@@ -267,6 +277,17 @@ impl LeaseEntitlement {
             key_id,
             lease,
         }
+    }
+
+    /// Checks that the lease answers the request that carried `nonce` (SPEC §13 F step 5a):
+    /// [`Error::LeaseNonceMismatch`] for a token that answers another request, such as one
+    /// captured earlier and replayed. A client checks this before the time, so that a
+    /// replayed token is reported as such whatever its times.
+    pub fn check_nonce(&self, nonce: &crate::lease::LeaseNonce) -> Result<()> {
+        if self.lease.nonce != *nonce {
+            return Err(Error::LeaseNonceMismatch);
+        }
+        Ok(())
     }
 
     /// Checks the floating license's window, then the lease's, at `now` (step 4 of

@@ -23,6 +23,7 @@ type App = State<Arc<Floating>>;
 pub const ROUTES: &[(&str, &str, &str)] = &[
     ("GET", "/healthz", "health"),
     ("GET", "/metrics", "metrics"),
+    ("GET", "/openapi.json", "openapi"),
     ("POST", "/v1/floating/checkout", "checkout"),
     ("POST", "/v1/floating/heartbeat", "heartbeat"),
     ("POST", "/v1/floating/release", "release"),
@@ -60,20 +61,27 @@ pub fn router(state: Arc<Floating>) -> Router {
         .route("/v1/floating/admin/license/request", post(admin_request))
         .route("/v1/floating/admin/license/install", post(admin_install));
     let admin = kit::admin_routes(admin, Arc::clone(&state.admin));
-    let routes = Router::new()
-        .route("/healthz", get(health))
-        .route("/metrics", get(metrics))
+    let metrics_route = Router::new().route("/metrics", get(metrics));
+    let metrics_route = kit::optional_bearer_routes(metrics_route, Arc::clone(&state.metrics_auth));
+    let leases = Router::new()
         .route("/v1/floating/checkout", post(checkout))
         .route("/v1/floating/heartbeat", post(heartbeat))
-        .route("/v1/floating/release", post(release))
+        .route("/v1/floating/release", post(release));
+    let leases = kit::optional_bearer_routes(leases, Arc::clone(&state.checkout_auth));
+    let routes = Router::new()
+        .route("/healthz", get(health))
+        .route("/openapi.json", get(openapi))
         .route("/v1/floating/license", get(license))
+        .merge(leases)
+        .merge(metrics_route)
         .merge(admin);
     kit::finish(routes, Arc::clone(&state.observer), 16 * 1024).with_state(state)
 }
 
-/// The observing middleware's settings: admin routes are rate-limited on wrong tokens, and
+/// The observing middleware's settings: admin routes and `/metrics` are rate-limited on wrong
+/// tokens, and so are the lease routes when a checkout token is set (`checkout_token`); and
 /// successful heartbeats (thousands a second) are not logged.
-pub(crate) fn observer(metrics: Arc<Metrics>, limiter: Limiter) -> Observer {
+pub(crate) fn observer(metrics: Arc<Metrics>, limiter: Limiter, checkout_token: bool) -> Observer {
     Observer {
         routes: ROUTES
             .iter()
@@ -81,7 +89,9 @@ pub(crate) fn observer(metrics: Arc<Metrics>, limiter: Limiter) -> Observer {
                 method,
                 path,
                 name,
-                limited: name.starts_with("admin_"),
+                limited: name.starts_with("admin_")
+                    || name == "metrics"
+                    || (checkout_token && matches!(name, "checkout" | "heartbeat" | "release")),
             })
             .collect(),
         metrics,
@@ -201,6 +211,14 @@ async fn health(State(app): App) -> Response {
     (status, Json(body)).into_response()
 }
 
+/// The OpenAPI document (`tollgate_protocol::floating::OPENAPI`).
+async fn openapi() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        tollgate_protocol::floating::OPENAPI,
+    )
+}
+
 async fn metrics(State(app): App) -> impl IntoResponse {
     let mut out = app.metrics.render();
     let leases = app.leases();
@@ -218,6 +236,11 @@ async fn metrics(State(app): App) -> impl IntoResponse {
         out,
         "# HELP tollgate_floating_heartbeats_total Heartbeats answered.\n# TYPE tollgate_floating_heartbeats_total counter\ntollgate_floating_heartbeats_total {}",
         app.heartbeats()
+    );
+    let _ = writeln!(
+        out,
+        "# HELP tollgate_floating_takeovers_refused_total Checkouts refused because the client id held a live lease (clones, rapid restarts).\n# TYPE tollgate_floating_takeovers_refused_total counter\ntollgate_floating_takeovers_refused_total {}",
+        app.takeovers_refused()
     );
     let _ = writeln!(
         out,

@@ -11,6 +11,8 @@
 //! flush_interval_ms = 1000                   # how often renewed leases are written
 //! clock_tolerance_secs = 2                   # how far the clock may step back
 //! admin_token_file = "/etc/tollgate/floating-admin-token"
+//! metrics_token = "…"                        # /metrics needs this bearer token (default: open)
+//! checkout_token = "…"                       # clients need this bearer token (default: open)
 //! log_format = "json"
 //!
 //! [tls]
@@ -29,6 +31,8 @@
 //! | `TOLLGATE_FLOATING_CULL_INTERVAL` | `cull_interval_secs` |
 //! | `TOLLGATE_FLOATING_FLUSH_MS` | `flush_interval_ms` |
 //! | `TOLLGATE_ADMIN_TOKEN`, `TOLLGATE_ADMIN_TOKEN_FILE` | `admin_token`, `admin_token_file` |
+//! | `TOLLGATE_METRICS_TOKEN` | `metrics_token` |
+//! | `TOLLGATE_FLOATING_CHECKOUT_TOKEN` | `checkout_token` |
 //! | `TOLLGATE_TLS_CERT`, `TOLLGATE_TLS_KEY` | `tls.*` |
 //! | `TOLLGATE_LOG_FORMAT` | `log_format` |
 //! | `TOLLGATE_LOG` | the log filter (default `info`) |
@@ -43,8 +47,8 @@ use tollgate_core::ComponentKind;
 use tollgate_sdk::HostConfig;
 
 use tollgate_service_kit::config::{
-    admin_token, check_admin_token, read_toml, ConfigError, EnvOverlay, LogFormat, RateLimit,
-    Secret, Tls,
+    admin_token, check_admin_token, check_token, read_toml, ConfigError, Connections, EnvOverlay,
+    LogFormat, RateLimit, Secret, Tls,
 };
 
 /// The floating server's configuration. Build it with [`FloatingConfig::load`] or set the
@@ -77,6 +81,14 @@ pub struct FloatingConfig {
     pub admin_token: Option<Secret>,
     /// A file holding the admin token.
     pub admin_token_file: Option<PathBuf>,
+    /// The bearer token `GET /metrics` requires (at least 16 characters); without it
+    /// `/metrics` is open, as `/healthz` is.
+    pub metrics_token: Option<Secret>,
+    /// A token shared with the clients (at least 16 characters): checkouts, heartbeats and
+    /// releases then need `Authorization: Bearer <checkout_token>` (401 otherwise; wrong tokens
+    /// are rate-limited per address), so a rogue machine on the network cannot take the seats.
+    /// Without it (the default) any client that reaches the server may check out.
+    pub checkout_token: Option<Secret>,
     /// Most writes committed in one transaction. Default 512.
     pub batch_max: usize,
     /// Failed-attempt rate limit (admin token guesses).
@@ -87,6 +99,8 @@ pub struct FloatingConfig {
     pub shutdown_grace_secs: u64,
     /// Log line format.
     pub log_format: LogFormat,
+    /// Connection limits: caps overall and per address, header-read and idle timeouts.
+    pub connections: Connections,
 }
 
 impl Default for FloatingConfig {
@@ -103,11 +117,14 @@ impl Default for FloatingConfig {
             clock_tolerance_secs: 2,
             admin_token: None,
             admin_token_file: None,
+            metrics_token: None,
+            checkout_token: None,
             batch_max: 512,
             rate_limit: RateLimit::default(),
             tls: None,
             shutdown_grace_secs: 10,
             log_format: LogFormat::Json,
+            connections: Connections::default(),
         }
     }
 }
@@ -148,6 +165,8 @@ impl FloatingConfig {
         )?;
         env.parse("TOLLGATE_FLOATING_FLUSH_MS", &mut self.flush_interval_ms)?;
         env.admin_token(&mut self.admin_token, &mut self.admin_token_file);
+        env.metrics_token(&mut self.metrics_token);
+        env.secret("TOLLGATE_FLOATING_CHECKOUT_TOKEN", &mut self.checkout_token);
         env.tls(&mut self.tls)?;
         env.log_format(&mut self.log_format)
     }
@@ -162,6 +181,8 @@ impl FloatingConfig {
                 "cull_interval_secs, flush_interval_ms and batch_max must be at least 1",
             ));
         }
+        check_token("metrics_token", self.metrics_token.as_ref())?;
+        check_token("checkout_token", self.checkout_token.as_ref())?;
         check_admin_token(self.admin_token.as_ref())
     }
 

@@ -11,10 +11,14 @@
 //! `mqtt-server` seats and two `support` seats. (The common case, every broker asking for the
 //! same set, is "N clients per feature set".)
 //!
-//! A client holds at most one lease: a checkout by a client that already holds one renews it
-//! with a new secret when it asks for the same set (a broker restarted after a crash gets its
-//! seat back instead of taking a second one), and replaces it when it asks for another set (the
-//! old seats count as free for the new set; if the new set does not fit, the old lease stays).
+//! A client holds at most one lease, and nobody takes over a live one: a checkout by a client
+//! id that holds a lease which has not ended is refused ([`Refusal::Held`]), whatever set it
+//! asks for. Only the holder of the lease's secret renews it (heartbeats) or releases it. So
+//! clones of a broker (the same fingerprint, hence the same client id) can no longer take turns
+//! on one seat by checking out in a loop, and nobody can release a victim's lease by checking
+//! it out under the victim's public client id. A broker restarted after a crash (its secret
+//! lost) gets a seat again when its old lease ends: at most one TTL. Once a client's lease has
+//! ended (even if not culled yet) its checkout replaces it (the old seats count as free).
 //! A borrowed lease holds its seats until it ends or is returned.
 
 use std::collections::{HashMap, HashSet};
@@ -54,6 +58,14 @@ pub struct LeaseRecord {
 pub enum Refusal {
     /// Every seat of this feature is taken.
     NoSeat(String),
+    /// The client id holds a live lease (a clone, or a restarted client that lost its
+    /// secret): it ends at `expires_at` unless its holder renews it.
+    Held {
+        /// The live lease.
+        lease_id: u64,
+        /// When it ends unless renewed.
+        expires_at: u64,
+    },
 }
 
 /// What a granted checkout did.
@@ -61,9 +73,7 @@ pub enum Refusal {
 pub enum Checkout {
     /// A new lease.
     New(LeaseRecord),
-    /// The client's lease for the same set, renewed with a new secret.
-    Renewed(LeaseRecord),
-    /// The client's lease for another set replaced by a new lease.
+    /// The client's ended lease (not culled yet) replaced by a new lease.
     Replaced {
         /// The lease given up.
         old: LeaseRecord,
@@ -76,7 +86,7 @@ impl Checkout {
     /// The lease the client now holds.
     pub fn lease(&self) -> &LeaseRecord {
         match self {
-            Checkout::New(l) | Checkout::Renewed(l) | Checkout::Replaced { new: l, .. } => l,
+            Checkout::New(l) | Checkout::Replaced { new: l, .. } => l,
         }
     }
 }
@@ -184,8 +194,8 @@ impl Table {
         self.leases.get(&id)
     }
 
-    /// Grants a checkout if every feature of the set has a free seat (`seats` per feature),
-    /// counting the client's own lease as given up.
+    /// Grants a checkout if the client holds no live lease and every feature of the set has a
+    /// free seat (`seats` per feature), counting the client's ended lease as given up.
     pub fn checkout(&mut self, spec: CheckoutSpec, seats: u32) -> Result<Checkout, Refusal> {
         let own = self
             .by_client
@@ -193,15 +203,11 @@ impl Table {
             .and_then(|id| self.leases.get(id))
             .cloned();
         if let Some(old) = &own {
-            if old.features == spec.features && old.borrowed == spec.borrowed {
-                let mut l = old.clone();
-                l.secret_digest = spec.secret_digest;
-                l.issued_at = spec.now;
-                l.expires_at = spec.expires_at;
-                l.client_name = spec.client_name;
-                l.address = spec.address;
-                self.leases.insert(l.id, l.clone());
-                return Ok(Checkout::Renewed(l));
+            if old.expires_at > spec.now {
+                return Err(Refusal::Held {
+                    lease_id: old.id,
+                    expires_at: old.expires_at,
+                });
             }
         }
         for f in &spec.features {
@@ -238,7 +244,6 @@ impl Table {
             Checkout::New(l) => {
                 self.remove(l.id);
             }
-            Checkout::Renewed(_) => {}
             Checkout::Replaced { old, new } => {
                 self.remove(new.id);
                 self.insert(old.clone());
@@ -339,12 +344,27 @@ mod tests {
     }
 
     #[test]
-    fn a_client_holds_one_lease() {
+    fn a_client_holds_one_lease_and_nobody_takes_over_a_live_one() {
         let mut t = Table::load(Vec::new(), 1);
-        let first = t.checkout(spec(1, &["a"], 0), 1).unwrap().lease().clone();
-        let again = t.checkout(spec(1, &["a"], 5), 1).unwrap();
-        assert!(matches!(&again, Checkout::Renewed(l) if l.id == first.id && l.issued_at == 5));
-        let other = t.checkout(spec(1, &["a", "b"], 6), 1).unwrap();
+        let first = t.checkout(spec(1, &["a"], 0), 2).unwrap().lease().clone();
+        // A clone (same client id), for the same set or another, while the lease is live.
+        for (features, now) in [(&["a"][..], 5), (&["a", "b"][..], 6), (&["a"][..], 59)] {
+            assert_eq!(
+                t.checkout(spec(1, features, now), 2),
+                Err(Refusal::Held {
+                    lease_id: first.id,
+                    expires_at: 60
+                })
+            );
+        }
+        assert_eq!(
+            t.get(first.id).unwrap().secret_digest,
+            [1; 32],
+            "secret kept"
+        );
+        assert_eq!((t.used("a"), t.used("b"), t.len()), (1, 0, 1));
+        // Ended (not culled yet): the client's checkout replaces it.
+        let other = t.checkout(spec(1, &["a", "b"], 60), 2).unwrap();
         assert!(
             matches!(&other, Checkout::Replaced { old, new } if old.id == first.id && new.id != first.id)
         );

@@ -55,12 +55,12 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use sha2::{Digest, Sha256};
 use tollgate_core::model::check_feature_name;
-use tollgate_core::{feature_set, ClientId, LeaseClaims};
+use tollgate_core::{feature_set, ClientId, LeaseClaims, LeaseNonce};
 use tollgate_protocol::floating::{
     self as protocol, CheckoutRequest, CheckoutResponse, LeaseRef, RenewResponse,
 };
 use tollgate_sdk::{Clock, LeaseSigner, LicenseManager, SystemClock};
-use tollgate_service_kit::http::{AdminAuth, Observer};
+use tollgate_service_kit::http::{AdminAuth, Observer, OptionalBearer};
 use tollgate_service_kit::{ApiError, Background, ConfigError, Limiter, Metrics};
 
 pub use config::FloatingConfig;
@@ -92,6 +92,18 @@ fn no_seat(feature: &str) -> ApiError {
         protocol::NO_SEAT,
         "NoSeat",
         format!("every seat of feature `{feature}` is taken"),
+    )
+}
+
+fn lease_held(lease_id: u64, expires_at: u64) -> ApiError {
+    refusal(
+        StatusCode::CONFLICT,
+        protocol::LEASE_HELD,
+        "LeaseHeld",
+        format!(
+            "this client id holds lease {lease_id}, live until {expires_at}: only the holder of \
+             its secret renews or releases it; a restarted client gets a seat when it ends"
+        ),
     )
 }
 
@@ -167,7 +179,13 @@ pub struct Floating {
     pub metrics: Arc<Metrics>,
     observer: Arc<Observer>,
     admin: Arc<AdminAuth>,
+    /// The metrics token check (open without `metrics_token`).
+    metrics_auth: Arc<OptionalBearer>,
+    /// The lease routes' token check (open without `checkout_token`).
+    checkout_auth: Arc<OptionalBearer>,
     heartbeats: AtomicU64,
+    /// Checkouts refused because the client id holds a live lease.
+    takeovers_refused: AtomicU64,
 }
 
 impl std::fmt::Debug for Floating {
@@ -178,6 +196,35 @@ impl std::fmt::Debug for Floating {
     }
 }
 
+/// Creates `dir` (and its parents) and makes it private to its owner (mode 0700 on Unix): the
+/// floating server's state directory holds its device key and its lease database.
+pub fn private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
+/// Creates `path` if missing, and makes it readable and writable by its owner only (mode 0600
+/// on Unix): the lease database holds the digests of the lease secrets.
+pub fn private_file(path: &std::path::Path) -> std::io::Result<()> {
+    let mut open = std::fs::OpenOptions::new();
+    open.create(true).append(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        open.mode(0o600);
+        drop(open.open(path)?);
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    #[cfg(not(unix))]
+    drop(open.open(path)?);
+    Ok(())
+}
+
 impl Floating {
     /// Opens the license state (locking `state_dir`), the lease database, and loads the leases
     /// in force.
@@ -185,7 +232,7 @@ impl Floating {
         cfg.validate()?;
         let token = cfg.admin_token()?;
         let host = cfg.host()?;
-        std::fs::create_dir_all(&cfg.state_dir)?;
+        private_dir(&cfg.state_dir)?;
         let manager = LicenseManager::open(host, &cfg.state_dir)
             .map_err(|e| std::io::Error::other(format!("license state: {e}")))?;
         let signer = match manager.lease_signer() {
@@ -195,7 +242,17 @@ impl Floating {
                 None
             }
         };
-        let (persist, loaded) = Persist::open(&cfg.database(), cfg.batch_max)?;
+        let db = cfg.database();
+        private_file(&db)?;
+        let (persist, loaded) = Persist::open(&db, cfg.batch_max)?;
+        for suffix in ["-wal", "-shm", "-journal"] {
+            let mut side = db.clone().into_os_string();
+            side.push(suffix);
+            let side = std::path::PathBuf::from(side);
+            if side.exists() {
+                private_file(&side)?;
+            }
+        }
         // Heartbeats reach the disk within one flush interval: a loaded lease may be that much
         // older than the token its client holds.
         let slack = cfg.flush_interval().as_secs() + 1;
@@ -217,8 +274,11 @@ impl Floating {
             observer: Arc::new(api::observer(
                 Arc::clone(&metrics),
                 Limiter::new(cfg.rate_limit),
+                cfg.checkout_token.is_some(),
             )),
             admin: Arc::new(AdminAuth::new(token.as_ref())),
+            metrics_auth: Arc::new(OptionalBearer::new(cfg.metrics_token.as_ref(), "metrics")),
+            checkout_auth: Arc::new(OptionalBearer::new(cfg.checkout_token.as_ref(), "checkout")),
             cfg,
             clock,
             manager: Mutex::new(manager),
@@ -229,6 +289,7 @@ impl Floating {
             rolled_back: AtomicBool::new(false),
             metrics,
             heartbeats: AtomicU64::new(0),
+            takeovers_refused: AtomicU64::new(0),
         };
         f.persist.queue(vec![Op::Audit(
             AuditEntry::new(now, "server", "server.started", None)
@@ -306,6 +367,7 @@ impl Floating {
     ) -> Result<CheckoutResponse, ApiError> {
         let client_id = ClientId::from_hex(&req.client_id)
             .ok_or_else(|| ApiError::bad_request("client_id must be 32 hex digits"))?;
+        let nonce = request_nonce(&req.nonce)?;
         let features = feature_set(req.features);
         if features.is_empty() || features.len() > tollgate_core::model::MAX_FEATURES {
             return Err(ApiError::bad_request("ask for 1-32 features"));
@@ -344,6 +406,7 @@ impl Floating {
         let mut raw = [0u8; 16];
         getrandom::fill(&mut raw).map_err(|_| ApiError::internal("no randomness"))?;
         let secret = hex::encode(raw);
+        let spec_address = address.clone();
         let spec = CheckoutSpec {
             client_id,
             client_name: req.client_name,
@@ -358,12 +421,29 @@ impl Floating {
             let mut t = self.table.lock().unwrap_or_else(|p| p.into_inner());
             let o = t
                 .checkout(spec, grant.floating_seats)
-                .map_err(|Refusal::NoSeat(f)| no_seat(&f))?;
+                .map_err(|r| match r {
+                    Refusal::NoSeat(f) => no_seat(&f),
+                    Refusal::Held {
+                        lease_id,
+                        expires_at,
+                    } => {
+                        self.takeovers_refused.fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!(
+                            lease_id,
+                            %client_id,
+                            address = %spec_address,
+                            expires_at,
+                            "lease.takeover_refused: a checkout by a client id that holds a \
+                             live lease (a clone, or a restart that lost its secret)"
+                        );
+                        lease_held(lease_id, expires_at)
+                    }
+                })?;
             (o, t.next_id())
         };
         let l = outcome.lease().clone();
         let lease = signer
-            .sign(claims(&l))
+            .sign(claims(&l, nonce))
             .map_err(|e| ApiError::internal(format!("cannot sign the lease: {e}")));
         let lease = match lease {
             Ok(v) => v,
@@ -378,7 +458,6 @@ impl Floating {
         let mut ops = vec![Op::NextId(next_id)];
         let action = match &outcome {
             Checkout::New(_) => "lease.checkout",
-            Checkout::Renewed(_) => "lease.renewed_by_checkout",
             Checkout::Replaced { old, .. } => {
                 ops.push(Op::Delete(old.id));
                 ops.push(Op::Audit(AuditEntry::new(
@@ -424,6 +503,7 @@ impl Floating {
 
     /// Handles a heartbeat: in memory only (see [`persist`]).
     pub fn heartbeat(&self, req: &LeaseRef) -> Result<RenewResponse, ApiError> {
+        let nonce = request_nonce(&req.nonce)?;
         let now = self.now_checked()?;
         let signer = self.signer(now)?;
         let d = digest(&req.secret);
@@ -433,7 +513,7 @@ impl Floating {
             .unwrap_or_else(|p| p.into_inner())
             .renew(req.lease_id, &d, now, self.cfg.ttl())
             .ok_or_else(lease_not_found)?;
-        let lease = signer.sign(claims(&l)).map_err(|e| match e {
+        let lease = signer.sign(claims(&l, nonce)).map_err(|e| match e {
             tollgate_sdk::SdkError::Core(tollgate_core::Error::LeaseNotGranted) => {
                 not_licensed_feature(&l.features.join(","))
             }
@@ -597,6 +677,12 @@ impl Floating {
             .map_err(|e| ApiError::internal(e.message()))
     }
 
+    /// Checkouts refused since start because the client id held a live lease (clones taking
+    /// turns, or rapid restarts).
+    pub fn takeovers_refused(&self) -> u64 {
+        self.takeovers_refused.load(Ordering::Relaxed)
+    }
+
     /// Heartbeats answered since start.
     pub fn heartbeats(&self) -> u64 {
         self.heartbeats.load(Ordering::Relaxed)
@@ -619,13 +705,21 @@ impl Floating {
     }
 }
 
-/// The claims of a lease record's token (license and activation are set by the signer).
-fn claims(l: &LeaseRecord) -> LeaseClaims {
+/// The client's nonce of a checkout or heartbeat: 32 hex digits, else a bad request.
+fn request_nonce(hex: &str) -> Result<LeaseNonce, ApiError> {
+    tollgate_core::lease::nonce_from_hex(hex)
+        .ok_or_else(|| ApiError::bad_request("nonce must be 32 hex digits"))
+}
+
+/// The claims of a lease record's token answering the request with `nonce` (license and
+/// activation are set by the signer).
+fn claims(l: &LeaseRecord, nonce: LeaseNonce) -> LeaseClaims {
     LeaseClaims {
         lease_id: l.id,
         license_id: 0,
         activation_id: 0,
         client_id: l.client_id,
+        nonce,
         features: l.features.clone(),
         borrowed: l.borrowed,
         issued_at: l.issued_at,
@@ -691,11 +785,12 @@ impl FloatingServer {
                 }
             })
         };
-        let served = tollgate_service_kit::serve::serve(
+        let served = tollgate_service_kit::serve::serve_limited(
             listener,
             app,
             cfg.tls.as_ref(),
             Duration::from_secs(cfg.shutdown_grace_secs),
+            tollgate_service_kit::ConnGuard::new(cfg.connections.limits()),
             shutdown,
         )
         .await;
@@ -733,4 +828,30 @@ pub type FloatingRunning = Background<StartError, Floating>;
 /// The default database path under a state directory.
 pub fn database_path(state_dir: &std::path::Path) -> PathBuf {
     state_dir.join("floating.sqlite")
+}
+
+#[cfg(test)]
+mod refusal_tests {
+    use super::*;
+
+    /// Each refusal's code and name are the clients' row for that code (which the bindings
+    /// report as their own result code), with the status the client expects.
+    #[test]
+    fn refusals_match_the_sdk_table() {
+        let all = [
+            (no_seat("f"), StatusCode::CONFLICT),
+            (not_licensed_feature("f"), StatusCode::FORBIDDEN),
+            (lease_not_found(), StatusCode::NOT_FOUND),
+            (borrow_not_allowed(String::new()), StatusCode::FORBIDDEN),
+            (not_licensed(String::new()), StatusCode::SERVICE_UNAVAILABLE),
+            (clock_rollback(1, 2), StatusCode::SERVICE_UNAVAILABLE),
+            (lease_held(1, 2), StatusCode::CONFLICT),
+        ];
+        let codes: Vec<u32> = all.iter().map(|(e, _)| e.code).collect();
+        assert_eq!(codes, (340..=346).collect::<Vec<u32>>());
+        for (e, status) in all {
+            let row = tollgate_sdk::service_refusal_info(e.code).unwrap();
+            assert_eq!((e.name, e.status), (row.name, status), "{}", e.code);
+        }
+    }
 }

@@ -118,13 +118,14 @@ fn read_text(arg: &str) -> Result<String, String> {
 fn manager(config: Option<PathBuf>) -> Result<tollgate_sdk::LicenseManager, String> {
     let cfg = FloatingConfig::load(config.as_deref()).map_err(|e| e.to_string())?;
     let host = cfg.host().map_err(|e| e.to_string())?;
-    std::fs::create_dir_all(&cfg.state_dir).map_err(|e| e.to_string())?;
+    tollgate_floating::private_dir(&cfg.state_dir).map_err(|e| e.to_string())?;
     tollgate_sdk::LicenseManager::open(host, &cfg.state_dir).map_err(|e| e.to_string())
 }
 
 fn serve(config: Option<PathBuf>) -> Result<(), String> {
     let cfg = FloatingConfig::load(config.as_deref()).map_err(|e| e.to_string())?;
     init_logging(cfg.log_format);
+    tollgate_service_kit::raise_nofile_limit(&cfg.connections.limits());
     let listener = std::net::TcpListener::bind(cfg.listen).map_err(|e| e.to_string())?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let server = FloatingServer::open(cfg).map_err(|e| e.to_string())?;

@@ -80,7 +80,7 @@ pub struct AuditEntry {
     pub at: u64,
     /// Who: `client`, `admin`, `server`.
     pub actor: String,
-    /// What: `lease.checkout`, `lease.renewed_by_checkout`, `lease.replaced`,
+    /// What: `lease.checkout`, `lease.replaced`,
     /// `lease.released`, `lease.force_released`, `lease.expired`, `clock.rollback`,
     /// `clock.recovered`, `license.installed`, `license.renewal_requested`, `server.started`.
     pub action: String,

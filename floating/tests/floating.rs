@@ -3,6 +3,7 @@
 //! Leases are short (seconds) so that the suite stays fast; no assertion here is about speed.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -21,8 +22,8 @@ use tollgate_core::{
 use tollgate_floating::{FloatingConfig, FloatingRunning, FloatingServer};
 use tollgate_protocol::floating as protocol;
 use tollgate_sdk::{
-    Clock, FloatingClient, FloatingConfig as ClientConfig, HostConfig, LeaseEvent, LicenseManager,
-    ManualClock, SdkError, SystemClock,
+    BearerToken, Clock, FloatingClient, FloatingConfig as ClientConfig, HostConfig, LeaseEvent,
+    LicenseManager, ManualClock, SdkError, SystemClock,
 };
 
 const ADMIN_TOKEN: &str = "floating-admin-token-0123456789";
@@ -140,6 +141,16 @@ impl World {
     }
 
     fn broker(&self, url: &str, name: &str, features: &[&str]) -> FloatingClient {
+        self.broker_with(url, name, features, |_| {})
+    }
+
+    fn broker_with(
+        &self,
+        url: &str,
+        name: &str,
+        features: &[&str],
+        tweak: impl FnOnce(&mut ClientConfig),
+    ) -> FloatingClient {
         let fp = Fingerprint::from_components(vec![Component::derive(
             ComponentKind::Operator,
             format!("host-of-{name}").as_bytes(),
@@ -151,6 +162,7 @@ impl World {
         cfg.client_name = name.into();
         cfg.retry_initial = Duration::from_millis(200);
         cfg.retry_max = Duration::from_millis(500);
+        tweak(&mut cfg);
         FloatingClient::with_parts(&self.host, cfg, &fp, Arc::new(SystemClock)).unwrap()
     }
 }
@@ -199,8 +211,9 @@ fn unavailable(r: Result<impl std::fmt::Debug, SdkError>, says: &str) {
     match r {
         Err(SdkError::ServiceUnavailable {
             status: 503,
+            code,
             message,
-        }) if message.contains(says) => {}
+        }) if message.contains(says) && (code == 344 || code == 345) => {}
         other => panic!("expected a 503 saying {says:?}, got {other:?}"),
     }
 }
@@ -241,7 +254,16 @@ fn n_plus_one_brokers_the_last_is_refused() {
         assert!(!l.has_feature("iot-bridge-snowflake"));
     }
     let fourth = w.broker(&url, "broker-3", &["mqtt-server"]);
-    assert_eq!(refused_code(fourth.checkout(|_| {})), protocol::NO_SEAT);
+    // The refusal is typed and carries the server's code, which the bindings and the CLI
+    // report as their own result code.
+    let no_seat = fourth.checkout(|_| {}).map(|_| ()).unwrap_err();
+    assert_eq!(
+        (no_seat.code(), no_seat.result_code(), no_seat.result_name()),
+        (231, 340, "NoSeat")
+    );
+    assert!(
+        matches!(&no_seat, SdkError::ServiceRefused { code: 340, name, .. } if name == "NoSeat")
+    );
     // A feature set with a free feature of its own still needs a seat of every feature.
     assert_eq!(
         refused_code(w.broker(&url, "broker-4", &["support"]).checkout(|_| {})),
@@ -252,12 +274,16 @@ fn n_plus_one_brokers_the_last_is_refused() {
         refused_code(w.broker(&url, "broker-5", &["opc-ua"]).checkout(|_| {})),
         protocol::FEATURE_NOT_LICENSED
     );
-    // The same broker checking out again gets its own seat back, not a new one.
-    let again = w
-        .broker(&url, "broker-0", &["mqtt-server", "support"])
-        .checkout(|_| {})
-        .unwrap();
-    assert_eq!(again.lease_id(), leases[0].lease_id());
+    // The same client id checking out again (a clone, or a restart that lost the secret)
+    // neither gets a second seat nor takes over the live lease.
+    assert_eq!(
+        refused_code(
+            w.broker(&url, "broker-0", &["mqtt-server", "support"])
+                .checkout(|_| {})
+        ),
+        protocol::LEASE_HELD
+    );
+    assert!(leases[0].has_feature("mqtt-server"));
     assert_eq!(server.state().used("mqtt-server"), 3);
     // A release frees the seat at once.
     let mut leases = leases;
@@ -265,7 +291,6 @@ fn n_plus_one_brokers_the_last_is_refused() {
     let fourth = fourth.checkout(|_| {}).unwrap();
     assert!(fourth.has_feature("mqtt-server"));
     assert_eq!(server.state().used("mqtt-server"), 3);
-    drop(again);
 }
 
 #[test]
@@ -333,6 +358,28 @@ fn a_killed_broker_frees_its_seat_within_the_ttl_and_the_cull_interval() {
         .map(|a| a["action"].as_str().unwrap())
         .collect();
     assert!(actions.contains(&"lease.expired"), "{actions:?}");
+}
+
+/// Issue 12 §3: the state directory (device key, lease database) is private to the server's
+/// user: 0700, and the database 0600 (they were 0755 and 0644).
+#[cfg(unix)]
+#[test]
+fn the_state_directory_and_database_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let w = World::new(1, 0, 30, 1);
+    let server = w.start();
+    w.broker(&server.url(), "a", &["mqtt-server"])
+        .checkout_raw(None)
+        .unwrap();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&w.cfg.state_dir), 0o700);
+    assert_eq!(mode(&w.cfg.database()), 0o600);
+    for suffix in ["-wal", "-shm"] {
+        let side = w.cfg.state_dir.join(format!("floating.sqlite{suffix}"));
+        if side.exists() {
+            assert_eq!(mode(&side), 0o600, "{suffix}");
+        }
+    }
 }
 
 #[test]
@@ -478,6 +525,152 @@ fn fake_server(body: String) -> String {
         }
     });
     url
+}
+
+/// Issue 12 §1, the replay attack: a checkout answer captured from the real server, its lease
+/// released (and, for the server, gone), served again by a proxy for every request. The old
+/// client took the token's `issued_at` as the time and stayed licensed; the token now answers
+/// no request the client makes.
+#[test]
+fn a_replayed_checkout_answer_is_refused() {
+    let w = World::new(1, 0, 30, 1);
+    let server = w.start();
+    let url = server.url();
+    let victim = w.broker(&url, "a", &["mqtt-server"]);
+    let captured = victim.checkout_raw(None).unwrap();
+    victim
+        .release_raw(captured.lease_id, &captured.secret)
+        .unwrap();
+    // The seat is free again: another broker takes it.
+    let other = w.broker(&url, "b", &["mqtt-server"]);
+    let _held = other.checkout(|_| {}).unwrap();
+    let proxy = fake_server(serde_json::to_string(&captured).unwrap());
+    let replayed = w.broker(&proxy, "a", &["mqtt-server"]);
+    for _ in 0..3 {
+        match replayed.checkout(|_| {}) {
+            Err(SdkError::Core(CoreError::LeaseNonceMismatch)) => {}
+            other => panic!("a replayed lease must be refused, got {other:?}"),
+        }
+    }
+    match replayed.borrow(60) {
+        Err(SdkError::Core(CoreError::LeaseNonceMismatch)) => {}
+        other => panic!("a replayed lease must be refused, got {other:?}"),
+    }
+    assert_eq!(CoreError::LeaseNonceMismatch.code(), 128);
+}
+
+/// Issue 12 §2, clones and stolen releases: three brokers with one fingerprint (one client id)
+/// used to take turns on one seat, each checkout re-issuing the lease under a new secret, and
+/// anyone could check out under a victim's public client id and release its lease. A live
+/// lease is now taken over by nobody (346, counted in the metrics); the restarted holder gets
+/// a seat again within one TTL.
+#[test]
+fn clones_cannot_take_turns_on_one_seat_nor_release_it() {
+    let ttl = 3;
+    let w = World::new(1, 0, ttl, 1);
+    let server = w.start();
+    let url = server.url();
+    let original = w.broker(&url, "a", &["mqtt-server"]);
+    // The holder: a raw checkout and heartbeats by hand, so that it can "crash" below.
+    let held = original.checkout_raw(None).unwrap();
+    let id = held.lease_id;
+    for _ in 0..3 {
+        let clone = w.broker(&url, "a", &["mqtt-server"]);
+        assert_eq!(clone.client_id(), original.client_id());
+        assert_eq!(refused_code(clone.checkout(|_| {})), protocol::LEASE_HELD);
+        // Nor with another feature set.
+        let other_set = w.broker(&url, "a", &["mqtt-server", "support"]);
+        assert_eq!(
+            refused_code(other_set.checkout_raw(None)),
+            protocol::LEASE_HELD
+        );
+        // Without the secret there is no release either.
+        assert_eq!(
+            refused_code(clone.release_raw(id, "00000000000000000000000000000000")),
+            protocol::LEASE_NOT_FOUND
+        );
+    }
+    // The holder renews with its secret as before.
+    original.heartbeat_raw(id, &held.secret).unwrap();
+    let leases = server.state().leases();
+    assert_eq!(leases.len(), 1);
+    assert_eq!(leases[0].id, id);
+    assert_eq!(server.state().takeovers_refused(), 6);
+    let (_, metrics) = {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let mut r = agent.get(format!("{url}/metrics")).call().unwrap();
+        (r.status(), r.body_mut().read_to_string().unwrap())
+    };
+    assert!(
+        metrics.contains("tollgate_floating_takeovers_refused_total 6"),
+        "{metrics}"
+    );
+    // The holder crashes (no release, its secret lost): the restarted broker gets its seat
+    // back once the old lease ends, within one TTL.
+    let restarted = w.broker(&url, "a", &["mqtt-server"]);
+    let crashed = Instant::now();
+    let lease = loop {
+        match restarted.checkout(|_| {}) {
+            Ok(l) => break l,
+            Err(SdkError::ServiceRefused { code, .. }) if code == protocol::LEASE_HELD => {
+                assert!(
+                    crashed.elapsed() < Duration::from_secs(ttl + 5),
+                    "never freed"
+                );
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Err(e) => panic!("{e}"),
+        }
+    };
+    assert!(lease.has_feature("mqtt-server"));
+}
+
+/// Issue 12 §1: a client refuses a token older than the last one it accepted (here the
+/// server's clock stepped back by a second, within the server's own tolerance).
+#[test]
+fn a_token_older_than_the_last_accepted_is_refused() {
+    let w = World::new(2, 0, 60, 1);
+    let t = now();
+    let clock = Arc::new(ManualClock::new(t));
+    let server = w.start_on(TcpListener::bind("127.0.0.1:0").unwrap(), clock.clone());
+    let a = w.broker(&server.url(), "a", &["mqtt-server"]);
+    a.checkout(|_| {}).unwrap().release().unwrap();
+    clock.set(t - 1);
+    match a.checkout(|_| {}) {
+        Err(SdkError::BadResponse { reason }) => {
+            assert!(reason.contains("before the last one accepted"), "{reason}");
+        }
+        other => panic!("expected an older token to be refused, got {other:?}"),
+    }
+    // The server's clock moves on: accepted again.
+    clock.set(t + 1);
+    a.checkout(|_| {}).unwrap().release().unwrap();
+}
+
+/// Issue 12 §1: the client's clock bounds the server's. A server whose clock is an hour off
+/// (set back or ahead) lends nothing this client accepts; within the tolerance it does.
+#[test]
+fn a_server_clock_far_from_the_clients_is_refused() {
+    let w = World::new(2, 0, 60, 1);
+    let clock = Arc::new(ManualClock::new(now() + 100));
+    let server = w.start_on(TcpListener::bind("127.0.0.1:0").unwrap(), clock.clone());
+    let url = server.url();
+    let a = w.broker(&url, "a", &["mqtt-server"]);
+    // Within the default tolerance (300 s): accepted, and checked at the server's time.
+    let lease = a.checkout(|_| {}).unwrap();
+    assert!(lease.has_feature("mqtt-server"));
+    lease.release().unwrap();
+    // An hour off: refused.
+    clock.set(now() + 3600);
+    match a.checkout(|_| {}) {
+        Err(SdkError::BadResponse { reason }) => {
+            assert!(reason.contains("server's clock"), "{reason}");
+        }
+        other => panic!("expected a clock refusal, got {other:?}"),
+    }
 }
 
 #[test]
@@ -634,4 +827,197 @@ fn a_clock_that_goes_back_stops_the_leases() {
         .collect();
     assert!(actions.contains(&"clock.rollback") && actions.contains(&"clock.recovered"));
     drop(server);
+}
+
+/// Opens a TCP connection to `addr` from the loopback address `from` (another "client").
+fn connect_from(from: [u8; 4], addr: std::net::SocketAddr) -> std::net::TcpStream {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let s = tokio::net::TcpSocket::new_v4().unwrap();
+        s.bind(std::net::SocketAddr::from((from, 0))).unwrap();
+        s.connect(addr).await.unwrap().into_std().unwrap()
+    })
+}
+
+/// Whether the server closed `s` (EOF or reset) within a bounded wait.
+fn closed_by_server(s: &mut std::net::TcpStream) -> bool {
+    use std::io::Read;
+    s.set_nonblocking(false).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut b = [0u8; 64];
+    match s.read(&mut b) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(e) => matches!(
+            e.kind(),
+            std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted
+        ),
+    }
+}
+
+/// Issue 12 §3: one address holding more idle and slow-header connections than the caps
+/// cannot stop `/healthz` or a real checkout from another address; connections over the
+/// per-address cap are closed at once, idle and slow-header ones after their timeouts.
+#[cfg(target_os = "linux")]
+#[test]
+fn hostile_connections_do_not_starve_the_server() {
+    use std::io::Write;
+    let mut w = World::new(1, 0, 30, 1);
+    w.cfg.connections = tollgate_service_kit::Connections {
+        max_connections: 16,
+        max_per_address: 4,
+        header_read_timeout_secs: 2,
+        idle_timeout_secs: 2,
+    };
+    let server = w.start();
+    let addr = server.addr();
+    // The attacker, from 127.0.0.2: 4 slow-header connections, then 8 more idle ones.
+    let mut slow: Vec<_> = (0..4).map(|_| connect_from([127, 0, 0, 2], addr)).collect();
+    for s in &mut slow {
+        s.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n")
+            .unwrap();
+    }
+    let mut extra: Vec<_> = (0..8).map(|_| connect_from([127, 0, 0, 2], addr)).collect();
+    // Over the per-address cap: closed at once.
+    for s in &mut extra {
+        assert!(closed_by_server(s), "a connection over the cap stayed open");
+    }
+    // Another address is served meanwhile: the health check and a real checkout.
+    let (status, health) = admin(&server.url(), "GET", "/healthz", None);
+    assert_eq!(status, 200, "{health}");
+    let lease = w
+        .broker(&server.url(), "a", &["mqtt-server"])
+        .checkout(|_| {})
+        .unwrap();
+    assert!(lease.has_feature("mqtt-server"));
+    // The slow-header connections are dropped by the header-read or idle timeout.
+    for s in &mut slow {
+        assert!(closed_by_server(s), "a slow-header connection stayed open");
+    }
+    lease.release().unwrap();
+}
+
+/// The `.route("PATH", get(..))` / `post(..)` calls in the router's source.
+fn routes_in_router_source() -> BTreeSet<(String, String)> {
+    let src = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/api.rs")).unwrap();
+    let body = &src[src.find("pub fn router(").unwrap()..];
+    let body = &body[..body.find("\n}\n").unwrap()];
+    let mut out = BTreeSet::new();
+    let mut rest = body;
+    while let Some(i) = rest.find(".route(") {
+        rest = &rest[i + ".route(".len()..];
+        let start = rest.find('"').unwrap() + 1;
+        let len = rest[start..].find('"').unwrap();
+        let path = rest[start..start + len].to_owned();
+        let handler = rest[start + len..].trim_start_matches(['"', ',', ' ', '\n']);
+        let method = &handler[..handler.find('(').unwrap()];
+        out.insert((method.to_uppercase(), path));
+    }
+    out
+}
+
+fn documented_routes() -> BTreeSet<(String, String)> {
+    let doc: Value = serde_json::from_str(protocol::OPENAPI).unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let mut out = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            out.insert((method.to_uppercase(), path.clone()));
+        }
+    }
+    out
+}
+
+#[test]
+fn every_floating_route_is_in_the_openapi_document() {
+    let table: BTreeSet<(String, String)> = tollgate_floating::api::ROUTES
+        .iter()
+        .map(|&(m, p, _)| (m.to_owned(), p.to_owned()))
+        .collect();
+    assert_eq!(table.len(), 13);
+    assert_eq!(routes_in_router_source(), table, "the router and ROUTES");
+    assert_eq!(documented_routes(), table, "floating.json and ROUTES");
+
+    // Served as is, and every documented route is routed on the live server.
+    let w = World::new(1, 0, 30, 1);
+    let server = w.start();
+    let url = server.url();
+    let (status, served) = admin(&url, "GET", "/openapi.json", None);
+    assert_eq!(status, 200);
+    assert_eq!(
+        served,
+        serde_json::from_str::<Value>(protocol::OPENAPI).unwrap()
+    );
+    for (method, path) in documented_routes() {
+        let concrete = path.replace("{id}", "1");
+        let (status, body) = admin(&url, &method, &concrete, Some(ADMIN_TOKEN));
+        assert!(
+            !(status == 404 && body["error"]["code"] == 404),
+            "{method} {path} is not routed: {status} {body}"
+        );
+        assert_ne!(status, 405, "{method} {path}");
+    }
+}
+
+/// With `metrics_token` set, `/metrics` needs it as a bearer token (401 without it or with a
+/// wrong one, 200 with it); `/healthz` stays open.
+#[test]
+fn metrics_behind_a_token() {
+    const METRICS_TOKEN: &str = "floating-metrics-token-0123";
+    let mut w = World::new(1, 0, 30, 1);
+    w.cfg.metrics_token = Some(tollgate_service_kit::Secret::new(METRICS_TOKEN));
+    let server = w.start();
+    let url = server.url();
+    let (status, body) = admin(&url, "GET", "/metrics", None);
+    assert_eq!((status, body["error"]["code"].as_u64()), (401, Some(401)));
+    let (status, _) = admin(&url, "GET", "/metrics", Some("wrong-token-0123456789"));
+    assert_eq!(status, 401);
+    let (status, _) = admin(&url, "GET", "/metrics", Some(METRICS_TOKEN));
+    assert_eq!(status, 200);
+    assert_eq!(admin(&url, "GET", "/healthz", None).0, 200);
+}
+
+/// Issue 12 §2: with a `checkout_token`, a client without it (or with another one) is refused
+/// 401 on checkout, heartbeat and release, and takes no seat; a client with it is served.
+#[test]
+fn a_checkout_token_keeps_rogue_clients_out() {
+    const CHECKOUT_TOKEN: &str = "plant-7-checkout-token-0123";
+    let mut w = World::new(1, 0, 30, 1);
+    w.cfg.checkout_token = Some(tollgate_service_kit::Secret::new(CHECKOUT_TOKEN));
+    let server = w.start();
+    let url = server.url();
+    let with_token = |name: &str, token: &str| {
+        w.broker_with(&url, name, &["mqtt-server"], |c| {
+            c.checkout_token = Some(BearerToken::new(token).unwrap());
+        })
+    };
+    // No token: 401, typed, and no seat taken.
+    let rogue = w.broker(&url, "rogue", &["mqtt-server"]);
+    let e = rogue.checkout(|_| {}).map(|_| ()).unwrap_err();
+    assert!(
+        matches!(&e, SdkError::ServiceRefused { code: 401, name, .. } if name == "Unauthorized"),
+        "{e:?}"
+    );
+    // Another token: 401 as well.
+    let wrong = with_token("wrong", "another-token-0123456789");
+    assert_eq!(refused_code(wrong.checkout(|_| {})), 401);
+    // The right token: served, renewed and released.
+    let good = with_token("good", CHECKOUT_TOKEN);
+    let r = good.checkout_raw(None).unwrap();
+    good.heartbeat_raw(r.lease_id, &r.secret).unwrap();
+    // A rogue that learnt the lease id and secret still needs the token.
+    assert_eq!(
+        refused_code(rogue.heartbeat_raw(r.lease_id, &r.secret)),
+        401
+    );
+    assert_eq!(refused_code(rogue.release_raw(r.lease_id, &r.secret)), 401);
+    good.release_raw(r.lease_id, &r.secret).unwrap();
+    let lease = good.checkout(|_| {}).unwrap();
+    assert!(lease.has_feature("mqtt-server"));
+    // The token never reaches the client's Debug output.
+    assert!(!format!("{:?}", good.config()).contains(CHECKOUT_TOKEN));
+    lease.release().unwrap();
 }

@@ -1,8 +1,12 @@
 //! The floating license server's HTTP protocol (`tollgate-floating`, and the SDK's
-//! `FloatingClient`): paths, JSON bodies, and the server's stable refusal codes (340–345,
+//! `FloatingClient`): paths, JSON bodies, and the server's stable refusal codes (340–346,
 //! reported by the client as `SdkError::ServiceRefused`).
 
 use serde::{Deserialize, Serialize};
+
+/// The OpenAPI 3 document of the floating server (lease, admin and operations routes), served
+/// at `/openapi.json`. `tollgate-floating`'s tests check it against the router, route by route.
+pub const OPENAPI: &str = include_str!("../openapi/floating.json");
 
 /// `POST /v1/floating/checkout`.
 pub const CHECKOUT: &str = "/v1/floating/checkout";
@@ -26,6 +30,10 @@ pub const NOT_LICENSED: u32 = 344;
 /// 345: the server's clock went backwards; it issues no leases until it is right again
 /// (HTTP 503).
 pub const CLOCK_ROLLBACK: u32 = 345;
+/// 346: this client id holds a live lease, and only the holder of its secret renews or
+/// releases it: a clone of the client (same fingerprint and instance), or the client
+/// restarted without its secret, which gets a seat when the old lease ends (HTTP 409).
+pub const LEASE_HELD: u32 = 346;
 
 /// A checkout: which client wants which features.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,6 +49,11 @@ pub struct CheckoutRequest {
     /// Borrow for this many seconds instead of a renewable lease.
     #[serde(default)]
     pub borrow_secs: Option<u64>,
+    /// A fresh random nonce for this request, 32 hex digits: the lease token that answers it
+    /// carries it (core/SPEC.md §10a.6), so that a token captured earlier cannot answer it.
+    /// Required (an empty or missing nonce is a bad request).
+    #[serde(default)]
+    pub nonce: String,
 }
 
 /// A granted checkout.
@@ -73,6 +86,10 @@ pub struct LeaseRef {
     pub lease_id: u64,
     /// Its secret.
     pub secret: String,
+    /// For a heartbeat, a fresh random nonce (32 hex digits) that the renewed token carries;
+    /// required there, ignored by a release.
+    #[serde(default)]
+    pub nonce: String,
 }
 
 /// A renewed lease.

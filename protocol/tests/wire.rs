@@ -73,8 +73,9 @@ fn floating_bodies() {
             features: vec!["mqtt-server".into()],
             client_name: "broker-1".into(),
             borrow_secs: None,
+            nonce: "4e4e4e4e4e4e4e4e4e4e4e4e4e4e4e4e".into(),
         },
-        r#"{"client_id":"00112233445566778899aabbccddeeff","features":["mqtt-server"],"client_name":"broker-1","borrow_secs":null}"#,
+        r#"{"client_id":"00112233445566778899aabbccddeeff","features":["mqtt-server"],"client_name":"broker-1","borrow_secs":null,"nonce":"4e4e4e4e4e4e4e4e4e4e4e4e4e4e4e4e"}"#,
     );
     round_trip(
         &CheckoutResponse {
@@ -93,8 +94,9 @@ fn floating_bodies() {
         &LeaseRef {
             lease_id: 3,
             secret: "s".into(),
+            nonce: "4f4f4f4f4f4f4f4f4f4f4f4f4f4f4f4f".into(),
         },
-        r#"{"lease_id":3,"secret":"s"}"#,
+        r#"{"lease_id":3,"secret":"s","nonce":"4f4f4f4f4f4f4f4f4f4f4f4f4f4f4f4f"}"#,
     );
     round_trip(
         &RenewResponse {

@@ -188,7 +188,7 @@ pub enum SdkError {
     /// service's stable code, e.g. 300 `UnknownKey`, 303 `SeatsExhausted`.
     #[error("the licensing service refused: {message} (code {code}, {name})")]
     ServiceRefused {
-        /// The service's stable code (300–323 for licensing decisions).
+        /// The service's stable code (300–323 and 331 for licensing decisions).
         code: u32,
         /// The code's name.
         name: String,
@@ -202,6 +202,9 @@ pub enum SdkError {
     ServiceUnavailable {
         /// The HTTP status.
         status: u16,
+        /// The service's stable code from its error body (e.g. 344 `NotLicensed`, 345
+        /// `ClockRollback` from a floating server, 503 `Unavailable`); 0 without one.
+        code: u32,
         /// The service's message.
         message: String,
     },
@@ -444,6 +447,118 @@ pub fn error_info(code: u32) -> Option<ErrorInfo> {
         .map(|e| info(e.code(), e.name(), e.message()))
 }
 
+/// The services' refusals that reach a client over HTTP and that the bindings report as their
+/// own result code (see [`SdkError::result_code`]): the activation service's licensing
+/// decisions (vendor codes 300–310, 314–316, 323, 331; the same names and messages as the
+/// authority's) and the floating server's refusals (340–346), in code order.
+pub const SERVICE_REFUSALS: [ErrorInfo; 27] = [
+    info(300, "UnknownKey", "unknown license key"),
+    info(
+        301,
+        "WrongProduct",
+        "the request is for a different product",
+    ),
+    info(
+        302,
+        "ModelNotAllowed",
+        "the license does not allow this deployment model",
+    ),
+    info(
+        303,
+        "SeatsExhausted",
+        "all activations of this license are in use",
+    ),
+    info(304, "LicenseNotFound", "license not found"),
+    info(305, "ActivationNotFound", "activation not found"),
+    info(
+        306,
+        "AlreadyDeactivated",
+        "the activation was already deactivated or restored",
+    ),
+    info(
+        307,
+        "BadDeactivationCode",
+        "the deactivation code is not valid for this activation",
+    ),
+    info(
+        308,
+        "StaleRequest",
+        "the usage request is older than one already answered for this device",
+    ),
+    info(309, "LicenseExpired", "the license expired"),
+    info(310, "LicenseNotYetValid", "the license is not valid yet"),
+    info(314, "FeatureExists", "the license already has this feature"),
+    info(
+        315,
+        "NoSuchSubscription",
+        "the license has no such subscription",
+    ),
+    info(316, "InvalidArgument", "invalid argument"),
+    info(
+        323,
+        "NoActiveActivation",
+        "this device holds no active activation of the license",
+    ),
+    info(324, "LicenseSuspended", "the vendor suspended the license"),
+    info(325, "LicenseRevoked", "the vendor revoked the license"),
+    info(
+        326,
+        "TransferLimit",
+        "the license reached its transfer limit",
+    ),
+    info(
+        327,
+        "WeakFingerprint",
+        "the request's fingerprint has too few components",
+    ),
+    info(
+        331,
+        "FloatingActivationExists",
+        "another device already runs this license as a floating server",
+    ),
+    info(340, "NoSeat", "every seat of the feature is taken"),
+    info(
+        341,
+        "FeatureNotLicensed",
+        "the floating license has no such active feature",
+    ),
+    info(
+        342,
+        "LeaseNotFound",
+        "no such lease: released, reclaimed, or the secret is wrong",
+    ),
+    info(
+        343,
+        "BorrowNotAllowed",
+        "borrowing is not allowed, or not for that long",
+    ),
+    info(
+        344,
+        "NotLicensed",
+        "the floating server holds no valid floating license",
+    ),
+    info(
+        345,
+        "ClockRollback",
+        "the floating server's clock went back",
+    ),
+    info(
+        346,
+        "LeaseHeld",
+        "another holder of this client id holds a live lease",
+    ),
+];
+
+/// Every service refusal a binding reports as its own result code, in code order.
+pub fn service_refusals() -> impl Iterator<Item = &'static ErrorInfo> {
+    SERVICE_REFUSALS.iter()
+}
+
+/// The row of service refusal `code`, if it is one (see [`service_refusals`]).
+pub fn service_refusal_info(code: u32) -> Option<ErrorInfo> {
+    service_refusals().find(|r| r.code == code).copied()
+}
+
 /// The stable message of `code`, or `"unknown error code"`.
 pub fn message(code: u32) -> &'static str {
     error_info(code).map_or("unknown error code", |r| r.message)
@@ -483,6 +598,29 @@ impl SdkError {
             SdkError::ComponentOverride { .. } => 238,
             SdkError::WrongModel { .. } => 239,
         }
+    }
+
+    /// The result code the bindings and the CLI report: the service's own code for a refusal
+    /// or an unavailable service whose error body carries one of [`service_refusals`] (e.g. 340
+    /// `NoSeat`, 303 `SeatsExhausted`), else [`SdkError::code`] (231 for a refusal with any
+    /// other code).
+    pub fn result_code(&self) -> u32 {
+        match self {
+            SdkError::ServiceRefused { code, .. } | SdkError::ServiceUnavailable { code, .. }
+                if service_refusal_info(*code).is_some() =>
+            {
+                *code
+            }
+            _ => self.code(),
+        }
+    }
+
+    /// The stable name of [`SdkError::result_code`], e.g. `"NoSeat"`.
+    pub fn result_name(&self) -> &'static str {
+        let code = self.result_code();
+        service_refusal_info(code)
+            .or_else(|| error_info(code))
+            .map_or("Unknown", |r| r.name)
     }
 
     /// The stable name of this error's code, e.g. `"SupersededRequest"`.
@@ -525,7 +663,7 @@ mod tests {
     fn table_is_complete_unique_and_ordered() {
         let all = all_errors();
         let codes: Vec<u32> = all.iter().map(|r| r.code).collect();
-        let expected: Vec<u32> = (100..=127).chain(200..=217).chain(230..=239).collect();
+        let expected: Vec<u32> = (100..=128).chain(200..=217).chain(230..=239).collect();
         assert_eq!(codes, expected);
         let mut names: Vec<&str> = all.iter().map(|r| r.name).collect();
         names.sort_unstable();
@@ -581,6 +719,7 @@ mod tests {
             },
             SdkError::ServiceUnavailable {
                 status: 503,
+                code: 503,
                 message: "x".into(),
             },
             SdkError::RateLimited {
@@ -613,6 +752,49 @@ mod tests {
         }
         assert_eq!(samples[0].name(), "KeyChecksum");
         assert_eq!(samples[0].code(), 118);
+    }
+
+    #[test]
+    fn service_refusals_keep_their_code() {
+        let codes: Vec<u32> = service_refusals().map(|r| r.code).collect();
+        let expected: Vec<u32> = (300..=310)
+            .chain(314..=316)
+            .chain(323..=327)
+            .chain([331])
+            .chain(340..=346)
+            .collect();
+        assert_eq!(codes, expected);
+        let no_seat = SdkError::ServiceRefused {
+            code: 340,
+            name: "NoSeat".into(),
+            message: "every seat of feature `mqtt` is taken".into(),
+        };
+        assert_eq!(
+            (no_seat.code(), no_seat.result_code(), no_seat.result_name()),
+            (231, 340, "NoSeat")
+        );
+        let unlicensed = SdkError::ServiceUnavailable {
+            status: 503,
+            code: 344,
+            message: "x".into(),
+        };
+        assert_eq!((unlicensed.code(), unlicensed.result_code()), (232, 344));
+        let other = SdkError::ServiceRefused {
+            code: 400,
+            name: "BadRequest".into(),
+            message: "x".into(),
+        };
+        assert_eq!(
+            (other.result_code(), other.result_name()),
+            (231, "ServiceRefused")
+        );
+        let busy = SdkError::ServiceUnavailable {
+            status: 503,
+            code: 0,
+            message: "x".into(),
+        };
+        assert_eq!(busy.result_code(), 232);
+        assert_eq!(SdkError::Entropy.result_code(), 216);
     }
 
     #[test]

@@ -22,12 +22,25 @@
 //! [`LeaseEvent::Lost`], and the client keeps trying to check out again, so a broker regains a
 //! seat as soon as the server is back and one is free ([`LeaseEvent::Acquired`]).
 //!
-//! # Clocks
+//! # Freshness and clocks
+//!
+//! Every checkout and heartbeat carries a fresh random nonce, and the client accepts only a
+//! lease token that echoes it (`Core(LeaseNonceMismatch)` otherwise): a token captured earlier
+//! (released, expired) and served again by a proxy answers no request the client makes.
 //!
 //! The times in a lease are the server's. A client measures the offset between the server's
-//! clock and its own when a lease arrives (the lease's `issued_at` is the server's `now`) and
-//! checks leases at `own clock + offset`, so that a broker whose clock is off by minutes does not
-//! lose a one-minute lease.
+//! clock and its own when a lease arrives (the lease's `issued_at` is the server's `now`), and
+//! bounds it: a token whose `issued_at` is more than [`FloatingConfig::max_clock_skew`]
+//! (default 5 minutes) from the client's wall clock is refused, and so is one older than the
+//! last token this client accepted, or older than that token's `issued_at` plus the time the
+//! client's monotonic clock measured since (less the same tolerance): a server whose clock was
+//! set back cannot lend under a floating license that has ended by the real clock. The client
+//! then checks leases at the server's time as it estimates it, the later of `wall clock +
+//! offset` and `issued_at + monotonic time since the token arrived`, so that a broker whose
+//! clock is off by a minute does not lose a one-minute lease, and setting the broker's own wall
+//! clock back does not stretch one. The floating usage license's window (`not_after`, refresh
+//! deadline) is checked at that time too, which is never more than the tolerance before the
+//! client's own clock. These refusals are [`SdkError::BadResponse`] (234).
 //!
 //! # Borrowing
 //!
@@ -39,10 +52,10 @@
 
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use tollgate_core::lease::MAX_LEASE_SECS;
+use tollgate_core::lease::{nonce_to_hex, LeaseNonce, MAX_LEASE_SECS};
 use tollgate_core::{
     feature_set, ClientId, DeploymentModel, DeviceKey, Error as CoreError, Fingerprint, KeyId,
     Lease, LeaseClaims, LeaseEntitlement, UsageLicense, UsageTerms, Verifier,
@@ -52,7 +65,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::error::{Result, SdkError};
 use crate::fingerprint;
 use crate::manager::{HostConfig, LicenseManager};
-use crate::online::{OnlineClient, OnlineConfig};
+use crate::online::{BearerToken, OnlineClient, OnlineConfig};
 
 // ---------------------------------------------------------------------------------------------
 // The wire protocol, shared with the server (`tollgate-floating`) through `tollgate-protocol`
@@ -172,6 +185,16 @@ impl LicenseManager {
 // The client's side
 // ---------------------------------------------------------------------------------------------
 
+/// The default of [`FloatingConfig::max_clock_skew`], in seconds.
+pub const DEFAULT_MAX_CLOCK_SKEW_SECS: u64 = 300;
+
+/// A fresh random nonce for one checkout or heartbeat.
+pub fn fresh_nonce() -> Result<LeaseNonce> {
+    let mut n = [0u8; 16];
+    getrandom::fill(&mut n).map_err(|_| SdkError::Entropy)?;
+    Ok(n)
+}
+
 /// Where the floating license server is and what to ask it for.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FloatingConfig {
@@ -195,6 +218,13 @@ pub struct FloatingConfig {
     pub retry_max: Duration,
     /// When set, the only trusted root certificates (PEM).
     pub root_certs_pem: Option<Vec<u8>>,
+    /// The largest difference accepted between the server's clock (a token's `issued_at`)
+    /// and this client's, and between the server's clock and this client's monotonic
+    /// measure of it since the last token. Default 300 s.
+    pub max_clock_skew: Duration,
+    /// The server's shared checkout token (its `checkout_token`), sent with every checkout,
+    /// heartbeat and release as `Authorization: Bearer <token>`. Default none.
+    pub checkout_token: Option<BearerToken>,
 }
 
 impl FloatingConfig {
@@ -214,7 +244,31 @@ impl FloatingConfig {
             retry_initial: Duration::from_secs(1),
             retry_max: Duration::from_secs(30),
             root_certs_pem: None,
+            max_clock_skew: Duration::from_secs(DEFAULT_MAX_CLOCK_SKEW_SECS),
+            checkout_token: None,
         }
+    }
+}
+
+/// The longest instance name ([`FloatingConfig::set_instance`]), in bytes.
+pub const MAX_INSTANCE_LEN: usize = 128;
+
+impl FloatingConfig {
+    /// Sets the instance name (part of the client id, so that several clients on one host
+    /// hold separate leases) and, when no client name is set, shows it as the client's name in
+    /// the server's admin view. Fails with [`SdkError::InvalidArgument`] over
+    /// [`MAX_INSTANCE_LEN`] bytes.
+    pub fn set_instance(&mut self, instance: &str) -> Result<()> {
+        if instance.len() > MAX_INSTANCE_LEN {
+            return Err(SdkError::invalid(format!(
+                "an instance name is limited to {MAX_INSTANCE_LEN} bytes"
+            )));
+        }
+        self.instance = instance.to_owned();
+        if self.client_name.is_empty() {
+            self.client_name = instance.to_owned();
+        }
+        Ok(())
     }
 }
 
@@ -269,6 +323,29 @@ struct Held {
     entitlement: LeaseEntitlement,
     /// Server clock minus our clock when the last token arrived, in seconds.
     offset: i64,
+    /// When the last token arrived, on the monotonic clock.
+    received: Instant,
+}
+
+impl Held {
+    /// The server's time now as this client estimates it: the later of its wall clock plus
+    /// the offset and the token's `issued_at` plus the monotonic time since it arrived.
+    fn server_now(&self, clock: &dyn Clock) -> u64 {
+        let by_wall = shift(clock.now(), self.offset);
+        let by_mono = self
+            .entitlement
+            .lease()
+            .issued_at
+            .saturating_add(self.received.elapsed().as_secs());
+        by_wall.max(by_mono)
+    }
+}
+
+/// The last token a client accepted: its `issued_at` and when it arrived (monotonic).
+#[derive(Clone, Copy, Debug)]
+struct LastAccepted {
+    issued_at: u64,
+    received: Instant,
 }
 
 /// A borrowed lease: keep both texts to use it offline.
@@ -294,6 +371,7 @@ pub struct FloatingClient {
     client_id: ClientId,
     clock: Arc<dyn Clock>,
     config: FloatingConfig,
+    last: Arc<Mutex<Option<LastAccepted>>>,
 }
 
 impl std::fmt::Debug for FloatingClient {
@@ -337,12 +415,14 @@ impl FloatingClient {
         online.timeout = config.timeout;
         online.attempts = 1;
         online.root_certs_pem = config.root_certs_pem.clone();
+        online.bearer_token = config.checkout_token.clone();
         Ok(FloatingClient {
             http: OnlineClient::new(online)?,
             verifier: host.verifier()?,
             client_id: ClientId::derive(fingerprint, &config.instance),
             clock,
             config,
+            last: Arc::new(Mutex::new(None)),
         })
     }
 
@@ -358,22 +438,45 @@ impl FloatingClient {
 
     // -- the raw protocol (no verification): for load tools and tests -------------------------
 
-    /// Sends a checkout and returns the server's answer as it is.
+    /// Sends a checkout with a fresh nonce and returns the server's answer as it is.
     pub fn checkout_raw(&self, borrow_secs: Option<u64>) -> Result<CheckoutResponse> {
+        self.checkout_raw_with(borrow_secs, &fresh_nonce()?)
+    }
+
+    /// Sends a checkout with the given nonce and returns the server's answer as it is.
+    pub fn checkout_raw_with(
+        &self,
+        borrow_secs: Option<u64>,
+        nonce: &LeaseNonce,
+    ) -> Result<CheckoutResponse> {
         let body = CheckoutRequest {
             client_id: self.client_id.to_hex(),
             features: self.config.features.clone(),
             client_name: self.config.client_name.clone(),
             borrow_secs,
+            nonce: nonce_to_hex(nonce),
         };
         self.post(protocol::CHECKOUT, &body)
     }
 
-    /// Sends a heartbeat for `lease_id` and returns the server's answer as it is.
+    /// Sends a heartbeat for `lease_id` with a fresh nonce and returns the server's answer as
+    /// it is.
     pub fn heartbeat_raw(&self, lease_id: u64, secret: &str) -> Result<RenewResponse> {
+        self.heartbeat_raw_with(lease_id, secret, &fresh_nonce()?)
+    }
+
+    /// Sends a heartbeat for `lease_id` with the given nonce and returns the server's answer
+    /// as it is.
+    pub fn heartbeat_raw_with(
+        &self,
+        lease_id: u64,
+        secret: &str,
+        nonce: &LeaseNonce,
+    ) -> Result<RenewResponse> {
         let body = LeaseRef {
             lease_id,
             secret: secret.to_owned(),
+            nonce: nonce_to_hex(nonce),
         };
         self.post(protocol::HEARTBEAT, &body)
     }
@@ -383,6 +486,7 @@ impl FloatingClient {
         let body = LeaseRef {
             lease_id,
             secret: secret.to_owned(),
+            nonce: String::new(),
         };
         self.post::<_, serde_json::Value>(protocol::RELEASE, &body)
             .map(|_| ())
@@ -398,28 +502,83 @@ impl FloatingClient {
 
     // -- verified operations ------------------------------------------------------------------
 
-    fn verify(&self, license: &str, lease: &str) -> Result<(LeaseEntitlement, i64)> {
+    /// Verifies a token that answers the request that carried `nonce`: the chain and the
+    /// client (core), the nonce, then the clocks (see the module documentation) and the
+    /// windows of the license and the lease at the server's time.
+    fn verify(
+        &self,
+        license: &str,
+        lease: &str,
+        nonce: &LeaseNonce,
+    ) -> Result<(LeaseEntitlement, i64, Instant)> {
         let ent = self
             .verifier
             .verify_lease_untimed(license, lease, &self.client_id)?;
+        ent.check_nonce(nonce)?;
+        let received = Instant::now();
         let now = self.clock.now();
         let issued = ent.lease().issued_at;
-        let offset = i64::try_from(i128::from(issued) - i128::from(now)).unwrap_or(0);
+        let skew = self.config.max_clock_skew.as_secs();
+        let offset_wide = i128::from(issued) - i128::from(now);
+        if offset_wide.unsigned_abs() > u128::from(skew) {
+            return Err(SdkError::BadResponse {
+                reason: format!(
+                    "the server's clock is {offset_wide} s from this client's, more than the \
+                     {skew} s allowed"
+                ),
+            });
+        }
+        let offset = i64::try_from(offset_wide).unwrap_or(0);
+        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(l) = *last {
+            let expected = l
+                .issued_at
+                .saturating_add(received.saturating_duration_since(l.received).as_secs());
+            if issued < l.issued_at || issued.saturating_add(skew) < expected {
+                return Err(SdkError::BadResponse {
+                    reason: format!(
+                        "the lease was issued at {issued}, before the last one accepted \
+                         ({}) or more than {skew} s before the server's time as this \
+                         client measured it since ({expected})",
+                        l.issued_at
+                    ),
+                });
+            }
+        }
+        // The license's and the lease's windows at the server's time, which is within the
+        // tolerance of this client's own clock.
         ent.check_time(shift(now, offset))?;
-        Ok((ent, offset))
+        *last = Some(LastAccepted {
+            issued_at: issued,
+            received,
+        });
+        Ok((ent, offset, received))
     }
 
     fn checkout_verified(&self) -> Result<Held> {
-        let r = self.checkout_raw(None)?;
-        let (entitlement, offset) = self.verify(&r.floating_license, &r.lease)?;
-        self.check_features(&entitlement)?;
+        let nonce = fresh_nonce()?;
+        let r = self.checkout_raw_with(None, &nonce)?;
+        let verified = self
+            .verify(&r.floating_license, &r.lease, &nonce)
+            .and_then(|v| self.check_features(&v.0).map(|()| v));
+        let (entitlement, offset, received) = self.give_back_on_error(&r, verified)?;
         Ok(Held {
             lease_id: r.lease_id,
             secret: r.secret,
             floating_license: r.floating_license,
             entitlement,
             offset,
+            received,
         })
+    }
+
+    /// A checkout answer this client refuses still holds a seat at the server (if it came
+    /// from the server): give it back at once, best effort, instead of leaving it for a TTL.
+    fn give_back_on_error<T>(&self, r: &CheckoutResponse, verified: Result<T>) -> Result<T> {
+        if verified.is_err() {
+            let _ = self.release_raw(r.lease_id, &r.secret);
+        }
+        verified
     }
 
     /// The lease must cover what was asked for.
@@ -433,8 +592,10 @@ impl FloatingClient {
     }
 
     fn renew(&self, held: &Held) -> Result<Held> {
-        let r = self.heartbeat_raw(held.lease_id, &held.secret)?;
-        let (entitlement, offset) = self.verify(&held.floating_license, &r.lease)?;
+        let nonce = fresh_nonce()?;
+        let r = self.heartbeat_raw_with(held.lease_id, &held.secret, &nonce)?;
+        let (entitlement, offset, received) =
+            self.verify(&held.floating_license, &r.lease, &nonce)?;
         if entitlement.lease().lease_id != held.lease_id {
             return Err(SdkError::BadResponse {
                 reason: "the renewed lease has another id".into(),
@@ -447,6 +608,7 @@ impl FloatingClient {
             floating_license: held.floating_license.clone(),
             entitlement,
             offset,
+            received,
         })
     }
 
@@ -494,9 +656,12 @@ impl FloatingClient {
     /// Borrows the configured feature set for `secs` seconds: a lease that is not renewed,
     /// within the license's `max_borrow_secs` (else `ServiceRefused` 343).
     pub fn borrow(&self, secs: u64) -> Result<BorrowedLease> {
-        let r = self.checkout_raw(Some(secs))?;
-        let (entitlement, _) = self.verify(&r.floating_license, &r.lease)?;
-        self.check_features(&entitlement)?;
+        let nonce = fresh_nonce()?;
+        let r = self.checkout_raw_with(Some(secs), &nonce)?;
+        let verified = self
+            .verify(&r.floating_license, &r.lease, &nonce)
+            .and_then(|v| self.check_features(&v.0).map(|()| v));
+        let (entitlement, _, _) = self.give_back_on_error(&r, verified)?;
         if !entitlement.lease().borrowed {
             return Err(SdkError::BadResponse {
                 reason: "the server did not lend a borrowed lease".into(),
@@ -571,7 +736,7 @@ impl FloatingLease {
         let guard = self.shared.held.read().unwrap_or_else(|p| p.into_inner());
         guard.as_ref().is_some_and(|h| {
             h.entitlement
-                .has_feature(name, shift(self.client.clock.now(), h.offset))
+                .has_feature(name, h.server_now(&*self.client.clock))
         })
     }
 
@@ -678,7 +843,7 @@ impl Heartbeat {
 
     /// The server's time now, as this client measures it.
     fn server_now(&self, held: &Held) -> u64 {
-        shift(self.client.clock.now(), held.offset)
+        held.server_now(&*self.client.clock)
     }
 
     fn interval(&self, held: &Held) -> Duration {

@@ -145,7 +145,10 @@ pub fn build_vendor_root() -> Result<[u8; 32]> {
 
 pub use clock::{note_fork, CachedClock, Clock, ManualClock, SystemClock};
 pub use config::{HostConfig, HostRole};
-pub use error::{all_errors, error_info, message, ErrorInfo, Result, SdkError, SDK_ERRORS};
+pub use error::{
+    all_errors, error_info, message, service_refusal_info, service_refusals, ErrorInfo, Result,
+    SdkError, SDK_ERRORS, SERVICE_REFUSALS,
+};
 pub use fingerprint::{
     Composite, FingerprintConfig, FingerprintReport, FingerprintSource, LinuxProbes, NoProbes,
     StaticSource,
@@ -156,6 +159,7 @@ pub use floating::{
 pub use gate::FeatureGate;
 pub use lease_holder::LeaseHolder;
 pub use manager::LicenseManager;
+pub use online::BearerToken;
 pub use status::{
     verify_usage_license, FeatureStatus, FingerprintMatch, LicenseInfo, LicenseState, MeterReading,
     Status, StatusError,

@@ -25,7 +25,8 @@
 //! for it. When the retries are spent the error says which kind of failure it was:
 //! [`SdkError::ServiceUnreachable`] (230), [`SdkError::ServiceUnavailable`] (232) or
 //! [`SdkError::RateLimited`] (233). A refusal (an unknown key, no seat left, …) is not retried:
-//! [`SdkError::ServiceRefused`] (231) carries the service's stable code (300–323). An answer
+//! [`SdkError::ServiceRefused`] (231) carries the service's stable code (300–323, 331), which
+//! [`SdkError::result_code`] (and so the bindings and the CLI) reports. An answer
 //! that is not the JSON the service sends is [`SdkError::BadResponse`] (234).
 //!
 //! # Staying licensed through outages
@@ -72,6 +73,39 @@ pub struct OnlineConfig {
     pub max_backoff: Duration,
     /// When set, the only trusted root certificates (PEM), instead of the Mozilla roots.
     pub root_certs_pem: Option<Vec<u8>>,
+    /// When set, sent with every request as `Authorization: Bearer <token>` (a floating
+    /// server's `checkout_token`).
+    pub bearer_token: Option<BearerToken>,
+}
+
+/// A bearer token a client sends as `Authorization: Bearer <token>`: 1 to 1024 visible ASCII
+/// characters, no spaces. Its `Debug` is `<redacted>`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct BearerToken(String);
+
+impl BearerToken {
+    /// Checks `token`: fails with [`SdkError::InvalidArgument`] when it is empty, longer than
+    /// 1024 bytes, or holds anything but visible ASCII.
+    pub fn new(token: impl Into<String>) -> Result<Self> {
+        let token = token.into();
+        if token.is_empty() || token.len() > 1024 || !token.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(SdkError::invalid(
+                "a bearer token is 1-1024 visible ASCII characters without spaces",
+            ));
+        }
+        Ok(BearerToken(token))
+    }
+
+    /// The token itself.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for BearerToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
 }
 
 impl OnlineConfig {
@@ -85,6 +119,7 @@ impl OnlineConfig {
             backoff: Duration::from_millis(250),
             max_backoff: Duration::from_secs(10),
             root_certs_pem: None,
+            bearer_token: None,
         }
     }
 }
@@ -297,11 +332,15 @@ impl OnlineClient {
     }
 
     fn try_post(&self, url: &str, body: &str) -> std::result::Result<String, Failure> {
-        let mut resp = self
+        let mut req = self
             .agent
             .post(url)
             .header("content-type", "application/json")
-            .header("accept", "application/json")
+            .header("accept", "application/json");
+        if let Some(t) = &self.config.bearer_token {
+            req = req.header("authorization", &format!("Bearer {}", t.expose()));
+        }
+        let mut resp = req
             .send(body)
             .map_err(|e| Failure::Transient(unreachable(&e), None))?;
         let status = resp.status().as_u16();
@@ -333,6 +372,7 @@ impl OnlineClient {
             500..=599 => Err(Failure::Transient(
                 SdkError::ServiceUnavailable {
                     status,
+                    code: detail.as_ref().map_or(0, |d| d.code),
                     message: detail.map_or_else(|| format!("HTTP {status}"), |d| d.message),
                 },
                 retry_after,
@@ -707,6 +747,20 @@ mod tests {
             .unwrap();
         assert_eq!((a.activation_id, a.refresh_deadline), (2, Some(99)));
         assert_eq!(count.load(Ordering::SeqCst), 3);
+    }
+
+    #[test]
+    fn bearer_tokens_are_checked_and_redacted() {
+        let t = BearerToken::new("plant-7-token-0123456789").unwrap();
+        assert_eq!(t.expose(), "plant-7-token-0123456789");
+        assert_eq!(format!("{t:?}"), "<redacted>");
+        for bad in ["", "with space", "new\nline", "é"] {
+            assert_eq!(BearerToken::new(bad).unwrap_err().code(), 211, "{bad:?}");
+        }
+        assert_eq!(BearerToken::new("x".repeat(1025)).unwrap_err().code(), 211);
+        let mut c = OnlineConfig::new("http://127.0.0.1:1");
+        c.bearer_token = Some(t);
+        assert!(!format!("{c:?}").contains("plant-7"));
     }
 
     #[test]

@@ -104,6 +104,7 @@ fn claims(features: &[&str], borrowed: bool, term: u64) -> LeaseClaims {
         license_id: 0,
         activation_id: 0,
         client_id: ClientId([1; 16]),
+        nonce: [2; 16],
         features: features.iter().map(|f| (*f).to_owned()).collect(),
         borrowed,
         issued_at: NOW,

@@ -13,7 +13,9 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use tollgate_authority::{FulfilMode, IssueSpec, LicenseStatus, DEFAULT_FINGERPRINT_THRESHOLD};
 use tollgate_core::{DeactivationCode, DeploymentModel};
-use tollgate_service_kit::http::{self as kit, AdminAuth, Body, Observer, RouteName};
+use tollgate_service_kit::http::{
+    self as kit, AdminAuth, Body, Observer, OptionalBearer, RouteName,
+};
 use tollgate_service_kit::{ApiError, Limiter, Metrics, Outcome};
 
 use crate::dto::*;
@@ -56,7 +58,7 @@ const fn route(
 /// Every route.
 pub const ROUTES: &[Route] = &[
     route("GET", "/healthz", "health", false),
-    route("GET", "/metrics", "metrics", false),
+    route("GET", "/metrics", "metrics", true),
     route("GET", "/openapi.json", "openapi", false),
     route("GET", "/v1/keys", "keys", false),
     route("GET", "/v1/keys/{product}", "trust", false),
@@ -111,6 +113,8 @@ pub struct AppState {
     pub observer: Arc<Observer>,
     /// The admin token check.
     pub admin: Arc<AdminAuth>,
+    /// The metrics token check (open without `metrics_token`).
+    pub metrics_auth: Arc<OptionalBearer>,
 }
 
 type App = State<Arc<AppState>>;
@@ -130,9 +134,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/admin/licenses/{id}/revoke", post(admin_revoke))
         .route("/v1/admin/audit", get(admin_audit));
     let admin = kit::admin_routes(admin, Arc::clone(&state.admin));
+    let metrics_route = Router::new().route("/metrics", get(metrics));
+    let metrics_route = kit::optional_bearer_routes(metrics_route, Arc::clone(&state.metrics_auth));
     let routes = Router::new()
         .route("/healthz", get(health))
-        .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))
         .route("/v1/keys", get(keys))
         .route("/v1/keys/{product}", get(trust))
@@ -140,6 +145,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/refresh", post(refresh))
         .route("/v1/deactivate", post(deactivate))
         .route("/v1/offline/fulfil", post(offline_fulfil))
+        .merge(metrics_route)
         .merge(admin);
     kit::finish(routes, Arc::clone(&state.observer), MAX_BODY).with_state(state)
 }

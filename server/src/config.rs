@@ -5,6 +5,7 @@
 //! data_dir = "/var/lib/tollgate"          # keys/ (and ledger.sqlite without database_url)
 //! # database_url = "postgres://tollgate@db.internal/tollgate"
 //! admin_token_file = "/etc/tollgate/admin-token"
+//! metrics_token = "…"                     # /metrics needs this bearer token (default: open)
 //! pool_size = 4
 //! online_refresh_secs = 604800            # 7 days
 //! batch_max = 256
@@ -27,6 +28,7 @@
 //! | `TOLLGATE_DATABASE_URL` | `database_url` |
 //! | `TOLLGATE_ADMIN_TOKEN` | `admin_token` |
 //! | `TOLLGATE_ADMIN_TOKEN_FILE` | `admin_token_file` |
+//! | `TOLLGATE_METRICS_TOKEN` | `metrics_token` |
 //! | `TOLLGATE_POOL_SIZE` | `pool_size` |
 //! | `TOLLGATE_REFRESH_SECS` | `online_refresh_secs` |
 //! | `TOLLGATE_BATCH_MAX` | `batch_max` |
@@ -35,7 +37,7 @@
 //! | `TOLLGATE_LOG_FORMAT` | `log_format` |
 //! | `TOLLGATE_LOG` | the log filter (default `info`) |
 //!
-//! The admin token and the database URL (which may hold a password) are [`Secret`]s: their
+//! The admin and metrics tokens and the database URL (which may hold a password) are [`Secret`]s: their
 //! `Debug` prints `<redacted>`, so the configuration can be logged.
 
 use std::net::SocketAddr;
@@ -43,8 +45,12 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
-use tollgate_service_kit::config::{admin_token, check_admin_token, read_toml, EnvOverlay};
-pub use tollgate_service_kit::config::{ConfigError, LogFormat, RateLimit, Secret, Tls};
+use tollgate_service_kit::config::{
+    admin_token, check_admin_token, check_token, read_toml, EnvOverlay,
+};
+pub use tollgate_service_kit::config::{
+    ConfigError, Connections, LogFormat, RateLimit, Secret, Tls,
+};
 
 /// The whole configuration. Build it with [`Config::load`] (file + environment) or set the
 /// fields directly (tests, embedding).
@@ -62,6 +68,9 @@ pub struct Config {
     pub admin_token: Option<Secret>,
     /// A file holding the admin token (trailing whitespace ignored).
     pub admin_token_file: Option<PathBuf>,
+    /// The bearer token `GET /metrics` requires (at least 16 characters); without it
+    /// `/metrics` is open, as `/healthz` is.
+    pub metrics_token: Option<Secret>,
     /// Ledger connections for reads, deactivations and admin calls (the group-commit writer
     /// has one more). Default 4.
     pub pool_size: usize,
@@ -77,6 +86,8 @@ pub struct Config {
     pub shutdown_grace_secs: u64,
     /// Log line format.
     pub log_format: LogFormat,
+    /// Connection limits: caps overall and per address, header-read and idle timeouts.
+    pub connections: Connections,
 }
 
 impl Default for Config {
@@ -87,6 +98,7 @@ impl Default for Config {
             database_url: None,
             admin_token: None,
             admin_token_file: None,
+            metrics_token: None,
             pool_size: 4,
             online_refresh_secs: 7 * 24 * 3600,
             batch_max: 256,
@@ -94,6 +106,7 @@ impl Default for Config {
             tls: None,
             shutdown_grace_secs: 30,
             log_format: LogFormat::Json,
+            connections: Connections::default(),
         }
     }
 }
@@ -118,6 +131,7 @@ impl Config {
         env.path("TOLLGATE_DATA_DIR", &mut self.data_dir);
         env.secret("TOLLGATE_DATABASE_URL", &mut self.database_url);
         env.admin_token(&mut self.admin_token, &mut self.admin_token_file);
+        env.metrics_token(&mut self.metrics_token);
         env.parse("TOLLGATE_POOL_SIZE", &mut self.pool_size)?;
         env.parse("TOLLGATE_REFRESH_SECS", &mut self.online_refresh_secs)?;
         env.parse("TOLLGATE_BATCH_MAX", &mut self.batch_max)?;
@@ -146,6 +160,7 @@ impl Config {
         if self.rate_limit.burst == 0 {
             return Err(ConfigError::new("rate_limit.burst must be at least 1"));
         }
+        check_token("metrics_token", self.metrics_token.as_ref())?;
         check_admin_token(self.admin_token.as_ref())
     }
 
@@ -179,15 +194,22 @@ mod tests {
             "TOLLGATE_LISTEN" => Some("127.0.0.1:7000".into()),
             "TOLLGATE_DATABASE_URL" => Some("postgres://u:hunter2@db/t".into()),
             "TOLLGATE_POOL_SIZE" => Some("8".into()),
+            "TOLLGATE_METRICS_TOKEN" => Some("metrics-token-0123456789".into()),
             _ => None,
         })
         .unwrap();
         assert_eq!(cfg.listen.port(), 7000);
+        assert_eq!(
+            cfg.metrics_token.as_ref().map(Secret::expose),
+            Some("metrics-token-0123456789")
+        );
         assert_eq!(cfg.pool_size, 8);
         cfg.validate().unwrap();
         let shown = format!("{cfg:?}");
         assert!(
-            !shown.contains("hunter2") && !shown.contains("file-token"),
+            !shown.contains("hunter2")
+                && !shown.contains("file-token")
+                && !shown.contains("metrics-token"),
             "{shown}"
         );
         assert_eq!(
@@ -211,5 +233,13 @@ mod tests {
             .is_err());
         cfg.admin_token = Some(Secret::new("short"));
         assert!(cfg.validate().is_err());
+        let cfg = Config {
+            metrics_token: Some(Secret::new("short")),
+            ..Config::default()
+        };
+        assert_eq!(
+            cfg.validate().unwrap_err().to_string(),
+            "configuration: metrics_token must be at least 16 characters"
+        );
     }
 }

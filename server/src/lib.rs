@@ -49,7 +49,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use tollgate_authority::AuthorityError;
-use tollgate_service_kit::http::AdminAuth;
+use tollgate_service_kit::http::{AdminAuth, OptionalBearer};
 use tollgate_service_kit::Background;
 
 pub use api::{router, AppState, Route, OPENAPI, ROUTES};
@@ -93,6 +93,10 @@ impl Server {
             )),
             metrics,
             admin: Arc::new(AdminAuth::new(token.as_ref())),
+            metrics_auth: Arc::new(OptionalBearer::new(
+                config.metrics_token.as_ref(),
+                "metrics",
+            )),
         });
         Ok(Server { state, config })
     }
@@ -109,11 +113,12 @@ impl Server {
         listener: std::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), StartError> {
-        let served = tollgate_service_kit::serve::serve(
+        let served = tollgate_service_kit::serve::serve_limited(
             listener,
             router(Arc::clone(&self.state)),
             self.config.tls.as_ref(),
             self.config.shutdown_grace(),
+            tollgate_service_kit::ConnGuard::new(self.config.connections.limits()),
             shutdown,
         )
         .await;

@@ -42,6 +42,7 @@ fn init_key(config: &Config) -> Result<(), StartError> {
 fn run(args: Args) -> Result<(), StartError> {
     let config = Config::load(args.config.as_deref())?;
     init_logging(config.log_format);
+    tollgate_service_kit::raise_nofile_limit(&config.connections.limits());
     if args.init {
         init_key(&config)?;
     }

@@ -25,7 +25,8 @@ pub fn ledger_error(e: AuthorityError) -> ApiError {
         | A::StaleRequest { .. }
         | A::FeatureExists(_)
         | A::NoActiveActivation
-        | A::TransferLimit { .. } => StatusCode::CONFLICT,
+        | A::TransferLimit { .. }
+        | A::FloatingActivationExists { .. } => StatusCode::CONFLICT,
         A::LicenseNotFound(_) | A::ActivationNotFound(_) => StatusCode::NOT_FOUND,
         A::Core(_)
         | A::InvalidArgument(_)
@@ -44,4 +45,61 @@ pub fn ledger_error(e: AuthorityError) -> ApiError {
         out.retry_after = Some(Duration::from_secs(1));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tollgate_authority::LedgerError;
+
+    /// Every refusal the service answers with a 4xx is in the clients' table of service
+    /// refusals (which the bindings report as their own result code) under the same name and
+    /// message, and the 5xx ones are not.
+    #[test]
+    fn client_refusals_match_the_sdk_table() {
+        use AuthorityError as A;
+        let all = [
+            A::UnknownKey,
+            A::WrongProduct {
+                licensed: String::new(),
+                requested: String::new(),
+            },
+            A::ModelNotAllowed {
+                model: tollgate_core::DeploymentModel::Floating,
+            },
+            A::SeatsExhausted { max: 1 },
+            A::LicenseNotFound(1),
+            A::ActivationNotFound(1),
+            A::AlreadyDeactivated(1),
+            A::BadDeactivationCode,
+            A::StaleRequest {
+                counter: 1,
+                latest: 2,
+            },
+            A::LicenseExpired,
+            A::LicenseNotYetValid,
+            A::FeatureExists(String::new()),
+            A::NoSuchSubscription(String::new()),
+            A::InvalidArgument(String::new()),
+            A::NoActiveActivation,
+            A::FloatingActivationExists { activation_id: 1 },
+            A::NoSigningKey,
+            A::Busy,
+            A::Db(LedgerError::new(std::io::Error::other("x"))),
+        ];
+        let mut listed = 0;
+        for e in all {
+            let (code, name, message) = (e.code(), e.name(), e.message());
+            let status = ledger_error(e).status;
+            match tollgate_sdk::service_refusal_info(code) {
+                Some(row) => {
+                    assert!(status.is_client_error(), "{code}");
+                    assert_eq!((row.name, row.message), (name, message), "{code}");
+                    listed += 1;
+                }
+                None => assert!(status.is_server_error(), "{code} {status}"),
+            }
+        }
+        assert_eq!(listed, 16);
+    }
 }

@@ -14,6 +14,7 @@ use tollgate_core::armor::{self, ArtifactType};
 use tollgate_core::Error as CoreError;
 use tollgate_sdk::online::OnlineClient;
 use tollgate_sdk::{LicenseState, SdkError};
+use tollgate_server::Secret;
 
 #[test]
 fn activate_reactivate_after_upgrade_and_deactivate() {
@@ -530,4 +531,119 @@ fn malformed_bodies_and_unknown_routes_get_json_errors() {
     assert_eq!((st, code(&body)), (413, 413));
     let (st, keys) = call(&url, "GET", "/v1/keys", None, None);
     assert_eq!((st, keys[0]["status"].as_str()), (200, Some("active")));
+}
+
+/// With `metrics_token` set, `/metrics` needs it as a bearer token: without it 401, with a
+/// wrong one 401, with it 200 and the Prometheus text. `/healthz` stays open.
+#[test]
+fn metrics_behind_a_token() {
+    const METRICS_TOKEN: &str = "metrics-token-0123456789";
+    let vendor = Vendor::new(&Backend::Sqlite);
+    let server = vendor.start_with(|c| c.metrics_token = Some(Secret::new(METRICS_TOKEN)));
+    let url = server.url();
+    let (st, body) = call(&url, "GET", "/metrics", None, None);
+    assert_eq!((st, code(&body)), (401, 401));
+    assert_eq!(
+        body["error"]["message"],
+        "a metrics bearer token is required"
+    );
+    let (st, body) = call(
+        &url,
+        "GET",
+        "/metrics",
+        None,
+        Some("wrong-token-0123456789"),
+    );
+    assert_eq!((st, code(&body)), (401, 401));
+    let mut resp = http()
+        .get(format!("{url}/metrics"))
+        .header("authorization", format!("Bearer {METRICS_TOKEN}"))
+        .call()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let text = resp.body_mut().read_to_string().unwrap();
+    assert!(text.contains("# TYPE"), "{text}");
+    assert_eq!(call(&url, "GET", "/healthz", None, None).0, 200);
+    // Without the setting, /metrics is open as before.
+    let open = Vendor::new(&Backend::Sqlite).start();
+    assert_eq!(call(&open.url(), "GET", "/metrics", None, None).0, 200);
+}
+
+/// Opens a TCP connection to `addr` from the loopback address `from` (another "client").
+#[cfg(target_os = "linux")]
+fn connect_from(from: [u8; 4], addr: std::net::SocketAddr) -> std::net::TcpStream {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let s = tokio::net::TcpSocket::new_v4().unwrap();
+        s.bind(std::net::SocketAddr::from((from, 0))).unwrap();
+        s.connect(addr).await.unwrap().into_std().unwrap()
+    })
+}
+
+/// Whether the server closed `s` (EOF or reset) within a bounded wait.
+#[cfg(target_os = "linux")]
+fn closed_by_server(s: &mut std::net::TcpStream) -> bool {
+    s.set_nonblocking(false).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut b = [0u8; 64];
+    match s.read(&mut b) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(e) => matches!(
+            e.kind(),
+            std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted
+        ),
+    }
+}
+
+/// Issue 12 §3: one address holding more idle and slow-header connections than the caps
+/// cannot stop `/healthz` or a real activation from another address; connections over the
+/// per-address cap are closed at once, idle and slow-header ones after their timeouts.
+#[cfg(target_os = "linux")]
+#[test]
+fn hostile_connections_do_not_starve_the_server() {
+    let vendor = Vendor::new(&Backend::Sqlite);
+    let server = vendor.start_with(|c| {
+        c.connections = tollgate_server::config::Connections {
+            max_connections: 16,
+            max_per_address: 8,
+            header_read_timeout_secs: 2,
+            idle_timeout_secs: 2,
+        }
+    });
+    let url = server.url();
+    let addr = server.addr();
+    let (_, key) = issue(&url, chariot_spec(1));
+    // The attacker, from 127.0.0.2: 4 idle connections (not a byte sent), 4 slow-header ones,
+    // then 12 more idle ones: 20 in all, over both caps.
+    let mut idle: Vec<_> = (0..4).map(|_| connect_from([127, 0, 0, 2], addr)).collect();
+    let mut slow: Vec<_> = (0..4).map(|_| connect_from([127, 0, 0, 2], addr)).collect();
+    for s in &mut slow {
+        s.write_all(b"POST /v1/activate HTTP/1.1\r\nhost: x\r\n")
+            .unwrap();
+    }
+    let mut extra: Vec<_> = (0..12)
+        .map(|_| connect_from([127, 0, 0, 2], addr))
+        .collect();
+    // Over the per-address cap: closed at once.
+    for s in &mut extra {
+        assert!(closed_by_server(s), "a connection over the cap stayed open");
+    }
+    // Another address is served meanwhile: the health check and a real activation.
+    let (st, health) = call(&url, "GET", "/healthz", None, None);
+    assert_eq!(st, 200, "{health}");
+    let mut broker = host(1, vendor.root());
+    let status = client(&url).activate(&mut broker, &key).unwrap();
+    assert_eq!(status.state, LicenseState::Active);
+    assert!(broker.has_feature("mqtt-server"));
+    // The idle and slow-header connections are dropped by the idle or header-read timeout.
+    for s in idle.iter_mut().chain(slow.iter_mut()) {
+        assert!(
+            closed_by_server(s),
+            "an idle or slow-header connection stayed open"
+        );
+    }
 }

@@ -60,6 +60,47 @@ impl Default for RateLimit {
     }
 }
 
+/// Connection limits (see [`crate::limits`]): caps on concurrent connections overall and per
+/// client address, the header-read timeout and the idle timeout.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Connections {
+    /// Concurrent connections overall. Default 768 (under the common 1024 open-files limit).
+    pub max_connections: usize,
+    /// Concurrent connections from one client address. Default 64.
+    pub max_per_address: usize,
+    /// Longest wait for a request's headers, in seconds. Default 10.
+    pub header_read_timeout_secs: u64,
+    /// A connection on which nothing arrives for this long is closed, in seconds. Default 60.
+    pub idle_timeout_secs: u64,
+}
+
+impl Default for Connections {
+    fn default() -> Self {
+        let d = crate::limits::ConnLimits::default();
+        Connections {
+            max_connections: d.max_connections,
+            max_per_address: d.max_per_address,
+            header_read_timeout_secs: d.header_read_timeout.as_secs(),
+            idle_timeout_secs: d.idle_timeout.as_secs(),
+        }
+    }
+}
+
+impl Connections {
+    /// The limits to enforce (each at least 1).
+    pub fn limits(&self) -> crate::limits::ConnLimits {
+        crate::limits::ConnLimits {
+            max_connections: self.max_connections.max(1),
+            max_per_address: self.max_per_address.max(1),
+            header_read_timeout: std::time::Duration::from_secs(
+                self.header_read_timeout_secs.max(1),
+            ),
+            idle_timeout: std::time::Duration::from_secs(self.idle_timeout_secs.max(1)),
+        }
+    }
+}
+
 /// TLS certificate and key files (PEM).
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -161,6 +202,11 @@ impl<F: Fn(&str) -> Option<String>> EnvOverlay<F> {
         self.opt_path("TOLLGATE_ADMIN_TOKEN_FILE", file);
     }
 
+    /// `TOLLGATE_METRICS_TOKEN`: the bearer token `/metrics` requires (every service).
+    pub fn metrics_token(&self, token: &mut Option<Secret>) {
+        self.secret("TOLLGATE_METRICS_TOKEN", token);
+    }
+
     /// `TOLLGATE_TLS_CERT` and `TOLLGATE_TLS_KEY`: both or neither.
     pub fn tls(&self, field: &mut Option<Tls>) -> Result<(), ConfigError> {
         match (self.get("TOLLGATE_TLS_CERT"), self.get("TOLLGATE_TLS_KEY")) {
@@ -213,6 +259,16 @@ pub fn admin_token(
         )));
     }
     Ok(Some(Secret(token.to_owned())))
+}
+
+/// Refuses a `name` token (e.g. `metrics_token`) shorter than 16 characters.
+pub fn check_token(name: &str, token: Option<&Secret>) -> Result<(), ConfigError> {
+    match token {
+        Some(t) if t.expose().len() < 16 => Err(ConfigError(format!(
+            "{name} must be at least 16 characters"
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// Refuses an inline admin token shorter than 16 characters.

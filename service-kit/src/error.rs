@@ -3,7 +3,7 @@
 //!
 //! Every error is a JSON body `{"error": {"code": N, "name": "…", "message": "…"}}` with an
 //! HTTP status. `code` is the stable result code shared by the CLI and every binding: core
-//! errors 1xx, vendor (authority) errors 300–323, floating refusals 340–345, and the services'
+//! errors 1xx, vendor (authority) errors 300–323 and 331, floating refusals 340–346, and the services'
 //! own:
 //!
 //! | code | name | status | meaning |
@@ -51,7 +51,7 @@ pub struct ApiError {
 
 impl ApiError {
     /// An error with this status, stable code and name (a service's own refusals, such as the
-    /// floating server's 340–345, or a domain error converted by the service).
+    /// floating server's 340–346, or a domain error converted by the service).
     pub fn new(
         status: StatusCode,
         code: u32,

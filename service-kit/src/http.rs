@@ -1,6 +1,7 @@
 //! The request pipeline both services share: a JSON body extractor whose rejections are
 //! [`ApiError`]s, the observing middleware (metrics, the request log line, the failed-attempt
-//! rate limit), the admin bearer token check, and the JSON 404 fallback.
+//! rate limit), the admin bearer token check, the optional bearer token of `/metrics` and of
+//! the floating lease routes, and the JSON 404 fallback.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -164,6 +165,76 @@ pub async fn require_admin(
         Some(_) => ApiError::unauthorized("wrong admin token").into_response(),
         None => ApiError::unauthorized("an admin bearer token is required").into_response(),
     }
+}
+
+/// An optional bearer token in front of a group of routes (`/metrics`, a floating server's
+/// lease routes): without a configured token the routes are open; with one, a request needs
+/// `Authorization: Bearer <token>`, compared in constant time as SHA-256 digests.
+#[derive(Clone, Debug)]
+pub struct OptionalBearer {
+    digest: Option<[u8; 32]>,
+    what: &'static str,
+}
+
+impl OptionalBearer {
+    /// The check for `token` (none: open). `what` names the token in refusals, e.g.
+    /// `"metrics"`.
+    pub fn new(token: Option<&Secret>, what: &'static str) -> Self {
+        OptionalBearer {
+            digest: token.map(|t| Sha256::digest(t.expose().as_bytes()).into()),
+            what,
+        }
+    }
+
+    /// Whether a token is configured.
+    pub fn is_set(&self) -> bool {
+        self.digest.is_some()
+    }
+
+    /// Checks the request's headers: `Ok` when no token is configured or the right one is
+    /// presented, else a 401 `Unauthorized`.
+    pub fn check(&self, headers: &HeaderMap) -> Result<(), ApiError> {
+        let Some(expected) = self.digest else {
+            return Ok(());
+        };
+        let presented = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(|t| Sha256::digest(t.trim().as_bytes()));
+        match presented {
+            Some(d) if bool::from(d.as_slice().ct_eq(&expected)) => Ok(()),
+            Some(_) => Err(ApiError::unauthorized(format!("wrong {} token", self.what))),
+            None => Err(ApiError::unauthorized(format!(
+                "a {} bearer token is required",
+                self.what
+            ))),
+        }
+    }
+}
+
+/// The middleware of [`optional_bearer_routes`].
+pub async fn require_optional_bearer(
+    State(auth): State<Arc<OptionalBearer>>,
+    headers: HeaderMap,
+    req: Request,
+    next: Next,
+) -> Response {
+    match auth.check(&headers) {
+        Ok(()) => next.run(req).await,
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `routes` behind an [`OptionalBearer`] check.
+pub fn optional_bearer_routes<S: Clone + Send + Sync + 'static>(
+    routes: Router<S>,
+    auth: Arc<OptionalBearer>,
+) -> Router<S> {
+    routes.route_layer(middleware::from_fn_with_state(
+        auth,
+        require_optional_bearer,
+    ))
 }
 
 /// `admin` behind the admin token check.

@@ -15,12 +15,14 @@
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod limits;
 pub mod metrics;
 pub mod ratelimit;
 pub mod serve;
 
-pub use config::{ConfigError, LogFormat, RateLimit, Secret, Tls};
+pub use config::{ConfigError, Connections, LogFormat, RateLimit, Secret, Tls};
 pub use error::{ApiError, Outcome};
+pub use limits::{raise_nofile_limit, ConnGuard, ConnLimits};
 pub use metrics::Metrics;
 pub use ratelimit::Limiter;
 pub use serve::{init_logging, shutdown_signal, Background};

@@ -8,13 +8,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum_server::tls_rustls::RustlsConfig;
+use axum_server::accept::DefaultAcceptor;
+use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
 use axum_server::Handle;
 
 use crate::config::{LogFormat, Tls};
+use crate::limits::{ConnGuard, ConnLimits, LimitAcceptor};
 
 /// Serves `app` on `listener` (HTTPS with `tls`) until `shutdown` completes, then stops
-/// accepting and lets requests in flight finish for up to `grace`.
+/// accepting and lets requests in flight finish for up to `grace`; with the default
+/// [`ConnLimits`].
 pub async fn serve(
     listener: std::net::TcpListener,
     app: Router,
@@ -22,7 +25,22 @@ pub async fn serve(
     grace: Duration,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let guard = ConnGuard::new(ConnLimits::default());
+    serve_limited(listener, app, tls, grace, guard, shutdown).await
+}
+
+/// [`serve`] within the connection limits of `guard` (caps overall and per address, idle
+/// timeout, header-read timeout).
+pub async fn serve_limited(
+    listener: std::net::TcpListener,
+    app: Router,
+    tls: Option<&Tls>,
+    grace: Duration,
+    guard: Arc<ConnGuard>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     listener.set_nonblocking(true)?;
+    let header_timeout = guard.limits().header_read_timeout;
     let app = app.into_make_service_with_connect_info::<SocketAddr>();
     let handle = Handle::new();
     {
@@ -33,17 +51,22 @@ pub async fn serve(
             handle.graceful_shutdown(Some(grace));
         });
     }
+    let mut server = axum_server::from_tcp(listener)?.handle(handle);
+    server
+        .http_builder()
+        .http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(header_timeout);
     match tls {
         Some(tls) => {
             let rustls = RustlsConfig::from_config(Arc::new(tls_config(tls)?));
-            axum_server::from_tcp_rustls(listener, rustls)?
-                .handle(handle)
-                .serve(app)
-                .await
+            let acceptor =
+                LimitAcceptor::new(RustlsAcceptor::new(rustls).acceptor(DefaultAcceptor), guard);
+            server.acceptor(acceptor).serve(app).await
         }
         None => {
-            axum_server::from_tcp(listener)?
-                .handle(handle)
+            server
+                .acceptor(LimitAcceptor::new(DefaultAcceptor, guard))
                 .serve(app)
                 .await
         }

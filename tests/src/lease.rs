@@ -11,7 +11,7 @@
 use serde_json::{json, Value};
 use tollgate_core::{
     armor, hex_string, ArtifactType, ClientId, Component, DeviceKey, Error, Fingerprint, Lease,
-    LeaseClaims, LeaseEntitlement, Result, UsageLicense, Verifier,
+    LeaseClaims, LeaseEntitlement, LeaseNonce, Result, UsageLicense, Verifier,
 };
 
 use crate::fixtures::{self as fx, sign_raw};
@@ -30,8 +30,8 @@ pub const OTHER_BROKER_INSTANCE: &str = "broker-2";
 pub use tollgate_core::reference::{
     broker_client_id, broker_fingerprint, floating_grant, floating_usage_license, lease,
     lease_claims, server_key, BROKER_INSTANCE, FLOATING_ACTIVATION_ID, FLOATING_LICENSE_ID,
-    FLOATING_SEATS, LEASE_ID, LEASE_TTL, MAX_BORROW_SECS, SERVER_DEVICE_SEED, T_LEASE_EXPIRES,
-    T_LEASE_ISSUED,
+    FLOATING_SEATS, LEASE_ID, LEASE_NONCE, LEASE_TTL, MAX_BORROW_SECS, SERVER_DEVICE_SEED,
+    T_LEASE_EXPIRES, T_LEASE_ISSUED,
 };
 
 /// Another floating server's device key.
@@ -60,9 +60,13 @@ fn inputs(floating_license: &str, client: &Fingerprint, instance: &str, now: u64
         "floating_license": floating_license,
         "client_fingerprint": render::components(client.components()),
         "client_instance": instance,
+        "client_nonce": hex_string(&LEASE_NONCE),
         "now": now,
     })
 }
+
+/// The nonce of a later request than the one the reference lease answers.
+pub const LATER_NONCE: LeaseNonce = [0x4f; 16];
 
 /// The expected entitlement: stated from the fixtures by hand, not by verifying.
 fn expected(claims: &LeaseClaims, client: ClientId, valid_until: u64) -> Value {
@@ -85,6 +89,7 @@ pub fn render_claims(c: &LeaseClaims) -> Value {
         "license_id": c.license_id,
         "activation_id": c.activation_id,
         "client_id": c.client_id.to_hex(),
+        "nonce": hex_string(&c.nonce),
         "features": c.features,
         "borrowed": c.borrowed,
         "issued_at": c.issued_at,
@@ -117,7 +122,7 @@ fn raw_lease(signer_key_id: [u8; 8], claims: &LeaseClaims, seed: &[u8; 32]) -> V
     let mut unsigned = b"TG".to_vec();
     unsigned.extend_from_slice(&[
         ArtifactType::Lease.type_byte(),
-        tollgate_core::codec::VERSION,
+        ArtifactType::Lease.version(),
     ]);
     unsigned.extend_from_slice(&signer_key_id);
     unsigned.extend_from_slice(&postcard_claims(claims));
@@ -142,6 +147,7 @@ fn postcard_claims(c: &LeaseClaims) -> Vec<u8> {
     varint(c.license_id, &mut out);
     varint(c.activation_id, &mut out);
     out.extend_from_slice(&c.client_id.0);
+    out.extend_from_slice(&c.nonce);
     varint(c.features.len() as u64, &mut out);
     for f in &c.features {
         varint(f.len() as u64, &mut out);
@@ -190,6 +196,47 @@ pub fn lease_cases(out: &mut Vec<Case>) -> Result<()> {
         }
         v
     };
+    let version_1 = {
+        let mut v = b.to_vec();
+        if let Some(x) = v.get_mut(3) {
+            *x = 1;
+        }
+        v
+    };
+    let version_3 = {
+        let mut v = b.to_vec();
+        if let Some(x) = v.get_mut(3) {
+            *x = 3;
+        }
+        v
+    };
+    let replayed_inputs = {
+        let mut v = at(fx::T_NOW);
+        if let Some(o) = v.as_object_mut() {
+            o.insert(
+                "client_nonce".into(),
+                Value::String(hex_string(&LATER_NONCE)),
+            );
+        }
+        v
+    };
+    let replayed_expired_inputs = {
+        let mut v = replayed_inputs.clone();
+        if let Some(o) = v.as_object_mut() {
+            o.insert("now".into(), json!(T_LEASE_EXPIRES + 3600));
+        }
+        v
+    };
+    let flipped_nonce = {
+        let mut v = b.to_vec();
+        // The nonce follows the lease id (1 byte), license id (2), activation id (1) and the
+        // client id (16) after the 12-byte header.
+        let at = 12 + 1 + 2 + 1 + 16;
+        if let Some(x) = v.get_mut(at) {
+            *x ^= 1;
+        }
+        v
+    };
     let other_server = Lease::sign(claims.clone(), &other_server_key())?;
     let forged_signer = raw_lease(server_key_id(), &claims, &OTHER_SERVER_DEVICE_SEED);
     let unsorted = LeaseClaims {
@@ -204,7 +251,7 @@ pub fn lease_cases(out: &mut Vec<Case>) -> Result<()> {
             *x = 2;
         }
         let mut unsigned = b"TG".to_vec();
-        unsigned.extend_from_slice(&[T.type_byte(), tollgate_core::codec::VERSION]);
+        unsigned.extend_from_slice(&[T.type_byte(), T.version()]);
         unsigned.extend_from_slice(&server_key_id());
         unsigned.extend_from_slice(&v);
         sign_raw(T, &SERVER_DEVICE_SEED, &unsigned)
@@ -316,6 +363,43 @@ pub fn lease_cases(out: &mut Vec<Case>) -> Result<()> {
             &now,
         )
         .err(Error::BadSignature),
+        case(
+            "lease_replayed_nonce_mismatch",
+            "the reference lease given as the answer to a later request (client nonce 4f…4f): \
+             a captured token replayed by a proxy",
+            b,
+            &replayed_inputs,
+        )
+        .err(Error::LeaseNonceMismatch),
+        case(
+            "lease_replayed_expired",
+            "the reference lease replayed an hour after it ended, as the answer to a later \
+             request: reported as a replay (the nonce is checked before the time)",
+            b,
+            &replayed_expired_inputs,
+        )
+        .err(Error::LeaseNonceMismatch),
+        case(
+            "lease_tampered_nonce",
+            "one bit of the signed nonce flipped, the CRC recomputed: the signature fails",
+            &flipped_nonce,
+            &now,
+        )
+        .err(Error::BadSignature),
+        case(
+            "lease_retired_version_1",
+            "the reference lease with version byte 1: the lease token before nonces (retired)",
+            &version_1,
+            &now,
+        )
+        .err(Error::RetiredVersion),
+        case(
+            "lease_unknown_version_3",
+            "the reference lease with version byte 3: newer than this library",
+            &version_3,
+            &now,
+        )
+        .err(Error::UnknownVersion),
         case(
             "lease_wrong_server_key",
             "the reference claims signed by another floating server: its key id is not the \
@@ -450,6 +534,10 @@ pub fn run(
     let product = str_field(inputs, "product")?;
     let license = str_field(inputs, "floating_license")?;
     let instance = str_field(inputs, "client_instance")?;
+    let nonce: LeaseNonce = hex::decode(str_field(inputs, "client_nonce")?)
+        .ok()
+        .and_then(|v| <LeaseNonce>::try_from(v).ok())
+        .ok_or("inputs.client_nonce is not 32 hex digits")?;
     let now = field(inputs, "now")?
         .as_u64()
         .ok_or("inputs.now is not an integer")?;
@@ -501,18 +589,21 @@ pub fn run(
             Some(r) => Verifier::with_trust_store(tollgate_core::TrustStore::new(product, &r)?),
             None => Verifier::new(product, ring),
         };
-        match input {
-            Input::Text(t) => v.verify_lease(license, t, &client, now),
+        // SPEC §13 F: steps 1–5 (untimed), the nonce (5a), then the time (6–7).
+        let ent = match input {
+            Input::Text(t) => v.verify_lease_untimed(license, t, &client)?,
             Input::Binary(b) => {
                 let ul = armor::decode(
                     ArtifactType::UsageLicense,
                     license,
                     tollgate_core::codec::max_len(ArtifactType::UsageLicense),
                 )?;
-                v.verify_lease_bytes(&ul, b, &client, now)
+                v.verify_lease_bytes_untimed(&ul, b, &client)?
             }
-        }
-        .map(|e| render_entitlement(&e, client, now))
+        };
+        ent.check_nonce(&nonce)?;
+        ent.check_time(now)?;
+        Ok(render_entitlement(&ent, client, now))
     })())
 }
 

@@ -24,18 +24,26 @@ fn name() -> impl Strategy<Value = String> {
 fn claims() -> impl Strategy<Value = LeaseClaims> {
     (
         (any::<u64>(), any::<u64>(), any::<u64>(), any::<[u8; 16]>()),
+        any::<[u8; 16]>(),
         vec(name(), 1..8),
         any::<bool>(),
         (any::<u64>(), 1..=u64::MAX),
     )
         .prop_map(
-            |((lease_id, license_id, activation_id, client), features, borrowed, (t, len))| {
+            |(
+                (lease_id, license_id, activation_id, client),
+                nonce,
+                features,
+                borrowed,
+                (t, len),
+            )| {
                 let issued_at = t / 2;
                 LeaseClaims {
                     lease_id,
                     license_id,
                     activation_id,
                     client_id: ClientId(client),
+                    nonce,
                     features: feature_set(features),
                     borrowed,
                     issued_at,
@@ -146,6 +154,20 @@ proptest! {
         }
     }
 
+    /// A lease answers only the request whose nonce it carries: any other nonce is
+    /// `LeaseNonceMismatch`, whatever the time (a replayed token, SPEC §13 F step 5a).
+    #[test]
+    fn lease_answers_only_its_nonce(nonce in any::<[u8; 16]>(), other in any::<[u8; 16]>()) {
+        let c = LeaseClaims { nonce, ..fl::lease_claims().unwrap() };
+        let lease = Lease::sign(c, &fl::server_key()).unwrap();
+        let ul = fl::floating_usage_license().unwrap().to_armor();
+        let client = fl::broker_client_id().unwrap();
+        let ent = verifier().verify_lease_untimed(&ul, &lease.to_armor(), &client).unwrap();
+        prop_assert_eq!(ent.check_nonce(&nonce), Ok(()));
+        let expected = if other == nonce { Ok(()) } else { Err(Error::LeaseNonceMismatch) };
+        prop_assert_eq!(ent.check_nonce(&other), expected);
+    }
+
     /// No edit of the reference lease's bytes verifies, unless it changes nothing.
     #[test]
     fn damaged_lease_never_verifies(edits in vec((0usize..128, any::<u8>()), 1..4)) {
@@ -168,7 +190,7 @@ proptest! {
         let key = fl::server_key().public_key();
         let _ = Lease::decode(&bytes, &key);
         let mut enveloped = codec::MAGIC.to_vec();
-        enveloped.extend_from_slice(&[ArtifactType::Lease.type_byte(), codec::VERSION]);
+        enveloped.extend_from_slice(&[ArtifactType::Lease.type_byte(), ArtifactType::Lease.version()]);
         enveloped.extend_from_slice(&bytes);
         let _ = Lease::decode(&enveloped, &key);
         let _ = Lease::from_armor(&text, &key);

@@ -809,6 +809,21 @@ impl Tx<'_> {
         )
     }
 
+    /// The ids of the license's active floating activations (floating license servers that
+    /// may lend the license's `floating_seats`), lowest first.
+    pub fn active_floating(&self, license_id: u64) -> Result<Vec<u64>> {
+        self.all(
+            "SELECT id FROM activations \
+             WHERE license_id = ?1 AND status = ?2 AND model = ?3 ORDER BY id",
+            vals![
+                to_i64(license_id)?,
+                ActivationStatus::Active.name(),
+                DeploymentModel::Floating.name()
+            ],
+            |r| col_u64(r, 0),
+        )
+    }
+
     /// Seats in use (the license row's counter, kept by [`Tx::insert_activation`] and
     /// [`Tx::free_activation`]).
     pub fn count_active(&self, license_id: u64) -> Result<u64> {

@@ -284,6 +284,8 @@ fn main() {
                             features: vec!["mqtt-server".into()],
                             client_name: format!("load-{i}"),
                             borrow_secs: None,
+                            // One nonce per client is enough to measure the server.
+                            nonce: ClientId(id).to_hex(),
                         };
                         let request = raw_post(
                             protocol::CHECKOUT,
@@ -354,6 +356,7 @@ fn main() {
                             let body = serde_json::to_string(&LeaseRef {
                                 lease_id: *id,
                                 secret: secret.clone(),
+                                nonce: format!("{id:032x}"),
                             })
                             .unwrap_or_default();
                             (*id, raw_post(protocol::HEARTBEAT, &body))

@@ -517,6 +517,11 @@ typedef struct tollgate_meter_reading {
 #define TOLLGATE_ERR_OUTSIDE_KEY_VALIDITY 127
 
 /**
+ * 128: The lease does not answer this request: replayed or stale (core `LeaseNonceMismatch`).
+ */
+#define TOLLGATE_ERR_LEASE_NONCE_MISMATCH 128
+
+/**
  * 200: No usage license is installed on this host (runtime `NotActivated`).
  */
 #define TOLLGATE_ERR_NOT_ACTIVATED 200
@@ -655,6 +660,141 @@ typedef struct tollgate_meter_reading {
  * 239: The usage license's deployment model does not fit this host, e.g. a floating server's usage license (runtime `WrongModel`).
  */
 #define TOLLGATE_ERR_WRONG_MODEL 239
+
+/**
+ * 300: The activation service refused: unknown license key (service `UnknownKey`).
+ */
+#define TOLLGATE_ERR_SERVICE_UNKNOWN_KEY 300
+
+/**
+ * 301: The activation service refused: the request is for a different product (service `WrongProduct`).
+ */
+#define TOLLGATE_ERR_SERVICE_WRONG_PRODUCT 301
+
+/**
+ * 302: The activation service refused: the license does not allow this deployment model (service `ModelNotAllowed`).
+ */
+#define TOLLGATE_ERR_SERVICE_MODEL_NOT_ALLOWED 302
+
+/**
+ * 303: The activation service refused: all activations of this license are in use (service `SeatsExhausted`).
+ */
+#define TOLLGATE_ERR_SERVICE_SEATS_EXHAUSTED 303
+
+/**
+ * 304: The activation service refused: license not found (service `LicenseNotFound`).
+ */
+#define TOLLGATE_ERR_SERVICE_LICENSE_NOT_FOUND 304
+
+/**
+ * 305: The activation service refused: activation not found (service `ActivationNotFound`).
+ */
+#define TOLLGATE_ERR_SERVICE_ACTIVATION_NOT_FOUND 305
+
+/**
+ * 306: The activation service refused: the activation was already deactivated or restored (service `AlreadyDeactivated`).
+ */
+#define TOLLGATE_ERR_SERVICE_ALREADY_DEACTIVATED 306
+
+/**
+ * 307: The activation service refused: the deactivation code is not valid for this activation (service `BadDeactivationCode`).
+ */
+#define TOLLGATE_ERR_SERVICE_BAD_DEACTIVATION_CODE 307
+
+/**
+ * 308: The activation service refused: the usage request is older than one already answered for this device (service `StaleRequest`).
+ */
+#define TOLLGATE_ERR_SERVICE_STALE_REQUEST 308
+
+/**
+ * 309: The activation service refused: the license expired (service `LicenseExpired`).
+ */
+#define TOLLGATE_ERR_SERVICE_LICENSE_EXPIRED 309
+
+/**
+ * 310: The activation service refused: the license is not valid yet (service `LicenseNotYetValid`).
+ */
+#define TOLLGATE_ERR_SERVICE_LICENSE_NOT_YET_VALID 310
+
+/**
+ * 314: The activation service refused: the license already has this feature (service `FeatureExists`).
+ */
+#define TOLLGATE_ERR_SERVICE_FEATURE_EXISTS 314
+
+/**
+ * 315: The activation service refused: the license has no such subscription (service `NoSuchSubscription`).
+ */
+#define TOLLGATE_ERR_SERVICE_NO_SUCH_SUBSCRIPTION 315
+
+/**
+ * 316: The activation service refused: invalid argument (service `InvalidArgument`).
+ */
+#define TOLLGATE_ERR_SERVICE_INVALID_ARGUMENT 316
+
+/**
+ * 323: The activation service refused: this device holds no active activation of the license (service `NoActiveActivation`).
+ */
+#define TOLLGATE_ERR_SERVICE_NO_ACTIVE_ACTIVATION 323
+
+/**
+ * 324: The activation service refused: the vendor suspended the license (service `LicenseSuspended`).
+ */
+#define TOLLGATE_ERR_SERVICE_LICENSE_SUSPENDED 324
+
+/**
+ * 325: The activation service refused: the vendor revoked the license (service `LicenseRevoked`).
+ */
+#define TOLLGATE_ERR_SERVICE_LICENSE_REVOKED 325
+
+/**
+ * 326: The activation service refused: the license reached its transfer limit (service `TransferLimit`).
+ */
+#define TOLLGATE_ERR_SERVICE_TRANSFER_LIMIT 326
+
+/**
+ * 327: The activation service refused: the request's fingerprint has too few components (service `WeakFingerprint`).
+ */
+#define TOLLGATE_ERR_SERVICE_WEAK_FINGERPRINT 327
+
+/**
+ * 331: The activation service refused: another device already runs this license as a floating server (service `FloatingActivationExists`).
+ */
+#define TOLLGATE_ERR_SERVICE_FLOATING_ACTIVATION_EXISTS 331
+
+/**
+ * 340: The floating server refused: every seat of the feature is taken (service `NoSeat`).
+ */
+#define TOLLGATE_ERR_SERVICE_NO_SEAT 340
+
+/**
+ * 341: The floating server refused: the floating license has no such active feature (service `FeatureNotLicensed`).
+ */
+#define TOLLGATE_ERR_SERVICE_FEATURE_NOT_LICENSED 341
+
+/**
+ * 342: The floating server refused: no such lease: released, reclaimed, or the secret is wrong (service `LeaseNotFound`).
+ */
+#define TOLLGATE_ERR_SERVICE_LEASE_NOT_FOUND 342
+
+/**
+ * 343: The floating server refused: borrowing is not allowed, or not for that long (service `BorrowNotAllowed`).
+ */
+#define TOLLGATE_ERR_SERVICE_BORROW_NOT_ALLOWED 343
+
+/**
+ * 344: The floating server refused: the floating server holds no valid floating license (service `NotLicensed`).
+ */
+#define TOLLGATE_ERR_SERVICE_NOT_LICENSED 344
+
+/**
+ * 345: The floating server refused: the floating server's clock went back (service `ClockRollback`).
+ */
+#define TOLLGATE_ERR_SERVICE_CLOCK_ROLLBACK 345
+
+/**
+ * 346: The floating server refused: another holder of this client id holds a live lease (service `LeaseHeld`).
+ */
+#define TOLLGATE_ERR_SERVICE_LEASE_HELD 346
 
 #ifdef __cplusplus
 extern "C" {
@@ -908,6 +1048,9 @@ tollgate_result tollgate_component_kind_from_name(const char *name, size_t name_
  * (e.g. `"mqtt-server,support"`). When `root_certs_pem` is not NULL, the server's certificate
  * is checked only against the certificates in that PEM text. Nothing is sent yet.
  *
+ * The instance name is empty: every client of one host has the same client id and so shares
+ * one lease. Use `tollgate_floating_new_instance` to run several instances on one host.
+ *
  * Fails with `TOLLGATE_ERR_INVALID_ARGUMENT` (no feature, not an `http(s)://` URL, unreadable
  * certificates), `TOLLGATE_ERR_FINGERPRINT`, `TOLLGATE_INVALID_UTF8`, or
  * `TOLLGATE_NULL_ARGUMENT`.
@@ -919,6 +1062,38 @@ tollgate_result tollgate_component_kind_from_name(const char *name, size_t name_
  * `root_certs_pem_len` bytes; `out` is NULL or writable.
  */
 tollgate_result tollgate_floating_new(const struct tollgate_config *config, const char *server, size_t server_len, const char *features, size_t features_len, const uint8_t *root_certs_pem, size_t root_certs_pem_len, struct tollgate_floating **out);
+
+/**
+ * As `tollgate_floating_new`, for the instance `instance` (UTF-8, `instance_len` bytes; at
+ * most 128; NULL: the empty name): a name that tells several clients on one host apart. It is part of the client
+ * id (SPEC §10a.3), so two instances with different names hold two leases (two seats), and
+ * it is shown as the client's name in the server's admin view.
+ *
+ * Fails as `tollgate_floating_new`, and with `TOLLGATE_ERR_INVALID_ARGUMENT` for an instance
+ * name over 128 bytes.
+ *
+ * # Safety
+ *
+ * As `tollgate_floating_new`; `instance` is NULL or valid for `instance_len` bytes.
+ */
+tollgate_result tollgate_floating_new_instance(const struct tollgate_config *config, const char *server, size_t server_len, const char *features, size_t features_len, const char *instance, size_t instance_len, const uint8_t *root_certs_pem, size_t root_certs_pem_len, struct tollgate_floating **out);
+
+/**
+ * As `tollgate_floating_new_instance`, sending `checkout_token` (`checkout_token_len` bytes of
+ * visible ASCII, at most 1024; NULL: none) as `Authorization: Bearer <token>` with every
+ * checkout, heartbeat and release: the shared token of a server configured with
+ * `checkout_token`, which refuses clients without it with
+ * `TOLLGATE_ERR_SERVICE_REFUSED` (its code, 401 `Unauthorized`, in `tollgate_last_error`).
+ *
+ * Fails as `tollgate_floating_new_instance`, and with `TOLLGATE_ERR_INVALID_ARGUMENT` for an
+ * empty token, one over 1024 bytes, or one with spaces or non-ASCII characters.
+ *
+ * # Safety
+ *
+ * As `tollgate_floating_new_instance`; `checkout_token` is NULL or valid for
+ * `checkout_token_len` bytes.
+ */
+tollgate_result tollgate_floating_new_with_token(const struct tollgate_config *config, const char *server, size_t server_len, const char *features, size_t features_len, const char *instance, size_t instance_len, const char *checkout_token, size_t checkout_token_len, const uint8_t *root_certs_pem, size_t root_certs_pem_len, struct tollgate_floating **out);
 
 /**
  * Frees a client, releasing the lease it holds (best effort: when the server cannot be
@@ -936,9 +1111,12 @@ void tollgate_floating_free(struct tollgate_floating *f);
  * client's id) and starts renewing it in the background. A lease already held is kept and
  * `TOLLGATE_OK` returned.
  *
- * Fails with `TOLLGATE_ERR_SERVICE_REFUSED` (no seat left: 340; a feature the floating
- * license lacks: 341; the server is not licensed: 344; its clock went back: 345; the code is in
- * `tollgate_last_error`), `TOLLGATE_ERR_SERVICE_UNREACHABLE`, `TOLLGATE_ERR_SERVICE_UNAVAILABLE`,
+ * Fails with the server's refusal as its own code: `TOLLGATE_ERR_SERVICE_NO_SEAT` (340, no
+ * seat left), `TOLLGATE_ERR_SERVICE_FEATURE_NOT_LICENSED` (341), `…_LEASE_HELD` (346, a clone
+ * holds this client's lease), `…_NOT_LICENSED` (344, the server holds no valid floating
+ * license), `…_CLOCK_ROLLBACK` (345, its clock went back); `TOLLGATE_ERR_SERVICE_REFUSED` for
+ * any other refusal (its code in `tollgate_last_error`), `TOLLGATE_ERR_SERVICE_UNREACHABLE`,
+ * `TOLLGATE_ERR_SERVICE_UNAVAILABLE`,
  * `TOLLGATE_ERR_RATE_LIMITED`, `TOLLGATE_ERR_BAD_RESPONSE`, or the verdict on a lease that
  * does not verify (`TOLLGATE_ERR_BAD_SIGNATURE`, …).
  *
@@ -1291,8 +1469,10 @@ void tollgate_online_free(struct tollgate_online *o);
  * installs the usage license and writes the new status to `*out`.
  *
  * Fails like `tollgate_manager_request_usage` before anything is sent; with
- * `TOLLGATE_ERR_SERVICE_UNREACHABLE`, `TOLLGATE_ERR_SERVICE_REFUSED` (an unknown key, no seat
- * left, …: the service's code is in `tollgate_last_error`), `TOLLGATE_ERR_SERVICE_UNAVAILABLE`,
+ * `TOLLGATE_ERR_SERVICE_UNREACHABLE`, the service's refusal as its own code
+ * (`TOLLGATE_ERR_SERVICE_UNKNOWN_KEY` 300, `…_SEATS_EXHAUSTED` 303, `…_STALE_REQUEST` 308,
+ * `…_FLOATING_ACTIVATION_EXISTS` 331, …; `TOLLGATE_ERR_SERVICE_REFUSED` for any other code,
+ * which is then in `tollgate_last_error`), `TOLLGATE_ERR_SERVICE_UNAVAILABLE`,
  * `TOLLGATE_ERR_RATE_LIMITED`, `TOLLGATE_ERR_BAD_RESPONSE`; or like `tollgate_manager_install`
  * when the answer does not verify. The manager is locked while the service answers.
  *
@@ -1310,8 +1490,8 @@ tollgate_result tollgate_online_activate(const struct tollgate_online *o, struct
  * answers.
  *
  * Fails with `TOLLGATE_ERR_NOT_ACTIVATED` when this host has no activation,
- * `TOLLGATE_ERR_SERVICE_REFUSED` when the service no longer counts it (deactivated, or freed by
- * the vendor), and otherwise like `tollgate_online_activate`.
+ * `TOLLGATE_ERR_SERVICE_NO_ACTIVE_ACTIVATION` (323) when the service no longer counts it
+ * (deactivated, or freed by the vendor), and otherwise like `tollgate_online_activate`.
  *
  * # Safety
  *

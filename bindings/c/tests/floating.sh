@@ -42,3 +42,20 @@ done
 # A port nothing listens on: bound, then closed.
 dead="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 "$TEST" "$WORK/host.json" "http://$addr" "http://127.0.0.1:$dead"
+
+# The same server again with a shared checkout token: clients without it are refused (401).
+kill "$SERVER_PID"
+wait "$SERVER_PID" 2>/dev/null || true
+TOKEN="plant-7-checkout-token-0123"
+: >"$WORK/server.log"
+TOLLGATE_FLOATING_CHECKOUT_TOKEN="$TOKEN" "$TOLLGATE_FLOATING_BIN" serve >"$WORK/server.log" 2>&1 &
+SERVER_PID=$!
+addr=
+for _ in $(seq 100); do
+  addr="$(grep -o '127\.0\.0\.1:[0-9]*' "$WORK/server.log" | head -n1 || true)"
+  [ -n "$addr" ] && break
+  kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/server.log" >&2; exit 1; }
+  sleep 0.1
+done
+[ -n "$addr" ] || { echo "tollgate-floating did not restart" >&2; cat "$WORK/server.log" >&2; exit 1; }
+"$TEST" "$WORK/host.json" "http://$addr" "http://127.0.0.1:$dead" "$TOKEN"

@@ -3,7 +3,9 @@
  * with one seat (started by tests/floating.sh): checkout -> has_feature -> release, a second
  * client refused while the seat is taken, argument checks, and the server being down.
  *
- * Usage: test_floating HOST_CONFIG_JSON SERVER_URL DEAD_URL
+ * With CHECKOUT_TOKEN, the server runs with that checkout token: see token_tests.
+ *
+ * Usage: test_floating HOST_CONFIG_JSON SERVER_URL DEAD_URL [CHECKOUT_TOKEN]
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdlib.h>
@@ -24,9 +26,39 @@ static tollgate_config *host_config(const char *host_json, const char *machine) 
   return cfg;
 }
 
+/* Against a server run with a checkout token: a client without it is refused (401), a client
+ * with it is served. */
+static int token_tests(const char *host_json, const char *url, const char *token) {
+  tollgate_config *cfg = host_config(host_json, "floating-broker-t");
+  tollgate_floating *rogue = NULL, *good = NULL;
+  puts("floating: a server with a checkout token");
+  CHECK_RC(tollgate_floating_new_with_token(cfg, S(url), S("mqtt-server"), NULL, 0,
+                                            S("has space"), NULL, 0, &good),
+           TOLLGATE_ERR_INVALID_ARGUMENT);
+  CHECK(good == NULL);
+  CHECK_RC(tollgate_floating_new(cfg, S(url), S("mqtt-server"), NULL, 0, &rogue), TOLLGATE_OK);
+  CHECK_RC(tollgate_floating_checkout(rogue), TOLLGATE_ERR_SERVICE_REFUSED);
+  char buf[512];
+  size_t n = 0;
+  CHECK_RC(tollgate_last_error(buf, sizeof buf, &n), TOLLGATE_OK);
+  CHECK(strstr(buf, "code 401, Unauthorized") != NULL);
+  CHECK(tollgate_floating_lease_id(rogue) == 0);
+  CHECK_RC(tollgate_floating_new_with_token(cfg, S(url), S("mqtt-server"), S("broker-t"), S(token),
+                                            NULL, 0, &good),
+           TOLLGATE_OK);
+  CHECK_RC(tollgate_floating_checkout(good), TOLLGATE_OK);
+  CHECK(tollgate_floating_has_feature(good, S("mqtt-server")));
+  CHECK_RC(tollgate_floating_release(good), TOLLGATE_OK);
+  tollgate_floating_free(good);
+  tollgate_floating_free(rogue);
+  tollgate_config_free(cfg);
+  printf("%d checks, %d failed\n", g_checks, g_failures);
+  return g_failures == 0 ? 0 : 1;
+}
+
 int main(int argc, char **argv) {
-  if (argc != 4) {
-    fprintf(stderr, "usage: %s HOST_CONFIG_JSON SERVER_URL DEAD_URL\n", argv[0]);
+  if (argc != 4 && argc != 5) {
+    fprintf(stderr, "usage: %s HOST_CONFIG_JSON SERVER_URL DEAD_URL [CHECKOUT_TOKEN]\n", argv[0]);
     return 2;
   }
   setvbuf(stdout, NULL, _IONBF, 0);
@@ -36,6 +68,11 @@ int main(int argc, char **argv) {
   if (host_json == NULL) {
     perror(argv[1]);
     return 2;
+  }
+  if (argc == 5) {
+    int rc = token_tests(host_json, url, argv[4]);
+    free(host_json);
+    return rc;
   }
   tollgate_config *cfg_a = host_config(host_json, "floating-broker-a");
   tollgate_config *cfg_b = host_config(host_json, "floating-broker-b");
@@ -76,9 +113,32 @@ int main(int argc, char **argv) {
   CHECK_RC(tollgate_floating_checkout(a), TOLLGATE_OK);
   CHECK(tollgate_floating_lease_id(a) == lease);
 
+  puts("floating: a second instance on the same host is another client");
+  {
+    tollgate_floating *same_host = NULL;
+    char long_name[130];
+    memset(long_name, 'x', sizeof long_name - 1);
+    long_name[sizeof long_name - 1] = '\0';
+    CHECK_RC(tollgate_floating_new_instance(cfg_a, S(url), S("mqtt-server"), S(long_name), NULL,
+                                            0, &same_host),
+             TOLLGATE_ERR_INVALID_ARGUMENT);
+    CHECK_RC(tollgate_floating_new_instance(cfg_a, S(url), S("mqtt-server"), S("broker-2"), NULL,
+                                            0, &same_host),
+             TOLLGATE_OK);
+    /* Its own client id: it does not take over a's lease, and the only seat is taken. */
+    CHECK_RC(tollgate_floating_checkout(same_host), TOLLGATE_ERR_SERVICE_NO_SEAT);
+    CHECK(tollgate_floating_lease_id(same_host) == 0);
+    CHECK(tollgate_floating_lease_id(a) == lease);
+    CHECK(tollgate_floating_has_feature(a, S("mqtt-server")));
+    tollgate_floating_free(same_host);
+  }
+
   puts("floating: one seat: a second client is refused");
   CHECK_RC(tollgate_floating_new(cfg_b, S(url), S("mqtt-server"), NULL, 0, &b), TOLLGATE_OK);
-  CHECK_RC(tollgate_floating_checkout(b), TOLLGATE_ERR_SERVICE_REFUSED);
+  /* The server's refusal arrives as its own stable code, 340. */
+  CHECK_RC(tollgate_floating_checkout(b), TOLLGATE_ERR_SERVICE_NO_SEAT);
+  CHECK(TOLLGATE_ERR_SERVICE_NO_SEAT == 340);
+  CHECK(strcmp(tollgate_result_name(340), "NoSeat") == 0);
   CHECK(!tollgate_floating_has_feature(b, S("mqtt-server")));
   CHECK(tollgate_floating_lease_id(b) == 0);
   CHECK_RC(tollgate_floating_release(a), TOLLGATE_OK);

@@ -3,7 +3,10 @@
 //! A code never changes meaning; a retired code stays reserved. 0 is success, 1–99 belong to
 //! the C API itself, 100–199 are the core's (artifacts and license keys) and 200–299 the host
 //! runtime's, exactly as [`tollgate_sdk::all_errors`] lists them (a unit test keeps the
-//! constants and that table equal).
+//! constants and that table equal). 300–346 are the services' refusals that arrive over HTTP
+//! (`TOLLGATE_ERR_SERVICE_…`, [`tollgate_sdk::service_refusals`]): a call to the activation
+//! service or a floating server returns the service's own code, e.g. 340 when no seat is free;
+//! a refusal with any other code is 231 `TOLLGATE_ERR_SERVICE_REFUSED`.
 
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -118,6 +121,8 @@ pub const TOLLGATE_ERR_KEY_RETIRED: tollgate_result = 125;
 pub const TOLLGATE_ERR_STALE_KEY_LIST: tollgate_result = 126;
 /// 127: The artifact was issued outside its signing key's validity (core `OutsideKeyValidity`).
 pub const TOLLGATE_ERR_OUTSIDE_KEY_VALIDITY: tollgate_result = 127;
+/// 128: The lease does not answer this request: replayed or stale (core `LeaseNonceMismatch`).
+pub const TOLLGATE_ERR_LEASE_NONCE_MISMATCH: tollgate_result = 128;
 /// 200: No usage license is installed on this host (runtime `NotActivated`).
 pub const TOLLGATE_ERR_NOT_ACTIVATED: tollgate_result = 200;
 /// 201: There is no pending usage request for this usage license to answer (runtime `NoPendingRequest`).
@@ -175,6 +180,61 @@ pub const TOLLGATE_ERR_COMPONENT_OVERRIDE: tollgate_result = 238;
 /// 239: The usage license's deployment model does not fit this host, e.g. a floating server's usage license (runtime `WrongModel`).
 pub const TOLLGATE_ERR_WRONG_MODEL: tollgate_result = 239;
 
+/// 300: The activation service refused: unknown license key (service `UnknownKey`).
+pub const TOLLGATE_ERR_SERVICE_UNKNOWN_KEY: tollgate_result = 300;
+/// 301: The activation service refused: the request is for a different product (service `WrongProduct`).
+pub const TOLLGATE_ERR_SERVICE_WRONG_PRODUCT: tollgate_result = 301;
+/// 302: The activation service refused: the license does not allow this deployment model (service `ModelNotAllowed`).
+pub const TOLLGATE_ERR_SERVICE_MODEL_NOT_ALLOWED: tollgate_result = 302;
+/// 303: The activation service refused: all activations of this license are in use (service `SeatsExhausted`).
+pub const TOLLGATE_ERR_SERVICE_SEATS_EXHAUSTED: tollgate_result = 303;
+/// 304: The activation service refused: license not found (service `LicenseNotFound`).
+pub const TOLLGATE_ERR_SERVICE_LICENSE_NOT_FOUND: tollgate_result = 304;
+/// 305: The activation service refused: activation not found (service `ActivationNotFound`).
+pub const TOLLGATE_ERR_SERVICE_ACTIVATION_NOT_FOUND: tollgate_result = 305;
+/// 306: The activation service refused: the activation was already deactivated or restored (service `AlreadyDeactivated`).
+pub const TOLLGATE_ERR_SERVICE_ALREADY_DEACTIVATED: tollgate_result = 306;
+/// 307: The activation service refused: the deactivation code is not valid for this activation (service `BadDeactivationCode`).
+pub const TOLLGATE_ERR_SERVICE_BAD_DEACTIVATION_CODE: tollgate_result = 307;
+/// 308: The activation service refused: the usage request is older than one already answered for this device (service `StaleRequest`).
+pub const TOLLGATE_ERR_SERVICE_STALE_REQUEST: tollgate_result = 308;
+/// 309: The activation service refused: the license expired (service `LicenseExpired`).
+pub const TOLLGATE_ERR_SERVICE_LICENSE_EXPIRED: tollgate_result = 309;
+/// 310: The activation service refused: the license is not valid yet (service `LicenseNotYetValid`).
+pub const TOLLGATE_ERR_SERVICE_LICENSE_NOT_YET_VALID: tollgate_result = 310;
+/// 314: The activation service refused: the license already has this feature (service `FeatureExists`).
+pub const TOLLGATE_ERR_SERVICE_FEATURE_EXISTS: tollgate_result = 314;
+/// 315: The activation service refused: the license has no such subscription (service `NoSuchSubscription`).
+pub const TOLLGATE_ERR_SERVICE_NO_SUCH_SUBSCRIPTION: tollgate_result = 315;
+/// 316: The activation service refused: invalid argument (service `InvalidArgument`).
+pub const TOLLGATE_ERR_SERVICE_INVALID_ARGUMENT: tollgate_result = 316;
+/// 323: The activation service refused: this device holds no active activation of the license (service `NoActiveActivation`).
+pub const TOLLGATE_ERR_SERVICE_NO_ACTIVE_ACTIVATION: tollgate_result = 323;
+/// 324: The activation service refused: the vendor suspended the license (service `LicenseSuspended`).
+pub const TOLLGATE_ERR_SERVICE_LICENSE_SUSPENDED: tollgate_result = 324;
+/// 325: The activation service refused: the vendor revoked the license (service `LicenseRevoked`).
+pub const TOLLGATE_ERR_SERVICE_LICENSE_REVOKED: tollgate_result = 325;
+/// 326: The activation service refused: the license reached its transfer limit (service `TransferLimit`).
+pub const TOLLGATE_ERR_SERVICE_TRANSFER_LIMIT: tollgate_result = 326;
+/// 327: The activation service refused: the request's fingerprint has too few components (service `WeakFingerprint`).
+pub const TOLLGATE_ERR_SERVICE_WEAK_FINGERPRINT: tollgate_result = 327;
+/// 331: The activation service refused: another device already runs this license as a floating server (service `FloatingActivationExists`).
+pub const TOLLGATE_ERR_SERVICE_FLOATING_ACTIVATION_EXISTS: tollgate_result = 331;
+/// 340: The floating server refused: every seat of the feature is taken (service `NoSeat`).
+pub const TOLLGATE_ERR_SERVICE_NO_SEAT: tollgate_result = 340;
+/// 341: The floating server refused: the floating license has no such active feature (service `FeatureNotLicensed`).
+pub const TOLLGATE_ERR_SERVICE_FEATURE_NOT_LICENSED: tollgate_result = 341;
+/// 342: The floating server refused: no such lease: released, reclaimed, or the secret is wrong (service `LeaseNotFound`).
+pub const TOLLGATE_ERR_SERVICE_LEASE_NOT_FOUND: tollgate_result = 342;
+/// 343: The floating server refused: borrowing is not allowed, or not for that long (service `BorrowNotAllowed`).
+pub const TOLLGATE_ERR_SERVICE_BORROW_NOT_ALLOWED: tollgate_result = 343;
+/// 344: The floating server refused: the floating server holds no valid floating license (service `NotLicensed`).
+pub const TOLLGATE_ERR_SERVICE_NOT_LICENSED: tollgate_result = 344;
+/// 345: The floating server refused: the floating server's clock went back (service `ClockRollback`).
+pub const TOLLGATE_ERR_SERVICE_CLOCK_ROLLBACK: tollgate_result = 345;
+/// 346: The floating server refused: another holder of this client id holds a live lease (service `LeaseHeld`).
+pub const TOLLGATE_ERR_SERVICE_LEASE_HELD: tollgate_result = 346;
+
 /// Why a call failed: its code and the detailed message kept for [`tollgate_last_error`].
 #[derive(Debug)]
 pub(crate) struct Failure {
@@ -203,7 +263,7 @@ impl Failure {
 impl From<SdkError> for Failure {
     fn from(e: SdkError) -> Self {
         Failure {
-            code: e.code(),
+            code: e.result_code(),
             message: Cow::Owned(e.to_string()),
         }
     }
@@ -213,7 +273,9 @@ impl From<SdkError> for Failure {
 pub(crate) fn message(code: tollgate_result) -> &'static str {
     match FFI_CODES.iter().find(|(c, _, _)| *c == code) {
         Some((_, _, m)) => m,
-        None => tollgate_sdk::error_info(code).map_or("unknown result code", |r| r.message),
+        None => tollgate_sdk::error_info(code)
+            .or_else(|| tollgate_sdk::service_refusal_info(code))
+            .map_or("unknown result code", |r| r.message),
     }
 }
 
@@ -221,7 +283,9 @@ pub(crate) fn message(code: tollgate_result) -> &'static str {
 pub(crate) fn name(code: tollgate_result) -> &'static str {
     match FFI_CODES.iter().find(|(c, _, _)| *c == code) {
         Some((_, n, _)) => n,
-        None => tollgate_sdk::error_info(code).map_or("Unknown", |r| r.name),
+        None => tollgate_sdk::error_info(code)
+            .or_else(|| tollgate_sdk::service_refusal_info(code))
+            .map_or("Unknown", |r| r.name),
     }
 }
 
@@ -231,6 +295,7 @@ pub(crate) fn all_codes() -> Vec<tollgate_result> {
         .iter()
         .map(|(c, _, _)| *c)
         .chain(tollgate_sdk::all_errors().iter().map(|r| r.code))
+        .chain(tollgate_sdk::service_refusals().map(|r| r.code))
         .collect()
 }
 
@@ -308,16 +373,28 @@ mod tests {
     #[test]
     fn constants_match_the_runtime_table() {
         let header = include_str!("error.rs");
-        for row in tollgate_sdk::all_errors() {
+        fn snake(name: &str) -> String {
             let mut snake = String::new();
-            for (i, ch) in row.name.chars().enumerate() {
+            for (i, ch) in name.chars().enumerate() {
                 if ch.is_ascii_uppercase() && i > 0 {
                     snake.push('_');
                 }
                 snake.push(ch.to_ascii_uppercase());
             }
+            snake
+        }
+        for row in tollgate_sdk::all_errors() {
             let decl = format!(
-                "pub const TOLLGATE_ERR_{snake}: tollgate_result = {};",
+                "pub const TOLLGATE_ERR_{}: tollgate_result = {};",
+                snake(row.name),
+                row.code
+            );
+            assert!(header.contains(&decl), "missing: {decl}");
+        }
+        for row in tollgate_sdk::service_refusals() {
+            let decl = format!(
+                "pub const TOLLGATE_ERR_SERVICE_{}: tollgate_result = {};",
+                snake(row.name),
                 row.code
             );
             assert!(header.contains(&decl), "missing: {decl}");
@@ -326,7 +403,10 @@ mod tests {
             .lines()
             .filter(|l| l.starts_with("pub const TOLLGATE_ERR_"))
             .count();
-        assert_eq!(declared, tollgate_sdk::all_errors().len());
+        assert_eq!(
+            declared,
+            tollgate_sdk::all_errors().len() + tollgate_sdk::service_refusals().count()
+        );
     }
 
     #[test]
@@ -340,7 +420,29 @@ mod tests {
         assert_eq!(message(99), "unknown result code");
         assert_eq!(name(99), "Unknown");
         let codes = all_codes();
-        assert_eq!(codes.len(), 7 + tollgate_sdk::all_errors().len());
+        assert_eq!(
+            codes.len(),
+            7 + tollgate_sdk::all_errors().len() + tollgate_sdk::service_refusals().count()
+        );
+        assert_eq!(
+            (
+                name(TOLLGATE_ERR_SERVICE_NO_SEAT),
+                TOLLGATE_ERR_SERVICE_NO_SEAT
+            ),
+            ("NoSeat", 340)
+        );
+        let refusal = Failure::from(SdkError::ServiceRefused {
+            code: 340,
+            name: "NoSeat".into(),
+            message: "every seat of feature `mqtt` is taken".into(),
+        });
+        assert_eq!(refusal.code, TOLLGATE_ERR_SERVICE_NO_SEAT);
+        let other = Failure::from(SdkError::ServiceRefused {
+            code: 400,
+            name: "BadRequest".into(),
+            message: "x".into(),
+        });
+        assert_eq!(other.code, TOLLGATE_ERR_SERVICE_REFUSED);
         assert!(codes.windows(2).all(|w| w[0] < w[1]));
     }
 }

@@ -4,7 +4,7 @@
 
 use std::ffi::c_char;
 
-use tollgate_sdk::{FloatingClient, FloatingConfig, LeaseHolder};
+use tollgate_sdk::{BearerToken, FloatingClient, FloatingConfig, LeaseHolder};
 
 use crate::boundary::{arg_bytes, arg_out, arg_ref, arg_str, result_boundary, value_boundary};
 use crate::config::tollgate_config;
@@ -34,6 +34,9 @@ pub struct tollgate_floating {
 /// (e.g. `"mqtt-server,support"`). When `root_certs_pem` is not NULL, the server's certificate
 /// is checked only against the certificates in that PEM text. Nothing is sent yet.
 ///
+/// The instance name is empty: every client of one host has the same client id and so shares
+/// one lease. Use `tollgate_floating_new_instance` to run several instances on one host.
+///
 /// Fails with `TOLLGATE_ERR_INVALID_ARGUMENT` (no feature, not an `http(s)://` URL, unreadable
 /// certificates), `TOLLGATE_ERR_FINGERPRINT`, `TOLLGATE_INVALID_UTF8`, or
 /// `TOLLGATE_NULL_ARGUMENT`.
@@ -55,19 +58,122 @@ pub unsafe extern "C" fn tollgate_floating_new(
     root_certs_pem_len: usize,
     out: *mut *mut tollgate_floating,
 ) -> tollgate_result {
+    // SAFETY: the caller's guarantees, passed on; a NULL instance is the empty name.
+    unsafe {
+        tollgate_floating_new_instance(
+            config,
+            server,
+            server_len,
+            features,
+            features_len,
+            std::ptr::null(),
+            0,
+            root_certs_pem,
+            root_certs_pem_len,
+            out,
+        )
+    }
+}
+
+/// As `tollgate_floating_new`, for the instance `instance` (UTF-8, `instance_len` bytes; at
+/// most 128; NULL: the empty name): a name that tells several clients on one host apart. It is part of the client
+/// id (SPEC §10a.3), so two instances with different names hold two leases (two seats), and
+/// it is shown as the client's name in the server's admin view.
+///
+/// Fails as `tollgate_floating_new`, and with `TOLLGATE_ERR_INVALID_ARGUMENT` for an instance
+/// name over 128 bytes.
+///
+/// # Safety
+///
+/// As `tollgate_floating_new`; `instance` is NULL or valid for `instance_len` bytes.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn tollgate_floating_new_instance(
+    config: *const tollgate_config,
+    server: *const c_char,
+    server_len: usize,
+    features: *const c_char,
+    features_len: usize,
+    instance: *const c_char,
+    instance_len: usize,
+    root_certs_pem: *const u8,
+    root_certs_pem_len: usize,
+    out: *mut *mut tollgate_floating,
+) -> tollgate_result {
+    // SAFETY: the caller's guarantees, passed on; a NULL token is none.
+    unsafe {
+        tollgate_floating_new_with_token(
+            config,
+            server,
+            server_len,
+            features,
+            features_len,
+            instance,
+            instance_len,
+            std::ptr::null(),
+            0,
+            root_certs_pem,
+            root_certs_pem_len,
+            out,
+        )
+    }
+}
+
+/// As `tollgate_floating_new_instance`, sending `checkout_token` (`checkout_token_len` bytes of
+/// visible ASCII, at most 1024; NULL: none) as `Authorization: Bearer <token>` with every
+/// checkout, heartbeat and release: the shared token of a server configured with
+/// `checkout_token`, which refuses clients without it with
+/// `TOLLGATE_ERR_SERVICE_REFUSED` (its code, 401 `Unauthorized`, in `tollgate_last_error`).
+///
+/// Fails as `tollgate_floating_new_instance`, and with `TOLLGATE_ERR_INVALID_ARGUMENT` for an
+/// empty token, one over 1024 bytes, or one with spaces or non-ASCII characters.
+///
+/// # Safety
+///
+/// As `tollgate_floating_new_instance`; `checkout_token` is NULL or valid for
+/// `checkout_token_len` bytes.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn tollgate_floating_new_with_token(
+    config: *const tollgate_config,
+    server: *const c_char,
+    server_len: usize,
+    features: *const c_char,
+    features_len: usize,
+    instance: *const c_char,
+    instance_len: usize,
+    checkout_token: *const c_char,
+    checkout_token_len: usize,
+    root_certs_pem: *const u8,
+    root_certs_pem_len: usize,
+    out: *mut *mut tollgate_floating,
+) -> tollgate_result {
     result_boundary(|| {
         let out = arg_out(out)?;
-        // SAFETY: the caller's guarantees on `config`, (`server`, `server_len`) and
-        // (`features`, `features_len`).
-        let (config, server, features) = unsafe {
+        // SAFETY: the caller's guarantees on `config`, (`server`, `server_len`),
+        // (`features`, `features_len`), (`instance`, `instance_len`) and
+        // (`checkout_token`, `checkout_token_len`).
+        let (config, server, features, instance, token) = unsafe {
             (
                 arg_ref(config)?,
                 arg_str(server, server_len)?,
                 arg_str(features, features_len)?,
+                if instance.is_null() {
+                    ""
+                } else {
+                    arg_str(instance, instance_len)?
+                },
+                if checkout_token.is_null() {
+                    None
+                } else {
+                    Some(arg_str(checkout_token, checkout_token_len)?)
+                },
             )
         };
         let names = features.split(',').map(str::trim).filter(|s| !s.is_empty());
         let mut floating = FloatingConfig::new(server, names);
+        floating.set_instance(instance)?;
+        floating.checkout_token = token.map(BearerToken::new).transpose()?;
         if !root_certs_pem.is_null() {
             // SAFETY: the caller's guarantee on (`root_certs_pem`, `root_certs_pem_len`).
             floating.root_certs_pem =
@@ -103,9 +209,12 @@ pub unsafe extern "C" fn tollgate_floating_free(f: *mut tollgate_floating) {
 /// client's id) and starts renewing it in the background. A lease already held is kept and
 /// `TOLLGATE_OK` returned.
 ///
-/// Fails with `TOLLGATE_ERR_SERVICE_REFUSED` (no seat left: 340; a feature the floating
-/// license lacks: 341; the server is not licensed: 344; its clock went back: 345; the code is in
-/// `tollgate_last_error`), `TOLLGATE_ERR_SERVICE_UNREACHABLE`, `TOLLGATE_ERR_SERVICE_UNAVAILABLE`,
+/// Fails with the server's refusal as its own code: `TOLLGATE_ERR_SERVICE_NO_SEAT` (340, no
+/// seat left), `TOLLGATE_ERR_SERVICE_FEATURE_NOT_LICENSED` (341), `…_LEASE_HELD` (346, a clone
+/// holds this client's lease), `…_NOT_LICENSED` (344, the server holds no valid floating
+/// license), `…_CLOCK_ROLLBACK` (345, its clock went back); `TOLLGATE_ERR_SERVICE_REFUSED` for
+/// any other refusal (its code in `tollgate_last_error`), `TOLLGATE_ERR_SERVICE_UNREACHABLE`,
+/// `TOLLGATE_ERR_SERVICE_UNAVAILABLE`,
 /// `TOLLGATE_ERR_RATE_LIMITED`, `TOLLGATE_ERR_BAD_RESPONSE`, or the verdict on a lease that
 /// does not verify (`TOLLGATE_ERR_BAD_SIGNATURE`, …).
 ///

@@ -87,8 +87,10 @@ pub unsafe extern "C" fn tollgate_online_free(o: *mut tollgate_online) {
 /// installs the usage license and writes the new status to `*out`.
 ///
 /// Fails like `tollgate_manager_request_usage` before anything is sent; with
-/// `TOLLGATE_ERR_SERVICE_UNREACHABLE`, `TOLLGATE_ERR_SERVICE_REFUSED` (an unknown key, no seat
-/// left, …: the service's code is in `tollgate_last_error`), `TOLLGATE_ERR_SERVICE_UNAVAILABLE`,
+/// `TOLLGATE_ERR_SERVICE_UNREACHABLE`, the service's refusal as its own code
+/// (`TOLLGATE_ERR_SERVICE_UNKNOWN_KEY` 300, `…_SEATS_EXHAUSTED` 303, `…_STALE_REQUEST` 308,
+/// `…_FLOATING_ACTIVATION_EXISTS` 331, …; `TOLLGATE_ERR_SERVICE_REFUSED` for any other code,
+/// which is then in `tollgate_last_error`), `TOLLGATE_ERR_SERVICE_UNAVAILABLE`,
 /// `TOLLGATE_ERR_RATE_LIMITED`, `TOLLGATE_ERR_BAD_RESPONSE`; or like `tollgate_manager_install`
 /// when the answer does not verify. The manager is locked while the service answers.
 ///
@@ -128,8 +130,8 @@ pub unsafe extern "C" fn tollgate_online_activate(
 /// answers.
 ///
 /// Fails with `TOLLGATE_ERR_NOT_ACTIVATED` when this host has no activation,
-/// `TOLLGATE_ERR_SERVICE_REFUSED` when the service no longer counts it (deactivated, or freed by
-/// the vendor), and otherwise like `tollgate_online_activate`.
+/// `TOLLGATE_ERR_SERVICE_NO_ACTIVE_ACTIVATION` (323) when the service no longer counts it
+/// (deactivated, or freed by the vendor), and otherwise like `tollgate_online_activate`.
 ///
 /// # Safety
 ///

@@ -4,7 +4,7 @@
 use jni::objects::{JByteArray, JClass, JObjectArray, JString};
 use jni::sys::{jboolean, jlong};
 use jni::EnvUnowned;
-use tollgate_sdk::{FloatingClient, FloatingConfig, LeaseHolder};
+use tollgate_sdk::{BearerToken, FloatingClient, FloatingConfig, LeaseHolder};
 
 use crate::config::host_config;
 use crate::convert::{self, jlong_of, string};
@@ -20,7 +20,8 @@ fn floating_cell<'a>(handle: jlong) -> Result<&'a LeaseHolder> {
     Ok(cell)
 }
 
-/// `long floatingNew(String server, byte[] rootCertsPem, String[] features, long hostConfig)`
+/// `long floatingNew(String server, byte[] rootCertsPem, String[] features, String instance,
+/// String checkoutToken, long hostConfig)` (`checkoutToken` may be null)
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_dev_tollgate_Native_floatingNew<'l>(
     mut env: EnvUnowned<'l>,
@@ -28,6 +29,8 @@ pub extern "system" fn Java_dev_tollgate_Native_floatingNew<'l>(
     server: JString<'l>,
     root_certs_pem: JByteArray<'l>,
     features: JObjectArray<'l, JString<'l>>,
+    instance: JString<'l>,
+    checkout_token: JString<'l>,
     host: jlong,
 ) -> jlong {
     env.with_env(|env| -> Result<jlong> {
@@ -38,6 +41,10 @@ pub extern "system" fn Java_dev_tollgate_Native_floatingNew<'l>(
             names.push(string(env, &name)?);
         }
         let mut config = FloatingConfig::new(string(env, &server)?, names);
+        config.set_instance(&string(env, &instance)?)?;
+        if !checkout_token.is_null() {
+            config.checkout_token = Some(BearerToken::new(string(env, &checkout_token)?)?);
+        }
         if !root_certs_pem.is_null() {
             config.root_certs_pem = Some(convert::bytes(env, &root_certs_pem)?);
         }

@@ -5,7 +5,12 @@
 use jni::objects::{JClass, JIntArray, JString};
 use jni::sys::jint;
 use jni::EnvUnowned;
-use tollgate_sdk::{all_errors, error_info};
+use tollgate_sdk::{all_errors, error_info, service_refusal_info, service_refusals, ErrorInfo};
+
+/// The row of `code`: a runtime or core code, or a service refusal (300–346).
+fn row(code: u32) -> Option<ErrorInfo> {
+    error_info(code).or_else(|| service_refusal_info(code))
+}
 
 use crate::error::{Result, ThrowJava};
 use crate::handles::{new_string, opt_string};
@@ -20,7 +25,7 @@ pub extern "system" fn Java_dev_tollgate_Native_version<'l>(
         .resolve::<ThrowJava>()
 }
 
-/// `int[] errorCodes()`: every stable result code, in order.
+/// `int[] errorCodes()`: every stable result code, in order (the services' refusals last).
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_dev_tollgate_Native_errorCodes<'l>(
     mut env: EnvUnowned<'l>,
@@ -29,7 +34,9 @@ pub extern "system" fn Java_dev_tollgate_Native_errorCodes<'l>(
     env.with_env(|env| -> Result<JIntArray<'l>> {
         let codes: Vec<jint> = all_errors()
             .iter()
-            .map(|e| jint::try_from(e.code).unwrap_or(jint::MAX))
+            .map(|e| e.code)
+            .chain(service_refusals().map(|e| e.code))
+            .map(|code| jint::try_from(code).unwrap_or(jint::MAX))
             .collect();
         let array = env.new_int_array(codes.len())?;
         array.set_region(env, 0, &codes)?;
@@ -46,7 +53,7 @@ pub extern "system" fn Java_dev_tollgate_Native_errorName<'l>(
     code: jint,
 ) -> JString<'l> {
     env.with_env(|env| -> Result<JString<'l>> {
-        let row = u32::try_from(code).ok().and_then(error_info);
+        let row = u32::try_from(code).ok().and_then(row);
         opt_string(env, row.map(|r| r.name.to_owned()))
     })
     .resolve::<ThrowJava>()
@@ -61,7 +68,7 @@ pub extern "system" fn Java_dev_tollgate_Native_errorMessage<'l>(
 ) -> JString<'l> {
     env.with_env(|env| -> Result<JString<'l>> {
         let code = u32::try_from(code).unwrap_or(u32::MAX);
-        new_string(env, tollgate_sdk::message(code))
+        new_string(env, row(code).map_or("unknown error code", |r| r.message))
     })
     .resolve::<ThrowJava>()
 }

@@ -12,9 +12,9 @@ use tollgate_sdk::SdkError;
 pub enum TollgateError {
     /// The core rejected an artifact or a license key: malformed, damaged, tampered, signed
     /// by an unknown key, for another product or machine, outside its validity (codes
-    /// 100–127).
+    /// 100–128).
     Rejected {
-        /// The stable code, 100–127.
+        /// The stable code, 100–128.
         code: u32,
         /// The code's stable name, e.g. `KeyChecksum`.
         name: String,
@@ -76,7 +76,7 @@ impl std::error::Error for TollgateError {}
 
 impl From<SdkError> for TollgateError {
     fn from(e: SdkError) -> Self {
-        let (code, name, reason) = (e.code(), e.name().to_string(), e.to_string());
+        let (code, name, reason) = (e.result_code(), e.result_name().to_string(), e.to_string());
         match e {
             SdkError::Core(_) => TollgateError::Rejected { code, name, reason },
             _ => TollgateError::Runtime { code, name, reason },

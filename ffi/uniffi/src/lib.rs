@@ -9,7 +9,7 @@
 //! |---|---|
 //! | `manager` | [`LicenseManager`] (the exported object) and [`ManualClock`] |
 //! | `types` | the records and enums that cross the boundary: [`HostConfig`], [`Status`], … |
-//! | `error` | [`TollgateError`], carrying the stable code (core 100–127, runtime 200+) |
+//! | `error` | [`TollgateError`], carrying the stable code (core 100–128, runtime 200+) |
 //!
 //! Free functions: [`verify`] (stateless verification of a usage license), [`version`],
 //! [`host_config_from_json`], [`all_errors`] and [`error_info`].
@@ -17,7 +17,7 @@
 //! ## The boundary
 //!
 //! - **Errors.** Every failing call returns [`TollgateError`]: `Rejected` for the core's
-//!   verdicts on an artifact or license key (codes 100–127), `Runtime` for the host runtime's
+//!   verdicts on an artifact or license key (codes 100–128), `Runtime` for the host runtime's
 //!   (codes 200 and up). Both carry the stable `code`, its `name` and the full message.
 //! - **Panics.** uniffi catches a panic at the boundary and raises it in the foreign language as
 //!   its internal error (`InternalError` in Python, `InternalException` in Kotlin); none is
@@ -59,7 +59,7 @@ pub fn version() -> String {
 /// match the host's fingerprint and be valid at `now` (Unix seconds).
 ///
 /// Returns what a status page shows about it (no meter counts, no installation time). Fails
-/// with the core's verdict (`Rejected`, codes 100–127) or a configuration error (`Runtime`
+/// with the core's verdict (`Rejected`, codes 100–128) or a configuration error (`Runtime`
 /// 211 `InvalidArgument`, 210 `Fingerprint`).
 #[uniffi::export]
 pub fn verify(

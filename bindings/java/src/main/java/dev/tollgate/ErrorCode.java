@@ -100,6 +100,9 @@ public record ErrorCode(int code, String name, String message) {
     /** 127 OutsideKeyValidity. */
     public static final int OUTSIDE_KEY_VALIDITY = 127;
 
+    /** 128 LeaseNonceMismatch. */
+    public static final int LEASE_NONCE_MISMATCH = 128;
+
     /** 200 NotActivated. */
     public static final int NOT_ACTIVATED = 200;
 
@@ -183,6 +186,86 @@ public record ErrorCode(int code, String name, String message) {
 
     /** 239 WrongModel: the usage license's deployment model does not fit this host. */
     public static final int WRONG_MODEL = 239;
+    /** 300 UnknownKey: refused by the activation service (a {@link LicenseServiceException}). */
+    public static final int SERVICE_UNKNOWN_KEY = 300;
+
+    /** 301 WrongProduct: refused by the activation service (a {@link LicenseServiceException}). */
+    public static final int SERVICE_WRONG_PRODUCT = 301;
+
+    /** 302 ModelNotAllowed: refused by the activation service (a {@link LicenseServiceException}). */
+    public static final int SERVICE_MODEL_NOT_ALLOWED = 302;
+
+    /** 303 SeatsExhausted: refused by the activation service (a {@link LicenseServiceException}). */
+    public static final int SERVICE_SEATS_EXHAUSTED = 303;
+
+    /** 304 LicenseNotFound: refused by the activation service (a {@link LicenseServiceException}). */
+    public static final int SERVICE_LICENSE_NOT_FOUND = 304;
+
+    /** 305 ActivationNotFound: refused by the activation service (a {@link LicenseServiceException}). */
+    public static final int SERVICE_ACTIVATION_NOT_FOUND = 305;
+
+    /** 306 AlreadyDeactivated: refused by the activation service (a {@link LicenseServiceException}). */
+    public static final int SERVICE_ALREADY_DEACTIVATED = 306;
+
+    /** 307 BadDeactivationCode: refused by the activation service (a {@link LicenseServiceException}). */
+    public static final int SERVICE_BAD_DEACTIVATION_CODE = 307;
+
+    /** 308 StaleRequest: refused by the activation service (a {@link LicenseServiceException}). */
+    public static final int SERVICE_STALE_REQUEST = 308;
+
+    /** 309 LicenseExpired: refused by the activation service (a {@link LicenseServiceException}). */
+    public static final int SERVICE_LICENSE_EXPIRED = 309;
+
+    /** 310 LicenseNotYetValid: refused by the activation service (a {@link LicenseServiceException}). */
+    public static final int SERVICE_LICENSE_NOT_YET_VALID = 310;
+
+    /** 314 FeatureExists: refused by the activation service (a {@link LicenseServiceException}). */
+    public static final int SERVICE_FEATURE_EXISTS = 314;
+
+    /** 315 NoSuchSubscription: refused by the activation service (a {@link LicenseServiceException}). */
+    public static final int SERVICE_NO_SUCH_SUBSCRIPTION = 315;
+
+    /** 316 InvalidArgument: refused by the activation service (a {@link LicenseServiceException}). */
+    public static final int SERVICE_INVALID_ARGUMENT = 316;
+
+    /** 323 NoActiveActivation: refused by the activation service (a {@link LicenseServiceException}). */
+    public static final int SERVICE_NO_ACTIVE_ACTIVATION = 323;
+
+    /** 324 LicenseSuspended: refused by the activation service (a {@link LicenseServiceException}). */
+    public static final int SERVICE_LICENSE_SUSPENDED = 324;
+
+    /** 325 LicenseRevoked: refused by the activation service (a {@link LicenseServiceException}). */
+    public static final int SERVICE_LICENSE_REVOKED = 325;
+
+    /** 326 TransferLimit: refused by the activation service (a {@link LicenseServiceException}). */
+    public static final int SERVICE_TRANSFER_LIMIT = 326;
+
+    /** 327 WeakFingerprint: refused by the activation service (a {@link LicenseServiceException}). */
+    public static final int SERVICE_WEAK_FINGERPRINT = 327;
+
+    /** 331 FloatingActivationExists: refused by the activation service (a {@link LicenseServiceException}). */
+    public static final int SERVICE_FLOATING_ACTIVATION_EXISTS = 331;
+
+    /** 340 NoSeat: refused by the floating server (a {@link LicenseServiceException}). */
+    public static final int SERVICE_NO_SEAT = 340;
+
+    /** 341 FeatureNotLicensed: refused by the floating server (a {@link LicenseServiceException}). */
+    public static final int SERVICE_FEATURE_NOT_LICENSED = 341;
+
+    /** 342 LeaseNotFound: refused by the floating server (a {@link LicenseServiceException}). */
+    public static final int SERVICE_LEASE_NOT_FOUND = 342;
+
+    /** 343 BorrowNotAllowed: refused by the floating server (a {@link LicenseServiceException}). */
+    public static final int SERVICE_BORROW_NOT_ALLOWED = 343;
+
+    /** 344 NotLicensed: refused by the floating server (a {@link LicenseServiceException}). */
+    public static final int SERVICE_NOT_LICENSED = 344;
+
+    /** 345 ClockRollback: refused by the floating server (a {@link LicenseServiceException}). */
+    public static final int SERVICE_CLOCK_ROLLBACK = 345;
+
+    /** 346 LeaseHeld: refused by the floating server (a {@link LicenseServiceException}). */
+    public static final int SERVICE_LEASE_HELD = 346;
 
     /** Every code this version of the native library knows, in code order. */
     public static List<ErrorCode> all() {

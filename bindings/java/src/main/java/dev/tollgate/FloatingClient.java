@@ -21,9 +21,10 @@ import java.util.Objects;
  * }</pre>
  *
  * <h2>Errors</h2>
- * {@link #checkout} and {@link #release} throw a {@link LicenseServiceException} (230–234; a
- * refusal, 231, carries the server's code in its message: 340 no seat left, 341 a feature the
- * floating license lacks, …) or the {@link LicenseException} of a lease that does not verify.
+ * {@link #checkout} and {@link #release} throw a {@link LicenseServiceException} (230–234, or a
+ * refusal with the server's own code: 340 no seat left, 341 a feature the floating license
+ * lacks, 346 a clone holds this client's lease, …) or the {@link LicenseException} of a lease
+ * that does not verify.
  * {@link #hasFeature} and {@link #leaseId} never throw a {@code LicenseException}.
  *
  * <h2>Thread safety and lifetime</h2>
@@ -61,15 +62,47 @@ public final class FloatingClient implements AutoCloseable {
      */
     public static FloatingClient create(HostConfig config, String serverUrl,
             byte[] rootCertificatesPem, List<String> features) throws LicenseException {
+        return create(config, serverUrl, rootCertificatesPem, features, "");
+    }
+
+    /**
+     * As {@link #create(HostConfig, String, byte[], List)}, for the instance {@code instance}:
+     * a name (at most 128 bytes of UTF-8) that tells several clients on one host apart. It is
+     * part of the client id, so two instances with different names hold two leases (two
+     * seats); it is also shown as the client's name in the server's admin view.
+     *
+     * @throws LicenseException 211 {@code INVALID_ARGUMENT} also for an instance name that is
+     *     too long
+     */
+    public static FloatingClient create(HostConfig config, String serverUrl,
+            byte[] rootCertificatesPem, List<String> features, String instance)
+            throws LicenseException {
+        return create(config, serverUrl, rootCertificatesPem, features, instance, null);
+    }
+
+    /**
+     * As {@link #create(HostConfig, String, byte[], List, String)}, sending
+     * {@code checkoutToken} ({@code null}: none) as {@code Authorization: Bearer <token>} with
+     * every checkout, heartbeat and release: the shared token of a server configured with
+     * {@code checkout_token}, which refuses clients without it (231 with code 401 in the
+     * message).
+     *
+     * @throws LicenseException 211 {@code INVALID_ARGUMENT} also for a token that is empty,
+     *     over 1024 bytes, or has spaces or non-ASCII characters
+     */
+    public static FloatingClient create(HostConfig config, String serverUrl,
+            byte[] rootCertificatesPem, List<String> features, String instance,
+            String checkoutToken) throws LicenseException {
         Objects.requireNonNull(config, "config");
         Objects.requireNonNull(serverUrl, "serverUrl");
+        Objects.requireNonNull(instance, "instance");
         String[] names = features.toArray(new String[0]);
         for (String n : names) {
             Objects.requireNonNull(n, "feature");
         }
         try {
-            long handle = Native.floatingNew(serverUrl, rootCertificatesPem, names,
-                    config.nativeHandle());
+            long handle = Native.floatingNew(serverUrl, rootCertificatesPem, names, instance,
+                    checkoutToken, config.nativeHandle());
             return new FloatingClient(handle);
         } finally {
             Reference.reachabilityFence(config);
@@ -80,7 +113,7 @@ public final class FloatingClient implements AutoCloseable {
      * Checks out the feature set as a lease, verifies it and starts renewing it in the
      * background. A lease already held is kept.
      *
-     * @throws LicenseServiceException 230–234 (231 with 340: no seat left)
+     * @throws LicenseServiceException 230–234, or the server's refusal code (340: no seat left)
      * @throws LicenseException a lease that does not verify
      */
     public void checkout() throws LicenseException {

@@ -15,8 +15,9 @@ package dev.tollgate;
  *       clock set back, quota exceeded, a floating server's usage license, …);</li>
  *   <li>{@link StateStorageException} (206, 207, 213, 217): the state directory cannot be read,
  *       written or locked;</li>
- *   <li>{@link LicenseServiceException} (230–234): the vendor's online licensing service could
- *       not be used;</li>
+ *   <li>{@link LicenseServiceException} (230–234, and 300–399): the vendor's online licensing
+ *       service or a floating license server could not be used, or refused with its own code
+ *       (e.g. 303 seats exhausted, 340 no floating seat; {@code SERVICE_…} in {@link ErrorCode});</li>
  *   <li>{@code LicenseException} itself for the rest (210 fingerprint, 211 invalid argument,
  *       216 entropy, 235–238 configuration refused by the trust and host policy) and for codes
  *       this version does not know.</li>
@@ -63,7 +64,7 @@ public class LicenseException extends Exception {
         if (code >= 100 && code <= 199) {
             return new InvalidArtifactException(code, errorName, message);
         }
-        if (code >= 230 && code <= 234) {
+        if ((code >= 230 && code <= 234) || (code >= 300 && code <= 399)) {
             return new LicenseServiceException(code, errorName, message);
         }
         switch (code) {

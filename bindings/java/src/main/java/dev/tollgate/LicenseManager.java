@@ -307,8 +307,9 @@ public final class LicenseManager implements AutoCloseable {
      * @param serverUrl the service's base URL
      * @param licenseKey the license key
      * @return the status after installation
-     * @throws LicenseServiceException 230 unreachable, 231 refused (unknown key, no seat left,
-     *     …), 232 unavailable, 233 rate limited, 234 unexpected answer
+     * @throws LicenseServiceException 230 unreachable, the service's refusal code (300 unknown
+     *     key, 303 no seat left, …; 231 for a code this version does not know), 232 unavailable,
+     *     233 rate limited, 234 unexpected answer
      * @throws LicenseException as {@link #requestUsage(String)} and {@link #install(String)};
      *     211 for a URL that is not {@code http(s)://}
      */
@@ -345,8 +346,9 @@ public final class LicenseManager implements AutoCloseable {
      *
      * @param serverUrl the service's base URL
      * @return the status after installation
-     * @throws LicenseException 200 when this host has no activation; 231 (service code 323)
-     *     when the service no longer counts it; otherwise as
+     * @throws LicenseException 200 when this host has no activation; 323
+     *     ({@link ErrorCode#SERVICE_NO_ACTIVE_ACTIVATION}) when the service no longer counts it;
+     *     otherwise as
      *     {@link #activateOnline(String, String)}
      */
     public Status reactivateOnline(String serverUrl) throws LicenseException {

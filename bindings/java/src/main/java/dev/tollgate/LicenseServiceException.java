@@ -1,10 +1,15 @@
 package dev.tollgate;
 
 /**
- * The vendor's online licensing service could not be used: unreachable (230), refused (231),
- * unavailable (232), rate limited (233), or an unexpected answer (234). Thrown by the online
+ * The vendor's online licensing service or a floating license server could not be used:
+ * unreachable (230), unavailable (232), rate limited (233), or an unexpected answer (234); or it
+ * refused, and then {@link #code()} is the service's own stable code: 300–331 from the
+ * activation service (e.g. {@link ErrorCode#SERVICE_SEATS_EXHAUSTED}, 303), 340–346 from a
+ * floating server (e.g. {@link ErrorCode#SERVICE_NO_SEAT}, 340), and 231 for a refusal with a
+ * code this version does not know (the code is then in the message). Thrown by the online
  * methods of {@link LicenseManager} ({@code activateOnline}, {@code reactivateOnline},
- * {@code deactivateOnline}, {@code sendDeactivation}); 230, 232 and 233 after the retries.
+ * {@code deactivateOnline}, {@code sendDeactivation}) and by {@link FloatingClient}; 230, 232
+ * and 233 after the retries.
  */
 public class LicenseServiceException extends LicenseException {
     private static final long serialVersionUID = 1L;

@@ -62,7 +62,7 @@ final class Native {
             throws LicenseException;
 
     static native long floatingNew(String server, byte[] rootCertsPem, String[] features,
-            long hostConfig) throws LicenseException;
+            String instance, String checkoutToken, long hostConfig) throws LicenseException;
 
     static native void floatingCheckout(long handle) throws LicenseException;
 

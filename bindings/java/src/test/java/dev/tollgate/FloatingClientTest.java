@@ -83,11 +83,22 @@ class FloatingClientTest {
         Path tgul = tmp.resolve("floating.tgul");
         Files.writeString(tgul, usage);
         floating("install", tgul.toString());
+        serve(null);
+        try (ServerSocket s = new ServerSocket(0)) {
+            deadUrl = "http://127.0.0.1:" + s.getLocalPort();
+        }
+    }
 
+    /** Starts {@code tollgate-floating serve}, with a checkout token when one is given. */
+    private void serve(String checkoutToken) throws Exception {
+        url = null;
         Path log = tmp.resolve("server.log");
         ProcessBuilder pb = new ProcessBuilder(bin().toString(), "serve")
                 .redirectErrorStream(true).redirectOutput(log.toFile());
         environment(pb.environment());
+        if (checkoutToken != null) {
+            pb.environment().put("TOLLGATE_FLOATING_CHECKOUT_TOKEN", checkoutToken);
+        }
         server = pb.start();
         for (int i = 0; i < 200 && url == null; i++) {
             Matcher m = ADDR.matcher(Files.readString(log));
@@ -99,9 +110,6 @@ class FloatingClientTest {
             }
         }
         assertTrue(url != null, () -> "tollgate-floating did not start: " + read(log));
-        try (ServerSocket s = new ServerSocket(0)) {
-            deadUrl = "http://127.0.0.1:" + s.getLocalPort();
-        }
     }
 
     @AfterEach
@@ -142,9 +150,25 @@ class FloatingClientTest {
             a.checkout(); // a lease already held is kept
             assertEquals(lease, a.leaseId());
 
+            // A second instance on a's host is another client: it does not take over a's
+            // lease, and the only seat is taken.
+            assertEquals(ErrorCode.INVALID_ARGUMENT, assertThrows(LicenseException.class,
+                    () -> FloatingClient.create(vendor.hostConfig("a"), url, null, features,
+                            "x".repeat(129))).code());
+            try (FloatingClient second = FloatingClient.create(vendor.hostConfig("a"), url, null,
+                    features, "broker-2")) {
+                LicenseServiceException e2 =
+                        assertThrows(LicenseServiceException.class, second::checkout);
+                assertEquals(ErrorCode.SERVICE_NO_SEAT, e2.code());
+                assertEquals(lease, a.leaseId());
+                assertTrue(a.hasFeature("mqtt-server"));
+            }
+
             // One seat: the second client is refused while it is taken.
+            // The server's refusal arrives as its own stable code, 340.
             LicenseServiceException e = assertThrows(LicenseServiceException.class, b::checkout);
-            assertEquals(ErrorCode.SERVICE_REFUSED, e.code());
+            assertEquals(340, e.code());
+            assertEquals("NoSeat", e.errorName());
             assertFalse(b.hasFeature("mqtt-server"));
 
             a.release();
@@ -161,6 +185,31 @@ class FloatingClientTest {
         c.close(); // idempotent
         assertThrows(IllegalStateException.class, () -> c.hasFeature("mqtt-server"));
         assertThrows(IllegalStateException.class, c::checkout);
+    }
+
+    @Test
+    void checkoutToken() throws Exception {
+        stopServer();
+        String token = "plant-7-checkout-token-0123";
+        serve(token);
+        List<String> features = List.of("mqtt-server");
+        try (FloatingClient rogue = FloatingClient.create(vendor.hostConfig("r"), url, features);
+                FloatingClient good = FloatingClient.create(vendor.hostConfig("g"), url, null,
+                        features, "", token)) {
+            // Without the token: refused (401 is not a licensing refusal: 231, code in the
+            // message), and no seat is taken.
+            LicenseServiceException e =
+                    assertThrows(LicenseServiceException.class, rogue::checkout);
+            assertEquals(ErrorCode.SERVICE_REFUSED, e.code());
+            assertTrue(e.getMessage().contains("code 401, Unauthorized"), e.getMessage());
+            assertEquals(0, rogue.leaseId());
+            good.checkout();
+            assertTrue(good.hasFeature("mqtt-server"));
+            good.release();
+        }
+        assertEquals(ErrorCode.INVALID_ARGUMENT, assertThrows(LicenseException.class,
+                () -> FloatingClient.create(vendor.hostConfig("x"), url, null, features, "",
+                        "has space")).code());
     }
 
     @Test
