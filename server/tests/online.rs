@@ -569,42 +569,13 @@ fn metrics_behind_a_token() {
     assert_eq!(call(&open.url(), "GET", "/metrics", None, None).0, 200);
 }
 
-/// Opens a TCP connection to `addr` from the loopback address `from` (another "client").
-#[cfg(target_os = "linux")]
-fn connect_from(from: [u8; 4], addr: std::net::SocketAddr) -> std::net::TcpStream {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let s = tokio::net::TcpSocket::new_v4().unwrap();
-        s.bind(std::net::SocketAddr::from((from, 0))).unwrap();
-        s.connect(addr).await.unwrap().into_std().unwrap()
-    })
-}
-
-/// Whether the server closed `s` (EOF or reset) within a bounded wait.
-#[cfg(target_os = "linux")]
-fn closed_by_server(s: &mut std::net::TcpStream) -> bool {
-    s.set_nonblocking(false).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    let mut b = [0u8; 64];
-    match s.read(&mut b) {
-        Ok(0) => true,
-        Ok(_) => false,
-        Err(e) => matches!(
-            e.kind(),
-            std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted
-        ),
-    }
-}
-
 /// Issue 12 §3: one address holding more idle and slow-header connections than the caps
 /// cannot stop `/healthz` or a real activation from another address; connections over the
 /// per-address cap are closed at once, idle and slow-header ones after their timeouts.
 #[cfg(target_os = "linux")]
 #[test]
 fn hostile_connections_do_not_starve_the_server() {
+    use tollgate_service_kit::testing::{closed_by_server, connect_from};
     let vendor = Vendor::new(&Backend::Sqlite);
     let server = vendor.start_with(|c| {
         c.connections = tollgate_server::config::Connections {

@@ -19,6 +19,8 @@ pub mod limits;
 pub mod metrics;
 pub mod ratelimit;
 pub mod serve;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use config::{ConfigError, Connections, LogFormat, RateLimit, Secret, Tls};
 pub use error::{ApiError, Outcome};
