@@ -2,12 +2,13 @@
 
 use tollgate_sdk::SdkError;
 
-/// A failed call. Both variants carry the stable numeric `code` (never changes meaning; see
+/// A failed call. Every variant carries the stable numeric `code` (never changes meaning; see
 /// [`crate::all_errors`]), the code's stable `name` (e.g. `KeyChecksum`) and the full,
 /// human-readable `reason` (never contains secrets).
 ///
-/// In Python it is the exception class `TollgateError` (subclasses `TollgateError.Rejected`
-/// and `TollgateError.Runtime`); in Kotlin the sealed class `TollgateException`.
+/// In Python it is the exception class `TollgateError` (subclasses `TollgateError.Rejected`,
+/// `TollgateError.Runtime` and `TollgateError.Service`); in Kotlin the sealed class
+/// `TollgateException`.
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Error)]
 pub enum TollgateError {
     /// The core rejected an artifact or a license key: malformed, damaged, tampered, signed
@@ -31,6 +32,20 @@ pub enum TollgateError {
         /// The full message.
         reason: String,
     },
+    /// The online activation service or a floating license server could not be used or
+    /// refused: 230 `ServiceUnreachable`, 232 `ServiceUnavailable`, 233 `RateLimited`, 234
+    /// `BadResponse` (230, 232 and 233 after the retries), or the service's own refusal code
+    /// (300–331 from the activation service, e.g. 303 `SeatsExhausted`; 340–346 from a
+    /// floating server, e.g. 340 `NoSeat`), or 231 `ServiceRefused` for a refusal whose code
+    /// this version does not know (the service's code is then in `reason`).
+    Service {
+        /// The stable code: 230–234, or the service's refusal code (300 and up).
+        code: u32,
+        /// The code's stable name, e.g. `NoSeat`.
+        name: String,
+        /// The full message.
+        reason: String,
+    },
 }
 
 #[uniffi::export]
@@ -38,25 +53,27 @@ impl TollgateError {
     /// The stable numeric code, whichever the variant.
     pub fn code(&self) -> u32 {
         match self {
-            TollgateError::Rejected { code, .. } | TollgateError::Runtime { code, .. } => *code,
+            TollgateError::Rejected { code, .. }
+            | TollgateError::Runtime { code, .. }
+            | TollgateError::Service { code, .. } => *code,
         }
     }
 
     /// The code's stable name, whichever the variant.
     pub fn name(&self) -> String {
         match self {
-            TollgateError::Rejected { name, .. } | TollgateError::Runtime { name, .. } => {
-                name.clone()
-            }
+            TollgateError::Rejected { name, .. }
+            | TollgateError::Runtime { name, .. }
+            | TollgateError::Service { name, .. } => name.clone(),
         }
     }
 
     /// The full message, whichever the variant.
     pub fn reason(&self) -> String {
         match self {
-            TollgateError::Rejected { reason, .. } | TollgateError::Runtime { reason, .. } => {
-                reason.clone()
-            }
+            TollgateError::Rejected { reason, .. }
+            | TollgateError::Runtime { reason, .. }
+            | TollgateError::Service { reason, .. } => reason.clone(),
         }
     }
 }
@@ -65,7 +82,8 @@ impl std::fmt::Display for TollgateError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             TollgateError::Rejected { code, name, reason }
-            | TollgateError::Runtime { code, name, reason } => {
+            | TollgateError::Runtime { code, name, reason }
+            | TollgateError::Service { code, name, reason } => {
                 write!(f, "{reason} (code {code}, {name})")
             }
         }
@@ -79,6 +97,11 @@ impl From<SdkError> for TollgateError {
         let (code, name, reason) = (e.result_code(), e.result_name().to_string(), e.to_string());
         match e {
             SdkError::Core(_) => TollgateError::Rejected { code, name, reason },
+            SdkError::ServiceUnreachable { .. }
+            | SdkError::ServiceRefused { .. }
+            | SdkError::ServiceUnavailable { .. }
+            | SdkError::RateLimited { .. }
+            | SdkError::BadResponse { .. } => TollgateError::Service { code, name, reason },
             _ => TollgateError::Runtime { code, name, reason },
         }
     }
@@ -142,5 +165,53 @@ mod tests {
         assert_eq!(e.name(), "SupersededRequest");
         assert!(e.reason().contains("number 2"), "{e}");
         assert_eq!(invalid("x").code(), 211);
+    }
+
+    #[test]
+    fn service_errors_carry_the_service_code() {
+        let refused = |code: u32, name: &str| SdkError::ServiceRefused {
+            code,
+            name: name.into(),
+            message: "m".into(),
+        };
+        let no_seat = TollgateError::from(refused(340, "NoSeat"));
+        assert_eq!(
+            no_seat,
+            TollgateError::Service {
+                code: 340,
+                name: "NoSeat".into(),
+                reason: "the licensing service refused: m (code 340, NoSeat)".into(),
+            }
+        );
+        let seats = TollgateError::from(refused(303, "SeatsExhausted"));
+        assert!(
+            matches!(seats, TollgateError::Service { code: 303, .. }),
+            "{seats:?}"
+        );
+        assert_eq!(seats.name(), "SeatsExhausted");
+        // A code this version does not know stays 231, with the service's code in the text.
+        let other = TollgateError::from(refused(401, "Unauthorized"));
+        assert!(
+            matches!(other, TollgateError::Service { code: 231, .. }),
+            "{other:?}"
+        );
+        assert!(other.reason().contains("code 401, Unauthorized"), "{other}");
+        let down = TollgateError::from(SdkError::ServiceUnreachable { reason: "x".into() });
+        assert!(
+            matches!(down, TollgateError::Service { code: 230, .. }),
+            "{down:?}"
+        );
+        let limited = TollgateError::from(SdkError::RateLimited {
+            retry_after_secs: 3,
+        });
+        assert_eq!(
+            (limited.code(), limited.name()),
+            (233, "RateLimited".into())
+        );
+        let bad = TollgateError::from(SdkError::BadResponse { reason: "x".into() });
+        assert!(
+            matches!(bad, TollgateError::Service { code: 234, .. }),
+            "{bad:?}"
+        );
     }
 }

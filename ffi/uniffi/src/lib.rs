@@ -8,8 +8,10 @@
 //! | module | what it holds |
 //! |---|---|
 //! | `manager` | [`LicenseManager`] (the exported object) and [`ManualClock`] |
+//! | `online` | [`OnlineClient`]: activate, reactivate, deactivate at the online activation service |
+//! | `floating` | [`FloatingClient`]: a lease from a floating license server |
 //! | `types` | the records and enums that cross the boundary: [`HostConfig`], [`Status`], … |
-//! | `error` | [`TollgateError`], carrying the stable code (core 100–128, runtime 200+) |
+//! | `error` | [`TollgateError`], carrying the stable code (core 100–128, runtime 200+, services 230–234 and 300+) |
 //!
 //! Free functions: [`verify`] (stateless verification of a usage license), [`version`],
 //! [`host_config_from_json`], [`all_errors`] and [`error_info`].
@@ -17,8 +19,10 @@
 //! ## The boundary
 //!
 //! - **Errors.** Every failing call returns [`TollgateError`]: `Rejected` for the core's
-//!   verdicts on an artifact or license key (codes 100–128), `Runtime` for the host runtime's
-//!   (codes 200 and up). Both carry the stable `code`, its `name` and the full message.
+//!   verdicts on an artifact or license key (codes 100–128), `Service` for an online or
+//!   floating server that could not be used (230–234) or refused (its own code: 303
+//!   `SeatsExhausted`, 340 `NoSeat`, …), `Runtime` for the host runtime's other errors (codes
+//!   200 and up). Each carries the stable `code`, its `name` and the full message.
 //! - **Panics.** uniffi catches a panic at the boundary and raises it in the foreign language as
 //!   its internal error (`InternalError` in Python, `InternalException` in Kotlin); none is
 //!   expected.
@@ -35,11 +39,15 @@
 //! ```
 
 mod error;
+mod floating;
 mod manager;
+mod online;
 mod types;
 
 pub use error::{ErrorInfo, TollgateError};
+pub use floating::{FloatingClient, FloatingOptions};
 pub use manager::{LicenseManager, ManualClock};
+pub use online::{Deactivation, OnlineClient, OnlineOptions};
 pub use types::{
     ComponentKind, FeatureStatus, FingerprintComponent, FingerprintMatch, HostConfig, LicenseInfo,
     LicenseState, MeterReading, Status, StatusError,

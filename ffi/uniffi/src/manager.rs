@@ -70,7 +70,7 @@ impl LicenseManager {
         Ok(f(m)?)
     }
 
-    fn write<T>(
+    pub(crate) fn write<T>(
         &self,
         f: impl FnOnce(&mut tollgate_sdk::LicenseManager) -> Result<T, SdkError>,
     ) -> Result<T, TollgateError> {
@@ -242,11 +242,12 @@ impl ManualClock {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::types::{ComponentKind, FingerprintComponent};
 
-    fn config() -> HostConfig {
+    /// A configuration with fixed components (no probes) for the tests.
+    pub(crate) fn config() -> HostConfig {
         HostConfig {
             product: "chariot".into(),
             product_version: "4.2.0".into(),
