@@ -7,13 +7,21 @@ the same time, with fixed fingerprint components (no probes), so every run is th
 hosts trust `VENDOR_ROOT`, the development root's public key, the way an application compiles
 its vendor's root in.
 
-`bindings/python/test.sh` builds the library, generates the `tollgate` module and runs these
-tests with it on `PYTHONPATH`, and `TOLLGATE_CLI` pointing at the `tollgate` binary.
+The online and floating tests run a real `tollgate-server` and `tollgate-floating` on
+127.0.0.1 (`Server`), with a vendor at the real time (`live_vendor`): the servers use the
+system clock.
+
+`bindings/python/test.sh` builds the `tollgate` wheel, installs it in a virtual environment and
+runs these tests with it, with `TOLLGATE_CLI`, `TOLLGATE_SERVER` and `TOLLGATE_FLOATING`
+pointing at the binaries.
 """
 
 import json
 import os
+import re
+import socket
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,11 +58,59 @@ MACHINE_B = {
 }
 
 
-def cli_path() -> Path:
-    path = Path(os.environ.get("TOLLGATE_CLI", REPO / "target" / "debug" / "tollgate"))
+def binary(variable: str, name: str, package: str) -> Path:
+    """The binary `name` of the crate `package`: the environment variable `variable`, else
+    target/debug."""
+    path = Path(os.environ.get(variable, REPO / "target" / "debug" / name))
     if not path.is_file():
-        pytest.fail(f"the tollgate command is not built: {path} (cargo build -p tollgate-cli)")
+        pytest.fail(f"{name} is not built: {path} (cargo build -p {package})")
     return path
+
+
+def cli_path() -> Path:
+    return binary("TOLLGATE_CLI", "tollgate", "tollgate-cli")
+
+
+# The address a server logs once it listens (never the configured port 0).
+LISTENING = re.compile(rb"127\.0\.0\.1:[1-9][0-9]*")
+
+
+class Server:
+    """A server process on 127.0.0.1 (port 0: the system picks one), stopped by `stop()`."""
+
+    def __init__(self, args: list, env: dict, log: Path):
+        self.log = log
+        with open(log, "wb") as out:
+            self.proc = subprocess.Popen([str(a) for a in args], env=env, stdout=out,
+                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        self.url = None
+        for _ in range(600):
+            m = LISTENING.search(log.read_bytes())
+            if m:
+                self.url = "http://" + m.group().decode()
+                return
+            if self.proc.poll() is not None:
+                pytest.fail(f"{args[0]} exited: {log.read_text(errors='replace')}")
+            time.sleep(0.05)
+        self.stop()
+        pytest.fail(f"{args[0]} did not start: {log.read_text(errors='replace')}")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+
+
+def dead_url() -> str:
+    """The URL of a port on 127.0.0.1 that nobody listens on (bound, then closed)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
 
 
 class VendorRefused(Exception):
@@ -135,6 +191,15 @@ def customer_vendor(tmp_path: Path) -> Vendor:
     their own), to mint licenses the real vendor never issued."""
     v = Vendor(cli_path(), tmp_path, T0, name="customer-vendor")
     v.run("init")
+    return v
+
+
+@pytest.fixture
+def live_vendor(tmp_path: Path) -> Vendor:
+    """A vendor with the development root at the real time, for the servers (which use the
+    system clock); its directory is `home / name`, what `tollgate-server` serves."""
+    v = Vendor(cli_path(), tmp_path, int(time.time()), name="live-vendor")
+    v.run("init", "--import-root", str(DEV_ROOT_SEED))
     return v
 
 
