@@ -36,10 +36,10 @@ cargo bench --workspace --no-run
 step "C binding: header, libraries, pkg-config, C tests (ASan, valgrind), bench, Mosquitto e2e"
 bindings/c/test.sh
 
-step "Python binding (uniffi): generate, pytest lifecycle against the tollgate CLI, vectors"
+step "Python binding (uniffi): maturin wheel in a venv, pytest lifecycle, online and floating against real servers, vectors"
 bindings/python/test.sh
 
-step "Kotlin binding (uniffi): generate, compile with Maven, smoke tests"
+step "Kotlin binding (uniffi): generate, compile with Maven, smoke, online and floating tests"
 bindings/kotlin/test.sh
 
 step "Java binding (JNI): Maven build, JUnit vectors, every method and error, Moquette e2e"

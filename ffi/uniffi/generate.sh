@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds libtollgate_uniffi (release) and generates its bindings for one language with this
-# crate's uniffi-bindgen, in library mode. Used by bindings/python/test.sh and
-# bindings/kotlin/test.sh.
+# crate's uniffi-bindgen, in library mode. Used by bindings/kotlin/test.sh; the Python wheel
+# is built by maturin (bindings/python/pyproject.toml), which runs the same uniffi-bindgen.
 #
 #   ffi/uniffi/generate.sh python|kotlin OUT_DIR
 #
