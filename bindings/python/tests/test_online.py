@@ -3,6 +3,8 @@ test vendor's ledger on 127.0.0.1: activate, feature check, reactivate, deactiva
 service's refusals with their own codes, and the service being down."""
 
 import os
+import socket
+import threading
 from pathlib import Path
 
 import pytest
@@ -144,3 +146,41 @@ def test_bad_options():
     with pytest.raises(tollgate.TollgateError.Runtime) as e:
         tollgate.OnlineClient("https://127.0.0.1:1", tollgate.OnlineOptions(root_certs_pem=pem))
     assert e.value.code == 211
+
+
+def test_has_feature_answers_while_a_call_waits_for_the_service(live_vendor, service, managers):
+    """A call in flight releases the GIL and `has_feature` takes no lock: it answers while the
+    service has not answered yet. The "service" here accepts the connection and says nothing
+    until the test closes it."""
+    issued = live_vendor.issue("mqtt-server", models="online")
+    m = managers("a")
+    tollgate.OnlineClient(service.url).activate(m, issued.key)
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)
+        silent.settimeout(60)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        client = tollgate.OnlineClient(url, tollgate.OnlineOptions(attempts=1, timeout_ms=120_000))
+        outcome = []
+
+        def reactivate():
+            try:
+                client.reactivate(m)
+                outcome.append("answered")
+            except tollgate.TollgateError as e:
+                outcome.append(e)
+
+        t = threading.Thread(target=reactivate)
+        t.start()
+        conn, _ = silent.accept()
+        try:
+            # The request is on its way and nobody answers: the call cannot have returned.
+            assert m.has_feature("mqtt-server")
+            assert outcome == []
+        finally:
+            conn.close()
+        t.join(timeout=120)
+    assert not t.is_alive()
+    assert len(outcome) == 1 and isinstance(outcome[0], tollgate.TollgateError.Service)
+    assert outcome[0].code == 230
+    assert m.has_feature("mqtt-server")
