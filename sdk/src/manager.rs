@@ -652,8 +652,11 @@ impl LicenseManager {
     /// the clock was not set back, the license is within its validity and the feature exists
     /// and has not expired. No I/O, no allocation; safe to call on every request.
     ///
-    /// Metered features are usable while the license is; their quota is enforced by
-    /// [`LicenseManager::record_usage`].
+    /// Metered features are usable while the license is, also when their quota for the period
+    /// is used up (true): the check says whether the feature is licensed, and the quota is
+    /// enforced only by [`LicenseManager::record_usage`] ([`SdkError::QuotaExceeded`], 208).
+    /// Read what is left with [`LicenseManager::meter`]. The C and Java bindings answer the
+    /// same.
     pub fn has_feature(&self, name: &str) -> bool {
         self.gate.has_feature(name)
     }
