@@ -74,8 +74,12 @@ step "C: online activation against a real tollgate-server on loopback (ASan + UB
 step "C: floating license client against a real tollgate-floating on loopback (ASan + UBSan)"
 "${MAKE[@]}" test-floating
 
-step "C: test suite, shared library, valgrind"
+step "C: test suite, shared library, valgrind (definite and possible leaks fail; valgrind.supp)"
 "${MAKE[@]}" test-valgrind
+
+step "C: online and floating clients, shared library, valgrind (definite and possible leaks fail)"
+"${MAKE[@]}" test-online-valgrind
+"${MAKE[@]}" test-floating-valgrind
 
 step "C: feature-check benchmark (short run; bindings/c/bench/run.sh for the full one)"
 BENCH_CALLS="${BENCH_CALLS:-2000000}" "$HERE/bench/run.sh"
