@@ -38,8 +38,15 @@ if TOLLGATE_VENDOR_ROOT=not-hex "$HERE/vendor-root.sh" "$ROOTCHK/bad.h" 2>/dev/n
 fi
 rm -rf "$ROOTCHK"
 
-step "C: install into a staging prefix; build the example with pkg-config and run it"
+step "C: install into a staging prefix (stripped, debug info split off); build the example with pkg-config and run it"
 "${MAKE[@]}" example
+PREFIX_LIB="$HERE/build/prefix/lib"
+if readelf -S "$PREFIX_LIB/libtollgate.so" | grep -q '\.debug_info'; then
+  echo "the installed libtollgate.so still carries debug info" >&2; exit 1
+fi
+readelf --string-dump=.gnu_debuglink "$PREFIX_LIB/libtollgate.so" | grep -q 'libtollgate.so.debug'
+readelf -S "$PREFIX_LIB/.debug/libtollgate.so.debug" | grep -q '\.debug_line'
+ls -l "$TARGET/release/libtollgate.so" "$PREFIX_LIB/libtollgate.so" "$PREFIX_LIB/.debug/libtollgate.so.debug"
 EX="$HERE/build/tollgate_example"
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
