@@ -38,8 +38,15 @@ if TOLLGATE_VENDOR_ROOT=not-hex "$HERE/vendor-root.sh" "$ROOTCHK/bad.h" 2>/dev/n
 fi
 rm -rf "$ROOTCHK"
 
-step "C: install into a staging prefix; build the example with pkg-config and run it"
+step "C: install into a staging prefix (stripped, debug info split off); build the example with pkg-config and run it"
 "${MAKE[@]}" example
+PREFIX_LIB="$HERE/build/prefix/lib"
+if readelf -S "$PREFIX_LIB/libtollgate.so" | grep -q '\.debug_info'; then
+  echo "the installed libtollgate.so still carries debug info" >&2; exit 1
+fi
+readelf --string-dump=.gnu_debuglink "$PREFIX_LIB/libtollgate.so" | grep -q 'libtollgate.so.debug'
+readelf -S "$PREFIX_LIB/.debug/libtollgate.so.debug" | grep -q '\.debug_line'
+ls -l "$TARGET/release/libtollgate.so" "$PREFIX_LIB/libtollgate.so" "$PREFIX_LIB/.debug/libtollgate.so.debug"
 EX="$HERE/build/tollgate_example"
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
@@ -74,8 +81,12 @@ step "C: online activation against a real tollgate-server on loopback (ASan + UB
 step "C: floating license client against a real tollgate-floating on loopback (ASan + UBSan)"
 "${MAKE[@]}" test-floating
 
-step "C: test suite, shared library, valgrind"
+step "C: test suite, shared library, valgrind (definite and possible leaks fail; valgrind.supp)"
 "${MAKE[@]}" test-valgrind
+
+step "C: online and floating clients, shared library, valgrind (definite and possible leaks fail)"
+"${MAKE[@]}" test-online-valgrind
+"${MAKE[@]}" test-floating-valgrind
 
 step "C: feature-check benchmark (short run; bindings/c/bench/run.sh for the full one)"
 BENCH_CALLS="${BENCH_CALLS:-2000000}" "$HERE/bench/run.sh"

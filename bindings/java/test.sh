@@ -32,8 +32,9 @@ diff -u src/test/java/dev/tollgate/VendorRoot.java "$ROOTDIR/VendorRoot.java" ||
 RES=src/main/resources/native/linux-x86_64
 mkdir -p "$RES"
 cp "$ROOT/target/release/libtollgate_jni.so" "$RES/"
-# The release profile keeps line tables for profiling; the jar does not need them.
-strip --strip-debug "$RES/libtollgate_jni.so" 2>/dev/null || true
+# The release profile keeps line tables for profiling; the jar ships the library stripped, and
+# its debug info stays in bindings/java/target/native-debug/ (GNU debuglink), outside the jar.
+TOLLGATE_DEBUG_DIR="$PWD/target/native-debug" "$ROOT/scripts/split-debug.sh" "$RES/libtollgate_jni.so"
 
 mvn -q -B verify -Dtollgate.cli="$ROOT/target/debug/tollgate" \
   -Dtollgate.server="$ROOT/target/debug/tollgate-server" \

@@ -292,17 +292,19 @@ pub fn run(args: HostArgs, out: &Out, now: u64, fixed_clock: bool) -> Result<u8,
                 (None, None) => return Err(Failure::usage("give --key or --key-file")),
             };
             let req = mgr.request_usage(&key)?;
-            out.emit(json!({"usage_request": req}), || {
-                format!(
-                    "Usage request (send it to the vendor; any newer request replaces it):\n{req}"
-                )
-            });
+            out.artifacts(
+                json!({"usage_request": req}),
+                || "Usage request (send it to the vendor; any newer request replaces it):".into(),
+                &[&req],
+            );
         }
         HostCmd::Renew => {
             let req = mgr.request_renewal()?;
-            out.emit(json!({"usage_request": req}), || {
-                format!("Usage request for an update of this activation (send it to the vendor):\n{req}")
-            });
+            out.artifacts(
+                json!({"usage_request": req}),
+                || "Usage request for an update of this activation (send it to the vendor):".into(),
+                &[&req],
+            );
         }
         HostCmd::Install { usage_license } => {
             let text = artifact(usage_license.as_deref())?;
@@ -388,12 +390,15 @@ pub fn run(args: HostArgs, out: &Out, now: u64, fixed_clock: bool) -> Result<u8,
         }
         HostCmd::Deactivate { server: None, .. } => {
             let code = mgr.deactivate()?;
-            out.emit(json!({"deactivation_code": code}), || {
-                format!(
+            out.artifacts(
+                json!({"deactivation_code": code}),
+                || {
                     "License removed from this host. Send this deactivation code to the vendor \
-                     to free the seat:\n{code}"
-                )
-            });
+                     to free the seat:"
+                        .into()
+                },
+                &[&code],
+            );
         }
         HostCmd::Fingerprint => {
             let r = mgr.fingerprint_report()?;

@@ -6,18 +6,38 @@ use crate::exit::Failure;
 
 /// Resolves an artifact argument: `-` or nothing reads standard input, an existing file path
 /// reads that file, anything else is taken as the artifact text itself.
+///
+/// Text read from a file or standard input may also be a whole message around the artifact
+/// (e.g. an e-mail, or an older version's plain-text output with its explanation line): when
+/// it is not an artifact itself but exactly one of its lines is, that line is the artifact.
 pub fn artifact(arg: Option<&str>) -> Result<String, Failure> {
-    match arg {
+    let text = match arg {
         None | Some("-") => {
             let mut s = String::new();
             std::io::stdin()
                 .read_to_string(&mut s)
                 .map_err(|e| Failure::io("cannot read standard input", &e))?;
-            Ok(s)
+            s
         }
-        Some(a) if looks_like_artifact(a) => Ok(a.to_string()),
+        Some(a) if looks_like_artifact(a) => return Ok(a.to_string()),
         Some(path) => std::fs::read_to_string(path)
-            .map_err(|e| Failure::io(&format!("cannot read {path}"), &e)),
+            .map_err(|e| Failure::io(&format!("cannot read {path}"), &e))?,
+    };
+    Ok(the_artifact_in(text))
+}
+
+/// `text`, or its only line that looks like an artifact when `text` itself does not.
+fn the_artifact_in(text: String) -> String {
+    if looks_like_artifact(text.trim()) {
+        return text;
+    }
+    let mut lines = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| looks_like_artifact(l));
+    match (lines.next(), lines.next()) {
+        (Some(only), None) => only.to_owned(),
+        _ => text,
     }
 }
 
@@ -45,4 +65,19 @@ pub fn parse_time(s: &str) -> Result<u64, Failure> {
     }
     let days = tollgate_sdk::time::days_from_civil(y, m, d);
     u64::try_from(days * 86_400).map_err(|_| bad())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::the_artifact_in;
+
+    #[test]
+    fn one_artifact_line_is_found_in_a_message() {
+        let a = "TGDC:VEcEAQHpBwKQ7I_SBlljP95IYT--X1rVtV8HOBzCRWZ-q9etb3FJaLPES60_P7PWj5hYm0FCHQbYTyPelKZYB6z3ibtb49y8WVvphwPRO7BG";
+        assert_eq!(the_artifact_in(format!("{a}\n")), format!("{a}\n"));
+        assert_eq!(the_artifact_in(format!("Send this code:\n  {a}\n")), a);
+        let two = format!("{a}\n{a}\n");
+        assert_eq!(the_artifact_in(two.clone()), two);
+        assert_eq!(the_artifact_in("no artifact\n".into()), "no artifact\n");
+    }
 }

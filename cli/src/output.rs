@@ -26,6 +26,22 @@ impl Out {
             println!("{}", text());
         }
     }
+
+    /// Prints the result of a verb that makes artifacts to hand on (a usage request, a usage
+    /// license, a deactivation code, a key list, a license key): `value` as JSON; or, in text,
+    /// the explanation built by `text` on standard error and the artifacts alone on standard
+    /// output, one a line, so that `> file` or a pipe gives exactly what the verb that reads
+    /// them accepts. On a terminal both appear, explanation first.
+    pub fn artifacts(&self, value: Value, text: impl FnOnce() -> String, artifacts: &[&str]) {
+        if self.json {
+            self.emit(value, String::new);
+            return;
+        }
+        eprintln!("{}", text());
+        for a in artifacts {
+            println!("{a}");
+        }
+    }
 }
 
 /// `mqtt-server (perpetual), support (until 2027-11-22)…` for one line of text.

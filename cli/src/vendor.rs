@@ -525,20 +525,23 @@ pub fn run(args: VendorArgs, out: &Out, now: u64) -> Result<(), Failure> {
                             .ok_or_else(|| Failure::usage("a key id is 16 hex digits"))?,
                     );
                     let lists = auth.retire_key(id, now)?;
-                    out.emit(
+                    let armored: Vec<&str> = lists.iter().map(|(_, _, l)| l.as_str()).collect();
+                    out.artifacts(
                         json!({"retired_key": id.to_hex(), "key_lists": lists.iter()
                             .map(|(p, s, l)| json!({"product": p, "sequence": s, "key_list": l}))
                             .collect::<Vec<_>>()}),
                         || {
                             let mut s = format!(
-                                "Signing key {id} retired. New root-signed key list(s); \
-                                 give them to hosts (host-config, the online service does it):"
+                                "Signing key {id} retired. New root-signed key list(s), one a \
+                                 line on standard output; give them to hosts (host-config, the \
+                                 online service does it):"
                             );
-                            for (p, n, l) in &lists {
-                                s.push_str(&format!("\n  {p} (sequence {n}): {l}"));
+                            for (p, n, _) in &lists {
+                                s.push_str(&format!("\n  {p} (sequence {n})"));
                             }
                             s
                         },
+                        &armored,
                     );
                     return Ok(());
                 }
@@ -623,14 +626,14 @@ pub fn run(args: VendorArgs, out: &Out, now: u64) -> Result<(), Failure> {
                 crate::output::write_secret(p, &key)?;
             }
             let g = issued.license.grant();
-            out.emit(
+            out.artifacts(
                 json!({"license_id": g.license_id, "key": key,
                        "license": issued.license.to_armor()}),
                 || {
                     format!(
                         "Issued license {} for {} ({}), {} activation(s).\n\
-                         License key (shown once, send it to the customer): {}\n\
-                         Signed license: {}",
+                         Signed license: {}\n\
+                         License key (shown once, send it to the customer; on standard output):",
                         g.license_id,
                         g.customer,
                         g.features
@@ -639,10 +642,10 @@ pub fn run(args: VendorArgs, out: &Out, now: u64) -> Result<(), Failure> {
                             .collect::<Vec<_>>()
                             .join(", "),
                         g.max_activations,
-                        key,
                         issued.license.to_armor()
                     )
                 },
+                &[&key],
             );
         }
         VendorCmd::Fulfil { request, model } => {
@@ -650,7 +653,7 @@ pub fn run(args: VendorArgs, out: &Out, now: u64) -> Result<(), Failure> {
             let model = DeploymentModel::from_name(&model)
                 .ok_or_else(|| Failure::usage("models are online, offline, floating"))?;
             let f = auth.fulfil(&text, model, now)?;
-            out.emit(
+            out.artifacts(
                 json!({"license_id": f.license_id, "activation_id": f.activation_id,
                        "new_activation": f.new_activation, "repeated": f.repeated,
                        "revision": f.revision, "usage_license": f.usage_license}),
@@ -663,12 +666,12 @@ pub fn run(args: VendorArgs, out: &Out, now: u64) -> Result<(), Failure> {
                         "an update of an existing activation"
                     };
                     format!(
-                        "Usage license for license {} activation {} ({what}, revision {}):\n{}",
-                        f.license_id, f.activation_id, f.revision, f.usage_license
+                        "Usage license for license {} activation {} ({what}, revision {}):",
+                        f.license_id, f.activation_id, f.revision
                     )
                 },
+                &[&f.usage_license],
             );
-            // Plain-text mode prints the artifact alone on stdout for piping.
         }
         VendorCmd::Deactivate { code } => {
             let text = artifact(code.as_deref())?;

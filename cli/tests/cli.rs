@@ -275,3 +275,104 @@ fn usage_errors_exit_2_and_garbage_exit_3() {
     let (code, err) = e.fails(&strs(&host(&a, "a", &["request", "--key", &key])), None);
     assert_eq!((code, &err["code"]), (3, &Value::from(118)));
 }
+
+/// Plain text (no `--json`) written to a file or a pipe is accepted back by the verb that reads
+/// it: every verb that makes an artifact prints it alone on standard output (its explanation
+/// goes to standard error), for each artifact: license key, usage request (request, renew),
+/// usage license, deactivation code, key list.
+#[test]
+fn plain_text_artifacts_round_trip_through_files_and_pipes() {
+    let e = Env::new();
+    let text = |args: &[&str], stdin: Option<&str>| -> (String, String) {
+        let out = e.cmd(args, stdin);
+        assert!(
+            out.status.success(),
+            "{args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        assert_eq!(stdout.lines().count(), 1, "{args:?}: one line: {stdout:?}");
+        assert!(stdout.ends_with('\n'), "{args:?}: {stdout:?}");
+        (stdout, String::from_utf8(out.stderr).unwrap())
+    };
+    let save = |name: &str, content: &str| -> String {
+        let p = e.path(name);
+        std::fs::write(&p, content).unwrap();
+        p.to_str().unwrap().to_owned()
+    };
+    let issue = [
+        "vendor",
+        "issue",
+        "--product",
+        "chariot",
+        "--customer",
+        "ACME",
+        "--feature",
+        "mqtt-server",
+        "--models",
+        "offline",
+    ];
+    // vendor issue > key.txt; host request --key-file key.txt
+    let (key, prose) = text(&issue, None);
+    assert_eq!(key.trim().len(), 29, "{key:?}");
+    assert!(prose.contains("Signed license: TGLC:"), "{prose}");
+    let key_file = save("key.txt", &key);
+    let a = e.path("a");
+    // host request > request.txt; vendor fulfil request.txt
+    let (req, prose) = text(
+        &strs(&host(&a, "a", &["request", "--key-file", &key_file])),
+        None,
+    );
+    assert!(req.starts_with("TGRQ:"), "{req}");
+    assert!(prose.starts_with("Usage request"), "{prose}");
+    let (ul, _) = text(&["vendor", "fulfil", &save("request.txt", &req)], None);
+    assert!(ul.starts_with("TGUL:"), "{ul}");
+    // ... and through a pipe: the same answer, byte for byte.
+    let (ul_piped, _) = text(&["vendor", "fulfil", "-"], Some(&req));
+    assert_eq!(ul_piped, ul);
+    let f = e.json(&["vendor", "fulfil", &save("request2.txt", &req)]);
+    assert_eq!(format!("{}\n", f["usage_license"].as_str().unwrap()), ul);
+    // vendor fulfil > usage.txt; host verify / install usage.txt
+    let ul_file = save("usage.txt", &ul);
+    e.ok(&strs(&host(&a, "a", &["verify", &ul_file])));
+    let st = e.json(&strs(&host(&a, "a", &["install", &ul_file])));
+    assert_eq!(st["state"], "active");
+    // host renew | vendor fulfil - | host install -
+    let (renewal, _) = text(&strs(&host(&a, "a", &["renew"])), None);
+    assert!(renewal.starts_with("TGRQ:"), "{renewal}");
+    let (ul2, _) = text(&["vendor", "fulfil", "-"], Some(&renewal));
+    let out = e.cmd(&strs(&host(&a, "a", &["install", "-"])), Some(&ul2));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // host deactivate > code.txt; vendor deactivate code.txt
+    let (code, prose) = text(&strs(&host(&a, "a", &["deactivate"])), None);
+    assert!(code.starts_with("TGDC:"), "{code}");
+    assert!(prose.contains("deactivation code"), "{prose}");
+    let freed = e.json(&["vendor", "deactivate", &save("code.txt", &code)]);
+    assert_eq!(freed["freed"], true);
+    // vendor key retire > keylist.txt; host key-list keylist.txt
+    let old = e.json(&["vendor", "key", "list"])["keys"][0]["key_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    e.json(&["vendor", "key", "rotate"]);
+    let (list, _) = text(&["vendor", "key", "retire", &old], None);
+    assert!(list.starts_with("TGKL:"), "{list}");
+    let b = e.path("b");
+    let applied = e.json(&strs(&host(
+        &b,
+        "b",
+        &["key-list", &save("keylist.txt", &list)],
+    )));
+    assert_eq!(applied["key_list_sequence"], 1);
+    // A message around one artifact (an older version's output, an e-mail) is accepted too.
+    let mail = save(
+        "mail.txt",
+        &format!("Send this code to the vendor:\n  {code}\nThanks\n"),
+    );
+    let (n, err) = e.fails(&["vendor", "deactivate", &mail], None);
+    assert_eq!((n, err["code"].as_u64()), (5, Some(306)), "{err}");
+}

@@ -124,6 +124,13 @@ impl fmt::Debug for DeviceKey {
     }
 }
 
+/// Signature verifications made by this process ([`PublicKey::verify_strict`]), counted only in
+/// tests (the `fixtures` feature, the core's own tests), which prove with it what an operation
+/// costs (`crate::reference::signature_checks`).
+#[cfg(any(test, feature = "fixtures"))]
+pub(crate) static SIGNATURE_CHECKS: core::sync::atomic::AtomicUsize =
+    core::sync::atomic::AtomicUsize::new(0);
+
 /// A parsed ed25519 public key, checked once so that verification does not decompress it again.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PublicKey(VerifyingKey);
@@ -145,6 +152,8 @@ impl PublicKey {
 
     /// Verifies `sig` over `msg` with ed25519 `verify_strict`.
     pub fn verify_strict(&self, msg: &[u8], sig: &[u8; SIGNATURE_LEN]) -> Result<()> {
+        #[cfg(any(test, feature = "fixtures"))]
+        SIGNATURE_CHECKS.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
         let sig = Signature::from_bytes(sig);
         self.0
             .verify_strict(msg, &sig)

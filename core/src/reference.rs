@@ -17,6 +17,13 @@
 
 use alloc::vec::Vec;
 
+/// How many ed25519 signatures this process has verified so far (every
+/// [`crate::PublicKey::verify_strict`]), for tests that prove what an operation costs: take
+/// the difference around it, in a test binary that runs nothing else at the same time.
+pub fn signature_checks() -> usize {
+    crate::keys::SIGNATURE_CHECKS.load(core::sync::atomic::Ordering::Relaxed)
+}
+
 use crate::artifacts::{
     DeactivationClaims, DeactivationCode, License, UsageLicense, UsageRequest, UsageTerms,
 };

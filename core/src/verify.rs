@@ -126,6 +126,30 @@ impl Verifier {
         Self::matching(self.bind(ul, host)?)
     }
 
+    /// [`Verifier::verify`] for a usage license already decoded through this verifier's
+    /// trust ([`UsageLicense::decode_trusted`] with its [`Verifier::trust_store`], or
+    /// [`UsageLicense::decode`] with its [`Verifier::keyring`]): product, time and fingerprint,
+    /// in that order, without verifying the signature a second time. A host that keeps the
+    /// decoded license (to store it, to show it) pays for one signature check, not two.
+    pub fn verify_decoded(
+        &self,
+        ul: UsageLicense,
+        host: &Fingerprint,
+        now: u64,
+    ) -> Result<Entitlement> {
+        self.check(ul, host, now)
+    }
+
+    /// [`Verifier::verify_untimed`] for a usage license already decoded through this verifier's
+    /// trust (see [`Verifier::verify_decoded`]).
+    pub fn verify_decoded_untimed(
+        &self,
+        ul: UsageLicense,
+        host: &Fingerprint,
+    ) -> Result<Entitlement> {
+        Self::matching(self.bind(ul, host)?)
+    }
+
     fn bind(&self, ul: UsageLicense, host: &Fingerprint) -> Result<Entitlement> {
         let (terms, key_id) = ul.into_parts();
         if terms.grant.product != self.product {

@@ -57,14 +57,19 @@ fn tombstoned(state: &State, terms: &UsageTerms) -> bool {
 
 /// Checks the installed license in `state` against everything but time (verified at a time
 /// inside its window), so that the cached entitlement stays right as time passes.
+///
+/// `decoded` is the installed license when the caller has just decoded it through `verifier`
+/// (install): it is used as it is, so installing checks the signature once.
 fn evaluate(
     config: &HostConfig,
     verifier: &Verifier,
     state: &State,
     host: &Result<Fingerprint>,
+    decoded: Option<UsageLicense>,
 ) -> Option<Installed> {
     let armored = &state.installed.as_ref()?.usage_license;
-    let license = match decode_license(verifier, armored) {
+    let decoded = decoded.filter(|l| l.to_armor() == *armored);
+    let license = match decoded.map_or_else(|| decode_license(verifier, armored), Ok) {
         Ok(l) => l,
         Err(e) => {
             return Some(Installed {
@@ -78,7 +83,8 @@ fn evaluate(
         let terms = license.terms();
         config.role.check(terms.model)?;
         let host = host.as_ref().map_err(Clone::clone)?;
-        let ent = verifier.verify_bytes_untimed(license.as_bytes(), host)?;
+        // `license` was decoded (signature checked) through `verifier` just above or by install.
+        let ent = verifier.verify_decoded_untimed(license.clone(), host)?;
         if !ent.fingerprint_match().ok() {
             return Err(CoreError::FingerprintMismatch.into());
         }
@@ -180,7 +186,7 @@ impl LicenseManager {
         let key_list_changed = Self::merge_key_lists(&mut verifier, &mut state);
         let host = fingerprint::compute(&*source, &config.fingerprint_salt);
         let now = clock.now();
-        let installed = evaluate(&config, &verifier, &state, &host);
+        let installed = evaluate(&config, &verifier, &state, &host, None);
         let gate = Arc::new(FeatureGate::new(
             Arc::clone(&clock),
             DEFAULT_ROLLBACK_TOLERANCE_SECS,
@@ -254,7 +260,7 @@ impl LicenseManager {
         let now = now.max(self.state.high_water);
         if let Err(e) = self.commit(next, now, true) {
             self.verifier = previous;
-            self.installed = evaluate(&self.config, &self.verifier, &self.state, &self.host);
+            self.installed = evaluate(&self.config, &self.verifier, &self.state, &self.host, None);
             self.publish();
             return Err(e);
         }
@@ -320,7 +326,19 @@ impl LicenseManager {
     /// Persists `next` and makes it current; on failure the current state stays. The installed
     /// license is re-evaluated when it, the device or the tombstones changed, or when
     /// `host_changed` says the host fingerprint was probed again.
-    pub(crate) fn commit(&mut self, mut next: State, now: u64, host_changed: bool) -> Result<()> {
+    pub(crate) fn commit(&mut self, next: State, now: u64, host_changed: bool) -> Result<()> {
+        self.commit_decoded(next, now, host_changed, None)
+    }
+
+    /// [`LicenseManager::commit`] with the license `next` installs, already decoded through
+    /// the verifier (see [`evaluate`]).
+    fn commit_decoded(
+        &mut self,
+        mut next: State,
+        now: u64,
+        host_changed: bool,
+        decoded: Option<UsageLicense>,
+    ) -> Result<()> {
         next.high_water = next.high_water.max(now).max(self.gate.high_water());
         let saved = next.save(&*self.storage);
         if saved.is_ok() {
@@ -334,7 +352,13 @@ impl LicenseManager {
                 return Ok(());
             }
         }
-        self.installed = evaluate(&self.config, &self.verifier, &self.state, &self.host);
+        self.installed = evaluate(
+            &self.config,
+            &self.verifier,
+            &self.state,
+            &self.host,
+            decoded,
+        );
         self.publish();
         saved
     }
@@ -511,8 +535,9 @@ impl LicenseManager {
         let now = self.clock.now();
         let rollback = self.rollback(now);
         let host = self.probe()?;
+        // The one signature check of an install: `license` is handed on, not decoded again.
         let license = decode_license(&self.verifier, armored_usage_license)?;
-        let ent = self.verifier.verify_bytes(license.as_bytes(), &host, now)?;
+        let ent = self.verifier.verify_decoded(license.clone(), &host, now)?;
         let terms = ent.terms();
         self.config.role.check(terms.model)?;
         if tombstoned(&self.state, terms) {
@@ -535,7 +560,13 @@ impl LicenseManager {
             if let Some(e) = rollback {
                 return Err(e);
             }
-            self.installed = evaluate(&self.config, &self.verifier, &self.state, &self.host);
+            self.installed = evaluate(
+                &self.config,
+                &self.verifier,
+                &self.state,
+                &self.host,
+                Some(license),
+            );
             self.publish();
             return Ok(self.status_at(now));
         }
@@ -587,7 +618,7 @@ impl LicenseManager {
             next.high_water = now.max(signed);
             self.gate.reset_high_water(next.high_water);
         }
-        self.commit(next, now, true)?;
+        self.commit_decoded(next, now, true, Some(license))?;
         Ok(self.status_at(now))
     }
 
@@ -652,8 +683,11 @@ impl LicenseManager {
     /// the clock was not set back, the license is within its validity and the feature exists
     /// and has not expired. No I/O, no allocation; safe to call on every request.
     ///
-    /// Metered features are usable while the license is; their quota is enforced by
-    /// [`LicenseManager::record_usage`].
+    /// Metered features are usable while the license is, also when their quota for the period
+    /// is used up (true): the check says whether the feature is licensed, and the quota is
+    /// enforced only by [`LicenseManager::record_usage`] ([`SdkError::QuotaExceeded`], 208).
+    /// Read what is left with [`LicenseManager::meter`]. The C and Java bindings answer the
+    /// same.
     pub fn has_feature(&self, name: &str) -> bool {
         self.gate.has_feature(name)
     }
@@ -695,7 +729,7 @@ impl LicenseManager {
     pub fn refresh(&mut self) -> Result<Status> {
         let now = self.clock.now();
         self.host = self.probe();
-        self.installed = evaluate(&self.config, &self.verifier, &self.state, &self.host);
+        self.installed = evaluate(&self.config, &self.verifier, &self.state, &self.host, None);
         self.publish();
         if self.rollback(now).is_none() {
             self.advance_high_water(now)?;

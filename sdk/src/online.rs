@@ -172,30 +172,13 @@ impl OnlineClient {
     /// A client for the service `config.server`. Fails with [`SdkError::InvalidArgument`] for
     /// a URL that is not `http://` or `https://`, or unreadable root certificates.
     pub fn new(config: OnlineConfig) -> Result<Self> {
-        let base = config.server.trim().trim_end_matches('/').to_owned();
-        if !(base.starts_with("https://") || base.starts_with("http://")) {
-            return Err(SdkError::invalid(format!(
-                "the service URL `{base}` must start with https:// or http://"
-            )));
-        }
+        let base = service_base_url(&config.server)?;
         if config.attempts == 0 {
             return Err(SdkError::invalid("attempts must be at least 1"));
         }
         let mut tls = ureq::tls::TlsConfig::builder();
         if let Some(pem) = &config.root_certs_pem {
-            let certs = ureq::tls::parse_pem(pem)
-                .filter_map(|item| match item {
-                    Ok(ureq::tls::PemItem::Certificate(c)) => Some(Ok(c)),
-                    Ok(_) => None,
-                    Err(e) => Some(Err(e)),
-                })
-                .collect::<std::result::Result<Vec<_>, _>>()
-                .map_err(|e| SdkError::invalid(format!("root certificates: {e}")))?;
-            if certs.is_empty() {
-                return Err(SdkError::invalid(
-                    "root certificates: no certificate in the PEM text",
-                ));
-            }
+            let certs = root_certificates(pem)?;
             tls = tls.root_certs(ureq::tls::RootCerts::Specific(Arc::new(certs)));
         }
         let agent: ureq::Agent = ureq::Agent::config_builder()
@@ -262,7 +245,14 @@ impl OnlineClient {
 
     /// Delivers a deactivation code (`TGDC:…`) to the service, which frees its seat. A code
     /// the service already processed counts as delivered (`already_freed`).
+    ///
+    /// The code is checked here first, and nothing is sent when it is not a well-formed
+    /// deactivation code: the core's error says why (`ArmorPrefix`, `ArmorChecksum`,
+    /// `WrongArtifactType`, …). Its signature is the vendor's to check (only the activation's
+    /// device key verifies it).
     pub fn send_deactivation(&self, code: &str) -> Result<Deactivation> {
+        let code = code.trim();
+        tollgate_core::DeactivationCode::from_armor(code)?;
         let body = serde_json::to_string(&DeactivationIn {
             code: code.to_owned(),
         })
@@ -389,6 +379,68 @@ impl OnlineClient {
             })),
         }
     }
+}
+
+/// Checks a service's base URL and returns it without surrounding spaces or trailing slashes:
+/// an absolute `http://` or `https://` URL with a host (`https://licensing.example.com`,
+/// `http://127.0.0.1:8443/prefix`), without a query or fragment. Anything else, e.g. the
+/// unclosed bracket of `http://[::1`, fails with [`SdkError::InvalidArgument`] here rather
+/// than as [`SdkError::ServiceUnreachable`] after the retries. (Also used by
+/// [`crate::floating::FloatingClient`].)
+pub fn service_base_url(server: &str) -> Result<String> {
+    let base = server.trim().trim_end_matches('/').to_owned();
+    let bad = |why: &str| SdkError::invalid(format!("the service URL `{base}` {why}"));
+    if !(base.starts_with("https://") || base.starts_with("http://")) {
+        return Err(bad("must start with https:// or http://"));
+    }
+    let uri: ureq::http::Uri = base
+        .parse()
+        .map_err(|e| bad(&format!("is malformed: {e}")))?;
+    if uri.host().is_none_or(|h| h.is_empty() || h == "[]") {
+        return Err(bad("names no host"));
+    }
+    let authority = uri.authority().map_or("", |a| a.as_str());
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, hp)| hp);
+    let port = host_port.strip_prefix(uri.host().unwrap_or_default());
+    if port.is_some_and(|p| !p.is_empty() && p[1..].parse::<u16>().is_err()) {
+        return Err(bad("has a port that is not a number from 0 to 65535"));
+    }
+    if uri.query().is_some() || base.contains('#') {
+        return Err(bad("must not carry a query or a fragment"));
+    }
+    Ok(base)
+}
+
+/// Reads the trusted root certificates from PEM text: every `CERTIFICATE` block must hold a
+/// well-formed X.509 certificate usable as a trust anchor, and there must be at least one;
+/// other PEM blocks (keys, CRLs) are ignored. Anything else fails with
+/// [`SdkError::InvalidArgument`] (a PEM block with no certificate in it, a damaged one, text
+/// that is not PEM).
+pub fn root_certificates(pem: &[u8]) -> Result<Vec<ureq::tls::Certificate<'static>>> {
+    let certs = ureq::tls::parse_pem(pem)
+        .filter_map(|item| match item {
+            Ok(ureq::tls::PemItem::Certificate(c)) => Some(Ok(c)),
+            Ok(_) => None,
+            Err(e) => Some(Err(e)),
+        })
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| SdkError::invalid(format!("root certificates: {e}")))?;
+    if certs.is_empty() {
+        return Err(SdkError::invalid(
+            "root certificates: no certificate in the PEM text",
+        ));
+    }
+    let mut store = rustls::RootCertStore::empty();
+    for (i, cert) in certs.iter().enumerate() {
+        let der = rustls::pki_types::CertificateDer::from(cert.der());
+        store.add(der).map_err(|e| {
+            SdkError::invalid(format!(
+                "root certificates: PEM block {} is not a usable certificate: {e}",
+                i + 1
+            ))
+        })?;
+    }
+    Ok(certs)
 }
 
 fn unreachable(e: &ureq::Error) -> SdkError {
@@ -809,12 +861,47 @@ mod tests {
             r#"{"error":{"code":306,"name":"AlreadyDeactivated","message":"x"}}"#,
             None,
         )]);
-        assert!(
-            client(&url)
-                .send_deactivation("TGDC:x")
-                .unwrap()
-                .already_freed
-        );
+        let code = deactivation_code();
+        let done = client(&url).send_deactivation(&code).unwrap();
+        assert!(done.already_freed);
+        assert_eq!(done.code, code);
+    }
+
+    fn deactivation_code() -> String {
+        let claims = tollgate_core::DeactivationClaims {
+            activation_id: 7,
+            license_id: 3,
+            counter: 2,
+            deactivated_at: 1_700_000_000,
+        };
+        let device = tollgate_core::DeviceKey::from_seed(&[7; 32]);
+        tollgate_core::DeactivationCode::create(claims, &device)
+            .unwrap()
+            .to_armor()
+    }
+
+    #[test]
+    fn a_deactivation_code_is_checked_before_it_is_sent() {
+        let (url, count) = stub(vec![(200, "{}", None); 3]);
+        let c = client(&url);
+        let code = deactivation_code();
+        let mut damaged = code.clone();
+        damaged.replace_range(10..11, if &code[10..11] == "A" { "B" } else { "A" });
+        let usage_request_armor = format!("TGRQ{}", &code[4..]);
+        for (text, want) in [
+            ("", 100),
+            ("hello", 100),
+            ("TGDC:x", 101),
+            (damaged.as_str(), 102),
+            (usage_request_armor.as_str(), 103),
+        ] {
+            let e = c.send_deactivation(text).unwrap_err();
+            assert_eq!(e.code(), want, "{text:?}: {e:?}");
+        }
+        assert_eq!(count.load(Ordering::SeqCst), 0, "nothing was sent");
+        let padded = format!("  {code}\n");
+        assert_eq!(c.send_deactivation(&padded).unwrap().code, code);
+        assert_eq!(count.load(Ordering::SeqCst), 1);
     }
 
     #[test]
@@ -826,5 +913,64 @@ mod tests {
         cfg.attempts = 1;
         cfg.root_certs_pem = Some(b"not a certificate".to_vec());
         assert!(OnlineClient::new(cfg).is_err());
+    }
+
+    #[test]
+    fn malformed_urls_are_argument_errors() {
+        for bad in [
+            "http://[::1",
+            "http://[::1/v1",
+            "http://",
+            "https:///path",
+            "http://exa mple.com",
+            "http://example.com:99999",
+            "http://example.com:",
+            "http://[::1]:x",
+            "http://example.com/?q=1",
+            "http://example.com/#frag",
+            "ftp://example.com",
+            "example.com",
+        ] {
+            let e = OnlineClient::new(OnlineConfig::new(bad)).unwrap_err();
+            assert_eq!(e.code(), 211, "{bad}: {e:?}");
+        }
+        for good in [
+            "http://[::1]:8080",
+            "http://user@example.com:65535",
+            "http://127.0.0.1:1/",
+            " https://licensing.example.com/prefix// ",
+        ] {
+            assert!(service_base_url(good).is_ok(), "{good}");
+        }
+        assert_eq!(
+            service_base_url(" https://licensing.example.com/prefix// ").unwrap(),
+            "https://licensing.example.com/prefix"
+        );
+    }
+
+    #[test]
+    fn pem_without_a_certificate_is_an_argument_error() {
+        let empty_block = b"-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n";
+        let garbage_block = b"-----BEGIN CERTIFICATE-----\nAAAAAAAA\n-----END CERTIFICATE-----\n";
+        let key_only = b"-----BEGIN PRIVATE KEY-----\nAAAAAAAA\n-----END PRIVATE KEY-----\n";
+        let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
+        let good = certified.cert.pem();
+        let good_then_garbage = [good.as_bytes(), &garbage_block[..]].concat();
+        for bad in [
+            &empty_block[..],
+            &garbage_block[..],
+            &key_only[..],
+            b"",
+            b"not a certificate",
+            &good_then_garbage[..],
+        ] {
+            let mut cfg = OnlineConfig::new("https://licensing.example.com");
+            cfg.root_certs_pem = Some(bad.to_vec());
+            let e = OnlineClient::new(cfg).unwrap_err();
+            assert_eq!(e.code(), 211, "{:?}: {e:?}", String::from_utf8_lossy(bad));
+        }
+        assert_eq!(root_certificates(good.as_bytes()).unwrap().len(), 1);
+        let two = format!("{good}{}", String::from_utf8_lossy(key_only)) + &good;
+        assert_eq!(root_certificates(two.as_bytes()).unwrap().len(), 2);
     }
 }

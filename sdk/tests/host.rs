@@ -913,6 +913,10 @@ fn meters_count_per_utc_period_and_enforce_quotas() {
     assert_eq!(m.record_usage("bridge", 40).unwrap().remaining, 0);
     assert_eq!(m.record_usage("bridge", 1).unwrap_err().code(), 208);
     assert_eq!(m.record_usage("bridge", u64::MAX).unwrap_err().code(), 208);
+    // A used-up quota does not switch the feature off: has_feature answers whether the
+    // feature is licensed; the quota is enforced by record_usage (208) alone.
+    assert!(m.has_feature("bridge"));
+    assert!(m.feature_gate().has_feature("bridge"));
     assert_eq!(m.record_usage("export", 5).unwrap().used, 5);
     assert_eq!(
         m.record_usage("mqtt-server", 1).unwrap_err(),

@@ -1051,8 +1051,9 @@ tollgate_result tollgate_component_kind_from_name(const char *name, size_t name_
  * The instance name is empty: every client of one host has the same client id and so shares
  * one lease. Use `tollgate_floating_new_instance` to run several instances on one host.
  *
- * Fails with `TOLLGATE_ERR_INVALID_ARGUMENT` (no feature, not an `http(s)://` URL, unreadable
- * certificates), `TOLLGATE_ERR_FINGERPRINT`, `TOLLGATE_INVALID_UTF8`, or
+ * Fails with `TOLLGATE_ERR_INVALID_ARGUMENT` (no feature; `server` not a well-formed
+ * `http://` or `https://` URL with a host, e.g. `http://[::1`; `root_certs_pem` holding no
+ * well-formed certificate), `TOLLGATE_ERR_FINGERPRINT`, `TOLLGATE_INVALID_UTF8`, or
  * `TOLLGATE_NULL_ARGUMENT`.
  *
  * # Safety
@@ -1303,6 +1304,11 @@ tollgate_result tollgate_manager_status_json(const struct tollgate_manager *m, c
  * back beyond the tolerance while the program runs makes the next check false and
  * `tollgate_manager_status` report `TOLLGATE_STATE_CLOCK_ROLLBACK`, without a refresh.
  *
+ * A metered feature whose quota for the period is used up is still usable here (true): the
+ * check says whether the feature is licensed, and the quota is enforced only by
+ * `tollgate_manager_record_usage` (`TOLLGATE_ERR_QUOTA_EXCEEDED`); read what is left with
+ * `tollgate_manager_meter`. Rust and Java answer the same.
+ *
  * False also when an argument is NULL or not UTF-8.
  *
  * # Safety
@@ -1443,8 +1449,10 @@ tollgate_result tollgate_verify_usage_license(const struct tollgate_config *conf
  * not NULL, only against the certificates in that PEM text (a private CA or a self-signed
  * service certificate).
  *
- * Fails with `TOLLGATE_ERR_INVALID_ARGUMENT` (not an `http(s)://` URL, unreadable
- * certificates), `TOLLGATE_INVALID_UTF8`, or `TOLLGATE_NULL_ARGUMENT`.
+ * Fails with `TOLLGATE_ERR_INVALID_ARGUMENT` when `server` is not a well-formed `http://` or
+ * `https://` URL with a host (e.g. `http://[::1`, a port over 65535, a query), or when
+ * `root_certs_pem` holds no well-formed certificate (no `CERTIFICATE` block, an empty or
+ * damaged one); with `TOLLGATE_INVALID_UTF8`, or `TOLLGATE_NULL_ARGUMENT`. Nothing is sent.
  *
  * # Safety
  *
@@ -1525,7 +1533,10 @@ tollgate_result tollgate_online_deactivate(const struct tollgate_online *o, stru
  * after `tollgate_online_deactivate` could not reach the service) to the service, which frees
  * its seat. A code the service already processed counts as delivered.
  *
- * Fails with the service's errors (see `tollgate_online_activate`) or an argument code.
+ * The code is checked first and nothing is sent when it is not a well-formed deactivation
+ * code: `TOLLGATE_ERR_ARMOR_PREFIX`, `…_ARMOR_ENCODING`, `…_ARMOR_CHECKSUM`,
+ * `…_WRONG_ARTIFACT_TYPE` (another artifact), or another core artifact code. Otherwise fails
+ * with the service's errors (see `tollgate_online_activate`) or an argument code.
  *
  * # Safety
  *

@@ -2,11 +2,12 @@
 # The C API's floating license client against a real `tollgate-floating` on loopback: the CLI
 # (the vendor) issues a floating license with one seat, the floating server activates with it
 # (its own request, fulfilled for the floating model, installed), serves on 127.0.0.1:0, and
-# test_floating (argument 1) checks out, checks, releases, is refused a second seat, and
+# test_floating (the arguments: the program, after any wrapper such as valgrind) checks out, checks, releases, is refused a second seat, and
 # meets a closed port for "the server is down".
 # Needs TOLLGATE_BIN (the CLI) and TOLLGATE_FLOATING_BIN (cargo build -p tollgate-floating).
 set -euo pipefail
-TEST="$1"
+# The test program, after any wrapper (e.g. valgrind and its options).
+TEST=("$@")
 WORK="$(mktemp -d)"
 SERVER_PID=
 cleanup() { [ -z "$SERVER_PID" ] || kill "$SERVER_PID" 2>/dev/null || true; rm -rf "$WORK"; }
@@ -41,7 +42,7 @@ done
 
 # A port nothing listens on: bound, then closed.
 dead="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
-"$TEST" "$WORK/host.json" "http://$addr" "http://127.0.0.1:$dead"
+"${TEST[@]}" "$WORK/host.json" "http://$addr" "http://127.0.0.1:$dead"
 
 # The same server again with a shared checkout token: clients without it are refused (401).
 kill "$SERVER_PID"
@@ -58,4 +59,4 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 [ -n "$addr" ] || { echo "tollgate-floating did not restart" >&2; cat "$WORK/server.log" >&2; exit 1; }
-"$TEST" "$WORK/host.json" "http://$addr" "http://127.0.0.1:$dead" "$TOKEN"
+"${TEST[@]}" "$WORK/host.json" "http://$addr" "http://127.0.0.1:$dead" "$TOKEN"

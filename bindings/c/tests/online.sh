@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The C API's online activation client against a real `tollgate-server` on loopback: the CLI
 # (the vendor) issues an online license into a fresh data directory, the service serves that
-# directory on 127.0.0.1:0, and test_online (argument 1) activates, reactivates and deactivates
+# directory on 127.0.0.1:0, and test_online (the arguments: the program, after any wrapper such as valgrind) activates, reactivates and deactivates
 # through it, and through a closed port for "the service is down".
 # Needs TOLLGATE_BIN (the CLI) and TOLLGATE_SERVER_BIN (cargo build -p tollgate-server).
 set -euo pipefail
-TEST="$1"
+# The test program, after any wrapper (e.g. valgrind and its options).
+TEST=("$@")
 WORK="$(mktemp -d)"
 SERVER_PID=
 cleanup() { [ -z "$SERVER_PID" ] || kill "$SERVER_PID" 2>/dev/null || true; rm -rf "$WORK"; }
@@ -34,4 +35,4 @@ done
 
 # A port nothing listens on: bound, then closed.
 dead="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
-TMPDIR="$WORK" "$TEST" "$WORK/host.json" "http://$addr" "$(cat "$WORK/key")" "http://127.0.0.1:$dead"
+TMPDIR="$WORK" "${TEST[@]}" "$WORK/host.json" "http://$addr" "$(cat "$WORK/key")" "http://127.0.0.1:$dead"

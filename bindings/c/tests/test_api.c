@@ -574,11 +574,18 @@ static void test_lifecycle(void) {
   CHECK_CONTAINS(last_error(), "60 of 100");
   CHECK_RC(tollgate_manager_record_usage(a, S("iot-bridge"), UINT64_MAX, &r),
            TOLLGATE_ERR_QUOTA_EXCEEDED);
+  /* A used-up quota does not switch the feature off: _has_feature answers whether it is
+   * licensed; only _record_usage refuses (TOLLGATE_ERR_QUOTA_EXCEEDED). */
+  CHECK_RC(tollgate_manager_record_usage(a, S("iot-bridge"), 40, &r), TOLLGATE_OK);
+  CHECK(r.used == 100 && r.remaining == 0);
+  CHECK_RC(tollgate_manager_record_usage(a, S("iot-bridge"), 1, &r), TOLLGATE_ERR_QUOTA_EXCEEDED);
+  CHECK(tollgate_manager_has_feature(a, S("iot-bridge")));
+  CHECK(tollgate_manager_has_feature_at(a, S("iot-bridge"), g_now));
   CHECK_RC(tollgate_manager_record_usage(a, S("mqtt-server"), 1, &r), TOLLGATE_ERR_NOT_METERED);
   CHECK_RC(tollgate_manager_meter(a, S("mqtt-server"), &r), TOLLGATE_ERR_NOT_METERED);
   CHECK_RC(tollgate_manager_record_usage(a, S("nope"), 1, &r), TOLLGATE_ERR_UNKNOWN_FEATURE);
   CHECK_RC(tollgate_manager_meter(a, S("iot-bridge"), &r), TOLLGATE_OK);
-  CHECK(r.used == 60);
+  CHECK(r.used == 100);
 
   /* A request for another key while this one is installed. */
   CHECK_RC(tollgate_manager_request_usage(a, S(other_key), buf, sizeof buf, &n),

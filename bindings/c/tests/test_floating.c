@@ -92,6 +92,20 @@ int main(int argc, char **argv) {
            TOLLGATE_ERR_INVALID_ARGUMENT);
   CHECK_RC(tollgate_floating_new(cfg_a, S(url), S("mqtt-\xff"), NULL, 0, &a),
            TOLLGATE_INVALID_UTF8);
+  /* A malformed URL and PEM text that holds no certificate are argument errors at _new. */
+  CHECK_RC(tollgate_floating_new(cfg_a, S("http://[::1"), S("mqtt-server"), NULL, 0, &a),
+           TOLLGATE_ERR_INVALID_ARGUMENT);
+  CHECK_RC(tollgate_floating_new(cfg_a, S("http://127.0.0.1:70000"), S("mqtt-server"), NULL, 0,
+                                 &a),
+           TOLLGATE_ERR_INVALID_ARGUMENT);
+  static const char empty_pem[] = "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n";
+  static const char junk_pem[] = "-----BEGIN CERTIFICATE-----\nAAAAAAAA\n-----END CERTIFICATE-----\n";
+  CHECK_RC(tollgate_floating_new(cfg_a, S(url), S("mqtt-server"), (const uint8_t *)empty_pem,
+                                 strlen(empty_pem), &a),
+           TOLLGATE_ERR_INVALID_ARGUMENT);
+  CHECK_RC(tollgate_floating_new(cfg_a, S(url), S("mqtt-server"), (const uint8_t *)junk_pem,
+                                 strlen(junk_pem), &a),
+           TOLLGATE_ERR_INVALID_ARGUMENT);
   CHECK(a == NULL);
   CHECK_RC(tollgate_floating_checkout(NULL), TOLLGATE_NULL_ARGUMENT);
   CHECK_RC(tollgate_floating_release(NULL), TOLLGATE_NULL_ARGUMENT);

@@ -55,6 +55,25 @@ int main(int argc, char **argv) {
            TOLLGATE_ERR_INVALID_ARGUMENT);
   CHECK_RC(tollgate_online_new(S(url), (const uint8_t *)"not a certificate", 17, &o),
            TOLLGATE_ERR_INVALID_ARGUMENT);
+  /* PEM text that holds no certificate, and malformed URLs, are refused here, not later. */
+  static const char *const no_certificate[] = {
+      "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n",
+      "-----BEGIN CERTIFICATE-----\nAAAAAAAA\n-----END CERTIFICATE-----\n",
+      "-----BEGIN PRIVATE KEY-----\nAAAAAAAA\n-----END PRIVATE KEY-----\n",
+      "",
+  };
+  for (size_t i = 0; i < sizeof no_certificate / sizeof no_certificate[0]; i++) {
+    CHECK_RC(tollgate_online_new(S(url), (const uint8_t *)no_certificate[i],
+                                 strlen(no_certificate[i]), &o),
+             TOLLGATE_ERR_INVALID_ARGUMENT);
+  }
+  static const char *const bad_urls[] = {
+      "http://[::1", "http://[::1/v1", "http://", "http://example.com:99999",
+      "http://exa mple.com", "https://example.com/?q=1",
+  };
+  for (size_t i = 0; i < sizeof bad_urls / sizeof bad_urls[0]; i++) {
+    CHECK_RC(tollgate_online_new(S(bad_urls[i]), NULL, 0, &o), TOLLGATE_ERR_INVALID_ARGUMENT);
+  }
   CHECK(o == NULL);
   CHECK_RC(tollgate_online_new(NULL, 0, NULL, 0, &o), TOLLGATE_NULL_ARGUMENT);
   CHECK_RC(tollgate_online_new(S(url), NULL, 0, NULL), TOLLGATE_NULL_ARGUMENT);
@@ -109,6 +128,17 @@ int main(int argc, char **argv) {
   CHECK(!tollgate_manager_has_feature(m, S("mqtt-server")));
   CHECK_RC(tollgate_manager_last_deactivation_code(m, buf, sizeof buf, &n), TOLLGATE_OK);
   CHECK_RC(tollgate_online_send_deactivation(dead, buf, n), TOLLGATE_ERR_SERVICE_UNREACHABLE);
+  /* Text that is not a deactivation code is refused before anything is sent: the dead
+   * service would otherwise answer TOLLGATE_ERR_SERVICE_UNREACHABLE. */
+  CHECK_RC(tollgate_online_send_deactivation(dead, S("hello")), TOLLGATE_ERR_ARMOR_PREFIX);
+  CHECK_RC(tollgate_online_send_deactivation(dead, S("TGDC:x")), TOLLGATE_ERR_ARMOR_ENCODING);
+  CHECK_RC(tollgate_online_send_deactivation(o, S("")), TOLLGATE_ERR_ARMOR_PREFIX);
+  CHECK_RC(tollgate_online_send_deactivation(o, NULL, 0), TOLLGATE_NULL_ARGUMENT);
+  char damaged[TOLLGATE_MAX_ARTIFACT_LEN];
+  memcpy(damaged, buf, n + 1);
+  damaged[12] = damaged[12] == 'A' ? 'B' : 'A';
+  CHECK_RC(tollgate_online_send_deactivation(dead, damaged, n), TOLLGATE_ERR_ARMOR_CHECKSUM);
+  CHECK_RC(tollgate_online_send_deactivation(o, damaged, n), TOLLGATE_ERR_ARMOR_CHECKSUM);
   CHECK_RC(tollgate_online_send_deactivation(o, buf, n), TOLLGATE_OK);
 
   tollgate_online_free(dead);

@@ -409,6 +409,80 @@ mod tests {
         );
     }
 
+    /// The result codes the header defines: `(code, constant)` for every `#define` whose doc
+    /// comment starts with its own value (`/** 340: … */`), in header order.
+    fn header_codes() -> Vec<(tollgate_result, String)> {
+        let header = include_str!("../../../bindings/c/include/tollgate.h");
+        let lines: Vec<&str> = header.lines().collect();
+        let mut codes = Vec::new();
+        for (i, line) in lines.iter().enumerate() {
+            let Some(rest) = line.strip_prefix("#define TOLLGATE_") else {
+                continue;
+            };
+            let Some((name, value)) = rest.split_once(' ') else {
+                continue;
+            };
+            let Ok(value) = value.trim().parse::<tollgate_result>() else {
+                continue;
+            };
+            let doc = lines[..i]
+                .iter()
+                .rev()
+                .take_while(|l| !l.trim().is_empty())
+                .find(|l| l.starts_with(" * ") && l.contains(':'));
+            if doc.is_some_and(|d| d.starts_with(&format!(" * {value}: "))) {
+                codes.push((value, format!("TOLLGATE_{name}")));
+            }
+        }
+        codes
+    }
+
+    /// The README's result-code table lists exactly the header's codes, with their
+    /// constants, in code order; and so does the Rust list behind `tollgate_result_name`.
+    #[test]
+    fn readme_table_matches_the_header() {
+        let readme = include_str!("../../../bindings/c/README.md");
+        let table: Vec<(tollgate_result, String)> = readme
+            .lines()
+            .filter_map(|l| {
+                let mut cells = l.strip_prefix("| ")?.split(" | ");
+                let code = cells.next()?.parse().ok()?;
+                let constant = cells.next()?.trim_matches('`');
+                constant
+                    .starts_with("TOLLGATE_")
+                    .then(|| (code, constant.to_owned()))
+            })
+            .collect();
+        let header = header_codes();
+        let missing: Vec<_> = header.iter().filter(|r| !table.contains(r)).collect();
+        let extra: Vec<_> = table.iter().filter(|r| !header.contains(r)).collect();
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "bindings/c/README.md: missing {missing:?}, not in the header {extra:?}"
+        );
+        assert_eq!(table, header, "README rows out of code order");
+        let codes: Vec<_> = header.iter().map(|(c, _)| *c).collect();
+        assert_eq!(codes, all_codes());
+        for (code, constant) in &header {
+            let n = name(*code);
+            assert!(
+                *code < 100 || constant.ends_with(&format!("_{}", snake(n))),
+                "{constant} is not named after {n}"
+            );
+        }
+    }
+
+    fn snake(name: &str) -> String {
+        let mut snake = String::new();
+        for (i, ch) in name.chars().enumerate() {
+            if ch.is_ascii_uppercase() && i > 0 {
+                snake.push('_');
+            }
+            snake.push(ch.to_ascii_uppercase());
+        }
+        snake
+    }
+
     #[test]
     fn names_and_messages() {
         assert_eq!(name(TOLLGATE_BUFFER_TOO_SMALL), "BufferTooSmall");

@@ -37,8 +37,9 @@ pub struct tollgate_floating {
 /// The instance name is empty: every client of one host has the same client id and so shares
 /// one lease. Use `tollgate_floating_new_instance` to run several instances on one host.
 ///
-/// Fails with `TOLLGATE_ERR_INVALID_ARGUMENT` (no feature, not an `http(s)://` URL, unreadable
-/// certificates), `TOLLGATE_ERR_FINGERPRINT`, `TOLLGATE_INVALID_UTF8`, or
+/// Fails with `TOLLGATE_ERR_INVALID_ARGUMENT` (no feature; `server` not a well-formed
+/// `http://` or `https://` URL with a host, e.g. `http://[::1`; `root_certs_pem` holding no
+/// well-formed certificate), `TOLLGATE_ERR_FINGERPRINT`, `TOLLGATE_INVALID_UTF8`, or
 /// `TOLLGATE_NULL_ARGUMENT`.
 ///
 /// # Safety

@@ -545,6 +545,11 @@ pub unsafe extern "C" fn tollgate_manager_status_json(
 /// back beyond the tolerance while the program runs makes the next check false and
 /// `tollgate_manager_status` report `TOLLGATE_STATE_CLOCK_ROLLBACK`, without a refresh.
 ///
+/// A metered feature whose quota for the period is used up is still usable here (true): the
+/// check says whether the feature is licensed, and the quota is enforced only by
+/// `tollgate_manager_record_usage` (`TOLLGATE_ERR_QUOTA_EXCEEDED`); read what is left with
+/// `tollgate_manager_meter`. Rust and Java answer the same.
+///
 /// False also when an argument is NULL or not UTF-8.
 ///
 /// # Safety

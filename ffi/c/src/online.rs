@@ -32,8 +32,10 @@ pub struct tollgate_online {
 /// not NULL, only against the certificates in that PEM text (a private CA or a self-signed
 /// service certificate).
 ///
-/// Fails with `TOLLGATE_ERR_INVALID_ARGUMENT` (not an `http(s)://` URL, unreadable
-/// certificates), `TOLLGATE_INVALID_UTF8`, or `TOLLGATE_NULL_ARGUMENT`.
+/// Fails with `TOLLGATE_ERR_INVALID_ARGUMENT` when `server` is not a well-formed `http://` or
+/// `https://` URL with a host (e.g. `http://[::1`, a port over 65535, a query), or when
+/// `root_certs_pem` holds no well-formed certificate (no `CERTIFICATE` block, an empty or
+/// damaged one); with `TOLLGATE_INVALID_UTF8`, or `TOLLGATE_NULL_ARGUMENT`. Nothing is sent.
 ///
 /// # Safety
 ///
@@ -204,7 +206,10 @@ pub unsafe extern "C" fn tollgate_online_deactivate(
 /// after `tollgate_online_deactivate` could not reach the service) to the service, which frees
 /// its seat. A code the service already processed counts as delivered.
 ///
-/// Fails with the service's errors (see `tollgate_online_activate`) or an argument code.
+/// The code is checked first and nothing is sent when it is not a well-formed deactivation
+/// code: `TOLLGATE_ERR_ARMOR_PREFIX`, `…_ARMOR_ENCODING`, `…_ARMOR_CHECKSUM`,
+/// `…_WRONG_ARTIFACT_TYPE` (another artifact), or another core artifact code. Otherwise fails
+/// with the service's errors (see `tollgate_online_activate`) or an argument code.
 ///
 /// # Safety
 ///

@@ -215,6 +215,11 @@ public final class LicenseManager implements AutoCloseable {
      * host, the clock was not set back, the license is within its validity and the feature
      * exists and has not expired. No I/O; safe to call on every request from many threads.
      *
+     * <p>A metered feature whose quota for the period is used up is still usable (true): this
+     * says whether the feature is licensed, and the quota is enforced only by
+     * {@link #recordUsage} ({@link ErrorCode#QUOTA_EXCEEDED}); read what is left with
+     * {@link #meter}. Rust and C answer the same.
+     *
      * @param name the feature's name, e.g. {@code mqtt-server}
      * @return whether it is usable
      */

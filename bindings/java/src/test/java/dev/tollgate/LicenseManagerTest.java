@@ -135,6 +135,11 @@ class LicenseManagerTest {
                     () -> m.recordUsage("iot-bridge-snowflake", 601));
             assertEquals(400, m.meter("iot-bridge-snowflake").used());
             assertEquals(1000, m.recordUsage("iot-bridge-snowflake", 600).used());
+            // A used-up quota does not switch the feature off: hasFeature answers whether it
+            // is licensed; only recordUsage refuses (QUOTA_EXCEEDED), as in Rust and C.
+            assertCode(LicenseStateException.class, ErrorCode.QUOTA_EXCEEDED,
+                    () -> m.recordUsage("iot-bridge-snowflake", 1));
+            assertTrue(m.hasFeature("iot-bridge-snowflake"));
             assertEquals(1000, m.status().feature("iot-bridge-snowflake").orElseThrow().used()
                     .getAsLong());
             assertCode(LicenseStateException.class, ErrorCode.NOT_METERED,
