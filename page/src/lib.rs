@@ -183,7 +183,7 @@ impl Response {
                 ("x-content-type-options", "nosniff".into()),
                 (
                     "content-security-policy",
-                    "default-src 'self'; frame-ancestors 'none'; base-uri 'none'".into(),
+                    "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'".into(),
                 ),
                 ("x-frame-options", "DENY".into()),
                 ("referrer-policy", "no-referrer".into()),

@@ -197,7 +197,7 @@ fn the_page_and_its_script_are_served_with_a_strict_policy() {
         .unwrap();
     assert_eq!(
         csp.1,
-        "default-src 'self'; frame-ancestors 'none'; base-uri 'none'"
+        "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
     );
     let js = tab.raw("GET", "/license-page.js", vec![], b"");
     assert_eq!(js.headers[0].1, "text/javascript; charset=utf-8");

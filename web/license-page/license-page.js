@@ -188,7 +188,7 @@ export class TollgateLicensePage extends HTMLElement {
   nav({ back = true, next = "Next", disabled = false, onnext }) {
     return h("div", { class: "nav" },
       back ? h("button", { type: "button", onclick: () => this.go(this.wizard.step - 1), text: "Back" }) : h("span"),
-      h("button", { type: "submit", class: "primary", disabled: disabled || this.busy, text: next, onclick: onnext }));
+      h("button", { type: "submit", class: "primary", disabled, text: next, onclick: onnext }));
   }
 
   go(step) {
