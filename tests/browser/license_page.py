@@ -106,7 +106,7 @@ def browser():
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
                  "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
-                 "--window-size=1000,1000", f"--user-data-dir={TMP / 'chromium-profile'}"):
+                 "--window-size=1000,760", f"--user-data-dir={TMP / 'chromium-profile'}"):
         opts.add_argument(flag)
     return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
 
@@ -132,7 +132,7 @@ class Page:
         try:
             return WebDriverWait(self.d, WAIT, poll_frequency=0.1).until(lambda _: f())
         except TimeoutException:
-            self.shot("timeout")
+            self.shot("timeout", full=True)
             raise AssertionError(f"timed out waiting for {what}")
 
     def css(self, css):
@@ -154,8 +154,13 @@ class Page:
         el = self.css("#alert .banner.error")
         return int(el.get_attribute("data-code")), el.text
 
-    def shot(self, name):
-        self.d.save_screenshot(str(SHOTS / f"{name}.png"))
+    def shot(self, name, full=False):
+        """Saves a screenshot: of the component alone, or of the window (dialogs, failures)."""
+        if full or self.q("dialog[open]"):
+            self.d.save_screenshot(str(SHOTS / f"{name}.png"))
+        else:
+            self.d.find_element(By.CSS_SELECTOR, "tollgate-license-page").screenshot(
+                str(SHOTS / f"{name}.png"))
 
     def text(self):
         return self.d.execute_script(
@@ -202,11 +207,13 @@ def _alert(d):
         return None
 
 
-def wizard_to_details(p, method):
+def wizard_to_details(p, method, shot=None):
     p.step(0)
     p.next()
     p.step(1)
     p.click(f'input[value="{method}"]')
+    if shot:
+        p.shot(shot)
     p.next()
     p.step(2)
 
@@ -241,7 +248,7 @@ def online(d):
 
     p = Page(d, page_url)
     p.shot("01-getting-started")
-    wizard_to_details(p, "online")
+    wizard_to_details(p, "online", "02-activation-method")
     # Step error: a mistyped key is refused by its checksum before anything is sent.
     p.type("#key", typo(key))
     p.shot("03-online-key")
