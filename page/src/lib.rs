@@ -26,7 +26,7 @@
 #![forbid(unsafe_code)]
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use hmac::{Hmac, Mac};
 use serde::Serialize;
@@ -284,7 +284,7 @@ struct Floating {
 /// method takes `&self`. Calls that talk to a service block: from async code, call
 /// [`LicensePage::handle`] on a blocking thread (the axum router does).
 pub struct LicensePage {
-    manager: Arc<RwLock<LicenseManager>>,
+    manager: Arc<dyn SharedManager>,
     config: PageConfig,
     secret: [u8; 64],
     floating: Mutex<Option<Floating>>,
@@ -298,8 +298,59 @@ impl std::fmt::Debug for LicensePage {
     }
 }
 
-fn write(m: &RwLock<LicenseManager>) -> RwLockWriteGuard<'_, LicenseManager> {
-    m.write().unwrap_or_else(PoisonError::into_inner)
+/// How the page reaches the host's [`LicenseManager`], which the host keeps using (feature
+/// checks) meanwhile: an `RwLock<LicenseManager>`, or a binding's own manager cell (the JNI
+/// bridge). Calls run `f` once under the lock, or fail (e.g. a manager already closed).
+pub trait SharedManager: Send + Sync {
+    /// Runs `f` under a shared (read) lock.
+    fn with_read(&self, f: &mut dyn FnMut(&LicenseManager)) -> Result<(), SdkError>;
+    /// Runs `f` under the exclusive (write) lock.
+    fn with_write(&self, f: &mut dyn FnMut(&mut LicenseManager)) -> Result<(), SdkError>;
+}
+
+impl SharedManager for RwLock<LicenseManager> {
+    fn with_read(&self, f: &mut dyn FnMut(&LicenseManager)) -> Result<(), SdkError> {
+        f(&self.read().unwrap_or_else(PoisonError::into_inner));
+        Ok(())
+    }
+
+    fn with_write(&self, f: &mut dyn FnMut(&mut LicenseManager)) -> Result<(), SdkError> {
+        f(&mut self.write().unwrap_or_else(PoisonError::into_inner));
+        Ok(())
+    }
+}
+
+/// `f` on the manager under the read lock.
+fn read<T>(m: &dyn SharedManager, f: impl FnOnce(&LicenseManager) -> T) -> Result<T, SdkError> {
+    let mut f = Some(f);
+    let mut out = None;
+    m.with_read(&mut |mgr| {
+        if let Some(f) = f.take() {
+            out = Some(f(mgr));
+        }
+    })?;
+    out.ok_or_else(|| SdkError::InvalidArgument {
+        reason: "the license manager was not reached".into(),
+    })
+}
+
+/// `f` on the manager under the write lock; `f`'s error is returned as is.
+fn write<T>(
+    m: &dyn SharedManager,
+    f: impl FnOnce(&mut LicenseManager) -> Result<T, SdkError>,
+) -> Result<T, SdkError> {
+    let mut f = Some(f);
+    let mut out = None;
+    m.with_write(&mut |mgr| {
+        if let Some(f) = f.take() {
+            out = Some(f(mgr));
+        }
+    })?;
+    out.unwrap_or_else(|| {
+        Err(SdkError::InvalidArgument {
+            reason: "the license manager was not reached".into(),
+        })
+    })
 }
 
 fn loopback_host(host: &str) -> bool {
@@ -314,8 +365,13 @@ fn loopback_host(host: &str) -> bool {
 impl LicensePage {
     /// The page over `manager` (shared with the host application, which keeps checking
     /// features on it). Fails with [`SdkError::Entropy`] when no CSRF secret can be drawn.
-    pub fn new(
-        manager: Arc<RwLock<LicenseManager>>,
+    pub fn new(manager: Arc<RwLock<LicenseManager>>, config: PageConfig) -> Result<Self, SdkError> {
+        Self::with_shared(manager, config)
+    }
+
+    /// The page over a manager the host shares its own way ([`SharedManager`]).
+    pub fn with_shared(
+        manager: Arc<dyn SharedManager>,
         mut config: PageConfig,
     ) -> Result<Self, SdkError> {
         let mut secret = [0u8; 64];
@@ -331,9 +387,9 @@ impl LicensePage {
         })
     }
 
-    /// The shared manager.
-    pub fn manager(&self) -> &Arc<RwLock<LicenseManager>> {
-        &self.manager
+    /// The configuration.
+    pub fn config(&self) -> &PageConfig {
+        &self.config
     }
 
     /// Answers one request: the page's assets (`/`, `/index.html`, `/license-page.js`) and the
@@ -446,13 +502,10 @@ impl LicensePage {
         }
         let session = hex::encode(id);
         let token = hex::encode(self.mac(&session).finalize().into_bytes());
-        let product = self
-            .manager
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .config()
-            .product
-            .clone();
+        let product = match read(&*self.manager, |m| m.config().product.clone()) {
+            Ok(p) => p,
+            Err(e) => return Response::sdk_error(&e),
+        };
         let mut r = Response::json(
             200,
             &SessionOut {
@@ -476,8 +529,17 @@ impl LicensePage {
     }
 
     fn status(&self) -> Response {
-        let m = self.manager.read().unwrap_or_else(PoisonError::into_inner);
-        let status = m.status();
+        let seen = read(&*self.manager, |m| {
+            (
+                m.status(),
+                m.last_deactivation_code().map(str::to_owned),
+                m.pending_request().map(str::to_owned),
+            )
+        });
+        let (status, last_code, pending) = match seen {
+            Ok(seen) => seen,
+            Err(e) => return Response::sdk_error(&e),
+        };
         let floating = self
             .floating
             .lock()
@@ -500,8 +562,8 @@ impl LicensePage {
             &json!({
                 "status": status,
                 "floating": floating,
-                "deactivation_code": if unlicensed { m.last_deactivation_code() } else { None },
-                "usage_request": m.pending_request(),
+                "deactivation_code": if unlicensed { last_code } else { None },
+                "usage_request": pending,
             }),
         )
     }
@@ -530,13 +592,11 @@ impl LicensePage {
             api::ONLINE_REACTIVATE => self.online_reactivate(),
             api::ONLINE_DEACTIVATE => self.online_deactivate(),
             api::OFFLINE_REQUEST => self.offline_request(req),
-            api::OFFLINE_RENEW => write(&self.manager)
-                .request_renewal()
+            api::OFFLINE_RENEW => write(&*self.manager, |m| m.request_renewal())
                 .map(|r| Response::json(200, &api::UsageRequestOut { usage_request: r }))
                 .map_err(|e| Response::sdk_error(&e)),
             api::OFFLINE_INSTALL => self.offline_install(req),
-            api::OFFLINE_DEACTIVATE => write(&self.manager)
-                .deactivate()
+            api::OFFLINE_DEACTIVATE => write(&*self.manager, |m| m.deactivate())
                 .map(|code| {
                     Response::json(
                         200,
@@ -572,32 +632,33 @@ impl LicensePage {
     fn online_activate(&self, req: &Request<'_>) -> Result<Response, Response> {
         let client = self.online()?;
         let key: api::KeyIn = Self::body(req)?;
-        let request = write(&self.manager)
-            .request_usage(key.key.trim())
+        let request = write(&*self.manager, |m| m.request_usage(key.key.trim()))
             .map_err(|e| Response::sdk_error(&e))?;
         drop(key);
         let answer = client
             .post_usage_request(tollgate_protocol::online::ACTIVATE, &request)
             .map_err(|e| Response::sdk_error(&e))?;
-        write(&self.manager)
-            .install(&answer.usage_license)
+        write(&*self.manager, |m| m.install(&answer.usage_license))
             .map_err(|e| Response::sdk_error(&e))?;
         Ok(self.status_ok())
     }
 
     fn online_reactivate(&self) -> Result<Response, Response> {
         let client = self.online()?;
-        client
-            .reactivate_shared(&self.manager)
+        let request =
+            write(&*self.manager, |m| m.request_renewal()).map_err(|e| Response::sdk_error(&e))?;
+        let answer = client
+            .post_usage_request(tollgate_protocol::online::REFRESH, &request)
+            .map_err(|e| Response::sdk_error(&e))?;
+        write(&*self.manager, |m| m.install(&answer.usage_license))
             .map_err(|e| Response::sdk_error(&e))?;
         Ok(self.status_ok())
     }
 
     fn online_deactivate(&self) -> Result<Response, Response> {
         let client = self.online()?;
-        let code = write(&self.manager)
-            .deactivate()
-            .map_err(|e| Response::sdk_error(&e))?;
+        let code =
+            write(&*self.manager, |m| m.deactivate()).map_err(|e| Response::sdk_error(&e))?;
         let d = client
             .send_deactivation(&code)
             .map_err(|e| Response::sdk_error(&e))?;
@@ -612,8 +673,7 @@ impl LicensePage {
 
     fn offline_request(&self, req: &Request<'_>) -> Result<Response, Response> {
         let key: api::KeyIn = Self::body(req)?;
-        let request = write(&self.manager)
-            .request_usage(key.key.trim())
+        let request = write(&*self.manager, |m| m.request_usage(key.key.trim()))
             .map_err(|e| Response::sdk_error(&e))?;
         Ok(Response::json(
             200,
@@ -625,8 +685,7 @@ impl LicensePage {
 
     fn offline_install(&self, req: &Request<'_>) -> Result<Response, Response> {
         let body: api::UsageLicenseIn = Self::body(req)?;
-        write(&self.manager)
-            .install(body.usage_license.trim())
+        write(&*self.manager, |m| m.install(body.usage_license.trim()))
             .map_err(|e| Response::sdk_error(&e))?;
         Ok(self.status_ok())
     }
@@ -641,12 +700,8 @@ impl LicensePage {
             .cloned()
             .ok_or_else(|| Response::page_error(api::NOT_CONFIGURED))?;
         let server = body.server.trim().to_owned();
-        let host: HostConfig = self
-            .manager
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .config()
-            .clone();
+        let host: HostConfig =
+            read(&*self.manager, |m| m.config().clone()).map_err(|e| Response::sdk_error(&e))?;
         let mut fc = FloatingConfig::new(server.clone(), set.features.clone());
         fc.checkout_token = self.config.floating_token.clone();
         let client = FloatingClient::new(&host, fc).map_err(|e| Response::sdk_error(&e))?;
