@@ -24,7 +24,9 @@ from pathlib import Path
 from selenium import webdriver
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -153,6 +155,15 @@ class Page:
         """The error banner's code, waiting for one."""
         el = self.css("#alert .banner.error")
         return int(el.get_attribute("data-code")), el.text
+
+    def focused(self):
+        """The id of the element focused inside the component (or its text)."""
+        return self.d.execute_script("""
+            const a = document.querySelector('tollgate-license-page').shadowRoot.activeElement;
+            return a ? (a.tagName === 'INPUT' ? a.value : (a.id || a.textContent)) : null;""")
+
+    def keys(self, *keys):
+        ActionChains(self.d).send_keys(*keys).perform()
 
     def shot(self, name, full=False):
         """Saves a screenshot: of the component alone, or of the window (dialogs, failures)."""
@@ -319,7 +330,23 @@ def offline(d):
     key, lid = issued["key"], issued["license_id"]
     ui, page_url = host_ui("offline", 3)
     p = Page(d, page_url)
-    wizard_to_details(p, "offline")
+    # By keyboard alone: each step's heading takes the focus; Tab reaches the first usable
+    # method (Online is not configured here, so disabled), Space picks it, Enter goes on.
+    p.step(0)
+    p.wait(lambda: p.focused() == "step-title", "focus on the heading")
+    p.keys(Keys.TAB)
+    assert p.focused() == "Next", p.focused()
+    p.keys(Keys.ENTER)
+    p.step(1)
+    p.wait(lambda: p.focused() == "step-title", "focus on the heading")
+    p.keys(Keys.TAB)
+    assert p.focused() == "offline", p.focused()
+    p.keys(Keys.SPACE, Keys.TAB)
+    assert p.focused() == "Back", p.focused()
+    p.keys(Keys.TAB)
+    assert p.focused() == "Next", p.focused()
+    p.keys(Keys.ENTER)
+    p.step(2)
     p.click('input[value="request"]')
     p.shot("08-offline-details")
     p.next()

@@ -346,9 +346,10 @@ export class TollgateLicensePage extends HTMLElement {
     const zone = h("div", { class: "drop", "data-drop": id },
       h("p", { id: `${id}-hint`, text: "Drag and drop a file here, paste, or upload a file." }),
       h("label", { class: "field", for: id, text: label }), input,
-      h("p", {}, h("label", { class: "button", for: fileId, text: "Upload file", tabindex: "0",
-        onkeydown: (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); this.root.getElementById(fileId).click(); } } }),
-        h("input", { type: "file", id: fileId, class: "visually-hidden", accept: ".txt,.key,.lic,text/plain", tabindex: "-1",
+      h("p", {}, h("button", { type: "button", "aria-controls": fileId, text: "Upload file",
+        onclick: () => this.root.getElementById(fileId).click() }),
+        h("input", { type: "file", id: fileId, class: "visually-hidden", accept: ".txt,.key,.lic,.tgul,text/plain", tabindex: "-1",
+          "aria-label": `${label} file`,
           onchange: async (e) => { const f = e.target.files[0]; if (f) input.value = (await f.text()).trim(); e.target.value = ""; } })));
     zone.addEventListener("dragover", (e) => { e.preventDefault(); zone.classList.add("over"); });
     zone.addEventListener("dragleave", () => zone.classList.remove("over"));
