@@ -234,6 +234,58 @@ def typo(key):
     return key[:3] + c + key[4:]
 
 
+ADMIN_TOKEN = "browser-test-admin-token-0123456789"
+
+
+def start_service():
+    env = dict(ENV, TOLLGATE_LISTEN="127.0.0.1:0", TOLLGATE_DATA_DIR=str(TMP / "vendor"),
+               TOLLGATE_ADMIN_TOKEN=ADMIN_TOKEN)
+    server, addr = start([str(BIN / "tollgate-server")], env=env, name="tollgate-server")
+    return server, f"http://{addr}"
+
+
+class Console(Page):
+    """The vendor's support console (tollgate-server /console/) in its own tab."""
+
+    def __init__(self, driver, url):
+        self.d = driver
+        driver.switch_to.new_window("tab")
+        driver.get(f"{url}/console/")
+        self.wait(lambda: self.q("#token"), "the console")
+        self.type("#token", ADMIN_TOKEN)
+        self.click("#save-token")
+        self.wait(lambda: "Token set" in self.q("#token-out").text, "token set")
+
+    def root(self):
+        return self.d.find_element(By.CSS_SELECTOR, "tollgate-console").shadow_root
+
+    def text(self):
+        return self.d.execute_script(
+            "return document.querySelector('tollgate-console').shadowRoot.innerHTML")
+
+    def shot(self, name, full=False):
+        self.d.find_element(By.CSS_SELECTOR, "tollgate-console").screenshot(
+            str(SHOTS / f"{name}.png"))
+
+    def close(self):
+        self.d.close()
+        self.d.switch_to.window(self.d.window_handles[0])
+
+    def fulfil(self, request):
+        self.type("#request", request)
+        self.click("#fulfil")
+        el = self.css("#usage-license")
+        self.wait(lambda: el.get_attribute("value").startswith("TGUL:"), "a usage license")
+        return el.get_attribute("value")
+
+    def lookup(self, key, lid):
+        self.type("#find-key", key)
+        self.click("#by-key")
+        self.wait(lambda: self.q("#license-title") is not None
+                  and f"License {lid}:" in self.q("#license-title").text, "the license")
+        assert self.q("#find-key").get_attribute("value") == ""
+
+
 # -- the scenarios -------------------------------------------------------------------------
 
 def setup_vendor():
@@ -328,6 +380,7 @@ def offline(d):
     issued = vendor("issue", "--product", "chariot", "--customer", "ACME Corp", "--feature",
                     "mqtt-server", "--models", "offline", "--activations", "1")
     key, lid = issued["key"], issued["license_id"]
+    service, service_url = start_service()
     ui, page_url = host_ui("offline", 3)
     p = Page(d, page_url)
     # By keyboard alone: each step's heading takes the focus; Tab reaches the first usable
@@ -369,8 +422,13 @@ def offline(d):
     p.wait(lambda: not dialog.is_displayed() if p.q("#request-dialog") else True, "dialog closed")
     assert key not in p.text(), "the key is shown again"
 
-    (TMP / "request.tgrq").write_text(request)
-    usage = vendor("fulfil", str(TMP / "request.tgrq"))["usage_license"]
+    # The vendor's support desk: finds the license by the key the customer quoted and
+    # fulfils the pasted usage request in the console.
+    c = Console(d, service_url)
+    c.lookup(key, lid)
+    usage = c.fulfil(request)
+    c.shot("17-console-fulfil")
+    c.close()
     (TMP / "usage.tgul").write_text(usage + "\n")
 
     wizard_to_details(p, "offline")
@@ -417,9 +475,63 @@ def offline(d):
     assert code_text.startswith("TGDC:"), code_text
     assert p.q('[data-copy="deactivation"]') and p.q('[data-download="deactivation"]')
     p.shot("14-offline-deactivation-code")
-    (TMP / "code.tgdc").write_text(code_text)
-    vendor("deactivate", str(TMP / "code.tgdc"))
+    # The support desk verifies the pasted code in the console, which frees the seat; a
+    # replay is refused.
+    c = Console(d, service_url)
+    c.type("#code", code_text)
+    c.click("#verify")
+    c.wait(lambda: "freed" in (c.q("#deact-out").text or ""), "the code verified")
+    c.click("#verify")
+    c.wait(lambda: c.q("#deact-out .msg.error") is not None, "the replay refused")
+    c.lookup(key, lid)
+    statuses = [r.get_attribute("data-status") for r in c.qa("#activations tbody tr")]
+    assert statuses and "active" not in statuses, statuses
+    actions = [r.get_attribute("data-action") for r in c.qa("#audit tbody tr")]
+    assert any("deactivat" in a for a in actions), actions
+    c.shot("18-console-license")
+    c.close()
     stop(ui)
+    stop(service)
+
+
+def console(d):
+    log("console: issue, find by customer, restore a lost activation, upgrade")
+    service, url = start_service()
+    c = Console(d, url)
+    c.type("#issue-product", "chariot")
+    c.type("#issue-customer", "Globex Plant 7")
+    c.type("#issue-features", "mqtt-server")
+    c.type("#issue-models", "offline")
+    c.click("#issue")
+    out = c.wait(lambda: c.q("#issue-out .msg.ok"), "issued")
+    m = re.search(r"License (\d+) issued\. Key \(shown once\): ([A-Z0-9-]+)", out.text)
+    assert m, out.text
+    lid, key = m.group(1), m.group(2)
+    # A broker activates offline (CLI host), through the console's fulfilment.
+    host = ["host", "--state", str(TMP / "state-console"), "--no-probes", "--allow-override",
+            "--component", "machine-id=machine-9", "--component", "mac=02:00:00:00:00:09",
+            "--component", "hostname=broker-9"]
+    request = json.loads(tollgate(*host, "request", "--key", key).stdout)["usage_request"]
+    usage = c.fulfil(request)
+    tollgate(*host, "install", usage)
+    # Find it by customer.
+    c.type("#find-customer", "globex")
+    c.click("#by-customer")
+    c.css(f'#results tr[data-license="{lid}"] button').click()
+    c.wait(lambda: c.q('#activations tr[data-status="active"]'), "an active activation")
+    # The broker was destroyed without deactivating: restore (free) its activation.
+    c.click("[data-restore]")
+    c.accept()
+    c.wait(lambda: "restored" in (c.q("#license-out").text or ""), "restored")
+    assert c.q('#activations tr[data-status="active"]') is None
+    # Upgrade: add the Snowflake bridge.
+    c.type("#upgrade-features", "snowflake-bridge:metered:1000/month")
+    c.click("#upgrade")
+    c.wait(lambda: "revision 2" in (c.q("#license-out").text or ""), "upgraded")
+    assert "snowflake-bridge" in c.css("#license-summary").text
+    c.shot("19-console-restored-upgraded")
+    c.close()
+    stop(service)
 
 
 def floating(d):
@@ -505,7 +617,7 @@ def main():
     d = browser()
     failed = False
     try:
-        for scenario in (online, offline, floating):
+        for scenario in (online, offline, floating, console):
             scenario(d)
     except Exception:
         failed = True
