@@ -608,3 +608,24 @@ fn offline_round_trip_tampered_license_upgrade_and_deactivation_code() {
     assert_eq!(st["deactivation_code"], code_text.as_str());
     assert!(!String::from_utf8_lossy(&tab.seen).contains(&key));
 }
+
+#[test]
+fn the_page_codes_are_250_to_254_and_collide_with_no_other_code() {
+    let codes: Vec<u32> = tollgate_page::PAGE_ERRORS.iter().map(|e| e.0).collect();
+    assert_eq!(codes, [250, 251, 252, 253, 254]);
+    let names: Vec<&str> = tollgate_page::PAGE_ERRORS.iter().map(|e| e.1).collect();
+    assert_eq!(
+        names,
+        [
+            "PageUnauthorized",
+            "CsrfRefused",
+            "ForeignOrigin",
+            "NotConfigured",
+            "RemoteBind"
+        ]
+    );
+    for code in codes {
+        assert!(tollgate_sdk::error_info(code).is_none(), "{code}");
+        assert!(tollgate_sdk::service_refusal_info(code).is_none(), "{code}");
+    }
+}
