@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
@@ -132,7 +132,10 @@ class Page:
 
     def wait(self, f, what="condition"):
         try:
-            return WebDriverWait(self.d, WAIT, poll_frequency=0.1).until(lambda _: f())
+            # A re-render may replace an element between finding and reading it: look again.
+            return WebDriverWait(self.d, WAIT, poll_frequency=0.1,
+                                 ignored_exceptions=(StaleElementReferenceException,)
+                                 ).until(lambda _: f())
         except TimeoutException:
             self.shot("timeout", full=True)
             raise AssertionError(f"timed out waiting for {what}")
@@ -629,7 +632,13 @@ def main():
         log(f"screenshots: {SHOTS}")
         log(f"took {time.monotonic() - started:.1f} s")
         if not failed and "TOLLGATE_KEEP" not in os.environ:
-            shutil.rmtree(TMP / "vendor", ignore_errors=True)
+            # Keep only the screenshots (the browser profile alone is tens of MB).
+            for entry in TMP.iterdir():
+                if entry != SHOTS:
+                    if entry.is_dir():
+                        shutil.rmtree(entry, ignore_errors=True)
+                    else:
+                        entry.unlink()
     log("all License page scenarios passed")
 
 
