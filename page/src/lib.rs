@@ -387,6 +387,19 @@ impl LicensePage {
         })
     }
 
+    /// Whether feature `name` is usable now: through the manager's installed license, or
+    /// through the floating lease checked out on this page. A host that offers the Floating
+    /// method checks features here (the manager does not hold the page's lease).
+    pub fn has_feature(&self, name: &str) -> bool {
+        let floating = self
+            .floating
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .is_some_and(|f| f.lease.has_feature(name));
+        floating || read(&*self.manager, |m| m.has_feature(name)).unwrap_or(false)
+    }
+
     /// The configuration.
     pub fn config(&self) -> &PageConfig {
         &self.config

@@ -500,6 +500,8 @@ fn online_activate_reactivate_deactivate_and_the_error_paths() {
     assert_eq!(lic["features"][2]["quota"], 1000);
     assert_eq!(lic["features"][2]["used"], 0);
     assert!(m.read().unwrap().has_feature("mqtt-server"));
+    assert!(page.has_feature("mqtt-server"));
+    assert!(!page.has_feature("no-such-feature"));
     // The metered usage the host records shows on the status page.
     m.write()
         .unwrap()
