@@ -13,6 +13,10 @@ command -v cbindgen >/dev/null || need_apt+=(cbindgen)
 command -v mosquitto_pub >/dev/null || need_apt+=(mosquitto-clients)
 [ -f /usr/include/mosquitto_broker.h ] || need_apt+=(mosquitto-dev)
 [ -f /usr/include/mosquitto.h ] || need_apt+=(libmosquitto-dev)
+# The License page's browser tests (tests/browser) drive Debian's chromium through its
+# chromedriver; no browser is ever downloaded.
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
+[ -x /usr/bin/chromedriver ] || need_apt+=(chromium-driver)
 # The ledger's PostgreSQL backend is tested against a real server (scripts/pg.sh).
 [ -x /usr/lib/postgresql/15/bin/initdb ] || need_apt+=(postgresql-15)
 if [ ${#need_apt[@]} -gt 0 ]; then
@@ -23,6 +27,8 @@ if ! command -v cargo >/dev/null; then
   echo "Rust (cargo) is required: install it with rustup" >&2
   exit 1
 fi
+# Selenium for the browser tests (pointed at /usr/bin/chromedriver; Selenium Manager unused).
+python3 -c 'import selenium' 2>/dev/null || python3 -m pip install --quiet 'selenium>=4.20,<5'
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 if ! cargo fuzz --version >/dev/null 2>&1; then
   cargo install cargo-fuzz --locked --quiet

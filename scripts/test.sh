@@ -45,6 +45,9 @@ bindings/kotlin/test.sh
 step "Java binding (JNI): Maven build, JUnit vectors, every method and error, Moquette e2e"
 bindings/java/test.sh
 
+step "the License page and the support console in a real browser (headless chromium + Selenium): every wizard path against tollgate-server, tollgate-floating and the vendor CLI (about 45 s after the build)"
+tests/browser/run.sh
+
 step "fuzz targets build and run briefly"
 FUZZ_SECONDS="${FUZZ_SECONDS:-10}" fuzz/run-all.sh
 

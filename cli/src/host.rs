@@ -123,6 +123,9 @@ enum HostCmd {
         /// The key list: a file, `-` for standard input, or the text itself.
         key_list: Option<String>,
     },
+    /// Serves the License page (a wizard and the status page) for this host on loopback:
+    /// online, offline and floating activation, reactivation, upgrade and deactivation.
+    Ui(crate::ui::UiArgs),
     /// Verifies a usage license without touching any state.
     Verify {
         /// The usage license: a file, `-` for standard input, or the text itself.
@@ -284,6 +287,7 @@ pub fn run(args: HostArgs, out: &Out, now: u64, fixed_clock: bool) -> Result<u8,
         LicenseManager::open(config, &args.state)?
     };
     match args.cmd {
+        HostCmd::Ui(ui) => return crate::ui::run(ui, mgr, out),
         HostCmd::Request { key, key_file } => {
             let key = match (key, key_file) {
                 (Some(k), _) => k,

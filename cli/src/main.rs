@@ -5,6 +5,7 @@ mod exit;
 mod host;
 mod input;
 mod output;
+mod ui;
 mod vendor;
 
 use std::process::ExitCode;

@@ -6,6 +6,7 @@
 //!
 //! - [`online`]: the online activation service;
 //! - [`floating`]: the floating license server;
+//! - [`page`]: the License page's API (the host's own web page);
 //! - [`error`]: the error envelope both answer with.
 //!
 //! A test (`tests/wire.rs`) pins the exact JSON bytes of every body.
@@ -15,3 +16,4 @@
 pub mod error;
 pub mod floating;
 pub mod online;
+pub mod page;

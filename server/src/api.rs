@@ -69,6 +69,9 @@ pub const ROUTES: &[Route] = &[
     route("GET", "/v1/admin/licenses", "admin_list", true),
     route("POST", "/v1/admin/licenses", "admin_issue", true),
     route("GET", "/v1/admin/licenses/{id}", "admin_get", true),
+    route("POST", "/v1/admin/lookup", "admin_lookup", true),
+    route("GET", "/console/", "console", false),
+    route("GET", "/console/console.js", "console_js", false),
     route(
         "POST",
         "/v1/admin/licenses/{id}/upgrade",
@@ -124,6 +127,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     let admin = Router::new()
         .route("/v1/admin/licenses", get(admin_list).post(admin_issue))
         .route("/v1/admin/licenses/{id}", get(admin_get))
+        .route("/v1/admin/lookup", post(admin_lookup))
         .route("/v1/admin/licenses/{id}/upgrade", post(admin_upgrade))
         .route(
             "/v1/admin/licenses/{id}/activations/{activation_id}/restore",
@@ -139,6 +143,8 @@ pub fn router(state: Arc<AppState>) -> Router {
     let routes = Router::new()
         .route("/healthz", get(health))
         .route("/openapi.json", get(openapi))
+        .route("/console/", get(crate::console::page))
+        .route("/console/console.js", get(crate::console::script))
         .route("/v1/keys", get(keys))
         .route("/v1/keys/{product}", get(trust))
         .route("/v1/activate", post(activate))
@@ -354,6 +360,34 @@ async fn admin_get(
     let (rec, acts) = app
         .store
         .run(ADMIN_ACTOR, move |a| {
+            Ok((a.get_license(id)?, a.list_activations(id)?))
+        })
+        .await?;
+    let mut out = LicenseOut::from(rec);
+    out.activations = Some(acts.into_iter().map(ActivationOut::from).collect());
+    Ok(Json(out))
+}
+
+/// The support desk's key lookup: the license a key was issued with, and its activations. A
+/// mistyped key is refused with the core's code (e.g. 118), an unknown one with 300.
+async fn admin_lookup(
+    State(app): App,
+    Body(b): Body<LookupIn>,
+) -> Result<Json<LicenseOut>, ApiError> {
+    let key = tollgate_core::LicenseKey::parse(b.key.trim()).map_err(|e| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            e.code(),
+            e.name(),
+            e.message(),
+        )
+    })?;
+    let (rec, acts) = app
+        .store
+        .run(ADMIN_ACTOR, move |a| {
+            let id = a
+                .license_id_for_key(&key)?
+                .ok_or(tollgate_authority::AuthorityError::UnknownKey)?;
             Ok((a.get_license(id)?, a.list_activations(id)?))
         })
         .await?;

@@ -270,6 +270,20 @@ pub struct UpgradedOut {
     pub license: String,
 }
 
+/// `POST /v1/admin/lookup`: a license key a customer quoted (never stored or logged).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LookupIn {
+    /// The license key.
+    pub key: String,
+}
+
+impl std::fmt::Debug for LookupIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LookupIn { key: <redacted> }")
+    }
+}
+
 /// The body of `POST /v1/admin/licenses/{id}/activations/{activation_id}/restore`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

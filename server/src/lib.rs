@@ -41,6 +41,7 @@
 
 pub mod api;
 pub mod config;
+mod console;
 pub mod dto;
 pub mod refusal;
 pub mod store;

@@ -43,4 +43,5 @@ mod handles;
 mod library;
 mod manager;
 mod online;
+mod page;
 mod verify;

@@ -58,6 +58,11 @@ public final class LicenseManager implements AutoCloseable {
         Handles.CLEANER.register(this, () -> Native.managerFree(handle));
     }
 
+    /** The native handle, for {@link LicensePageHandler} (which keeps {@code this} reachable). */
+    long nativeHandle() {
+        return handle;
+    }
+
     /**
      * Opens the state in {@code stateDir} (created if needed, mode 0700 files 0600) with the
      * system clock.

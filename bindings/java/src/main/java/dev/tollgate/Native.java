@@ -110,4 +110,11 @@ final class Native {
     static native long manualClockNow(long handle);
 
     static native void manualClockFree(long handle);
+
+    static native long pageNew(long manager, String options) throws LicenseException;
+
+    static native byte[] pageHandle(long page, String method, String path, String headers,
+            byte[] body);
+
+    static native void pageFree(long page);
 }

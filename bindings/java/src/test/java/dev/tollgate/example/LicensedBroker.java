@@ -1,7 +1,9 @@
 package dev.tollgate.example;
 
+import com.sun.net.httpserver.HttpServer;
 import dev.tollgate.LicenseException;
 import dev.tollgate.LicenseManager;
+import dev.tollgate.LicensePageHandler;
 import dev.tollgate.Status;
 import io.moquette.broker.ClientDescriptor;
 import io.moquette.broker.Server;
@@ -9,6 +11,8 @@ import io.moquette.broker.config.MemoryConfig;
 import io.moquette.broker.security.IAuthenticator;
 import io.moquette.broker.security.PermitAllAuthorizatorPolicy;
 import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.util.List;
 import java.util.Properties;
 
@@ -27,6 +31,7 @@ public final class LicensedBroker implements AutoCloseable {
 
     private final LicenseManager licensing;
     private final Server server = new Server();
+    private HttpServer licensePage;
 
     /**
      * Starts the broker on {@code host:port}.
@@ -74,6 +79,20 @@ public final class LicensedBroker implements AutoCloseable {
     }
 
     /** The clients connected now. */
+    /**
+     * Serves the License page (wizard, status page, its JSON API) for this broker's license on a
+     * loopback port, as a broker's web UI would; returns its URL ({@code http://127.0.0.1:PORT/license/}).
+     */
+    public String serveLicensePage(String vendor) throws IOException, LicenseException {
+        HttpServer http = HttpServer.create(
+                new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+        http.createContext("/license/",
+                LicensePageHandler.builder(licensing).vendor(vendor).build());
+        http.start();
+        licensePage = http;
+        return "http://127.0.0.1:" + http.getAddress().getPort() + "/license/";
+    }
+
     public int connectedClients() {
         return server.listConnectedClients().size();
     }
@@ -81,6 +100,9 @@ public final class LicensedBroker implements AutoCloseable {
     /** Stops the broker. */
     @Override
     public void close() {
+        if (licensePage != null) {
+            licensePage.stop(0);
+        }
         server.stopServer();
     }
 }

@@ -11,6 +11,10 @@ import dev.tollgate.LicenseState;
 import dev.tollgate.Status;
 import dev.tollgate.VendorAccess;
 import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -173,5 +177,65 @@ class LicensedBrokerTest {
         assertRefused("after-deactivation");
         // The vendor frees the seat with the code.
         assertTrue(vendor.deactivate(code));
+    }
+
+    /** The broker serves the License page; the offline wizard's first API call works through it. */
+    @Test
+    void theBrokerServesTheLicensePage() throws Exception {
+        startBroker();
+        String base = broker.serveLicensePage("Cirrus Link");
+        HttpClient http = HttpClient.newHttpClient();
+        HttpResponse<String> page = http.send(HttpRequest.newBuilder(URI.create(base)).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, page.statusCode());
+        assertTrue(page.body().contains("<tollgate-license-page"), page.body());
+        assertEquals("default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none';"
+                + " base-uri 'none'; form-action 'none'",
+                page.headers().firstValue("content-security-policy").orElse(""));
+        HttpResponse<String> js = http.send(HttpRequest.newBuilder(
+                URI.create(base + "license-page.js")).build(), HttpResponse.BodyHandlers.ofString());
+        assertTrue(js.body().contains("customElements.define"));
+
+        HttpResponse<String> session = http.send(HttpRequest.newBuilder(
+                URI.create(base + "api/session")).build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, session.statusCode(), session.body());
+        assertTrue(session.body().contains("\"vendor\":\"Cirrus Link\""), session.body());
+        String cookie = session.headers().firstValue("set-cookie").orElseThrow().split(";")[0];
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("\"csrf_token\":\"([0-9a-f]+)\"")
+                .matcher(session.body());
+        assertTrue(m.find(), session.body());
+        String csrf = m.group(1);
+        String origin = "http://127.0.0.1:" + URI.create(base).getPort();
+
+        String key = vendor.issue(1, LicensedBroker.FEATURE);
+        String body = "{\"key\":\"" + key + "\"}";
+        // Without the CSRF token, and from another origin: refused (251, 252).
+        HttpResponse<String> noToken = http.send(HttpRequest.newBuilder(
+                URI.create(base + "api/offline/request")).header("Cookie", cookie)
+                .header("Origin", origin).POST(HttpRequest.BodyPublishers.ofString(body)).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertEquals(403, noToken.statusCode());
+        assertTrue(noToken.body().contains("\"code\":251"), noToken.body());
+        HttpResponse<String> foreign = http.send(HttpRequest.newBuilder(
+                URI.create(base + "api/offline/request")).header("Cookie", cookie)
+                .header("X-Tollgate-Csrf", csrf).header("Origin", "http://evil.example")
+                .POST(HttpRequest.BodyPublishers.ofString(body)).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertEquals(403, foreign.statusCode());
+        assertTrue(foreign.body().contains("\"code\":252"), foreign.body());
+
+        // The wizard's Generate Usage Request: the broker's own manager makes it.
+        HttpResponse<String> request = http.send(HttpRequest.newBuilder(
+                URI.create(base + "api/offline/request")).header("Cookie", cookie)
+                .header("X-Tollgate-Csrf", csrf).header("Origin", origin)
+                .header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(body)).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, request.statusCode(), request.body());
+        assertTrue(request.body().startsWith("{\"usage_request\":\"TGRQ:"), request.body());
+        assertFalse(request.body().contains(key));
+        assertEquals(LicenseState.PENDING, licensing.status().state());
+        String usageRequest = request.body().split("\"")[3];
+        assertEquals(licensing.pendingRequest().orElseThrow(), usageRequest);
     }
 }
