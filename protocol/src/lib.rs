@@ -6,6 +6,7 @@
 //!
 //! - [`online`]: the online activation service;
 //! - [`floating`]: the floating license server;
+//! - [`marketplace`]: the online service's marketplace activation (cloud instance identity);
 //! - [`error`]: the error envelope both answer with.
 //!
 //! A test (`tests/wire.rs`) pins the exact JSON bytes of every body.
@@ -14,4 +15,5 @@
 
 pub mod error;
 pub mod floating;
+pub mod marketplace;
 pub mod online;

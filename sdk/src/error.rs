@@ -176,6 +176,22 @@ pub enum SdkError {
         found: u32,
     },
 
+    /// The cloud's instance metadata service could not be reached, or did not answer with
+    /// the signed identity (code 260): not a cloud instance, or the endpoint is misconfigured.
+    #[error("the cloud metadata service could not be reached: {reason}")]
+    MetadataUnreachable {
+        /// What failed.
+        reason: String,
+    },
+
+    /// The cloud's metadata service answered with something that is not the signed identity
+    /// expected (code 261).
+    #[error("the cloud metadata service answered unexpectedly: {reason}")]
+    BadMetadata {
+        /// What was wrong.
+        reason: String,
+    },
+
     /// The online activation service could not be reached (connection refused or reset,
     /// DNS, TLS, timeout), after the retries (code 230).
     #[error("the licensing service could not be reached: {reason}")]
@@ -312,7 +328,7 @@ const fn info(code: u32, name: &'static str, message: &'static str) -> ErrorInfo
 }
 
 /// The runtime's own codes (200 and up), in code order.
-pub const SDK_ERRORS: [ErrorInfo; 28] = [
+pub const SDK_ERRORS: [ErrorInfo; 30] = [
     info(
         200,
         "NotActivated",
@@ -424,6 +440,16 @@ pub const SDK_ERRORS: [ErrorInfo; 28] = [
         239,
         "WrongModel",
         "the usage license's deployment model does not fit this host",
+    ),
+    info(
+        260,
+        "MetadataUnreachable",
+        "the cloud metadata service could not be reached",
+    ),
+    info(
+        261,
+        "BadMetadata",
+        "the cloud metadata service answered unexpectedly",
     ),
 ];
 
@@ -597,6 +623,8 @@ impl SdkError {
             SdkError::TooFewComponents { .. } => 237,
             SdkError::ComponentOverride { .. } => 238,
             SdkError::WrongModel { .. } => 239,
+            SdkError::MetadataUnreachable { .. } => 260,
+            SdkError::BadMetadata { .. } => 261,
         }
     }
 
@@ -663,7 +691,11 @@ mod tests {
     fn table_is_complete_unique_and_ordered() {
         let all = all_errors();
         let codes: Vec<u32> = all.iter().map(|r| r.code).collect();
-        let expected: Vec<u32> = (100..=128).chain(200..=217).chain(230..=239).collect();
+        let expected: Vec<u32> = (100..=128)
+            .chain(200..=217)
+            .chain(230..=239)
+            .chain(260..=261)
+            .collect();
         assert_eq!(codes, expected);
         let mut names: Vec<&str> = all.iter().map(|r| r.name).collect();
         names.sort_unstable();
@@ -741,6 +773,8 @@ mod tests {
                 model: "floating".into(),
                 role: "host".into(),
             },
+            SdkError::MetadataUnreachable { reason: "x".into() },
+            SdkError::BadMetadata { reason: "x".into() },
         ];
         for e in &samples {
             let row = error_info(e.code()).unwrap();
