@@ -54,6 +54,8 @@ impl Authority {
             return Err(AuthorityError::NotMarketplaceRequest);
         }
         let (keys, actor, cfg) = (&self.keys, self.actor.as_str(), &self.config);
+        // A refusal for a mismatched instance is returned as `Ok(Err(..))` so that its audit
+        // entry is committed.
         self.ledger.write(|tx| {
             sweep_in(tx, actor, now)?;
             let device = *req.device_key();
@@ -73,10 +75,10 @@ impl Authority {
                             "device_key": hex_string(&device),
                         }),
                     )?;
-                    return Err(AuthorityError::InstanceMismatch {
+                    return Ok(Err(AuthorityError::InstanceMismatch {
                         bound: bound.instance_id,
                         presented: instance.instance_id.clone(),
-                    });
+                    }));
                 }
             }
             if let Some(held) = tx.marketplace_instance(&instance.cloud, &instance.instance_id)? {
@@ -144,8 +146,8 @@ impl Authority {
                     }),
                 )?;
             }
-            Ok(f)
-        })
+            Ok(Ok(f))
+        })?
     }
 
     /// Frees every marketplace seat whose refresh deadline is before `now` (the instance is

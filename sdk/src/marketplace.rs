@@ -35,6 +35,10 @@ use crate::status::Status;
 
 /// 323 from the service: the seat is gone (freed after its refresh deadline).
 const NO_ACTIVE_ACTIVATION: u32 = 323;
+/// 381 from the service: the identity is not signed by the cloud.
+const IDENTITY_FORGED: u32 = 381;
+/// 382 from the service: this instance is not the vendor's marketplace product.
+const UNKNOWN_PRODUCT_CODE: u32 = 382;
 /// 385 from the service: this device's seat belongs to another instance.
 pub const INSTANCE_MISMATCH: u32 = 385;
 
@@ -144,7 +148,10 @@ impl MarketplaceClient {
     /// nothing is installed, otherwise refreshes; when the service answers that this device's
     /// seat belongs to another instance (385) or is gone (323), the local license is removed
     /// (its deactivation code is not sent: the seat is the other instance's) and this instance
-    /// is activated afresh.
+    /// is activated afresh. When it answers that this instance's identity is forged (381) or
+    /// not the vendor's product (382), the local license is removed and the refusal returned:
+    /// a state directory copied onto any other machine does not stay licensed. (A stale
+    /// document, 383/384, keeps the license until its own refresh deadline.)
     ///
     /// Fails with [`SdkError::MetadataUnreachable`] / [`SdkError::BadMetadata`] when the
     /// signed identity cannot be read, [`SdkError::ServiceRefused`] with the service's code
@@ -160,6 +167,12 @@ impl MarketplaceClient {
             {
                 let _discarded = manager.deactivate()?;
                 self.activate(manager)
+            }
+            Err(e @ SdkError::ServiceRefused { code, .. })
+                if code == IDENTITY_FORGED || code == UNKNOWN_PRODUCT_CODE =>
+            {
+                let _discarded = manager.deactivate()?;
+                Err(e)
             }
             other => other,
         }
