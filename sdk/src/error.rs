@@ -476,8 +476,9 @@ pub fn error_info(code: u32) -> Option<ErrorInfo> {
 /// The services' refusals that reach a client over HTTP and that the bindings report as their
 /// own result code (see [`SdkError::result_code`]): the activation service's licensing
 /// decisions (vendor codes 300–310, 314–316, 323, 331; the same names and messages as the
-/// authority's) and the floating server's refusals (340–346), in code order.
-pub const SERVICE_REFUSALS: [ErrorInfo; 27] = [
+/// authority's), the floating server's refusals (340–346) and the marketplace refusals
+/// (380–387), in code order.
+pub const SERVICE_REFUSALS: [ErrorInfo; 35] = [
     info(300, "UnknownKey", "unknown license key"),
     info(
         301,
@@ -572,6 +573,46 @@ pub const SERVICE_REFUSALS: [ErrorInfo; 27] = [
         346,
         "LeaseHeld",
         "another holder of this client id holds a live lease",
+    ),
+    info(
+        380,
+        "MarketplaceDisabled",
+        "this service does not activate marketplace instances",
+    ),
+    info(
+        381,
+        "IdentityForged",
+        "the instance identity is not signed by a configured cloud certificate",
+    ),
+    info(
+        382,
+        "UnknownProductCode",
+        "the instance carries no product code of this vendor",
+    ),
+    info(
+        383,
+        "IdentityStale",
+        "the instance identity document is not fresh",
+    ),
+    info(
+        384,
+        "NonceMismatch",
+        "the attested document was not made for this request",
+    ),
+    info(
+        385,
+        "InstanceMismatch",
+        "this device's marketplace seat belongs to another cloud instance",
+    ),
+    info(
+        386,
+        "NotMarketplaceRequest",
+        "a marketplace usage request must not carry a license key",
+    ),
+    info(
+        387,
+        "BadIdentity",
+        "the instance identity is not a well-formed document of its cloud",
     ),
 ];
 
@@ -796,6 +837,7 @@ mod tests {
             .chain(323..=327)
             .chain([331])
             .chain(340..=346)
+            .chain(380..=387)
             .collect();
         assert_eq!(codes, expected);
         let no_seat = SdkError::ServiceRefused {

@@ -254,7 +254,7 @@ fn aws_instance_comes_licensed_and_refreshes_on_its_seat() {
     let status = client.start(&mut host).unwrap();
     let lic = status.license.as_ref().unwrap();
     assert_eq!(lic.license_id, license);
-    assert_eq!(lic.deployment_model, "online");
+    assert_eq!(lic.deployment_model, "marketplace");
     assert!(host.has_feature("mqtt-server"));
     let first = lic.activation_id;
     assert_eq!(active_seats(&vendor, license), 1);
@@ -307,7 +307,10 @@ fn aws_forged_foreign_and_unreachable_license_nothing() {
         .start(&mut host)
         .unwrap_err();
     assert_eq!(refused(&e), 381, "{e}");
-    assert_eq!(e.result_code(), 231);
+    assert_eq!(
+        (e.code(), e.result_code(), e.result_name()),
+        (231, 381, "IdentityForged")
+    );
     drop(forged);
 
     // Genuinely signed, but another vendor's product.
