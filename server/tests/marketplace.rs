@@ -240,7 +240,14 @@ fn audit_actions(url: &str, license: u64) -> Vec<String> {
 
 #[test]
 fn aws_instance_comes_licensed_and_refreshes_on_its_seat() {
-    let vendor = Vendor::new(&Backend::Sqlite);
+    for backend in backends() {
+        eprintln!("backend {}", backend.name());
+        instance_comes_licensed(&backend);
+    }
+}
+
+fn instance_comes_licensed(backend: &Backend) {
+    let vendor = Vendor::new(backend);
     let boot = vendor.start();
     let license = listing(&boot.url(), 2);
     boot.stop();
@@ -360,7 +367,14 @@ fn copy_dir(from: &Path, to: &Path) {
 
 #[test]
 fn aws_state_copied_to_another_instance_does_not_stay_licensed() {
-    let vendor = Vendor::new(&Backend::Sqlite);
+    for backend in backends() {
+        eprintln!("backend {}", backend.name());
+        copied_state(&backend);
+    }
+}
+
+fn copied_state(backend: &Backend) {
+    let vendor = Vendor::new(backend);
     let boot = vendor.start();
     let license = listing(&boot.url(), 3);
     boot.stop();
