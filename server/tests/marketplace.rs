@@ -437,6 +437,8 @@ enum AzureMode {
     Old,
     /// Signed with the forger's key.
     Forged,
+    /// Genuine, signed without signed attributes (the signature is over the content itself).
+    NoAttributes,
 }
 
 fn azure_time(t: u64) -> String {
@@ -466,7 +468,7 @@ fn civil(z: i64) -> (i64, i64, i64) {
     (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
-fn pkcs7(content: &[u8], key: &str, cert: &str) -> String {
+fn pkcs7(content: &[u8], key: &str, cert: &str, attributes: bool) -> String {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("doc.json");
     std::fs::write(&input, content).unwrap();
@@ -487,6 +489,11 @@ fn pkcs7(content: &[u8], key: &str, cert: &str) -> String {
         .arg(fixture(key))
         .arg("-in")
         .arg(&input)
+        .args(if attributes {
+            &[][..]
+        } else {
+            &["-noattr"][..]
+        })
         .output()
         .unwrap();
     assert!(
@@ -560,7 +567,12 @@ fn serve_azure(mut stream: TcpStream, vm_id: &str, mode: AzureMode) -> std::io::
             } else {
                 ("azure-key.pem", "azure-cert.pem")
             };
-            let sig = pkcs7(doc.to_string().as_bytes(), key, cert);
+            let sig = pkcs7(
+                doc.to_string().as_bytes(),
+                key,
+                cert,
+                mode != AzureMode::NoAttributes,
+            );
             (
                 "200 OK",
                 json!({"encoding": "pkcs7", "signature": sig}).to_string(),
@@ -601,11 +613,16 @@ fn azure_attested_instance_comes_licensed_and_bad_documents_are_refused() {
     }
     assert_eq!(active_seats(&vendor, license), 0);
 
-    let md = azure_standin("0b6d5b0e-0000-4000-8000-00000000000a", AzureMode::Genuine);
-    let client = market(Cloud::Azure, &md, &url);
-    let s = client.start(&mut host).unwrap();
+    let bare = azure_standin(
+        "0b6d5b0e-0000-4000-8000-00000000000a",
+        AzureMode::NoAttributes,
+    );
+    let s = market(Cloud::Azure, &bare, &url).start(&mut host).unwrap();
     let seat = s.license.unwrap().activation_id;
     assert!(host.has_feature("mqtt-server"));
+
+    let md = azure_standin("0b6d5b0e-0000-4000-8000-00000000000a", AzureMode::Genuine);
+    let client = market(Cloud::Azure, &md, &url);
     let again = client.start(&mut host).unwrap();
     assert_eq!(again.license.unwrap().activation_id, seat);
     assert_eq!(active_seats(&vendor, license), 1);
