@@ -33,3 +33,15 @@ rustup component add rustfmt clippy >/dev/null 2>&1 || true
 if ! cargo fuzz --version >/dev/null 2>&1; then
   cargo install cargo-fuzz --locked --quiet
 fi
+# The marketplace tests run Amazon's EC2 metadata mock (a Go module) on loopback as the AWS
+# instance metadata service; it is built into the project-local target/tools/bin.
+root="$(cd "$(dirname "$0")/.." && pwd)"
+if [ ! -x "$root/target/tools/bin/ec2-metadata-mock" ]; then
+  if ! command -v go >/dev/null; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq && apt-get install -y -qq golang-go >/dev/null
+  fi
+  GOBIN="$root/target/tools/bin" go install \
+    github.com/aws/amazon-ec2-metadata-mock/cmd/ec2-metadata-mock@v1.13.0
+fi
+command -v openssl >/dev/null || { export DEBIAN_FRONTEND=noninteractive; apt-get install -y -qq openssl >/dev/null; }

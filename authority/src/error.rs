@@ -175,6 +175,19 @@ pub enum AuthorityError {
         /// The active floating activation.
         activation_id: u64,
     },
+    /// The device already holds a marketplace seat for another cloud instance: its state was
+    /// copied or moved to another instance. Code 385.
+    #[error("this device is bound to instance {bound}, not to instance {presented}")]
+    InstanceMismatch {
+        /// The instance id the device's seat is bound to.
+        bound: String,
+        /// The instance id of the document presented.
+        presented: String,
+    },
+    /// A marketplace activation's usage request carries a license key (its lookup id or key
+    /// proof is not all zeros). Code 386.
+    #[error("a marketplace usage request must not carry a license key")]
+    NotMarketplaceRequest,
 }
 
 impl AuthorityError {
@@ -214,6 +227,8 @@ impl AuthorityError {
             AuthorityError::RootKeyExists => 329,
             AuthorityError::RetireActiveKey(_) => 330,
             AuthorityError::FloatingActivationExists { .. } => 331,
+            AuthorityError::InstanceMismatch { .. } => 385,
+            AuthorityError::NotMarketplaceRequest => 386,
             AuthorityError::Core(e) => e.code(),
         }
     }
@@ -270,6 +285,12 @@ impl AuthorityError {
             AuthorityError::FloatingActivationExists { .. } => {
                 "another device already runs this license as a floating server"
             }
+            AuthorityError::InstanceMismatch { .. } => {
+                "this device's marketplace seat belongs to another cloud instance"
+            }
+            AuthorityError::NotMarketplaceRequest => {
+                "a marketplace usage request must not carry a license key"
+            }
             AuthorityError::Core(e) => e.message(),
         }
     }
@@ -310,6 +331,8 @@ impl AuthorityError {
             AuthorityError::RootKeyExists => "RootKeyExists",
             AuthorityError::RetireActiveKey(_) => "RetireActiveKey",
             AuthorityError::FloatingActivationExists { .. } => "FloatingActivationExists",
+            AuthorityError::InstanceMismatch { .. } => "InstanceMismatch",
+            AuthorityError::NotMarketplaceRequest => "NotMarketplaceRequest",
             AuthorityError::Core(e) => e.name(),
         }
     }
@@ -420,6 +443,13 @@ mod tests {
             (exists.code(), exists.name()),
             (331, "FloatingActivationExists")
         );
+        let moved = AuthorityError::InstanceMismatch {
+            bound: "i-1".into(),
+            presented: "i-2".into(),
+        };
+        assert_eq!((moved.code(), moved.name()), (385, "InstanceMismatch"));
+        let keyed = AuthorityError::NotMarketplaceRequest;
+        assert_eq!((keyed.code(), keyed.name()), (386, "NotMarketplaceRequest"));
         let mut names: Vec<&str> = all.iter().map(AuthorityError::name).collect();
         for e in &all {
             assert!(!e.message().is_empty());

@@ -66,8 +66,19 @@ impl Authority {
     ) -> Result<Fulfilled> {
         let req = UsageRequest::from_armor(request_armored)?;
         let (keys, actor, cfg) = (&self.keys, self.actor.as_str(), &self.config);
-        self.ledger
-            .write(|tx| fulfil_in(tx, keys, actor, cfg, &req, model, mode, now))
+        self.ledger.write(|tx| {
+            fulfil_in(
+                tx,
+                keys,
+                actor,
+                cfg,
+                &req,
+                Licensed::ByKey,
+                model,
+                mode,
+                now,
+            )
+        })
     }
 
     /// Answers many usage requests (already decoded: [`FulfilItem::parse`]) in one ledger
@@ -98,6 +109,7 @@ impl Authority {
                         actor,
                         cfg,
                         &item.request,
+                        Licensed::ByKey,
                         item.model,
                         item.mode,
                         now,
@@ -132,20 +144,34 @@ pub(crate) fn refresh_deadline(
     .transpose()
 }
 
+/// Which license a request is fulfilled under.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Licensed {
+    /// The license whose key the request proves (every keyed request).
+    ByKey,
+    /// A license chosen by the caller, who proved the entitlement otherwise (a cloud
+    /// marketplace's signed instance identity, checked by the service).
+    Chosen(u64),
+}
+
 /// The body of [`Authority::fulfil_with`], inside its transaction.
 #[allow(clippy::too_many_arguments)]
-fn fulfil_in(
+pub(crate) fn fulfil_in(
     tx: &Tx<'_>,
     keys: &KeyStore,
     actor: &str,
     cfg: &AuthorityConfig,
     req: &UsageRequest,
+    licensed: Licensed,
     model: DeploymentModel,
     mode: FulfilMode,
     now: u64,
 ) -> Result<Fulfilled> {
     let claims = req.claims();
-    let (lic, grant) = prove_key(tx, req)?;
+    let (lic, grant) = match licensed {
+        Licensed::ByKey => prove_key(tx, req)?,
+        Licensed::Chosen(id) => chosen_license(tx, id)?,
+    };
     policy::standing(lic.id, lic.status)?;
     policy::admit(&grant, &claims.product, model, now)?;
     let refresh_deadline = refresh_deadline(cfg, &grant, model, now)?;
@@ -268,6 +294,17 @@ fn prove_key(tx: &Tx<'_>, req: &UsageRequest) -> Result<(LicenseRow, Grant)> {
         Some(l) if proof_ok => l,
         _ => return Err(AuthorityError::UnknownKey),
     };
+    let rev = tx
+        .revision(lic.id, lic.revision)?
+        .ok_or(AuthorityError::Corrupt("missing license revision"))?;
+    Ok((lic, rev.grant))
+}
+
+/// License `id` with its current grant.
+fn chosen_license(tx: &Tx<'_>, id: u64) -> Result<(LicenseRow, Grant)> {
+    let lic = tx
+        .license_by_id(id)?
+        .ok_or(AuthorityError::LicenseNotFound(id))?;
     let rev = tx
         .revision(lic.id, lic.revision)?
         .ok_or(AuthorityError::Corrupt("missing license revision"))?;

@@ -85,6 +85,7 @@ mod keys;
 mod keystore;
 mod ledger;
 mod licenses;
+mod marketplace;
 pub mod policy;
 mod records;
 mod spec;
@@ -92,6 +93,7 @@ mod spec;
 pub use authority::{Authority, DEFAULT_ACTOR, KEYS_DIR, LEDGER_FILE};
 pub use error::{AuthorityError, LedgerError, Result};
 pub use export::{export_root, RootFormat};
+pub use marketplace::MarketplaceInstance;
 pub use records::{
     Activation, ActivationStatus, AuditEntry, KeyStatus, LicenseRecord, LicenseStatus,
     SigningKeyInfo, TransferPolicy,

@@ -6,6 +6,7 @@
 //!
 //! - [`online`]: the online activation service;
 //! - [`floating`]: the floating license server;
+//! - [`marketplace`]: the online service's marketplace activation (cloud instance identity);
 //! - [`page`]: the License page's API (the host's own web page);
 //! - [`error`]: the error envelope both answer with.
 //!
@@ -15,5 +16,6 @@
 
 pub mod error;
 pub mod floating;
+pub mod marketplace;
 pub mod online;
 pub mod page;

@@ -176,6 +176,22 @@ pub enum SdkError {
         found: u32,
     },
 
+    /// The cloud's instance metadata service could not be reached, or did not answer with
+    /// the signed identity (code 260): not a cloud instance, or the endpoint is misconfigured.
+    #[error("the cloud metadata service could not be reached: {reason}")]
+    MetadataUnreachable {
+        /// What failed.
+        reason: String,
+    },
+
+    /// The cloud's metadata service answered with something that is not the signed identity
+    /// expected (code 261).
+    #[error("the cloud metadata service answered unexpectedly: {reason}")]
+    BadMetadata {
+        /// What was wrong.
+        reason: String,
+    },
+
     /// The online activation service could not be reached (connection refused or reset,
     /// DNS, TLS, timeout), after the retries (code 230).
     #[error("the licensing service could not be reached: {reason}")]
@@ -312,7 +328,7 @@ const fn info(code: u32, name: &'static str, message: &'static str) -> ErrorInfo
 }
 
 /// The runtime's own codes (200 and up), in code order.
-pub const SDK_ERRORS: [ErrorInfo; 28] = [
+pub const SDK_ERRORS: [ErrorInfo; 30] = [
     info(
         200,
         "NotActivated",
@@ -425,6 +441,16 @@ pub const SDK_ERRORS: [ErrorInfo; 28] = [
         "WrongModel",
         "the usage license's deployment model does not fit this host",
     ),
+    info(
+        260,
+        "MetadataUnreachable",
+        "the cloud metadata service could not be reached",
+    ),
+    info(
+        261,
+        "BadMetadata",
+        "the cloud metadata service answered unexpectedly",
+    ),
 ];
 
 /// Every code the runtime can report, core codes first, in code order.
@@ -450,8 +476,9 @@ pub fn error_info(code: u32) -> Option<ErrorInfo> {
 /// The services' refusals that reach a client over HTTP and that the bindings report as their
 /// own result code (see [`SdkError::result_code`]): the activation service's licensing
 /// decisions (vendor codes 300–310, 314–316, 323, 331; the same names and messages as the
-/// authority's) and the floating server's refusals (340–346), in code order.
-pub const SERVICE_REFUSALS: [ErrorInfo; 27] = [
+/// authority's), the floating server's refusals (340–346) and the marketplace refusals
+/// (380–387), in code order.
+pub const SERVICE_REFUSALS: [ErrorInfo; 35] = [
     info(300, "UnknownKey", "unknown license key"),
     info(
         301,
@@ -547,6 +574,46 @@ pub const SERVICE_REFUSALS: [ErrorInfo; 27] = [
         "LeaseHeld",
         "another holder of this client id holds a live lease",
     ),
+    info(
+        380,
+        "MarketplaceDisabled",
+        "this service does not activate marketplace instances",
+    ),
+    info(
+        381,
+        "IdentityForged",
+        "the instance identity is not signed by a configured cloud certificate",
+    ),
+    info(
+        382,
+        "UnknownProductCode",
+        "the instance carries no product code of this vendor",
+    ),
+    info(
+        383,
+        "IdentityStale",
+        "the instance identity document is not fresh",
+    ),
+    info(
+        384,
+        "NonceMismatch",
+        "the attested document was not made for this request",
+    ),
+    info(
+        385,
+        "InstanceMismatch",
+        "this device's marketplace seat belongs to another cloud instance",
+    ),
+    info(
+        386,
+        "NotMarketplaceRequest",
+        "a marketplace usage request must not carry a license key",
+    ),
+    info(
+        387,
+        "BadIdentity",
+        "the instance identity is not a well-formed document of its cloud",
+    ),
 ];
 
 /// Every service refusal a binding reports as its own result code, in code order.
@@ -597,6 +664,8 @@ impl SdkError {
             SdkError::TooFewComponents { .. } => 237,
             SdkError::ComponentOverride { .. } => 238,
             SdkError::WrongModel { .. } => 239,
+            SdkError::MetadataUnreachable { .. } => 260,
+            SdkError::BadMetadata { .. } => 261,
         }
     }
 
@@ -663,7 +732,11 @@ mod tests {
     fn table_is_complete_unique_and_ordered() {
         let all = all_errors();
         let codes: Vec<u32> = all.iter().map(|r| r.code).collect();
-        let expected: Vec<u32> = (100..=128).chain(200..=217).chain(230..=239).collect();
+        let expected: Vec<u32> = (100..=128)
+            .chain(200..=217)
+            .chain(230..=239)
+            .chain(260..=261)
+            .collect();
         assert_eq!(codes, expected);
         let mut names: Vec<&str> = all.iter().map(|r| r.name).collect();
         names.sort_unstable();
@@ -741,6 +814,8 @@ mod tests {
                 model: "floating".into(),
                 role: "host".into(),
             },
+            SdkError::MetadataUnreachable { reason: "x".into() },
+            SdkError::BadMetadata { reason: "x".into() },
         ];
         for e in &samples {
             let row = error_info(e.code()).unwrap();
@@ -762,6 +837,7 @@ mod tests {
             .chain(323..=327)
             .chain([331])
             .chain(340..=346)
+            .chain(380..=387)
             .collect();
         assert_eq!(codes, expected);
         let no_seat = SdkError::ServiceRefused {

@@ -119,6 +119,7 @@ pub mod floating;
 pub mod gate;
 pub mod lease_holder;
 pub mod manager;
+pub mod marketplace;
 mod meters;
 pub mod online;
 pub mod state;

@@ -446,6 +446,41 @@ impl LicenseManager {
         self.sign_request(next, device, host, now)
     }
 
+    /// Makes a usage request that carries no license key (an all-zero key lookup id and key
+    /// proof), for a cloud marketplace activation ([`crate::marketplace`]): the entitlement is
+    /// the cloud's signed instance identity sent beside it. Reuses this host's device key when
+    /// it has one, else makes a new one.
+    ///
+    /// Fails with [`SdkError::AlreadyActivated`] when a keyed license is installed, and
+    /// otherwise like [`LicenseManager::request_usage`].
+    pub fn request_marketplace(&mut self) -> Result<String> {
+        let now = self.clock.now();
+        let host = self.probe()?;
+        let mut next = self.state.clone();
+        let keyless = next
+            .device
+            .as_ref()
+            .is_some_and(|d| d.key_lookup == [0; 8] && d.key_proof == [0; 16]);
+        if next.installed.is_some() && !keyless {
+            return Err(SdkError::AlreadyActivated);
+        }
+        let device = match next.device.take() {
+            Some(d) if keyless => d,
+            _ => {
+                let seed = Seed::random()?;
+                let public = seed.device_key().public_key();
+                DeviceState {
+                    key_proof: [0; 16],
+                    seed,
+                    public,
+                    key_lookup: [0; 8],
+                    counter: 0,
+                }
+            }
+        };
+        self.sign_request(next, device, host, now)
+    }
+
     /// Signs the next request of `device` into `next` and commits it.
     fn sign_request(
         &mut self,

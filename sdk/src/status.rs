@@ -142,6 +142,9 @@ pub struct FingerprintMatch {
     pub ok: bool,
 }
 
+/// [`LicenseInfo::deployment_model`] of a cloud marketplace instance.
+pub const MARKETPLACE_MODEL: &str = "marketplace";
+
 /// The installed usage license, in [`Status`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct LicenseInfo {
@@ -155,7 +158,8 @@ pub struct LicenseInfo {
     pub revision: u32,
     /// The activation (seat) id.
     pub activation_id: u64,
-    /// `online`, `offline` or `floating`.
+    /// `online`, `offline`, `floating`, or `marketplace` (an online activation of a cloud
+    /// marketplace instance, made from its signed identity: [`crate::marketplace`]).
     pub deployment_model: &'static str,
     /// When the vendor issued the usage license.
     pub issued_at: String,
@@ -369,7 +373,7 @@ impl LicenseManager {
     }
 
     fn license_info(&self, license: &UsageLicense, now: u64) -> LicenseInfo {
-        license_info(
+        let mut info = license_info(
             license.terms(),
             license.key_id(),
             self.host.as_ref().ok(),
@@ -377,7 +381,18 @@ impl LicenseManager {
             &|name| self.has_feature_at(name, now),
             &|name, period, start| Some(self.meter_used(name, period, start)),
             self.state.installed.as_ref().map(|i| i.installed_at),
-        )
+        );
+        // An online activation made without a license key is a cloud marketplace instance's
+        // (`crate::marketplace`).
+        let keyless = self
+            .state
+            .device
+            .as_ref()
+            .is_some_and(|d| d.key_lookup == [0; 8] && d.key_proof == [0; 16]);
+        if keyless && license.terms().model == tollgate_core::DeploymentModel::Online {
+            info.deployment_model = MARKETPLACE_MODEL;
+        }
+        info
     }
 
     fn warnings(&self, terms: &UsageTerms, info: &LicenseInfo, now: u64) -> Vec<String> {

@@ -21,6 +21,7 @@ use tollgate_service_kit::{ApiError, Limiter, Metrics, Outcome};
 use crate::dto::*;
 use crate::refusal::ledger_error;
 use crate::store::{unix_now, Store, ADMIN_ACTOR, SERVICE_ACTOR};
+use tollgate_protocol::marketplace::MarketplaceIn;
 
 /// Largest request body accepted.
 pub const MAX_BODY: usize = 64 * 1024;
@@ -66,6 +67,18 @@ pub const ROUTES: &[Route] = &[
     route("POST", "/v1/refresh", "refresh", true),
     route("POST", "/v1/deactivate", "deactivate", true),
     route("POST", "/v1/offline/fulfil", "offline_fulfil", true),
+    route(
+        "POST",
+        "/v1/marketplace/activate",
+        "marketplace_activate",
+        true,
+    ),
+    route(
+        "POST",
+        "/v1/marketplace/refresh",
+        "marketplace_refresh",
+        true,
+    ),
     route("GET", "/v1/admin/licenses", "admin_list", true),
     route("POST", "/v1/admin/licenses", "admin_issue", true),
     route("GET", "/v1/admin/licenses/{id}", "admin_get", true),
@@ -118,6 +131,8 @@ pub struct AppState {
     pub admin: Arc<AdminAuth>,
     /// The metrics token check (open without `metrics_token`).
     pub metrics_auth: Arc<OptionalBearer>,
+    /// The marketplace checks, when configured.
+    pub marketplace: Option<crate::marketplace::Marketplace>,
 }
 
 type App = State<Arc<AppState>>;
@@ -151,6 +166,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/refresh", post(refresh))
         .route("/v1/deactivate", post(deactivate))
         .route("/v1/offline/fulfil", post(offline_fulfil))
+        .route("/v1/marketplace/activate", post(marketplace_activate))
+        .route("/v1/marketplace/refresh", post(marketplace_refresh))
         .merge(metrics_route)
         .merge(admin);
     kit::finish(routes, Arc::clone(&state.observer), MAX_BODY).with_state(state)
@@ -270,6 +287,48 @@ async fn offline_fulfil(
         .await?;
     note_rapid(&app, &f);
     Ok(Json(usage_license_out(f)))
+}
+
+async fn marketplace_fulfil(
+    app: &AppState,
+    b: MarketplaceIn,
+    mode: FulfilMode,
+) -> Result<Json<UsageLicenseOut>, ApiError> {
+    let market = app
+        .marketplace
+        .as_ref()
+        .ok_or_else(crate::marketplace::disabled)?;
+    let req = tollgate_core::UsageRequest::from_armor(&b.request)
+        .map_err(|e| ledger_error(tollgate_authority::AuthorityError::from(e)))?;
+    let instance = market.verify(&b.identity, &req.request_id(), unix_now())?;
+    let f = app
+        .store
+        .run(SERVICE_ACTOR, move |a| {
+            a.fulfil_marketplace(&b.request, &instance, mode, unix_now())
+        })
+        .await?;
+    if f.new_activation {
+        tracing::info!(
+            license_id = f.license_id,
+            activation_id = f.activation_id,
+            "marketplace activation created"
+        );
+    }
+    Ok(Json(usage_license_out(f)))
+}
+
+async fn marketplace_activate(
+    State(app): App,
+    Body(b): Body<MarketplaceIn>,
+) -> Result<Json<UsageLicenseOut>, ApiError> {
+    marketplace_fulfil(&app, b, FulfilMode::Activate).await
+}
+
+async fn marketplace_refresh(
+    State(app): App,
+    Body(b): Body<MarketplaceIn>,
+) -> Result<Json<UsageLicenseOut>, ApiError> {
+    marketplace_fulfil(&app, b, FulfilMode::Refresh).await
 }
 
 async fn deactivate(

@@ -19,6 +19,13 @@
 //! [tls]
 //! cert = "/etc/tollgate/cert.pem"
 //! key = "/etc/tollgate/key.pem"
+//!
+//! [marketplace]                            # see `tollgate_server::marketplace`
+//! aws_certificates = ["/etc/tollgate/aws-us-east-1.pem"]
+//! [[marketplace.products]]
+//! cloud = "aws"
+//! code = "6n2l0ypdkezisk6gnr8wuh1sl"
+//! license_id = 12
 //! ```
 //!
 //! | variable | overrides |
@@ -88,6 +95,9 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Connection limits: caps overall and per address, header-read and idle timeouts.
     pub connections: Connections,
+    /// Marketplace activation: the cloud certificates and product codes
+    /// ([`crate::marketplace`]). Without it `/v1/marketplace/*` refuses with 380.
+    pub marketplace: Option<crate::marketplace::MarketplaceConfig>,
 }
 
 impl Default for Config {
@@ -107,6 +117,7 @@ impl Default for Config {
             shutdown_grace_secs: 30,
             log_format: LogFormat::Json,
             connections: Connections::default(),
+            marketplace: None,
         }
     }
 }

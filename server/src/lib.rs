@@ -12,6 +12,7 @@
 //! | `POST /v1/activate` | usage request in, online usage license out (may take a seat) |
 //! | `POST /v1/refresh` | the same activation gets the current grant and a new refresh deadline |
 //! | `POST /v1/deactivate` | deactivation code in, seat freed (online or offline codes) |
+//! | `POST /v1/marketplace/activate`, `/refresh` | a cloud instance's signed identity + usage request in, online usage license out ([`marketplace`]) |
 //! | `POST /v1/offline/fulfil` | usage request in, offline usage license out (as `tollgate vendor fulfil`) |
 //! | `GET /v1/keys` | the vendor public keys, for host configurations |
 //! | `/v1/admin/…` | issue, list, show, upgrade, restore, audit (bearer token) |
@@ -43,6 +44,7 @@ pub mod api;
 pub mod config;
 mod console;
 pub mod dto;
+pub mod marketplace;
 pub mod refusal;
 pub mod store;
 
@@ -85,6 +87,13 @@ impl Server {
         config.validate()?;
         let token = config.admin_token()?;
         let metrics = Arc::new(Metrics::default());
+        let marketplace = match &config.marketplace {
+            Some(m) => Some(
+                marketplace::Marketplace::load(m.clone())
+                    .map_err(|e| ConfigError::new(format!("marketplace: {e}")))?,
+            ),
+            None => None,
+        };
         let store = store::Store::open(&config, Arc::clone(&metrics))?;
         let state = Arc::new(AppState {
             store,
@@ -94,6 +103,7 @@ impl Server {
             )),
             metrics,
             admin: Arc::new(AdminAuth::new(token.as_ref())),
+            marketplace,
             metrics_auth: Arc::new(OptionalBearer::new(
                 config.metrics_token.as_ref(),
                 "metrics",

@@ -26,12 +26,14 @@ pub fn ledger_error(e: AuthorityError) -> ApiError {
         | A::FeatureExists(_)
         | A::NoActiveActivation
         | A::TransferLimit { .. }
-        | A::FloatingActivationExists { .. } => StatusCode::CONFLICT,
+        | A::FloatingActivationExists { .. }
+        | A::InstanceMismatch { .. } => StatusCode::CONFLICT,
         A::LicenseNotFound(_) | A::ActivationNotFound(_) => StatusCode::NOT_FOUND,
         A::Core(_)
         | A::InvalidArgument(_)
         | A::NoSuchSubscription(_)
-        | A::WeakFingerprint { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        | A::WeakFingerprint { .. }
+        | A::NotMarketplaceRequest => StatusCode::UNPROCESSABLE_ENTITY,
         A::Busy => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };

@@ -122,9 +122,13 @@ impl ApiError {
     }
 
     /// Whether a client guessing keys, codes or tokens would cause this error: it costs the
-    /// client's address a token of its rate limit.
+    /// client's address a token of its rate limit (forged, replayed or malformed marketplace
+    /// identities, 381, 384 and 387, included).
     pub fn is_failed_attempt(&self) -> bool {
-        matches!(self.code, 100..=199 | 300 | 305 | 307 | 401)
+        matches!(
+            self.code,
+            100..=199 | 300 | 305 | 307 | 381 | 384 | 387 | 401
+        )
     }
 }
 

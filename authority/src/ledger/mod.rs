@@ -8,6 +8,8 @@
 
 mod schema;
 
+pub(crate) use marketplace::InstanceRow;
+
 use std::cell::{Cell, RefCell};
 use std::path::Path;
 use std::time::Duration;
@@ -1075,3 +1077,6 @@ mod tests {
         ));
     }
 }
+
+// After `vals!`, which it uses (macro scope is textual).
+mod marketplace;

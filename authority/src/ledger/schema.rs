@@ -150,6 +150,31 @@ CREATE TABLE key_lists (
 );
 "#,
     },
+    Migration {
+        version: 4,
+        name: "marketplace_instances",
+        sql: r#"
+-- Cloud marketplace seats: one row per activation made from a cloud's signed instance
+-- identity, binding it to the instance. While `status` is 'active' the (cloud, instance) pair
+-- holds exactly one seat; it is freed ('gone') once its refresh deadline has passed without a
+-- refresh, or ('replaced') when the same instance comes back with a new device key.
+CREATE TABLE marketplace_instances (
+    activation_id    BIGINT PRIMARY KEY REFERENCES activations (id),
+    license_id       BIGINT NOT NULL REFERENCES licenses (id),
+    cloud            TEXT NOT NULL,
+    instance_id      TEXT NOT NULL,
+    product_code     TEXT NOT NULL,
+    device_key       TEXT NOT NULL,           -- 64 hex digits
+    status           TEXT NOT NULL CHECK (status IN ('active', 'gone', 'replaced')),
+    refresh_deadline BIGINT NOT NULL,
+    created_at       BIGINT NOT NULL,
+    last_seen_at     BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX marketplace_one_seat_per_instance
+    ON marketplace_instances (cloud, instance_id) WHERE status = 'active';
+CREATE INDEX marketplace_deadline ON marketplace_instances (status, refresh_deadline);
+"#,
+    },
 ];
 
 /// The newest schema version this build knows.

@@ -129,6 +129,12 @@
 #define TOLLGATE_MODEL_FLOATING 4
 
 /**
+ * Deployment model: a cloud marketplace instance, activated online from its signed instance
+ * identity (`tollgate_marketplace_start`).
+ */
+#define TOLLGATE_MODEL_MARKETPLACE 8
+
+/**
  * Meter period: a UTC calendar day.
  */
 #define TOLLGATE_PERIOD_DAY 1
@@ -142,6 +148,16 @@
  * Meter period: a UTC calendar year.
  */
 #define TOLLGATE_PERIOD_YEAR 3
+
+/**
+ * Cloud: Amazon EC2 (AWS Marketplace): IMDSv2, instance identity document + signature.
+ */
+#define TOLLGATE_CLOUD_AWS 1
+
+/**
+ * Cloud: Azure (Azure Marketplace): attested data document (PKCS#7, with a nonce).
+ */
+#define TOLLGATE_CLOUD_AZURE 2
 
 /**
  * A clock: either a manual clock, which reads whatever it was last set to (Unix seconds,
@@ -215,6 +231,14 @@ typedef struct tollgate_floating tollgate_floating;
  * not survive `fork()` (check out after forking).
  */
 typedef struct tollgate_manager tollgate_manager;
+
+/**
+ * A marketplace client: the cloud's metadata service and the vendor's online activation
+ * service. Opened with `tollgate_marketplace_new`, freed with `tollgate_marketplace_free`.
+ *
+ * Thread safety: immutable once created; any number of threads may use one client.
+ */
+typedef struct tollgate_marketplace tollgate_marketplace;
 
 /**
  * A client of the vendor's online activation service (`tollgate-server`). Opened with
@@ -662,6 +686,16 @@ typedef struct tollgate_meter_reading {
 #define TOLLGATE_ERR_WRONG_MODEL 239
 
 /**
+ * 260: The cloud metadata service could not be reached (runtime `MetadataUnreachable`).
+ */
+#define TOLLGATE_ERR_METADATA_UNREACHABLE 260
+
+/**
+ * 261: The cloud metadata service answered unexpectedly (runtime `BadMetadata`).
+ */
+#define TOLLGATE_ERR_BAD_METADATA 261
+
+/**
  * 300: The activation service refused: unknown license key (service `UnknownKey`).
  */
 #define TOLLGATE_ERR_SERVICE_UNKNOWN_KEY 300
@@ -795,6 +829,46 @@ typedef struct tollgate_meter_reading {
  * 346: The floating server refused: another holder of this client id holds a live lease (service `LeaseHeld`).
  */
 #define TOLLGATE_ERR_SERVICE_LEASE_HELD 346
+
+/**
+ * 380: The activation service refused a marketplace activation: this service does not activate marketplace instances (service `MarketplaceDisabled`).
+ */
+#define TOLLGATE_ERR_SERVICE_MARKETPLACE_DISABLED 380
+
+/**
+ * 381: The activation service refused a marketplace activation: the instance identity is not signed by a configured cloud certificate (service `IdentityForged`).
+ */
+#define TOLLGATE_ERR_SERVICE_IDENTITY_FORGED 381
+
+/**
+ * 382: The activation service refused a marketplace activation: the instance carries no product code of this vendor (service `UnknownProductCode`).
+ */
+#define TOLLGATE_ERR_SERVICE_UNKNOWN_PRODUCT_CODE 382
+
+/**
+ * 383: The activation service refused a marketplace activation: the instance identity document is not fresh (service `IdentityStale`).
+ */
+#define TOLLGATE_ERR_SERVICE_IDENTITY_STALE 383
+
+/**
+ * 384: The activation service refused a marketplace activation: the attested document was not made for this request (service `NonceMismatch`).
+ */
+#define TOLLGATE_ERR_SERVICE_NONCE_MISMATCH 384
+
+/**
+ * 385: The activation service refused a marketplace activation: this device's marketplace seat belongs to another cloud instance (service `InstanceMismatch`).
+ */
+#define TOLLGATE_ERR_SERVICE_INSTANCE_MISMATCH 385
+
+/**
+ * 386: The activation service refused a marketplace activation: a marketplace usage request must not carry a license key (service `NotMarketplaceRequest`).
+ */
+#define TOLLGATE_ERR_SERVICE_NOT_MARKETPLACE_REQUEST 386
+
+/**
+ * 387: The activation service refused a marketplace activation: the instance identity is not a well-formed document of its cloud (service `BadIdentity`).
+ */
+#define TOLLGATE_ERR_SERVICE_BAD_IDENTITY 387
 
 #ifdef __cplusplus
 extern "C" {
@@ -1441,6 +1515,51 @@ tollgate_result tollgate_manager_fingerprint_json(const struct tollgate_manager 
  * or writable.
  */
 tollgate_result tollgate_verify_usage_license(const struct tollgate_config *config, const char *text, size_t text_len, uint64_t now, char *buf, size_t buf_len, size_t *out_len);
+
+/**
+ * A marketplace client for `cloud` (`TOLLGATE_CLOUD_AWS` or `TOLLGATE_CLOUD_AZURE`) and the
+ * activation service at `server` (as for `tollgate_online_new`, with `root_certs_pem`). The
+ * metadata service is `metadata_url` when not NULL (tests), else `http://169.254.169.254`.
+ *
+ * Fails with `TOLLGATE_ERR_INVALID_ARGUMENT` (unknown cloud, not an `http(s)://` URL,
+ * unreadable certificates), `TOLLGATE_INVALID_UTF8`, or `TOLLGATE_NULL_ARGUMENT`.
+ *
+ * # Safety
+ *
+ * `server` is NULL or valid for `server_len` bytes; `metadata_url` is NULL or valid for
+ * `metadata_url_len` bytes; `root_certs_pem` is NULL or valid for `root_certs_pem_len`
+ * bytes; `out` is NULL or writable.
+ */
+tollgate_result tollgate_marketplace_new(uint32_t cloud, const char *server, size_t server_len, const char *metadata_url, size_t metadata_url_len, const uint8_t *root_certs_pem, size_t root_certs_pem_len, struct tollgate_marketplace **out);
+
+/**
+ * Frees a client. NULL is ignored.
+ *
+ * # Safety
+ *
+ * `o` is NULL or a client from this library that no other thread uses and that is not used
+ * afterwards.
+ */
+void tollgate_marketplace_free(struct tollgate_marketplace *o);
+
+/**
+ * What a product calls at each start in marketplace mode: activates manager `m` from the
+ * instance's signed identity the first time, refreshes it afterwards (a copied state on
+ * another instance is dropped and that instance activated on its own seat), and writes the
+ * new status (`deployment_model` `TOLLGATE_MODEL_MARKETPLACE`) to `*out`.
+ *
+ * Fails with `TOLLGATE_ERR_METADATA_UNREACHABLE` (260) / `TOLLGATE_ERR_BAD_METADATA` (261)
+ * when the signed identity cannot be read; the service's refusal as its own code
+ * (`TOLLGATE_ERR_SERVICE_IDENTITY_FORGED` 381, `…_UNKNOWN_PRODUCT_CODE` 382,
+ * `…_IDENTITY_STALE` 383, `…_NONCE_MISMATCH` 384, `…_INSTANCE_MISMATCH` 385, …); and like
+ * `tollgate_online_activate`. Nothing is installed on failure. The manager is locked while
+ * the services answer.
+ *
+ * # Safety
+ *
+ * `o` is NULL or a live client; `m` is NULL or a live manager; `out` is NULL or writable.
+ */
+tollgate_result tollgate_marketplace_start(const struct tollgate_marketplace *o, struct tollgate_manager *m, struct tollgate_status *out);
 
 /**
  * A client of the service at `server` (its base URL, `https://…`, or `http://…` for a

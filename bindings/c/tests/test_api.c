@@ -108,7 +108,8 @@ static void test_static_functions(void) {
     CHECK(strcmp(tollgate_result_name(defined[i]), "Unknown") != 0);
   }
   for (tollgate_result c = 7; c < 300; c++) {
-    bool known = (c >= 100 && c <= 128) || (c >= 200 && c <= 217) || (c >= 230 && c <= 239);
+    bool known = (c >= 100 && c <= 128) || (c >= 200 && c <= 217) || (c >= 230 && c <= 239) ||
+                 (c >= 260 && c <= 261);
     CHECK((strcmp(tollgate_result_message(c), "unknown result code") != 0) == known);
     CHECK((strcmp(tollgate_result_name(c), "Unknown") != 0) == known);
   }
@@ -1170,6 +1171,54 @@ static void test_fork_after_open(void) {
   tollgate_clock_free(manual);
 }
 
+static void test_marketplace(void) {
+  puts("marketplace client: arguments, metadata service unreachable");
+  tollgate_marketplace *mk = NULL;
+  CHECK_RC(tollgate_marketplace_new(7, S("http://127.0.0.1:1"), NULL, 0, NULL, 0, &mk),
+           TOLLGATE_ERR_INVALID_ARGUMENT);
+  CHECK_RC(tollgate_marketplace_new(TOLLGATE_CLOUD_AWS, S("ftp://x"), NULL, 0, NULL, 0, &mk),
+           TOLLGATE_ERR_INVALID_ARGUMENT);
+  CHECK_RC(tollgate_marketplace_new(TOLLGATE_CLOUD_AWS, S("http://127.0.0.1:1"), S("file:///x"),
+                                    NULL, 0, &mk),
+           TOLLGATE_ERR_INVALID_ARGUMENT);
+  CHECK_RC(tollgate_marketplace_new(TOLLGATE_CLOUD_AWS, NULL, 0, NULL, 0, NULL, 0, &mk),
+           TOLLGATE_NULL_ARGUMENT);
+  CHECK_RC(tollgate_marketplace_new(TOLLGATE_CLOUD_AWS, S("http://127.0.0.1:1"), NULL, 0, NULL,
+                                    0, NULL),
+           TOLLGATE_NULL_ARGUMENT);
+  CHECK(mk == NULL);
+  /* Nothing listens on port 1: the metadata service is unreachable, nothing is installed. */
+  for (uint32_t cloud = TOLLGATE_CLOUD_AWS; cloud <= TOLLGATE_CLOUD_AZURE; cloud++) {
+    CHECK_RC(tollgate_marketplace_new(cloud, S("http://127.0.0.1:1"), S("http://127.0.0.1:1"),
+                                      NULL, 0, &mk),
+             TOLLGATE_OK);
+    tollgate_config *cfg = machine_config("marketplace");
+    tollgate_manager *m = NULL;
+    CHECK_RC(tollgate_manager_open(cfg, S(work_path(cloud == 1 ? "mk-aws" : "mk-azure")), &m),
+             TOLLGATE_OK);
+    tollgate_status st;
+    memset(&st, 0xAB, sizeof st);
+    tollgate_status before = st;
+    CHECK_RC(tollgate_marketplace_start(mk, m, &st), TOLLGATE_ERR_METADATA_UNREACHABLE);
+    CHECK(memcmp(&st, &before, sizeof st) == 0);
+    CHECK_RC(tollgate_manager_status(m, &st), TOLLGATE_OK);
+    CHECK(!st.has_license && st.deployment_model == TOLLGATE_MODEL_NONE);
+    CHECK(!tollgate_manager_has_feature(m, S("mqtt-server")));
+    CHECK_RC(tollgate_marketplace_start(NULL, m, &st), TOLLGATE_NULL_ARGUMENT);
+    CHECK_RC(tollgate_marketplace_start(mk, NULL, &st), TOLLGATE_NULL_ARGUMENT);
+    CHECK_RC(tollgate_marketplace_start(mk, m, NULL), TOLLGATE_NULL_ARGUMENT);
+    tollgate_manager_free(m);
+    tollgate_config_free(cfg);
+    tollgate_marketplace_free(mk);
+    mk = NULL;
+  }
+  tollgate_marketplace_free(NULL);
+  CHECK(TOLLGATE_MODEL_MARKETPLACE == 8 && TOLLGATE_ERR_METADATA_UNREACHABLE == 260 &&
+        TOLLGATE_ERR_SERVICE_IDENTITY_FORGED == 381 &&
+        TOLLGATE_ERR_SERVICE_INSTANCE_MISMATCH == 385);
+  CHECK_STR(tollgate_result_name(TOLLGATE_ERR_SERVICE_UNKNOWN_PRODUCT_CODE), "UnknownProductCode");
+}
+
 static void test_coverage(void) {
   puts("coverage of result codes");
   static const tollgate_result producible[] = {
@@ -1185,7 +1234,9 @@ static void test_coverage(void) {
        * tests/test_online.c (tests/online.sh); 235, 237-239 the trust and host policy (236,
        * no root compiled in, cannot happen through the C API). */
       200, 201, 202, 203, 204, 205, 206, 207, 208, 209, 210, 211, 212, 213, 214, 215, 217, 235,
-      237, 238, 239};
+      237, 238, 239,
+      /* 260: the marketplace client without a metadata service. */
+      260};
   for (size_t i = 0; i < sizeof producible / sizeof producible[0]; i++) {
     if (!code_seen(producible[i])) {
       fprintf(stderr, "result code %u (%s) was never produced\n", producible[i],
@@ -1221,6 +1272,7 @@ int main(int argc, char **argv) {
   test_host_policy();
   test_garbage();
   test_threads();
+  test_marketplace();
   puts("shared test vectors");
   test_vectors(argv[1]);
   test_coverage();

@@ -179,6 +179,10 @@ pub const TOLLGATE_ERR_TOO_FEW_COMPONENTS: tollgate_result = 237;
 pub const TOLLGATE_ERR_COMPONENT_OVERRIDE: tollgate_result = 238;
 /// 239: The usage license's deployment model does not fit this host, e.g. a floating server's usage license (runtime `WrongModel`).
 pub const TOLLGATE_ERR_WRONG_MODEL: tollgate_result = 239;
+/// 260: The cloud metadata service could not be reached (runtime `MetadataUnreachable`).
+pub const TOLLGATE_ERR_METADATA_UNREACHABLE: tollgate_result = 260;
+/// 261: The cloud metadata service answered unexpectedly (runtime `BadMetadata`).
+pub const TOLLGATE_ERR_BAD_METADATA: tollgate_result = 261;
 
 /// 300: The activation service refused: unknown license key (service `UnknownKey`).
 pub const TOLLGATE_ERR_SERVICE_UNKNOWN_KEY: tollgate_result = 300;
@@ -234,6 +238,22 @@ pub const TOLLGATE_ERR_SERVICE_NOT_LICENSED: tollgate_result = 344;
 pub const TOLLGATE_ERR_SERVICE_CLOCK_ROLLBACK: tollgate_result = 345;
 /// 346: The floating server refused: another holder of this client id holds a live lease (service `LeaseHeld`).
 pub const TOLLGATE_ERR_SERVICE_LEASE_HELD: tollgate_result = 346;
+/// 380: The activation service refused a marketplace activation: this service does not activate marketplace instances (service `MarketplaceDisabled`).
+pub const TOLLGATE_ERR_SERVICE_MARKETPLACE_DISABLED: tollgate_result = 380;
+/// 381: The activation service refused a marketplace activation: the instance identity is not signed by a configured cloud certificate (service `IdentityForged`).
+pub const TOLLGATE_ERR_SERVICE_IDENTITY_FORGED: tollgate_result = 381;
+/// 382: The activation service refused a marketplace activation: the instance carries no product code of this vendor (service `UnknownProductCode`).
+pub const TOLLGATE_ERR_SERVICE_UNKNOWN_PRODUCT_CODE: tollgate_result = 382;
+/// 383: The activation service refused a marketplace activation: the instance identity document is not fresh (service `IdentityStale`).
+pub const TOLLGATE_ERR_SERVICE_IDENTITY_STALE: tollgate_result = 383;
+/// 384: The activation service refused a marketplace activation: the attested document was not made for this request (service `NonceMismatch`).
+pub const TOLLGATE_ERR_SERVICE_NONCE_MISMATCH: tollgate_result = 384;
+/// 385: The activation service refused a marketplace activation: this device's marketplace seat belongs to another cloud instance (service `InstanceMismatch`).
+pub const TOLLGATE_ERR_SERVICE_INSTANCE_MISMATCH: tollgate_result = 385;
+/// 386: The activation service refused a marketplace activation: a marketplace usage request must not carry a license key (service `NotMarketplaceRequest`).
+pub const TOLLGATE_ERR_SERVICE_NOT_MARKETPLACE_REQUEST: tollgate_result = 386;
+/// 387: The activation service refused a marketplace activation: the instance identity is not a well-formed document of its cloud (service `BadIdentity`).
+pub const TOLLGATE_ERR_SERVICE_BAD_IDENTITY: tollgate_result = 387;
 
 /// Why a call failed: its code and the detailed message kept for [`tollgate_last_error`].
 #[derive(Debug)]

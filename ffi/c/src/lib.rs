@@ -30,6 +30,7 @@ pub mod clock;
 pub mod config;
 pub mod floating;
 pub mod manager;
+pub mod marketplace;
 pub mod online;
 
 use std::ffi::c_char;
@@ -40,6 +41,7 @@ pub use config::*;
 pub use error::*;
 pub use floating::*;
 pub use manager::*;
+pub use marketplace::*;
 pub use online::*;
 
 use crate::boundary::{result_boundary, value_boundary, TextOut};

@@ -44,6 +44,9 @@ pub const TOLLGATE_MODEL_ONLINE: u32 = 1;
 pub const TOLLGATE_MODEL_OFFLINE: u32 = 2;
 /// Deployment model: floating lease.
 pub const TOLLGATE_MODEL_FLOATING: u32 = 4;
+/// Deployment model: a cloud marketplace instance, activated online from its signed instance
+/// identity (`tollgate_marketplace_start`).
+pub const TOLLGATE_MODEL_MARKETPLACE: u32 = 8;
 
 /// Meter period: a UTC calendar day.
 pub const TOLLGATE_PERIOD_DAY: u32 = 1;
@@ -200,7 +203,11 @@ pub(crate) fn c_status(m: &LicenseManager, status: &Status) -> tollgate_status {
         out.has_license = true;
         out.license_id = terms.grant.license_id;
         out.revision = terms.grant.revision;
-        out.deployment_model = u32::from(terms.model.bit());
+        out.deployment_model = if info.deployment_model == tollgate_sdk::status::MARKETPLACE_MODEL {
+            TOLLGATE_MODEL_MARKETPLACE
+        } else {
+            u32::from(terms.model.bit())
+        };
         out.activation_id = terms.activation_id;
         out.valid_from = from;
         out.valid_until = until;

@@ -95,3 +95,38 @@ pub extern "system" fn Java_dev_tollgate_Native_onlineSendDeactivation<'l>(
     })
     .resolve::<ThrowJava>()
 }
+
+/// `Status managerStartMarketplace(long handle, String cloud, String server, byte[] rootCertsPem,
+/// String metadataUrl)`: the marketplace start (`tollgate_sdk::marketplace`); `metadataUrl`
+/// `null` for the cloud's link-local endpoint.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_tollgate_Native_managerStartMarketplace<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    handle: jlong,
+    cloud: JString<'l>,
+    server: JString<'l>,
+    root_certs_pem: JByteArray<'l>,
+    metadata_url: JString<'l>,
+) -> JObject<'l> {
+    use tollgate_sdk::marketplace::{Cloud, MarketplaceClient, MarketplaceConfig};
+    env.with_env(|env| -> Result<JObject<'l>> {
+        let cloud = string(env, &cloud)?;
+        let cloud =
+            Cloud::from_name(&cloud).ok_or_else(|| tollgate_sdk::SdkError::InvalidArgument {
+                reason: format!("unknown cloud `{cloud}`"),
+            })?;
+        let mut service = OnlineConfig::new(string(env, &server)?);
+        if !root_certs_pem.is_null() {
+            service.root_certs_pem = Some(convert::bytes(env, &root_certs_pem)?);
+        }
+        let mut config = MarketplaceConfig::new(cloud);
+        if !metadata_url.is_null() {
+            config.metadata_url = string(env, &metadata_url)?;
+        }
+        let client = MarketplaceClient::new(config, service)?;
+        let status = write(handle, |m| Ok(client.start(m)?))?;
+        convert::status(env, &status)
+    })
+    .resolve::<ThrowJava>()
+}

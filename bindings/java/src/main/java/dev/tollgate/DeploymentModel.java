@@ -7,7 +7,9 @@ public enum DeploymentModel {
     /** Activated by the offline usage request → usage license round trip. */
     OFFLINE,
     /** A seat leased from a floating license server; must be refreshed. */
-    FLOATING;
+    FLOATING,
+    /** A cloud marketplace instance, activated online from the cloud's signed instance identity. */
+    MARKETPLACE;
 
     static DeploymentModel fromName(String name) {
         return valueOf(name.toUpperCase(java.util.Locale.ROOT));

@@ -9,7 +9,8 @@ import java.util.List;
  * and the codes as constants. Codes 100–199 are the core's (formats, signatures, validity, the
  * trust chain), 200–217 the host runtime's, 230–234 the online activation client's, 235–239 the
  * runtime's trust and host policy (the configuration names a key, fingerprint minimum, deployment
- * model). A code never changes meaning; a retired code stays reserved.
+ * model), 260–261 the marketplace client's (cloud metadata service), 300 and up the services'
+ * refusals (380–387 marketplace activation). A code never changes meaning; a retired code stays reserved.
  *
  * @param code the stable numeric code
  * @param name the stable name, e.g. {@code "KeyChecksum"}
@@ -186,6 +187,12 @@ public record ErrorCode(int code, String name, String message) {
 
     /** 239 WrongModel: the usage license's deployment model does not fit this host. */
     public static final int WRONG_MODEL = 239;
+
+    /** 260 MetadataUnreachable: the cloud metadata service could not be reached (marketplace). */
+    public static final int METADATA_UNREACHABLE = 260;
+
+    /** 261 BadMetadata: the cloud metadata service answered unexpectedly (marketplace). */
+    public static final int BAD_METADATA = 261;
     /** 300 UnknownKey: refused by the activation service (a {@link LicenseServiceException}). */
     public static final int SERVICE_UNKNOWN_KEY = 300;
 
@@ -266,6 +273,30 @@ public record ErrorCode(int code, String name, String message) {
 
     /** 346 LeaseHeld: refused by the floating server (a {@link LicenseServiceException}). */
     public static final int SERVICE_LEASE_HELD = 346;
+
+    /** 380 MarketplaceDisabled: a marketplace activation refused by the activation service. */
+    public static final int SERVICE_MARKETPLACE_DISABLED = 380;
+
+    /** 381 IdentityForged: a marketplace activation refused by the activation service. */
+    public static final int SERVICE_IDENTITY_FORGED = 381;
+
+    /** 382 UnknownProductCode: a marketplace activation refused by the activation service. */
+    public static final int SERVICE_UNKNOWN_PRODUCT_CODE = 382;
+
+    /** 383 IdentityStale: a marketplace activation refused by the activation service. */
+    public static final int SERVICE_IDENTITY_STALE = 383;
+
+    /** 384 NonceMismatch: a marketplace activation refused by the activation service. */
+    public static final int SERVICE_NONCE_MISMATCH = 384;
+
+    /** 385 InstanceMismatch: a marketplace activation refused by the activation service. */
+    public static final int SERVICE_INSTANCE_MISMATCH = 385;
+
+    /** 386 NotMarketplaceRequest: a marketplace activation refused by the activation service. */
+    public static final int SERVICE_NOT_MARKETPLACE_REQUEST = 386;
+
+    /** 387 BadIdentity: a marketplace activation refused by the activation service. */
+    public static final int SERVICE_BAD_IDENTITY = 387;
 
     /** Every code this version of the native library knows, in code order. */
     public static List<ErrorCode> all() {

@@ -64,7 +64,8 @@ public class LicenseException extends Exception {
         if (code >= 100 && code <= 199) {
             return new InvalidArtifactException(code, errorName, message);
         }
-        if ((code >= 230 && code <= 234) || (code >= 300 && code <= 399)) {
+        if ((code >= 230 && code <= 234) || (code >= 260 && code <= 261)
+                || (code >= 300 && code <= 399)) {
             return new LicenseServiceException(code, errorName, message);
         }
         switch (code) {

@@ -351,6 +351,38 @@ public final class LicenseManager implements AutoCloseable {
     }
 
     /**
+     * Marketplace mode: what a product on a cloud marketplace instance calls at each start. The
+     * host reads the cloud's signed instance identity ({@code cloud} {@code "aws"}: IMDSv2
+     * instance identity document and signature; {@code "azure"}: the attested data document)
+     * from the metadata service and the online activation service at {@code serverUrl}
+     * activates this instance from it the first time (no license key), refreshes afterwards,
+     * and activates afresh a copied state found on another instance. The status then shows
+     * {@link DeploymentModel#MARKETPLACE}.
+     *
+     * @param cloud {@code "aws"} or {@code "azure"}
+     * @param serverUrl the service's base URL
+     * @param rootCertificatesPem the service's trusted root certificates, or {@code null}
+     * @param metadataUrl the metadata service's base URL, or {@code null} for the cloud's
+     *     {@code http://169.254.169.254}
+     * @return the status after installation
+     * @throws LicenseException 260 metadata service unreachable, 261 unexpected metadata; the
+     *     service's refusal: 381 forged identity, 382 not this vendor's product, 383 stale
+     *     document, 384 nonce mismatch, 385 the seat belongs to another instance; otherwise as
+     *     {@link #activateOnline(String, String)}; 211 for an unknown cloud or a bad URL
+     */
+    public Status startMarketplace(String cloud, String serverUrl, byte[] rootCertificatesPem,
+            String metadataUrl) throws LicenseException {
+        Objects.requireNonNull(cloud, "cloud");
+        Objects.requireNonNull(serverUrl, "serverUrl");
+        try {
+            return Native.managerStartMarketplace(handle, cloud, serverUrl, rootCertificatesPem,
+                    metadataUrl);
+        } finally {
+            Reference.reachabilityFence(this);
+        }
+    }
+
+    /**
      * Reactivates online: the same activation gets the license's current grant (an upgrade, a
      * renewed subscription) and a new refresh deadline, installed at once. Needs no license key.
      *

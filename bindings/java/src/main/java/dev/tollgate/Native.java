@@ -55,6 +55,9 @@ final class Native {
     static native Status managerReactivateOnline(long handle, String server, byte[] rootCertsPem)
             throws LicenseException;
 
+    static native Status managerStartMarketplace(long handle, String cloud, String server,
+            byte[] rootCertsPem, String metadataUrl) throws LicenseException;
+
     static native String managerDeactivateOnline(long handle, String server, byte[] rootCertsPem)
             throws LicenseException;
 

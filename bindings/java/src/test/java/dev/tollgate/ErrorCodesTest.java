@@ -27,8 +27,10 @@ class ErrorCodesTest {
         List<Integer> expected = IntStream.concat(IntStream.concat(IntStream.rangeClosed(100, 128),
                 IntStream.rangeClosed(200, 217)), IntStream.rangeClosed(230, 239)).boxed()
                 .collect(Collectors.toList());
+        expected.addAll(List.of(260, 261));
         expected.addAll(List.of(300, 301, 302, 303, 304, 305, 306, 307, 308, 309, 310, 314, 315,
-                316, 323, 324, 325, 326, 327, 331, 340, 341, 342, 343, 344, 345, 346));
+                316, 323, 324, 325, 326, 327, 331, 340, 341, 342, 343, 344, 345, 346, 380, 381, 382, 383,
+                384, 385, 386, 387));
         assertEquals(expected, codes);
     }
 
@@ -84,7 +86,8 @@ class ErrorCodesTest {
                 expected = InvalidArtifactException.class;
             } else if (List.of(206, 207, 213, 217).contains(e.code())) {
                 expected = StateStorageException.class;
-            } else if ((e.code() >= 230 && e.code() <= 234) || (e.code() >= 300 && e.code() <= 399)) {
+            } else if ((e.code() >= 230 && e.code() <= 234) || (e.code() >= 260 && e.code() <= 261)
+                    || (e.code() >= 300 && e.code() <= 399)) {
                 expected = LicenseServiceException.class;
             } else if (List.of(210, 211, 216, 235, 236, 237, 238).contains(e.code())) {
                 expected = LicenseException.class;

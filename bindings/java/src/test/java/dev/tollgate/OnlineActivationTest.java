@@ -135,4 +135,25 @@ class OnlineActivationTest {
             LicenseManager.sendDeactivation(url, code);
         }
     }
+
+    @Test
+    void marketplaceWithoutMetadataServiceLicensesNothing() throws Exception {
+        try (LicenseManager m = LicenseManager.open(tmp.resolve("host"), vendor.hostConfig("m3"))) {
+            assertThrows(NullPointerException.class,
+                    () -> m.startMarketplace(null, url, null, deadUrl));
+            assertEquals(ErrorCode.INVALID_ARGUMENT, assertThrows(LicenseException.class,
+                    () -> m.startMarketplace("gcp", url, null, deadUrl)).code());
+            assertEquals(ErrorCode.INVALID_ARGUMENT, assertThrows(LicenseException.class,
+                    () -> m.startMarketplace("aws", url, null, "file:///x")).code());
+            for (String cloud : new String[] {"aws", "azure"}) {
+                LicenseServiceException e = assertThrows(LicenseServiceException.class,
+                        () -> m.startMarketplace(cloud, url, null, deadUrl));
+                assertEquals(ErrorCode.METADATA_UNREACHABLE, e.code());
+                assertEquals("MetadataUnreachable", e.errorName());
+            }
+            assertFalse(m.hasFeature("mqtt-server"));
+            assertTrue(m.status().license().isEmpty());
+            assertEquals(DeploymentModel.MARKETPLACE, DeploymentModel.fromName("marketplace"));
+        }
+    }
 }
