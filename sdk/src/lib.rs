@@ -111,6 +111,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod cancel;
 pub mod clock;
 pub mod config;
 pub mod error;
@@ -159,7 +160,7 @@ pub use floating::{
 pub use gate::FeatureGate;
 pub use lease_holder::LeaseHolder;
 pub use manager::LicenseManager;
-pub use online::BearerToken;
+pub use online::{BearerToken, CancelToken};
 pub use status::{
     verify_usage_license, FeatureStatus, FingerprintMatch, LicenseInfo, LicenseState, MeterReading,
     Status, StatusError,

@@ -37,6 +37,12 @@ pub(crate) struct Installed {
     pub(crate) problem: Option<SdkError>,
 }
 
+/// The pending request and device before an online call's usage request.
+pub(crate) struct RequestMark {
+    pending: Option<PendingRequest>,
+    device: Option<DeviceState>,
+}
+
 /// The rollback tolerance the vendor signed into a usage license's grant.
 pub(crate) fn grant_tolerance(terms: &UsageTerms) -> u64 {
     u64::from(terms.grant.rollback_tolerance_secs)
@@ -639,6 +645,42 @@ impl LicenseManager {
         let now = now.max(self.state.high_water);
         self.commit(next, now, true)?;
         Ok(code)
+    }
+
+    /// What the next usage request changes, so that an online call can undo it (see
+    /// [`LicenseManager::undo_request`]).
+    pub(crate) fn request_mark(&self) -> RequestMark {
+        RequestMark {
+            pending: self.state.pending.clone(),
+            device: self.state.device.clone(),
+        }
+    }
+
+    /// Whether `request` is the pending usage request.
+    pub(crate) fn is_pending(&self, request: &str) -> bool {
+        self.state
+            .pending
+            .as_ref()
+            .is_some_and(|p| p.request == request)
+    }
+
+    /// Undoes the usage request `request` made after `mark` was taken, when it is still the
+    /// pending one (otherwise something else changed the state since, and that stays): the
+    /// pending request and the device are as they were. A device key made for the request is
+    /// kept (invisible in the status) when there was none before, so that trying again reuses
+    /// it and never takes a second seat for a request the service answered but whose answer
+    /// was lost.
+    pub(crate) fn undo_request(&mut self, mark: &RequestMark, request: &str) -> Result<()> {
+        if !self.is_pending(request) {
+            return Ok(());
+        }
+        let mut next = self.state.clone();
+        next.pending = mark.pending.clone();
+        if mark.device.is_some() {
+            next.device = mark.device.clone();
+        }
+        let now = self.clock.now().max(self.state.high_water);
+        self.commit(next, now, false)
     }
 
     /// The armored code of the last deactivation on this host, to show it again.

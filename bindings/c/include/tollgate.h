@@ -220,13 +220,16 @@ typedef struct tollgate_manager tollgate_manager;
  * A client of the vendor's online activation service (`tollgate-server`). Opened with
  * `tollgate_online_new`, freed with `tollgate_online_free`.
  *
- * Transient failures (unreachable, HTTP 5xx, 429) are retried with exponential backoff: 4
- * tries, 250 ms before the first retry, doubled each time (at most 10 s); connect timeout 5 s,
- * 20 s per request.
+ * Transient failures (unreachable, HTTP 5xx, 429) are retried with exponential backoff; the
+ * defaults (`tollgate_online_options_default`): 4 tries, 250 ms before the first retry,
+ * doubled each time (at most 10 s); connect timeout 5 s, 20 s per try. Set them with
+ * `tollgate_online_new_with_options`.
  *
- * Thread safety: immutable once created; any number of threads may use one client
- * concurrently (each call locks the manager it is given like the other calls taking a
- * `tollgate_manager *`; feature checks never wait for it).
+ * Thread safety: any number of threads may use one client concurrently. A call locks the
+ * manager it is given only to make its usage request and to install the answer, never while
+ * it waits for the service: status, feature checks, metered usage and the other calls on the
+ * manager go on meanwhile. `tollgate_online_cancel` (from any thread) ends the calls in
+ * flight at once; `tollgate_manager_free` ends those on its manager.
  */
 typedef struct tollgate_online tollgate_online;
 
@@ -340,6 +343,35 @@ typedef struct tollgate_meter_reading {
    */
   uint64_t remaining;
 } tollgate_meter_reading;
+
+/**
+ * How a `tollgate_online` client times out and retries (`tollgate_online_new_with_options`).
+ * Get the defaults from `tollgate_online_options_default`, then change what you need.
+ */
+typedef struct tollgate_online_options {
+  /**
+   * Longest wait for a connection, in milliseconds (default 5000; at least 1).
+   */
+  uint64_t connect_timeout_ms;
+  /**
+   * Longest wait for one try, from connecting to the end of the answer, in milliseconds
+   * (default 20000; at least 1).
+   */
+  uint64_t timeout_ms;
+  /**
+   * Tries per call, the first included (default 4; at least 1).
+   */
+  uint32_t attempts;
+  /**
+   * Wait before the first retry, in milliseconds; doubled for each next one (default 250).
+   */
+  uint64_t backoff_ms;
+  /**
+   * Longest wait between two tries (also caps a service's `Retry-After`), in milliseconds
+   * (default 10000).
+   */
+  uint64_t max_backoff_ms;
+} tollgate_online_options;
 
 /**
  * 0: Success.
@@ -662,6 +694,16 @@ typedef struct tollgate_meter_reading {
 #define TOLLGATE_ERR_WRONG_MODEL 239
 
 /**
+ * 240: The online call was cancelled (`tollgate_online_cancel`, or `tollgate_manager_free` while it waited); nothing changed on this host (runtime `Cancelled`).
+ */
+#define TOLLGATE_ERR_CANCELLED 240
+
+/**
+ * 241: The license state changed while the online call waited for the service; its answer was not applied and nothing changed because of the call (runtime `StateChanged`).
+ */
+#define TOLLGATE_ERR_STATE_CHANGED 241
+
+/**
  * 300: The activation service refused: unknown license key (service `UnknownKey`).
  */
 #define TOLLGATE_ERR_SERVICE_UNKNOWN_KEY 300
@@ -832,6 +874,15 @@ const char *tollgate_result_name(tollgate_result result);
  * writable.
  */
 tollgate_result tollgate_last_error(char *buf, size_t buf_len, size_t *out_len);
+
+/**
+ * The service's own code (e.g. 303 `SeatsExhausted`, 340 `NoSeat`, or any code this version
+ * does not know, for which the call returned 231 `TOLLGATE_ERR_SERVICE_REFUSED`) when the
+ * last call that failed on the calling thread failed because the activation service or a
+ * floating server refused; 0 when that failure was anything else or no call failed yet.
+ * Like `tollgate_last_error`, it describes the last failure, not the last call.
+ */
+uint32_t tollgate_last_refusal_code(void);
 
 /**
  * Makes a manual clock reading `now` (Unix seconds).
@@ -1198,10 +1249,16 @@ tollgate_result tollgate_manager_open_with_clock(const struct tollgate_config *c
 /**
  * Frees a manager and unlocks its state directory. NULL is ignored.
  *
+ * Online calls (`tollgate_online_activate`, `_reactivate`, `_deactivate`) that other threads
+ * have in flight on `m`, waiting for a service, are cancelled: `tollgate_manager_free`
+ * returns as soon as each has returned `TOLLGATE_ERR_CANCELLED` (240) having changed nothing
+ * (milliseconds, not the network timeout), and only then frees the manager.
+ *
  * # Safety
  *
- * `m` is NULL or a manager from this library that no other thread uses and that is not used
- * afterwards.
+ * `m` is NULL or a manager from this library that is not used afterwards, and that no other
+ * thread uses except from inside online calls already in flight (a call that starts while
+ * `tollgate_manager_free` runs is a use after free).
  */
 void tollgate_manager_free(struct tollgate_manager *m);
 
@@ -1437,6 +1494,17 @@ tollgate_result tollgate_manager_fingerprint_json(const struct tollgate_manager 
 tollgate_result tollgate_verify_usage_license(const struct tollgate_config *config, const char *text, size_t text_len, uint64_t now, char *buf, size_t buf_len, size_t *out_len);
 
 /**
+ * Writes the default options to `*out`.
+ *
+ * Fails with `TOLLGATE_NULL_ARGUMENT`.
+ *
+ * # Safety
+ *
+ * `out` is NULL or writable.
+ */
+tollgate_result tollgate_online_options_default(struct tollgate_online_options *out);
+
+/**
  * A client of the service at `server` (its base URL, `https://…`, or `http://…` for a
  * service on loopback or behind a TLS-terminating proxy on the same host). The server's
  * certificate is checked against the Mozilla root certificates, or, when `root_certs_pem` is
@@ -1454,12 +1522,50 @@ tollgate_result tollgate_verify_usage_license(const struct tollgate_config *conf
 tollgate_result tollgate_online_new(const char *server, size_t server_len, const uint8_t *root_certs_pem, size_t root_certs_pem_len, struct tollgate_online **out);
 
 /**
+ * `tollgate_online_new` with timeouts and retries from `options` (NULL: the defaults).
+ *
+ * Fails like `tollgate_online_new`, and with `TOLLGATE_ERR_INVALID_ARGUMENT` when
+ * `attempts`, `connect_timeout_ms` or `timeout_ms` is 0.
+ *
+ * # Safety
+ *
+ * As `tollgate_online_new`; `options` is NULL or readable.
+ */
+tollgate_result tollgate_online_new_with_options(const char *server, size_t server_len, const uint8_t *root_certs_pem, size_t root_certs_pem_len, const struct tollgate_online_options *options, struct tollgate_online **out);
+
+/**
+ * Writes the options client `o` uses to `*out`.
+ *
+ * Fails with `TOLLGATE_NULL_ARGUMENT`.
+ *
+ * # Safety
+ *
+ * `o` is NULL or a live client; `out` is NULL or writable.
+ */
+tollgate_result tollgate_online_options_get(const struct tollgate_online *o, struct tollgate_online_options *out);
+
+/**
+ * Cancels every call of client `o` in flight now, from any thread: each returns
+ * `TOLLGATE_ERR_CANCELLED` (240) at once, having changed nothing on its manager (an online
+ * deactivation has deactivated the host already; its code stays available from
+ * `tollgate_manager_last_deactivation_code`). Calls made afterwards run normally. The request
+ * already sent is abandoned; the library's thread carrying it ends by itself within the
+ * client's per-try timeout. NULL is ignored.
+ *
+ * # Safety
+ *
+ * `o` is NULL or a live client.
+ */
+void tollgate_online_cancel(const struct tollgate_online *o);
+
+/**
  * Frees a client. NULL is ignored.
  *
  * # Safety
  *
  * `o` is NULL or a client from this library that no other thread uses and that is not used
- * afterwards.
+ * afterwards (to end calls in flight, `tollgate_online_cancel` it and wait for them to
+ * return first).
  */
 void tollgate_online_free(struct tollgate_online *o);
 
@@ -1472,9 +1578,14 @@ void tollgate_online_free(struct tollgate_online *o);
  * `TOLLGATE_ERR_SERVICE_UNREACHABLE`, the service's refusal as its own code
  * (`TOLLGATE_ERR_SERVICE_UNKNOWN_KEY` 300, `…_SEATS_EXHAUSTED` 303, `…_STALE_REQUEST` 308,
  * `…_FLOATING_ACTIVATION_EXISTS` 331, …; `TOLLGATE_ERR_SERVICE_REFUSED` for any other code,
- * which is then in `tollgate_last_error`), `TOLLGATE_ERR_SERVICE_UNAVAILABLE`,
- * `TOLLGATE_ERR_RATE_LIMITED`, `TOLLGATE_ERR_BAD_RESPONSE`; or like `tollgate_manager_install`
- * when the answer does not verify. The manager is locked while the service answers.
+ * which is then in `tollgate_last_error`; `tollgate_last_refusal_code` gives the service's
+ * code in every case), `TOLLGATE_ERR_SERVICE_UNAVAILABLE`, `TOLLGATE_ERR_RATE_LIMITED`,
+ * `TOLLGATE_ERR_BAD_RESPONSE`; or like `tollgate_manager_install` when the answer does not
+ * verify; `TOLLGATE_ERR_CANCELLED` (240) when cancelled (`tollgate_online_cancel`,
+ * `tollgate_manager_free`); `TOLLGATE_ERR_STATE_CHANGED` (241) when another call changed the
+ * license state meanwhile (the answer is then not installed). On any error the status is as
+ * before the call (a failed activation does not leave the host pending). The manager is not
+ * locked while the service answers.
  *
  * # Safety
  *
@@ -1491,7 +1602,8 @@ tollgate_result tollgate_online_activate(const struct tollgate_online *o, struct
  *
  * Fails with `TOLLGATE_ERR_NOT_ACTIVATED` when this host has no activation,
  * `TOLLGATE_ERR_SERVICE_NO_ACTIVE_ACTIVATION` (323) when the service no longer counts it
- * (deactivated, or freed by the vendor), and otherwise like `tollgate_online_activate`.
+ * (deactivated, or freed by the vendor), and otherwise like `tollgate_online_activate`; on
+ * any error the installed license stays and nothing is left pending.
  *
  * # Safety
  *
@@ -1511,7 +1623,8 @@ tollgate_result tollgate_online_reactivate(const struct tollgate_online *o, stru
  * deactivation). A code the service already processed counts as delivered.
  *
  * Fails like `tollgate_manager_deactivate`, or with the service's errors (see
- * `tollgate_online_activate`).
+ * `tollgate_online_activate`), or `TOLLGATE_ERR_CANCELLED` while delivering the code. The
+ * manager is locked only to deactivate, not while the service answers.
  *
  * # Safety
  *
@@ -1525,7 +1638,8 @@ tollgate_result tollgate_online_deactivate(const struct tollgate_online *o, stru
  * after `tollgate_online_deactivate` could not reach the service) to the service, which frees
  * its seat. A code the service already processed counts as delivered.
  *
- * Fails with the service's errors (see `tollgate_online_activate`) or an argument code.
+ * Fails with the service's errors (see `tollgate_online_activate`), `TOLLGATE_ERR_CANCELLED`
+ * (`tollgate_online_cancel`), or an argument code.
  *
  * # Safety
  *
