@@ -1214,6 +1214,7 @@ int main(int argc, char **argv) {
   test_host_policy();
   test_garbage();
   test_threads();
+  test_inflight();
   puts("shared test vectors");
   test_vectors(argv[1]);
   test_coverage();

@@ -11,7 +11,8 @@ use jni::refs::Reference;
 use jni::sys::{jboolean, jint, jlong};
 use jni::EnvUnowned;
 use tollgate_sdk::gate::FeatureGate;
-use tollgate_sdk::LicenseManager;
+use tollgate_sdk::online::{CallScope, SharedManager};
+use tollgate_sdk::{LicenseManager, SdkError};
 
 use crate::clock::clock_of;
 use crate::config::host_config;
@@ -28,6 +29,25 @@ pub(crate) struct ManagerCell {
     gate: Arc<FeatureGate>,
     /// Set by `close`, before the manager is dropped.
     closed: AtomicBool,
+    /// The online calls in flight, cancelled by `close`.
+    pub(crate) calls: CallScope,
+}
+
+/// The online calls lock the manager only to make a request and to apply the answer; a closed
+/// manager ends them with `Cancelled` (240).
+impl SharedManager for ManagerCell {
+    fn with_manager<T>(
+        &self,
+        f: impl FnOnce(&mut LicenseManager) -> tollgate_sdk::Result<T>,
+    ) -> tollgate_sdk::Result<T> {
+        let mut guard = self.manager.write().unwrap_or_else(PoisonError::into_inner);
+        match guard.as_mut() {
+            Some(m) => f(m),
+            None => Err(SdkError::Cancelled {
+                reason: "the LicenseManager was closed".into(),
+            }),
+        }
+    }
 }
 
 /// Runs `f` on the open manager under the read lock (queries run concurrently).
@@ -68,13 +88,16 @@ pub extern "system" fn Java_dev_tollgate_Native_managerOpen<'l>(
             gate: manager.feature_gate(),
             manager: RwLock::new(Some(manager)),
             closed: AtomicBool::new(false),
+            calls: CallScope::new(),
         }))
     })
     .resolve::<ThrowJava>()
 }
 
-/// `void managerClose(long handle)`: drops the manager (and its state directory lock) after
-/// in-flight calls finish; later calls throw `IllegalStateException`. Idempotent.
+/// `void managerClose(long handle)`: cancels the online calls in flight (each ends with
+/// `LicenseServiceException` 240 having changed nothing; close waits only for that, never for
+/// the network), then drops the manager (and its state directory lock) after the other calls
+/// in progress finish; later calls throw `IllegalStateException`. Idempotent.
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_dev_tollgate_Native_managerClose<'l>(
     mut env: EnvUnowned<'l>,
@@ -84,6 +107,7 @@ pub extern "system" fn Java_dev_tollgate_Native_managerClose<'l>(
     env.with_env(|_env| -> Result<()> {
         let cell: &ManagerCell = borrow_handle(handle)?;
         cell.closed.store(true, Ordering::Release);
+        cell.calls.close("the LicenseManager was closed");
         let manager = cell
             .manager
             .write()

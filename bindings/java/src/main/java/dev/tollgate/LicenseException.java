@@ -61,12 +61,27 @@ public class LicenseException extends Exception {
      * @return an exception of the class listed above for the code
      */
     public static LicenseException of(int code, String errorName, String message) {
+        return of(code, errorName, message, 0);
+    }
+
+    /**
+     * {@link #of(int, String, String)} carrying the service's own code for a
+     * {@link LicenseServiceException} ({@link LicenseServiceException#refusalCode()}).
+     *
+     * @param code the stable result code
+     * @param errorName the code's stable name
+     * @param message the full message
+     * @param refusalCode the service's own code, or 0
+     * @return an exception of the class listed above for the code
+     */
+    public static LicenseException of(int code, String errorName, String message,
+            int refusalCode) {
         if (code >= 100 && code <= 199) {
             return new InvalidArtifactException(code, errorName, message);
         }
         if ((code >= 230 && code <= 234) || code == 240 || code == 241
                 || (code >= 300 && code <= 399)) {
-            return new LicenseServiceException(code, errorName, message);
+            return new LicenseServiceException(code, errorName, message, refusalCode);
         }
         switch (code) {
             case ErrorCode.NOT_ACTIVATED:
