@@ -115,6 +115,7 @@ pub mod cancel;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod events;
 pub mod fingerprint;
 pub mod floating;
 pub mod gate;

@@ -12,6 +12,7 @@ use tollgate_core::{
 
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Result, SdkError};
+use crate::events::ChangeSignal;
 use crate::fingerprint::{self, FingerprintReport, FingerprintSource};
 use crate::gate::FeatureGate;
 use crate::state::{DeviceState, InstalledLicense, PendingRequest, Seed, State};
@@ -136,6 +137,8 @@ pub struct LicenseManager {
     pub(crate) installed: Option<Installed>,
     /// Answers the feature checks; published to after every change.
     pub(crate) gate: Arc<FeatureGate>,
+    /// Wakes the [`crate::events::StatusWatch`]es after every change.
+    pub(crate) changes: Arc<ChangeSignal>,
 }
 
 impl fmt::Debug for LicenseManager {
@@ -202,6 +205,7 @@ impl LicenseManager {
             host,
             installed,
             gate,
+            changes: Arc::new(ChangeSignal::default()),
         };
         m.publish();
         if key_list_changed && m.stored {
@@ -279,6 +283,13 @@ impl LicenseManager {
         let entitlement = self.installed.as_ref().and_then(|i| i.entitlement.as_ref());
         self.gate
             .publish(entitlement, self.time_floor(), self.rollback_tolerance());
+        self.changes.notify();
+    }
+
+    /// What wakes this manager's [`crate::events::StatusWatch`]es: notified after every
+    /// change of its state.
+    pub fn change_signal(&self) -> Arc<ChangeSignal> {
+        Arc::clone(&self.changes)
     }
 
     /// The rollback tolerance in force: the installed usage license's signed grant's, else
