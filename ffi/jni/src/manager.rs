@@ -3,13 +3,14 @@
 #![allow(unsafe_code)] // `#[no_mangle]` exports: the JVM resolves `native` methods by name.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use jni::objects::{JByteArray, JClass, JObject, JString};
 use jni::refs::Reference;
 use jni::sys::{jboolean, jint, jlong};
 use jni::EnvUnowned;
+use tollgate_sdk::events::StatusWatch;
 use tollgate_sdk::gate::FeatureGate;
 use tollgate_sdk::online::{CallScope, SharedManager};
 use tollgate_sdk::{LicenseManager, SdkError};
@@ -24,13 +25,35 @@ use crate::handles::{borrow_handle, free_handle, into_handle, new_string, opt_st
 /// so a handle is never dangling while its Java object is reachable.
 pub(crate) struct ManagerCell {
     /// The manager; `None` once closed.
-    manager: RwLock<Option<LicenseManager>>,
+    pub(crate) manager: RwLock<Option<LicenseManager>>,
     /// The manager's lock-free feature checks (`hasFeature` never waits for an operation).
     gate: Arc<FeatureGate>,
     /// Set by `close`, before the manager is dropped.
-    closed: AtomicBool,
+    pub(crate) closed: AtomicBool,
     /// The online calls in flight, cancelled by `close`.
     pub(crate) calls: CallScope,
+    /// The `LicenseWatch`es running, by id; stopped by `close` and before the cell is freed.
+    pub(crate) watches: Mutex<Vec<(jlong, StatusWatch)>>,
+    /// The next watch id.
+    pub(crate) next_watch: AtomicI64,
+}
+
+impl ManagerCell {
+    /// Stops every watch (waiting for each, unless called from its own listener).
+    fn stop_watches(&self) {
+        let watches =
+            std::mem::take(&mut *self.watches.lock().unwrap_or_else(PoisonError::into_inner));
+        for (_, w) in watches {
+            w.stop();
+        }
+    }
+}
+
+impl Drop for ManagerCell {
+    fn drop(&mut self) {
+        // The watch threads read the cell: they end before any field goes away.
+        self.stop_watches();
+    }
 }
 
 /// The online calls lock the manager only to make a request and to apply the answer; a closed
@@ -89,6 +112,8 @@ pub extern "system" fn Java_dev_tollgate_Native_managerOpen<'l>(
             manager: RwLock::new(Some(manager)),
             closed: AtomicBool::new(false),
             calls: CallScope::new(),
+            watches: Mutex::new(Vec::new()),
+            next_watch: AtomicI64::new(1),
         }))
     })
     .resolve::<ThrowJava>()
@@ -108,6 +133,7 @@ pub extern "system" fn Java_dev_tollgate_Native_managerClose<'l>(
         let cell: &ManagerCell = borrow_handle(handle)?;
         cell.closed.store(true, Ordering::Release);
         cell.calls.close("the LicenseManager was closed");
+        cell.stop_watches();
         let manager = cell
             .manager
             .write()
