@@ -194,6 +194,9 @@ impl StatusWatch {
                     let Some(now) = status() else { return };
                     if let Some(before) = &last {
                         for event in diff(before, &now) {
+                            if waker.lock().stop {
+                                return;
+                            }
                             on_event(&event);
                         }
                     }

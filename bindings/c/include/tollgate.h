@@ -64,6 +64,37 @@
 #define TOLLGATE_COMPONENT_OPERATOR 8
 
 /**
+ * Event: a usage license was installed (activation, renewal, upgrade, online refresh).
+ */
+#define TOLLGATE_EVENT_INSTALLED 1
+
+/**
+ * Event: a new warning that a feature or the license expires soon (`message` says which).
+ */
+#define TOLLGATE_EVENT_EXPIRING_SOON 2
+
+/**
+ * Event: the license stopped being usable: expired, refresh overdue, fingerprint mismatch,
+ * invalid (`error_code` says why).
+ */
+#define TOLLGATE_EVENT_LOST 3
+
+/**
+ * Event: the clock was set back beyond the tolerance.
+ */
+#define TOLLGATE_EVENT_CLOCK_ROLLBACK 4
+
+/**
+ * Event: the license was deactivated on this host.
+ */
+#define TOLLGATE_EVENT_DEACTIVATED 5
+
+/**
+ * Event: any other change of the state (active again, a usage request pending, …).
+ */
+#define TOLLGATE_EVENT_STATE_CHANGED 6
+
+/**
  * State: nothing installed, nothing requested.
  */
 #define TOLLGATE_STATE_UNLICENSED 0
@@ -237,6 +268,52 @@ typedef struct tollgate_online tollgate_online;
  * A result code: `TOLLGATE_OK` (0) or the reason a call failed.
  */
 typedef uint32_t tollgate_result;
+
+/**
+ * One change of a manager's license state, passed to a `tollgate_event_fn`. Valid only
+ * during the call.
+ */
+typedef struct tollgate_event {
+  /**
+   * What changed, a `TOLLGATE_EVENT_…` value.
+   */
+  uint32_t kind;
+  /**
+   * The state now, a `TOLLGATE_STATE_…` value.
+   */
+  uint32_t state;
+  /**
+   * The state before, a `TOLLGATE_STATE_…` value.
+   */
+  uint32_t previous;
+  /**
+   * Why the state is not active now: a result code, or 0.
+   */
+  tollgate_result error_code;
+  /**
+   * The installed license's revision (0 without one).
+   */
+  uint32_t revision;
+  /**
+   * The installed license's activation id (0 without one).
+   */
+  uint64_t activation_id;
+  /**
+   * The warning of a `TOLLGATE_EVENT_EXPIRING_SOON` event, NUL-terminated; "" otherwise.
+   * Valid only during the call.
+   */
+  const char *message;
+  /**
+   * The length of `message` in bytes, without the NUL.
+   */
+  size_t message_len;
+} tollgate_event;
+
+/**
+ * A function told of license events (`tollgate_manager_watch`), with the `user_data` given
+ * there.
+ */
+typedef void (*tollgate_event_fn)(const struct tollgate_event *event, void *user_data);
 
 /**
  * The license status as numbers; `tollgate_manager_status_json` has everything (names,
@@ -1090,6 +1167,41 @@ void tollgate_config_free(struct tollgate_config *config);
  * `name` is NULL or valid for `name_len` bytes; `out_kind` is NULL or writable.
  */
 tollgate_result tollgate_component_kind_from_name(const char *name, size_t name_len, uint8_t *out_kind);
+
+/**
+ * Watches manager `m`: calls `callback(event, user_data)` each time its license state changes
+ * (`TOLLGATE_EVENT_…`: installed, expiring soon, lost, clock rollback, deactivated, other
+ * state changes). The watch looks at once when the manager changes (an install, a refresh,
+ * a deactivation) and every `interval_ms` for what time alone changes (an expiry, a refresh
+ * deadline, a clock set back). The state at the start is the baseline and reports nothing. A
+ * manager has one watch: watching again replaces it.
+ *
+ * The thread: `callback` runs on the library's own thread (`tollgate-events`), one event at
+ * a time, in order, with no lock of the manager held. Re-entrancy: it may call any function
+ * on `m`, including `tollgate_manager_unwatch` and `tollgate_manager_free` (then it must not
+ * use `m` afterwards; no further event is delivered). Keep it short: the next event waits.
+ * A panic inside the library while preparing an event is caught; the event is dropped.
+ *
+ * Fails with `TOLLGATE_NULL_ARGUMENT` (NULL `m` or `callback`) or
+ * `TOLLGATE_ERR_INVALID_ARGUMENT` (`interval_ms` 0).
+ *
+ * # Safety
+ *
+ * `m` is NULL or a live manager; `callback` is NULL or a function that may be called from
+ * another thread with `user_data` until `tollgate_manager_unwatch` or `tollgate_manager_free`
+ * on `m` returns.
+ */
+tollgate_result tollgate_manager_watch(struct tollgate_manager *m, uint64_t interval_ms, tollgate_event_fn callback, void *user_data);
+
+/**
+ * Stops the watch of manager `m`; waits for a callback in progress unless called from it.
+ * Without a watch, does nothing. NULL is ignored.
+ *
+ * # Safety
+ *
+ * `m` is NULL or a live manager.
+ */
+void tollgate_manager_unwatch(struct tollgate_manager *m);
 
 /**
  * A client of the floating license server at `server` (its base URL, `https://…`, or

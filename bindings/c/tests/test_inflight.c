@@ -303,6 +303,123 @@ static void refused(const char *key) {
   stub_stop(&s, server);
 }
 
+/* License events (tollgate_manager_watch): recorded by the callback, waited for (bounded). */
+typedef struct {
+  pthread_mutex_t lock;
+  pthread_cond_t changed;
+  tollgate_event seen[16];
+  char messages[16][128];
+  int count;
+  tollgate_manager *m; /* unwatched from the callback on DEACTIVATED (re-entrancy) */
+} recorder;
+
+static void record_event(const tollgate_event *e, void *user_data) {
+  recorder *r = user_data;
+  if (e->kind == TOLLGATE_EVENT_DEACTIVATED) {
+    tollgate_manager_unwatch(r->m); /* from the callback itself: does not wait for itself */
+  }
+  pthread_mutex_lock(&r->lock);
+  if (r->count < 16) {
+    r->seen[r->count] = *e;
+    snprintf(r->messages[r->count], sizeof r->messages[0], "%.*s", (int)e->message_len,
+             e->message);
+    r->seen[r->count].message = NULL;
+    r->count++;
+  }
+  pthread_cond_broadcast(&r->changed);
+  pthread_mutex_unlock(&r->lock);
+}
+
+/* Waits (bounded) for the `n`-th event; returns it, or NULL. */
+static const tollgate_event *nth_event(recorder *r, int n) {
+  struct timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += BOUND_SECS;
+  pthread_mutex_lock(&r->lock);
+  while (r->count < n) {
+    if (pthread_cond_timedwait(&r->changed, &r->lock, &until) != 0) break;
+  }
+  const tollgate_event *e = r->count >= n ? &r->seen[n - 1] : NULL;
+  pthread_mutex_unlock(&r->lock);
+  return e;
+}
+
+static void test_events(void) {
+  uint64_t t0 = (uint64_t)time(NULL);
+  const uint64_t day = 86400;
+  char args[128];
+  snprintf(args, sizeof args, "--feature mqtt-server --not-after %llu",
+           (unsigned long long)(t0 + 200 * day));
+  const char *key = vendor_issue(args);
+  CHECK(key != NULL);
+  if (key == NULL) return;
+  tollgate_clock *clock = NULL;
+  CHECK_RC(tollgate_clock_new_manual(t0, &clock), TOLLGATE_OK);
+  tollgate_config *cfg = NULL;
+  CHECK_RC(tollgate_config_from_json(ROOT, S(vendor_host_config()), &cfg), TOLLGATE_OK);
+  CHECK_RC(tollgate_config_set_probes(cfg, false), TOLLGATE_OK);
+  CHECK_RC(tollgate_config_allow_component_override(cfg, true), TOLLGATE_OK);
+  CHECK_RC(tollgate_config_add_component(cfg, TOLLGATE_COMPONENT_MACHINE_ID,
+                                         (const uint8_t *)"events-machine", 14),
+           TOLLGATE_OK);
+  CHECK_RC(tollgate_config_add_component(cfg, TOLLGATE_COMPONENT_MAC,
+                                         (const uint8_t *)"events-nic", 10),
+           TOLLGATE_OK);
+  CHECK_RC(tollgate_config_add_component(cfg, TOLLGATE_COMPONENT_ROOT_DISK,
+                                         (const uint8_t *)"events-disk", 11),
+           TOLLGATE_OK);
+  tollgate_manager *m = NULL;
+  CHECK_RC(tollgate_manager_open_with_clock(cfg, S(work_path("events")), clock, &m), TOLLGATE_OK);
+  tollgate_config_free(cfg);
+  if (m == NULL) return;
+
+  recorder r = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, {{0}}, {{0}}, 0, m};
+  CHECK_RC(tollgate_manager_watch(NULL, 10, record_event, &r), TOLLGATE_NULL_ARGUMENT);
+  CHECK_RC(tollgate_manager_watch(m, 10, NULL, &r), TOLLGATE_NULL_ARGUMENT);
+  CHECK_RC(tollgate_manager_watch(m, 0, record_event, &r), TOLLGATE_ERR_INVALID_ARGUMENT);
+  CHECK_RC(tollgate_manager_watch(m, 10, record_event, &r), TOLLGATE_OK);
+
+  char buf[TOLLGATE_MAX_ARTIFACT_LEN];
+  size_t n = 0;
+  CHECK_RC(tollgate_manager_request_usage(m, S(key), buf, sizeof buf, &n), TOLLGATE_OK);
+  const tollgate_event *e = nth_event(&r, 1);
+  CHECK(e != NULL && e->kind == TOLLGATE_EVENT_STATE_CHANGED &&
+        e->previous == TOLLGATE_STATE_UNLICENSED && e->state == TOLLGATE_STATE_PENDING);
+  char *ul = vendor_fulfil(buf);
+  CHECK(ul != NULL);
+  tollgate_status st;
+  if (ul != NULL) CHECK_RC(tollgate_manager_install(m, S(ul), &st), TOLLGATE_OK);
+  free(ul);
+  e = nth_event(&r, 2);
+  CHECK(e != NULL && e->kind == TOLLGATE_EVENT_INSTALLED && e->state == TOLLGATE_STATE_ACTIVE &&
+        e->revision == 1 && e->activation_id > 0);
+
+  CHECK_RC(tollgate_clock_set(clock, t0 + 180 * day), TOLLGATE_OK);
+  e = nth_event(&r, 3);
+  CHECK(e != NULL && e->kind == TOLLGATE_EVENT_EXPIRING_SOON);
+  CHECK(strncmp(r.messages[2], "the license expires in 20 days", 30) == 0);
+
+  CHECK_RC(tollgate_clock_set(clock, t0 + 201 * day), TOLLGATE_OK);
+  e = nth_event(&r, 4);
+  CHECK(e != NULL && e->kind == TOLLGATE_EVENT_LOST && e->state == TOLLGATE_STATE_EXPIRED &&
+        e->previous == TOLLGATE_STATE_ACTIVE && e->error_code == TOLLGATE_ERR_EXPIRED);
+
+  CHECK_RC(tollgate_manager_deactivate(m, buf, sizeof buf, &n), TOLLGATE_OK);
+  e = nth_event(&r, 5);
+  CHECK(e != NULL && e->kind == TOLLGATE_EVENT_DEACTIVATED &&
+        e->state == TOLLGATE_STATE_UNLICENSED);
+  /* The callback unwatched: nothing more is reported. */
+  CHECK_RC(tollgate_manager_request_usage(m, S(key), buf, sizeof buf, &n), TOLLGATE_OK);
+  tollgate_manager_unwatch(m); /* already stopped: nothing to do */
+  pthread_mutex_lock(&r.lock);
+  CHECK(r.count == 5);
+  pthread_mutex_unlock(&r.lock);
+  /* A watch running when the manager is freed is stopped by the free. */
+  CHECK_RC(tollgate_manager_watch(m, 10, record_event, &r), TOLLGATE_OK);
+  tollgate_manager_free(m);
+  tollgate_clock_free(clock);
+}
+
 void test_inflight(void) {
   puts("online calls in flight: options, cancel, free, refusal codes, unchanged state");
   const char *key = vendor_issue("--feature mqtt-server --models online");
@@ -312,4 +429,6 @@ void test_inflight(void) {
   hung_call(key, false);
   hung_call(key, true);
   refused(key);
+  puts("license events: watch, callback thread, re-entrancy, unwatch, free");
+  test_events();
 }

@@ -3,7 +3,7 @@
 
 use std::ffi::c_char;
 use std::path::Path;
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use tollgate_sdk::online::CallScope;
 use tollgate_sdk::tollgate_core::MeterPeriod;
@@ -17,6 +17,7 @@ use crate::boundary::{
 use crate::clock::tollgate_clock;
 use crate::config::{config_ref, tollgate_config};
 use crate::error::{tollgate_result, Failure, TOLLGATE_NOT_FOUND, TOLLGATE_POISONED};
+use crate::events::ManagerWatch;
 
 /// State: nothing installed, nothing requested.
 pub const TOLLGATE_STATE_UNLICENSED: u32 = 0;
@@ -144,6 +145,8 @@ pub struct tollgate_manager {
     gate: Arc<FeatureGate>,
     /// The online calls in flight, cancelled by `tollgate_manager_free`.
     pub(crate) calls: CallScope,
+    /// The license event watch (`tollgate_manager_watch`), stopped by `tollgate_manager_free`.
+    pub(crate) watch: Mutex<Option<ManagerWatch>>,
 }
 
 /// # Safety
@@ -170,7 +173,7 @@ unsafe fn write<'a>(
         .map_err(|_| Failure::code(TOLLGATE_POISONED))
 }
 
-fn state_code(s: LicenseState) -> u32 {
+pub(crate) fn state_code(s: LicenseState) -> u32 {
     match s {
         LicenseState::Unlicensed => TOLLGATE_STATE_UNLICENSED,
         LicenseState::Pending => TOLLGATE_STATE_PENDING,
@@ -284,6 +287,7 @@ unsafe fn open(
         gate: inner.feature_gate(),
         inner: RwLock::new(inner),
         calls: CallScope::new(),
+        watch: Mutex::new(None),
     });
     // SAFETY: `out` is non-NULL; the caller guarantees it is writable.
     unsafe { out.write(Box::into_raw(m)) };
@@ -369,7 +373,14 @@ pub unsafe extern "C" fn tollgate_manager_free(m: *mut tollgate_manager) {
     value_boundary((), || {
         if !m.is_null() {
             // SAFETY: `m` is a live manager until the box is dropped below.
-            unsafe { &*m }.calls.close("the manager was freed");
+            let live = unsafe { &*m };
+            let watch = live
+                .watch
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take();
+            crate::events::stop(watch);
+            live.calls.close("the manager was freed");
             // SAFETY: `m` came from `Box::into_raw` in this library and is not used again.
             drop(unsafe { Box::from_raw(m) });
         }
