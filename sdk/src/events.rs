@@ -1,5 +1,5 @@
 //! License events: a thread that tells the host when its license state changes, instead of
-//! the host polling [`LicenseManager::status`].
+//! the host polling [`crate::LicenseManager::status`].
 //!
 //! A [`StatusWatch`] compares successive statuses of one manager and reports each change as a
 //! [`LicenseEvent`] to a callback, on its own thread (`tollgate-events`), one event at a time,

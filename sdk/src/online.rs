@@ -29,6 +29,20 @@
 //! [`SdkError::result_code`] (and so the bindings and the CLI) reports. An answer
 //! that is not the JSON the service sends is [`SdkError::BadResponse`] (234).
 //!
+//! # A manager shared across threads, cancellation, and failed calls
+//!
+//! The `_shared` flows ([`OnlineClient::activate_shared`],
+//! [`OnlineClient::reactivate_shared_with`], [`OnlineClient::deactivate_shared`]) take a
+//! [`SharedManager`] and lock it only to make the usage request and to install the answer,
+//! never while the service answers: status, feature checks and metered usage go on meanwhile.
+//! Given a [`CancelToken`], each try and each pause between tries waits on it, and cancelling
+//! ends the call at once with [`SdkError::Cancelled`] (240); a [`CallScope`] cancels every call
+//! of a manager that is being closed and waits only until they have returned. Whatever fails
+//! (cancelled, unreachable, refused, an answer that does not verify), the status is as before
+//! the call: the usage request the call made is withdrawn. When another call changed the
+//! license state while the service answered, the answer is not installed
+//! ([`SdkError::StateChanged`], 241).
+//!
 //! # Staying licensed through outages
 //!
 //! An online usage license carries a refresh deadline (7 days after issue by default).
