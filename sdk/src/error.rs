@@ -294,6 +294,23 @@ pub enum SdkError {
         /// This manager's role (`host` or `floating server`).
         role: String,
     },
+
+    /// An online call was cancelled (code 240): by its [`crate::online::CancelToken`], or
+    /// because the manager was closed while the call waited for the service. Nothing changed
+    /// on this host.
+    #[error("the online call was cancelled: {reason}")]
+    Cancelled {
+        /// Who cancelled it.
+        reason: String,
+    },
+
+    /// The host's license state changed while an online call waited for the service (code
+    /// 241): another request, install or deactivation ran meanwhile, so the service's answer
+    /// was not applied. Nothing changed because of this call; try again.
+    #[error(
+        "the license state changed while the online call waited for the service; its answer was not applied"
+    )]
+    StateChanged,
 }
 
 impl From<io::Error> for SdkError {
@@ -328,7 +345,7 @@ const fn info(code: u32, name: &'static str, message: &'static str) -> ErrorInfo
 }
 
 /// The runtime's own codes (200 and up), in code order.
-pub const SDK_ERRORS: [ErrorInfo; 30] = [
+pub const SDK_ERRORS: [ErrorInfo; 32] = [
     info(
         200,
         "NotActivated",
@@ -440,6 +457,12 @@ pub const SDK_ERRORS: [ErrorInfo; 30] = [
         239,
         "WrongModel",
         "the usage license's deployment model does not fit this host",
+    ),
+    info(240, "Cancelled", "the online call was cancelled"),
+    info(
+        241,
+        "StateChanged",
+        "the license state changed while the online call waited for the service",
     ),
     info(
         260,
@@ -664,6 +687,8 @@ impl SdkError {
             SdkError::TooFewComponents { .. } => 237,
             SdkError::ComponentOverride { .. } => 238,
             SdkError::WrongModel { .. } => 239,
+            SdkError::Cancelled { .. } => 240,
+            SdkError::StateChanged => 241,
             SdkError::MetadataUnreachable { .. } => 260,
             SdkError::BadMetadata { .. } => 261,
         }
@@ -681,6 +706,18 @@ impl SdkError {
                 *code
             }
             _ => self.code(),
+        }
+    }
+
+    /// The service's own stable code when a service refused ([`SdkError::ServiceRefused`],
+    /// e.g. 303 `SeatsExhausted`, 340 `NoSeat`, or a code this version does not know) or
+    /// failed with a coded error body ([`SdkError::ServiceUnavailable`], e.g. 344
+    /// `NotLicensed`); `None` for every other error.
+    pub fn refusal_code(&self) -> Option<u32> {
+        match self {
+            SdkError::ServiceRefused { code, .. } => Some(*code),
+            SdkError::ServiceUnavailable { code, .. } if *code != 0 => Some(*code),
+            _ => None,
         }
     }
 
@@ -734,7 +771,7 @@ mod tests {
         let codes: Vec<u32> = all.iter().map(|r| r.code).collect();
         let expected: Vec<u32> = (100..=128)
             .chain(200..=217)
-            .chain(230..=239)
+            .chain(230..=241)
             .chain(260..=261)
             .collect();
         assert_eq!(codes, expected);
@@ -814,6 +851,8 @@ mod tests {
                 model: "floating".into(),
                 role: "host".into(),
             },
+            SdkError::Cancelled { reason: "x".into() },
+            SdkError::StateChanged,
             SdkError::MetadataUnreachable { reason: "x".into() },
             SdkError::BadMetadata { reason: "x".into() },
         ];

@@ -111,9 +111,11 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod cancel;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod events;
 pub mod fingerprint;
 pub mod floating;
 pub mod gate;
@@ -160,7 +162,7 @@ pub use floating::{
 pub use gate::FeatureGate;
 pub use lease_holder::LeaseHolder;
 pub use manager::LicenseManager;
-pub use online::BearerToken;
+pub use online::{BearerToken, CancelToken};
 pub use status::{
     verify_usage_license, FeatureStatus, FingerprintMatch, LicenseInfo, LicenseState, MeterReading,
     Status, StatusError,

@@ -12,6 +12,7 @@ use tollgate_core::{
 
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Result, SdkError};
+use crate::events::ChangeSignal;
 use crate::fingerprint::{self, FingerprintReport, FingerprintSource};
 use crate::gate::FeatureGate;
 use crate::state::{DeviceState, InstalledLicense, PendingRequest, Seed, State};
@@ -35,6 +36,12 @@ pub(crate) struct Installed {
     pub(crate) entitlement: Option<Entitlement>,
     /// Why there is no entitlement.
     pub(crate) problem: Option<SdkError>,
+}
+
+/// The pending request and device before an online call's usage request.
+pub(crate) struct RequestMark {
+    pending: Option<PendingRequest>,
+    device: Option<DeviceState>,
 }
 
 /// The rollback tolerance the vendor signed into a usage license's grant.
@@ -136,6 +143,8 @@ pub struct LicenseManager {
     pub(crate) installed: Option<Installed>,
     /// Answers the feature checks; published to after every change.
     pub(crate) gate: Arc<FeatureGate>,
+    /// Wakes the [`crate::events::StatusWatch`]es after every change.
+    pub(crate) changes: Arc<ChangeSignal>,
 }
 
 impl fmt::Debug for LicenseManager {
@@ -202,6 +211,7 @@ impl LicenseManager {
             host,
             installed,
             gate,
+            changes: Arc::new(ChangeSignal::default()),
         };
         m.publish();
         if key_list_changed && m.stored {
@@ -279,6 +289,13 @@ impl LicenseManager {
         let entitlement = self.installed.as_ref().and_then(|i| i.entitlement.as_ref());
         self.gate
             .publish(entitlement, self.time_floor(), self.rollback_tolerance());
+        self.changes.notify();
+    }
+
+    /// What wakes this manager's [`crate::events::StatusWatch`]es: notified after every
+    /// change of its state.
+    pub fn change_signal(&self) -> Arc<ChangeSignal> {
+        Arc::clone(&self.changes)
     }
 
     /// The rollback tolerance in force: the installed usage license's signed grant's, else
@@ -705,6 +722,42 @@ impl LicenseManager {
         let now = now.max(self.state.high_water);
         self.commit(next, now, true)?;
         Ok(code)
+    }
+
+    /// What the next usage request changes, so that an online call can undo it (see
+    /// [`LicenseManager::undo_request`]).
+    pub(crate) fn request_mark(&self) -> RequestMark {
+        RequestMark {
+            pending: self.state.pending.clone(),
+            device: self.state.device.clone(),
+        }
+    }
+
+    /// Whether `request` is the pending usage request.
+    pub(crate) fn is_pending(&self, request: &str) -> bool {
+        self.state
+            .pending
+            .as_ref()
+            .is_some_and(|p| p.request == request)
+    }
+
+    /// Undoes the usage request `request` made after `mark` was taken, when it is still the
+    /// pending one (otherwise something else changed the state since, and that stays): the
+    /// pending request and the device are as they were. A device key made for the request is
+    /// kept (invisible in the status) when there was none before, so that trying again reuses
+    /// it and never takes a second seat for a request the service answered but whose answer
+    /// was lost.
+    pub(crate) fn undo_request(&mut self, mark: &RequestMark, request: &str) -> Result<()> {
+        if !self.is_pending(request) {
+            return Ok(());
+        }
+        let mut next = self.state.clone();
+        next.pending = mark.pending.clone();
+        if mark.device.is_some() {
+            next.device = mark.device.clone();
+        }
+        let now = self.clock.now().max(self.state.high_water);
+        self.commit(next, now, false)
     }
 
     /// The armored code of the last deactivation on this host, to show it again.

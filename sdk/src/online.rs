@@ -29,6 +29,20 @@
 //! [`SdkError::result_code`] (and so the bindings and the CLI) reports. An answer
 //! that is not the JSON the service sends is [`SdkError::BadResponse`] (234).
 //!
+//! # A manager shared across threads, cancellation, and failed calls
+//!
+//! The `_shared` flows ([`OnlineClient::activate_shared`],
+//! [`OnlineClient::reactivate_shared_with`], [`OnlineClient::deactivate_shared`]) take a
+//! [`SharedManager`] and lock it only to make the usage request and to install the answer,
+//! never while the service answers: status, feature checks and metered usage go on meanwhile.
+//! Given a [`CancelToken`], each try and each pause between tries waits on it, and cancelling
+//! ends the call at once with [`SdkError::Cancelled`] (240); a [`CallScope`] cancels every call
+//! of a manager that is being closed and waits only until they have returned. Whatever fails
+//! (cancelled, unreachable, refused, an answer that does not verify), the status is as before
+//! the call: the usage request the call made is withdrawn. When another call changed the
+//! license state while the service answered, the answer is not installed
+//! ([`SdkError::StateChanged`], 241).
+//!
 //! # Staying licensed through outages
 //!
 //! An online usage license carries a refresh deadline (7 days after issue by default).
@@ -51,6 +65,7 @@ use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+pub use crate::cancel::{CallScope, CancelToken, ScopedCall};
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Result, SdkError};
 use crate::manager::{LicenseManager, Status};
@@ -121,6 +136,26 @@ impl OnlineConfig {
             root_certs_pem: None,
             bearer_token: None,
         }
+    }
+}
+
+/// A [`LicenseManager`] shared across threads, as the `_shared` online calls lock it: only to
+/// make a request and to apply the answer, never while waiting for the service.
+pub trait SharedManager: Sync {
+    /// Runs `f` on the manager under its exclusive lock. An implementation whose manager can
+    /// be closed fails with [`SdkError::Cancelled`] once it is.
+    fn with_manager<T>(&self, f: impl FnOnce(&mut LicenseManager) -> Result<T>) -> Result<T>;
+}
+
+impl SharedManager for RwLock<LicenseManager> {
+    fn with_manager<T>(&self, f: impl FnOnce(&mut LicenseManager) -> Result<T>) -> Result<T> {
+        f(&mut write(self))
+    }
+}
+
+impl SharedManager for Mutex<LicenseManager> {
+    fn with_manager<T>(&self, f: impl FnOnce(&mut LicenseManager) -> Result<T>) -> Result<T> {
+        f(&mut self.lock().unwrap_or_else(|p| p.into_inner()))
     }
 }
 
@@ -210,11 +245,21 @@ impl OnlineClient {
     ///
     /// Fails like [`LicenseManager::request_usage`] before anything is sent; with the
     /// service's errors (see the module docs); or like [`LicenseManager::install`] when the
-    /// answer does not verify — a tampered answer is refused with the core's error.
+    /// answer does not verify — a tampered answer is refused with the core's error. On any
+    /// error the status is as before the call: the usage request it made is withdrawn (a
+    /// failed activation does not leave the host pending).
     pub fn activate(&self, manager: &mut LicenseManager, key: &str) -> Result<Status> {
+        let mark = manager.request_mark();
         let request = manager.request_usage(key)?;
-        let answer = self.post_usage_request(ACTIVATE, &request)?;
-        manager.install(&answer.usage_license)
+        let done = self
+            .post_usage_request_with(ACTIVATE, &request, None)
+            .and_then(|answer| manager.install(&answer.usage_license));
+        if done.is_err() {
+            // The call's own error says what went wrong; a failure to undo is a storage
+            // failure that the next change of the state reports.
+            let _ = manager.undo_request(&mark, &request);
+        }
+        done
     }
 
     /// Reactivates: the same activation gets the license's current grant (an upgrade bought
@@ -224,11 +269,17 @@ impl OnlineClient {
     /// Fails with [`SdkError::NotActivated`] when this host has no activation, with
     /// [`SdkError::ServiceRefused`] code 323 (`NoActiveActivation`) when the service no longer
     /// counts it (deactivated, or freed by the vendor), and otherwise like
-    /// [`OnlineClient::activate`].
+    /// [`OnlineClient::activate`]; on any error the status is as before the call.
     pub fn reactivate(&self, manager: &mut LicenseManager) -> Result<Status> {
+        let mark = manager.request_mark();
         let request = manager.request_renewal()?;
-        let answer = self.post_usage_request(REFRESH, &request)?;
-        manager.install(&answer.usage_license)
+        let done = self
+            .post_usage_request_with(REFRESH, &request, None)
+            .and_then(|answer| manager.install(&answer.usage_license));
+        if done.is_err() {
+            let _ = manager.undo_request(&mark, &request);
+        }
+        done
     }
 
     /// Deactivates: the manager removes the license and makes a deactivation code, and the
@@ -251,6 +302,15 @@ impl OnlineClient {
     /// `WrongArtifactType`, …). Its signature is the vendor's to check (only the activation's
     /// device key verifies it).
     pub fn send_deactivation(&self, code: &str) -> Result<Deactivation> {
+        self.send_deactivation_with(code, None)
+    }
+
+    /// [`OnlineClient::send_deactivation`] that `cancel` can cancel ([`SdkError::Cancelled`]).
+    pub fn send_deactivation_with(
+        &self,
+        code: &str,
+        cancel: Option<&CancelToken>,
+    ) -> Result<Deactivation> {
         let code = code.trim();
         tollgate_core::DeactivationCode::from_armor(code)?;
         let body = serde_json::to_string(&DeactivationIn {
@@ -259,7 +319,7 @@ impl OnlineClient {
         .map_err(|e| SdkError::BadResponse {
             reason: format!("cannot encode the request: {e}"),
         })?;
-        match self.post(DEACTIVATE, &body) {
+        match self.post_with(DEACTIVATE, &body, cancel) {
             Ok(_) => Ok(Deactivation {
                 code: code.to_owned(),
                 already_freed: false,
@@ -275,12 +335,85 @@ impl OnlineClient {
         }
     }
 
+    // -- the flows on a shared manager ---------------------------------------------------------
+
+    /// [`OnlineClient::activate`] on a manager shared across threads, which is locked only to
+    /// make the request and to install the answer, never while waiting for the service: its
+    /// status, feature checks and metered usage answer at once meanwhile, and `cancel`
+    /// (when given) ends the call at once with [`SdkError::Cancelled`] (240).
+    ///
+    /// On any error (cancelled included) the status is as before the call. When the state
+    /// changed meanwhile (another request, install or deactivation), the answer is not
+    /// installed and the call fails with [`SdkError::StateChanged`] (241).
+    pub fn activate_shared<M: SharedManager + ?Sized>(
+        &self,
+        manager: &M,
+        key: &str,
+        cancel: Option<&CancelToken>,
+    ) -> Result<Status> {
+        self.usage_flow(manager, ACTIVATE, cancel, |m| m.request_usage(key))
+    }
+
     /// [`OnlineClient::reactivate`] on a manager shared across threads: the lock is held to
-    /// make the request and to install the answer, not while waiting for the service.
-    pub fn reactivate_shared(&self, manager: &RwLock<LicenseManager>) -> Result<Status> {
-        let request = write(manager).request_renewal()?;
-        let answer = self.post_usage_request(REFRESH, &request)?;
-        write(manager).install(&answer.usage_license)
+    /// make the request and to install the answer, not while waiting for the service (see
+    /// [`OnlineClient::reactivate_shared_with`]).
+    pub fn reactivate_shared<M: SharedManager + ?Sized>(&self, manager: &M) -> Result<Status> {
+        self.reactivate_shared_with(manager, None)
+    }
+
+    /// [`OnlineClient::reactivate`] on a shared manager, cancellable, with the guarantees of
+    /// [`OnlineClient::activate_shared`].
+    pub fn reactivate_shared_with<M: SharedManager + ?Sized>(
+        &self,
+        manager: &M,
+        cancel: Option<&CancelToken>,
+    ) -> Result<Status> {
+        self.usage_flow(manager, REFRESH, cancel, LicenseManager::request_renewal)
+    }
+
+    /// [`OnlineClient::deactivate`] on a shared manager: the host is deactivated under the lock
+    /// (at once, whatever happens next), and the code is delivered without it; `cancel` ends
+    /// the delivery with [`SdkError::Cancelled`] (the code stays available as
+    /// [`LicenseManager::last_deactivation_code`]).
+    pub fn deactivate_shared<M: SharedManager + ?Sized>(
+        &self,
+        manager: &M,
+        cancel: Option<&CancelToken>,
+    ) -> Result<Deactivation> {
+        if let Some(c) = cancel {
+            c.check()?;
+        }
+        let code = manager.with_manager(|m| m.deactivate())?;
+        self.send_deactivation_with(&code, cancel)
+    }
+
+    fn usage_flow<M: SharedManager + ?Sized>(
+        &self,
+        manager: &M,
+        path: &str,
+        cancel: Option<&CancelToken>,
+        make: impl FnOnce(&mut LicenseManager) -> Result<String>,
+    ) -> Result<Status> {
+        if let Some(c) = cancel {
+            c.check()?;
+        }
+        let (mark, request) = manager.with_manager(|m| {
+            let mark = m.request_mark();
+            Ok((mark, make(m)?))
+        })?;
+        let answer = self.post_usage_request_with(path, &request, cancel);
+        manager.with_manager(|m| {
+            let done = answer.and_then(|a| {
+                if !m.is_pending(&request) {
+                    return Err(SdkError::StateChanged);
+                }
+                m.install(&a.usage_license)
+            });
+            if done.is_err() {
+                let _ = m.undo_request(&mark, &request);
+            }
+            done
+        })
     }
 
     // -- transport ----------------------------------------------------------------------------
@@ -288,13 +421,23 @@ impl OnlineClient {
     /// Sends an armored usage request to `path` (`/v1/activate`, `/v1/refresh` or
     /// `/v1/offline/fulfil`) and returns the service's answer, unverified.
     pub fn post_usage_request(&self, path: &str, request: &str) -> Result<ServiceAnswer> {
+        self.post_usage_request_with(path, request, None)
+    }
+
+    /// [`OnlineClient::post_usage_request`] that `cancel` can cancel.
+    pub fn post_usage_request_with(
+        &self,
+        path: &str,
+        request: &str,
+        cancel: Option<&CancelToken>,
+    ) -> Result<ServiceAnswer> {
         let body = serde_json::to_string(&UsageRequestIn {
             request: request.to_owned(),
         })
         .map_err(|e| SdkError::BadResponse {
             reason: format!("cannot encode the request: {e}"),
         })?;
-        let text = self.post(path, &body)?;
+        let text = self.post_with(path, &body, cancel)?;
         serde_json::from_str(&text).map_err(|e| SdkError::BadResponse {
             reason: format!("not a usage license answer: {e}"),
         })
@@ -303,17 +446,33 @@ impl OnlineClient {
     /// POSTs a JSON body with retries; returns the 2xx response body. (Also the transport of
     /// [`crate::floating::FloatingClient`].)
     pub(crate) fn post(&self, path: &str, body: &str) -> Result<String> {
+        self.post_with(path, body, None)
+    }
+
+    /// [`OnlineClient::post`]; with `cancel`, each try runs on its own thread and the call
+    /// waits for it, and for the pauses between tries, on the token.
+    fn post_with(&self, path: &str, body: &str, cancel: Option<&CancelToken>) -> Result<String> {
         let url = format!("{}{}", self.base, path);
         let mut wait = self.config.backoff;
         let mut attempt = 1;
         loop {
-            match self.try_post(&url, body) {
+            let tried = match cancel {
+                None => self.try_post(&url, body),
+                Some(token) => {
+                    let (client, url, body) = (self.clone(), url.clone(), body.to_owned());
+                    token.run(move || client.try_post(&url, &body))?
+                }
+            };
+            match tried {
                 Ok(text) => return Ok(text),
                 Err(Failure::Final(e)) => return Err(e),
                 Err(Failure::Transient(e, _)) if attempt >= self.config.attempts => return Err(e),
                 Err(Failure::Transient(_, retry_after)) => {
                     let pause = retry_after.unwrap_or(wait).min(self.config.max_backoff);
-                    std::thread::sleep(pause);
+                    match cancel {
+                        None => std::thread::sleep(pause),
+                        Some(token) => token.sleep(pause)?,
+                    }
                     wait = wait.saturating_mul(2).min(self.config.max_backoff);
                     attempt += 1;
                 }
@@ -679,7 +838,7 @@ impl Worker {
                 continue;
             };
             gave_up = false;
-            match self.client.reactivate_shared(&self.manager) {
+            match self.client.reactivate_shared(&*self.manager) {
                 Ok(status) => {
                     retry = None;
                     lost_overdue = false;

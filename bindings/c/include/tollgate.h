@@ -64,6 +64,37 @@
 #define TOLLGATE_COMPONENT_OPERATOR 8
 
 /**
+ * Event: a usage license was installed (activation, renewal, upgrade, online refresh).
+ */
+#define TOLLGATE_EVENT_INSTALLED 1
+
+/**
+ * Event: a new warning that a feature or the license expires soon (`message` says which).
+ */
+#define TOLLGATE_EVENT_EXPIRING_SOON 2
+
+/**
+ * Event: the license stopped being usable: expired, refresh overdue, fingerprint mismatch,
+ * invalid (`error_code` says why).
+ */
+#define TOLLGATE_EVENT_LOST 3
+
+/**
+ * Event: the clock was set back beyond the tolerance.
+ */
+#define TOLLGATE_EVENT_CLOCK_ROLLBACK 4
+
+/**
+ * Event: the license was deactivated on this host.
+ */
+#define TOLLGATE_EVENT_DEACTIVATED 5
+
+/**
+ * Event: any other change of the state (active again, a usage request pending, …).
+ */
+#define TOLLGATE_EVENT_STATE_CHANGED 6
+
+/**
  * State: nothing installed, nothing requested.
  */
 #define TOLLGATE_STATE_UNLICENSED 0
@@ -244,13 +275,16 @@ typedef struct tollgate_marketplace tollgate_marketplace;
  * A client of the vendor's online activation service (`tollgate-server`). Opened with
  * `tollgate_online_new`, freed with `tollgate_online_free`.
  *
- * Transient failures (unreachable, HTTP 5xx, 429) are retried with exponential backoff: 4
- * tries, 250 ms before the first retry, doubled each time (at most 10 s); connect timeout 5 s,
- * 20 s per request.
+ * Transient failures (unreachable, HTTP 5xx, 429) are retried with exponential backoff; the
+ * defaults (`tollgate_online_options_default`): 4 tries, 250 ms before the first retry,
+ * doubled each time (at most 10 s); connect timeout 5 s, 20 s per try. Set them with
+ * `tollgate_online_new_with_options`.
  *
- * Thread safety: immutable once created; any number of threads may use one client
- * concurrently (each call locks the manager it is given like the other calls taking a
- * `tollgate_manager *`; feature checks never wait for it).
+ * Thread safety: any number of threads may use one client concurrently. A call locks the
+ * manager it is given only to make its usage request and to install the answer, never while
+ * it waits for the service: status, feature checks, metered usage and the other calls on the
+ * manager go on meanwhile. `tollgate_online_cancel` (from any thread) ends the calls in
+ * flight at once; `tollgate_manager_free` ends those on its manager.
  */
 typedef struct tollgate_online tollgate_online;
 
@@ -258,6 +292,52 @@ typedef struct tollgate_online tollgate_online;
  * A result code: `TOLLGATE_OK` (0) or the reason a call failed.
  */
 typedef uint32_t tollgate_result;
+
+/**
+ * One change of a manager's license state, passed to a `tollgate_event_fn`. Valid only
+ * during the call.
+ */
+typedef struct tollgate_event {
+  /**
+   * What changed, a `TOLLGATE_EVENT_…` value.
+   */
+  uint32_t kind;
+  /**
+   * The state now, a `TOLLGATE_STATE_…` value.
+   */
+  uint32_t state;
+  /**
+   * The state before, a `TOLLGATE_STATE_…` value.
+   */
+  uint32_t previous;
+  /**
+   * Why the state is not active now: a result code, or 0.
+   */
+  tollgate_result error_code;
+  /**
+   * The installed license's revision (0 without one).
+   */
+  uint32_t revision;
+  /**
+   * The installed license's activation id (0 without one).
+   */
+  uint64_t activation_id;
+  /**
+   * The warning of a `TOLLGATE_EVENT_EXPIRING_SOON` event, NUL-terminated; "" otherwise.
+   * Valid only during the call.
+   */
+  const char *message;
+  /**
+   * The length of `message` in bytes, without the NUL.
+   */
+  size_t message_len;
+} tollgate_event;
+
+/**
+ * A function told of license events (`tollgate_manager_watch`), with the `user_data` given
+ * there.
+ */
+typedef void (*tollgate_event_fn)(const struct tollgate_event *event, void *user_data);
 
 /**
  * The license status as numbers; `tollgate_manager_status_json` has everything (names,
@@ -364,6 +444,35 @@ typedef struct tollgate_meter_reading {
    */
   uint64_t remaining;
 } tollgate_meter_reading;
+
+/**
+ * How a `tollgate_online` client times out and retries (`tollgate_online_new_with_options`).
+ * Get the defaults from `tollgate_online_options_default`, then change what you need.
+ */
+typedef struct tollgate_online_options {
+  /**
+   * Longest wait for a connection, in milliseconds (default 5000; at least 1).
+   */
+  uint64_t connect_timeout_ms;
+  /**
+   * Longest wait for one try, from connecting to the end of the answer, in milliseconds
+   * (default 20000; at least 1).
+   */
+  uint64_t timeout_ms;
+  /**
+   * Tries per call, the first included (default 4; at least 1).
+   */
+  uint32_t attempts;
+  /**
+   * Wait before the first retry, in milliseconds; doubled for each next one (default 250).
+   */
+  uint64_t backoff_ms;
+  /**
+   * Longest wait between two tries (also caps a service's `Retry-After`), in milliseconds
+   * (default 10000).
+   */
+  uint64_t max_backoff_ms;
+} tollgate_online_options;
 
 /**
  * 0: Success.
@@ -686,6 +795,16 @@ typedef struct tollgate_meter_reading {
 #define TOLLGATE_ERR_WRONG_MODEL 239
 
 /**
+ * 240: The online call was cancelled (`tollgate_online_cancel`, or `tollgate_manager_free` while it waited); nothing changed on this host (runtime `Cancelled`).
+ */
+#define TOLLGATE_ERR_CANCELLED 240
+
+/**
+ * 241: The license state changed while the online call waited for the service; its answer was not applied and nothing changed because of the call (runtime `StateChanged`).
+ */
+#define TOLLGATE_ERR_STATE_CHANGED 241
+
+/**
  * 260: The cloud metadata service could not be reached (runtime `MetadataUnreachable`).
  */
 #define TOLLGATE_ERR_METADATA_UNREACHABLE 260
@@ -908,6 +1027,15 @@ const char *tollgate_result_name(tollgate_result result);
 tollgate_result tollgate_last_error(char *buf, size_t buf_len, size_t *out_len);
 
 /**
+ * The service's own code (e.g. 303 `SeatsExhausted`, 340 `NoSeat`, or any code this version
+ * does not know, for which the call returned 231 `TOLLGATE_ERR_SERVICE_REFUSED`) when the
+ * last call that failed on the calling thread failed because the activation service or a
+ * floating server refused; 0 when that failure was anything else or no call failed yet.
+ * Like `tollgate_last_error`, it describes the last failure, not the last call.
+ */
+uint32_t tollgate_last_refusal_code(void);
+
+/**
  * Makes a manual clock reading `now` (Unix seconds).
  *
  * # Safety
@@ -1115,6 +1243,41 @@ void tollgate_config_free(struct tollgate_config *config);
 tollgate_result tollgate_component_kind_from_name(const char *name, size_t name_len, uint8_t *out_kind);
 
 /**
+ * Watches manager `m`: calls `callback(event, user_data)` each time its license state changes
+ * (`TOLLGATE_EVENT_…`: installed, expiring soon, lost, clock rollback, deactivated, other
+ * state changes). The watch looks at once when the manager changes (an install, a refresh,
+ * a deactivation) and every `interval_ms` for what time alone changes (an expiry, a refresh
+ * deadline, a clock set back). The state at the start is the baseline and reports nothing. A
+ * manager has one watch: watching again replaces it.
+ *
+ * The thread: `callback` runs on the library's own thread (`tollgate-events`), one event at
+ * a time, in order, with no lock of the manager held. Re-entrancy: it may call any function
+ * on `m`, including `tollgate_manager_unwatch` and `tollgate_manager_free` (then it must not
+ * use `m` afterwards; no further event is delivered). Keep it short: the next event waits.
+ * A panic inside the library while preparing an event is caught; the event is dropped.
+ *
+ * Fails with `TOLLGATE_NULL_ARGUMENT` (NULL `m` or `callback`) or
+ * `TOLLGATE_ERR_INVALID_ARGUMENT` (`interval_ms` 0).
+ *
+ * # Safety
+ *
+ * `m` is NULL or a live manager; `callback` is NULL or a function that may be called from
+ * another thread with `user_data` until `tollgate_manager_unwatch` or `tollgate_manager_free`
+ * on `m` returns.
+ */
+tollgate_result tollgate_manager_watch(struct tollgate_manager *m, uint64_t interval_ms, tollgate_event_fn callback, void *user_data);
+
+/**
+ * Stops the watch of manager `m`; waits for a callback in progress unless called from it.
+ * Without a watch, does nothing. NULL is ignored.
+ *
+ * # Safety
+ *
+ * `m` is NULL or a live manager.
+ */
+void tollgate_manager_unwatch(struct tollgate_manager *m);
+
+/**
  * A client of the floating license server at `server` (its base URL, `https://…`, or
  * `http://…` on loopback or behind a TLS-terminating proxy on the same host) for the product
  * of `config` (its vendor keys verify the leases; its fingerprint, probed now, makes the
@@ -1273,10 +1436,16 @@ tollgate_result tollgate_manager_open_with_clock(const struct tollgate_config *c
 /**
  * Frees a manager and unlocks its state directory. NULL is ignored.
  *
+ * Online calls (`tollgate_online_activate`, `_reactivate`, `_deactivate`) that other threads
+ * have in flight on `m`, waiting for a service, are cancelled: `tollgate_manager_free`
+ * returns as soon as each has returned `TOLLGATE_ERR_CANCELLED` (240) having changed nothing
+ * (milliseconds, not the network timeout), and only then frees the manager.
+ *
  * # Safety
  *
- * `m` is NULL or a manager from this library that no other thread uses and that is not used
- * afterwards.
+ * `m` is NULL or a manager from this library that is not used afterwards, and that no other
+ * thread uses except from inside online calls already in flight (a call that starts while
+ * `tollgate_manager_free` runs is a use after free).
  */
 void tollgate_manager_free(struct tollgate_manager *m);
 
@@ -1562,6 +1731,17 @@ void tollgate_marketplace_free(struct tollgate_marketplace *o);
 tollgate_result tollgate_marketplace_start(const struct tollgate_marketplace *o, struct tollgate_manager *m, struct tollgate_status *out);
 
 /**
+ * Writes the default options to `*out`.
+ *
+ * Fails with `TOLLGATE_NULL_ARGUMENT`.
+ *
+ * # Safety
+ *
+ * `out` is NULL or writable.
+ */
+tollgate_result tollgate_online_options_default(struct tollgate_online_options *out);
+
+/**
  * A client of the service at `server` (its base URL, `https://…`, or `http://…` for a
  * service on loopback or behind a TLS-terminating proxy on the same host). The server's
  * certificate is checked against the Mozilla root certificates, or, when `root_certs_pem` is
@@ -1581,12 +1761,50 @@ tollgate_result tollgate_marketplace_start(const struct tollgate_marketplace *o,
 tollgate_result tollgate_online_new(const char *server, size_t server_len, const uint8_t *root_certs_pem, size_t root_certs_pem_len, struct tollgate_online **out);
 
 /**
+ * `tollgate_online_new` with timeouts and retries from `options` (NULL: the defaults).
+ *
+ * Fails like `tollgate_online_new`, and with `TOLLGATE_ERR_INVALID_ARGUMENT` when
+ * `attempts`, `connect_timeout_ms` or `timeout_ms` is 0.
+ *
+ * # Safety
+ *
+ * As `tollgate_online_new`; `options` is NULL or readable.
+ */
+tollgate_result tollgate_online_new_with_options(const char *server, size_t server_len, const uint8_t *root_certs_pem, size_t root_certs_pem_len, const struct tollgate_online_options *options, struct tollgate_online **out);
+
+/**
+ * Writes the options client `o` uses to `*out`.
+ *
+ * Fails with `TOLLGATE_NULL_ARGUMENT`.
+ *
+ * # Safety
+ *
+ * `o` is NULL or a live client; `out` is NULL or writable.
+ */
+tollgate_result tollgate_online_options_get(const struct tollgate_online *o, struct tollgate_online_options *out);
+
+/**
+ * Cancels every call of client `o` in flight now, from any thread: each returns
+ * `TOLLGATE_ERR_CANCELLED` (240) at once, having changed nothing on its manager (an online
+ * deactivation has deactivated the host already; its code stays available from
+ * `tollgate_manager_last_deactivation_code`). Calls made afterwards run normally. The request
+ * already sent is abandoned; the library's thread carrying it ends by itself within the
+ * client's per-try timeout. NULL is ignored.
+ *
+ * # Safety
+ *
+ * `o` is NULL or a live client.
+ */
+void tollgate_online_cancel(const struct tollgate_online *o);
+
+/**
  * Frees a client. NULL is ignored.
  *
  * # Safety
  *
  * `o` is NULL or a client from this library that no other thread uses and that is not used
- * afterwards.
+ * afterwards (to end calls in flight, `tollgate_online_cancel` it and wait for them to
+ * return first).
  */
 void tollgate_online_free(struct tollgate_online *o);
 
@@ -1599,9 +1817,14 @@ void tollgate_online_free(struct tollgate_online *o);
  * `TOLLGATE_ERR_SERVICE_UNREACHABLE`, the service's refusal as its own code
  * (`TOLLGATE_ERR_SERVICE_UNKNOWN_KEY` 300, `…_SEATS_EXHAUSTED` 303, `…_STALE_REQUEST` 308,
  * `…_FLOATING_ACTIVATION_EXISTS` 331, …; `TOLLGATE_ERR_SERVICE_REFUSED` for any other code,
- * which is then in `tollgate_last_error`), `TOLLGATE_ERR_SERVICE_UNAVAILABLE`,
- * `TOLLGATE_ERR_RATE_LIMITED`, `TOLLGATE_ERR_BAD_RESPONSE`; or like `tollgate_manager_install`
- * when the answer does not verify. The manager is locked while the service answers.
+ * which is then in `tollgate_last_error`; `tollgate_last_refusal_code` gives the service's
+ * code in every case), `TOLLGATE_ERR_SERVICE_UNAVAILABLE`, `TOLLGATE_ERR_RATE_LIMITED`,
+ * `TOLLGATE_ERR_BAD_RESPONSE`; or like `tollgate_manager_install` when the answer does not
+ * verify; `TOLLGATE_ERR_CANCELLED` (240) when cancelled (`tollgate_online_cancel`,
+ * `tollgate_manager_free`); `TOLLGATE_ERR_STATE_CHANGED` (241) when another call changed the
+ * license state meanwhile (the answer is then not installed). On any error the status is as
+ * before the call (a failed activation does not leave the host pending). The manager is not
+ * locked while the service answers.
  *
  * # Safety
  *
@@ -1618,7 +1841,8 @@ tollgate_result tollgate_online_activate(const struct tollgate_online *o, struct
  *
  * Fails with `TOLLGATE_ERR_NOT_ACTIVATED` when this host has no activation,
  * `TOLLGATE_ERR_SERVICE_NO_ACTIVE_ACTIVATION` (323) when the service no longer counts it
- * (deactivated, or freed by the vendor), and otherwise like `tollgate_online_activate`.
+ * (deactivated, or freed by the vendor), and otherwise like `tollgate_online_activate`; on
+ * any error the installed license stays and nothing is left pending.
  *
  * # Safety
  *
@@ -1638,7 +1862,8 @@ tollgate_result tollgate_online_reactivate(const struct tollgate_online *o, stru
  * deactivation). A code the service already processed counts as delivered.
  *
  * Fails like `tollgate_manager_deactivate`, or with the service's errors (see
- * `tollgate_online_activate`).
+ * `tollgate_online_activate`), or `TOLLGATE_ERR_CANCELLED` while delivering the code. The
+ * manager is locked only to deactivate, not while the service answers.
  *
  * # Safety
  *
@@ -1655,7 +1880,8 @@ tollgate_result tollgate_online_deactivate(const struct tollgate_online *o, stru
  * The code is checked first and nothing is sent when it is not a well-formed deactivation
  * code: `TOLLGATE_ERR_ARMOR_PREFIX`, `…_ARMOR_ENCODING`, `…_ARMOR_CHECKSUM`,
  * `…_WRONG_ARTIFACT_TYPE` (another artifact), or another core artifact code. Otherwise fails
- * with the service's errors (see `tollgate_online_activate`) or an argument code.
+ * with the service's errors (see `tollgate_online_activate`), `TOLLGATE_ERR_CANCELLED`
+ * (`tollgate_online_cancel`), or an argument code.
  *
  * # Safety
  *

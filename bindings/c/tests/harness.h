@@ -59,5 +59,7 @@ bool vendor_deactivate(const char *code);
 
 /* Suites. */
 void test_vectors(const char *vectors_dir);
+/* Online calls in flight against a loopback service that never answers (test_inflight.c). */
+void test_inflight(void);
 
 #endif

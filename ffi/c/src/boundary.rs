@@ -8,8 +8,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
 
 use crate::error::{
-    set_last_error, tollgate_result, Failure, TOLLGATE_BUFFER_TOO_SMALL, TOLLGATE_INVALID_UTF8,
-    TOLLGATE_NULL_ARGUMENT, TOLLGATE_OK, TOLLGATE_PANIC,
+    set_last_error, set_last_refusal, tollgate_result, Failure, TOLLGATE_BUFFER_TOO_SMALL,
+    TOLLGATE_INVALID_UTF8, TOLLGATE_NULL_ARGUMENT, TOLLGATE_OK, TOLLGATE_PANIC,
 };
 
 /// Size of a buffer that holds any armored artifact the API returns (usage request,
@@ -36,10 +36,12 @@ pub(crate) fn result_boundary(f: impl FnOnce() -> Result<(), Failure>) -> tollga
         Ok(Ok(())) => TOLLGATE_OK,
         Ok(Err(failure)) => {
             set_last_error(&failure.message);
+            set_last_refusal(failure.refusal);
             failure.code
         }
         Err(payload) => {
             set_last_error(&panic_message(&*payload));
+            set_last_refusal(0);
             TOLLGATE_PANIC
         }
     }

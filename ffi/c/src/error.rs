@@ -9,7 +9,7 @@
 //! a refusal with any other code is 231 `TOLLGATE_ERR_SERVICE_REFUSED`.
 
 use std::borrow::Cow;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::ffi::{c_char, CString};
 use std::sync::OnceLock;
 
@@ -179,6 +179,10 @@ pub const TOLLGATE_ERR_TOO_FEW_COMPONENTS: tollgate_result = 237;
 pub const TOLLGATE_ERR_COMPONENT_OVERRIDE: tollgate_result = 238;
 /// 239: The usage license's deployment model does not fit this host, e.g. a floating server's usage license (runtime `WrongModel`).
 pub const TOLLGATE_ERR_WRONG_MODEL: tollgate_result = 239;
+/// 240: The online call was cancelled (`tollgate_online_cancel`, or `tollgate_manager_free` while it waited); nothing changed on this host (runtime `Cancelled`).
+pub const TOLLGATE_ERR_CANCELLED: tollgate_result = 240;
+/// 241: The license state changed while the online call waited for the service; its answer was not applied and nothing changed because of the call (runtime `StateChanged`).
+pub const TOLLGATE_ERR_STATE_CHANGED: tollgate_result = 241;
 /// 260: The cloud metadata service could not be reached (runtime `MetadataUnreachable`).
 pub const TOLLGATE_ERR_METADATA_UNREACHABLE: tollgate_result = 260;
 /// 261: The cloud metadata service answered unexpectedly (runtime `BadMetadata`).
@@ -260,6 +264,8 @@ pub const TOLLGATE_ERR_SERVICE_BAD_IDENTITY: tollgate_result = 387;
 pub(crate) struct Failure {
     pub(crate) code: tollgate_result,
     pub(crate) message: Cow<'static, str>,
+    /// The service's own code, for [`tollgate_last_refusal_code`]; 0 when no service refused.
+    pub(crate) refusal: u32,
 }
 
 impl Failure {
@@ -268,6 +274,7 @@ impl Failure {
         Failure {
             code,
             message: Cow::Borrowed(message(code)),
+            refusal: 0,
         }
     }
 
@@ -285,6 +292,7 @@ impl From<SdkError> for Failure {
         Failure {
             code: e.result_code(),
             message: Cow::Owned(e.to_string()),
+            refusal: e.refusal_code().unwrap_or(0),
         }
     }
 }
@@ -361,6 +369,22 @@ pub(crate) fn static_text(code: tollgate_result, want_name: bool) -> *const c_ch
 
 thread_local! {
     static LAST_ERROR: RefCell<Option<String>> = const { RefCell::new(None) };
+    static LAST_REFUSAL: Cell<u32> = const { Cell::new(0) };
+}
+
+/// Keeps `code` as the service's code of the calling thread's last failure.
+pub(crate) fn set_last_refusal(code: u32) {
+    let _ = LAST_REFUSAL.try_with(|c| c.set(code));
+}
+
+/// The service's own code (e.g. 303 `SeatsExhausted`, 340 `NoSeat`, or any code this version
+/// does not know, for which the call returned 231 `TOLLGATE_ERR_SERVICE_REFUSED`) when the
+/// last call that failed on the calling thread failed because the activation service or a
+/// floating server refused; 0 when that failure was anything else or no call failed yet.
+/// Like `tollgate_last_error`, it describes the last failure, not the last call.
+#[no_mangle]
+pub extern "C" fn tollgate_last_refusal_code() -> u32 {
+    LAST_REFUSAL.try_with(Cell::get).unwrap_or(0)
 }
 
 /// Keeps `message` as the calling thread's last error.

@@ -3,8 +3,9 @@
 
 use std::ffi::c_char;
 use std::path::Path;
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+use tollgate_sdk::online::CallScope;
 use tollgate_sdk::tollgate_core::MeterPeriod;
 use tollgate_sdk::{
     CachedClock, Clock, FeatureGate, LicenseManager, LicenseState, MeterReading, Status,
@@ -16,6 +17,7 @@ use crate::boundary::{
 use crate::clock::tollgate_clock;
 use crate::config::{config_ref, tollgate_config};
 use crate::error::{tollgate_result, Failure, TOLLGATE_NOT_FOUND, TOLLGATE_POISONED};
+use crate::events::ManagerWatch;
 
 /// State: nothing installed, nothing requested.
 pub const TOLLGATE_STATE_UNLICENSED: u32 = 0;
@@ -144,6 +146,10 @@ pub struct tollgate_manager {
     pub(crate) inner: RwLock<LicenseManager>,
     /// The manager's feature checks, read without the lock.
     gate: Arc<FeatureGate>,
+    /// The online calls in flight, cancelled by `tollgate_manager_free`.
+    pub(crate) calls: CallScope,
+    /// The license event watch (`tollgate_manager_watch`), stopped by `tollgate_manager_free`.
+    pub(crate) watch: Mutex<Option<ManagerWatch>>,
 }
 
 /// # Safety
@@ -170,7 +176,7 @@ unsafe fn write<'a>(
         .map_err(|_| Failure::code(TOLLGATE_POISONED))
 }
 
-fn state_code(s: LicenseState) -> u32 {
+pub(crate) fn state_code(s: LicenseState) -> u32 {
     match s {
         LicenseState::Unlicensed => TOLLGATE_STATE_UNLICENSED,
         LicenseState::Pending => TOLLGATE_STATE_PENDING,
@@ -287,6 +293,8 @@ unsafe fn open(
     let m = Box::new(tollgate_manager {
         gate: inner.feature_gate(),
         inner: RwLock::new(inner),
+        calls: CallScope::new(),
+        watch: Mutex::new(None),
     });
     // SAFETY: `out` is non-NULL; the caller guarantees it is writable.
     unsafe { out.write(Box::into_raw(m)) };
@@ -357,14 +365,29 @@ pub unsafe extern "C" fn tollgate_manager_open_with_clock(
 
 /// Frees a manager and unlocks its state directory. NULL is ignored.
 ///
+/// Online calls (`tollgate_online_activate`, `_reactivate`, `_deactivate`) that other threads
+/// have in flight on `m`, waiting for a service, are cancelled: `tollgate_manager_free`
+/// returns as soon as each has returned `TOLLGATE_ERR_CANCELLED` (240) having changed nothing
+/// (milliseconds, not the network timeout), and only then frees the manager.
+///
 /// # Safety
 ///
-/// `m` is NULL or a manager from this library that no other thread uses and that is not used
-/// afterwards.
+/// `m` is NULL or a manager from this library that is not used afterwards, and that no other
+/// thread uses except from inside online calls already in flight (a call that starts while
+/// `tollgate_manager_free` runs is a use after free).
 #[no_mangle]
 pub unsafe extern "C" fn tollgate_manager_free(m: *mut tollgate_manager) {
     value_boundary((), || {
         if !m.is_null() {
+            // SAFETY: `m` is a live manager until the box is dropped below.
+            let live = unsafe { &*m };
+            let watch = live
+                .watch
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take();
+            crate::events::stop(watch);
+            live.calls.close("the manager was freed");
             // SAFETY: `m` came from `Box::into_raw` in this library and is not used again.
             drop(unsafe { Box::from_raw(m) });
         }

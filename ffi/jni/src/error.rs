@@ -135,22 +135,24 @@ fn throw_object<'local>(env: &mut Env<'local>, obj: JObject<'local>) -> jni::err
     }
 }
 
-/// Throws `LicenseException.of(code, name, message)`: the Java side picks the subclass for the
-/// code's family, so the mapping is written (and tested) once, in Java.
+/// Throws `LicenseException.of(code, name, message, refusalCode)`: the Java side picks the
+/// subclass for the code's family, so the mapping is written (and tested) once, in Java.
 fn throw_license_exception(env: &mut Env<'_>, e: &SdkError) -> jni::errors::Result<()> {
     // A service's refusal keeps the service's code (e.g. 340 no seat): `result_code`.
     let name = env.new_string(e.result_name())?;
     let message = env.new_string(e.to_string())?;
     let code = i32::try_from(e.result_code()).unwrap_or(i32::MAX);
+    let refusal = i32::try_from(e.refusal_code().unwrap_or(0)).unwrap_or(i32::MAX);
     let exception = env
         .call_static_method(
             jni_str!("dev/tollgate/LicenseException"),
             jni_str!("of"),
-            jni_sig!("(ILjava/lang/String;Ljava/lang/String;)Ldev/tollgate/LicenseException;"),
+            jni_sig!("(ILjava/lang/String;Ljava/lang/String;I)Ldev/tollgate/LicenseException;"),
             &[
                 JValue::Int(code),
                 JValue::Object(&name),
                 JValue::Object(&message),
+                JValue::Int(refusal),
             ],
         )?
         .l()?;

@@ -7,7 +7,8 @@
 //! | module | what it holds |
 //! |---|---|
 //! | `manager` | the `LicenseManager` handle and its entry points (`Java_dev_tollgate_Native_manager*`) |
-//! | `online` | online activation, reactivation and deactivation |
+//! | `online` | online activation, reactivation and deactivation; the `OnlineClient` handle (options, cancel) |
+//! | `events` | `LicenseWatch`: license events reported to a Java `LicenseListener` |
 //! | `floating` | the `FloatingClient` handle and its entry points |
 //! | `config` | the `HostConfig` handle (built once from the Java fields) and the JSON file |
 //! | `clock` | `ManualClock` handles and the clock a manager is opened with |
@@ -38,6 +39,7 @@ mod clock;
 mod config;
 mod convert;
 mod error;
+mod events;
 mod floating;
 mod handles;
 mod library;

@@ -3,15 +3,17 @@
 #![allow(unsafe_code)] // `#[no_mangle]` exports: the JVM resolves `native` methods by name.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use jni::objects::{JByteArray, JClass, JObject, JString};
 use jni::refs::Reference;
 use jni::sys::{jboolean, jint, jlong};
 use jni::EnvUnowned;
+use tollgate_sdk::events::StatusWatch;
 use tollgate_sdk::gate::FeatureGate;
-use tollgate_sdk::LicenseManager;
+use tollgate_sdk::online::{CallScope, SharedManager};
+use tollgate_sdk::{LicenseManager, SdkError};
 
 use crate::clock::clock_of;
 use crate::config::host_config;
@@ -23,11 +25,52 @@ use crate::handles::{borrow_handle, free_handle, into_handle, new_string, opt_st
 /// so a handle is never dangling while its Java object is reachable.
 pub(crate) struct ManagerCell {
     /// The manager; `None` once closed.
-    manager: RwLock<Option<LicenseManager>>,
+    pub(crate) manager: RwLock<Option<LicenseManager>>,
     /// The manager's lock-free feature checks (`hasFeature` never waits for an operation).
     gate: Arc<FeatureGate>,
     /// Set by `close`, before the manager is dropped.
-    closed: AtomicBool,
+    pub(crate) closed: AtomicBool,
+    /// The online calls in flight, cancelled by `close`.
+    pub(crate) calls: CallScope,
+    /// The `LicenseWatch`es running, by id; stopped by `close` and before the cell is freed.
+    pub(crate) watches: Mutex<Vec<(jlong, StatusWatch)>>,
+    /// The next watch id.
+    pub(crate) next_watch: AtomicI64,
+}
+
+impl ManagerCell {
+    /// Stops every watch (waiting for each, unless called from its own listener).
+    fn stop_watches(&self) {
+        let watches =
+            std::mem::take(&mut *self.watches.lock().unwrap_or_else(PoisonError::into_inner));
+        for (_, w) in watches {
+            w.stop();
+        }
+    }
+}
+
+impl Drop for ManagerCell {
+    fn drop(&mut self) {
+        // The watch threads read the cell: they end before any field goes away.
+        self.stop_watches();
+    }
+}
+
+/// The online calls lock the manager only to make a request and to apply the answer; a closed
+/// manager ends them with `Cancelled` (240).
+impl SharedManager for ManagerCell {
+    fn with_manager<T>(
+        &self,
+        f: impl FnOnce(&mut LicenseManager) -> tollgate_sdk::Result<T>,
+    ) -> tollgate_sdk::Result<T> {
+        let mut guard = self.manager.write().unwrap_or_else(PoisonError::into_inner);
+        match guard.as_mut() {
+            Some(m) => f(m),
+            None => Err(SdkError::Cancelled {
+                reason: "the LicenseManager was closed".into(),
+            }),
+        }
+    }
 }
 
 /// Runs `f` on the open manager under the read lock (queries run concurrently).
@@ -68,13 +111,18 @@ pub extern "system" fn Java_dev_tollgate_Native_managerOpen<'l>(
             gate: manager.feature_gate(),
             manager: RwLock::new(Some(manager)),
             closed: AtomicBool::new(false),
+            calls: CallScope::new(),
+            watches: Mutex::new(Vec::new()),
+            next_watch: AtomicI64::new(1),
         }))
     })
     .resolve::<ThrowJava>()
 }
 
-/// `void managerClose(long handle)`: drops the manager (and its state directory lock) after
-/// in-flight calls finish; later calls throw `IllegalStateException`. Idempotent.
+/// `void managerClose(long handle)`: cancels the online calls in flight (each ends with
+/// `LicenseServiceException` 240 having changed nothing; close waits only for that, never for
+/// the network), then drops the manager (and its state directory lock) after the other calls
+/// in progress finish; later calls throw `IllegalStateException`. Idempotent.
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_dev_tollgate_Native_managerClose<'l>(
     mut env: EnvUnowned<'l>,
@@ -84,6 +132,8 @@ pub extern "system" fn Java_dev_tollgate_Native_managerClose<'l>(
     env.with_env(|_env| -> Result<()> {
         let cell: &ManagerCell = borrow_handle(handle)?;
         cell.closed.store(true, Ordering::Release);
+        cell.calls.close("the LicenseManager was closed");
+        cell.stop_watches();
         let manager = cell
             .manager
             .write()

@@ -9,8 +9,9 @@ import java.util.List;
  * and the codes as constants. Codes 100–199 are the core's (formats, signatures, validity, the
  * trust chain), 200–217 the host runtime's, 230–234 the online activation client's, 235–239 the
  * runtime's trust and host policy (the configuration names a key, fingerprint minimum, deployment
- * model), 260–261 the marketplace client's (cloud metadata service), 300 and up the services'
- * refusals (380–387 marketplace activation). A code never changes meaning; a retired code stays reserved.
+ * model), 240–241 an online call cancelled or overtaken by another change, 260–261 the
+ * marketplace client's (cloud metadata service), 300 and up the services' refusals (380–387
+ * marketplace activation). A code never changes meaning; a retired code stays reserved.
  *
  * @param code the stable numeric code
  * @param name the stable name, e.g. {@code "KeyChecksum"}
@@ -187,6 +188,18 @@ public record ErrorCode(int code, String name, String message) {
 
     /** 239 WrongModel: the usage license's deployment model does not fit this host. */
     public static final int WRONG_MODEL = 239;
+
+    /**
+     * 240 Cancelled: an online call was cancelled ({@link OnlineClient#cancel()}, or the manager
+     * was closed while it waited); nothing changed on this host.
+     */
+    public static final int CANCELLED = 240;
+
+    /**
+     * 241 StateChanged: the license state changed while an online call waited for the service;
+     * its answer was not applied and nothing changed because of the call.
+     */
+    public static final int STATE_CHANGED = 241;
 
     /** 260 MetadataUnreachable: the cloud metadata service could not be reached (marketplace). */
     public static final int METADATA_UNREACHABLE = 260;

@@ -3,7 +3,7 @@ package dev.tollgate;
 /**
  * A licensing operation failed. Carries the stable result code shared by every Tollgate binding
  * (the C API, the CLI's {@code --json} errors, Python): core codes 100–199, host runtime codes
- * 200–217 and 230–239; a code never changes meaning. See {@link ErrorCode} for the table
+ * 200–217 and 230–241; a code never changes meaning. See {@link ErrorCode} for the table
  * and constants.
  *
  * <p>The subclass tells the family:
@@ -15,7 +15,7 @@ package dev.tollgate;
  *       clock set back, quota exceeded, a floating server's usage license, …);</li>
  *   <li>{@link StateStorageException} (206, 207, 213, 217): the state directory cannot be read,
  *       written or locked;</li>
- *   <li>{@link LicenseServiceException} (230–234, and 300–399): the vendor's online licensing
+ *   <li>{@link LicenseServiceException} (230–234, 240–241, and 300–399): the vendor's online licensing
  *       service or a floating license server could not be used, or refused with its own code
  *       (e.g. 303 seats exhausted, 340 no floating seat; {@code SERVICE_…} in {@link ErrorCode});</li>
  *   <li>{@code LicenseException} itself for the rest (210 fingerprint, 211 invalid argument,
@@ -61,12 +61,27 @@ public class LicenseException extends Exception {
      * @return an exception of the class listed above for the code
      */
     public static LicenseException of(int code, String errorName, String message) {
+        return of(code, errorName, message, 0);
+    }
+
+    /**
+     * {@link #of(int, String, String)} carrying the service's own code for a
+     * {@link LicenseServiceException} ({@link LicenseServiceException#refusalCode()}).
+     *
+     * @param code the stable result code
+     * @param errorName the code's stable name
+     * @param message the full message
+     * @param refusalCode the service's own code, or 0
+     * @return an exception of the class listed above for the code
+     */
+    public static LicenseException of(int code, String errorName, String message,
+            int refusalCode) {
         if (code >= 100 && code <= 199) {
             return new InvalidArtifactException(code, errorName, message);
         }
-        if ((code >= 230 && code <= 234) || (code >= 260 && code <= 261)
-                || (code >= 300 && code <= 399)) {
-            return new LicenseServiceException(code, errorName, message);
+        if ((code >= 230 && code <= 234) || code == 240 || code == 241
+                || (code >= 260 && code <= 261) || (code >= 300 && code <= 399)) {
+            return new LicenseServiceException(code, errorName, message, refusalCode);
         }
         switch (code) {
             case ErrorCode.NOT_ACTIVATED:

@@ -37,13 +37,16 @@ import java.util.Optional;
  * ({@link #status}, {@link #statusJson}, {@link #meter}, {@link #check},
  * {@link #pendingRequest}, {@link #lastDeactivationCode}) take a shared read lock and run in
  * parallel; operations that change the state ({@link #requestUsage}, {@link #requestRenewal},
- * {@link #install}, {@link #recordUsage}, {@link #refresh}, {@link #deactivate} and the
- * online {@link #activateOnline(String, String)}, {@link #reactivateOnline(String)},
- * {@link #deactivateOnline(String)}) take the exclusive lock and run one at a time.
+ * {@link #install}, {@link #recordUsage}, {@link #refresh}, {@link #deactivate}) take the
+ * exclusive lock and run one at a time. The online calls ({@link #activateOnline(String,
+ * String)}, {@link #reactivateOnline(String)}, {@link #deactivateOnline(String)},
+ * {@link OnlineClient}) take it only to make their request and to install the answer, never
+ * while the service answers.
  *
  * <h2>Lifetime</h2>
  * {@link #open} locks the state directory (another manager, in this or another process, gets
- * code 213) until {@link #close}. {@code close} is idempotent and waits for calls in progress;
+ * code 213) until {@link #close}. {@code close} is idempotent, cancels the online calls in
+ * flight (code 240) and waits for the other calls in progress;
  * afterwards every method throws {@link IllegalStateException}. A manager that is never closed
  * is closed by a {@link Cleaner} once it is unreachable, but close it (try-with-resources):
  * the lock is held until then.
@@ -311,8 +314,10 @@ public final class LicenseManager implements AutoCloseable {
      * request, has the service answer it (taking a seat when this host holds none), installs
      * the usage license and returns the new status. The server certificate is checked against
      * the Mozilla root certificates. Transient failures (unreachable, HTTP 5xx, 429) are retried
-     * with backoff (4 tries); the exclusive lock is held meanwhile ({@link #hasFeature} never
-     * waits for it).
+     * with backoff ({@link OnlineOptions#defaults()}: 4 tries of at most 20 s; an
+     * {@link OnlineClient} sets its own). No lock is held while the service answers:
+     * {@link #status()}, {@link #hasFeature}, {@link #recordUsage} answer meanwhile, and
+     * {@link #close()} cancels the call (240). On any error the status is as before the call.
      *
      * @param serverUrl the service's base URL
      * @param licenseKey the license key
@@ -501,9 +506,16 @@ public final class LicenseManager implements AutoCloseable {
     }
 
     /**
-     * Closes the manager: releases the state directory after calls in progress finish. Later
-     * calls throw {@link IllegalStateException}. Idempotent.
+     * Closes the manager: cancels the online calls in flight on it (each throws a
+     * {@link LicenseServiceException} of code 240 having changed nothing; {@code close} waits
+     * for that, never for the network), then releases the state directory after the other
+     * calls in progress finish. Later calls throw {@link IllegalStateException}. Idempotent.
      */
+    /** The native handle, for {@link OnlineClient}. */
+    long nativeHandle() {
+        return handle;
+    }
+
     @Override
     public void close() {
         try {

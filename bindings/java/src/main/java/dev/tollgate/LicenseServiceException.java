@@ -14,12 +14,38 @@ package dev.tollgate;
 public class LicenseServiceException extends LicenseException {
     private static final long serialVersionUID = 1L;
 
+    private final int refusalCode;
+
     /**
      * @param code the stable result code
      * @param errorName the code's stable name
      * @param message the full message
      */
     public LicenseServiceException(int code, String errorName, String message) {
+        this(code, errorName, message, 0);
+    }
+
+    /**
+     * @param code the stable result code
+     * @param errorName the code's stable name
+     * @param message the full message
+     * @param refusalCode the service's own code, or 0
+     */
+    public LicenseServiceException(int code, String errorName, String message, int refusalCode) {
         super(code, errorName, message);
+        this.refusalCode = refusalCode;
+    }
+
+    /**
+     * The service's own stable code when the activation service or a floating server refused
+     * (e.g. 303 seats exhausted, 340 no floating seat), also for a code this version does not
+     * know ({@link #code()} is then 231), or answered with a coded error (e.g. 344 from a
+     * floating server without a license); 0 when the service did not answer with a code
+     * (unreachable, cancelled, …).
+     *
+     * @return the service's code, or 0
+     */
+    public int refusalCode() {
+        return refusalCode;
     }
 }

@@ -25,7 +25,7 @@ class ErrorCodesTest {
         List<Integer> codes = ErrorCode.all().stream().map(ErrorCode::code)
                 .collect(Collectors.toList());
         List<Integer> expected = IntStream.concat(IntStream.concat(IntStream.rangeClosed(100, 128),
-                IntStream.rangeClosed(200, 217)), IntStream.rangeClosed(230, 239)).boxed()
+                IntStream.rangeClosed(200, 217)), IntStream.rangeClosed(230, 241)).boxed()
                 .collect(Collectors.toList());
         expected.addAll(List.of(260, 261));
         expected.addAll(List.of(300, 301, 302, 303, 304, 305, 306, 307, 308, 309, 310, 314, 315,
@@ -86,7 +86,8 @@ class ErrorCodesTest {
                 expected = InvalidArtifactException.class;
             } else if (List.of(206, 207, 213, 217).contains(e.code())) {
                 expected = StateStorageException.class;
-            } else if ((e.code() >= 230 && e.code() <= 234) || (e.code() >= 260 && e.code() <= 261)
+            } else if ((e.code() >= 230 && e.code() <= 234) || e.code() == 240 || e.code() == 241
+                    || (e.code() >= 260 && e.code() <= 261)
                     || (e.code() >= 300 && e.code() <= 399)) {
                 expected = LicenseServiceException.class;
             } else if (List.of(210, 211, 216, 235, 236, 237, 238).contains(e.code())) {
