@@ -175,6 +175,10 @@ pub enum AuthorityError {
         /// The active floating activation.
         activation_id: u64,
     },
+    /// No purchase with this id, or the purchase token does not match: deliberately one
+    /// error, so a caller without the token learns nothing about the purchase.
+    #[error("purchase {0} not found")]
+    PurchaseNotFound(u64),
 }
 
 impl AuthorityError {
@@ -214,6 +218,7 @@ impl AuthorityError {
             AuthorityError::RootKeyExists => 329,
             AuthorityError::RetireActiveKey(_) => 330,
             AuthorityError::FloatingActivationExists { .. } => 331,
+            AuthorityError::PurchaseNotFound(_) => 350,
             AuthorityError::Core(e) => e.code(),
         }
     }
@@ -270,6 +275,7 @@ impl AuthorityError {
             AuthorityError::FloatingActivationExists { .. } => {
                 "another device already runs this license as a floating server"
             }
+            AuthorityError::PurchaseNotFound(_) => "purchase not found",
             AuthorityError::Core(e) => e.message(),
         }
     }
@@ -310,6 +316,7 @@ impl AuthorityError {
             AuthorityError::RootKeyExists => "RootKeyExists",
             AuthorityError::RetireActiveKey(_) => "RetireActiveKey",
             AuthorityError::FloatingActivationExists { .. } => "FloatingActivationExists",
+            AuthorityError::PurchaseNotFound(_) => "PurchaseNotFound",
             AuthorityError::Core(e) => e.name(),
         }
     }
@@ -419,6 +426,12 @@ mod tests {
         assert_eq!(
             (exists.code(), exists.name()),
             (331, "FloatingActivationExists")
+        );
+        // The shop's (issue 15) range starts at 350.
+        let purchase = AuthorityError::PurchaseNotFound(1);
+        assert_eq!(
+            (purchase.code(), purchase.name(), purchase.message()),
+            (350, "PurchaseNotFound", "purchase not found")
         );
         let mut names: Vec<&str> = all.iter().map(AuthorityError::name).collect();
         for e in &all {

@@ -27,7 +27,9 @@ pub fn ledger_error(e: AuthorityError) -> ApiError {
         | A::NoActiveActivation
         | A::TransferLimit { .. }
         | A::FloatingActivationExists { .. } => StatusCode::CONFLICT,
-        A::LicenseNotFound(_) | A::ActivationNotFound(_) => StatusCode::NOT_FOUND,
+        A::LicenseNotFound(_) | A::ActivationNotFound(_) | A::PurchaseNotFound(_) => {
+            StatusCode::NOT_FOUND
+        }
         A::Core(_)
         | A::InvalidArgument(_)
         | A::NoSuchSubscription(_)
