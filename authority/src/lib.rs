@@ -93,7 +93,7 @@ mod spec;
 
 pub use authority::{Authority, DEFAULT_ACTOR, KEYS_DIR, LEDGER_FILE};
 pub use commerce::{
-    DeliverySeal, NewPurchase, Order, OrderItem, OrderLine, PaymentEvent, PaymentOutcome,
+    Delivery, DeliverySeal, NewPurchase, Order, OrderItem, OrderLine, PaymentEvent, PaymentOutcome,
     PurchaseState, PurchaseView,
 };
 pub use error::{AuthorityError, LedgerError, Result};

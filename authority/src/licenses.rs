@@ -171,6 +171,27 @@ impl Authority {
             .ok_or(AuthorityError::LicenseNotFound(license_id))
     }
 
+    /// The license issued with `key`, proved by the whole key (its lookup id finds the row,
+    /// its auth secret is compared in constant time): [`AuthorityError::UnknownKey`]
+    /// otherwise. What the shop uses for an upgrade.
+    pub fn license_by_key(&mut self, key: &LicenseKey) -> Result<LicenseRecord> {
+        let lookup = key.lookup_id();
+        let auth = key.auth_secret();
+        self.ledger.read(|tx| {
+            let row = tx
+                .license_by_lookup(&lookup)?
+                .ok_or(AuthorityError::UnknownKey)?;
+            if !bool::from(subtle::ConstantTimeEq::ct_eq(
+                &row.key_auth.0[..],
+                &auth.0[..],
+            )) {
+                return Err(AuthorityError::UnknownKey);
+            }
+            tx.license_record(row.id)?
+                .ok_or(AuthorityError::LicenseNotFound(row.id))
+        })
+    }
+
     /// The id of the license issued with `key`, if any (for a support desk given a key).
     pub fn license_id_for_key(&mut self, key: &LicenseKey) -> Result<Option<u64>> {
         let lookup = key.lookup_id();

@@ -6,6 +6,7 @@
 //!
 //! - [`online`]: the online activation service;
 //! - [`floating`]: the floating license server;
+//! - [`shop`]: the online service's shop (catalogue, purchases, Stripe webhook);
 //! - [`error`]: the error envelope both answer with.
 //!
 //! A test (`tests/wire.rs`) pins the exact JSON bytes of every body.
@@ -15,3 +16,4 @@
 pub mod error;
 pub mod floating;
 pub mod online;
+pub mod shop;

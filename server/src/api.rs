@@ -20,6 +20,7 @@ use tollgate_service_kit::{ApiError, Limiter, Metrics, Outcome};
 
 use crate::dto::*;
 use crate::refusal::ledger_error;
+use crate::shop::api as shop;
 use crate::store::{unix_now, Store, ADMIN_ACTOR, SERVICE_ACTOR};
 
 /// Largest request body accepted.
@@ -100,6 +101,20 @@ pub const ROUTES: &[Route] = &[
         true,
     ),
     route("GET", "/v1/admin/audit", "admin_audit", true),
+    route("POST", "/v1/shop/offers", "shop_offers", true),
+    route("POST", "/v1/shop/purchases", "shop_purchase", true),
+    route(
+        "GET",
+        "/v1/shop/purchases/{id}",
+        "shop_purchase_status",
+        true,
+    ),
+    route(
+        "POST",
+        "/v1/shop/stripe/webhook",
+        "shop_stripe_webhook",
+        false,
+    ),
 ];
 
 /// What every handler shares.
@@ -111,6 +126,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Metrics, logs and the failed-attempt limiter around every route.
     pub observer: Arc<Observer>,
+    /// The shop, if configured.
+    pub shop: Option<Arc<crate::shop::Shop>>,
     /// The admin token check.
     pub admin: Arc<AdminAuth>,
     /// The metrics token check (open without `metrics_token`).
@@ -145,6 +162,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/refresh", post(refresh))
         .route("/v1/deactivate", post(deactivate))
         .route("/v1/offline/fulfil", post(offline_fulfil))
+        .route("/v1/shop/offers", post(shop::offers))
+        .route("/v1/shop/purchases", post(shop::purchase))
+        .route("/v1/shop/purchases/{id}", get(shop::purchase_status))
+        .route("/v1/shop/stripe/webhook", post(shop::stripe_webhook))
         .merge(metrics_route)
         .merge(admin);
     kit::finish(routes, Arc::clone(&state.observer), MAX_BODY).with_state(state)

@@ -14,6 +14,7 @@
 //! | `POST /v1/deactivate` | deactivation code in, seat freed (online or offline codes) |
 //! | `POST /v1/offline/fulfil` | usage request in, offline usage license out (as `tollgate vendor fulfil`) |
 //! | `GET /v1/keys` | the vendor public keys, for host configurations |
+//! | `/v1/shop/…` | the shop: offers, purchases through Stripe Checkout, their status, Stripe's webhook ([`shop`]) |
 //! | `/v1/admin/…` | issue, list, show, upgrade, restore, audit (bearer token) |
 //! | `GET /healthz`, `GET /metrics`, `GET /openapi.json` | operations |
 //!
@@ -43,6 +44,7 @@ pub mod api;
 pub mod config;
 pub mod dto;
 pub mod refusal;
+pub mod shop;
 pub mod store;
 
 use std::future::Future;
@@ -84,6 +86,12 @@ impl Server {
         config.validate()?;
         let token = config.admin_token()?;
         let metrics = Arc::new(Metrics::default());
+        let shop = config
+            .shop
+            .clone()
+            .map(shop::Shop::new)
+            .transpose()?
+            .map(Arc::new);
         let store = store::Store::open(&config, Arc::clone(&metrics))?;
         let state = Arc::new(AppState {
             store,
@@ -92,6 +100,7 @@ impl Server {
                 tollgate_service_kit::Limiter::new(config.rate_limit),
             )),
             metrics,
+            shop,
             admin: Arc::new(AdminAuth::new(token.as_ref())),
             metrics_auth: Arc::new(OptionalBearer::new(
                 config.metrics_token.as_ref(),

@@ -124,7 +124,7 @@ impl ApiError {
     /// Whether a client guessing keys, codes or tokens would cause this error: it costs the
     /// client's address a token of its rate limit.
     pub fn is_failed_attempt(&self) -> bool {
-        matches!(self.code, 100..=199 | 300 | 305 | 307 | 401)
+        matches!(self.code, 100..=199 | 300 | 305 | 307 | 350 | 401)
     }
 }
 
