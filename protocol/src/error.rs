@@ -2,7 +2,8 @@
 //! `{"error": {"code": N, "name": "…", "message": "…"}}`, beside an HTTP status.
 //!
 //! `code` is the stable result code shared by the CLI and every binding: core errors 1xx,
-//! vendor (authority) errors 300–323 and 331, floating server refusals 340–346, and the services' own:
+//! vendor (authority) errors 300–323 and 331, floating server refusals 340–346, the shop's
+//! 350–354 ([`crate::shop`]), and the services' own:
 //!
 //! | code | name | status | meaning |
 //! |---|---|---|---|

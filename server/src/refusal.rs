@@ -103,5 +103,10 @@ mod tests {
             }
         }
         assert_eq!(listed, 16);
+        // The shop's 350 answers the License page, not a host: it is not a host refusal.
+        let e = A::PurchaseNotFound(1);
+        assert_eq!(tollgate_sdk::service_refusal_info(e.code()), None);
+        let e = ledger_error(e);
+        assert_eq!((e.status, e.code), (StatusCode::NOT_FOUND, 350));
     }
 }

@@ -283,8 +283,14 @@ fn skus(offers: &Value) -> Vec<String> {
 #[test]
 fn buy_mail_activate_upgrade_reactivate() {
     let stripe = StripeMock::start();
+    for b in backends() {
+        buy_mail_activate_upgrade_reactivate_on(&b, &stripe);
+    }
+}
+
+fn buy_mail_activate_upgrade_reactivate_on(backend: &Backend, stripe: &StripeMock) {
     let smtp = SmtpSink::start();
-    let vendor = Vendor::new(&Backend::Sqlite);
+    let vendor = Vendor::new(backend);
     let server = vendor.start_with(|c| c.shop = Some(shop_config(&stripe.base, smtp.addr)));
     let url = server.url();
 

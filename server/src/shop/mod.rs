@@ -327,3 +327,88 @@ impl Shop {
         self.config.items.iter().find(|i| i.sku == sku)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use crate::Config;
+
+    const SHOP: &str = r#"
+        [shop]
+        product = "chariot"
+        success_url = "https://v.example/ok?p={PURCHASE_ID}"
+        cancel_url = "https://v.example/"
+        delivery_secret = "0123456789abcdef0123456789abcdef"
+        [shop.stripe]
+        secret_key = "sk_test_x"
+        webhook_secrets = ["whsec_a", "whsec_b"]
+        [[shop.items]]
+        sku = "mqtt-server"
+        name = "MQTT Server"
+        feature = "mqtt-server"
+        kind = "perpetual"
+        price = "price_1"
+        [[shop.items]]
+        sku = "snowflake"
+        name = "IoT Bridge for Snowflake"
+        feature = "snowflake"
+        kind = "metered"
+        price = "price_2"
+        quota = 1000
+        period = "month"
+        meter = "snowflake_messages"
+        [shop.smtp]
+        host = "smtp.v.example"
+        from = "Licensing <l@v.example>"
+    "#;
+
+    #[test]
+    fn the_shop_section_parses_and_validates() {
+        let cfg = Config::from_toml(SHOP).unwrap();
+        cfg.validate().unwrap();
+        let shop = cfg.shop.unwrap();
+        assert_eq!(shop.stripe.api_base, "https://api.stripe.com");
+        assert_eq!(shop.stripe.tolerance_secs, 300);
+        assert_eq!(shop.models().unwrap(), tollgate_core::Models(1));
+        assert_eq!(shop.smtp.as_ref().unwrap().port, 587);
+        assert_eq!(shop.smtp.as_ref().unwrap().tls, super::SmtpTls::Starttls);
+        assert!(!format!("{shop:?}").contains("sk_test_x"));
+    }
+
+    #[test]
+    fn bad_shop_sections_are_refused() {
+        for (from, to, why) in [
+            (
+                "0123456789abcdef0123456789abcdef",
+                "short",
+                "shop.delivery_secret must be at least 32 characters",
+            ),
+            (
+                r#"["whsec_a", "whsec_b"]"#,
+                "[]",
+                "shop.stripe.webhook_secrets: at least one secret",
+            ),
+            (
+                "period = \"month\"",
+                "period = \"week\"",
+                "shop item `snowflake`: period must be day, month or year",
+            ),
+            (
+                "feature = \"snowflake\"",
+                "feature = \"mqtt-server\"",
+                "shop item `mqtt-server`: sku and feature must be unique",
+            ),
+            (
+                "Licensing <l@v.example>",
+                "nobody",
+                "shop.smtp.from is not a mail address",
+            ),
+        ] {
+            let cfg = Config::from_toml(&SHOP.replace(from, to)).unwrap();
+            assert_eq!(
+                cfg.validate().unwrap_err().to_string(),
+                format!("configuration: {why}")
+            );
+        }
+    }
+}
