@@ -559,3 +559,43 @@ fn a_stripe_failure_is_a_502_and_the_purchase_stays_open() {
     assert_eq!((st, code(&b)), (502, 353), "{b}");
     assert_eq!(vendor.authority().list_licenses().unwrap().len(), 0);
 }
+
+#[test]
+fn meter_events_reach_stripe_with_their_idempotency_key() {
+    let stripe = StripeMock::start();
+    let client = tollgate_server::shop::stripe::Stripe::new(&StripeConfig {
+        api_base: stripe.base.clone(),
+        secret_key: Secret::new("sk_test_tollgate"),
+        webhook_secrets: vec![Secret::new(WEBHOOK_SECRET)],
+        tolerance_secs: 300,
+    });
+    // The same identifier twice (a retry) is the same idempotent call.
+    for _ in 0..2 {
+        client
+            .meter_event(
+                "snowflake_messages",
+                "cus_test_1",
+                1234,
+                "lic1-2026-12",
+                now(),
+            )
+            .unwrap();
+    }
+    // Without an API key Stripe (and stripe-mock) refuse: a typed error, not a panic.
+    let anonymous = tollgate_server::shop::stripe::Stripe::new(&StripeConfig {
+        api_base: stripe.base.clone(),
+        secret_key: Secret::new(""),
+        webhook_secrets: vec![Secret::new(WEBHOOK_SECRET)],
+        tolerance_secs: 300,
+    });
+    let err = anonymous
+        .meter_event(
+            "snowflake_messages",
+            "cus_test_1",
+            1,
+            "lic1-2026-12-b",
+            now(),
+        )
+        .unwrap_err();
+    assert!(err.0.starts_with("HTTP 401"), "{err}");
+}
