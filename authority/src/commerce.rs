@@ -167,6 +167,9 @@ pub struct PaymentEvent {
     /// Whether the session says it is paid (`payment_status` `paid` or
     /// `no_payment_required`).
     pub paid: bool,
+    /// The provider's customer (`cus_…`), kept with a paid purchase: metered usage of the
+    /// license is billed to it.
+    pub customer: Option<String>,
 }
 
 /// A license issued or upgraded by a paid purchase.
@@ -483,6 +486,7 @@ impl Authority {
                 revision: None,
                 key_sealed: None,
                 note: None,
+                customer: None,
                 created_at: now,
                 updated_at: now,
             })?;
@@ -587,6 +591,12 @@ impl Authority {
             created_at: p.created_at,
             updated_at: p.updated_at,
         })
+    }
+
+    /// The payment provider's customer that a license's metered usage is billed to: the one
+    /// of its latest completed purchase, if any.
+    pub fn billing_customer(&mut self, license_id: u64) -> Result<Option<String>> {
+        self.ledger.read(|tx| tx.billing_customer(license_id))
     }
 
     /// How many payment provider events the ledger has recorded.
@@ -731,6 +741,9 @@ fn deliver(
         }
     };
     p.status = PurchaseState::Completed.name().into();
+    if ev.customer.is_some() {
+        p.customer.clone_from(&ev.customer);
+    }
     p.license_id = Some(license_id);
     p.revision = Some(revision);
     p.updated_at = now;

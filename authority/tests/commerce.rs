@@ -41,6 +41,7 @@ fn event(id: &str, ty: &str, session: &str, purchase: u64, paid: bool) -> Paymen
         session_id: session.into(),
         purchase_id: Some(purchase),
         paid,
+        customer: Some("cus_1".into()),
     }
 }
 
@@ -134,6 +135,8 @@ fn a_paid_checkout_issues_once_and_the_token_shows_the_key() {
         .map(|e| e.action)
         .collect();
     assert_eq!(audit, ["purchase.completed", "license.issued"]);
+    assert_eq!(v.billing_customer(1).unwrap().as_deref(), Some("cus_1"));
+    assert_eq!(v.billing_customer(2).unwrap(), None);
 }
 
 #[test]

@@ -417,6 +417,12 @@ fn buy_mail_activate_upgrade_reactivate_on(backend: &Backend, stripe: &StripeMoc
     assert_eq!(smtp.mails().len(), 1);
     assert_eq!(status(&url, pid, Some(&token)).1["status"], "completed");
 
+    assert_eq!(
+        vendor.authority().billing_customer(1).unwrap().as_deref(),
+        Some("cus_test_1"),
+        "metered usage is billed to the paying customer"
+    );
+
     // Activate online with the key from the e-mail.
     let online = client(&url);
     let mut broker = host(1, vendor.root());

@@ -32,13 +32,14 @@ pub(crate) struct PurchaseRow {
     pub revision: Option<u32>,
     pub key_sealed: Option<String>,
     pub note: Option<String>,
+    pub customer: Option<String>,
     pub created_at: u64,
     pub updated_at: u64,
 }
 
 const PURCHASE_COLS: &str = "SELECT id, token_hash, kind, product, license_id, email, \
-     order_json, status, session_id, revision, key_sealed, note, created_at, updated_at \
-     FROM purchases";
+     order_json, status, session_id, revision, key_sealed, note, created_at, updated_at, \
+     customer FROM purchases";
 
 fn opt_str(r: &Row, i: usize) -> Result<Option<String>> {
     match r.get(i)? {
@@ -67,6 +68,7 @@ fn purchase_row(r: &Row) -> Result<PurchaseRow> {
         note: opt_str(r, 11)?,
         created_at: col_u64(r, 12)?,
         updated_at: col_u64(r, 13)?,
+        customer: opt_str(r, 14)?,
     })
 }
 
@@ -75,7 +77,8 @@ impl Tx<'_> {
         self.exec(
             "INSERT INTO purchases (id, token_hash, kind, product, license_id, email, \
              order_json, status, session_id, revision, key_sealed, note, created_at, \
-             updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+             updated_at, customer) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
             &[
                 int(p.id)?,
                 text(&p.token_hash),
@@ -91,6 +94,7 @@ impl Tx<'_> {
                 opt_text(p.note.as_deref()),
                 int(p.created_at)?,
                 int(p.updated_at)?,
+                opt_text(p.customer.as_deref()),
             ],
         )?;
         Ok(())
@@ -109,7 +113,8 @@ impl Tx<'_> {
     pub fn update_purchase(&self, p: &PurchaseRow) -> Result<()> {
         let n = self.exec(
             "UPDATE purchases SET license_id = ?2, status = ?3, session_id = ?4, \
-             revision = ?5, key_sealed = ?6, note = ?7, updated_at = ?8 WHERE id = ?1",
+             revision = ?5, key_sealed = ?6, note = ?7, updated_at = ?8, customer = ?9 \
+             WHERE id = ?1",
             &[
                 int(p.id)?,
                 p.license_id.map(int).transpose()?.unwrap_or(Val::Null),
@@ -119,6 +124,7 @@ impl Tx<'_> {
                 opt_text(p.key_sealed.as_deref()),
                 opt_text(p.note.as_deref()),
                 int(p.updated_at)?,
+                opt_text(p.customer.as_deref()),
             ],
         )?;
         if n == 1 {
@@ -159,6 +165,16 @@ impl Tx<'_> {
             ],
         )?;
         Ok(())
+    }
+
+    /// The payment provider's customer of the latest completed purchase of a license.
+    pub fn billing_customer(&self, license_id: u64) -> Result<Option<String>> {
+        self.one(
+            "SELECT customer FROM purchases WHERE license_id = ?1 AND status = 'completed' \
+                 AND customer IS NOT NULL ORDER BY id DESC LIMIT 1",
+            &[int(license_id)?],
+            |r| col_str(r, 0),
+        )
     }
 
     /// How many payment events were recorded (for tests and the console).

@@ -172,6 +172,7 @@ CREATE TABLE purchases (
     revision    INTEGER,                    -- the license revision the purchase produced
     key_sealed  TEXT,                       -- hex
     note        TEXT,
+    customer    TEXT,                       -- the payment provider's customer (metered billing)
     created_at  BIGINT NOT NULL,
     updated_at  BIGINT NOT NULL
 );

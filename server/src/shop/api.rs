@@ -242,6 +242,8 @@ struct StripeObject {
     client_reference_id: Option<String>,
     #[serde(default)]
     payment_status: Option<String>,
+    #[serde(default)]
+    customer: Option<String>,
 }
 
 pub(crate) async fn stripe_webhook(
@@ -292,6 +294,7 @@ pub(crate) async fn stripe_webhook(
             ev.data.object.payment_status.as_deref(),
             Some("paid" | "no_payment_required")
         ),
+        customer: ev.data.object.customer,
     };
     let s = Arc::clone(&shop);
     let e = event.clone();
