@@ -238,6 +238,31 @@ pub struct PurchaseView {
     pub updated_at: u64,
 }
 
+/// A purchase as the vendor sees it (no token, no key).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PurchaseRecord {
+    /// The purchase id.
+    pub id: u64,
+    /// Its state.
+    pub state: PurchaseState,
+    /// The order.
+    pub order: Order,
+    /// The license issued or upgraded.
+    pub license_id: Option<u64>,
+    /// The revision the purchase produced.
+    pub revision: Option<u32>,
+    /// The checkout session.
+    pub session_id: Option<String>,
+    /// The payment provider's customer.
+    pub customer: Option<String>,
+    /// Why it needs attention, if it does.
+    pub note: Option<String>,
+    /// When it was created.
+    pub created_at: u64,
+    /// When it last changed.
+    pub updated_at: u64,
+}
+
 /// Seals license keys at rest in the ledger under a secret the service keeps outside it
 /// (its configuration): a copy of the ledger alone yields no key. Per purchase id, a
 /// keystream and a tag from HMAC-SHA-256 under the secret.
@@ -591,6 +616,36 @@ impl Authority {
             created_at: p.created_at,
             updated_at: p.updated_at,
         })
+    }
+
+    /// The newest `limit` purchases, newest first, in `state` or in any: what the vendor's
+    /// console lists (e.g. the paid upgrades left `needs_attention`).
+    pub fn list_purchases(
+        &mut self,
+        state: Option<PurchaseState>,
+        limit: u32,
+    ) -> Result<Vec<PurchaseRecord>> {
+        let rows = self
+            .ledger
+            .read(|tx| tx.purchases(state.map(PurchaseState::name), limit))?;
+        rows.into_iter()
+            .map(|p| {
+                Ok(PurchaseRecord {
+                    id: p.id,
+                    state: PurchaseState::from_name(&p.status)
+                        .ok_or(AuthorityError::Corrupt("purchase status"))?,
+                    order: serde_json::from_str(&p.order_json)
+                        .map_err(|_| AuthorityError::Corrupt("order JSON"))?,
+                    license_id: p.license_id,
+                    revision: p.revision,
+                    session_id: p.session_id,
+                    customer: p.customer,
+                    note: p.note,
+                    created_at: p.created_at,
+                    updated_at: p.updated_at,
+                })
+            })
+            .collect()
     }
 
     /// The payment provider's customer that a license's metered usage is billed to: the one

@@ -94,7 +94,7 @@ mod spec;
 pub use authority::{Authority, DEFAULT_ACTOR, KEYS_DIR, LEDGER_FILE};
 pub use commerce::{
     Delivery, DeliverySeal, NewPurchase, Order, OrderItem, OrderLine, PaymentEvent, PaymentOutcome,
-    PurchaseState, PurchaseView,
+    PurchaseRecord, PurchaseState, PurchaseView,
 };
 pub use error::{AuthorityError, LedgerError, Result};
 pub use export::{export_root, RootFormat};

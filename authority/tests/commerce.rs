@@ -325,6 +325,22 @@ fn upgrades_refuse_licensed_features_except_years_and_apply_on_payment() {
     assert_eq!(v.get_license(lid).unwrap().grant.revision, 2);
     let view = v.purchase_status(p2.id, &p2.token, &seal()).unwrap();
     assert_eq!(view.state, PurchaseState::NeedsAttention);
+    let flagged = v
+        .list_purchases(Some(PurchaseState::NeedsAttention), 10)
+        .unwrap();
+    assert_eq!(flagged.len(), 1);
+    assert_eq!(flagged[0].id, p2.id);
+    assert_eq!(
+        flagged[0].note.as_deref(),
+        Some("the license already has feature `snowflake-bridge`")
+    );
+    let all: Vec<u64> = v
+        .list_purchases(None, 10)
+        .unwrap()
+        .iter()
+        .map(|p| p.id)
+        .collect();
+    assert_eq!(all, [p2.id, p.id]);
     assert_eq!(view.license_key, None);
 }
 

@@ -101,6 +101,7 @@ pub const ROUTES: &[Route] = &[
         true,
     ),
     route("GET", "/v1/admin/audit", "admin_audit", true),
+    route("GET", "/v1/admin/purchases", "admin_purchases", true),
     route("POST", "/v1/shop/offers", "shop_offers", true),
     route("POST", "/v1/shop/purchases", "shop_purchase", true),
     route(
@@ -149,7 +150,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/admin/licenses/{id}/suspend", post(admin_suspend))
         .route("/v1/admin/licenses/{id}/resume", post(admin_resume))
         .route("/v1/admin/licenses/{id}/revoke", post(admin_revoke))
-        .route("/v1/admin/audit", get(admin_audit));
+        .route("/v1/admin/audit", get(admin_audit))
+        .route("/v1/admin/purchases", get(shop::admin_purchases));
     let admin = kit::admin_routes(admin, Arc::clone(&state.admin));
     let metrics_route = Router::new().route("/metrics", get(metrics));
     let metrics_route = kit::optional_bearer_routes(metrics_route, Arc::clone(&state.metrics_auth));

@@ -515,6 +515,25 @@ fn buy_mail_activate_upgrade_reactivate_on(backend: &Backend, stripe: &StripeMoc
     assert!(broker.has_feature("snowflake"));
     assert_eq!(active_seats(&vendor, 1), 1);
 
+    let (st, list) = admin(&url, "GET", "/v1/admin/purchases?status=completed", None);
+    assert_eq!(st, 200, "{list}");
+    let ids: Vec<u64> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["purchase_id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ids, [up_id, pid]);
+    assert_eq!(list[1]["customer"], "cus_test_1");
+    assert!(
+        !list.to_string().contains(&key),
+        "the admin list never shows a key"
+    );
+    let (st, b) = admin(&url, "GET", "/v1/admin/purchases?status=lost", None);
+    assert_eq!((st, code(&b)), (400, 400), "{b}");
+    let (st, _) = call(&url, "GET", "/v1/admin/purchases", None, None);
+    assert_eq!(st, 401);
+
     let actions: Vec<String> = vendor
         .authority()
         .audit_log(Some(1), 20)

@@ -134,6 +134,22 @@ impl Tx<'_> {
         }
     }
 
+    /// The newest `limit` purchases, newest first, optionally in one status.
+    pub fn purchases(&self, status: Option<&str>, limit: u32) -> Result<Vec<PurchaseRow>> {
+        match status {
+            Some(st) => self.all(
+                &format!("{PURCHASE_COLS} WHERE status = ?1 ORDER BY id DESC LIMIT ?2"),
+                &[text(st), Val::Int(i64::from(limit))],
+                purchase_row,
+            ),
+            None => self.all(
+                &format!("{PURCHASE_COLS} ORDER BY id DESC LIMIT ?1"),
+                &[Val::Int(i64::from(limit))],
+                purchase_row,
+            ),
+        }
+    }
+
     /// Whether the payment provider's event `event_id` was already processed.
     pub fn payment_event_seen(&self, event_id: &str) -> Result<bool> {
         Ok(self

@@ -3,11 +3,11 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::Json;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tollgate_authority::{
     AuthorityError, Order, OrderItem, OrderLine, PaymentEvent, PaymentOutcome,
 };
@@ -338,4 +338,76 @@ pub(crate) async fn stripe_webhook(
         received: true,
         outcome: outcome.name().into(),
     }))
+}
+
+/// Query of `GET /v1/admin/purchases`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PurchasesQuery {
+    status: Option<String>,
+    limit: Option<u32>,
+}
+
+/// One purchase in the admin list (no token, no key).
+#[derive(Debug, Serialize)]
+pub(crate) struct AdminPurchaseOut {
+    purchase_id: u64,
+    status: &'static str,
+    upgrade: bool,
+    product: String,
+    email: String,
+    items: Vec<serde_json::Value>,
+    license_id: Option<u64>,
+    revision: Option<u32>,
+    session_id: Option<String>,
+    customer: Option<String>,
+    note: Option<String>,
+    created_at: u64,
+    updated_at: u64,
+}
+
+pub(crate) async fn admin_purchases(
+    State(app): App,
+    q: Result<Query<PurchasesQuery>, QueryRejection>,
+) -> Result<Json<Vec<AdminPurchaseOut>>, ApiError> {
+    let Query(q) = q.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let state = q
+        .status
+        .as_deref()
+        .map(|s| {
+            tollgate_authority::PurchaseState::from_name(s)
+                .ok_or_else(|| ApiError::bad_request(format!("unknown purchase status `{s}`")))
+        })
+        .transpose()?;
+    let limit = q.limit.unwrap_or(100).min(10_000);
+    let list = app
+        .store
+        .run(crate::store::ADMIN_ACTOR, move |a| {
+            a.list_purchases(state, limit)
+        })
+        .await?;
+    Ok(Json(
+        list.into_iter()
+            .map(|p| AdminPurchaseOut {
+                purchase_id: p.id,
+                status: p.state.name(),
+                upgrade: p.order.upgrade_of.is_some(),
+                product: p.order.product.clone(),
+                email: p.order.email.clone(),
+                items: p
+                    .order
+                    .lines
+                    .iter()
+                    .map(|l| serde_json::json!({"sku": l.sku, "quantity": l.quantity}))
+                    .collect(),
+                license_id: p.license_id,
+                revision: p.revision,
+                session_id: p.session_id,
+                customer: p.customer,
+                note: p.note,
+                created_at: p.created_at,
+                updated_at: p.updated_at,
+            })
+            .collect(),
+    ))
 }
