@@ -624,3 +624,31 @@ fn meter_events_reach_stripe_with_their_idempotency_key() {
         .unwrap_err();
     assert!(err.0.starts_with("HTTP 401"), "{err}");
 }
+
+#[test]
+fn a_mail_failure_leaves_the_key_on_the_purchase_status() {
+    let stripe = StripeMock::start();
+    // No SMTP server listens there.
+    let dead = TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_addr = dead.local_addr().unwrap();
+    drop(dead);
+    let vendor = Vendor::new(&Backend::Sqlite);
+    let server = vendor.start_with(|c| c.shop = Some(shop_config(&stripe.base, dead_addr)));
+    let url = server.url();
+    let (st, p) = call(
+        &url,
+        "POST",
+        "/v1/shop/purchases",
+        Some(json!({"items": [{"sku": "mqtt-server"}], "email": EMAIL})),
+        None,
+    );
+    assert_eq!(st, 201, "{p}");
+    let pid = p["purchase_id"].as_u64().unwrap();
+    let session = p["session_id"].as_str().unwrap();
+    let paid = event("evt_1", "checkout.session.completed", session, pid, true);
+    let (st, b) = deliver(&url, &paid, signed(&paid));
+    assert_eq!((st, b["outcome"].as_str()), (200, Some("delivered")), "{b}");
+    let (_, s) = status(&url, pid, p["token"].as_str());
+    assert_eq!(s["status"], "completed");
+    assert_eq!(s["license_key"].as_str().map(str::len), Some(29));
+}

@@ -206,4 +206,21 @@ mod tests {
             Err(SignatureError::Mismatch)
         );
     }
+
+    proptest::proptest! {
+        /// Any header and body: a typed answer, never a panic; and a valid signature over
+        /// any body verifies, while any change to the body does not.
+        #[test]
+        fn arbitrary_input_never_panics(header in ".{0,200}", body in proptest::collection::vec(proptest::num::u8::ANY, 0..256), flip in 0usize..256) {
+            let _ = verify(Some(&header), &body, &[SECRET], 300, 1_700_000_000);
+            let good = sign(SECRET, 1_700_000_000, &body);
+            proptest::prop_assert_eq!(verify(Some(&good), &body, &[SECRET], 300, 1_700_000_000), Ok(1_700_000_000));
+            if !body.is_empty() {
+                let mut changed = body.clone();
+                let i = flip % changed.len();
+                changed[i] ^= 1;
+                proptest::prop_assert_eq!(verify(Some(&good), &changed, &[SECRET], 300, 1_700_000_000), Err(SignatureError::Mismatch));
+            }
+        }
+    }
 }
