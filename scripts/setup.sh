@@ -45,3 +45,13 @@ if [ ! -x "$root/target/tools/bin/ec2-metadata-mock" ]; then
     github.com/aws/amazon-ec2-metadata-mock/cmd/ec2-metadata-mock@v1.13.0
 fi
 command -v openssl >/dev/null || { export DEBIAN_FRONTEND=noninteractive; apt-get install -y -qq openssl >/dev/null; }
+# Stripe's own mock server for the shop's tests (server/tests/shop.rs), built from its Go
+# module into ~/.cache/tollgate/bin (the tests look there, or at $TOLLGATE_STRIPE_MOCK).
+STRIPE_MOCK_VERSION=v0.203.0
+stripe_bin="${XDG_CACHE_HOME:-$HOME/.cache}/tollgate/bin"
+if [ ! -x "$stripe_bin/stripe-mock" ] || [ "$(cat "$stripe_bin/stripe-mock.version" 2>/dev/null)" != "$STRIPE_MOCK_VERSION" ]; then
+  command -v go >/dev/null || { export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq golang-go >/dev/null; }
+  mkdir -p "$stripe_bin"
+  (cd /tmp && GOBIN="$stripe_bin" GOFLAGS=-mod=mod go install "github.com/stripe/stripe-mock@$STRIPE_MOCK_VERSION")
+  echo "$STRIPE_MOCK_VERSION" > "$stripe_bin/stripe-mock.version"
+fi

@@ -188,6 +188,10 @@ pub enum AuthorityError {
     /// proof is not all zeros). Code 386.
     #[error("a marketplace usage request must not carry a license key")]
     NotMarketplaceRequest,
+    /// No purchase with this id, or the purchase token does not match: deliberately one
+    /// error, so a caller without the token learns nothing about the purchase.
+    #[error("purchase {0} not found")]
+    PurchaseNotFound(u64),
 }
 
 impl AuthorityError {
@@ -229,6 +233,7 @@ impl AuthorityError {
             AuthorityError::FloatingActivationExists { .. } => 331,
             AuthorityError::InstanceMismatch { .. } => 385,
             AuthorityError::NotMarketplaceRequest => 386,
+            AuthorityError::PurchaseNotFound(_) => 350,
             AuthorityError::Core(e) => e.code(),
         }
     }
@@ -291,6 +296,7 @@ impl AuthorityError {
             AuthorityError::NotMarketplaceRequest => {
                 "a marketplace usage request must not carry a license key"
             }
+            AuthorityError::PurchaseNotFound(_) => "purchase not found",
             AuthorityError::Core(e) => e.message(),
         }
     }
@@ -333,6 +339,7 @@ impl AuthorityError {
             AuthorityError::FloatingActivationExists { .. } => "FloatingActivationExists",
             AuthorityError::InstanceMismatch { .. } => "InstanceMismatch",
             AuthorityError::NotMarketplaceRequest => "NotMarketplaceRequest",
+            AuthorityError::PurchaseNotFound(_) => "PurchaseNotFound",
             AuthorityError::Core(e) => e.name(),
         }
     }
@@ -450,6 +457,12 @@ mod tests {
         assert_eq!((moved.code(), moved.name()), (385, "InstanceMismatch"));
         let keyed = AuthorityError::NotMarketplaceRequest;
         assert_eq!((keyed.code(), keyed.name()), (386, "NotMarketplaceRequest"));
+        // The shop's (issue 15) range starts at 350.
+        let purchase = AuthorityError::PurchaseNotFound(1);
+        assert_eq!(
+            (purchase.code(), purchase.name(), purchase.message()),
+            (350, "PurchaseNotFound", "purchase not found")
+        );
         let mut names: Vec<&str> = all.iter().map(AuthorityError::name).collect();
         for e in &all {
             assert!(!e.message().is_empty());

@@ -28,6 +28,7 @@
 //! | process a deactivation code | [`Authority::deactivate`] |
 //! | restore an activation lost with its host | [`Authority::restore`] |
 //! | add features, extend subscriptions | [`Authority::upgrade`] |
+//! | shop purchases: record an order, apply the payment provider's events (issue or upgrade, idempotent by event id), show a purchase to its token's holder | [`Authority::create_purchase`], [`Authority::attach_checkout`], [`Authority::payment_event`], [`Authority::purchase_status`] |
 //! | look things up | [`Authority::list_licenses`], [`Authority::get_license`], [`Authority::list_activations`], [`Authority::audit_log`], [`Authority::public_keys`] |
 //!
 //! The ledger's storage layer is also available for other state ([`SqlStore`]: the same SQLite
@@ -78,6 +79,7 @@
 mod activations;
 mod audit;
 mod authority;
+pub mod commerce;
 mod error;
 mod export;
 mod fulfilment;
@@ -91,6 +93,10 @@ mod records;
 mod spec;
 
 pub use authority::{Authority, DEFAULT_ACTOR, KEYS_DIR, LEDGER_FILE};
+pub use commerce::{
+    Delivery, DeliverySeal, NewPurchase, Order, OrderItem, OrderLine, PaymentEvent, PaymentOutcome,
+    PurchaseRecord, PurchaseState, PurchaseView,
+};
 pub use error::{AuthorityError, LedgerError, Result};
 pub use export::{export_root, RootFormat};
 pub use marketplace::MarketplaceInstance;

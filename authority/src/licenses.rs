@@ -9,9 +9,9 @@ use crate::audit::audit;
 use crate::authority::check_note;
 use crate::error::{AuthorityError, Result};
 use crate::keys::active_signer;
-use crate::keystore::random;
+use crate::keystore::{random, KeyStore};
 use crate::ledger::{RevisionRow, Tx};
-use crate::records::{LicenseRecord, LicenseStatus};
+use crate::records::{LicenseRecord, LicenseStatus, TransferPolicy};
 use crate::spec::{IssueSpec, Issued, NewExpiry, UpgradeSpec};
 use crate::Authority;
 
@@ -20,7 +20,7 @@ fn grant_json(g: &Grant) -> Value {
 }
 
 /// Policy checks on a grant, beyond the core's format limits.
-fn check_grant(g: &Grant) -> Result<()> {
+pub(crate) fn check_grant(g: &Grant) -> Result<()> {
     if g.max_activations == 0 {
         return Err(AuthorityError::invalid(
             "max_activations must be at least 1",
@@ -57,7 +57,7 @@ impl Authority {
                 "the transfer period must be at least one second",
             ));
         }
-        let mut grant = Grant {
+        let grant = Grant {
             license_id: 0,
             revision: 1,
             product: spec.product,
@@ -75,45 +75,8 @@ impl Authority {
         };
         check_grant(&grant)?;
         let (keys, actor) = (&self.keys, self.actor.as_str());
-        self.ledger.write(|tx| {
-            let signer = active_signer(tx, keys)?;
-            let key = new_license_key(tx)?;
-            let lookup = key.lookup_id();
-            grant.license_id = tx.next_id("license")?;
-            let license = License::sign(grant.clone(), now, &signer)?;
-            tx.insert_license(
-                grant.license_id,
-                &lookup,
-                &key.auth_secret(),
-                &grant,
-                transfers,
-                now,
-            )?;
-            tx.insert_revision(&RevisionRow {
-                license_id: grant.license_id,
-                revision: 1,
-                grant: grant.clone(),
-                armored: license.to_armor(),
-                key_id: signer.key_id(),
-                issued_at: now,
-            })?;
-            audit(
-                tx,
-                now,
-                actor,
-                "license.issued",
-                Some(grant.license_id),
-                None,
-                json!({
-                    "key_lookup": hex_string(&lookup),
-                    "signed_by": signer.key_id().to_hex(),
-                    "grant": grant_json(&grant),
-                    "max_transfers": transfers.max_transfers,
-                    "transfer_period_secs": transfers.period_secs,
-                }),
-            )?;
-            Ok(Issued { key, license })
-        })
+        self.ledger
+            .write(|tx| issue_in(tx, keys, actor, grant.clone(), transfers, now))
     }
 
     /// Upgrades a license: applies `spec` to the current grant and signs it as the next
@@ -126,49 +89,8 @@ impl Authority {
     /// [`AuthorityError::InvalidArgument`].
     pub fn upgrade(&mut self, license_id: u64, spec: UpgradeSpec, now: u64) -> Result<License> {
         let (keys, actor) = (&self.keys, self.actor.as_str());
-        self.ledger.write(|tx| {
-            let lic = tx
-                .license_by_id(license_id)?
-                .ok_or(AuthorityError::LicenseNotFound(license_id))?;
-            let current = tx
-                .revision(lic.id, lic.revision)?
-                .ok_or(AuthorityError::Corrupt("missing license revision"))?;
-            let (mut grant, changes) = apply_upgrade(&current.grant, &spec, now)?;
-            if grant == current.grant {
-                return Err(AuthorityError::invalid("the upgrade changes nothing"));
-            }
-            grant.revision = current
-                .revision
-                .checked_add(1)
-                .ok_or(AuthorityError::invalid("too many revisions"))?;
-            check_grant(&grant)?;
-            let signer = active_signer(tx, keys)?;
-            let license = License::sign(grant.clone(), now, &signer)?;
-            tx.insert_revision(&RevisionRow {
-                license_id,
-                revision: grant.revision,
-                grant: grant.clone(),
-                armored: license.to_armor(),
-                key_id: signer.key_id(),
-                issued_at: now,
-            })?;
-            audit(
-                tx,
-                now,
-                actor,
-                "license.upgraded",
-                Some(license_id),
-                None,
-                json!({
-                    "from_revision": current.revision,
-                    "to_revision": grant.revision,
-                    "signed_by": signer.key_id().to_hex(),
-                    "changes": changes,
-                    "grant": grant_json(&grant),
-                }),
-            )?;
-            Ok(license)
-        })
+        self.ledger
+            .write(|tx| upgrade_in(tx, keys, actor, license_id, &spec, now))
     }
 
     /// Suspends a license: until [`Authority::resume`], no usage license is issued for it
@@ -247,6 +169,27 @@ impl Authority {
         self.ledger
             .read(|tx| tx.license_record(license_id))?
             .ok_or(AuthorityError::LicenseNotFound(license_id))
+    }
+
+    /// The license issued with `key`, proved by the whole key (its lookup id finds the row,
+    /// its auth secret is compared in constant time): [`AuthorityError::UnknownKey`]
+    /// otherwise. What the shop uses for an upgrade.
+    pub fn license_by_key(&mut self, key: &LicenseKey) -> Result<LicenseRecord> {
+        let lookup = key.lookup_id();
+        let auth = key.auth_secret();
+        self.ledger.read(|tx| {
+            let row = tx
+                .license_by_lookup(&lookup)?
+                .ok_or(AuthorityError::UnknownKey)?;
+            if !bool::from(subtle::ConstantTimeEq::ct_eq(
+                &row.key_auth.0[..],
+                &auth.0[..],
+            )) {
+                return Err(AuthorityError::UnknownKey);
+            }
+            tx.license_record(row.id)?
+                .ok_or(AuthorityError::LicenseNotFound(row.id))
+        })
     }
 
     /// The id of the license issued with `key`, if any (for a support desk given a key).
@@ -356,4 +299,105 @@ fn apply_upgrade(current: &Grant, spec: &UpgradeSpec, now: u64) -> Result<(Grant
         g.fingerprint_threshold = k;
     }
     Ok((g, Value::Array(changes)))
+}
+
+/// Issues a license inside the caller's write transaction (see [`Authority::issue`]); the
+/// grant was checked by the caller and its `license_id` is assigned here.
+pub(crate) fn issue_in(
+    tx: &Tx<'_>,
+    keys: &KeyStore,
+    actor: &str,
+    mut grant: Grant,
+    transfers: TransferPolicy,
+    now: u64,
+) -> Result<Issued> {
+    let signer = active_signer(tx, keys)?;
+    let key = new_license_key(tx)?;
+    let lookup = key.lookup_id();
+    grant.license_id = tx.next_id("license")?;
+    let license = License::sign(grant.clone(), now, &signer)?;
+    tx.insert_license(
+        grant.license_id,
+        &lookup,
+        &key.auth_secret(),
+        &grant,
+        transfers,
+        now,
+    )?;
+    tx.insert_revision(&RevisionRow {
+        license_id: grant.license_id,
+        revision: 1,
+        grant: grant.clone(),
+        armored: license.to_armor(),
+        key_id: signer.key_id(),
+        issued_at: now,
+    })?;
+    audit(
+        tx,
+        now,
+        actor,
+        "license.issued",
+        Some(grant.license_id),
+        None,
+        json!({
+            "key_lookup": hex_string(&lookup),
+            "signed_by": signer.key_id().to_hex(),
+            "grant": grant_json(&grant),
+            "max_transfers": transfers.max_transfers,
+            "transfer_period_secs": transfers.period_secs,
+        }),
+    )?;
+    Ok(Issued { key, license })
+}
+
+/// Upgrades a license inside the caller's write transaction (see [`Authority::upgrade`]).
+pub(crate) fn upgrade_in(
+    tx: &Tx<'_>,
+    keys: &KeyStore,
+    actor: &str,
+    license_id: u64,
+    spec: &UpgradeSpec,
+    now: u64,
+) -> Result<License> {
+    let lic = tx
+        .license_by_id(license_id)?
+        .ok_or(AuthorityError::LicenseNotFound(license_id))?;
+    let current = tx
+        .revision(lic.id, lic.revision)?
+        .ok_or(AuthorityError::Corrupt("missing license revision"))?;
+    let (mut grant, changes) = apply_upgrade(&current.grant, spec, now)?;
+    if grant == current.grant {
+        return Err(AuthorityError::invalid("the upgrade changes nothing"));
+    }
+    grant.revision = current
+        .revision
+        .checked_add(1)
+        .ok_or(AuthorityError::invalid("too many revisions"))?;
+    check_grant(&grant)?;
+    let signer = active_signer(tx, keys)?;
+    let license = License::sign(grant.clone(), now, &signer)?;
+    tx.insert_revision(&RevisionRow {
+        license_id,
+        revision: grant.revision,
+        grant: grant.clone(),
+        armored: license.to_armor(),
+        key_id: signer.key_id(),
+        issued_at: now,
+    })?;
+    audit(
+        tx,
+        now,
+        actor,
+        "license.upgraded",
+        Some(license_id),
+        None,
+        json!({
+            "from_revision": current.revision,
+            "to_revision": grant.revision,
+            "signed_by": signer.key_id().to_hex(),
+            "changes": changes,
+            "grant": grant_json(&grant),
+        }),
+    )?;
+    Ok(license)
 }

@@ -17,6 +17,7 @@
 //! | is the request's fingerprint strong enough to bind a license? | [`fingerprint_sufficient`] |
 //! | may another seat be freed (deactivation, restore) within the transfer policy? | [`transfer_allowed`] |
 //! | is a new seat a rapid transfer (soon after another seat was freed)? | [`rapid_transfer`] |
+//! | does a usage report extend its host's hash chain, or is it a resend, a gap, a fork or a rewritten history? | [`usage_link`] |
 
 use tollgate_core::{Component, DeploymentModel, Grant};
 
@@ -238,6 +239,76 @@ pub fn next_seat(
             }),
             _ => Ok(SeatDecision::NewSeat),
         },
+    }
+}
+
+/// One link of a host's signed usage journal, as the vendor keeps it: the report's sequence
+/// number (from 1), the hash of the previous report (all zero for the first) and its own hash.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UsageLink {
+    /// Monotonic sequence number, from 1.
+    pub seq: u64,
+    /// The hash of report `seq - 1` (32 zero bytes for report 1).
+    pub prev_hash: [u8; 32],
+    /// This report's hash.
+    pub hash: [u8; 32],
+}
+
+/// What a usage report is to the chain the vendor holds for its device.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UsageVerdict {
+    /// The next link: merge it.
+    Extends,
+    /// A report already merged, sent again (the same hash at the same sequence): nothing to do.
+    Duplicate,
+    /// Reports are missing between the chain's head and this one: flag, do not merge.
+    Gap {
+        /// The sequence number expected next.
+        expected: u64,
+        /// The one received.
+        got: u64,
+    },
+    /// The next sequence number, but on another predecessor: two journals grew from one
+    /// history (a cloned host or a restored backup). Flag, do not merge.
+    Fork {
+        /// The sequence number at which the chains part.
+        seq: u64,
+    },
+    /// A sequence number already merged with another hash: the history was rewritten. Flag,
+    /// do not merge.
+    Rewritten {
+        /// The sequence number rewritten.
+        seq: u64,
+    },
+}
+
+/// Judges `report` against the device's chain: `head` is the last merged link (`None` before
+/// the first report) and `merged_at` the hash already merged at `report.seq`, if any. Only
+/// [`UsageVerdict::Extends`] may be merged; a gap, a fork or a rewritten history is flagged,
+/// never silently merged.
+pub fn usage_link(
+    head: Option<&UsageLink>,
+    merged_at: Option<&[u8; 32]>,
+    report: &UsageLink,
+) -> UsageVerdict {
+    let next = head.map_or(1, |h| h.seq.saturating_add(1));
+    if report.seq < next {
+        return match merged_at {
+            Some(h) if *h == report.hash => UsageVerdict::Duplicate,
+            _ => UsageVerdict::Rewritten { seq: report.seq },
+        };
+    }
+    if report.seq > next {
+        return UsageVerdict::Gap {
+            expected: next,
+            got: report.seq,
+        };
+    }
+    let want_prev = head.map_or([0u8; 32], |h| h.hash);
+    if report.prev_hash == want_prev {
+        UsageVerdict::Extends
+    } else {
+        UsageVerdict::Fork { seq: report.seq }
     }
 }
 
@@ -538,5 +609,58 @@ mod tests {
                 latest: u32::MAX
             })
         ));
+    }
+
+    #[test]
+    fn usage_chains_extend_and_flag_gaps_forks_and_rewrites() {
+        let link = |seq: u64, prev: u8, hash: u8| UsageLink {
+            seq,
+            prev_hash: [prev; 32],
+            hash: [hash; 32],
+        };
+        assert_eq!(
+            usage_link(None, None, &link(1, 0, 1)),
+            UsageVerdict::Extends
+        );
+        assert_eq!(
+            usage_link(None, None, &link(2, 1, 2)),
+            UsageVerdict::Gap {
+                expected: 1,
+                got: 2
+            }
+        );
+        assert_eq!(
+            usage_link(None, None, &link(1, 9, 1)),
+            UsageVerdict::Fork { seq: 1 }
+        );
+        let head = link(3, 2, 3);
+        assert_eq!(
+            usage_link(Some(&head), None, &link(4, 3, 4)),
+            UsageVerdict::Extends
+        );
+        assert_eq!(
+            usage_link(Some(&head), None, &link(4, 7, 4)),
+            UsageVerdict::Fork { seq: 4 }
+        );
+        assert_eq!(
+            usage_link(Some(&head), None, &link(6, 5, 6)),
+            UsageVerdict::Gap {
+                expected: 4,
+                got: 6
+            }
+        );
+        assert_eq!(
+            usage_link(Some(&head), Some(&[2; 32]), &link(2, 1, 2)),
+            UsageVerdict::Duplicate
+        );
+        assert_eq!(
+            usage_link(Some(&head), Some(&[2; 32]), &link(2, 1, 8)),
+            UsageVerdict::Rewritten { seq: 2 }
+        );
+        assert_eq!(
+            usage_link(Some(&head), None, &link(3, 2, 3)),
+            UsageVerdict::Rewritten { seq: 3 },
+            "the head itself, unknown hash at its sequence: not a resend"
+        );
     }
 }

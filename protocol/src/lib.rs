@@ -8,6 +8,7 @@
 //! - [`floating`]: the floating license server;
 //! - [`marketplace`]: the online service's marketplace activation (cloud instance identity);
 //! - [`page`]: the License page's API (the host's own web page);
+//! - [`shop`]: the online service's shop (catalogue, purchases, Stripe webhook);
 //! - [`error`]: the error envelope both answer with.
 //!
 //! A test (`tests/wire.rs`) pins the exact JSON bytes of every body.
@@ -19,3 +20,4 @@ pub mod floating;
 pub mod marketplace;
 pub mod online;
 pub mod page;
+pub mod shop;

@@ -122,3 +122,77 @@ fn error_envelope() {
         r#"{"error":{"code":340,"name":"NoSeat","message":"every seat is taken"}}"#,
     );
 }
+
+#[test]
+fn shop_bodies() {
+    use tollgate_protocol::shop::*;
+    round_trip(&OffersIn::default(), r#"{}"#);
+    round_trip(
+        &OffersIn {
+            license_key: Some("K".into()),
+        },
+        r#"{"license_key":"K"}"#,
+    );
+    round_trip(
+        &OffersOut {
+            product: "chariot".into(),
+            license_id: Some(3),
+            offers: vec![Offer {
+                sku: "support".into(),
+                name: "MQTT Server Support".into(),
+                feature: "support".into(),
+                kind: "years".into(),
+                max_quantity: 5,
+            }],
+        },
+        r#"{"product":"chariot","license_id":3,"offers":[{"sku":"support","name":"MQTT Server Support","feature":"support","kind":"years","max_quantity":5}]}"#,
+    );
+    round_trip(
+        &PurchaseIn {
+            items: vec![PurchaseItemIn {
+                sku: "support".into(),
+                quantity: Some(2),
+            }],
+            email: "a@b.c".into(),
+            license_key: None,
+        },
+        r#"{"items":[{"sku":"support","quantity":2}],"email":"a@b.c"}"#,
+    );
+    round_trip(
+        &PurchaseOut {
+            purchase_id: 1,
+            token: "ab".into(),
+            checkout_url: "https://c".into(),
+            session_id: "cs_1".into(),
+        },
+        r#"{"purchase_id":1,"token":"ab","checkout_url":"https://c","session_id":"cs_1"}"#,
+    );
+    round_trip(
+        &PurchaseStatusOut {
+            purchase_id: 1,
+            status: "completed".into(),
+            upgrade: false,
+            license_id: Some(4),
+            revision: Some(1),
+            license_key: Some("K".into()),
+        },
+        r#"{"purchase_id":1,"status":"completed","upgrade":false,"license_id":4,"revision":1,"license_key":"K"}"#,
+    );
+    round_trip(
+        &WebhookOut {
+            received: true,
+            outcome: "duplicate".into(),
+        },
+        r#"{"received":true,"outcome":"duplicate"}"#,
+    );
+    assert_eq!(
+        [
+            PURCHASE_NOT_FOUND,
+            NOT_FOR_SALE,
+            WEBHOOK_SIGNATURE,
+            PAYMENT_PROVIDER,
+            SHOP_CLOSED
+        ],
+        [350, 351, 352, 353, 354]
+    );
+}

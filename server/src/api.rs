@@ -20,6 +20,7 @@ use tollgate_service_kit::{ApiError, Limiter, Metrics, Outcome};
 
 use crate::dto::*;
 use crate::refusal::ledger_error;
+use crate::shop::api as shop;
 use crate::store::{unix_now, Store, ADMIN_ACTOR, SERVICE_ACTOR};
 use tollgate_protocol::marketplace::MarketplaceIn;
 
@@ -116,6 +117,21 @@ pub const ROUTES: &[Route] = &[
         true,
     ),
     route("GET", "/v1/admin/audit", "admin_audit", true),
+    route("GET", "/v1/admin/purchases", "admin_purchases", true),
+    route("POST", "/v1/shop/offers", "shop_offers", true),
+    route("POST", "/v1/shop/purchases", "shop_purchase", true),
+    route(
+        "GET",
+        "/v1/shop/purchases/{id}",
+        "shop_purchase_status",
+        true,
+    ),
+    route(
+        "POST",
+        "/v1/shop/stripe/webhook",
+        "shop_stripe_webhook",
+        false,
+    ),
 ];
 
 /// What every handler shares.
@@ -127,6 +143,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Metrics, logs and the failed-attempt limiter around every route.
     pub observer: Arc<Observer>,
+    /// The shop, if configured.
+    pub shop: Option<Arc<crate::shop::Shop>>,
     /// The admin token check.
     pub admin: Arc<AdminAuth>,
     /// The metrics token check (open without `metrics_token`).
@@ -151,7 +169,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/admin/licenses/{id}/suspend", post(admin_suspend))
         .route("/v1/admin/licenses/{id}/resume", post(admin_resume))
         .route("/v1/admin/licenses/{id}/revoke", post(admin_revoke))
-        .route("/v1/admin/audit", get(admin_audit));
+        .route("/v1/admin/audit", get(admin_audit))
+        .route("/v1/admin/purchases", get(shop::admin_purchases));
     let admin = kit::admin_routes(admin, Arc::clone(&state.admin));
     let metrics_route = Router::new().route("/metrics", get(metrics));
     let metrics_route = kit::optional_bearer_routes(metrics_route, Arc::clone(&state.metrics_auth));
@@ -168,6 +187,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/offline/fulfil", post(offline_fulfil))
         .route("/v1/marketplace/activate", post(marketplace_activate))
         .route("/v1/marketplace/refresh", post(marketplace_refresh))
+        .route("/v1/shop/offers", post(shop::offers))
+        .route("/v1/shop/purchases", post(shop::purchase))
+        .route("/v1/shop/purchases/{id}", get(shop::purchase_status))
+        .route("/v1/shop/stripe/webhook", post(shop::stripe_webhook))
         .merge(metrics_route)
         .merge(admin);
     kit::finish(routes, Arc::clone(&state.observer), MAX_BODY).with_state(state)

@@ -16,6 +16,9 @@
 //! burst = 10                               # failed key attempts allowed at once per address
 //! per_minute = 10                          # and refilled at this rate
 //!
+//! [shop]                                  # optional: see the `shop` module
+//! product = "chariot"
+//!
 //! [tls]
 //! cert = "/etc/tollgate/cert.pem"
 //! key = "/etc/tollgate/key.pem"
@@ -98,6 +101,9 @@ pub struct Config {
     /// Marketplace activation: the cloud certificates and product codes
     /// ([`crate::marketplace`]). Without it `/v1/marketplace/*` refuses with 380.
     pub marketplace: Option<crate::marketplace::MarketplaceConfig>,
+    /// The shop (catalogue, Stripe, mail): see [`crate::shop`]. Without it the shop's routes
+    /// answer 354 `ShopClosed`.
+    pub shop: Option<crate::shop::ShopConfig>,
 }
 
 impl Default for Config {
@@ -118,6 +124,7 @@ impl Default for Config {
             log_format: LogFormat::Json,
             connections: Connections::default(),
             marketplace: None,
+            shop: None,
         }
     }
 }
@@ -170,6 +177,9 @@ impl Config {
         }
         if self.rate_limit.burst == 0 {
             return Err(ConfigError::new("rate_limit.burst must be at least 1"));
+        }
+        if let Some(shop) = &self.shop {
+            shop.validate()?;
         }
         check_token("metrics_token", self.metrics_token.as_ref())?;
         check_admin_token(self.admin_token.as_ref())

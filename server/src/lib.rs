@@ -15,6 +15,7 @@
 //! | `POST /v1/marketplace/activate`, `/refresh` | a cloud instance's signed identity + usage request in, online usage license out ([`marketplace`]) |
 //! | `POST /v1/offline/fulfil` | usage request in, offline usage license out (as `tollgate vendor fulfil`) |
 //! | `GET /v1/keys` | the vendor public keys, for host configurations |
+//! | `/v1/shop/…` | the shop: offers, purchases through Stripe Checkout, their status, Stripe's webhook ([`shop`]) |
 //! | `/v1/admin/…` | issue, list, show, upgrade, restore, audit (bearer token) |
 //! | `GET /healthz`, `GET /metrics`, `GET /openapi.json` | operations |
 //!
@@ -46,6 +47,7 @@ mod console;
 pub mod dto;
 pub mod marketplace;
 pub mod refusal;
+pub mod shop;
 pub mod store;
 
 use std::future::Future;
@@ -94,6 +96,12 @@ impl Server {
             ),
             None => None,
         };
+        let shop = config
+            .shop
+            .clone()
+            .map(shop::Shop::new)
+            .transpose()?
+            .map(Arc::new);
         let store = store::Store::open(&config, Arc::clone(&metrics))?;
         let state = Arc::new(AppState {
             store,
@@ -102,6 +110,7 @@ impl Server {
                 tollgate_service_kit::Limiter::new(config.rate_limit),
             )),
             metrics,
+            shop,
             admin: Arc::new(AdminAuth::new(token.as_ref())),
             marketplace,
             metrics_auth: Arc::new(OptionalBearer::new(

@@ -28,7 +28,9 @@ pub fn ledger_error(e: AuthorityError) -> ApiError {
         | A::TransferLimit { .. }
         | A::FloatingActivationExists { .. }
         | A::InstanceMismatch { .. } => StatusCode::CONFLICT,
-        A::LicenseNotFound(_) | A::ActivationNotFound(_) => StatusCode::NOT_FOUND,
+        A::LicenseNotFound(_) | A::ActivationNotFound(_) | A::PurchaseNotFound(_) => {
+            StatusCode::NOT_FOUND
+        }
         A::Core(_)
         | A::InvalidArgument(_)
         | A::NoSuchSubscription(_)
@@ -103,5 +105,10 @@ mod tests {
             }
         }
         assert_eq!(listed, 16);
+        // The shop's 350 answers the License page, not a host: it is not a host refusal.
+        let e = A::PurchaseNotFound(1);
+        assert_eq!(tollgate_sdk::service_refusal_info(e.code()), None);
+        let e = ledger_error(e);
+        assert_eq!((e.status, e.code), (StatusCode::NOT_FOUND, 350));
     }
 }

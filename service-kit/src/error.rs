@@ -127,7 +127,7 @@ impl ApiError {
     pub fn is_failed_attempt(&self) -> bool {
         matches!(
             self.code,
-            100..=199 | 300 | 305 | 307 | 381 | 384 | 387 | 401
+            100..=199 | 300 | 305 | 307 | 350 | 381 | 384 | 387 | 401
         )
     }
 }

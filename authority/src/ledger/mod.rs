@@ -68,6 +68,9 @@ macro_rules! vals {
     };
 }
 
+mod commerce;
+pub(crate) use commerce::PurchaseRow;
+
 /// Integers are stored as `BIGINT` (signed 64 bits).
 fn to_i64(v: u64) -> Result<i64> {
     i64::try_from(v).map_err(|_| AuthorityError::invalid("a value exceeds 2^63 - 1"))

@@ -175,6 +175,43 @@ CREATE UNIQUE INDEX marketplace_one_seat_per_instance
 CREATE INDEX marketplace_deadline ON marketplace_instances (status, refresh_deadline);
 "#,
     },
+    Migration {
+        version: 5,
+        name: "commerce",
+        sql: r#"
+-- Purchases made through the online service's shop (Stripe Checkout): a new license, or an
+-- upgrade of `license_id`. The purchase token is never stored, only its SHA-256; the new
+-- license's key only sealed under the service's delivery secret (kept outside the ledger).
+INSERT INTO sequences (name, value) VALUES ('purchase', 0);
+CREATE TABLE purchases (
+    id          BIGINT PRIMARY KEY,
+    token_hash  TEXT NOT NULL,              -- 64 hex digits
+    kind        TEXT NOT NULL CHECK (kind IN ('new', 'upgrade')),
+    product     TEXT NOT NULL,
+    license_id  BIGINT REFERENCES licenses (id),
+    email       TEXT NOT NULL,
+    order_json  TEXT NOT NULL,
+    status      TEXT NOT NULL CHECK (status IN ('open', 'awaiting_payment', 'completed',
+                                               'failed', 'expired', 'needs_attention')),
+    session_id  TEXT,
+    revision    INTEGER,                    -- the license revision the purchase produced
+    key_sealed  TEXT,                       -- hex
+    note        TEXT,
+    customer    TEXT,                       -- the payment provider's customer (metered billing)
+    created_at  BIGINT NOT NULL,
+    updated_at  BIGINT NOT NULL
+);
+CREATE INDEX purchases_session ON purchases (session_id);
+-- Every payment provider event received, by its id: a redelivery changes nothing.
+CREATE TABLE payment_events (
+    event_id    TEXT PRIMARY KEY,
+    type        TEXT NOT NULL,
+    purchase_id BIGINT,
+    outcome     TEXT NOT NULL,
+    received_at BIGINT NOT NULL
+);
+"#,
+    },
 ];
 
 /// The newest schema version this build knows.

@@ -1,0 +1,654 @@
+//! The shop end to end, against real components on loopback: Stripe's own mock server
+//! (`stripe-mock`, built by `scripts/setup.sh`), a small SMTP sink that records what the
+//! customer receives, and webhook events signed exactly as Stripe signs them.
+//!
+//! Buy MQTT Server + a year of Support → the key arrives by e-mail and on the purchase's
+//! status → activate online → buy IoT Bridge for Snowflake as an upgrade (what the license
+//! has is not offered again) → Reactivate → the bridge is licensed. Unsigned, stale and
+//! mis-signed webhooks are refused and change nothing; a replayed event changes nothing.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::*;
+use serde_json::{json, Value};
+use tollgate_server::shop::{
+    webhook, CatalogueItem, ItemKind, ShopConfig, SmtpConfig, SmtpTls, StripeConfig,
+};
+use tollgate_server::Secret;
+
+const WEBHOOK_SECRET: &str = "whsec_tollgate_test_0123456789";
+const EMAIL: &str = "ops@acme.example";
+
+// --- stripe-mock ------------------------------------------------------------------------------
+
+/// `stripe-mock` on a free loopback port, killed on drop.
+struct StripeMock {
+    child: Child,
+    base: String,
+}
+
+impl StripeMock {
+    fn binary() -> std::path::PathBuf {
+        if let Ok(p) = std::env::var("TOLLGATE_STRIPE_MOCK") {
+            return p.into();
+        }
+        let cache = std::env::var("XDG_CACHE_HOME")
+            .unwrap_or_else(|_| format!("{}/.cache", std::env::var("HOME").unwrap_or_default()));
+        let cached = std::path::Path::new(&cache).join("tollgate/bin/stripe-mock");
+        if cached.exists() {
+            return cached;
+        }
+        panic!(
+            "stripe-mock not found: run scripts/setup.sh (it builds stripe-mock v0.203.0 into \
+             ~/.cache/tollgate/bin) or set TOLLGATE_STRIPE_MOCK"
+        );
+    }
+
+    fn start() -> Self {
+        let mut child = Command::new(Self::binary())
+            .args(["-http-addr", "127.0.0.1:0", "-https-addr", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start stripe-mock");
+        let out = child.stdout.take().unwrap();
+        // It prints its addresses after loading its specification: read at most 50 lines.
+        let mut lines = BufReader::new(out).lines();
+        let mut base = None;
+        for _ in 0..50 {
+            let Some(Ok(line)) = lines.next() else { break };
+            if let Some(addr) = line.strip_prefix("Listening for HTTP at address: ") {
+                base = Some(format!("http://{}", addr.trim()));
+                break;
+            }
+        }
+        // Keep draining its output so that it never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        let Some(base) = base else {
+            let _ = child.kill();
+            panic!("stripe-mock did not report its address");
+        };
+        StripeMock { child, base }
+    }
+}
+
+impl Drop for StripeMock {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+// --- SMTP sink --------------------------------------------------------------------------------
+
+/// One message received: envelope and data.
+#[derive(Clone, Debug)]
+struct Mail {
+    from: String,
+    to: Vec<String>,
+    data: String,
+}
+
+/// A loopback SMTP receiver speaking just enough of RFC 5321 for one client at a time; every
+/// read has a timeout and it serves a bounded number of connections.
+struct SmtpSink {
+    addr: SocketAddr,
+    mails: Arc<Mutex<Vec<Mail>>>,
+}
+
+impl SmtpSink {
+    fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mails = Arc::new(Mutex::new(Vec::new()));
+        let m = Arc::clone(&mails);
+        std::thread::spawn(move || {
+            for conn in listener.incoming().take(20) {
+                let Ok(conn) = conn else { continue };
+                let _ = serve_smtp(conn, &m);
+            }
+        });
+        SmtpSink { addr, mails }
+    }
+
+    fn mails(&self) -> Vec<Mail> {
+        self.mails.lock().unwrap().clone()
+    }
+}
+
+fn serve_smtp(conn: TcpStream, mails: &Mutex<Vec<Mail>>) -> std::io::Result<()> {
+    conn.set_read_timeout(Some(Duration::from_secs(20)))?;
+    let mut w = conn.try_clone()?;
+    let mut r = BufReader::new(conn);
+    w.write_all(b"220 sink.test ESMTP\r\n")?;
+    let (mut from, mut to) = (String::new(), Vec::new());
+    for _ in 0..100 {
+        let mut line = String::new();
+        if r.read_line(&mut line)? == 0 {
+            return Ok(());
+        }
+        let upper = line.to_ascii_uppercase();
+        if upper.starts_with("EHLO") || upper.starts_with("HELO") {
+            w.write_all(b"250-sink.test\r\n250 8BITMIME\r\n")?;
+        } else if upper.starts_with("MAIL FROM:") {
+            from = line[10..].trim().to_owned();
+            w.write_all(b"250 OK\r\n")?;
+        } else if upper.starts_with("RCPT TO:") {
+            to.push(line[8..].trim().to_owned());
+            w.write_all(b"250 OK\r\n")?;
+        } else if upper.starts_with("DATA") {
+            w.write_all(b"354 go ahead\r\n")?;
+            let mut data = String::new();
+            for _ in 0..10_000 {
+                let mut l = String::new();
+                if r.read_line(&mut l)? == 0 || l == ".\r\n" {
+                    break;
+                }
+                data.push_str(&l);
+            }
+            mails.lock().unwrap().push(Mail {
+                from: std::mem::take(&mut from),
+                to: std::mem::take(&mut to),
+                data,
+            });
+            w.write_all(b"250 queued\r\n")?;
+        } else if upper.starts_with("QUIT") {
+            w.write_all(b"221 bye\r\n")?;
+            return Ok(());
+        } else {
+            w.write_all(b"250 OK\r\n")?;
+        }
+    }
+    Ok(())
+}
+
+// --- the service ------------------------------------------------------------------------------
+
+fn item(sku: &str, name: &str, kind: ItemKind) -> CatalogueItem {
+    CatalogueItem {
+        sku: sku.into(),
+        name: name.into(),
+        feature: sku.into(),
+        kind,
+        price: format!("price_{}", sku.replace('-', "_")),
+        max_years: None,
+        quota: None,
+        period: None,
+        meter: None,
+    }
+}
+
+fn shop_config(stripe: &str, smtp: SocketAddr) -> ShopConfig {
+    let mut snowflake = item("snowflake", "IoT Bridge for Snowflake", ItemKind::Metered);
+    snowflake.quota = Some(1_000_000);
+    snowflake.period = Some("month".into());
+    snowflake.meter = Some("snowflake_messages".into());
+    ShopConfig {
+        product: "chariot".into(),
+        models: vec!["online".into()],
+        success_url: "https://broker.test/license?purchase={PURCHASE_ID}".into(),
+        cancel_url: "https://broker.test/license".into(),
+        delivery_secret: Secret::new("delivery-secret-for-tests-0123456789"),
+        stripe: StripeConfig {
+            api_base: stripe.into(),
+            secret_key: Secret::new("sk_test_tollgate"),
+            webhook_secrets: vec![Secret::new(WEBHOOK_SECRET)],
+            tolerance_secs: 300,
+        },
+        items: vec![
+            item("mqtt-server", "MQTT Server", ItemKind::Perpetual),
+            item("support", "MQTT Server Support", ItemKind::Years),
+            snowflake,
+        ],
+        smtp: Some(SmtpConfig {
+            host: smtp.ip().to_string(),
+            port: smtp.port(),
+            tls: SmtpTls::None,
+            from: "Licensing <licensing@vendor.test>".into(),
+            username: None,
+            password: None,
+        }),
+    }
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// A `checkout.session.completed`-like event for a purchase.
+fn event(id: &str, ty: &str, session: &str, purchase: u64, paid: bool) -> String {
+    json!({
+        "id": id,
+        "object": "event",
+        "type": ty,
+        "data": {"object": {
+            "id": session,
+            "object": "checkout.session",
+            "client_reference_id": purchase.to_string(),
+            "payment_status": if paid { "paid" } else { "unpaid" },
+            "customer": "cus_test_1"
+        }}
+    })
+    .to_string()
+}
+
+/// Posts a webhook with a `Stripe-Signature` header (or none): (status, body).
+fn deliver(base: &str, payload: &str, signature: Option<String>) -> (u16, Value) {
+    let agent = http();
+    let mut r = agent
+        .post(&format!("{base}/v1/shop/stripe/webhook"))
+        .header("content-type", "application/json");
+    if let Some(s) = &signature {
+        r = r.header("stripe-signature", s);
+    }
+    let mut resp = r.send(payload).unwrap();
+    let status = resp.status().as_u16();
+    let text = resp.body_mut().read_to_string().unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+fn signed(payload: &str) -> Option<String> {
+    Some(webhook::sign(WEBHOOK_SECRET, now(), payload.as_bytes()))
+}
+
+fn status(base: &str, id: u64, token: Option<&str>) -> (u16, Value) {
+    call(
+        base,
+        "GET",
+        &format!("/v1/shop/purchases/{id}"),
+        None,
+        token,
+    )
+}
+
+fn skus(offers: &Value) -> Vec<String> {
+    offers["offers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["sku"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn buy_mail_activate_upgrade_reactivate() {
+    let stripe = StripeMock::start();
+    for b in backends() {
+        buy_mail_activate_upgrade_reactivate_on(&b, &stripe);
+    }
+}
+
+fn buy_mail_activate_upgrade_reactivate_on(backend: &Backend, stripe: &StripeMock) {
+    let smtp = SmtpSink::start();
+    let vendor = Vendor::new(backend);
+    let server = vendor.start_with(|c| c.shop = Some(shop_config(&stripe.base, smtp.addr)));
+    let url = server.url();
+
+    // What a new customer can buy: the whole catalogue.
+    let (st, offers) = call(&url, "POST", "/v1/shop/offers", Some(json!({})), None);
+    assert_eq!(st, 200, "{offers}");
+    assert_eq!(skus(&offers), ["mqtt-server", "support", "snowflake"]);
+    assert_eq!(offers["license_id"], Value::Null);
+    assert_eq!(offers["offers"][1]["max_quantity"], 5);
+
+    // Not for sale, bad quantity, bad e-mail.
+    for (body, want) in [
+        (json!({"items": [{"sku": "gold"}], "email": EMAIL}), 351),
+        (
+            json!({"items": [{"sku": "support", "quantity": 6}], "email": EMAIL}),
+            351,
+        ),
+        (
+            json!({"items": [{"sku": "mqtt-server", "quantity": 2}], "email": EMAIL}),
+            351,
+        ),
+        (
+            json!({"items": [{"sku": "mqtt-server"}], "email": "nobody"}),
+            316,
+        ),
+        (json!({"items": [], "email": EMAIL}), 316),
+    ] {
+        let (st, b) = call(&url, "POST", "/v1/shop/purchases", Some(body.clone()), None);
+        assert_eq!(code(&b), want, "{body} -> {st} {b}");
+    }
+
+    // Buy MQTT Server + a year of Support: a Checkout Session at stripe-mock.
+    let (st, p) = call(
+        &url,
+        "POST",
+        "/v1/shop/purchases",
+        Some(
+            json!({"items": [{"sku": "mqtt-server"}, {"sku": "support", "quantity": 1}],
+                    "email": EMAIL}),
+        ),
+        None,
+    );
+    assert_eq!(st, 201, "{p}");
+    let pid = p["purchase_id"].as_u64().unwrap();
+    let token = p["token"].as_str().unwrap().to_owned();
+    let session = p["session_id"].as_str().unwrap().to_owned();
+    assert_eq!(token.len(), 64);
+    assert!(session.starts_with("cs_"), "{p}");
+    assert!(
+        p["checkout_url"].as_str().unwrap().starts_with("https://"),
+        "{p}"
+    );
+    let (st, s) = status(&url, pid, Some(&token));
+    assert_eq!((st, s["status"].as_str()), (200, Some("open")), "{s}");
+    assert_eq!(s["license_key"], Value::Null);
+    // The session id alone (or a wrong token) shows nothing.
+    assert_eq!(code(&status(&url, pid, None).1), 350);
+    assert_eq!(code(&status(&url, pid, Some(&session)).1), 350);
+    assert_eq!(code(&status(&url, pid + 1, Some(&token)).1), 350);
+
+    // Webhooks that are unsigned, mis-signed or stale: 400, nothing changes.
+    let paid = event(
+        "evt_paid_1",
+        "checkout.session.completed",
+        &session,
+        pid,
+        true,
+    );
+    let stale = webhook::sign(WEBHOOK_SECRET, now() - 301, paid.as_bytes());
+    let wrong = webhook::sign("whsec_wrong", now(), paid.as_bytes());
+    let tampered = paid.replace("cus_test_1", "cus_test_2");
+    for (payload, sig) in [
+        (paid.clone(), None),
+        (paid.clone(), Some(stale)),
+        (paid.clone(), Some(wrong)),
+        (tampered, signed(&paid)),
+        (paid.clone(), Some("t=1,v1=zz".into())),
+    ] {
+        let (st, b) = deliver(&url, &payload, sig);
+        assert_eq!((st, code(&b)), (400, 352), "{b}");
+    }
+    assert_eq!(vendor.authority().list_licenses().unwrap().len(), 0);
+    assert_eq!(vendor.authority().payment_event_count().unwrap(), 0);
+    assert_eq!(status(&url, pid, Some(&token)).1["status"], "open");
+    assert!(smtp.mails().is_empty());
+
+    // The paid checkout: the license is issued at once and the key e-mailed.
+    let (st, b) = deliver(&url, &paid, signed(&paid));
+    assert_eq!((st, b["outcome"].as_str()), (200, Some("delivered")), "{b}");
+    let (_, s) = status(&url, pid, Some(&token));
+    assert_eq!(s["status"], "completed");
+    assert_eq!(s["license_id"], 1);
+    assert_eq!(s["revision"], 1);
+    let key = s["license_key"].as_str().unwrap().to_owned();
+    assert_eq!(key.len(), 29);
+    let mails = smtp.mails();
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    assert_eq!(mails[0].from, "<licensing@vendor.test>");
+    assert_eq!(mails[0].to, [format!("<{EMAIL}>")]);
+    assert!(
+        mails[0].data.contains("Subject: Your chariot license key"),
+        "{}",
+        mails[0].data
+    );
+    assert!(
+        mails[0].data.contains(&format!("License key: {key}")),
+        "{}",
+        mails[0].data
+    );
+
+    // Stripe delivers again (at least once) and late, out of order: nothing changes.
+    let (st, b) = deliver(&url, &paid, signed(&paid));
+    assert_eq!((st, b["outcome"].as_str()), (200, Some("duplicate")), "{b}");
+    let expired = event(
+        "evt_expired_1",
+        "checkout.session.expired",
+        &session,
+        pid,
+        false,
+    );
+    let (st, b) = deliver(&url, &expired, signed(&expired));
+    assert_eq!((st, b["outcome"].as_str()), (200, Some("ignored")), "{b}");
+    assert_eq!(vendor.authority().list_licenses().unwrap().len(), 1);
+    assert_eq!(smtp.mails().len(), 1);
+    assert_eq!(status(&url, pid, Some(&token)).1["status"], "completed");
+
+    assert_eq!(
+        vendor.authority().billing_customer(1).unwrap().as_deref(),
+        Some("cus_test_1"),
+        "metered usage is billed to the paying customer"
+    );
+
+    // Activate online with the key from the e-mail.
+    let online = client(&url);
+    let mut broker = host(1, vendor.root());
+    online.activate(&mut broker, &key).unwrap();
+    assert!(broker.has_feature("mqtt-server"));
+    assert!(broker.has_feature("support"));
+    assert!(!broker.has_feature("snowflake"));
+
+    // The upgrade: what the license has is not offered, Support years always are.
+    let (st, offers) = call(
+        &url,
+        "POST",
+        "/v1/shop/offers",
+        Some(json!({"license_key": key})),
+        None,
+    );
+    assert_eq!(st, 200, "{offers}");
+    assert_eq!(skus(&offers), ["support", "snowflake"]);
+    assert_eq!(offers["license_id"], 1);
+    let (st, b) = call(
+        &url,
+        "POST",
+        "/v1/shop/purchases",
+        Some(json!({"items": [{"sku": "mqtt-server"}], "email": EMAIL, "license_key": key})),
+        None,
+    );
+    assert_eq!((st, code(&b)), (409, 314), "{b}");
+    // A well-formed key the vendor never issued.
+    let stranger =
+        tollgate_core::LicenseKey::from_entropy(&[7; tollgate_core::key::ENTROPY_BYTES]).expose();
+    let (st, b) = call(
+        &url,
+        "POST",
+        "/v1/shop/offers",
+        Some(json!({"license_key": stranger})),
+        None,
+    );
+    assert_eq!((st, code(&b)), (403, 300), "{b}");
+
+    let (st, up) = call(
+        &url,
+        "POST",
+        "/v1/shop/purchases",
+        Some(json!({"items": [{"sku": "snowflake"}], "email": EMAIL, "license_key": key})),
+        None,
+    );
+    assert_eq!(st, 201, "{up}");
+    let up_id = up["purchase_id"].as_u64().unwrap();
+    let up_session = up["session_id"].as_str().unwrap().to_owned();
+    let paid = event(
+        "evt_paid_2",
+        "checkout.session.completed",
+        &up_session,
+        up_id,
+        true,
+    );
+    let (st, b) = deliver(&url, &paid, signed(&paid));
+    assert_eq!((st, b["outcome"].as_str()), (200, Some("delivered")), "{b}");
+    let (_, s) = status(&url, up_id, up["token"].as_str());
+    assert_eq!(
+        (
+            &s["status"],
+            &s["upgrade"],
+            &s["license_id"],
+            &s["revision"],
+            &s["license_key"]
+        ),
+        (
+            &json!("completed"),
+            &json!(true),
+            &json!(1),
+            &json!(2),
+            &Value::Null
+        )
+    );
+    let mails = smtp.mails();
+    assert_eq!(mails.len(), 2);
+    assert!(mails[1]
+        .data
+        .contains("Subject: Your chariot license was upgraded"));
+    assert!(mails[1].data.contains("revision 2"), "{}", mails[1].data);
+    assert!(
+        !mails[1].data.contains(&key),
+        "an upgrade mail does not repeat the key"
+    );
+
+    // Reactivate: the bridge is licensed, without a new seat.
+    let st = online.reactivate(&mut broker).unwrap();
+    assert_eq!(st.license.unwrap().revision, 2);
+    assert!(broker.has_feature("snowflake"));
+    assert_eq!(active_seats(&vendor, 1), 1);
+
+    let (st, list) = admin(&url, "GET", "/v1/admin/purchases?status=completed", None);
+    assert_eq!(st, 200, "{list}");
+    let ids: Vec<u64> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["purchase_id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ids, [up_id, pid]);
+    assert_eq!(list[1]["customer"], "cus_test_1");
+    assert!(
+        !list.to_string().contains(&key),
+        "the admin list never shows a key"
+    );
+    let (st, b) = admin(&url, "GET", "/v1/admin/purchases?status=lost", None);
+    assert_eq!((st, code(&b)), (400, 400), "{b}");
+    let (st, _) = call(&url, "GET", "/v1/admin/purchases", None, None);
+    assert_eq!(st, 401);
+
+    let actions: Vec<String> = vendor
+        .authority()
+        .audit_log(Some(1), 20)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.action)
+        .filter(|a| a.starts_with("purchase.") || a.starts_with("license."))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "purchase.completed",
+            "license.upgraded",
+            "purchase.created",
+            "purchase.completed",
+            "license.issued"
+        ]
+    );
+}
+
+#[test]
+fn without_a_shop_the_routes_say_so() {
+    let vendor = Vendor::new(&Backend::Sqlite);
+    let server = vendor.start();
+    let url = server.url();
+    let (st, b) = call(&url, "POST", "/v1/shop/offers", Some(json!({})), None);
+    assert_eq!((st, code(&b)), (404, 354), "{b}");
+    let (st, b) = deliver(&url, "{}", None);
+    assert_eq!((st, code(&b)), (404, 354), "{b}");
+}
+
+#[test]
+fn a_stripe_failure_is_a_502_and_the_purchase_stays_open() {
+    let smtp = SmtpSink::start();
+    // Nothing listens there.
+    let dead = TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_url = format!("http://{}", dead.local_addr().unwrap());
+    drop(dead);
+    let vendor = Vendor::new(&Backend::Sqlite);
+    let server = vendor.start_with(|c| c.shop = Some(shop_config(&dead_url, smtp.addr)));
+    let (st, b) = call(
+        &server.url(),
+        "POST",
+        "/v1/shop/purchases",
+        Some(json!({"items": [{"sku": "mqtt-server"}], "email": EMAIL})),
+        None,
+    );
+    assert_eq!((st, code(&b)), (502, 353), "{b}");
+    assert_eq!(vendor.authority().list_licenses().unwrap().len(), 0);
+}
+
+#[test]
+fn meter_events_reach_stripe_with_their_idempotency_key() {
+    let stripe = StripeMock::start();
+    let client = tollgate_server::shop::stripe::Stripe::new(&StripeConfig {
+        api_base: stripe.base.clone(),
+        secret_key: Secret::new("sk_test_tollgate"),
+        webhook_secrets: vec![Secret::new(WEBHOOK_SECRET)],
+        tolerance_secs: 300,
+    });
+    // The same identifier twice (a retry) is the same idempotent call.
+    for _ in 0..2 {
+        client
+            .meter_event(
+                "snowflake_messages",
+                "cus_test_1",
+                1234,
+                "lic1-2026-12",
+                now(),
+            )
+            .unwrap();
+    }
+    // Without an API key Stripe (and stripe-mock) refuse: a typed error, not a panic.
+    let anonymous = tollgate_server::shop::stripe::Stripe::new(&StripeConfig {
+        api_base: stripe.base.clone(),
+        secret_key: Secret::new(""),
+        webhook_secrets: vec![Secret::new(WEBHOOK_SECRET)],
+        tolerance_secs: 300,
+    });
+    let err = anonymous
+        .meter_event(
+            "snowflake_messages",
+            "cus_test_1",
+            1,
+            "lic1-2026-12-b",
+            now(),
+        )
+        .unwrap_err();
+    assert!(err.0.starts_with("HTTP 401"), "{err}");
+}
+
+#[test]
+fn a_mail_failure_leaves_the_key_on_the_purchase_status() {
+    let stripe = StripeMock::start();
+    // No SMTP server listens there.
+    let dead = TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_addr = dead.local_addr().unwrap();
+    drop(dead);
+    let vendor = Vendor::new(&Backend::Sqlite);
+    let server = vendor.start_with(|c| c.shop = Some(shop_config(&stripe.base, dead_addr)));
+    let url = server.url();
+    let (st, p) = call(
+        &url,
+        "POST",
+        "/v1/shop/purchases",
+        Some(json!({"items": [{"sku": "mqtt-server"}], "email": EMAIL})),
+        None,
+    );
+    assert_eq!(st, 201, "{p}");
+    let pid = p["purchase_id"].as_u64().unwrap();
+    let session = p["session_id"].as_str().unwrap();
+    let paid = event("evt_1", "checkout.session.completed", session, pid, true);
+    let (st, b) = deliver(&url, &paid, signed(&paid));
+    assert_eq!((st, b["outcome"].as_str()), (200, Some("delivered")), "{b}");
+    let (_, s) = status(&url, pid, p["token"].as_str());
+    assert_eq!(s["status"], "completed");
+    assert_eq!(s["license_key"].as_str().map(str::len), Some(29));
+}
