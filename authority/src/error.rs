@@ -175,6 +175,16 @@ pub enum AuthorityError {
         /// The active floating activation.
         activation_id: u64,
     },
+    /// A time the vendor would sign is later than [`tollgate_core::MAX_VENDOR_TIME`]
+    /// (9999-12-31T23:59:59Z): a validity end, a subscription's expiry or a refresh deadline
+    /// that not every binding could represent (SPEC.md §1).
+    #[error("{what} {value} is later than {max} (9999-12-31T23:59:59Z), the latest time a license may carry", max = tollgate_core::MAX_VENDOR_TIME)]
+    TimeOutOfRange {
+        /// Which time, e.g. `not_after` or `expiry of feature support`.
+        what: String,
+        /// The time asked for (Unix seconds).
+        value: u64,
+    },
 }
 
 impl AuthorityError {
@@ -214,6 +224,7 @@ impl AuthorityError {
             AuthorityError::RootKeyExists => 329,
             AuthorityError::RetireActiveKey(_) => 330,
             AuthorityError::FloatingActivationExists { .. } => 331,
+            AuthorityError::TimeOutOfRange { .. } => 332,
             AuthorityError::Core(e) => e.code(),
         }
     }
@@ -270,6 +281,9 @@ impl AuthorityError {
             AuthorityError::FloatingActivationExists { .. } => {
                 "another device already runs this license as a floating server"
             }
+            AuthorityError::TimeOutOfRange { .. } => {
+                "a time is later than 9999-12-31T23:59:59Z, the latest a license may carry"
+            }
             AuthorityError::Core(e) => e.message(),
         }
     }
@@ -310,6 +324,7 @@ impl AuthorityError {
             AuthorityError::RootKeyExists => "RootKeyExists",
             AuthorityError::RetireActiveKey(_) => "RetireActiveKey",
             AuthorityError::FloatingActivationExists { .. } => "FloatingActivationExists",
+            AuthorityError::TimeOutOfRange { .. } => "TimeOutOfRange",
             AuthorityError::Core(e) => e.name(),
         }
     }
@@ -419,6 +434,16 @@ mod tests {
         assert_eq!(
             (exists.code(), exists.name()),
             (331, "FloatingActivationExists")
+        );
+        // 332 is this branch's (issue 13: times the vendor cannot sign).
+        let late = AuthorityError::TimeOutOfRange {
+            what: "not_after".into(),
+            value: tollgate_core::MAX_VENDOR_TIME + 1,
+        };
+        assert_eq!((late.code(), late.name()), (332, "TimeOutOfRange"));
+        assert_eq!(
+            late.message(),
+            "a time is later than 9999-12-31T23:59:59Z, the latest a license may carry"
         );
         let mut names: Vec<&str> = all.iter().map(AuthorityError::name).collect();
         for e in &all {

@@ -161,8 +161,8 @@ pub use lease_holder::LeaseHolder;
 pub use manager::LicenseManager;
 pub use online::BearerToken;
 pub use status::{
-    verify_usage_license, FeatureStatus, FingerprintMatch, LicenseInfo, LicenseState, MeterReading,
-    Status, StatusError,
+    verify_usage_license, FeatureStatus, FingerprintMatch, LicenseInfo, LicenseState, LicenseTimes,
+    MeterReading, Status, StatusError,
 };
 pub use storage::{DirStorage, FailingStorage, MemoryStorage, Storage};
 pub use tollgate_core;
