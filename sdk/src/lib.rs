@@ -156,7 +156,7 @@ pub use fingerprint::{
 pub use floating::{
     BorrowedLease, FloatingClient, FloatingConfig, FloatingLease, LeaseEvent, LeaseSigner,
 };
-pub use gate::FeatureGate;
+pub use gate::{FeatureGate, GateLayout};
 pub use lease_holder::LeaseHolder;
 pub use manager::LicenseManager;
 pub use online::BearerToken;
