@@ -192,6 +192,16 @@ pub enum AuthorityError {
     /// error, so a caller without the token learns nothing about the purchase.
     #[error("purchase {0} not found")]
     PurchaseNotFound(u64),
+    /// A time the vendor would sign is later than [`tollgate_core::MAX_VENDOR_TIME`]
+    /// (9999-12-31T23:59:59Z): a validity end, a subscription's expiry or a refresh deadline
+    /// that not every binding could represent (SPEC.md §1).
+    #[error("{what} {value} is later than {max} (9999-12-31T23:59:59Z), the latest time a license may carry", max = tollgate_core::MAX_VENDOR_TIME)]
+    TimeOutOfRange {
+        /// Which time, e.g. `not_after` or `expiry of feature support`.
+        what: String,
+        /// The time asked for (Unix seconds).
+        value: u64,
+    },
 }
 
 impl AuthorityError {
@@ -234,6 +244,7 @@ impl AuthorityError {
             AuthorityError::InstanceMismatch { .. } => 385,
             AuthorityError::NotMarketplaceRequest => 386,
             AuthorityError::PurchaseNotFound(_) => 350,
+            AuthorityError::TimeOutOfRange { .. } => 332,
             AuthorityError::Core(e) => e.code(),
         }
     }
@@ -297,6 +308,9 @@ impl AuthorityError {
                 "a marketplace usage request must not carry a license key"
             }
             AuthorityError::PurchaseNotFound(_) => "purchase not found",
+            AuthorityError::TimeOutOfRange { .. } => {
+                "a time is later than 9999-12-31T23:59:59Z, the latest a license may carry"
+            }
             AuthorityError::Core(e) => e.message(),
         }
     }
@@ -340,6 +354,7 @@ impl AuthorityError {
             AuthorityError::InstanceMismatch { .. } => "InstanceMismatch",
             AuthorityError::NotMarketplaceRequest => "NotMarketplaceRequest",
             AuthorityError::PurchaseNotFound(_) => "PurchaseNotFound",
+            AuthorityError::TimeOutOfRange { .. } => "TimeOutOfRange",
             AuthorityError::Core(e) => e.name(),
         }
     }
@@ -462,6 +477,16 @@ mod tests {
         assert_eq!(
             (purchase.code(), purchase.name(), purchase.message()),
             (350, "PurchaseNotFound", "purchase not found")
+        );
+        // 332: times the vendor cannot sign (issue 13).
+        let late = AuthorityError::TimeOutOfRange {
+            what: "not_after".into(),
+            value: tollgate_core::MAX_VENDOR_TIME + 1,
+        };
+        assert_eq!((late.code(), late.name()), (332, "TimeOutOfRange"));
+        assert_eq!(
+            late.message(),
+            "a time is later than 9999-12-31T23:59:59Z, the latest a license may carry"
         );
         let mut names: Vec<&str> = all.iter().map(AuthorityError::name).collect();
         for e in &all {

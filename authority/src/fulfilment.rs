@@ -138,8 +138,11 @@ pub(crate) fn refresh_deadline(
         DeploymentModel::Floating => offline.or(cfg.floating_refresh_secs),
     }
     .map(|p| {
-        now.checked_add(p)
-            .ok_or(AuthorityError::invalid("refresh deadline overflows"))
+        let deadline = now
+            .checked_add(p)
+            .ok_or(AuthorityError::invalid("refresh deadline overflows"))?;
+        crate::licenses::check_time("the refresh deadline", Some(deadline))?;
+        Ok(deadline)
     })
     .transpose()
 }

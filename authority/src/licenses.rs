@@ -2,7 +2,9 @@
 
 use serde_json::{json, Value};
 use tollgate_core::model::check_feature_name;
-use tollgate_core::{hex_string, DeploymentModel, FeatureKind, Grant, License, LicenseKey};
+use tollgate_core::{
+    hex_string, DeploymentModel, FeatureKind, Grant, License, LicenseKey, MAX_VENDOR_TIME,
+};
 use zeroize::Zeroizing;
 
 use crate::audit::audit;
@@ -19,6 +21,18 @@ fn grant_json(g: &Grant) -> Value {
     serde_json::to_value(g).unwrap_or(Value::Null)
 }
 
+/// Refuses a time later than [`MAX_VENDOR_TIME`] (SPEC.md §1) with
+/// [`AuthorityError::TimeOutOfRange`].
+pub(crate) fn check_time(what: &str, time: Option<u64>) -> Result<()> {
+    match time {
+        Some(value) if value > MAX_VENDOR_TIME => Err(AuthorityError::TimeOutOfRange {
+            what: what.to_owned(),
+            value,
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// Policy checks on a grant, beyond the core's format limits.
 pub(crate) fn check_grant(g: &Grant) -> Result<()> {
     if g.max_activations == 0 {
@@ -31,7 +45,13 @@ pub(crate) fn check_grant(g: &Grant) -> Result<()> {
             "a license allowing the floating model needs at least one floating seat",
         ));
     }
+    check_time("not_before", g.not_before)?;
+    check_time("not_after", g.not_after)?;
     for f in &g.features {
+        check_time(
+            &format!("the expiry of feature `{}`", f.name),
+            f.expires_at(),
+        )?;
         check_feature_name(&f.name).map_err(|_| {
             AuthorityError::invalid(format!(
                 "feature name `{}`: use 1-32 bytes of a-z 0-9 . _ -",

@@ -414,3 +414,47 @@ fn upgrade_of_seats_takes_effect_for_new_activations() {
     assert!(f.new_activation);
     assert_eq!(f.revision, 2);
 }
+
+#[test]
+fn times_past_year_9999_are_refused_with_332_and_nothing_is_written() {
+    let (_d, mut v) = vendor();
+    let late = MAX_VENDOR_TIME + 1; // 10000-01-01T00:00:00Z
+    let mut spec = chariot(1);
+    spec.not_after = Some(late);
+    let err = v.issue(spec, T0).unwrap_err();
+    assert!(
+        matches!(err, AuthorityError::TimeOutOfRange { ref what, value } if what == "not_after" && value == late),
+        "{err:?}"
+    );
+    assert_eq!(err.code(), 332);
+    let mut spec = chariot(1);
+    spec.features[1].kind = FeatureKind::Subscription { expires_at: late };
+    assert_eq!(v.issue(spec, T0).unwrap_err().code(), 332);
+    assert_eq!(v.list_licenses().unwrap().len(), 0);
+
+    // The last representable second is fine.
+    let mut spec = chariot(1);
+    spec.not_after = Some(MAX_VENDOR_TIME);
+    v.issue(spec, T0).unwrap();
+
+    // An upgrade (8000 more years of Support, or a later end) is refused too, and changes nothing.
+    let extend = |to| UpgradeSpec {
+        extend: vec![Extension {
+            feature: "support".into(),
+            to,
+        }],
+        ..UpgradeSpec::default()
+    };
+    let err = v
+        .upgrade(1, extend(NewExpiry::By(8000 * 365 * 86_400)), T0)
+        .unwrap_err();
+    assert_eq!(err.code(), 332, "{err:?}");
+    let late_end = UpgradeSpec {
+        not_after: Some(Some(late)),
+        ..UpgradeSpec::default()
+    };
+    assert_eq!(v.upgrade(1, late_end, T0).unwrap_err().code(), 332);
+    assert_eq!(v.list_licenses().unwrap()[0].grant.revision, 1);
+    v.upgrade(1, extend(NewExpiry::At(MAX_VENDOR_TIME)), T0)
+        .unwrap();
+}

@@ -15,6 +15,7 @@ fi
 
 cargo build --quiet --release -p tollgate-jni --manifest-path "$ROOT/Cargo.toml"
 cargo build --quiet -p tollgate-cli -p tollgate-server -p tollgate-floating --manifest-path "$ROOT/Cargo.toml"
+cargo build --quiet -p tollgate-tests --bin sign-unchecked --manifest-path "$ROOT/Cargo.toml"
 
 # The tests are built with the published development root's `VendorRoot` (as a product is with
 # its vendor's): the committed class must be what `tollgate vendor export-root` writes.
@@ -38,7 +39,8 @@ TOLLGATE_DEBUG_DIR="$PWD/target/native-debug" "$ROOT/scripts/split-debug.sh" "$R
 
 mvn -q -B verify -Dtollgate.cli="$ROOT/target/debug/tollgate" \
   -Dtollgate.server="$ROOT/target/debug/tollgate-server" \
-  -Dtollgate.floating="$ROOT/target/debug/tollgate-floating"
+  -Dtollgate.floating="$ROOT/target/debug/tollgate-floating" \
+  -Dtollgate.signUnchecked="$ROOT/target/debug/sign-unchecked"
 # -q hides Surefire's summary: add up its reports.
 cat target/surefire-reports/*.txt | awk -F'[:,] *' '/^Tests run:/ {
     run += $2; failed += $4 + $6; skipped += $8 }

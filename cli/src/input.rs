@@ -60,7 +60,9 @@ pub fn parse_time(s: &str) -> Result<u64, Failure> {
         m.parse().map_err(|_| bad())?,
         d.parse().map_err(|_| bad())?,
     );
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || y < 1970 {
+    // Years past 9999 parse (the vendor then refuses them with 332, SPEC.md §1); the bound
+    // only keeps the arithmetic in range.
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || !(1970..=1_000_000_000).contains(&y) {
         return Err(bad());
     }
     let days = tollgate_sdk::time::days_from_civil(y, m, d);

@@ -98,7 +98,9 @@ pub use fingerprint::{Component, ComponentKind, Fingerprint, MatchDetail};
 pub use key::{KeyAuthSecret, LicenseKey};
 pub use keys::{DeviceKey, KeyId, Keyring, PublicKey, VendorSigningKey};
 pub use lease::{feature_set, ClientId, Lease, LeaseClaims, LeaseNonce};
-pub use model::{DeploymentModel, Feature, FeatureKind, Grant, MeterPeriod, Models};
+pub use model::{
+    DeploymentModel, Feature, FeatureKind, Grant, MeterPeriod, Models, MAX_VENDOR_TIME,
+};
 pub use trust::{CertificateClaims, KeyCertificate, KeyList, TrustStore, MAX_RETIRED_KEYS};
 pub use verify::{Entitlement, FeatureState, LeaseEntitlement, Verifier};
 

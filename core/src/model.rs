@@ -13,6 +13,13 @@ pub const MAX_TEXT: usize = 64;
 pub const MAX_FEATURE_NAME: usize = 32;
 /// Most features one license may carry.
 pub const MAX_FEATURES: usize = 32;
+/// The latest time a vendor signs into any artifact: 9999-12-31T23:59:59Z (Unix seconds).
+///
+/// The wire formats carry any `u64`, and hosts accept any validly signed time (SPEC.md §1):
+/// this is the vendor's limit, so that every time it issues is representable in every binding
+/// (RFC 3339's four-digit years, Python's `datetime`, whose `MAXYEAR` is 9999). The authority
+/// refuses a later time with its code 332.
+pub const MAX_VENDOR_TIME: u64 = 253_402_300_799;
 
 /// How a host is licensed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -43,6 +43,13 @@ impl ManualClock {
         self.0.store(now, Ordering::SeqCst);
     }
 
+    /// The atomic the reading lives in: for a binding that reads this clock from shared
+    /// memory without a call (the Java binding's `FeatureHandle`). Read it with an atomic
+    /// load; write it only through [`ManualClock::set`].
+    pub fn as_atomic(&self) -> &AtomicU64 {
+        &self.0
+    }
+
     /// Moves the time forward by `secs`.
     pub fn advance(&self, secs: u64) {
         let _ = self
@@ -91,6 +98,8 @@ const NO_REFRESHER: u64 = u64::MAX;
 struct Cache {
     now: AtomicU64,
     stop: AtomicBool,
+    /// Set by [`CachedClock::stop`]: no refresher is ever started again.
+    stopped: AtomicBool,
     /// The fork generation in which the current refresher was started, or [`NO_REFRESHER`].
     /// The cached reading is used only while it equals [`fork_generation`].
     generation: AtomicU64,
@@ -142,6 +151,7 @@ impl CachedClock {
             cache: Arc::new(Cache {
                 now: AtomicU64::new(source.now()),
                 stop: AtomicBool::new(false),
+                stopped: AtomicBool::new(false),
                 generation: AtomicU64::new(NO_REFRESHER),
                 attempted: AtomicU64::new(NO_REFRESHER),
             }),
@@ -155,6 +165,14 @@ impl CachedClock {
         clock
     }
 
+    /// The atomic that holds the cached reading while a refresher keeps it current, for a
+    /// binding that reads the clock from shared memory without a call (the Java binding's
+    /// `FeatureHandle`); `None` when no refresher runs (then only [`Clock::now`] is right).
+    /// Read it with an atomic load; never write it.
+    pub fn as_atomic(&self) -> Option<&AtomicU64> {
+        self.is_refreshed().then_some(&self.cache.now)
+    }
+
     /// Whether readings come from the cache (a refresher runs in this process).
     pub fn is_refreshed(&self) -> bool {
         self.cache.generation.load(Ordering::Acquire) == fork_generation()
@@ -163,6 +181,9 @@ impl CachedClock {
     /// Starts a refresher for the current fork generation, forgetting (not joining) a handle
     /// from an earlier generation: that thread does not exist in this process.
     fn start(&self, slot: &mut Option<JoinHandle<()>>) {
+        if self.cache.stopped.load(Ordering::Acquire) {
+            return;
+        }
         let generation = fork_generation();
         if self.cache.attempted.swap(generation, Ordering::AcqRel) == generation {
             return;
@@ -201,6 +222,34 @@ impl CachedClock {
             self.start(&mut slot);
         }
         now
+    }
+}
+
+impl CachedClock {
+    /// Stops the refresher thread for good and waits for it to end; later readings read the
+    /// source directly. Idempotent. For an owner that keeps the clock reachable after it is
+    /// done with it, e.g. a binding's closed manager whose feature gate a racing check may
+    /// still read: the thread must not outlive the manager.
+    pub fn stop(&self) {
+        self.cache.stopped.store(true, Ordering::Release);
+        // Under the lock: a refresher being started concurrently is in the slot by then.
+        let mut slot = self
+            .refresher
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.cache.stop.store(true, Ordering::Release);
+        let current =
+            self.cache.generation.swap(NO_REFRESHER, Ordering::AcqRel) == fork_generation();
+        let handle = slot.take();
+        drop(slot);
+        if let Some(t) = handle {
+            if current {
+                t.thread().unpark();
+                let _ = t.join();
+            } else {
+                std::mem::forget(t);
+            }
+        }
     }
 }
 
@@ -286,6 +335,25 @@ mod tests {
         source.set(300);
         assert_eq!(c.now(), 300);
         assert!(c.is_refreshed());
+        drop(c);
+    }
+
+    #[test]
+    fn a_stopped_cache_reads_its_source_and_never_restarts() {
+        let source = Arc::new(ManualClock::new(100));
+        let c = CachedClock::with_source(source.clone(), Duration::from_secs(3600));
+        // (Not asserting `is_refreshed` here: a concurrent test's `note_fork` may flip it.)
+        c.stop();
+        assert!(!c.is_refreshed());
+        assert!(
+            c.refresher.lock().unwrap().is_none(),
+            "the thread was joined"
+        );
+        source.set(300);
+        assert_eq!(c.now(), 300);
+        assert!(!c.is_refreshed());
+        assert!(c.refresher.lock().unwrap().is_none(), "no new refresher");
+        c.stop();
         drop(c);
     }
 

@@ -39,8 +39,9 @@ fn pack(name: &[u8]) -> Option<Name> {
 }
 
 /// One feature: its name, and the first second it is no longer usable (a subscription's
-/// expiry; `u64::MAX` for perpetual and metered features).
+/// expiry; `u64::MAX` for perpetual and metered features). `repr(C)`: see [`GateLayout`].
 #[derive(Default)]
+#[repr(C)]
 struct Slot {
     len: AtomicUsize,
     name: [AtomicU64; WORDS],
@@ -54,8 +55,12 @@ struct Slot {
 /// is usable when a license is installed and verified for this host, the clock was not set
 /// back beyond the tolerance, the license is within its validity, and the feature exists and
 /// has not expired. A check costs a few nanoseconds and never blocks.
+///
+/// Its memory is `repr(C)` and described by [`FeatureGate::layout`], so that a binding can
+/// answer checks from shared memory without a call (the Java binding's `FeatureHandle`, which
+/// reads it through a direct buffer with the same sequence-lock protocol).
+#[repr(C)]
 pub struct FeatureGate {
-    clock: Arc<dyn Clock>,
     /// The installed grant's rollback tolerance (published with the entitlement).
     rollback_tolerance: AtomicU64,
     /// Odd while the manager publishes a change.
@@ -65,6 +70,51 @@ pub struct FeatureGate {
     valid_until: AtomicU64,
     count: AtomicUsize,
     features: [Slot; MAX_FEATURES],
+    clock: Arc<dyn Clock>,
+}
+
+/// Byte offsets of a [`FeatureGate`]'s fields (native-endian atomics of 64 bits; `count` and
+/// the slots' `len` are `usize`, 64 bits on the platforms the Java binding ships for), for a
+/// binding that reads the gate from shared memory, and the protocol it must follow to answer
+/// exactly as [`FeatureGate::has_feature_at`]:
+///
+/// 1. Raise `high_water` to `now` if `now` is larger (compare-and-set; never lower it).
+/// 2. Read `seq` (acquire); if odd, retry.
+/// 3. Refuse when `now + rollback_tolerance < high_water` (saturating), `now < valid_from` or
+///    `now >= valid_until` (unsigned); else find the slot among the first `count` (at most
+///    `max_features`) whose `len` and `name_words` words (the name's UTF-8 bytes,
+///    zero-padded, little-endian words) match, and answer `now < active_until`.
+/// 4. Acquire fence, read `seq` again: if it changed, retry from 2.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GateLayout {
+    /// Size of the whole gate in bytes (the readable region).
+    pub size: usize,
+    /// Offset of the sequence word (odd while a change is published).
+    pub seq: usize,
+    /// Offset of the clock high-water mark.
+    pub high_water: usize,
+    /// Offset of the rollback tolerance (seconds).
+    pub rollback_tolerance: usize,
+    /// Offset of the first second of validity.
+    pub valid_from: usize,
+    /// Offset of the first second after validity.
+    pub valid_until: usize,
+    /// Offset of the number of feature slots in use.
+    pub count: usize,
+    /// Offset of the first feature slot.
+    pub features: usize,
+    /// Size of one slot (slot `i` starts at `features + i * slot_size`).
+    pub slot_size: usize,
+    /// Offset of a slot's name length within the slot.
+    pub slot_len: usize,
+    /// Offset of a slot's name words within the slot.
+    pub slot_name: usize,
+    /// Offset of a slot's first unusable second within the slot.
+    pub slot_active_until: usize,
+    /// Words per name.
+    pub name_words: usize,
+    /// Number of slots.
+    pub max_features: usize,
 }
 
 impl fmt::Debug for FeatureGate {
@@ -76,6 +126,34 @@ impl fmt::Debug for FeatureGate {
 }
 
 impl FeatureGate {
+    /// The gate's memory layout (see [`GateLayout`]).
+    pub fn layout() -> GateLayout {
+        use std::mem::{offset_of, size_of};
+        GateLayout {
+            size: size_of::<FeatureGate>(),
+            seq: offset_of!(FeatureGate, seq),
+            high_water: offset_of!(FeatureGate, high_water),
+            rollback_tolerance: offset_of!(FeatureGate, rollback_tolerance),
+            valid_from: offset_of!(FeatureGate, valid_from),
+            valid_until: offset_of!(FeatureGate, valid_until),
+            count: offset_of!(FeatureGate, count),
+            features: offset_of!(FeatureGate, features),
+            slot_size: size_of::<Slot>(),
+            slot_len: offset_of!(Slot, len),
+            slot_name: offset_of!(Slot, name),
+            slot_active_until: offset_of!(Slot, active_until),
+            name_words: WORDS,
+            max_features: MAX_FEATURES,
+        }
+    }
+
+    /// The address of the gate's memory, described by [`FeatureGate::layout`]: valid as long
+    /// as the gate. Readers use atomic loads only, and write nothing but `high_water` (raise
+    /// only, by compare-and-set).
+    pub fn as_ptr(&self) -> *const u8 {
+        std::ptr::from_ref(self).cast()
+    }
+
     /// A gate with nothing usable, reading `clock`.
     pub(crate) fn new(clock: Arc<dyn Clock>, rollback_tolerance: u64) -> Self {
         FeatureGate {
@@ -224,6 +302,29 @@ mod tests {
         assert!(pack(&[b'a'; MAX_FEATURE_NAME]).is_some());
         assert!(pack(&[b'a'; MAX_FEATURE_NAME + 1]).is_none());
         assert_ne!(pack(b"abcdefgh1"), pack(b"abcdefgh2"));
+    }
+
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn the_layout_is_64_bit_words_with_the_clock_last() {
+        let l = FeatureGate::layout();
+        assert_eq!(
+            (
+                l.rollback_tolerance,
+                l.seq,
+                l.high_water,
+                l.valid_from,
+                l.valid_until,
+                l.count
+            ),
+            (0, 8, 16, 24, 32, 40)
+        );
+        assert_eq!((l.features, l.slot_len, l.slot_name), (48, 0, 8));
+        assert_eq!(l.slot_active_until, 8 + 8 * WORDS);
+        assert_eq!(l.slot_size, 16 + 8 * WORDS);
+        assert_eq!((l.name_words, l.max_features), (WORDS, MAX_FEATURES));
+        // Then the clock (a fat `Arc`), which readers never touch.
+        assert_eq!(l.size, l.features + MAX_FEATURES * l.slot_size + 16);
     }
 
     #[test]

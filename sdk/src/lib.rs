@@ -159,13 +159,13 @@ pub use fingerprint::{
 pub use floating::{
     BorrowedLease, FloatingClient, FloatingConfig, FloatingLease, LeaseEvent, LeaseSigner,
 };
-pub use gate::FeatureGate;
+pub use gate::{FeatureGate, GateLayout};
 pub use lease_holder::LeaseHolder;
 pub use manager::LicenseManager;
 pub use online::{BearerToken, CancelToken};
 pub use status::{
-    verify_usage_license, FeatureStatus, FingerprintMatch, LicenseInfo, LicenseState, MeterReading,
-    Status, StatusError,
+    verify_usage_license, FeatureStatus, FingerprintMatch, LicenseInfo, LicenseState, LicenseTimes,
+    MeterReading, Status, StatusError,
 };
 pub use storage::{DirStorage, FailingStorage, MemoryStorage, Storage};
 pub use tollgate_core;

@@ -596,7 +596,8 @@ impl LicenseManager {
             return Err(SdkError::Deactivated);
         }
         let canonical = license.to_armor();
-        self.host = Ok(host);
+        // Nothing of `self` changes before the last check has passed: not even the probed
+        // fingerprint, which a failed install must not leave behind.
         let newer_pending = self
             .state
             .pending
@@ -612,6 +613,7 @@ impl LicenseManager {
             if let Some(e) = rollback {
                 return Err(e);
             }
+            self.host = Ok(host);
             self.installed = evaluate(
                 &self.config,
                 &self.verifier,
@@ -666,11 +668,21 @@ impl LicenseManager {
         });
         next.pending = None;
         next.signed_time = signed;
+        let old_high_water = self.gate.high_water();
         if rollback.is_some() {
             next.high_water = now.max(signed);
             self.gate.reset_high_water(next.high_water);
         }
-        self.commit_decoded(next, now, true, Some(license))?;
+        let old_host = std::mem::replace(&mut self.host, Ok(host));
+        if let Err(e) = self.commit_decoded(next, now, true, Some(license)) {
+            // Not stored: put back what the attempt changed in memory.
+            self.host = old_host;
+            self.gate
+                .reset_high_water(old_high_water.max(self.gate.high_water()));
+            self.installed = evaluate(&self.config, &self.verifier, &self.state, &self.host, None);
+            self.publish();
+            return Err(e);
+        }
         Ok(self.status_at(now))
     }
 

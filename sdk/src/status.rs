@@ -119,6 +119,9 @@ pub struct FeatureStatus {
     pub kind: &'static str,
     /// For subscriptions: when it ends (ISO-8601 UTC).
     pub expires_at: Option<String>,
+    /// [`FeatureStatus::expires_at`] as Unix seconds: what bindings carry (not in the JSON).
+    #[serde(skip)]
+    pub expires_at_secs: Option<u64>,
     /// Whether [`LicenseManager::has_feature`] is true for it now.
     pub active: bool,
     /// For metered features: units per period.
@@ -144,6 +147,22 @@ pub struct FingerprintMatch {
 
 /// [`LicenseInfo::deployment_model`] of a cloud marketplace instance.
 pub const MARKETPLACE_MODEL: &str = "marketplace";
+/// The times of a [`LicenseInfo`] as Unix seconds, exactly as signed: bindings carry these
+/// rather than parse the ISO-8601 text back (a validly signed time may lie beyond what a
+/// binding's date type or a four-digit year can hold; SPEC.md §1).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LicenseTimes {
+    /// [`LicenseInfo::issued_at`].
+    pub issued_at: u64,
+    /// [`LicenseInfo::installed_at`].
+    pub installed_at: Option<u64>,
+    /// [`LicenseInfo::valid_from`].
+    pub valid_from: Option<u64>,
+    /// [`LicenseInfo::valid_until`].
+    pub valid_until: Option<u64>,
+    /// [`LicenseInfo::refresh_deadline`].
+    pub refresh_deadline: Option<u64>,
+}
 
 /// The installed usage license, in [`Status`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -171,6 +190,9 @@ pub struct LicenseInfo {
     pub valid_until: Option<String>,
     /// For online and floating activations: refresh before this time.
     pub refresh_deadline: Option<String>,
+    /// The same times as Unix seconds: what bindings carry (not in the JSON).
+    #[serde(skip)]
+    pub times: LicenseTimes,
     /// The features.
     pub features: Vec<FeatureStatus>,
     /// The fingerprint match.
@@ -191,6 +213,9 @@ pub struct Status {
     pub product_version: String,
     /// When this status was computed.
     pub checked_at: String,
+    /// [`Status::checked_at`] as Unix seconds (not in the JSON).
+    #[serde(skip)]
+    pub checked_at_secs: u64,
     /// Whether a usage request is waiting for its usage license (also during an upgrade of an
     /// active license).
     pub pending_request: bool,
@@ -257,6 +282,7 @@ fn license_info(
                 name: f.name.clone(),
                 kind: "perpetual",
                 expires_at: None,
+                expires_at_secs: None,
                 active: active(&f.name),
                 quota: None,
                 period: None,
@@ -267,6 +293,7 @@ fn license_info(
                 FeatureKind::Subscription { expires_at } => {
                     fs.kind = "subscription";
                     fs.expires_at = Some(format_utc(expires_at));
+                    fs.expires_at_secs = Some(expires_at);
                 }
                 FeatureKind::Metered { quota, period } => {
                     fs.kind = "metered";
@@ -279,6 +306,13 @@ fn license_info(
             fs
         })
         .collect();
+    let times = LicenseTimes {
+        issued_at: terms.issued_at,
+        installed_at,
+        valid_from: (from > 0).then_some(from),
+        valid_until: (until < u64::MAX).then_some(until),
+        refresh_deadline: terms.refresh_deadline,
+    };
     LicenseInfo {
         license_id: g.license_id,
         customer: g.customer.clone(),
@@ -291,6 +325,7 @@ fn license_info(
         valid_from: (from > 0).then(|| format_utc(from)),
         valid_until: (until < u64::MAX).then(|| format_utc(until)),
         refresh_deadline: terms.refresh_deadline.map(format_utc),
+        times,
         features,
         fingerprint: FingerprintMatch {
             matched: detail.matched,
@@ -320,6 +355,7 @@ impl LicenseManager {
             product: self.config.product.clone(),
             product_version: self.config.product_version.clone(),
             checked_at: format_utc(now),
+            checked_at_secs: now,
             pending_request: self.state.pending.is_some(),
             license: None,
             warnings: Vec::new(),

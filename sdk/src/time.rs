@@ -32,13 +32,16 @@ pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-/// Formats Unix seconds as ISO-8601 UTC, e.g. `2025-03-01T00:00:00Z`.
+/// Formats Unix seconds as ISO-8601 UTC, e.g. `2025-03-01T00:00:00Z`. A year after 9999 (only
+/// in an artifact the vendor should not have signed: SPEC.md §1) is written in ISO-8601's
+/// expanded form with a sign, `+10000-01-01T00:00:00Z`, as `java.time.Instant` reads it.
 pub fn format_utc(secs: u64) -> String {
     let days = (secs / DAY) as i64;
     let rem = secs % DAY;
     let (y, m, d) = civil_from_days(days);
+    let sign = if y > 9999 { "+" } else { "" };
     format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        "{sign}{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
         rem / 3600,
         rem % 3600 / 60,
         rem % 60
@@ -87,6 +90,10 @@ mod tests {
         assert_eq!(format_utc(1_700_000_000), "2023-11-14T22:13:20Z");
         assert_eq!(format_utc(1_709_251_199), "2024-02-29T23:59:59Z");
         assert_eq!(format_utc(4_102_444_800), "2100-01-01T00:00:00Z");
+        // The vendor's last second (MAX_VENDOR_TIME), and beyond it the expanded form.
+        assert_eq!(format_utc(253_402_300_799), "9999-12-31T23:59:59Z");
+        assert_eq!(format_utc(253_402_300_800), "+10000-01-01T00:00:00Z");
+        assert_eq!(format_utc(u64::MAX), "+584554051223-11-09T07:00:15Z");
     }
 
     #[test]

@@ -1900,3 +1900,82 @@ fn the_fingerprint_minimum_and_the_override_opt_in() {
     let mut m = LicenseManager::open(cfg, dir.path()).unwrap();
     assert!(m.request_usage(&key()).unwrap().starts_with("TGRQ:"));
 }
+
+/// Everything a failed install could have touched: the status, the stored state, the answers.
+fn snapshot(m: &LicenseManager, mem: &MemoryStorage) -> (tollgate_sdk::Status, Vec<u8>, bool) {
+    (
+        m.status(),
+        mem.load("state.json").unwrap().unwrap(),
+        m.has_feature("mqtt-server"),
+    )
+}
+
+#[test]
+fn every_failed_install_leaves_the_state_exactly_as_it_was() {
+    // Active, with an upgrade request pending.
+    let (mut m, clock, mem) = activated(&machine_a());
+    let first = m.request_renewal().unwrap();
+    clock.advance(60);
+    let second = m.request_renewal().unwrap();
+    clock.advance(60);
+    let before = snapshot(&m, &mem);
+    assert_eq!(before.0.state, LicenseState::Active);
+    assert!(before.0.pending_request && before.2);
+
+    // Another machine's answer, and another installation's on this machine.
+    let other_clock = Arc::new(ManualClock::new(T0 + 3600));
+    let mut other = manager(MemoryStorage::new(), &other_clock, &machine_b()).unwrap();
+    let other_request = other.request_usage(&key()).unwrap();
+    let mut twin = manager(MemoryStorage::new(), &other_clock, &machine_a()).unwrap();
+    let twin_request = twin.request_usage(&key()).unwrap();
+    let mut expired = mqtt();
+    expired.not_after = Some(T0 + 3600);
+    let failures: Vec<(String, u32)> = vec![
+        ("TGUL:garbage".into(), 101),
+        (answer(&other_request, mqtt()), 113),
+        (answer(&twin_request, mqtt()), 203),
+        // The superseded request's answer.
+        (answer(&first, mqtt()), 202),
+        // Expired at now.
+        (answer(&second, expired), 115),
+    ];
+    for (text, code) in failures {
+        let err = m.install(&text).unwrap_err();
+        assert_eq!(err.code(), code, "{err:?}");
+        assert_eq!(snapshot(&m, &mem), before, "after {err:?}");
+    }
+    // The right answer still installs.
+    assert_eq!(
+        m.install(&answer(&second, mqtt())).unwrap().state,
+        LicenseState::Active
+    );
+    assert!(!m.status().pending_request);
+}
+
+#[test]
+fn a_validly_signed_license_past_year_9999_installs_and_reports() {
+    // The vendor refuses such times (332), but a host must not break on one that was signed.
+    let clock = Arc::new(ManualClock::new(T0));
+    let mut m = manager(MemoryStorage::new(), &clock, &machine_a()).unwrap();
+    let req = m.request_usage(&key()).unwrap();
+    let far = tollgate_core::MAX_VENDOR_TIME + 1;
+    let mut g = grant(
+        vec![perpetual("mqtt-server"), subscription("support", u64::MAX)],
+        1,
+    );
+    g.not_after = Some(far);
+    let st = m.install(&answer(&req, g)).unwrap();
+    assert_eq!(st.state, LicenseState::Active);
+    let info = st.license.unwrap();
+    assert_eq!(info.valid_until.as_deref(), Some("+10000-01-01T00:00:00Z"));
+    assert_eq!(info.times.valid_until, Some(far));
+    assert_eq!(info.features[1].expires_at_secs, Some(u64::MAX));
+    assert_eq!(
+        info.features[1].expires_at.as_deref(),
+        Some("+584554051223-11-09T07:00:15Z")
+    );
+    assert!(m.has_feature("support"));
+    clock.set(far);
+    assert_eq!(m.status().state, LicenseState::Expired);
+    assert!(!m.has_feature("mqtt-server"));
+}

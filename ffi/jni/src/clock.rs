@@ -17,13 +17,43 @@ const CLOCK_SYSTEM: jint = 0;
 const CLOCK_CACHED: jint = 1;
 const CLOCK_MANUAL: jint = 2;
 
+/// The clock a manager is opened with.
+pub(crate) struct OpenedClock {
+    /// What the manager reads.
+    pub(crate) clock: Arc<dyn Clock>,
+    /// The same clock when it is a `CachedClock`: `close` stops its thread.
+    pub(crate) cached: Option<Arc<CachedClock>>,
+    /// The address of the atomic word that holds the clock's reading, when there is one (a
+    /// running cached clock, a manual clock): what a `FeatureHandle` reads. Valid as long as
+    /// `clock`.
+    pub(crate) word: Option<usize>,
+}
+
 /// The clock `Native.CLOCK_*` `kind` names; `manual` is the `ManualClock` handle for
 /// `CLOCK_MANUAL`.
-pub(crate) fn clock_of(kind: jint, manual: jlong) -> Result<Arc<dyn Clock>> {
+pub(crate) fn clock_of(kind: jint, manual: jlong) -> Result<OpenedClock> {
     Ok(match kind {
-        CLOCK_SYSTEM => Arc::new(SystemClock),
-        CLOCK_CACHED => Arc::new(CachedClock::new()),
-        CLOCK_MANUAL => borrow_handle::<Arc<ManualClock>>(manual)?.clone(),
+        CLOCK_SYSTEM => OpenedClock {
+            clock: Arc::new(SystemClock),
+            cached: None,
+            word: None,
+        },
+        CLOCK_CACHED => {
+            let cached = Arc::new(CachedClock::new());
+            OpenedClock {
+                word: cached.as_atomic().map(|w| std::ptr::from_ref(w) as usize),
+                clock: cached.clone(),
+                cached: Some(cached),
+            }
+        }
+        CLOCK_MANUAL => {
+            let manual = borrow_handle::<Arc<ManualClock>>(manual)?.clone();
+            OpenedClock {
+                word: Some(std::ptr::from_ref(manual.as_atomic()) as usize),
+                clock: manual,
+                cached: None,
+            }
+        }
         other => return Err(invalid(format!("unknown clock kind {other}"))),
     })
 }

@@ -1,6 +1,6 @@
 //! Conversions: Java arguments → Rust values, and Rust results → the immutable value objects of
 //! `dev.tollgate` (built by their package-private `fromNative` factories, so that the Java side
-//! owns its representation, e.g. ISO-8601 strings → `Instant`).
+//! owns its representation, e.g. epoch seconds → `Instant`).
 
 use jni::objects::{JByteArray, JClass, JIntArray, JObject, JObjectArray, JString, JValue};
 use jni::signature::MethodSignature;
@@ -157,12 +157,29 @@ fn factory<'local, 'sig, 'sig_args>(
         .l()?)
 }
 
-/// `dev.tollgate.Status`.
+/// A time as Java `long` epoch seconds, exactly as signed (saturating at `Long.MAX_VALUE`;
+/// the Java side clamps to `Instant.MAX`); `-1` for no time. Never text: a valid time may lie
+/// beyond what ISO-8601 text with a four-digit year holds (SPEC.md §1).
+fn secs(t: Option<u64>) -> jlong {
+    t.map_or(-1, jlong_of)
+}
+
+/// Local references one value object needs besides its lists: its strings, the class and the
+/// object itself. Each object is built in its own local frame of this size plus its list's
+/// length, so `-Xcheck:jni` never sees more references than a frame declared.
+const FRAME: usize = 16;
+
+/// `dev.tollgate.Status`, built in its own local frame.
 pub(crate) fn status<'local>(env: &mut Env<'local>, s: &Status) -> Result<JObject<'local>> {
+    env.with_local_frame_returning_local::<_, JObject, _>(FRAME + s.warnings.len(), |env| {
+        status_in_frame(env, s)
+    })
+}
+
+fn status_in_frame<'local>(env: &mut Env<'local>, s: &Status) -> Result<JObject<'local>> {
     let state = env.new_string(s.state.name())?;
     let product = env.new_string(&s.product)?;
     let version = env.new_string(&s.product_version)?;
-    let checked_at = env.new_string(&s.checked_at)?;
     let license = match &s.license {
         Some(l) => license_info(env, l)?,
         None => JObject::null(),
@@ -184,7 +201,7 @@ pub(crate) fn status<'local>(env: &mut Env<'local>, s: &Status) -> Result<JObjec
         env,
         jni_str!("dev/tollgate/Status"),
         jni_sig!(
-            "(Ljava/lang/String;Ljava/lang/String;Ljava/lang/String;Ljava/lang/String;Z\
+            "(Ljava/lang/String;Ljava/lang/String;Ljava/lang/String;JZ\
              Ldev/tollgate/LicenseInfo;[Ljava/lang/Object;ILjava/lang/String;Ljava/lang/String;)\
              Ldev/tollgate/Status;"
         ),
@@ -192,7 +209,7 @@ pub(crate) fn status<'local>(env: &mut Env<'local>, s: &Status) -> Result<JObjec
             JValue::Object(&state),
             JValue::Object(&product),
             JValue::Object(&version),
-            JValue::Object(&checked_at),
+            JValue::Long(jlong_of(s.checked_at_secs)),
             JValue::Bool(s.pending_request),
             JValue::Object(&license),
             JValue::Object(&warnings),
@@ -203,46 +220,51 @@ pub(crate) fn status<'local>(env: &mut Env<'local>, s: &Status) -> Result<JObjec
     )
 }
 
-/// `dev.tollgate.FeatureStatus`.
+/// `dev.tollgate.FeatureStatus`, built in its own local frame.
 fn feature<'local>(env: &mut Env<'local>, f: &FeatureStatus) -> Result<JObject<'local>> {
-    let name = env.new_string(&f.name)?;
-    let kind = env.new_string(f.kind)?;
-    let expires_at = opt_string(env, f.expires_at.as_deref())?;
-    let period = opt_string(env, f.period)?;
-    factory(
-        env,
-        jni_str!("dev/tollgate/FeatureStatus"),
-        jni_sig!(
-            "(Ljava/lang/String;Ljava/lang/String;Ljava/lang/String;ZZJLjava/lang/String;ZJ)\
-             Ldev/tollgate/FeatureStatus;"
-        ),
-        &[
-            JValue::Object(&name),
-            JValue::Object(&kind),
-            JValue::Object(&expires_at),
-            JValue::Bool(f.active),
-            JValue::Bool(f.quota.is_some()),
-            JValue::Long(jlong_of(f.quota.unwrap_or(0))),
-            JValue::Object(&period),
-            JValue::Bool(f.used.is_some()),
-            JValue::Long(jlong_of(f.used.unwrap_or(0))),
-        ],
-    )
+    env.with_local_frame_returning_local::<_, JObject, _>(FRAME, |env| {
+        let name = env.new_string(&f.name)?;
+        let kind = env.new_string(f.kind)?;
+        let period = opt_string(env, f.period)?;
+        factory(
+            env,
+            jni_str!("dev/tollgate/FeatureStatus"),
+            jni_sig!(
+                "(Ljava/lang/String;Ljava/lang/String;JZZJLjava/lang/String;ZJ)\
+                 Ldev/tollgate/FeatureStatus;"
+            ),
+            &[
+                JValue::Object(&name),
+                JValue::Object(&kind),
+                JValue::Long(secs(f.expires_at_secs)),
+                JValue::Bool(f.active),
+                JValue::Bool(f.quota.is_some()),
+                JValue::Long(jlong_of(f.quota.unwrap_or(0))),
+                JValue::Object(&period),
+                JValue::Bool(f.used.is_some()),
+                JValue::Long(jlong_of(f.used.unwrap_or(0))),
+            ],
+        )
+    })
 }
 
-/// `dev.tollgate.LicenseInfo`.
+/// `dev.tollgate.LicenseInfo`, built in its own local frame.
 pub(crate) fn license_info<'local>(
+    env: &mut Env<'local>,
+    l: &LicenseInfo,
+) -> Result<JObject<'local>> {
+    env.with_local_frame_returning_local::<_, JObject, _>(FRAME + l.features.len(), |env| {
+        license_info_in_frame(env, l)
+    })
+}
+
+fn license_info_in_frame<'local>(
     env: &mut Env<'local>,
     l: &LicenseInfo,
 ) -> Result<JObject<'local>> {
     let customer = env.new_string(&l.customer)?;
     let product = env.new_string(&l.product)?;
     let model = env.new_string(l.deployment_model)?;
-    let issued_at = env.new_string(&l.issued_at)?;
-    let installed_at = opt_string(env, l.installed_at.as_deref())?;
-    let valid_from = opt_string(env, l.valid_from.as_deref())?;
-    let valid_until = opt_string(env, l.valid_until.as_deref())?;
-    let refresh_deadline = opt_string(env, l.refresh_deadline.as_deref())?;
     let mut features = Vec::with_capacity(l.features.len());
     for f in &l.features {
         features.push(feature(env, f)?);
@@ -250,12 +272,12 @@ pub(crate) fn license_info<'local>(
     let features = object_array(env, features)?;
     let key_id = env.new_string(&l.vendor_key_id)?;
     let fp = l.fingerprint;
+    let t = l.times;
     factory(
         env,
         jni_str!("dev/tollgate/LicenseInfo"),
         jni_sig!(
-            "(JLjava/lang/String;Ljava/lang/String;IJLjava/lang/String;Ljava/lang/String;\
-             Ljava/lang/String;Ljava/lang/String;Ljava/lang/String;Ljava/lang/String;\
+            "(JLjava/lang/String;Ljava/lang/String;IJLjava/lang/String;JJJJJ\
              [Ljava/lang/Object;IIIZLjava/lang/String;)Ldev/tollgate/LicenseInfo;"
         ),
         &[
@@ -265,11 +287,11 @@ pub(crate) fn license_info<'local>(
             JValue::Int(jint_of(l.revision)),
             JValue::Long(jlong_of(l.activation_id)),
             JValue::Object(&model),
-            JValue::Object(&issued_at),
-            JValue::Object(&installed_at),
-            JValue::Object(&valid_from),
-            JValue::Object(&valid_until),
-            JValue::Object(&refresh_deadline),
+            JValue::Long(jlong_of(t.issued_at)),
+            JValue::Long(secs(t.installed_at)),
+            JValue::Long(secs(t.valid_from)),
+            JValue::Long(secs(t.valid_until)),
+            JValue::Long(secs(t.refresh_deadline)),
             JValue::Object(&features),
             JValue::Int(jint_of(fp.matched)),
             JValue::Int(jint_of(fp.licensed)),
@@ -308,6 +330,12 @@ pub(crate) fn host_config<'local>(
     env: &mut Env<'local>,
     c: &HostConfig,
 ) -> Result<JObject<'local>> {
+    env.with_local_frame_returning_local::<_, JObject, _>(FRAME + c.key_certificates.len(), |env| {
+        host_config_in_frame(env, c)
+    })
+}
+
+fn host_config_in_frame<'local>(env: &mut Env<'local>, c: &HostConfig) -> Result<JObject<'local>> {
     let product = env.new_string(&c.product)?;
     let version = env.new_string(&c.product_version)?;
     let salt = env.byte_array_from_slice(&c.fingerprint_salt)?;

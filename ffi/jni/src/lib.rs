@@ -25,6 +25,15 @@
 //!   empties it (releasing the state directory's lock at once); the box itself is freed only
 //!   by the Java object's `Cleaner`, once the object is unreachable, so a call racing with
 //!   `close` sees a closed manager instead of freed memory.
+//! - **Shared memory.** `managerGate` and `managerClockWord` hand Java direct buffers over the
+//!   manager's `FeatureGate` (layout: `gateLayout`, i.e. `FeatureGate::layout`) and its clock's
+//!   reading word, so that `FeatureHandle.isEnabled()` answers without a call. The memory lives
+//!   in the manager's cell, which the `Cleaner` frees only once the Java manager (which every
+//!   handle references) is unreachable. This is the one place where Java repeats a piece of
+//!   runtime logic: the gate's check, following the protocol documented on `GateLayout`.
+//! - **Local references.** Value objects are built in local frames sized for their lists, so
+//!   `-Xcheck:jni` never sees more local references than declared.
+//! - **Times** cross as epoch seconds (`long`, `-1` for none), never as text.
 //! - **Threads.** `hasFeature` takes no lock: it reads the manager's lock-free `FeatureGate`
 //!   through an allocation-free fast path. Other queries (`status`, …) take the read lock and
 //!   run concurrently; changes (`install`, `recordUsage`, …) take the write lock.

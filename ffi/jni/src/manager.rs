@@ -6,14 +6,14 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
-use jni::objects::{JByteArray, JClass, JObject, JString};
+use jni::objects::{JByteArray, JByteBuffer, JClass, JLongArray, JObject, JString};
 use jni::refs::Reference;
 use jni::sys::{jboolean, jint, jlong};
 use jni::EnvUnowned;
 use tollgate_sdk::events::StatusWatch;
 use tollgate_sdk::gate::FeatureGate;
 use tollgate_sdk::online::{CallScope, SharedManager};
-use tollgate_sdk::{LicenseManager, SdkError};
+use tollgate_sdk::{CachedClock, LicenseManager, SdkError};
 
 use crate::clock::clock_of;
 use crate::config::host_config;
@@ -36,6 +36,11 @@ pub(crate) struct ManagerCell {
     pub(crate) watches: Mutex<Vec<(jlong, StatusWatch)>>,
     /// The next watch id.
     pub(crate) next_watch: AtomicI64,
+    /// The manager's cached clock, if it was opened with one: `close` stops its thread (the
+    /// gate, and so the clock, lives until the `Cleaner` frees this cell).
+    cached_clock: Option<Arc<CachedClock>>,
+    /// The address of the clock's reading word, if it has one (see `OpenedClock::word`).
+    clock_word: Option<usize>,
 }
 
 impl ManagerCell {
@@ -106,7 +111,7 @@ pub extern "system" fn Java_dev_tollgate_Native_managerOpen<'l>(
         let config = host_config(config)?.clone();
         let clock = clock_of(clock_kind, manual_clock)?;
         let dir = string(env, &state_dir)?;
-        let manager = LicenseManager::open_with_clock(config, dir, clock)?;
+        let manager = LicenseManager::open_with_clock(config, dir, clock.clock)?;
         Ok(into_handle(ManagerCell {
             gate: manager.feature_gate(),
             manager: RwLock::new(Some(manager)),
@@ -114,6 +119,8 @@ pub extern "system" fn Java_dev_tollgate_Native_managerOpen<'l>(
             calls: CallScope::new(),
             watches: Mutex::new(Vec::new()),
             next_watch: AtomicI64::new(1),
+            cached_clock: clock.cached,
+            clock_word: clock.word,
         }))
     })
     .resolve::<ThrowJava>()
@@ -140,6 +147,9 @@ pub extern "system" fn Java_dev_tollgate_Native_managerClose<'l>(
             .unwrap_or_else(PoisonError::into_inner)
             .take();
         drop(manager);
+        if let Some(clock) = &cell.cached_clock {
+            clock.stop();
+        }
         Ok(())
     })
     .resolve::<ThrowJava>()
@@ -404,6 +414,85 @@ pub extern "system" fn Java_dev_tollgate_Native_managerPendingRequest<'l>(
     env.with_env(|env| -> Result<JString<'l>> {
         let request = read(handle, |m| Ok(m.pending_request().map(str::to_owned)))?;
         opt_string(env, request)
+    })
+    .resolve::<ThrowJava>()
+}
+
+/// `ByteBuffer managerGate(long handle)`: a direct buffer over the manager's feature gate
+/// (layout: `gateLayout()`), for `FeatureHandle`. The memory lives as long as the cell, i.e.
+/// until the `Cleaner` of the Java `LicenseManager` runs, which every handle keeps reachable.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_tollgate_Native_managerGate<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    handle: jlong,
+) -> JByteBuffer<'l> {
+    env.with_env(|env| -> Result<JByteBuffer<'l>> {
+        let cell: &ManagerCell = borrow_handle(handle)?;
+        if cell.closed.load(Ordering::Acquire) {
+            return Err(BridgeError::Closed);
+        }
+        let ptr = cell.gate.as_ptr().cast_mut();
+        // SAFETY: the gate is `FeatureGate::layout().size` bytes of atomics, alive as long as
+        // the cell (see above). Java only loads them and raises `high_water` by
+        // compare-and-set, as atomics allow through a shared reference.
+        Ok(unsafe { env.new_direct_byte_buffer(ptr, FeatureGate::layout().size)? })
+    })
+    .resolve::<ThrowJava>()
+}
+
+/// `ByteBuffer managerClockWord(long handle)`: a direct buffer over the 8-byte word that
+/// holds the manager's clock reading, or `null` for the system clock (Java reads its own).
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_tollgate_Native_managerClockWord<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    handle: jlong,
+) -> JByteBuffer<'l> {
+    env.with_env(|env| -> Result<JByteBuffer<'l>> {
+        let cell: &ManagerCell = borrow_handle(handle)?;
+        match cell.clock_word {
+            // SAFETY: the word is an `AtomicU64` inside the clock that the gate holds (see
+            // `OpenedClock::word`); Java only loads it.
+            Some(word) => Ok(unsafe { env.new_direct_byte_buffer(word as *mut u8, 8)? }),
+            None => Ok(JByteBuffer::null()),
+        }
+    })
+    .resolve::<ThrowJava>()
+}
+
+/// `long[] gateLayout()`: `FeatureGate::layout()` as `{size, seq, highWater,
+/// rollbackTolerance, validFrom, validUntil, count, features, slotSize, slotLen, slotName,
+/// slotActiveUntil, nameWords, maxFeatures}`.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_tollgate_Native_gateLayout<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+) -> JLongArray<'l> {
+    env.with_env(|env| -> Result<JLongArray<'l>> {
+        let l = FeatureGate::layout();
+        let values: Vec<jlong> = [
+            l.size,
+            l.seq,
+            l.high_water,
+            l.rollback_tolerance,
+            l.valid_from,
+            l.valid_until,
+            l.count,
+            l.features,
+            l.slot_size,
+            l.slot_len,
+            l.slot_name,
+            l.slot_active_until,
+            l.name_words,
+            l.max_features,
+        ]
+        .iter()
+        .map(|v| jlong::try_from(*v).unwrap_or(jlong::MAX))
+        .collect();
+        let array = env.new_long_array(values.len())?;
+        array.set_region(env, 0, &values)?;
+        Ok(array)
     })
     .resolve::<ThrowJava>()
 }

@@ -6,7 +6,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
- * {@link LicenseManager#hasFeature(String)} in CPU nanoseconds per call: the JMH figures are
+ * {@link LicenseManager#hasFeature(String)} and {@link FeatureHandle#isEnabled()} in CPU
+ * nanoseconds per call: the JMH figures are
  * wall-clock time, which on a shared machine includes waiting for a core. This measures the
  * calling thread's CPU time over many calls after a warm-up (run it from the {@code bench}
  * profile: {@code mvn -B -Pbench test-compile exec:exec -Djmh.main=dev.tollgate.HasFeatureCpuTime}).
@@ -27,9 +28,11 @@ public final class HasFeatureCpuTime {
             try (LicenseManager m = LicenseManager.open(dir.resolve("state-" + clock),
                     vendor.hostConfig("bench"), clock)) {
                 m.install(vendor.fulfil(m.requestUsage(issued.key())));
+                FeatureHandle mqtt = m.feature("mqtt-server");
                 long sink = 0;
                 for (int i = 0; i < 20_000_000; i++) {
                     sink += m.hasFeature("mqtt-server") ? 1 : 0;
+                    sink += mqtt.isEnabled() ? 1 : 0;
                 }
                 for (int round = 0; round < 3; round++) {
                     int n = 20_000_000;
@@ -42,6 +45,16 @@ public final class HasFeatureCpuTime {
                     long wall = System.nanoTime() - wall0;
                     System.out.printf("hasFeature clock=%s: %.1f ns CPU/call, %.1f ns wall/call%n",
                             clock, (double) cpu / n, (double) wall / n);
+                    n = 200_000_000;
+                    cpu0 = threads.getCurrentThreadCpuTime();
+                    wall0 = System.nanoTime();
+                    for (int i = 0; i < n; i++) {
+                        sink += mqtt.isEnabled() ? 1 : 0;
+                    }
+                    cpu = threads.getCurrentThreadCpuTime() - cpu0;
+                    wall = System.nanoTime() - wall0;
+                    System.out.printf("FeatureHandle.isEnabled clock=%s: %.2f ns CPU/call,"
+                            + " %.2f ns wall/call%n", clock, (double) cpu / n, (double) wall / n);
                 }
                 if (sink == 0) {
                     throw new AssertionError();

@@ -30,10 +30,10 @@ public record FeatureStatus(String name, FeatureKind kind, Optional<Instant> exp
         Objects.requireNonNull(used);
     }
 
-    static FeatureStatus fromNative(String name, String kind, String expiresAt, boolean active,
+    static FeatureStatus fromNative(String name, String kind, long expiresAt, boolean active,
             boolean hasQuota, long quota, String period, boolean hasUsed, long used) {
         return new FeatureStatus(name, FeatureKind.fromName(kind),
-                Optional.ofNullable(expiresAt).map(Instant::parse), active,
+                LicenseInfo.optional(expiresAt), active,
                 hasQuota ? OptionalLong.of(quota) : OptionalLong.empty(),
                 Optional.ofNullable(period),
                 hasUsed ? OptionalLong.of(used) : OptionalLong.empty());

@@ -57,20 +57,31 @@ public record LicenseInfo(long licenseId, String customer, String product, int r
     }
 
     static LicenseInfo fromNative(long licenseId, String customer, String product, int revision,
-            long activationId, String model, String issuedAt, String installedAt,
-            String validFrom, String validUntil, String refreshDeadline, Object[] features,
+            long activationId, String model, long issuedAt, long installedAt,
+            long validFrom, long validUntil, long refreshDeadline, Object[] features,
             int matched, int licensed, int required, boolean ok, String vendorKeyId) {
         List<FeatureStatus> list = new ArrayList<>(features.length);
         for (Object f : features) {
             list.add((FeatureStatus) f);
         }
         return new LicenseInfo(licenseId, customer, product, revision, activationId,
-                DeploymentModel.fromName(model), Instant.parse(issuedAt), instant(installedAt),
-                instant(validFrom), instant(validUntil), instant(refreshDeadline), list,
+                DeploymentModel.fromName(model), instant(issuedAt), optional(installedAt),
+                optional(validFrom), optional(validUntil), optional(refreshDeadline), list,
                 new FingerprintMatch(matched, licensed, required, ok), vendorKeyId);
     }
 
-    static Optional<Instant> instant(String iso) {
-        return Optional.ofNullable(iso).map(Instant::parse);
+    /**
+     * Epoch seconds as signed (never negative) → {@code Instant}; a time beyond
+     * {@link Instant#MAX} (a validly signed artifact may carry any unsigned 64-bit time, see
+     * {@code core/SPEC.md} §1) is clamped to {@code Instant.MAX}, never an exception.
+     */
+    static Instant instant(long epochSeconds) {
+        return epochSeconds > Instant.MAX.getEpochSecond() ? Instant.MAX
+                : Instant.ofEpochSecond(epochSeconds);
+    }
+
+    /** {@link #instant(long)}, or empty for {@code -1} (no time). */
+    static Optional<Instant> optional(long epochSeconds) {
+        return epochSeconds < 0 ? Optional.empty() : Optional.of(instant(epochSeconds));
     }
 }

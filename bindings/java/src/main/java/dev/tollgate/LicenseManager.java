@@ -53,6 +53,8 @@ import java.util.Optional;
  */
 public final class LicenseManager implements AutoCloseable {
     private final long handle;
+    /** Set by {@link #close()} before the native manager is closed: handles answer false. */
+    volatile boolean closed;
 
     private LicenseManager(long handle) {
         this.handle = handle;
@@ -84,15 +86,20 @@ public final class LicenseManager implements AutoCloseable {
 
     /**
      * {@link #open(Path, HostConfig)} with a choice of system clock.
+     * {@link ClockSource#CACHED} starts one background thread ({@code tollgate-clock}) that
+     * {@link #close()} stops.
      *
      * @param stateDir the state directory
      * @param config the product's configuration
      * @param clock {@link ClockSource#SYSTEM} or {@link ClockSource#CACHED}
      * @return the manager; close it
+     * @throws NullPointerException when {@code clock} (or another argument) is {@code null}:
+     *     there is no default clock here, use {@link #open(Path, HostConfig)} for the system clock
      * @throws LicenseException as {@link #open(Path, HostConfig)}
      */
     public static LicenseManager open(Path stateDir, HostConfig config, ClockSource clock)
             throws LicenseException {
+        Objects.requireNonNull(clock, "clock");
         int kind = clock == ClockSource.CACHED ? Native.CLOCK_CACHED : Native.CLOCK_SYSTEM;
         return open(stateDir, config, kind, 0);
     }
@@ -104,10 +111,12 @@ public final class LicenseManager implements AutoCloseable {
      * @param config the product's configuration
      * @param clock the clock; the manager keeps it alive
      * @return the manager; close it
+     * @throws NullPointerException when {@code clock} (or another argument) is {@code null}
      * @throws LicenseException as {@link #open(Path, HostConfig)}
      */
     public static LicenseManager open(Path stateDir, HostConfig config, ManualClock clock)
             throws LicenseException {
+        Objects.requireNonNull(clock, "clock");
         try {
             return open(stateDir, config, Native.CLOCK_MANUAL, clock.handle);
         } finally {
@@ -235,6 +244,26 @@ public final class LicenseManager implements AutoCloseable {
         Objects.requireNonNull(name, "name");
         try {
             return Native.managerHasFeature(handle, name.getBytes(StandardCharsets.UTF_8));
+        } finally {
+            Reference.reachabilityFence(this);
+        }
+    }
+
+    /**
+     * Resolves feature {@code name} once to a {@link FeatureHandle}, whose
+     * {@link FeatureHandle#isEnabled()} answers as {@link #hasFeature(String)} does without
+     * crossing into native code: the hot path. The name need not be licensed (yet): the handle
+     * follows every later install, upgrade, deactivation and expiry.
+     *
+     * @param name the feature's name, e.g. {@code mqtt-server}
+     * @return its handle (answers {@code false} once this manager is closed)
+     * @throws IllegalStateException when the manager is closed
+     */
+    public FeatureHandle feature(String name) {
+        Objects.requireNonNull(name, "name");
+        try {
+            return new FeatureHandle(this, name, Native.managerGate(handle),
+                    Native.managerClockWord(handle));
         } finally {
             Reference.reachabilityFence(this);
         }
@@ -508,8 +537,10 @@ public final class LicenseManager implements AutoCloseable {
     /**
      * Closes the manager: cancels the online calls in flight on it (each throws a
      * {@link LicenseServiceException} of code 240 having changed nothing; {@code close} waits
-     * for that, never for the network), then releases the state directory after the other
-     * calls in progress finish. Later calls throw {@link IllegalStateException}. Idempotent.
+     * for that, never for the network), stops the {@link ClockSource#CACHED} clock's thread,
+     * then releases the state directory after the other calls in progress finish. Later calls
+     * throw {@link IllegalStateException}; {@link FeatureHandle}s answer {@code false}.
+     * Idempotent.
      */
     /** The native handle, for {@link OnlineClient}. */
     long nativeHandle() {
@@ -518,6 +549,7 @@ public final class LicenseManager implements AutoCloseable {
 
     @Override
     public void close() {
+        closed = true;
         try {
             Native.managerClose(handle);
         } finally {

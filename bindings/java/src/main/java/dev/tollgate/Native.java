@@ -79,6 +79,15 @@ final class Native {
 
     static native void floatingFree(long handle);
 
+    /** A direct buffer over the manager's feature gate (layout: {@link #gateLayout()}). */
+    static native java.nio.ByteBuffer managerGate(long handle);
+
+    /** A direct buffer over the manager's clock reading word, or {@code null}: system clock. */
+    static native java.nio.ByteBuffer managerClockWord(long handle);
+
+    /** The feature gate's layout: see {@code FeatureHandle}. */
+    static native long[] gateLayout();
+
     static native String managerLastDeactivationCode(long handle);
 
     static native String managerPendingRequest(long handle);

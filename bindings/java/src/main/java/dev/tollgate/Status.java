@@ -62,14 +62,14 @@ public record Status(LicenseState state, String product, String productVersion,
     }
 
     static Status fromNative(String state, String product, String productVersion,
-            String checkedAt, boolean pendingRequest, LicenseInfo license, Object[] warnings,
+            long checkedAt, boolean pendingRequest, LicenseInfo license, Object[] warnings,
             int errorCode, String errorName, String errorMessage) {
         List<String> list = new ArrayList<>(warnings.length);
         for (Object w : warnings) {
             list.add((String) w);
         }
         return new Status(LicenseState.fromJsonName(state), product, productVersion,
-                Instant.parse(checkedAt), pendingRequest, Optional.ofNullable(license), list,
+                LicenseInfo.instant(checkedAt), pendingRequest, Optional.ofNullable(license), list,
                 errorName == null ? Optional.empty()
                         : Optional.of(new StatusError(errorCode, errorName, errorMessage)));
     }
