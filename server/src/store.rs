@@ -122,7 +122,7 @@ impl Store {
         let backend = writer_authority.backend();
         let mut writers = vec![writer_authority];
         if cfg.database_url.is_some() {
-            for _ in 1..POSTGRES_WRITERS {
+            while writers.len() < POSTGRES_WRITERS {
                 writers.push(open_one(cfg)?);
             }
         }

@@ -36,12 +36,15 @@ pub(crate) struct Wanted {
     pub request_id: [u8; 16],
 }
 
+/// A device's activations of a license, each with the counter of its deactivation code.
+type DeviceActivations = Vec<(Activation, Option<u32>)>;
+
 /// The rows read ahead in one transaction. Empty unless [`Tx::read_ahead`] ran.
 #[derive(Default)]
 pub(crate) struct ReadAhead {
     pub licenses: HashMap<[u8; 8], Option<LicenseRow>>,
     pub revisions: HashMap<(u64, u32), RevisionRow>,
-    pub devices: HashMap<(u64, [u8; 32]), Vec<(Activation, Option<u32>)>>,
+    pub devices: HashMap<(u64, [u8; 32]), DeviceActivations>,
     pub usages: HashMap<(u64, [u8; 16]), Option<UsageRow>>,
     pub active_counts: HashMap<u64, u64>,
     pub last_freed: HashMap<u64, Option<(u64, u64)>>,
