@@ -130,10 +130,35 @@ impl Future for InOrder<'_> {
     }
 }
 
+/// The connection's own runtime. Dropped with `shutdown_background`, so that a connection
+/// may be dropped anywhere, even on an async runtime's thread (where dropping a runtime the
+/// ordinary way panics).
+struct ConnRuntime(Option<tokio::runtime::Runtime>);
+
+impl std::ops::Deref for ConnRuntime {
+    type Target = tokio::runtime::Runtime;
+
+    fn deref(&self) -> &tokio::runtime::Runtime {
+        match &self.0 {
+            Some(rt) => rt,
+            // Only `drop` takes it out.
+            None => unreachable!("the connection's runtime is gone"),
+        }
+    }
+}
+
+impl Drop for ConnRuntime {
+    fn drop(&mut self) {
+        if let Some(rt) = self.0.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
 /// A PostgreSQL connection with its statement cache and its queue of deferred statements.
 pub struct Postgres {
     config: Config,
-    runtime: tokio::runtime::Runtime,
+    runtime: ConnRuntime,
     client: Client,
     statements: HashMap<String, Statement>,
     deferred: Vec<Deferred>,
@@ -157,7 +182,7 @@ impl Postgres {
         let client = Self::open(&runtime, &config, lock_timeout)?;
         Ok(Postgres {
             config,
-            runtime,
+            runtime: ConnRuntime(Some(runtime)),
             client,
             statements: HashMap::new(),
             deferred: Vec::new(),
