@@ -12,7 +12,7 @@ use crate::audit::audit;
 use crate::error::{AuthorityError, Result};
 use crate::keys::{active_signer, certificate_for};
 use crate::keystore::KeyStore;
-use crate::ledger::{LicenseRow, Tx, UsageRow};
+use crate::ledger::{LicenseRow, Tx, UsageRow, Wanted};
 use crate::policy::{self, ActiveSeat, PriorAnswer, SeatDecision};
 use crate::records::{Activation, ActivationStatus};
 use crate::spec::{AuthorityConfig, FulfilItem, FulfilMode, Fulfilled};
@@ -99,7 +99,19 @@ impl Authority {
             return Ok(Vec::new());
         }
         let (keys, actor, cfg) = (&self.keys, self.actor.as_str(), &self.config);
+        let wanted: Vec<Wanted> = items
+            .iter()
+            .map(|item| {
+                let claims = item.request.claims();
+                Wanted {
+                    lookup: claims.key_lookup,
+                    device_key: *item.request.device_key(),
+                    request_id: item.request.request_id(),
+                }
+            })
+            .collect();
         self.ledger.write(|tx| {
+            tx.read_ahead(&wanted)?;
             let mut done = Vec::with_capacity(items.len());
             for item in items {
                 done.push(tx.savepoint(|tx| {

@@ -8,87 +8,18 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::*;
 use tollgate_authority::ActivationStatus;
-use tollgate_core::{Component, ComponentKind, DeviceKey, Fingerprint, LicenseKey, UsageRequest};
 
 const REQUESTS: usize = 600;
 const THREADS: usize = 16;
 /// Successes seen before the kill.
 const KILL_AFTER: usize = 150;
-
-fn spawn_server(vendor: &Vendor, port: u16) -> Child {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tollgate-server"));
-    cmd.env_clear()
-        .env("TOLLGATE_LISTEN", format!("127.0.0.1:{port}"))
-        .env("TOLLGATE_DATA_DIR", vendor.dir.path())
-        .env("TOLLGATE_LOG", "warn")
-        .env("TOLLGATE_POOL_SIZE", "2")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit());
-    if let Some(url) = &vendor.database_url {
-        cmd.env("TOLLGATE_DATABASE_URL", url);
-    }
-    let child = cmd.spawn().unwrap();
-    let url = format!("http://127.0.0.1:{port}");
-    assert!(
-        wait_until(Duration::from_secs(30), || {
-            http()
-                .get(format!("{url}/healthz"))
-                .call()
-                .is_ok_and(|r| r.status() == 200)
-        }),
-        "the server did not come up"
-    );
-    child
-}
-
-fn requests(key: &LicenseKey) -> Vec<String> {
-    (0..REQUESTS)
-        .map(|i| {
-            let fp = Fingerprint::from_components(vec![
-                Component::derive(ComponentKind::MachineId, format!("m{i}").as_bytes(), b"s"),
-                Component::derive(ComponentKind::Hostname, format!("h{i}").as_bytes(), b"s"),
-                Component::derive(ComponentKind::Mac, format!("a{i}").as_bytes(), b"s"),
-            ])
-            .unwrap();
-            let mut seed = [0u8; 32];
-            seed[..8].copy_from_slice(&(i as u64 + 1).to_le_bytes());
-            UsageRequest::create(
-                key,
-                &DeviceKey::from_seed(&seed),
-                "chariot",
-                "4.2.0",
-                1,
-                1_700_000_000,
-                &fp,
-            )
-            .unwrap()
-            .to_armor()
-        })
-        .collect()
-}
-
-/// Sends `request` once; the activation id if the service answered with a usage license.
-fn activate_once(agent: &ureq::Agent, url: &str, request: &str) -> Option<(u64, bool)> {
-    let body = serde_json::json!({ "request": request }).to_string();
-    let mut resp = agent
-        .post(format!("{url}/v1/activate"))
-        .header("content-type", "application/json")
-        .send(body)
-        .ok()?;
-    if resp.status() != 200 {
-        return None;
-    }
-    let v: serde_json::Value =
-        serde_json::from_str(&resp.body_mut().read_to_string().ok()?).ok()?;
-    Some((v["activation_id"].as_u64()?, v["repeated"].as_bool()?))
-}
 
 #[test]
 fn kill_dash_nine_under_load_loses_nothing_and_leaks_no_seat() {
@@ -100,7 +31,7 @@ fn kill_dash_nine_under_load_loses_nothing_and_leaks_no_seat() {
             vendor.authority().issue(spec, 1_700_000_000).unwrap()
         };
         let license_id = issued.license.grant().license_id;
-        let reqs = Arc::new(requests(&issued.key));
+        let reqs = Arc::new(device_requests(&issued.key, REQUESTS));
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -220,7 +151,7 @@ fn sigterm_stops_accepting_and_answers_every_request_in_flight() {
         spec.max_activations = 100_000;
         vendor.authority().issue(spec, 1_700_000_000).unwrap()
     };
-    let reqs = Arc::new(requests(&issued.key));
+    let reqs = Arc::new(device_requests(&issued.key, REQUESTS));
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

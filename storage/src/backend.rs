@@ -92,6 +92,26 @@ pub trait Conn: Send {
     fn exec(&mut self, sql: &str, params: &[Val]) -> Result<usize>;
     /// Runs several statements without parameters (migrations, savepoints).
     fn batch(&mut self, sql: &str) -> Result<()>;
+    /// Runs a statement whose row count nobody needs. Inside a transaction a driver may send
+    /// it later, together with the next call that waits for an answer (PostgreSQL pipelines
+    /// it); its failure is then reported by that call or by `commit`, and the transaction is
+    /// not committed. SQLite runs it at once.
+    fn exec_deferred(&mut self, sql: &str, params: &[Val]) -> Result<()> {
+        self.exec(sql, params).map(|_| ())
+    }
+    /// Runs several queries, in order, and returns their rows in the same order. PostgreSQL
+    /// sends them all (after any deferred statements) in one round trip; a query there sees
+    /// the effects of the ones before it, exactly as if they had been run one by one.
+    fn query_many(&mut self, queries: &[(&str, Vec<Val>)]) -> Result<Vec<Vec<Row>>> {
+        queries
+            .iter()
+            .map(|(sql, params)| self.query(sql, params))
+            .collect()
+    }
+    /// [`Conn::batch`] with the same deferral as [`Conn::exec_deferred`].
+    fn batch_deferred(&mut self, sql: &str) -> Result<()> {
+        self.batch(sql)
+    }
     /// Whether a [`StorageError::Busy`] from this backend is worth retrying the whole
     /// transaction for (PostgreSQL serialization failures and deadlocks; SQLite has already
     /// waited out its busy timeout).

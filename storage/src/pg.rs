@@ -1,24 +1,36 @@
-//! The PostgreSQL driver (feature `postgres`): the same schema and statements as SQLite.
+//! The PostgreSQL driver (feature `postgres`): the same schema and statements as SQLite, over
+//! the asynchronous driver `tokio-postgres`.
 //!
 //! Placeholders `?N` are rewritten to `$N`; prepared statements are cached per connection.
 //! Write transactions run at `READ COMMITTED` and take a row lock (`SELECT … FOR UPDATE`) on
 //! the license they change before checking its seats, so a check and the write that depends
 //! on it cannot interleave with another connection's; reads run at `REPEATABLE READ` (one
 //! snapshot). Serialization failures and deadlocks retry the whole transaction.
+//!
+//! The [`Conn`] interface is synchronous (the ledger's callers run on their own threads, never
+//! on an async runtime's workers), so each connection drives its `tokio-postgres` client on a
+//! small current-thread runtime of its own. What the asynchronous driver buys is
+//! **pipelining**: statements whose answer nobody waits for ([`Conn::exec_deferred`],
+//! savepoints) are not sent one round trip each but queued, and go out in one write together
+//! with the next statement that needs an answer (or the `COMMIT`). A failure among them fails
+//! that next call, so a commit never succeeds over a lost write.
 
 use std::collections::HashMap;
 use std::error::Error as StdError;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::BytesMut;
-use postgres::error::SqlState;
-use postgres::types::{to_sql_checked, IsNull, ToSql, Type};
-use postgres::{Client, Config, NoTls, Statement};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::{to_sql_checked, IsNull, ToSql, Type};
+use tokio_postgres::{Client, Config, NoTls, Statement};
 
 use crate::backend::{Conn, Dialect, Row, Val};
 use crate::error::{DbError, Result, StorageError};
 
-fn pg_err(e: postgres::Error) -> StorageError {
+fn pg_err(e: tokio_postgres::Error) -> StorageError {
     match e.code() {
         Some(c)
             if *c == SqlState::T_R_SERIALIZATION_FAILURE
@@ -73,11 +85,83 @@ pub fn dollar_placeholders(sql: &str) -> String {
     out
 }
 
-/// A PostgreSQL connection with its statement cache.
+/// A statement queued for the next round trip.
+enum Deferred {
+    /// A prepared statement and its values.
+    Exec(Statement, Vec<Val>),
+    /// Statements without parameters (savepoints).
+    Batch(String),
+}
+
+type Step<'a> = Pin<Box<dyn Future<Output = Result<()>> + Send + 'a>>;
+
+/// Drives futures to completion, polling them in the order given. `tokio-postgres` sends a
+/// request when its future is first polled, so the requests leave in this order, in one write,
+/// and the server answers them in order. Returns the first error.
+struct InOrder<'a> {
+    steps: Vec<Option<Step<'a>>>,
+    error: Option<StorageError>,
+}
+
+impl Future for InOrder<'_> {
+    type Output = Result<()>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        let this = &mut *self;
+        let mut pending = false;
+        for slot in &mut this.steps {
+            if let Some(step) = slot {
+                match step.as_mut().poll(cx) {
+                    Poll::Ready(r) => {
+                        *slot = None;
+                        if let Err(e) = r {
+                            this.error.get_or_insert(e);
+                        }
+                    }
+                    Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            Poll::Pending
+        } else {
+            Poll::Ready(this.error.take().map_or(Ok(()), Err))
+        }
+    }
+}
+
+/// The connection's own runtime. Dropped with `shutdown_background`, so that a connection
+/// may be dropped anywhere, even on an async runtime's thread (where dropping a runtime the
+/// ordinary way panics).
+struct ConnRuntime(Option<tokio::runtime::Runtime>);
+
+impl std::ops::Deref for ConnRuntime {
+    type Target = tokio::runtime::Runtime;
+
+    fn deref(&self) -> &tokio::runtime::Runtime {
+        match &self.0 {
+            Some(rt) => rt,
+            // Only `drop` takes it out.
+            None => unreachable!("the connection's runtime is gone"),
+        }
+    }
+}
+
+impl Drop for ConnRuntime {
+    fn drop(&mut self) {
+        if let Some(rt) = self.0.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+/// A PostgreSQL connection with its statement cache and its queue of deferred statements.
 pub struct Postgres {
     config: Config,
+    runtime: ConnRuntime,
     client: Client,
     statements: HashMap<String, Statement>,
+    deferred: Vec<Deferred>,
     lock_timeout: Duration,
     /// A transaction is open (begun and neither committed nor rolled back).
     in_tx: bool,
@@ -85,16 +169,23 @@ pub struct Postgres {
 
 impl Postgres {
     /// Connects to `url` (`postgres://user:password@host:port/database`, or the key=value
-    /// form). The URL is not kept anywhere it could be printed.
+    /// form). The URL is not kept anywhere it could be printed. Must not be called from an
+    /// async runtime's worker thread (the connection runs a runtime of its own).
     pub fn connect(url: &str, lock_timeout: Duration) -> Result<Self> {
         let config: Config = url
             .parse()
-            .map_err(|e: postgres::Error| StorageError::Db(DbError::new(e)))?;
-        let client = Self::open(&config, lock_timeout)?;
+            .map_err(|e: tokio_postgres::Error| StorageError::Db(DbError::new(e)))?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| StorageError::Db(DbError::new(e)))?;
+        let client = Self::open(&runtime, &config, lock_timeout)?;
         Ok(Postgres {
             config,
+            runtime: ConnRuntime(Some(runtime)),
             client,
             statements: HashMap::new(),
+            deferred: Vec::new(),
             lock_timeout,
             in_tx: false,
         })
@@ -103,31 +194,45 @@ impl Postgres {
     /// Connects and sets the session up. `plan_cache_mode = force_custom_plan`: a cached
     /// generic plan made while a table was nearly empty (a new ledger) would keep scanning it
     /// whole as it grows; every execution is planned for the data as it is.
-    fn open(config: &Config, lock_timeout: Duration) -> Result<Client> {
-        let mut client = config.connect(NoTls).map_err(pg_err)?;
-        client
-            .batch_execute(&format!(
-                "SET lock_timeout = {}; SET client_min_messages = warning; \
-                 SET plan_cache_mode = force_custom_plan;",
-                lock_timeout.as_millis().max(1)
-            ))
-            .map_err(pg_err)?;
-        Ok(client)
+    fn open(
+        runtime: &tokio::runtime::Runtime,
+        config: &Config,
+        lock_timeout: Duration,
+    ) -> Result<Client> {
+        runtime.block_on(async {
+            let (client, connection) = config.connect(NoTls).await.map_err(pg_err)?;
+            // The connection task runs whenever this runtime is driven (inside `block_on`),
+            // which is exactly when a call waits for the server.
+            tokio::spawn(async move {
+                let _ = connection.await;
+            });
+            client
+                .batch_execute(&format!(
+                    "SET lock_timeout = {}; SET client_min_messages = warning; \
+                     SET plan_cache_mode = force_custom_plan;",
+                    lock_timeout.as_millis().max(1)
+                ))
+                .await
+                .map_err(pg_err)?;
+            Ok(client)
+        })
     }
 
     fn statement(&mut self, sql: &str) -> Result<Statement> {
         if let Some(s) = self.statements.get(sql) {
             return Ok(s.clone());
         }
+        let text = dollar_placeholders(sql);
+        let client = &self.client;
         let s = self
-            .client
-            .prepare(&dollar_placeholders(sql))
+            .runtime
+            .block_on(client.prepare(&text))
             .map_err(pg_err)?;
         self.statements.insert(sql.to_owned(), s.clone());
         Ok(s)
     }
 
-    fn value(row: &postgres::Row, i: usize, ty: &Type) -> Result<Val> {
+    fn value(row: &tokio_postgres::Row, i: usize, ty: &Type) -> Result<Val> {
         let bad = |_| StorageError::Corrupt("unreadable column");
         Ok(match *ty {
             Type::INT8 => row.try_get::<_, Option<i64>>(i).map_err(bad)?.into(),
@@ -153,6 +258,44 @@ fn refs(params: &[Val]) -> Vec<&(dyn ToSql + Sync)> {
     params.iter().map(|p| p as &(dyn ToSql + Sync)).collect()
 }
 
+/// Sends the `deferred` statements and then `last`, in one write, and waits for every answer.
+/// A failure of a deferred statement wins over `last`'s answer.
+fn run_pipelined<T: Send>(
+    runtime: &tokio::runtime::Runtime,
+    client: &Client,
+    deferred: Vec<Deferred>,
+    last: impl Future<Output = Result<T>> + Send,
+) -> Result<T> {
+    if deferred.is_empty() {
+        return runtime.block_on(last);
+    }
+    let mut answer = None;
+    {
+        let mut steps: Vec<Option<Step<'_>>> = Vec::with_capacity(deferred.len() + 1);
+        for d in &deferred {
+            steps.push(Some(match d {
+                Deferred::Exec(stmt, params) => Box::pin(async move {
+                    client
+                        .execute(stmt, &refs(params))
+                        .await
+                        .map(|_| ())
+                        .map_err(pg_err)
+                }),
+                Deferred::Batch(sql) => {
+                    Box::pin(async move { client.batch_execute(sql).await.map_err(pg_err) })
+                }
+            }));
+        }
+        let answer_slot = &mut answer;
+        steps.push(Some(Box::pin(async move {
+            *answer_slot = Some(last.await);
+            Ok(())
+        })));
+        runtime.block_on(InOrder { steps, error: None })?;
+    }
+    answer.ok_or(StorageError::Corrupt("a pipelined call did not finish"))?
+}
+
 impl Conn for Postgres {
     fn dialect(&self) -> Dialect {
         Dialect::Postgres
@@ -161,41 +304,62 @@ impl Conn for Postgres {
     fn begin(&mut self, write: bool) -> Result<()> {
         if self.client.is_closed() {
             // The server restarted or the connection dropped: connect again.
-            self.client = Self::open(&self.config, self.lock_timeout)?;
+            self.client = Self::open(&self.runtime, &self.config, self.lock_timeout)?;
             self.statements.clear();
+            self.deferred.clear();
             self.in_tx = false;
         }
         if self.in_tx {
             // A transaction left open by a panic in a caller's closure ends here.
             self.rollback();
         }
-        self.client
-            .batch_execute(if write {
+        // BEGIN needs no answer of its own: it leaves with the transaction's first statement.
+        self.deferred.push(Deferred::Batch(
+            if write {
                 "BEGIN ISOLATION LEVEL READ COMMITTED"
             } else {
                 "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
-            })
-            .map_err(pg_err)?;
+            }
+            .to_owned(),
+        ));
         self.in_tx = true;
         Ok(())
     }
 
     fn commit(&mut self) -> Result<()> {
-        let out = self.client.batch_execute("COMMIT").map_err(pg_err);
-        if out.is_ok() {
-            self.in_tx = false;
+        let deferred = std::mem::take(&mut self.deferred);
+        let client = &self.client;
+        let out = run_pipelined(&self.runtime, client, deferred, async move {
+            client.batch_execute("COMMIT").await.map_err(pg_err)
+        });
+        match out {
+            Ok(()) => {
+                self.in_tx = false;
+                Ok(())
+            }
+            Err(e) => {
+                // A deferred statement failed: the COMMIT behind it found the transaction
+                // aborted and rolled it back. Nothing of it is applied.
+                self.rollback();
+                Err(e)
+            }
         }
-        out
     }
 
     fn rollback(&mut self) {
-        let _ = self.client.batch_execute("ROLLBACK");
+        self.deferred.clear();
+        let client = &self.client;
+        let _ = self.runtime.block_on(client.batch_execute("ROLLBACK"));
         self.in_tx = false;
     }
 
     fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Row>> {
         let stmt = self.statement(sql)?;
-        let rows = self.client.query(&stmt, &refs(params)).map_err(pg_err)?;
+        let deferred = std::mem::take(&mut self.deferred);
+        let client = &self.client;
+        let rows = run_pipelined(&self.runtime, client, deferred, async move {
+            client.query(&stmt, &refs(params)).await.map_err(pg_err)
+        })?;
         rows.iter()
             .map(|r| {
                 r.columns()
@@ -208,14 +372,90 @@ impl Conn for Postgres {
             .collect()
     }
 
+    fn query_many(&mut self, queries: &[(&str, Vec<Val>)]) -> Result<Vec<Vec<Row>>> {
+        let stmts = queries
+            .iter()
+            .map(|(sql, _)| self.statement(sql))
+            .collect::<Result<Vec<_>>>()?;
+        let deferred = std::mem::take(&mut self.deferred);
+        let client = &self.client;
+        let stmts = &stmts;
+        let answers = run_pipelined(&self.runtime, client, deferred, async move {
+            let mut slots: Vec<
+                Option<std::result::Result<Vec<tokio_postgres::Row>, StorageError>>,
+            > = (0..queries.len()).map(|_| None).collect();
+            {
+                let steps: Vec<Option<Step<'_>>> = slots
+                    .iter_mut()
+                    .zip(stmts.iter().zip(queries))
+                    .map(|(slot, (stmt, (_, params)))| {
+                        Some(Box::pin(async move {
+                            *slot = Some(client.query(stmt, &refs(params)).await.map_err(pg_err));
+                            Ok(())
+                        }) as Step<'_>)
+                    })
+                    .collect();
+                InOrder { steps, error: None }.await?;
+            }
+            slots
+                .into_iter()
+                .map(|s| {
+                    s.unwrap_or(Err(StorageError::Corrupt(
+                        "a pipelined query did not finish",
+                    )))
+                })
+                .collect::<Result<Vec<_>>>()
+        })?;
+        answers
+            .iter()
+            .map(|rows| {
+                rows.iter()
+                    .map(|r| {
+                        r.columns()
+                            .iter()
+                            .enumerate()
+                            .map(|(i, c)| Self::value(r, i, c.type_()))
+                            .collect::<Result<Vec<_>>>()
+                            .map(Row)
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
     fn exec(&mut self, sql: &str, params: &[Val]) -> Result<usize> {
         let stmt = self.statement(sql)?;
-        let n = self.client.execute(&stmt, &refs(params)).map_err(pg_err)?;
+        let deferred = std::mem::take(&mut self.deferred);
+        let client = &self.client;
+        let n = run_pipelined(&self.runtime, client, deferred, async move {
+            client.execute(&stmt, &refs(params)).await.map_err(pg_err)
+        })?;
         usize::try_from(n).map_err(|_| StorageError::Corrupt("row count out of range"))
     }
 
+    fn exec_deferred(&mut self, sql: &str, params: &[Val]) -> Result<()> {
+        if !self.in_tx {
+            return self.exec(sql, params).map(|_| ());
+        }
+        let stmt = self.statement(sql)?;
+        self.deferred.push(Deferred::Exec(stmt, params.to_vec()));
+        Ok(())
+    }
+
     fn batch(&mut self, sql: &str) -> Result<()> {
-        self.client.batch_execute(sql).map_err(pg_err)
+        let deferred = std::mem::take(&mut self.deferred);
+        let client = &self.client;
+        run_pipelined(&self.runtime, client, deferred, async move {
+            client.batch_execute(sql).await.map_err(pg_err)
+        })
+    }
+
+    fn batch_deferred(&mut self, sql: &str) -> Result<()> {
+        if !self.in_tx {
+            return self.batch(sql);
+        }
+        self.deferred.push(Deferred::Batch(sql.to_owned()));
+        Ok(())
     }
 
     fn retry_on_busy(&self) -> bool {

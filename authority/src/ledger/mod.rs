@@ -6,6 +6,7 @@
 //! interleave with another process) or a [`Ledger::read`]. The same statements and the same
 //! migrations run on SQLite and PostgreSQL (see `backend.rs`).
 
+mod ahead;
 mod schema;
 
 pub(crate) use marketplace::InstanceRow;
@@ -24,6 +25,7 @@ use crate::records::{
 pub(crate) use tollgate_storage::Dialect;
 use tollgate_storage::{Conn, Row, Val};
 
+pub(crate) use ahead::Wanted;
 pub(crate) use schema::latest_version;
 
 /// Converts a value to a [`Val`] for a placeholder.
@@ -247,6 +249,7 @@ impl Ledger {
             dialect,
             savepoint_open: Cell::new(false),
             active_key: RefCell::new(None),
+            ahead: RefCell::new(ahead::ReadAhead::default()),
         };
         let out = f(&tx);
         let conn = tx.conn.into_inner();
@@ -267,6 +270,7 @@ impl Ledger {
 }
 
 /// A license row: identity and key material (hashed), not the grant.
+#[derive(Clone)]
 pub(crate) struct LicenseRow {
     pub id: u64,
     pub key_auth: KeyAuthSecret,
@@ -276,6 +280,7 @@ pub(crate) struct LicenseRow {
 }
 
 /// A signed revision of a license.
+#[derive(Clone)]
 pub(crate) struct RevisionRow {
     pub license_id: u64,
     pub revision: u32,
@@ -286,6 +291,7 @@ pub(crate) struct RevisionRow {
 }
 
 /// An issued usage license.
+#[derive(Clone)]
 pub(crate) struct UsageRow {
     pub activation_id: u64,
     pub request_id: [u8; 16],
@@ -317,6 +323,9 @@ pub(crate) struct Tx<'c> {
     savepoint_open: Cell<bool>,
     /// The active signing key, once read in this transaction.
     active_key: RefCell<Option<Option<SigningKeyInfo>>>,
+    /// Rows read ahead for a group of fulfilments (see `ahead.rs`), kept exact by the
+    /// writes of this transaction.
+    ahead: RefCell<ahead::ReadAhead>,
 }
 
 const ACTIVATION_COLUMNS: &str = "id, license_id, device_key, model, status, fingerprint_json, \
@@ -395,6 +404,53 @@ fn license_record(r: &Row) -> Result<LicenseRecord> {
     })
 }
 
+const REVISION_SQL: &str = "SELECT license_id, revision, grant_json, armored, key_id, issued_at \
+     FROM license_revisions WHERE license_id = ?1 AND revision = ?2";
+
+fn revision_row(r: &Row) -> Result<RevisionRow> {
+    Ok(RevisionRow {
+        license_id: col_u64(r, 0)?,
+        revision: col_u32(r, 1)?,
+        grant: col_json(r, 2)?,
+        armored: col_str(r, 3)?,
+        key_id: KeyId(col_hex(r, 4)?),
+        issued_at: col_u64(r, 5)?,
+    })
+}
+
+const LAST_FREED_SQL: &str = "SELECT id, freed_at FROM activations WHERE license_id = ?1 \
+     AND freed_at IS NOT NULL ORDER BY freed_at DESC, id DESC LIMIT 1";
+
+fn last_freed_row(r: &Row) -> Result<(u64, u64)> {
+    Ok((col_u64(r, 0)?, col_u64(r, 1)?))
+}
+
+const COUNT_ACTIVE_SQL: &str = "SELECT active_activations FROM licenses WHERE id = ?1";
+
+fn device_activations_sql() -> String {
+    format!(
+        "SELECT {ACTIVATION_COLUMNS}, freed_counter FROM activations \
+         WHERE license_id = ?1 AND device_key = ?2 ORDER BY id"
+    )
+}
+
+fn device_activation_row(r: &Row) -> Result<(Activation, Option<u32>)> {
+    let freed: Option<u64> = col_opt_u64(r, 12)?;
+    let freed = freed
+        .map(u32::try_from)
+        .transpose()
+        .map_err(|_| AuthorityError::Corrupt("counter out of range"))?;
+    Ok((activation_row(r)?, freed))
+}
+
+fn usage_by_request_sql() -> String {
+    format!(
+        "SELECT {USAGE_COLUMNS} FROM usage_licenses u \
+         JOIN activations a ON a.id = u.activation_id \
+         WHERE u.request_id = ?1 AND a.license_id = ?2"
+    )
+}
+
 impl Tx<'_> {
     fn query(&self, sql: &str, params: &[Val]) -> Result<Vec<Row>> {
         Ok(self.conn.borrow_mut().query(sql, params)?)
@@ -421,6 +477,12 @@ impl Tx<'_> {
         Ok(self.conn.borrow_mut().exec(sql, params)?)
     }
 
+    /// A write whose row count is not needed: PostgreSQL sends it with the next statement
+    /// that waits for an answer (see `Conn::exec_deferred`).
+    fn exec_deferred(&self, sql: &str, params: &[Val]) -> Result<()> {
+        Ok(self.conn.borrow_mut().exec_deferred(sql, params)?)
+    }
+
     /// ` FOR UPDATE` in a PostgreSQL write transaction: the row lock that serializes changes
     /// to one license. (SQLite's write transaction already holds the database's write lock.)
     fn lock(&self) -> &'static str {
@@ -438,16 +500,18 @@ impl Tx<'_> {
     /// A successful savepoint is released together with the taking of the next one (one
     /// round trip per item instead of two), or by the commit.
     pub fn savepoint<T>(&self, f: impl FnOnce(&Tx<'_>) -> Result<T>) -> Result<Result<T>> {
-        if self.savepoint_open.replace(false) {
-            self.batch("RELEASE SAVEPOINT item; SAVEPOINT item")?;
+        let sql = if self.savepoint_open.replace(false) {
+            "RELEASE SAVEPOINT item; SAVEPOINT item"
         } else {
-            self.batch("SAVEPOINT item")?;
-        }
+            "SAVEPOINT item"
+        };
+        self.conn.borrow_mut().batch_deferred(sql)?;
         let out = f(self);
         match &out {
             Ok(_) => self.savepoint_open.set(true),
             Err(_) => {
                 self.active_key.replace(None);
+                self.ahead.borrow_mut().forget_rows();
                 self.batch("ROLLBACK TO SAVEPOINT item; RELEASE SAVEPOINT item")?;
             }
         }
@@ -456,6 +520,9 @@ impl Tx<'_> {
 
     /// The next value of a named sequence (`license`, `activation`, `audit`).
     pub fn next_id(&self, sequence: &str) -> Result<u64> {
+        if let Some(id) = self.ahead.borrow_mut().take_id(sequence) {
+            return Ok(id);
+        }
         self.one(
             "UPDATE sequences SET value = value + 1 WHERE name = ?1 RETURNING value",
             vals![sequence],
@@ -650,14 +717,21 @@ impl Tx<'_> {
     }
 
     pub fn license_by_lookup(&self, lookup: &[u8; 8]) -> Result<Option<LicenseRow>> {
+        if let Some(row) = self.ahead.borrow().licenses.get(lookup) {
+            return Ok(row.clone());
+        }
         self.one(
-            &format!(
-                "SELECT id, key_auth, revision, status, max_transfers, transfer_period_secs \
-                 FROM licenses WHERE key_lookup = ?1{}",
-                self.lock()
-            ),
+            &self.license_by_lookup_sql(),
             vals![hex_string(lookup)],
             Self::license_row,
+        )
+    }
+
+    fn license_by_lookup_sql(&self) -> String {
+        format!(
+            "SELECT id, key_auth, revision, status, max_transfers, transfer_period_secs \
+             FROM licenses WHERE key_lookup = ?1{}",
+            self.lock()
         )
     }
 
@@ -699,20 +773,13 @@ impl Tx<'_> {
     }
 
     pub fn revision(&self, license_id: u64, revision: u32) -> Result<Option<RevisionRow>> {
+        if let Some(row) = self.ahead.borrow().revisions.get(&(license_id, revision)) {
+            return Ok(Some(row.clone()));
+        }
         self.one(
-            "SELECT license_id, revision, grant_json, armored, key_id, issued_at \
-             FROM license_revisions WHERE license_id = ?1 AND revision = ?2",
+            REVISION_SQL,
             vals![to_i64(license_id)?, revision],
-            |r| {
-                Ok(RevisionRow {
-                    license_id: col_u64(r, 0)?,
-                    revision: col_u32(r, 1)?,
-                    grant: col_json(r, 2)?,
-                    armored: col_str(r, 3)?,
-                    key_id: KeyId(col_hex(r, 4)?),
-                    issued_at: col_u64(r, 5)?,
-                })
-            },
+            revision_row,
         )
     }
 
@@ -734,6 +801,7 @@ impl Tx<'_> {
 
     /// Sets a license's status.
     pub fn set_license_status(&self, id: u64, status: LicenseStatus, at: u64) -> Result<()> {
+        self.ahead.borrow_mut().forget_rows();
         self.exec(
             "UPDATE licenses SET status = ?2, status_changed_at = ?3 WHERE id = ?1",
             vals![to_i64(id)?, status.name(), to_i64(at)?],
@@ -754,12 +822,10 @@ impl Tx<'_> {
 
     /// The most recently freed activation of `license_id`: (id, freed at).
     pub fn last_freed(&self, license_id: u64) -> Result<Option<(u64, u64)>> {
-        self.one(
-            "SELECT id, freed_at FROM activations WHERE license_id = ?1 \
-             AND freed_at IS NOT NULL ORDER BY freed_at DESC, id DESC LIMIT 1",
-            vals![to_i64(license_id)?],
-            |r| Ok((col_u64(r, 0)?, col_u64(r, 1)?)),
-        )
+        if let Some(v) = self.ahead.borrow().last_freed.get(&license_id) {
+            return Ok(*v);
+        }
+        self.one(LAST_FREED_SQL, vals![to_i64(license_id)?], last_freed_row)
     }
 
     pub fn license_id_by_lookup(&self, lookup: &[u8; 8]) -> Result<Option<u64>> {
@@ -797,20 +863,13 @@ impl Tx<'_> {
         license_id: u64,
         device_key: &[u8; 32],
     ) -> Result<Vec<(Activation, Option<u32>)>> {
+        if let Some(v) = self.ahead.borrow().devices.get(&(license_id, *device_key)) {
+            return Ok(v.clone());
+        }
         self.all(
-            &format!(
-                "SELECT {ACTIVATION_COLUMNS}, freed_counter FROM activations \
-                 WHERE license_id = ?1 AND device_key = ?2 ORDER BY id"
-            ),
+            &device_activations_sql(),
             vals![to_i64(license_id)?, hex_string(device_key)],
-            |r| {
-                let freed: Option<u64> = col_opt_u64(r, 12)?;
-                let freed = freed
-                    .map(u32::try_from)
-                    .transpose()
-                    .map_err(|_| AuthorityError::Corrupt("counter out of range"))?;
-                Ok((activation_row(r)?, freed))
-            },
+            device_activation_row,
         )
     }
 
@@ -832,17 +891,21 @@ impl Tx<'_> {
     /// Seats in use (the license row's counter, kept by [`Tx::insert_activation`] and
     /// [`Tx::free_activation`]).
     pub fn count_active(&self, license_id: u64) -> Result<u64> {
+        if let Some(n) = self.ahead.borrow().active_counts.get(&license_id) {
+            return Ok(*n);
+        }
         Ok(self
-            .one(
-                "SELECT active_activations FROM licenses WHERE id = ?1",
-                vals![to_i64(license_id)?],
-                |r| col_u64(r, 0),
-            )?
+            .one(COUNT_ACTIVE_SQL, vals![to_i64(license_id)?], |r| {
+                col_u64(r, 0)
+            })?
             .unwrap_or(0))
     }
 
     pub fn insert_activation(&self, a: &Activation, request_id: &[u8; 16]) -> Result<()> {
-        self.exec(
+        self.ahead
+            .borrow_mut()
+            .activation_inserted(a.license_id, &a.device_key, a.status);
+        self.exec_deferred(
             &format!(
                 "INSERT INTO activations ({ACTIVATION_COLUMNS}, last_request_id) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
@@ -864,7 +927,7 @@ impl Tx<'_> {
             ],
         )?;
         if a.status == ActivationStatus::Active {
-            self.exec(
+            self.exec_deferred(
                 "UPDATE licenses SET active_activations = active_activations + 1 WHERE id = ?1",
                 vals![to_i64(a.license_id)?],
             )?;
@@ -874,7 +937,11 @@ impl Tx<'_> {
 
     /// Records a new fulfilled request on an existing activation.
     pub fn update_fulfilled(&self, a: &Activation, request_id: &[u8; 16]) -> Result<()> {
-        self.exec(
+        self.ahead
+            .borrow_mut()
+            .devices
+            .remove(&(a.license_id, a.device_key));
+        self.exec_deferred(
             "UPDATE activations SET model = ?2, fingerprint_json = ?3, product_version = ?4, \
              last_counter = ?5, last_request_id = ?6, last_fulfilled_at = ?7 WHERE id = ?1",
             vals![
@@ -898,6 +965,7 @@ impl Tx<'_> {
         at: u64,
         counter: Option<u32>,
     ) -> Result<bool> {
+        self.ahead.borrow_mut().forget_rows();
         let n = self.exec(
             "UPDATE activations SET status = ?2, freed_at = ?3, freed_counter = ?4 \
              WHERE id = ?1 AND status = 'active'",
@@ -920,12 +988,11 @@ impl Tx<'_> {
         license_id: u64,
         request_id: &[u8; 16],
     ) -> Result<Option<UsageRow>> {
+        if let Some(v) = self.ahead.borrow().usages.get(&(license_id, *request_id)) {
+            return Ok(v.clone());
+        }
         self.one(
-            &format!(
-                "SELECT {USAGE_COLUMNS} FROM usage_licenses u \
-                 JOIN activations a ON a.id = u.activation_id \
-                 WHERE u.request_id = ?1 AND a.license_id = ?2"
-            ),
+            &usage_by_request_sql(),
             vals![hex_string(request_id), to_i64(license_id)?],
             usage_row,
         )
@@ -943,7 +1010,8 @@ impl Tx<'_> {
     }
 
     pub fn insert_usage(&self, u: &UsageRow) -> Result<()> {
-        self.exec(
+        self.ahead.borrow_mut().usage_inserted(&u.request_id);
+        self.exec_deferred(
             "INSERT INTO usage_licenses (activation_id, request_id, counter, model, revision, \
              key_id, armored, issued_at, refresh_deadline) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -966,7 +1034,7 @@ impl Tx<'_> {
 
     pub fn audit(&self, e: NewAudit<'_>) -> Result<u64> {
         let id = self.next_id("audit")?;
-        self.exec(
+        self.exec_deferred(
             "INSERT INTO audit_log (id, at, actor, action, license_id, activation_id, detail) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             vals![

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! tollgate-load [--clients 64] [--requests 20000] [--warmup 1000]
-//!               [--database-url postgres://…]          # in-process server, PostgreSQL ledger
+//!               [--database-url postgres://…]          # (or --postgres) in-process server, PostgreSQL ledger
 //!               [--url http://127.0.0.1:8443 --admin-token T]   # or an external server
 //! ```
 //!
@@ -43,7 +43,7 @@ struct Args {
     #[arg(long, env = "TOLLGATE_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<String>,
     /// PostgreSQL ledger for the in-process server (default: SQLite in a temporary directory).
-    #[arg(long)]
+    #[arg(long, alias = "postgres")]
     database_url: Option<String>,
     /// The in-process server's group-commit batch limit.
     #[arg(long, default_value_t = 256)]

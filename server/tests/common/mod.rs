@@ -6,13 +6,16 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Value};
 use tempfile::TempDir;
 use tollgate_authority::Authority;
-use tollgate_core::{hex_string, ComponentKind};
+use tollgate_core::{
+    hex_string, Component, ComponentKind, DeviceKey, Fingerprint, LicenseKey, UsageRequest,
+};
 use tollgate_sdk::online::{OnlineClient, OnlineConfig};
 use tollgate_sdk::{HostConfig, LicenseManager, MemoryStorage, StaticSource, SystemClock};
 use tollgate_server::{Config, Running, Secret, Server};
@@ -269,4 +272,74 @@ pub fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
 /// The path of a file in the crate.
 pub fn crate_file(rel: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+/// Starts the real `tollgate-server` binary on `port` for `vendor` and waits until it answers.
+pub fn spawn_server(vendor: &Vendor, port: u16) -> Child {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tollgate-server"));
+    cmd.env_clear()
+        .env("TOLLGATE_LISTEN", format!("127.0.0.1:{port}"))
+        .env("TOLLGATE_DATA_DIR", vendor.dir.path())
+        .env("TOLLGATE_LOG", "warn")
+        .env("TOLLGATE_POOL_SIZE", "2")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+    if let Some(url) = &vendor.database_url {
+        cmd.env("TOLLGATE_DATABASE_URL", url);
+    }
+    let child = cmd.spawn().unwrap();
+    let url = format!("http://127.0.0.1:{port}");
+    assert!(
+        wait_until(Duration::from_secs(30), || {
+            http()
+                .get(format!("{url}/healthz"))
+                .call()
+                .is_ok_and(|r| r.status() == 200)
+        }),
+        "the server did not come up"
+    );
+    child
+}
+
+/// `n` usage requests for `key`, each from its own device.
+pub fn device_requests(key: &LicenseKey, n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            let fp = Fingerprint::from_components(vec![
+                Component::derive(ComponentKind::MachineId, format!("m{i}").as_bytes(), b"s"),
+                Component::derive(ComponentKind::Hostname, format!("h{i}").as_bytes(), b"s"),
+                Component::derive(ComponentKind::Mac, format!("a{i}").as_bytes(), b"s"),
+            ])
+            .unwrap();
+            let mut seed = [0u8; 32];
+            seed[..8].copy_from_slice(&(i as u64 + 1).to_le_bytes());
+            UsageRequest::create(
+                key,
+                &DeviceKey::from_seed(&seed),
+                "chariot",
+                "4.2.0",
+                1,
+                1_700_000_000,
+                &fp,
+            )
+            .unwrap()
+            .to_armor()
+        })
+        .collect()
+}
+
+/// Sends `request` once; the activation id if the service answered with a usage license.
+pub fn activate_once(agent: &ureq::Agent, url: &str, request: &str) -> Option<(u64, bool)> {
+    let body = serde_json::json!({ "request": request }).to_string();
+    let mut resp = agent
+        .post(format!("{url}/v1/activate"))
+        .header("content-type", "application/json")
+        .send(body)
+        .ok()?;
+    if resp.status() != 200 {
+        return None;
+    }
+    let v: serde_json::Value =
+        serde_json::from_str(&resp.body_mut().read_to_string().ok()?).ok()?;
+    Some((v["activation_id"].as_u64()?, v["repeated"].as_bool()?))
 }
