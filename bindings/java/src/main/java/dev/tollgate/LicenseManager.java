@@ -63,7 +63,10 @@ public final class LicenseManager implements AutoCloseable {
         Handles.CLEANER.register(this, () -> Native.managerFree(handle));
     }
 
-    /** The native handle, for {@link LicensePageHandler} (which keeps {@code this} reachable). */
+    /**
+     * The native handle, for {@link LicensePageHandler} and {@link OnlineClient} (which keep
+     * {@code this} reachable while they use it).
+     */
     long nativeHandle() {
         return handle;
     }
@@ -542,11 +545,6 @@ public final class LicenseManager implements AutoCloseable {
      * throw {@link IllegalStateException}; {@link FeatureHandle}s answer {@code false}.
      * Idempotent.
      */
-    /** The native handle, for {@link OnlineClient}. */
-    long nativeHandle() {
-        return handle;
-    }
-
     @Override
     public void close() {
         closed = true;
