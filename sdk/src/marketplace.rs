@@ -30,7 +30,7 @@ use tollgate_protocol::online::UsageLicenseOut;
 
 use crate::error::{Result, SdkError};
 use crate::manager::LicenseManager;
-use crate::online::{OnlineClient, OnlineConfig};
+use crate::online::{OnlineClient, OnlineConfig, SharedManager};
 use crate::status::Status;
 
 /// 323 from the service: the seat is gone (freed after its refresh deadline).
@@ -176,6 +176,69 @@ impl MarketplaceClient {
             }
             other => other,
         }
+    }
+
+    /// [`MarketplaceClient::start`] on a shared manager (what the marketplace
+    /// [`crate::online::BackgroundRefresh`] calls): the manager is locked only to make a
+    /// request and to apply the answer, never while the metadata service or the activation
+    /// service is asked. An answer to a request that is no longer the pending one (the state
+    /// changed meanwhile) is not installed ([`SdkError::StateChanged`]).
+    pub fn start_shared<M: SharedManager + ?Sized>(&self, manager: &M) -> Result<Status> {
+        if manager.with_manager(|m| Ok(m.installed_license().is_none()))? {
+            return self.activate_shared(manager);
+        }
+        match self.refresh_shared(manager) {
+            Err(SdkError::ServiceRefused { code, .. })
+                if code == INSTANCE_MISMATCH || code == NO_ACTIVE_ACTIVATION =>
+            {
+                manager.with_manager(|m| m.deactivate().map(drop))?;
+                self.activate_shared(manager)
+            }
+            Err(e @ SdkError::ServiceRefused { code, .. })
+                if code == IDENTITY_FORGED || code == UNKNOWN_PRODUCT_CODE =>
+            {
+                manager.with_manager(|m| m.deactivate().map(drop))?;
+                Err(e)
+            }
+            other => other,
+        }
+    }
+
+    /// [`MarketplaceClient::activate`] on a shared manager (see
+    /// [`MarketplaceClient::start_shared`]).
+    pub fn activate_shared<M: SharedManager + ?Sized>(&self, manager: &M) -> Result<Status> {
+        self.flow_shared(manager, ACTIVATE, LicenseManager::request_marketplace)
+    }
+
+    /// [`MarketplaceClient::refresh`] on a shared manager (see
+    /// [`MarketplaceClient::start_shared`]).
+    pub fn refresh_shared<M: SharedManager + ?Sized>(&self, manager: &M) -> Result<Status> {
+        self.flow_shared(manager, REFRESH, LicenseManager::request_renewal)
+    }
+
+    fn flow_shared<M: SharedManager + ?Sized>(
+        &self,
+        manager: &M,
+        path: &str,
+        make: impl FnOnce(&mut LicenseManager) -> Result<String>,
+    ) -> Result<Status> {
+        let (mark, request) = manager.with_manager(|m| {
+            let mark = m.request_mark();
+            Ok((mark, make(m)?))
+        })?;
+        let answer = self.send(path, request.clone());
+        manager.with_manager(|m| {
+            let done = answer.and_then(|a| {
+                if !m.is_pending(&request) {
+                    return Err(SdkError::StateChanged);
+                }
+                m.install(&a.usage_license)
+            });
+            if done.is_err() {
+                let _ = m.undo_request(&mark, &request);
+            }
+            done
+        })
     }
 
     /// Activates: a keyless usage request, the identity read for it, the service's answer

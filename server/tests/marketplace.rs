@@ -24,7 +24,11 @@ use rsa::signature::{SignatureEncoding, Signer};
 use serde_json::{json, Value};
 use tollgate_core::ComponentKind;
 use tollgate_sdk::marketplace::{Cloud, MarketplaceClient, MarketplaceConfig};
-use tollgate_sdk::{DirStorage, HostConfig, LicenseManager, SdkError, StaticSource, SystemClock};
+use tollgate_sdk::online::{BackgroundRefresh, RefreshEvent, RefreshPolicy};
+use tollgate_sdk::{
+    Clock, DirStorage, HostConfig, LicenseManager, LicenseState, ManualClock, SdkError,
+    StaticSource, SystemClock,
+};
 use tollgate_server::marketplace::{MarketplaceConfig as ServiceMarket, ProductMapping};
 use tollgate_server::Running;
 
@@ -164,6 +168,16 @@ impl Imds {
 /// The service for `vendor` trusting the fixture certificates, with the product codes
 /// mapped to `license`.
 fn start_service(vendor: &Vendor, license: u64, aws_cert: &str) -> Running {
+    start_service_with(vendor, license, aws_cert, |_| {})
+}
+
+/// [`start_service`] with a further change to the configuration.
+fn start_service_with(
+    vendor: &Vendor,
+    license: u64,
+    aws_cert: &str,
+    tweak: impl FnOnce(&mut tollgate_server::Config),
+) -> Running {
     vendor.start_with(|c| {
         c.marketplace = Some(ServiceMarket {
             aws_certificates: vec![fixture(aws_cert)],
@@ -182,6 +196,7 @@ fn start_service(vendor: &Vendor, license: u64, aws_cert: &str) -> Running {
             ],
             ..ServiceMarket::default()
         });
+        tweak(c);
     })
 }
 
@@ -195,6 +210,11 @@ fn listing(url: &str, seats: u32) -> u64 {
 
 /// A broker whose state lives in `dir` (so that it can be copied).
 fn broker(dir: &Path, n: u32, root: [u8; 32]) -> LicenseManager {
+    broker_clocked(dir, n, root, Arc::new(SystemClock))
+}
+
+/// [`broker`] reading the time from `clock`.
+fn broker_clocked(dir: &Path, n: u32, root: [u8; 32], clock: Arc<dyn Clock>) -> LicenseManager {
     let config = HostConfig::new("chariot", "4.2.0", b"chariot-salt".to_vec(), root);
     let probes = StaticSource::from_strs(&[
         (ComponentKind::MachineId, &format!("machine-{n}")),
@@ -204,7 +224,7 @@ fn broker(dir: &Path, n: u32, root: [u8; 32]) -> LicenseManager {
     LicenseManager::with_parts(
         config,
         Box::new(DirStorage::open(dir).unwrap()),
-        Arc::new(SystemClock),
+        clock,
         Box::new(probes),
     )
     .unwrap()
@@ -214,6 +234,15 @@ fn market(cloud: Cloud, metadata: &str, service: &str) -> MarketplaceClient {
     let mut m = MarketplaceConfig::new(cloud);
     m.metadata_url = metadata.into();
     MarketplaceClient::new(m, quick(service)).unwrap()
+}
+
+/// The refresher's next event (within a bound), which must be a refresh.
+fn next_refreshed(rx: &std::sync::mpsc::Receiver<RefreshEvent>) -> RefreshEvent {
+    match rx.recv_timeout(Duration::from_secs(30)) {
+        Ok(e @ RefreshEvent::Refreshed { .. }) => e,
+        Ok(other) => panic!("not a refresh: {other:?}"),
+        Err(_) => panic!("no refresh event"),
+    }
 }
 
 fn refused(e: &SdkError) -> u32 {
@@ -350,6 +379,132 @@ fn aws_forged_foreign_and_unreachable_license_nothing() {
     assert!(host.installed_license().is_none());
     assert!(!host.has_feature("mqtt-server"));
     assert_eq!(active_seats(&vendor, license), 0);
+}
+
+fn count(actions: &[String], action: &str) -> usize {
+    actions.iter().filter(|a| *a == action).count()
+}
+
+/// Issue 17: a gone instance's seat is freed by the service's own sweep (no marketplace call
+/// needed), and the marketplace background refresh keeps an instance licensed: as its
+/// refresh deadline approaches (the host's controllable clock) it refreshes by itself, and
+/// when its seat was freed it activates the instance again.
+#[test]
+fn aws_background_refresh_and_the_services_sweep() {
+    let vendor = Vendor::new(&Backend::Sqlite);
+    let boot = vendor.start();
+    let license = listing(&boot.url(), 2);
+    boot.stop();
+    let imds = Imds::signed(&document("i-0aaaaaaaaaaaaaaa1", &[AWS_CODE]), "aws-key.pem");
+    let state = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(tollgate_server::store::unix_now()));
+    let mut host = broker_clocked(state.path(), 1, vendor.root(), clock.clone());
+
+    // A service with 2-second refresh deadlines and a sweep every second.
+    let short = start_service_with(&vendor, license, "aws-cert.pem", |c| {
+        c.online_refresh_secs = 2;
+        c.marketplace.as_mut().unwrap().sweep_interval_secs = 1;
+    });
+    let first = market(Cloud::Aws, &imds.url, &short.url())
+        .start(&mut host)
+        .unwrap();
+    let first = first.license.unwrap();
+    let first_deadline = host
+        .installed_license()
+        .unwrap()
+        .terms()
+        .refresh_deadline
+        .unwrap();
+    assert_eq!(active_seats(&vendor, license), 1);
+    // The instance goes quiet: the service frees its seat by itself.
+    assert!(
+        wait_until(Duration::from_secs(30), || active_seats(&vendor, license)
+            == 0),
+        "the sweep did not free the gone instance's seat"
+    );
+    let actions = audit_actions(&short.url(), license);
+    assert_eq!(
+        count(&actions, "marketplace.instance_gone"),
+        1,
+        "{actions:?}"
+    );
+    assert_eq!(count(&actions, "marketplace.activated"), 1, "{actions:?}");
+    short.stop();
+
+    // The instance is back (7-day deadlines again). Its clock nears the old deadline: the
+    // refresher refreshes, learns the seat is gone (323) and activates the instance afresh.
+    let service = start_service(&vendor, license, "aws-cert.pem");
+    let url = service.url();
+    let host = Arc::new(std::sync::RwLock::new(host));
+    let policy = RefreshPolicy {
+        fraction: 0.5,
+        min_interval: Duration::from_millis(100),
+        retry_initial: Duration::from_millis(100),
+        retry_max: Duration::from_millis(200),
+        idle_check: Duration::from_secs(1),
+    };
+    clock.set(first_deadline - 1);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let tx2 = tx.clone();
+    let refresher = BackgroundRefresh::start_marketplace(
+        Arc::clone(&host),
+        market(Cloud::Aws, &imds.url, &url),
+        policy,
+        clock.clone(),
+        move |e| {
+            let _ = tx.send(e.clone());
+        },
+    )
+    .unwrap();
+    let RefreshEvent::Refreshed {
+        refresh_deadline: Some(second_deadline),
+        revision: 1,
+    } = next_refreshed(&rx)
+    else {
+        panic!("no deadline or another revision")
+    };
+    refresher.stop();
+    let second = host.read().unwrap().status().license.unwrap();
+    assert_ne!(second.activation_id, first.activation_id);
+    assert_eq!(second.deployment_model, "marketplace");
+    assert_eq!(host.read().unwrap().status().state, LicenseState::Active);
+    assert_eq!(active_seats(&vendor, license), 1);
+    let actions = audit_actions(&url, license);
+    assert_eq!(count(&actions, "marketplace.activated"), 2, "{actions:?}");
+    assert_eq!(
+        count(&actions, "marketplace.instance_gone"),
+        1,
+        "{actions:?}"
+    );
+
+    // Its clock nears the new deadline: refreshed on the same seat.
+    clock.set(second_deadline - 2);
+    let refresher = BackgroundRefresh::start_marketplace(
+        Arc::clone(&host),
+        market(Cloud::Aws, &imds.url, &url),
+        policy,
+        clock.clone(),
+        move |e| {
+            let _ = tx2.send(e.clone());
+        },
+    )
+    .unwrap();
+    let RefreshEvent::Refreshed {
+        refresh_deadline: Some(third_deadline),
+        ..
+    } = next_refreshed(&rx)
+    else {
+        panic!("no deadline")
+    };
+    refresher.stop();
+    assert!(third_deadline >= second_deadline);
+    let third = host.read().unwrap().status().license.unwrap();
+    assert_eq!(third.activation_id, second.activation_id);
+    assert_eq!(host.read().unwrap().status().state, LicenseState::Active);
+    assert_eq!(active_seats(&vendor, license), 1);
+    let actions = audit_actions(&url, license);
+    assert_eq!(count(&actions, "marketplace.activated"), 2, "{actions:?}");
+    service.stop();
 }
 
 fn copy_dir(from: &Path, to: &Path) {
