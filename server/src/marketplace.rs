@@ -1,5 +1,6 @@
 //! Marketplace activation: checking a cloud's signed instance identity (AWS instance identity
-//! document + RSA-SHA256 signature; Azure attested data, PKCS#7) against the certificates the
+//! document + RSA-SHA256 signature, or the document as RSA PKCS#7 from the `rsa2048`
+//! endpoint; Azure attested data, PKCS#7) against the certificates the
 //! vendor configured, and mapping its product code to the vendor's license.
 //!
 //! ```toml
@@ -279,22 +280,30 @@ impl Marketplace {
             })
     }
 
+    /// AWS: the document with its detached RSA-SHA256 `signature`, or (no `signature`) the
+    /// document as PKCS#7 SignedData with the document embedded (the `rsa2048` endpoint).
     fn verify_aws(&self, id: &CloudIdentity, now: u64) -> Result<MarketplaceInstance, ApiError> {
-        let sig = id
-            .signature
-            .as_deref()
-            .ok_or_else(|| bad("an AWS identity needs its signature"))?;
-        let sig = decode_b64(sig).ok_or_else(|| bad("the signature is not base64"))?;
-        let sig = Signature::try_from(sig.as_slice()).map_err(|_| forged())?;
-        let signed = self.aws.iter().any(|k| {
-            VerifyingKey::<Sha256>::new(k.clone())
-                .verify(id.document.as_bytes(), &sig)
-                .is_ok()
-        });
-        if !signed {
-            return Err(forged());
-        }
-        let doc: AwsDocument = serde_json::from_str(&id.document)
+        let document = match id.signature.as_deref() {
+            Some(sig) => {
+                let sig = decode_b64(sig).ok_or_else(|| bad("the signature is not base64"))?;
+                let sig = Signature::try_from(sig.as_slice()).map_err(|_| forged())?;
+                let signed = self.aws.iter().any(|k| {
+                    VerifyingKey::<Sha256>::new(k.clone())
+                        .verify(id.document.as_bytes(), &sig)
+                        .is_ok()
+                });
+                if !signed {
+                    return Err(forged());
+                }
+                id.document.as_bytes().to_vec()
+            }
+            None => {
+                let der = decode_b64(&id.document)
+                    .ok_or_else(|| bad("the PKCS#7 document is not base64"))?;
+                pkcs7_verify(&der, &self.aws)?
+            }
+        };
+        let doc: AwsDocument = serde_json::from_slice(&document)
             .map_err(|e| bad(format!("not an instance identity document: {e}")))?;
         if doc.instance_id.is_empty() {
             return Err(bad("the document has no instance id"));

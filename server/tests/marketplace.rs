@@ -20,7 +20,7 @@ use std::time::Duration;
 use base64::Engine;
 use common::*;
 use imds::{document, fixture, free_port, Imds};
-use serde_json::json;
+use serde_json::{json, Value};
 use tollgate_core::ComponentKind;
 use tollgate_sdk::marketplace::{Cloud, MarketplaceClient, MarketplaceConfig};
 use tollgate_sdk::online::{BackgroundRefresh, RefreshEvent, RefreshPolicy};
@@ -650,4 +650,71 @@ fn azure_attested_instance_comes_licensed_and_bad_documents_are_refused() {
     let again = client.start(&mut host).unwrap();
     assert_eq!(again.license.unwrap().activation_id, seat);
     assert_eq!(active_seats(&vendor, license), 1);
+}
+
+/// POSTs a marketplace activation with `identity` for `request`: (status, body).
+fn post_activate(url: &str, request: &str, identity: Value) -> (u16, Value) {
+    let body = json!({"request": request, "identity": identity}).to_string();
+    let mut r = http()
+        .post(&format!("{url}/v1/marketplace/activate"))
+        .header("content-type", "application/json")
+        .send(&body)
+        .unwrap();
+    let status = r.status().as_u16();
+    (
+        status,
+        serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap(),
+    )
+}
+
+#[test]
+fn aws_pkcs7_document_is_an_alternative_to_the_signature() {
+    let vendor = Vendor::new(&Backend::Sqlite);
+    let boot = vendor.start();
+    let license = listing(&boot.url(), 2);
+    boot.stop();
+    let service = start_service(&vendor, license, "aws-cert.pem");
+    let url = service.url();
+    let state = tempfile::tempdir().unwrap();
+    let mut host = broker(state.path(), 1, vendor.root());
+    let doc = document("i-0ddddddddddddddd4", &[AWS_CODE]).to_string();
+
+    // Signed as PKCS#7 by a key that is not the configured certificate's: forged.
+    let request = host.request_marketplace().unwrap();
+    let forged = pkcs7(doc.as_bytes(), "forger-key.pem", "forger-cert.pem", true);
+    let (status, body) = post_activate(&url, &request, json!({"cloud": "aws", "document": forged}));
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (403, &json!(381)),
+        "{body}"
+    );
+    // Not base64 at all: a malformed identity.
+    let (status, body) = post_activate(
+        &url,
+        &request,
+        json!({"cloud": "aws", "document": "not base64!"}),
+    );
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (422, &json!(387)),
+        "{body}"
+    );
+    assert_eq!(active_seats(&vendor, license), 0);
+
+    // The genuine PKCS#7 (with or without signed attributes) is accepted like the signature.
+    for attributes in [true, false] {
+        let request = host.request_marketplace().unwrap();
+        let genuine = pkcs7(doc.as_bytes(), "aws-key.pem", "aws-cert.pem", attributes);
+        let (status, body) =
+            post_activate(&url, &request, json!({"cloud": "aws", "document": genuine}));
+        assert_eq!(status, 200, "{body}");
+        let s = host
+            .install(body["usage_license"].as_str().unwrap())
+            .unwrap();
+        assert_eq!(s.license.unwrap().deployment_model, "marketplace");
+        assert!(host.has_feature("mqtt-server"));
+    }
+    assert_eq!(active_seats(&vendor, license), 1);
+    let actions = audit_actions(&url, license);
+    assert_eq!(count(&actions, "marketplace.activated"), 1, "{actions:?}");
 }
