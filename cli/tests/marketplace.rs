@@ -224,4 +224,18 @@ fn host_marketplace_start_over_the_metadata_mock() {
     );
     assert_eq!(out.status.code(), Some(2));
     server.stop();
+
+    // The vendor's sweep: nothing is gone now; once the refresh deadline (7 days) has passed,
+    // the instance's seat is freed, once.
+    let sweep = ["--json", "vendor", "marketplace-sweep"];
+    assert_eq!(ok(dir, &sweep), serde_json::json!({"freed": []}));
+    let later = [
+        "--json",
+        "--now",
+        "2100-01-01",
+        "vendor",
+        "marketplace-sweep",
+    ];
+    assert_eq!(ok(dir, &later), serde_json::json!({ "freed": [seat] }));
+    assert_eq!(ok(dir, &later), serde_json::json!({"freed": []}));
 }
