@@ -5,7 +5,9 @@
 //! * AWS: IMDSv2 — a session token (`PUT /latest/api/token`), then the instance identity
 //!   document (`/latest/dynamic/instance-identity/document`, which carries the
 //!   `marketplaceProductCodes`) and its RSA-SHA256 signature
-//!   (`/latest/dynamic/instance-identity/signature`).
+//!   (`/latest/dynamic/instance-identity/signature`), or with
+//!   [`MarketplaceConfig::aws_pkcs7`] the document as RSA PKCS#7 SignedData
+//!   (`/latest/dynamic/instance-identity/rsa2048`).
 //! * Azure: the attested data document (`GET /metadata/attested/document?api-version=2020-09-01&nonce=N`
 //!   with `Metadata: true`): PKCS#7 signed JSON with the plan, `vmId`, times and the nonce
 //!   asked for. The nonce is derived from the usage request it goes with
@@ -83,6 +85,10 @@ pub struct MarketplaceConfig {
     pub metadata_url: String,
     /// Bound on each metadata call. Default 2 s (the service is link-local).
     pub metadata_timeout: Duration,
+    /// AWS: send the document as its RSA PKCS#7 SignedData
+    /// (`/latest/dynamic/instance-identity/rsa2048`) instead of the document and its
+    /// detached `signature`. Default false.
+    pub aws_pkcs7: bool,
 }
 
 impl MarketplaceConfig {
@@ -92,6 +98,7 @@ impl MarketplaceConfig {
             cloud,
             metadata_url: Cloud::DEFAULT_METADATA_URL.into(),
             metadata_timeout: Duration::from_secs(2),
+            aws_pkcs7: false,
         }
     }
 }
@@ -324,6 +331,24 @@ impl MarketplaceClient {
                 what,
             )
         };
+        if self.config.aws_pkcs7 {
+            let pkcs7 = get(
+                "/latest/dynamic/instance-identity/rsa2048",
+                "identity PKCS#7",
+            )?;
+            // Served as base64 wrapped in lines, without PEM armor.
+            let document: String = pkcs7.split_whitespace().collect();
+            if document.is_empty() {
+                return Err(SdkError::BadMetadata {
+                    reason: "the PKCS#7 identity is empty".into(),
+                });
+            }
+            return Ok(CloudIdentity {
+                cloud: AWS.into(),
+                document,
+                signature: None,
+            });
+        }
         let document = get(
             "/latest/dynamic/instance-identity/document",
             "identity document",

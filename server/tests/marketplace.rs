@@ -718,3 +718,91 @@ fn aws_pkcs7_document_is_an_alternative_to_the_signature() {
     let actions = audit_actions(&url, license);
     assert_eq!(count(&actions, "marketplace.activated"), 1, "{actions:?}");
 }
+
+/// An AWS IMDSv2 stand-in serving only `/latest/dynamic/instance-identity/rsa2048` (which
+/// the metadata mock does not serve): `pkcs7` wrapped at 64 columns, as AWS serves it.
+fn aws_rsa2048_standin(pkcs7: String) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let wrapped = pkcs7
+        .as_bytes()
+        .chunks(64)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { return };
+            let _ = serve_rsa2048(stream, &wrapped);
+        }
+    });
+    url
+}
+
+fn serve_rsa2048(mut stream: TcpStream, body: &str) -> std::io::Result<()> {
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut line = String::new();
+    reader.read_line(&mut line)?;
+    let mut token = false;
+    loop {
+        let mut h = String::new();
+        if reader.read_line(&mut h)? == 0 || h == "\r\n" {
+            break;
+        }
+        if h.to_ascii_lowercase().trim() == "x-aws-ec2-metadata-token: t0ken" {
+            token = true;
+        }
+    }
+    let (status, body) = if line.starts_with("PUT /latest/api/token ") {
+        ("200 OK", "t0ken")
+    } else if line.starts_with("GET /latest/dynamic/instance-identity/rsa2048 ") && token {
+        ("200 OK", body)
+    } else {
+        ("401 Unauthorized", "")
+    };
+    write!(
+        stream,
+        "HTTP/1.1 {status}\r\ncontent-type: text/plain\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    stream.flush()
+}
+
+#[test]
+fn aws_pkcs7_identity_read_by_the_sdk() {
+    let vendor = Vendor::new(&Backend::Sqlite);
+    let boot = vendor.start();
+    let license = listing(&boot.url(), 2);
+    boot.stop();
+    let service = start_service(&vendor, license, "aws-cert.pem");
+    let url = service.url();
+    let state = tempfile::tempdir().unwrap();
+    let mut host = broker(state.path(), 1, vendor.root());
+    let doc = document("i-0eeeeeeeeeeeeeee5", &[AWS_CODE]).to_string();
+    let pkcs7_client = |md: &str| {
+        let mut m = MarketplaceConfig::new(Cloud::Aws);
+        m.metadata_url = md.into();
+        m.aws_pkcs7 = true;
+        MarketplaceClient::new(m, quick(&url)).unwrap()
+    };
+
+    let forged = aws_rsa2048_standin(pkcs7(
+        doc.as_bytes(),
+        "forger-key.pem",
+        "forger-cert.pem",
+        true,
+    ));
+    let e = pkcs7_client(&forged).start(&mut host).unwrap_err();
+    assert_eq!(refused(&e), 381, "{e}");
+    assert!(host.installed_license().is_none());
+
+    let genuine = aws_rsa2048_standin(pkcs7(doc.as_bytes(), "aws-key.pem", "aws-cert.pem", true));
+    let client = pkcs7_client(&genuine);
+    let s = client.start(&mut host).unwrap();
+    let lic = s.license.unwrap();
+    assert_eq!(lic.deployment_model, "marketplace");
+    assert!(host.has_feature("mqtt-server"));
+    let again = client.start(&mut host).unwrap();
+    assert_eq!(again.license.unwrap().activation_id, lic.activation_id);
+    assert_eq!(active_seats(&vendor, license), 1);
+}
