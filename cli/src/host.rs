@@ -105,6 +105,25 @@ enum HostCmd {
         #[arg(long)]
         ca_cert: Option<PathBuf>,
     },
+    /// Marketplace start (a cloud marketplace instance licenses itself, no key): reads the
+    /// cloud's signed instance identity from its metadata service and has the licensing
+    /// service at --server activate this instance, or refresh its activation when one is
+    /// installed (a copied state is replaced by this instance's own activation).
+    Marketplace {
+        /// The cloud: `aws` (instance identity document + signature, IMDSv2) or `azure`
+        /// (attested data).
+        #[arg(long, value_parser = ["aws", "azure"])]
+        cloud: String,
+        /// The licensing service.
+        #[arg(long, env = "TOLLGATE_SERVER")]
+        server: String,
+        /// The metadata service (default http://169.254.169.254).
+        #[arg(long)]
+        metadata_url: Option<String>,
+        /// Trust only this CA certificate (PEM) for the service's TLS certificate.
+        #[arg(long)]
+        ca_cert: Option<PathBuf>,
+    },
     /// Deactivates: removes the license and prints the deactivation code (`TGDC:…`) for the
     /// vendor, or with --server delivers it to the licensing service, which frees the seat.
     Deactivate {
@@ -163,6 +182,7 @@ impl From<SdkError> for Failure {
             SdkError::Storage { .. } => 6,
             SdkError::ServiceRefused { .. } => 5,
             SdkError::ServiceUnreachable { .. }
+            | SdkError::MetadataUnreachable { .. }
             | SdkError::ServiceUnavailable { .. }
             | SdkError::RateLimited { .. }
             | SdkError::BadResponse { .. } => 6,
@@ -177,11 +197,12 @@ impl From<SdkError> for Failure {
     }
 }
 
-/// A client of the licensing service at `server`, trusting only `ca_cert` when given.
-fn online_client(
+/// The settings of a client of the licensing service at `server`, trusting only `ca_cert`
+/// when given.
+fn online_config(
     server: &str,
     ca_cert: Option<&Path>,
-) -> Result<tollgate_sdk::online::OnlineClient, Failure> {
+) -> Result<tollgate_sdk::online::OnlineConfig, Failure> {
     let mut cfg = tollgate_sdk::online::OnlineConfig::new(server);
     if let Some(p) = ca_cert {
         cfg.root_certs_pem = Some(
@@ -189,7 +210,17 @@ fn online_client(
                 .map_err(|e| Failure::io(&format!("cannot read {}", p.display()), &e))?,
         );
     }
-    Ok(tollgate_sdk::online::OnlineClient::new(cfg)?)
+    Ok(cfg)
+}
+
+/// A client of the licensing service at `server`, trusting only `ca_cert` when given.
+fn online_client(
+    server: &str,
+    ca_cert: Option<&Path>,
+) -> Result<tollgate_sdk::online::OnlineClient, Failure> {
+    Ok(tollgate_sdk::online::OnlineClient::new(online_config(
+        server, ca_cert,
+    )?)?)
 }
 
 /// The status page as text.
@@ -364,6 +395,30 @@ pub fn run(args: HostArgs, out: &Out, now: u64, fixed_clock: bool) -> Result<u8,
             let s = online_client(&server, ca_cert.as_deref())?.activate(&mut mgr, &key)?;
             out.emit(serde_json::to_value(&s).unwrap_or_default(), || {
                 format!("Activated online.\n{}", status_text(&s))
+            });
+        }
+        HostCmd::Marketplace {
+            cloud,
+            server,
+            metadata_url,
+            ca_cert,
+        } => {
+            use tollgate_sdk::marketplace::{Cloud, MarketplaceClient, MarketplaceConfig};
+            let cloud = Cloud::from_name(&cloud)
+                .ok_or_else(|| Failure::usage(format!("`{cloud}` is not aws or azure")))?;
+            let mut market = MarketplaceConfig::new(cloud);
+            if let Some(url) = metadata_url {
+                market.metadata_url = url;
+            }
+            let client =
+                MarketplaceClient::new(market, online_config(&server, ca_cert.as_deref())?)?;
+            let s = client.start(&mut mgr)?;
+            out.emit(serde_json::to_value(&s).unwrap_or_default(), || {
+                format!(
+                    "Licensed as a {} marketplace instance.\n{}",
+                    cloud.name(),
+                    status_text(&s)
+                )
             });
         }
         HostCmd::Reactivate { server, ca_cert } => {

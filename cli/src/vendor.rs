@@ -120,6 +120,9 @@ enum VendorCmd {
         /// License id.
         license: u64,
     },
+    /// Frees the seats of gone cloud marketplace instances (their refresh deadline passed),
+    /// as the online service's periodic sweep does; prints the activations freed.
+    MarketplaceSweep,
     /// Shows the audit log, newest first.
     Audit {
         /// Only this license.
@@ -803,6 +806,17 @@ pub fn run(args: VendorArgs, out: &Out, now: u64) -> Result<(), Failure> {
                 Value::Array(acts.iter().map(activation_json).collect()),
                 || activations_text(&acts),
             );
+        }
+        VendorCmd::MarketplaceSweep => {
+            let freed = auth.sweep_marketplace(now)?;
+            out.emit(json!({ "freed": freed }), || {
+                if freed.is_empty() {
+                    "No marketplace instance is gone.".to_owned()
+                } else {
+                    let ids: Vec<String> = freed.iter().map(u64::to_string).collect();
+                    format!("Freed the seats of activations {}.", ids.join(", "))
+                }
+            });
         }
         VendorCmd::Audit { license, limit } => {
             let log = auth.audit_log(license, limit)?;

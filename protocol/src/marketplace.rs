@@ -30,12 +30,15 @@ pub struct CloudIdentity {
     /// [`AWS`] or [`AZURE`].
     pub cloud: String,
     /// AWS: the instance identity document, byte for byte as served
-    /// (`/latest/dynamic/instance-identity/document`). Azure: the `signature` field of the
+    /// (`/latest/dynamic/instance-identity/document`), or, without a `signature`, the base64
+    /// PKCS#7 SignedData that embeds it (`/latest/dynamic/instance-identity/rsa2048`, RSA
+    /// SHA-256). Azure: the `signature` field of the
     /// attested data document (`/metadata/attested/document`): base64 PKCS#7 SignedData that
     /// holds the signed JSON.
     pub document: String,
     /// AWS: the base64 RSA-SHA256 signature of the document
-    /// (`/latest/dynamic/instance-identity/signature`). Absent on Azure.
+    /// (`/latest/dynamic/instance-identity/signature`); absent when `document` is PKCS#7.
+    /// Absent on Azure.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signature: Option<String>,
 }

@@ -5,7 +5,9 @@
 //! * AWS: IMDSv2 — a session token (`PUT /latest/api/token`), then the instance identity
 //!   document (`/latest/dynamic/instance-identity/document`, which carries the
 //!   `marketplaceProductCodes`) and its RSA-SHA256 signature
-//!   (`/latest/dynamic/instance-identity/signature`).
+//!   (`/latest/dynamic/instance-identity/signature`), or with
+//!   [`MarketplaceConfig::aws_pkcs7`] the document as RSA PKCS#7 SignedData
+//!   (`/latest/dynamic/instance-identity/rsa2048`).
 //! * Azure: the attested data document (`GET /metadata/attested/document?api-version=2020-09-01&nonce=N`
 //!   with `Metadata: true`): PKCS#7 signed JSON with the plan, `vmId`, times and the nonce
 //!   asked for. The nonce is derived from the usage request it goes with
@@ -30,7 +32,7 @@ use tollgate_protocol::online::UsageLicenseOut;
 
 use crate::error::{Result, SdkError};
 use crate::manager::LicenseManager;
-use crate::online::{OnlineClient, OnlineConfig};
+use crate::online::{OnlineClient, OnlineConfig, SharedManager};
 use crate::status::Status;
 
 /// 323 from the service: the seat is gone (freed after its refresh deadline).
@@ -83,6 +85,10 @@ pub struct MarketplaceConfig {
     pub metadata_url: String,
     /// Bound on each metadata call. Default 2 s (the service is link-local).
     pub metadata_timeout: Duration,
+    /// AWS: send the document as its RSA PKCS#7 SignedData
+    /// (`/latest/dynamic/instance-identity/rsa2048`) instead of the document and its
+    /// detached `signature`. Default false.
+    pub aws_pkcs7: bool,
 }
 
 impl MarketplaceConfig {
@@ -92,6 +98,7 @@ impl MarketplaceConfig {
             cloud,
             metadata_url: Cloud::DEFAULT_METADATA_URL.into(),
             metadata_timeout: Duration::from_secs(2),
+            aws_pkcs7: false,
         }
     }
 }
@@ -178,6 +185,69 @@ impl MarketplaceClient {
         }
     }
 
+    /// [`MarketplaceClient::start`] on a shared manager (what the marketplace
+    /// [`crate::online::BackgroundRefresh`] calls): the manager is locked only to make a
+    /// request and to apply the answer, never while the metadata service or the activation
+    /// service is asked. An answer to a request that is no longer the pending one (the state
+    /// changed meanwhile) is not installed ([`SdkError::StateChanged`]).
+    pub fn start_shared<M: SharedManager + ?Sized>(&self, manager: &M) -> Result<Status> {
+        if manager.with_manager(|m| Ok(m.installed_license().is_none()))? {
+            return self.activate_shared(manager);
+        }
+        match self.refresh_shared(manager) {
+            Err(SdkError::ServiceRefused { code, .. })
+                if code == INSTANCE_MISMATCH || code == NO_ACTIVE_ACTIVATION =>
+            {
+                manager.with_manager(|m| m.deactivate().map(drop))?;
+                self.activate_shared(manager)
+            }
+            Err(e @ SdkError::ServiceRefused { code, .. })
+                if code == IDENTITY_FORGED || code == UNKNOWN_PRODUCT_CODE =>
+            {
+                manager.with_manager(|m| m.deactivate().map(drop))?;
+                Err(e)
+            }
+            other => other,
+        }
+    }
+
+    /// [`MarketplaceClient::activate`] on a shared manager (see
+    /// [`MarketplaceClient::start_shared`]).
+    pub fn activate_shared<M: SharedManager + ?Sized>(&self, manager: &M) -> Result<Status> {
+        self.flow_shared(manager, ACTIVATE, LicenseManager::request_marketplace)
+    }
+
+    /// [`MarketplaceClient::refresh`] on a shared manager (see
+    /// [`MarketplaceClient::start_shared`]).
+    pub fn refresh_shared<M: SharedManager + ?Sized>(&self, manager: &M) -> Result<Status> {
+        self.flow_shared(manager, REFRESH, LicenseManager::request_renewal)
+    }
+
+    fn flow_shared<M: SharedManager + ?Sized>(
+        &self,
+        manager: &M,
+        path: &str,
+        make: impl FnOnce(&mut LicenseManager) -> Result<String>,
+    ) -> Result<Status> {
+        let (mark, request) = manager.with_manager(|m| {
+            let mark = m.request_mark();
+            Ok((mark, make(m)?))
+        })?;
+        let answer = self.send(path, request.clone());
+        manager.with_manager(|m| {
+            let done = answer.and_then(|a| {
+                if !m.is_pending(&request) {
+                    return Err(SdkError::StateChanged);
+                }
+                m.install(&a.usage_license)
+            });
+            if done.is_err() {
+                let _ = m.undo_request(&mark, &request);
+            }
+            done
+        })
+    }
+
     /// Activates: a keyless usage request, the identity read for it, the service's answer
     /// installed.
     pub fn activate(&self, manager: &mut LicenseManager) -> Result<Status> {
@@ -261,6 +331,24 @@ impl MarketplaceClient {
                 what,
             )
         };
+        if self.config.aws_pkcs7 {
+            let pkcs7 = get(
+                "/latest/dynamic/instance-identity/rsa2048",
+                "identity PKCS#7",
+            )?;
+            // Served as base64 wrapped in lines, without PEM armor.
+            let document: String = pkcs7.split_whitespace().collect();
+            if document.is_empty() {
+                return Err(SdkError::BadMetadata {
+                    reason: "the PKCS#7 identity is empty".into(),
+                });
+            }
+            return Ok(CloudIdentity {
+                cloud: AWS.into(),
+                document,
+                signature: None,
+            });
+        }
         let document = get(
             "/latest/dynamic/instance-identity/document",
             "identity document",

@@ -52,7 +52,9 @@
 //! stays unreachable past the deadline, the license state simply becomes
 //! [`crate::LicenseState::RefreshOverdue`] and [`LicenseManager::has_feature`] returns false
 //! from that second on (the callback gets [`RefreshEvent::LicenseLost`]); the next successful
-//! refresh makes it active again.
+//! refresh makes it active again. A cloud marketplace instance is kept refreshed the same
+//! way by [`BackgroundRefresh::start_marketplace`] (through
+//! [`crate::marketplace::MarketplaceClient::start_shared`]).
 //!
 //! # TLS
 //!
@@ -69,6 +71,7 @@ pub use crate::cancel::{CallScope, CancelToken, ScopedCall};
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Result, SdkError};
 use crate::manager::{LicenseManager, Status};
+use crate::marketplace::MarketplaceClient;
 
 /// Where the service is and how to talk to it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -722,6 +725,45 @@ impl BackgroundRefresh {
         clock: Arc<dyn Clock>,
         on_event: impl Fn(&RefreshEvent) + Send + 'static,
     ) -> Result<Self> {
+        Self::spawn(
+            manager,
+            Source::Online(client),
+            policy,
+            clock,
+            Box::new(on_event),
+        )
+    }
+
+    /// Keeps a marketplace instance's activation refreshed the same way: each refresh reads
+    /// the cloud's signed identity again and goes through
+    /// [`MarketplaceClient::start_shared`], so a seat that the service freed (323) or that
+    /// belongs to another instance (385) is replaced by a fresh activation of this instance
+    /// (reported as [`RefreshEvent::Refreshed`]), and a forged or foreign identity (381/382)
+    /// removes the license ([`RefreshEvent::LicenseLost`]). An unreachable metadata service
+    /// is retried like an unreachable activation service. `clock` is the manager's clock.
+    pub fn start_marketplace(
+        manager: Arc<RwLock<LicenseManager>>,
+        client: MarketplaceClient,
+        policy: RefreshPolicy,
+        clock: Arc<dyn Clock>,
+        on_event: impl Fn(&RefreshEvent) + Send + 'static,
+    ) -> Result<Self> {
+        Self::spawn(
+            manager,
+            Source::Marketplace(client),
+            policy,
+            clock,
+            Box::new(on_event),
+        )
+    }
+
+    fn spawn(
+        manager: Arc<RwLock<LicenseManager>>,
+        source: Source,
+        policy: RefreshPolicy,
+        clock: Arc<dyn Clock>,
+        on_event: Box<dyn Fn(&RefreshEvent) + Send>,
+    ) -> Result<Self> {
         let signal: Signal = Arc::new((
             Mutex::new(Control {
                 stop: false,
@@ -731,10 +773,10 @@ impl BackgroundRefresh {
         ));
         let worker = Worker {
             manager,
-            client,
+            source,
             policy,
             clock,
-            on_event: Box::new(on_event),
+            on_event,
             signal: Arc::clone(&signal),
         };
         let thread = std::thread::Builder::new()
@@ -776,9 +818,15 @@ impl Drop for BackgroundRefresh {
     }
 }
 
+/// What the worker refreshes through.
+enum Source {
+    Online(OnlineClient),
+    Marketplace(MarketplaceClient),
+}
+
 struct Worker {
     manager: Arc<RwLock<LicenseManager>>,
-    client: OnlineClient,
+    source: Source,
     policy: RefreshPolicy,
     clock: Arc<dyn Clock>,
     on_event: Box<dyn Fn(&RefreshEvent) + Send>,
@@ -838,7 +886,11 @@ impl Worker {
                 continue;
             };
             gave_up = false;
-            match self.client.reactivate_shared(&*self.manager) {
+            let refreshed = match &self.source {
+                Source::Online(c) => c.reactivate_shared(&*self.manager),
+                Source::Marketplace(c) => c.start_shared(&*self.manager),
+            };
+            match refreshed {
                 Ok(status) => {
                     retry = None;
                     lost_overdue = false;

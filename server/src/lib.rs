@@ -133,6 +133,23 @@ impl Server {
         listener: std::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), StartError> {
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let sweep = self
+            .config
+            .marketplace
+            .as_ref()
+            .filter(|m| m.sweep_interval_secs > 0)
+            .map(|m| {
+                tokio::spawn(marketplace::sweep_task(
+                    Arc::clone(&self.state),
+                    std::time::Duration::from_secs(m.sweep_interval_secs),
+                    stop_rx,
+                ))
+            });
+        let shutdown = async move {
+            shutdown.await;
+            let _ = stop_tx.send(true);
+        };
         let served = tollgate_service_kit::serve::serve_limited(
             listener,
             router(Arc::clone(&self.state)),
@@ -142,6 +159,10 @@ impl Server {
             shutdown,
         )
         .await;
+        if let Some(sweep) = sweep {
+            // Told to stop with the shutdown; a sweep in progress finishes first.
+            let _ = sweep.await;
+        }
         let state = self.state;
         tokio::task::spawn_blocking(move || state.store.close())
             .await

@@ -1,5 +1,6 @@
 //! Marketplace activation: checking a cloud's signed instance identity (AWS instance identity
-//! document + RSA-SHA256 signature; Azure attested data, PKCS#7) against the certificates the
+//! document + RSA-SHA256 signature, or the document as RSA PKCS#7 from the `rsa2048`
+//! endpoint; Azure attested data, PKCS#7) against the certificates the
 //! vendor configured, and mapping its product code to the vendor's license.
 //!
 //! ```toml
@@ -8,6 +9,7 @@
 //! azure_certificates = ["/etc/tollgate/azure/metadata.pem"]    # the attested-data signer's
 //! max_age_secs = 600        # Azure: the document must be younger than this
 //! clock_skew_secs = 300     # tolerance on the cloud's times
+//! sweep_interval_secs = 300 # free gone instances' seats this often (0: never)
 //!
 //! [[marketplace.products]]
 //! cloud = "aws"
@@ -26,6 +28,11 @@
 //! (the document's time is outside the allowed window), 384 `NonceMismatch` (Azure: not the
 //! nonce of this request), 387 `BadIdentity` (422: not a document of the cloud named). The
 //! ledger adds 385 `InstanceMismatch` and 386 `NotMarketplaceRequest`.
+//!
+//! A gone instance stops refreshing. Every `sweep_interval_secs` the service frees each
+//! marketplace seat whose refresh deadline has passed (audited as
+//! `marketplace.instance_gone`), without waiting for another marketplace call
+//! ([`sweep_task`]); it stops with the service's graceful shutdown.
 
 use std::path::PathBuf;
 
@@ -73,6 +80,9 @@ pub struct MarketplaceConfig {
     pub clock_skew_secs: u64,
     /// The product codes the vendor sells, each mapped to a license.
     pub products: Vec<ProductMapping>,
+    /// How often the seats of gone instances (refresh deadline passed) are freed, in
+    /// seconds; 0 turns the sweep off. Default 300.
+    pub sweep_interval_secs: u64,
 }
 
 impl Default for MarketplaceConfig {
@@ -83,6 +93,7 @@ impl Default for MarketplaceConfig {
             max_age_secs: 600,
             clock_skew_secs: 300,
             products: Vec::new(),
+            sweep_interval_secs: 300,
         }
     }
 }
@@ -269,22 +280,30 @@ impl Marketplace {
             })
     }
 
+    /// AWS: the document with its detached RSA-SHA256 `signature`, or (no `signature`) the
+    /// document as PKCS#7 SignedData with the document embedded (the `rsa2048` endpoint).
     fn verify_aws(&self, id: &CloudIdentity, now: u64) -> Result<MarketplaceInstance, ApiError> {
-        let sig = id
-            .signature
-            .as_deref()
-            .ok_or_else(|| bad("an AWS identity needs its signature"))?;
-        let sig = decode_b64(sig).ok_or_else(|| bad("the signature is not base64"))?;
-        let sig = Signature::try_from(sig.as_slice()).map_err(|_| forged())?;
-        let signed = self.aws.iter().any(|k| {
-            VerifyingKey::<Sha256>::new(k.clone())
-                .verify(id.document.as_bytes(), &sig)
-                .is_ok()
-        });
-        if !signed {
-            return Err(forged());
-        }
-        let doc: AwsDocument = serde_json::from_str(&id.document)
+        let document = match id.signature.as_deref() {
+            Some(sig) => {
+                let sig = decode_b64(sig).ok_or_else(|| bad("the signature is not base64"))?;
+                let sig = Signature::try_from(sig.as_slice()).map_err(|_| forged())?;
+                let signed = self.aws.iter().any(|k| {
+                    VerifyingKey::<Sha256>::new(k.clone())
+                        .verify(id.document.as_bytes(), &sig)
+                        .is_ok()
+                });
+                if !signed {
+                    return Err(forged());
+                }
+                id.document.as_bytes().to_vec()
+            }
+            None => {
+                let der = decode_b64(&id.document)
+                    .ok_or_else(|| bad("the PKCS#7 document is not base64"))?;
+                pkcs7_verify(&der, &self.aws)?
+            }
+        };
+        let doc: AwsDocument = serde_json::from_slice(&document)
             .map_err(|e| bad(format!("not an instance identity document: {e}")))?;
         if doc.instance_id.is_empty() {
             return Err(bad("the document has no instance id"));
@@ -477,6 +496,37 @@ fn parse_azure_time(s: &str) -> Option<u64> {
         return None;
     }
     unix(2000 + y, mo, day, h, mi, sec)
+}
+
+/// Frees the seats of gone marketplace instances every `interval` until `stop` says true
+/// (the service's graceful shutdown); a sweep in progress is finished first. A failed sweep
+/// is logged and tried again at the next tick.
+pub async fn sweep_task(
+    app: std::sync::Arc<crate::AppState>,
+    interval: std::time::Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut ticks = tokio::time::interval(interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The first tick is immediate: skip it, the service has just started.
+    ticks.tick().await;
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        let swept = app
+            .store
+            .run(crate::store::SERVICE_ACTOR, |a| {
+                a.sweep_marketplace(crate::store::unix_now())
+            })
+            .await;
+        match swept {
+            Ok(freed) if freed.is_empty() => {}
+            Ok(freed) => tracing::info!(?freed, "marketplace seats of gone instances freed"),
+            Err(e) => tracing::warn!(code = e.code, error = %e.message, "marketplace sweep failed"),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -7,163 +7,46 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
+#[path = "support/imds.rs"]
+mod imds;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
 use common::*;
-use rsa::pkcs1v15::SigningKey;
-use rsa::pkcs8::DecodePrivateKey;
-use rsa::sha2::Sha256;
-use rsa::signature::{SignatureEncoding, Signer};
+use imds::{document, fixture, free_port, Imds};
 use serde_json::{json, Value};
 use tollgate_core::ComponentKind;
 use tollgate_sdk::marketplace::{Cloud, MarketplaceClient, MarketplaceConfig};
-use tollgate_sdk::{DirStorage, HostConfig, LicenseManager, SdkError, StaticSource, SystemClock};
+use tollgate_sdk::online::{BackgroundRefresh, RefreshEvent, RefreshPolicy};
+use tollgate_sdk::{
+    Clock, DirStorage, HostConfig, LicenseManager, LicenseState, ManualClock, SdkError,
+    StaticSource, SystemClock,
+};
 use tollgate_server::marketplace::{MarketplaceConfig as ServiceMarket, ProductMapping};
 use tollgate_server::Running;
 
 const AWS_CODE: &str = "4i20ezfza3p7xx2kt2g8weu2u";
 const AZURE_CODE: &str = "acme/chariot/standard";
 
-fn fixture(name: &str) -> PathBuf {
-    crate_file("../tests/fixtures/marketplace").join(name)
-}
-
-/// base64 RSA-SHA256 (PKCS#1 v1.5) signature of `data` with the fixture key `key`, as AWS
-/// serves `/latest/dynamic/instance-identity/signature`.
-fn aws_sign(key: &str, data: &[u8]) -> String {
-    let pem = std::fs::read_to_string(fixture(key)).unwrap();
-    let sk = SigningKey::<Sha256>::new(rsa::RsaPrivateKey::from_pkcs8_pem(&pem).unwrap());
-    base64::engine::general_purpose::STANDARD.encode(sk.sign(data).to_bytes())
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn mock_binary() -> PathBuf {
-    let p = std::env::var_os("TOLLGATE_EC2_METADATA_MOCK").map_or_else(
-        || crate_file("../target/tools/bin/ec2-metadata-mock"),
-        PathBuf::from,
-    );
-    assert!(
-        p.exists(),
-        "{} is missing: run scripts/setup.sh (it builds amazon-ec2-metadata-mock v1.13.0)",
-        p.display()
-    );
-    p
-}
-
-/// A running `ec2-metadata-mock` (IMDSv2 only) on a loopback port; killed on drop.
-struct Imds {
-    child: Child,
-    url: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Imds {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn document(instance: &str, codes: &[&str]) -> Value {
-    json!({
-        "accountId": "0123456789",
-        "imageId": "ami-0b69ea66ff7391e80",
-        "availabilityZone": "us-east-1f",
-        "ramdiskId": null,
-        "kernelId": null,
-        "devpayProductCodes": null,
-        "marketplaceProductCodes": codes,
-        "version": "2017-09-30",
-        "privateIp": "10.0.7.10",
-        "billingProducts": null,
-        "instanceId": instance,
-        "pendingTime": "2019-10-31T07:02:24Z",
-        "architecture": "x86_64",
-        "instanceType": "m4.xlarge",
-        "region": "us-east-1"
-    })
-}
-
-impl Imds {
-    fn start(doc: &Value, signature: &str) -> Imds {
-        let dir = tempfile::tempdir().unwrap();
-        let cfg = dir.path().join("aemm-config.json");
-        let body = json!({
-            "dynamic": {"values": {
-                "instance-identity-document": doc,
-                "instance-identity-signature": signature
-            }}
-        });
-        std::fs::write(&cfg, body.to_string()).unwrap();
-        let port = free_port();
-        let child = Command::new(mock_binary())
-            .args(["-n", "127.0.0.1", "-p", &port.to_string(), "-I", "-c"])
-            .arg(&cfg)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let imds = Imds {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-            _dir: dir,
-        };
-        let up = wait_until(Duration::from_secs(20), || imds.token().is_some());
-        assert!(up, "ec2-metadata-mock did not start on {}", imds.url);
-        imds
-    }
-
-    fn token(&self) -> Option<String> {
-        let mut r = http()
-            .put(&format!("{}/latest/api/token", self.url))
-            .header("X-aws-ec2-metadata-token-ttl-seconds", "60")
-            .send_empty()
-            .ok()?;
-        (r.status() == 200).then(|| r.body_mut().read_to_string().unwrap())
-    }
-
-    fn get(&self, path: &str) -> (u16, String) {
-        let token = self.token().unwrap();
-        let mut r = http()
-            .get(&format!("{}{path}", self.url))
-            .header("X-aws-ec2-metadata-token", &token)
-            .call()
-            .unwrap();
-        (r.status().as_u16(), r.body_mut().read_to_string().unwrap())
-    }
-
-    /// The mock serving `doc` signed with fixture key `key`: it is started once to learn the
-    /// exact bytes it serves (its own JSON layout), which are then signed, and started again
-    /// with that signature.
-    fn signed(doc: &Value, key: &str) -> Imds {
-        let probe = Imds::start(doc, "unsigned");
-        let (status, bytes) = probe.get("/latest/dynamic/instance-identity/document");
-        assert_eq!(status, 200);
-        drop(probe);
-        let imds = Imds::start(doc, &aws_sign(key, bytes.as_bytes()));
-        let (_, again) = imds.get("/latest/dynamic/instance-identity/document");
-        assert_eq!(again, bytes, "the mock serves the same bytes on restart");
-        imds
-    }
-}
-
 /// The service for `vendor` trusting the fixture certificates, with the product codes
 /// mapped to `license`.
 fn start_service(vendor: &Vendor, license: u64, aws_cert: &str) -> Running {
+    start_service_with(vendor, license, aws_cert, |_| {})
+}
+
+/// [`start_service`] with a further change to the configuration.
+fn start_service_with(
+    vendor: &Vendor,
+    license: u64,
+    aws_cert: &str,
+    tweak: impl FnOnce(&mut tollgate_server::Config),
+) -> Running {
     vendor.start_with(|c| {
         c.marketplace = Some(ServiceMarket {
             aws_certificates: vec![fixture(aws_cert)],
@@ -182,6 +65,7 @@ fn start_service(vendor: &Vendor, license: u64, aws_cert: &str) -> Running {
             ],
             ..ServiceMarket::default()
         });
+        tweak(c);
     })
 }
 
@@ -195,6 +79,11 @@ fn listing(url: &str, seats: u32) -> u64 {
 
 /// A broker whose state lives in `dir` (so that it can be copied).
 fn broker(dir: &Path, n: u32, root: [u8; 32]) -> LicenseManager {
+    broker_clocked(dir, n, root, Arc::new(SystemClock))
+}
+
+/// [`broker`] reading the time from `clock`.
+fn broker_clocked(dir: &Path, n: u32, root: [u8; 32], clock: Arc<dyn Clock>) -> LicenseManager {
     let config = HostConfig::new("chariot", "4.2.0", b"chariot-salt".to_vec(), root);
     let probes = StaticSource::from_strs(&[
         (ComponentKind::MachineId, &format!("machine-{n}")),
@@ -204,7 +93,7 @@ fn broker(dir: &Path, n: u32, root: [u8; 32]) -> LicenseManager {
     LicenseManager::with_parts(
         config,
         Box::new(DirStorage::open(dir).unwrap()),
-        Arc::new(SystemClock),
+        clock,
         Box::new(probes),
     )
     .unwrap()
@@ -214,6 +103,15 @@ fn market(cloud: Cloud, metadata: &str, service: &str) -> MarketplaceClient {
     let mut m = MarketplaceConfig::new(cloud);
     m.metadata_url = metadata.into();
     MarketplaceClient::new(m, quick(service)).unwrap()
+}
+
+/// The refresher's next event (within a bound), which must be a refresh.
+fn next_refreshed(rx: &std::sync::mpsc::Receiver<RefreshEvent>) -> RefreshEvent {
+    match rx.recv_timeout(Duration::from_secs(30)) {
+        Ok(e @ RefreshEvent::Refreshed { .. }) => e,
+        Ok(other) => panic!("not a refresh: {other:?}"),
+        Err(_) => panic!("no refresh event"),
+    }
 }
 
 fn refused(e: &SdkError) -> u32 {
@@ -350,6 +248,132 @@ fn aws_forged_foreign_and_unreachable_license_nothing() {
     assert!(host.installed_license().is_none());
     assert!(!host.has_feature("mqtt-server"));
     assert_eq!(active_seats(&vendor, license), 0);
+}
+
+fn count(actions: &[String], action: &str) -> usize {
+    actions.iter().filter(|a| *a == action).count()
+}
+
+/// Issue 17: a gone instance's seat is freed by the service's own sweep (no marketplace call
+/// needed), and the marketplace background refresh keeps an instance licensed: as its
+/// refresh deadline approaches (the host's controllable clock) it refreshes by itself, and
+/// when its seat was freed it activates the instance again.
+#[test]
+fn aws_background_refresh_and_the_services_sweep() {
+    let vendor = Vendor::new(&Backend::Sqlite);
+    let boot = vendor.start();
+    let license = listing(&boot.url(), 2);
+    boot.stop();
+    let imds = Imds::signed(&document("i-0aaaaaaaaaaaaaaa1", &[AWS_CODE]), "aws-key.pem");
+    let state = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(tollgate_server::store::unix_now()));
+    let mut host = broker_clocked(state.path(), 1, vendor.root(), clock.clone());
+
+    // A service with 2-second refresh deadlines and a sweep every second.
+    let short = start_service_with(&vendor, license, "aws-cert.pem", |c| {
+        c.online_refresh_secs = 2;
+        c.marketplace.as_mut().unwrap().sweep_interval_secs = 1;
+    });
+    let first = market(Cloud::Aws, &imds.url, &short.url())
+        .start(&mut host)
+        .unwrap();
+    let first = first.license.unwrap();
+    let first_deadline = host
+        .installed_license()
+        .unwrap()
+        .terms()
+        .refresh_deadline
+        .unwrap();
+    assert_eq!(active_seats(&vendor, license), 1);
+    // The instance goes quiet: the service frees its seat by itself.
+    assert!(
+        wait_until(Duration::from_secs(30), || active_seats(&vendor, license)
+            == 0),
+        "the sweep did not free the gone instance's seat"
+    );
+    let actions = audit_actions(&short.url(), license);
+    assert_eq!(
+        count(&actions, "marketplace.instance_gone"),
+        1,
+        "{actions:?}"
+    );
+    assert_eq!(count(&actions, "marketplace.activated"), 1, "{actions:?}");
+    short.stop();
+
+    // The instance is back (7-day deadlines again). Its clock nears the old deadline: the
+    // refresher refreshes, learns the seat is gone (323) and activates the instance afresh.
+    let service = start_service(&vendor, license, "aws-cert.pem");
+    let url = service.url();
+    let host = Arc::new(std::sync::RwLock::new(host));
+    let policy = RefreshPolicy {
+        fraction: 0.5,
+        min_interval: Duration::from_millis(100),
+        retry_initial: Duration::from_millis(100),
+        retry_max: Duration::from_millis(200),
+        idle_check: Duration::from_secs(1),
+    };
+    clock.set(first_deadline - 1);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let tx2 = tx.clone();
+    let refresher = BackgroundRefresh::start_marketplace(
+        Arc::clone(&host),
+        market(Cloud::Aws, &imds.url, &url),
+        policy,
+        clock.clone(),
+        move |e| {
+            let _ = tx.send(e.clone());
+        },
+    )
+    .unwrap();
+    let RefreshEvent::Refreshed {
+        refresh_deadline: Some(second_deadline),
+        revision: 1,
+    } = next_refreshed(&rx)
+    else {
+        panic!("no deadline or another revision")
+    };
+    refresher.stop();
+    let second = host.read().unwrap().status().license.unwrap();
+    assert_ne!(second.activation_id, first.activation_id);
+    assert_eq!(second.deployment_model, "marketplace");
+    assert_eq!(host.read().unwrap().status().state, LicenseState::Active);
+    assert_eq!(active_seats(&vendor, license), 1);
+    let actions = audit_actions(&url, license);
+    assert_eq!(count(&actions, "marketplace.activated"), 2, "{actions:?}");
+    assert_eq!(
+        count(&actions, "marketplace.instance_gone"),
+        1,
+        "{actions:?}"
+    );
+
+    // Its clock nears the new deadline: refreshed on the same seat.
+    clock.set(second_deadline - 2);
+    let refresher = BackgroundRefresh::start_marketplace(
+        Arc::clone(&host),
+        market(Cloud::Aws, &imds.url, &url),
+        policy,
+        clock.clone(),
+        move |e| {
+            let _ = tx2.send(e.clone());
+        },
+    )
+    .unwrap();
+    let RefreshEvent::Refreshed {
+        refresh_deadline: Some(third_deadline),
+        ..
+    } = next_refreshed(&rx)
+    else {
+        panic!("no deadline")
+    };
+    refresher.stop();
+    assert!(third_deadline >= second_deadline);
+    let third = host.read().unwrap().status().license.unwrap();
+    assert_eq!(third.activation_id, second.activation_id);
+    assert_eq!(host.read().unwrap().status().state, LicenseState::Active);
+    assert_eq!(active_seats(&vendor, license), 1);
+    let actions = audit_actions(&url, license);
+    assert_eq!(count(&actions, "marketplace.activated"), 2, "{actions:?}");
+    service.stop();
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -625,5 +649,160 @@ fn azure_attested_instance_comes_licensed_and_bad_documents_are_refused() {
     let client = market(Cloud::Azure, &md, &url);
     let again = client.start(&mut host).unwrap();
     assert_eq!(again.license.unwrap().activation_id, seat);
+    assert_eq!(active_seats(&vendor, license), 1);
+}
+
+/// POSTs a marketplace activation with `identity` for `request`: (status, body).
+fn post_activate(url: &str, request: &str, identity: Value) -> (u16, Value) {
+    let body = json!({"request": request, "identity": identity}).to_string();
+    let mut r = http()
+        .post(&format!("{url}/v1/marketplace/activate"))
+        .header("content-type", "application/json")
+        .send(&body)
+        .unwrap();
+    let status = r.status().as_u16();
+    (
+        status,
+        serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap(),
+    )
+}
+
+#[test]
+fn aws_pkcs7_document_is_an_alternative_to_the_signature() {
+    let vendor = Vendor::new(&Backend::Sqlite);
+    let boot = vendor.start();
+    let license = listing(&boot.url(), 2);
+    boot.stop();
+    let service = start_service(&vendor, license, "aws-cert.pem");
+    let url = service.url();
+    let state = tempfile::tempdir().unwrap();
+    let mut host = broker(state.path(), 1, vendor.root());
+    let doc = document("i-0ddddddddddddddd4", &[AWS_CODE]).to_string();
+
+    // Signed as PKCS#7 by a key that is not the configured certificate's: forged.
+    let request = host.request_marketplace().unwrap();
+    let forged = pkcs7(doc.as_bytes(), "forger-key.pem", "forger-cert.pem", true);
+    let (status, body) = post_activate(&url, &request, json!({"cloud": "aws", "document": forged}));
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (403, &json!(381)),
+        "{body}"
+    );
+    // Not base64 at all: a malformed identity.
+    let (status, body) = post_activate(
+        &url,
+        &request,
+        json!({"cloud": "aws", "document": "not base64!"}),
+    );
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (422, &json!(387)),
+        "{body}"
+    );
+    assert_eq!(active_seats(&vendor, license), 0);
+
+    // The genuine PKCS#7 (with or without signed attributes) is accepted like the signature.
+    for attributes in [true, false] {
+        let request = host.request_marketplace().unwrap();
+        let genuine = pkcs7(doc.as_bytes(), "aws-key.pem", "aws-cert.pem", attributes);
+        let (status, body) =
+            post_activate(&url, &request, json!({"cloud": "aws", "document": genuine}));
+        assert_eq!(status, 200, "{body}");
+        let s = host
+            .install(body["usage_license"].as_str().unwrap())
+            .unwrap();
+        assert_eq!(s.license.unwrap().deployment_model, "marketplace");
+        assert!(host.has_feature("mqtt-server"));
+    }
+    assert_eq!(active_seats(&vendor, license), 1);
+    let actions = audit_actions(&url, license);
+    assert_eq!(count(&actions, "marketplace.activated"), 1, "{actions:?}");
+}
+
+/// An AWS IMDSv2 stand-in serving only `/latest/dynamic/instance-identity/rsa2048` (which
+/// the metadata mock does not serve): `pkcs7` wrapped at 64 columns, as AWS serves it.
+fn aws_rsa2048_standin(pkcs7: String) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let wrapped = pkcs7
+        .as_bytes()
+        .chunks(64)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { return };
+            let _ = serve_rsa2048(stream, &wrapped);
+        }
+    });
+    url
+}
+
+fn serve_rsa2048(mut stream: TcpStream, body: &str) -> std::io::Result<()> {
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut line = String::new();
+    reader.read_line(&mut line)?;
+    let mut token = false;
+    loop {
+        let mut h = String::new();
+        if reader.read_line(&mut h)? == 0 || h == "\r\n" {
+            break;
+        }
+        if h.to_ascii_lowercase().trim() == "x-aws-ec2-metadata-token: t0ken" {
+            token = true;
+        }
+    }
+    let (status, body) = if line.starts_with("PUT /latest/api/token ") {
+        ("200 OK", "t0ken")
+    } else if line.starts_with("GET /latest/dynamic/instance-identity/rsa2048 ") && token {
+        ("200 OK", body)
+    } else {
+        ("401 Unauthorized", "")
+    };
+    write!(
+        stream,
+        "HTTP/1.1 {status}\r\ncontent-type: text/plain\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    stream.flush()
+}
+
+#[test]
+fn aws_pkcs7_identity_read_by_the_sdk() {
+    let vendor = Vendor::new(&Backend::Sqlite);
+    let boot = vendor.start();
+    let license = listing(&boot.url(), 2);
+    boot.stop();
+    let service = start_service(&vendor, license, "aws-cert.pem");
+    let url = service.url();
+    let state = tempfile::tempdir().unwrap();
+    let mut host = broker(state.path(), 1, vendor.root());
+    let doc = document("i-0eeeeeeeeeeeeeee5", &[AWS_CODE]).to_string();
+    let pkcs7_client = |md: &str| {
+        let mut m = MarketplaceConfig::new(Cloud::Aws);
+        m.metadata_url = md.into();
+        m.aws_pkcs7 = true;
+        MarketplaceClient::new(m, quick(&url)).unwrap()
+    };
+
+    let forged = aws_rsa2048_standin(pkcs7(
+        doc.as_bytes(),
+        "forger-key.pem",
+        "forger-cert.pem",
+        true,
+    ));
+    let e = pkcs7_client(&forged).start(&mut host).unwrap_err();
+    assert_eq!(refused(&e), 381, "{e}");
+    assert!(host.installed_license().is_none());
+
+    let genuine = aws_rsa2048_standin(pkcs7(doc.as_bytes(), "aws-key.pem", "aws-cert.pem", true));
+    let client = pkcs7_client(&genuine);
+    let s = client.start(&mut host).unwrap();
+    let lic = s.license.unwrap();
+    assert_eq!(lic.deployment_model, "marketplace");
+    assert!(host.has_feature("mqtt-server"));
+    let again = client.start(&mut host).unwrap();
+    assert_eq!(again.license.unwrap().activation_id, lic.activation_id);
     assert_eq!(active_seats(&vendor, license), 1);
 }

@@ -98,6 +98,8 @@ impl From<SdkError> for TollgateError {
         match e {
             SdkError::Core(_) => TollgateError::Rejected { code, name, reason },
             SdkError::ServiceUnreachable { .. }
+            | SdkError::MetadataUnreachable { .. }
+            | SdkError::BadMetadata { .. }
             | SdkError::ServiceRefused { .. }
             | SdkError::ServiceUnavailable { .. }
             | SdkError::RateLimited { .. }

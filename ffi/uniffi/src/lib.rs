@@ -9,6 +9,7 @@
 //! |---|---|
 //! | `manager` | [`LicenseManager`] (the exported object) and [`ManualClock`] |
 //! | `online` | [`OnlineClient`]: activate, reactivate, deactivate at the online activation service |
+//! | `marketplace` | [`MarketplaceClient`]: a cloud marketplace instance licenses itself from its signed identity |
 //! | `floating` | [`FloatingClient`]: a lease from a floating license server |
 //! | `types` | the records and enums that cross the boundary: [`HostConfig`], [`Status`], … |
 //! | `error` | [`TollgateError`], carrying the stable code (core 100–128, runtime 200+, services 230–234 and 300+) |
@@ -20,7 +21,7 @@
 //!
 //! - **Errors.** Every failing call returns [`TollgateError`]: `Rejected` for the core's
 //!   verdicts on an artifact or license key (codes 100–128), `Service` for an online or
-//!   floating server that could not be used (230–234) or refused (its own code: 303
+//!   floating server that could not be used (230–234; a cloud metadata service: 260–261) or refused (its own code: 303
 //!   `SeatsExhausted`, 340 `NoSeat`, …), `Runtime` for the host runtime's other errors (codes
 //!   200 and up). Each carries the stable `code`, its `name` and the full message.
 //! - **Panics.** uniffi catches a panic at the boundary and raises it in the foreign language as
@@ -41,12 +42,14 @@
 mod error;
 mod floating;
 mod manager;
+mod marketplace;
 mod online;
 mod types;
 
 pub use error::{ErrorInfo, TollgateError};
 pub use floating::{FloatingClient, FloatingOptions};
 pub use manager::{LicenseManager, ManualClock};
+pub use marketplace::MarketplaceClient;
 pub use online::{Deactivation, OnlineClient, OnlineOptions};
 pub use types::{
     ComponentKind, FeatureStatus, FingerprintComponent, FingerprintMatch, HostConfig, LicenseInfo,

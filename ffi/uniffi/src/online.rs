@@ -85,26 +85,8 @@ impl OnlineClient {
     /// unreadable certificates or PEM text without a certificate.
     #[uniffi::constructor(default(options = None))]
     pub fn new(server: String, options: Option<OnlineOptions>) -> Result<Arc<Self>, TollgateError> {
-        let o = options.unwrap_or_default();
-        let mut config = tollgate_sdk::online::OnlineConfig::new(server);
-        config.root_certs_pem = o.root_certs_pem;
-        if let Some(ms) = o.connect_timeout_ms {
-            config.connect_timeout = Duration::from_millis(ms);
-        }
-        if let Some(ms) = o.timeout_ms {
-            config.timeout = Duration::from_millis(ms);
-        }
-        if let Some(n) = o.attempts {
-            config.attempts = n;
-        }
-        if let Some(ms) = o.backoff_ms {
-            config.backoff = Duration::from_millis(ms);
-        }
-        if let Some(ms) = o.max_backoff_ms {
-            config.max_backoff = Duration::from_millis(ms);
-        }
         Ok(Arc::new(OnlineClient {
-            inner: tollgate_sdk::online::OnlineClient::new(config)?,
+            inner: tollgate_sdk::online::OnlineClient::new(online_config(server, options))?,
         }))
     }
 
@@ -155,6 +137,32 @@ impl OnlineClient {
     pub fn server(&self) -> String {
         self.inner.config().server.clone()
     }
+}
+
+/// The SDK's client settings for `server` with `options` applied.
+pub(crate) fn online_config(
+    server: String,
+    options: Option<OnlineOptions>,
+) -> tollgate_sdk::online::OnlineConfig {
+    let o = options.unwrap_or_default();
+    let mut config = tollgate_sdk::online::OnlineConfig::new(server);
+    config.root_certs_pem = o.root_certs_pem;
+    if let Some(ms) = o.connect_timeout_ms {
+        config.connect_timeout = Duration::from_millis(ms);
+    }
+    if let Some(ms) = o.timeout_ms {
+        config.timeout = Duration::from_millis(ms);
+    }
+    if let Some(n) = o.attempts {
+        config.attempts = n;
+    }
+    if let Some(ms) = o.backoff_ms {
+        config.backoff = Duration::from_millis(ms);
+    }
+    if let Some(ms) = o.max_backoff_ms {
+        config.max_backoff = Duration::from_millis(ms);
+    }
+    config
 }
 
 #[cfg(test)]
