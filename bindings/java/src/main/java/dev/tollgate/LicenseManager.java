@@ -63,7 +63,10 @@ public final class LicenseManager implements AutoCloseable {
         Handles.CLEANER.register(this, () -> Native.managerFree(handle));
     }
 
-    /** The native handle, for {@link LicensePageHandler} (which keeps {@code this} reachable). */
+    /**
+     * The native handle, for {@link LicensePageHandler} and {@link OnlineClient} (which keep
+     * {@code this} reachable).
+     */
     long nativeHandle() {
         return handle;
     }
@@ -391,7 +394,10 @@ public final class LicenseManager implements AutoCloseable {
      * from the metadata service and the online activation service at {@code serverUrl}
      * activates this instance from it the first time (no license key), refreshes afterwards,
      * and activates afresh a copied state found on another instance. The status then shows
-     * {@link DeploymentModel#MARKETPLACE}.
+     * {@link DeploymentModel#MARKETPLACE}. Like the online calls, it holds no lock while the
+     * identity is read or the service answers ({@link #status()} and {@link #hasFeature}
+     * answer meanwhile), and {@link #close()} ends it with 240 {@code CANCELLED}; on any error
+     * the status is as before the call.
      *
      * @param cloud {@code "aws"} or {@code "azure"}
      * @param serverUrl the service's base URL
@@ -542,11 +548,6 @@ public final class LicenseManager implements AutoCloseable {
      * throw {@link IllegalStateException}; {@link FeatureHandle}s answer {@code false}.
      * Idempotent.
      */
-    /** The native handle, for {@link OnlineClient}. */
-    long nativeHandle() {
-        return handle;
-    }
-
     @Override
     public void close() {
         closed = true;
