@@ -182,8 +182,9 @@ class OnlineCallsTest {
             assertFalse(call.isDone(), "those returned while the call was still waiting");
 
             m.close();
-            // close() returned after the call ended, with the typed error, having undone it.
-            assertTrue(call.isDone());
+            // close() returned after the native call ended, with the typed error, having
+            // undone it (the Future completes a moment later on the pool thread: no isDone()
+            // here, that would race).
             LicenseServiceException e = serviceFailure(call);
             assertEquals(ErrorCode.CANCELLED, e.code());
             assertEquals("Cancelled", e.errorName());
@@ -281,8 +282,8 @@ class OnlineCallsTest {
             assertFalse(call.isDone(), "those returned while the checkout was still waiting");
 
             floating.close();
-            // close() returned after the checkout ended with the typed error.
-            assertTrue(call.isDone());
+            // The checkout ends with the typed error although the server never answers and
+            // the per-request timeout is ten minutes.
             LicenseServiceException e = serviceFailure(call);
             assertEquals(ErrorCode.CANCELLED, e.code());
             assertEquals("Cancelled", e.errorName());
