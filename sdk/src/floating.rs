@@ -61,6 +61,7 @@ use tollgate_core::{
     Lease, LeaseClaims, LeaseEntitlement, UsageLicense, UsageTerms, Verifier,
 };
 
+use crate::cancel::CancelToken;
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Result, SdkError};
 use crate::fingerprint;
@@ -449,6 +450,16 @@ impl FloatingClient {
         borrow_secs: Option<u64>,
         nonce: &LeaseNonce,
     ) -> Result<CheckoutResponse> {
+        self.checkout_raw_cancellable(borrow_secs, nonce, None)
+    }
+
+    /// [`FloatingClient::checkout_raw_with`], waiting for the server on `cancel`.
+    fn checkout_raw_cancellable(
+        &self,
+        borrow_secs: Option<u64>,
+        nonce: &LeaseNonce,
+        cancel: Option<&CancelToken>,
+    ) -> Result<CheckoutResponse> {
         let body = CheckoutRequest {
             client_id: self.client_id.to_hex(),
             features: self.config.features.clone(),
@@ -456,7 +467,7 @@ impl FloatingClient {
             borrow_secs,
             nonce: nonce_to_hex(nonce),
         };
-        self.post(protocol::CHECKOUT, &body)
+        self.post_cancellable(protocol::CHECKOUT, &body, cancel)
     }
 
     /// Sends a heartbeat for `lease_id` with a fresh nonce and returns the server's answer as
@@ -493,8 +504,19 @@ impl FloatingClient {
     }
 
     fn post<B: Serialize, T: for<'de> Deserialize<'de>>(&self, path: &str, body: &B) -> Result<T> {
+        self.post_cancellable(path, body, None)
+    }
+
+    /// [`FloatingClient::post`]; with `cancel`, the request runs on its own thread and the
+    /// call waits for it on the token ([`SdkError::Cancelled`] once it is cancelled).
+    fn post_cancellable<B: Serialize, T: for<'de> Deserialize<'de>>(
+        &self,
+        path: &str,
+        body: &B,
+        cancel: Option<&CancelToken>,
+    ) -> Result<T> {
         let body = serde_json::to_string(body).map_err(|e| SdkError::invalid(e.to_string()))?;
-        let text = self.http.post(path, &body)?;
+        let text = self.http.post_with(path, &body, cancel)?;
         serde_json::from_str(&text).map_err(|e| SdkError::BadResponse {
             reason: format!("not a floating server answer: {e}"),
         })
@@ -555,9 +577,9 @@ impl FloatingClient {
         Ok((ent, offset, received))
     }
 
-    fn checkout_verified(&self) -> Result<Held> {
+    fn checkout_verified(&self, cancel: Option<&CancelToken>) -> Result<Held> {
         let nonce = fresh_nonce()?;
-        let r = self.checkout_raw_with(None, &nonce)?;
+        let r = self.checkout_raw_cancellable(None, &nonce, cancel)?;
         let verified = self
             .verify(&r.floating_license, &r.lease, &nonce)
             .and_then(|v| self.check_features(&v.0).map(|()| v));
@@ -623,7 +645,18 @@ impl FloatingClient {
         &self,
         on_event: impl Fn(&LeaseEvent) + Send + Sync + 'static,
     ) -> Result<FloatingLease> {
-        let held = self.checkout_verified()?;
+        self.checkout_with(on_event, None)
+    }
+
+    /// [`FloatingClient::checkout`], waiting for the server on `cancel`: cancelling the token
+    /// ends the call at once with [`SdkError::Cancelled`] (240) and no lease. A checkout the
+    /// server already granted then holds its seats until the lease ends (its TTL).
+    pub fn checkout_with(
+        &self,
+        on_event: impl Fn(&LeaseEvent) + Send + Sync + 'static,
+        cancel: Option<&CancelToken>,
+    ) -> Result<FloatingLease> {
+        let held = self.checkout_verified(cancel)?;
         let on_event: Arc<dyn Fn(&LeaseEvent) + Send + Sync> = Arc::new(on_event);
         on_event(&LeaseEvent::Acquired {
             lease_id: held.lease_id,
@@ -907,7 +940,7 @@ impl Heartbeat {
             };
             let Some(held) = self.current() else {
                 // No lease: try to check out again.
-                match self.client.checkout_verified() {
+                match self.client.checkout_verified(None) {
                     Ok(h) => {
                         retry = None;
                         self.acquired(h);
@@ -929,7 +962,7 @@ impl Heartbeat {
                 Err(SdkError::ServiceRefused { code, .. }) if code == protocol::LEASE_NOT_FOUND => {
                     // The server no longer knows the lease (reclaimed, released by an
                     // admin): check out again at once.
-                    match self.client.checkout_verified() {
+                    match self.client.checkout_verified(None) {
                         Ok(h) => {
                             retry = None;
                             self.set(None);

@@ -5,6 +5,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{PoisonError, RwLock};
 
+use crate::cancel::CallScope;
 use crate::error::Result;
 use crate::floating::{FloatingClient, FloatingLease};
 
@@ -23,6 +24,8 @@ pub struct LeaseHolder {
     client: FloatingClient,
     lease: RwLock<Option<FloatingLease>>,
     closed: AtomicBool,
+    /// The checkouts in flight, cancelled by [`LeaseHolder::close`].
+    calls: CallScope,
 }
 
 impl std::fmt::Debug for LeaseHolder {
@@ -41,6 +44,7 @@ impl LeaseHolder {
             client,
             lease: RwLock::new(None),
             closed: AtomicBool::new(false),
+            calls: CallScope::new(),
         }
     }
 
@@ -52,6 +56,10 @@ impl LeaseHolder {
     /// Checks the feature set out as a lease ([`FloatingClient::checkout`]) unless a lease is
     /// already held, which is kept. Fails as [`FloatingClient::checkout`] does. After
     /// [`LeaseHolder::close`], a lease checked out is released at once instead of kept.
+    ///
+    /// The call waits for the server on a token that [`LeaseHolder::close`] cancels: a
+    /// checkout in flight then fails at once with [`crate::SdkError::Cancelled`] (240), and
+    /// one started after `close` fails with it before sending anything.
     pub fn checkout(&self) -> Result<()> {
         if self
             .lease
@@ -61,7 +69,9 @@ impl LeaseHolder {
         {
             return Ok(());
         }
-        let lease = self.client.checkout(|_| {})?;
+        let call = self.calls.enter()?;
+        let lease = self.client.checkout_with(|_| {}, Some(call.token()))?;
+        drop(call);
         let mut slot = self.lease.write().unwrap_or_else(PoisonError::into_inner);
         // Another thread may have checked out meanwhile (or closed): keep at most one lease;
         // the other is released when dropped, after the lock.
@@ -102,11 +112,14 @@ impl LeaseHolder {
         }
     }
 
-    /// Marks the holder closed (see [`LeaseHolder::is_closed`]) and releases the lease held,
-    /// best effort: the server reclaims the seats when the lease ends if the release does not
-    /// arrive.
+    /// Marks the holder closed (see [`LeaseHolder::is_closed`]), cancels the checkouts in
+    /// flight (they fail with [`crate::SdkError::Cancelled`]; `close` waits only until they
+    /// have returned, which they do at once) and releases the lease held, best effort: the
+    /// server reclaims the seats when the lease ends if the release does not arrive (the
+    /// release waits at most the client's `timeout`).
     pub fn close(&self) {
         self.closed.store(true, Ordering::Release);
+        self.calls.close("the floating client was closed");
         let _ = self.release();
     }
 

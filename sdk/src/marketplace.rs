@@ -30,6 +30,7 @@ use tollgate_protocol::marketplace::{
 };
 use tollgate_protocol::online::UsageLicenseOut;
 
+use crate::cancel::CancelToken;
 use crate::error::{Result, SdkError};
 use crate::manager::LicenseManager;
 use crate::online::{OnlineClient, OnlineConfig, SharedManager};
@@ -185,67 +186,16 @@ impl MarketplaceClient {
         }
     }
 
-    /// [`MarketplaceClient::start`] on a shared manager (what the marketplace
-    /// [`crate::online::BackgroundRefresh`] calls): the manager is locked only to make a
-    /// request and to apply the answer, never while the metadata service or the activation
-    /// service is asked. An answer to a request that is no longer the pending one (the state
-    /// changed meanwhile) is not installed ([`SdkError::StateChanged`]).
-    pub fn start_shared<M: SharedManager + ?Sized>(&self, manager: &M) -> Result<Status> {
-        if manager.with_manager(|m| Ok(m.installed_license().is_none()))? {
-            return self.activate_shared(manager);
-        }
-        match self.refresh_shared(manager) {
-            Err(SdkError::ServiceRefused { code, .. })
-                if code == INSTANCE_MISMATCH || code == NO_ACTIVE_ACTIVATION =>
-            {
-                manager.with_manager(|m| m.deactivate().map(drop))?;
-                self.activate_shared(manager)
-            }
-            Err(e @ SdkError::ServiceRefused { code, .. })
-                if code == IDENTITY_FORGED || code == UNKNOWN_PRODUCT_CODE =>
-            {
-                manager.with_manager(|m| m.deactivate().map(drop))?;
-                Err(e)
-            }
-            other => other,
-        }
-    }
-
     /// [`MarketplaceClient::activate`] on a shared manager (see
     /// [`MarketplaceClient::start_shared`]).
     pub fn activate_shared<M: SharedManager + ?Sized>(&self, manager: &M) -> Result<Status> {
-        self.flow_shared(manager, ACTIVATE, LicenseManager::request_marketplace)
+        self.usage_flow(manager, ACTIVATE, None, LicenseManager::request_marketplace)
     }
 
     /// [`MarketplaceClient::refresh`] on a shared manager (see
     /// [`MarketplaceClient::start_shared`]).
     pub fn refresh_shared<M: SharedManager + ?Sized>(&self, manager: &M) -> Result<Status> {
-        self.flow_shared(manager, REFRESH, LicenseManager::request_renewal)
-    }
-
-    fn flow_shared<M: SharedManager + ?Sized>(
-        &self,
-        manager: &M,
-        path: &str,
-        make: impl FnOnce(&mut LicenseManager) -> Result<String>,
-    ) -> Result<Status> {
-        let (mark, request) = manager.with_manager(|m| {
-            let mark = m.request_mark();
-            Ok((mark, make(m)?))
-        })?;
-        let answer = self.send(path, request.clone());
-        manager.with_manager(|m| {
-            let done = answer.and_then(|a| {
-                if !m.is_pending(&request) {
-                    return Err(SdkError::StateChanged);
-                }
-                m.install(&a.usage_license)
-            });
-            if done.is_err() {
-                let _ = m.undo_request(&mark, &request);
-            }
-            done
-        })
+        self.usage_flow(manager, REFRESH, None, LicenseManager::request_renewal)
     }
 
     /// Activates: a keyless usage request, the identity read for it, the service's answer
@@ -264,15 +214,103 @@ impl MarketplaceClient {
         manager.install(&answer.usage_license)
     }
 
+    /// [`MarketplaceClient::start`] on a manager shared across threads, which is locked only
+    /// to make each usage request, to install the answer and to remove a license the service
+    /// disowns, never while the identity is read or the service answers: its status and
+    /// feature checks answer at once meanwhile, and `cancel` (when given) ends the call at once
+    /// with [`SdkError::Cancelled`] (240). On any error (cancelled included) the pending
+    /// request is undone as in [`OnlineClient::activate_shared`]; when the state changed
+    /// meanwhile, the answer is not installed ([`SdkError::StateChanged`], 241).
+    pub fn start_shared<M: SharedManager + ?Sized>(
+        &self,
+        manager: &M,
+        cancel: Option<&CancelToken>,
+    ) -> Result<Status> {
+        let installed = manager.with_manager(|m| Ok(m.installed_license().is_some()))?;
+        let activate = || {
+            self.usage_flow(
+                manager,
+                ACTIVATE,
+                cancel,
+                LicenseManager::request_marketplace,
+            )
+        };
+        if !installed {
+            return activate();
+        }
+        match self.usage_flow(manager, REFRESH, cancel, LicenseManager::request_renewal) {
+            Err(SdkError::ServiceRefused { code, .. })
+                if code == INSTANCE_MISMATCH || code == NO_ACTIVE_ACTIVATION =>
+            {
+                let _discarded = manager.with_manager(LicenseManager::deactivate)?;
+                activate()
+            }
+            Err(e @ SdkError::ServiceRefused { code, .. })
+                if code == IDENTITY_FORGED || code == UNKNOWN_PRODUCT_CODE =>
+            {
+                let _discarded = manager.with_manager(LicenseManager::deactivate)?;
+                Err(e)
+            }
+            other => other,
+        }
+    }
+
+    /// One request → answer → install round, the manager locked only around the ends.
+    fn usage_flow<M: SharedManager + ?Sized>(
+        &self,
+        manager: &M,
+        path: &str,
+        cancel: Option<&CancelToken>,
+        make: impl FnOnce(&mut LicenseManager) -> Result<String>,
+    ) -> Result<Status> {
+        if let Some(c) = cancel {
+            c.check()?;
+        }
+        let (mark, request) = manager.with_manager(|m| {
+            let mark = m.request_mark();
+            Ok((mark, make(m)?))
+        })?;
+        let answer = self.send_with(path, request.clone(), cancel);
+        manager.with_manager(|m| {
+            let done = answer.and_then(|a| {
+                if !m.is_pending(&request) {
+                    return Err(SdkError::StateChanged);
+                }
+                m.install(&a.usage_license)
+            });
+            if done.is_err() {
+                let _ = m.undo_request(&mark, &request);
+            }
+            done
+        })
+    }
+
     fn send(&self, path: &str, request: String) -> Result<UsageLicenseOut> {
+        self.send_with(path, request, None)
+    }
+
+    /// Reads the identity (on its own thread when `cancel` is given) and posts the request.
+    fn send_with(
+        &self,
+        path: &str,
+        request: String,
+        cancel: Option<&CancelToken>,
+    ) -> Result<UsageLicenseOut> {
         let id = UsageRequest::from_armor(&request)?.request_id();
-        let identity = self.identity(&azure_nonce(&id))?;
+        let nonce = azure_nonce(&id);
+        let identity = match cancel {
+            None => self.identity(&nonce)?,
+            Some(token) => {
+                let client = self.clone();
+                token.run(move || client.identity(&nonce))??
+            }
+        };
         let body = serde_json::to_string(&MarketplaceIn { request, identity }).map_err(|e| {
             SdkError::BadResponse {
                 reason: format!("cannot encode the request: {e}"),
             }
         })?;
-        let text = self.service.post(path, &body)?;
+        let text = self.service.post_with(path, &body, cancel)?;
         serde_json::from_str(&text).map_err(|e| SdkError::BadResponse {
             reason: format!("not a usage license answer: {e}"),
         })

@@ -447,14 +447,15 @@ impl OnlineClient {
     }
 
     /// POSTs a JSON body with retries; returns the 2xx response body. (Also the transport of
-    /// [`crate::floating::FloatingClient`].)
-    pub(crate) fn post(&self, path: &str, body: &str) -> Result<String> {
-        self.post_with(path, body, None)
-    }
-
-    /// [`OnlineClient::post`]; with `cancel`, each try runs on its own thread and the call
-    /// waits for it, and for the pauses between tries, on the token.
-    fn post_with(&self, path: &str, body: &str, cancel: Option<&CancelToken>) -> Result<String> {
+    /// [`crate::floating::FloatingClient`] and [`crate::marketplace::MarketplaceClient`].)
+    /// With `cancel`, each try runs on its own thread and the call waits for it, and for the
+    /// pauses between tries, on the token.
+    pub(crate) fn post_with(
+        &self,
+        path: &str,
+        body: &str,
+        cancel: Option<&CancelToken>,
+    ) -> Result<String> {
         let url = format!("{}{}", self.base, path);
         let mut wait = self.config.backoff;
         let mut attempt = 1;
@@ -888,7 +889,7 @@ impl Worker {
             gave_up = false;
             let refreshed = match &self.source {
                 Source::Online(c) => c.reactivate_shared(&*self.manager),
-                Source::Marketplace(c) => c.start_shared(&*self.manager),
+                Source::Marketplace(c) => c.start_shared(&*self.manager, None),
             };
             match refreshed {
                 Ok(status) => {

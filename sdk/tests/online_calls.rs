@@ -321,3 +321,75 @@ fn an_unreachable_service_leaves_the_shared_host_as_it_was() {
     assert_eq!(e.code(), 230, "{e:?}");
     assert_eq!(status(&m), before);
 }
+
+#[test]
+fn closing_a_lease_holder_ends_its_checkout_in_flight() {
+    use tollgate_sdk::fingerprint::compute;
+    use tollgate_sdk::{FloatingClient, FloatingConfig, LeaseHolder};
+
+    let config = HostConfig::new("chariot", "4.2.0", b"salt".to_vec(), root().public_key());
+    let source = StaticSource::from_strs(&[(ComponentKind::MachineId, "machine-a")]);
+    let fp = compute(&source, b"salt").unwrap();
+    let (arrived_tx, arrived) = mpsc::channel();
+    let (release, hold) = mpsc::channel();
+    let url = stub(vec![Reply::Hang(hold)], arrived_tx);
+    let mut fc = FloatingConfig::new(url, ["mqtt-server"]);
+    // A timeout far beyond the tests' bound: only cancellation ends the hung checkout.
+    fc.timeout = Duration::from_secs(600);
+    let clock = Arc::new(ManualClock::new(T0));
+    let client = FloatingClient::with_parts(&config, fc, &fp, clock).unwrap();
+    let holder = Arc::new(LeaseHolder::new(client));
+    let call = {
+        let holder = Arc::clone(&holder);
+        std::thread::spawn(move || holder.checkout())
+    };
+    arrived.recv_timeout(BOUND).unwrap();
+    holder.close();
+    // `close` returned: the checkout has ended, cancelled, holding no lease.
+    assert_eq!(
+        call.join().unwrap().unwrap_err(),
+        SdkError::Cancelled {
+            reason: "the floating client was closed".into()
+        }
+    );
+    assert_eq!(holder.lease_id(), 0);
+    assert!(!holder.has_feature("mqtt-server"));
+    assert_eq!(holder.checkout().unwrap_err().code(), 240);
+    release.send(false).unwrap();
+}
+
+#[test]
+fn a_marketplace_start_waits_unlocked_and_cancelling_changes_nothing() {
+    use tollgate_sdk::marketplace::{Cloud, MarketplaceClient, MarketplaceConfig};
+
+    let clock = Arc::new(ManualClock::new(T0));
+    let m = Arc::new(RwLock::new(manager(&clock)));
+    let before = status(&m);
+    // The "metadata endpoint" reads the IMDSv2 token request and never answers.
+    let (arrived_tx, arrived) = mpsc::channel();
+    let (release, hold) = mpsc::channel();
+    let metadata = stub(vec![Reply::Hang(hold)], arrived_tx);
+    let mut config = MarketplaceConfig::new(Cloud::Aws);
+    config.metadata_url = metadata;
+    config.metadata_timeout = Duration::from_secs(600);
+    let client = MarketplaceClient::new(config, OnlineConfig::new("http://127.0.0.1:9")).unwrap();
+    let token = CancelToken::new();
+    let call = {
+        let (m, token) = (Arc::clone(&m), token.clone());
+        std::thread::spawn(move || client.start_shared(&*m, Some(&token)))
+    };
+    arrived.recv_timeout(BOUND).unwrap();
+    // The identity is being read: the manager is not locked, the request is pending.
+    assert!(m.try_write().is_ok(), "no lock is held while waiting");
+    assert_eq!(status(&m).state, LicenseState::Pending);
+    token.cancel("stopped by the test");
+    assert_eq!(
+        call.join().unwrap().unwrap_err(),
+        SdkError::Cancelled {
+            reason: "stopped by the test".into()
+        }
+    );
+    assert_eq!(status(&m), before, "a cancelled start changes nothing");
+    assert_eq!(m.read().unwrap().pending_request(), None);
+    release.send(false).unwrap();
+}

@@ -427,8 +427,12 @@ fn copied_state(backend: &Backend) {
         .refresh(&mut b)
         .unwrap_err();
     assert_eq!(refused(&direct), 385, "{direct}");
-    // …and the start drops A's license and activates B on its own seat.
-    let s = market(Cloud::Aws, &imds_b.url, &url).start(&mut b).unwrap();
+    // …and the start drops A's license and activates B on its own seat (here through the
+    // lock-free entry point the bindings use).
+    let b = std::sync::RwLock::new(b);
+    let s = market(Cloud::Aws, &imds_b.url, &url)
+        .start_shared(&b, None)
+        .unwrap();
     let b_seat = s.license.unwrap().activation_id;
     assert_ne!(b_seat, a_seat);
     assert_eq!(active_seats(&vendor, license), 2);
@@ -439,11 +443,12 @@ fn copied_state(backend: &Backend) {
     let c_state = tempfile::tempdir().unwrap();
     copy_dir(a_state.path(), c_state.path());
     let imds_c = Imds::signed(&document("i-0ccccccccccccccc3", &[]), "aws-key.pem");
-    let mut c = broker(c_state.path(), 1, vendor.root());
+    let c = std::sync::RwLock::new(broker(c_state.path(), 1, vendor.root()));
     let e = market(Cloud::Aws, &imds_c.url, &url)
-        .start(&mut c)
+        .start_shared(&c, None)
         .unwrap_err();
     assert_eq!(refused(&e), 382, "{e}");
+    let c = c.into_inner().unwrap();
     assert!(c.installed_license().is_none());
     assert!(!c.has_feature("mqtt-server"));
     assert_eq!(active_seats(&vendor, license), 2);

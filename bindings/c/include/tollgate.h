@@ -340,6 +340,35 @@ typedef struct tollgate_event {
 typedef void (*tollgate_event_fn)(const struct tollgate_event *event, void *user_data);
 
 /**
+ * How a `tollgate_floating` client times out and retries (`tollgate_floating_new_with_options`).
+ * Get the defaults from `tollgate_floating_options_default`, then change what you need.
+ *
+ * A checkout, heartbeat or release is one try of at most `timeout_ms`; a failed heartbeat
+ * (and the checkout after a lost lease) is retried on the background thread after
+ * `retry_initial_ms`, doubled each time up to `retry_max_ms`.
+ */
+typedef struct tollgate_floating_options {
+  /**
+   * Longest wait for a connection, in milliseconds (default 2000; at least 1).
+   */
+  uint64_t connect_timeout_ms;
+  /**
+   * Longest wait for one request, from connecting to the end of the answer, in
+   * milliseconds (default 5000; at least 1).
+   */
+  uint64_t timeout_ms;
+  /**
+   * First wait after a failed heartbeat or background checkout, in milliseconds; doubled
+   * for each next one (default 1000).
+   */
+  uint64_t retry_initial_ms;
+  /**
+   * Longest wait between two background tries, in milliseconds (default 30000).
+   */
+  uint64_t retry_max_ms;
+} tollgate_floating_options;
+
+/**
  * The license status as numbers; `tollgate_manager_status_json` has everything (names,
  * dates, features, warnings, messages). Times are Unix seconds (UTC).
  */
@@ -1334,6 +1363,41 @@ tollgate_result tollgate_floating_new_instance(const struct tollgate_config *con
 tollgate_result tollgate_floating_new_with_token(const struct tollgate_config *config, const char *server, size_t server_len, const char *features, size_t features_len, const char *instance, size_t instance_len, const char *checkout_token, size_t checkout_token_len, const uint8_t *root_certs_pem, size_t root_certs_pem_len, struct tollgate_floating **out);
 
 /**
+ * Writes the default options to `*out`.
+ *
+ * Fails with `TOLLGATE_NULL_ARGUMENT`.
+ *
+ * # Safety
+ *
+ * `out` is NULL or writable.
+ */
+tollgate_result tollgate_floating_options_default(struct tollgate_floating_options *out);
+
+/**
+ * As `tollgate_floating_new_with_token`, with timeouts and retries from `options` (NULL: the
+ * defaults).
+ *
+ * Fails as `tollgate_floating_new_with_token`, and with `TOLLGATE_ERR_INVALID_ARGUMENT` when
+ * `connect_timeout_ms` or `timeout_ms` is 0.
+ *
+ * # Safety
+ *
+ * As `tollgate_floating_new_with_token`; `options` is NULL or readable.
+ */
+tollgate_result tollgate_floating_new_with_options(const struct tollgate_config *config, const char *server, size_t server_len, const char *features, size_t features_len, const char *instance, size_t instance_len, const char *checkout_token, size_t checkout_token_len, const uint8_t *root_certs_pem, size_t root_certs_pem_len, const struct tollgate_floating_options *options, struct tollgate_floating **out);
+
+/**
+ * Writes the options client `f` uses to `*out`.
+ *
+ * Fails with `TOLLGATE_NULL_ARGUMENT`.
+ *
+ * # Safety
+ *
+ * `f` is NULL or a live client; `out` is NULL or writable.
+ */
+tollgate_result tollgate_floating_options_get(const struct tollgate_floating *f, struct tollgate_floating_options *out);
+
+/**
  * Frees a client, releasing the lease it holds (best effort: when the server cannot be
  * reached, it reclaims the seats when the lease ends). NULL is ignored.
  *
@@ -1721,8 +1785,9 @@ void tollgate_marketplace_free(struct tollgate_marketplace *o);
  * when the signed identity cannot be read; the service's refusal as its own code
  * (`TOLLGATE_ERR_SERVICE_IDENTITY_FORGED` 381, `…_UNKNOWN_PRODUCT_CODE` 382,
  * `…_IDENTITY_STALE` 383, `…_NONCE_MISMATCH` 384, `…_INSTANCE_MISMATCH` 385, …); and like
- * `tollgate_online_activate`. Nothing is installed on failure. The manager is locked while
- * the services answer.
+ * `tollgate_online_activate`, `TOLLGATE_ERR_CANCELLED` (240) when `tollgate_manager_free`
+ * ends it. Nothing is installed on failure. The manager is not locked while the identity is
+ * read or the service answers.
  *
  * # Safety
  *

@@ -112,6 +112,48 @@ int main(int argc, char **argv) {
   CHECK(!tollgate_floating_has_feature(NULL, S("mqtt-server")));
   CHECK(tollgate_floating_lease_id(NULL) == 0);
 
+  puts("floating: options");
+  {
+    tollgate_floating_options d, got;
+    CHECK_RC(tollgate_floating_options_default(&d), TOLLGATE_OK);
+    CHECK(d.connect_timeout_ms == 2000 && d.timeout_ms == 5000 && d.retry_initial_ms == 1000 &&
+          d.retry_max_ms == 30000);
+    CHECK_RC(tollgate_floating_options_default(NULL), TOLLGATE_NULL_ARGUMENT);
+    tollgate_floating_options bad = d;
+    bad.connect_timeout_ms = 0;
+    CHECK_RC(tollgate_floating_new_with_options(cfg_a, S(url), S("mqtt-server"), NULL, 0, NULL, 0,
+                                                NULL, 0, &bad, &a),
+             TOLLGATE_ERR_INVALID_ARGUMENT);
+    bad = d;
+    bad.timeout_ms = 0;
+    CHECK_RC(tollgate_floating_new_with_options(cfg_a, S(url), S("mqtt-server"), NULL, 0, NULL, 0,
+                                                NULL, 0, &bad, &a),
+             TOLLGATE_ERR_INVALID_ARGUMENT);
+    CHECK(a == NULL);
+    tollgate_floating_options set = {1500, 3000, 20, 400};
+    CHECK_RC(tollgate_floating_new_with_options(cfg_a, S(url), S("mqtt-server"), NULL, 0, NULL, 0,
+                                                NULL, 0, &set, &a),
+             TOLLGATE_OK);
+    CHECK_RC(tollgate_floating_options_get(a, &got), TOLLGATE_OK);
+    CHECK(got.connect_timeout_ms == 1500 && got.timeout_ms == 3000 && got.retry_initial_ms == 20 &&
+          got.retry_max_ms == 400);
+    CHECK_RC(tollgate_floating_options_get(NULL, &got), TOLLGATE_NULL_ARGUMENT);
+    CHECK_RC(tollgate_floating_options_get(a, NULL), TOLLGATE_NULL_ARGUMENT);
+    /* A client with its own options checks out and releases as any other. */
+    CHECK_RC(tollgate_floating_checkout(a), TOLLGATE_OK);
+    CHECK(tollgate_floating_has_feature(a, S("mqtt-server")));
+    CHECK_RC(tollgate_floating_release(a), TOLLGATE_OK);
+    tollgate_floating_free(a);
+    a = NULL;
+    CHECK_RC(tollgate_floating_new_with_options(cfg_a, S(url), S("mqtt-server"), NULL, 0, NULL, 0,
+                                                NULL, 0, NULL, &a),
+             TOLLGATE_OK);
+    CHECK_RC(tollgate_floating_options_get(a, &got), TOLLGATE_OK);
+    CHECK(memcmp(&got, &d, sizeof got) == 0);
+    tollgate_floating_free(a);
+    a = NULL;
+  }
+
   puts("floating: checkout, has_feature, release");
   CHECK_RC(tollgate_floating_new(cfg_a, S(url), S("mqtt-server"), NULL, 0, &a), TOLLGATE_OK);
   CHECK(!tollgate_floating_has_feature(a, S("mqtt-server")));

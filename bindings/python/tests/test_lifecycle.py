@@ -4,11 +4,12 @@ and the errors a host meets on the way."""
 
 import json
 import threading
+from datetime import datetime, timezone
 
 import pytest
 
 import tollgate
-from conftest import DAY, MACHINE_B, VENDOR_ROOT, VendorRefused
+from conftest import DAY, MACHINE_B, T0, VENDOR_ROOT, VendorRefused
 
 FEATURES = ("mqtt-server", "support:for=1y", "iot-bridge-snowflake:1000/month")
 
@@ -53,6 +54,8 @@ def test_offline_round_trip(vendor, hosts):
     assert lic.customer == "ACME Industrial" and lic.product == "chariot"
     assert lic.deployment_model == "offline" and lic.revision == 1
     assert lic.installed_at == status.checked_at == "2026-01-01T09:00:00Z"
+    assert lic.installed_at_secs == status.checked_at_secs == T0
+    assert lic.issued_at_secs == T0 and lic.valid_until_secs is None
     assert (lic.fingerprint.matched, lic.fingerprint.licensed, lic.fingerprint.required) == (5, 5, 3)
     assert lic.fingerprint.ok
     features = {f.name: f for f in lic.features}
@@ -60,6 +63,9 @@ def test_offline_round_trip(vendor, hosts):
     assert features["mqtt-server"].kind == "perpetual" and features["mqtt-server"].active
     assert features["support"].kind == "subscription"
     assert features["support"].expires_at.startswith("2027-01-01")
+    expires = datetime.strptime(features["support"].expires_at, "%Y-%m-%dT%H:%M:%SZ")
+    assert features["support"].expires_at_secs == expires.replace(tzinfo=timezone.utc).timestamp()
+    assert features["mqtt-server"].expires_at_secs is None
     bridge = features["iot-bridge-snowflake"]
     assert (bridge.kind, bridge.quota, bridge.period, bridge.used) == ("metered", 1000, "month", 0)
 

@@ -174,8 +174,10 @@ def test_has_feature_answers_while_a_call_waits_for_the_service(live_vendor, ser
         t.start()
         conn, _ = silent.accept()
         try:
-            # The request is on its way and nobody answers: the call cannot have returned.
+            # The request is on its way and nobody answers: the call cannot have returned, and
+            # it holds no lock on the manager.
             assert m.has_feature("mqtt-server")
+            assert m.status().state == tollgate.LicenseState.ACTIVE
             assert outcome == []
         finally:
             conn.close()
@@ -184,3 +186,70 @@ def test_has_feature_answers_while_a_call_waits_for_the_service(live_vendor, ser
     assert len(outcome) == 1 and isinstance(outcome[0], tollgate.TollgateError.Service)
     assert outcome[0].code == 230
     assert m.has_feature("mqtt-server")
+
+
+def _silent_call(m, call):
+    """Runs `call(client)` on a thread against a service that accepts and never answers;
+    returns (client, thread, outcome, silent socket, its accepted connection) once the request
+    has arrived."""
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(1)
+    silent.settimeout(60)
+    url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+    # One try with a timeout far beyond the test's bound: only cancelling ends the call.
+    client = tollgate.OnlineClient(url, tollgate.OnlineOptions(attempts=1, timeout_ms=600_000))
+    outcome = []
+
+    def run():
+        try:
+            call(client)
+            outcome.append("answered")
+        except tollgate.TollgateError as e:
+            outcome.append(e)
+
+    t = threading.Thread(target=run)
+    t.start()
+    conn, _ = silent.accept()
+    return client, t, outcome, silent, conn
+
+
+def test_cancel_ends_a_call_in_flight_and_changes_nothing(live_vendor, managers):
+    issued = live_vendor.issue("mqtt-server", models="online")
+    m = managers("a")
+    client, t, outcome, silent, conn = _silent_call(m, lambda c: c.activate(m, issued.key))
+    try:
+        # Nobody answers; the manager answers meanwhile (the request is pending).
+        assert m.status().state == tollgate.LicenseState.PENDING
+        assert not m.has_feature("mqtt-server")
+        assert outcome == []
+        client.cancel()
+        t.join(timeout=60)
+    finally:
+        conn.close()
+        silent.close()
+    assert not t.is_alive()
+    assert len(outcome) == 1 and isinstance(outcome[0], tollgate.TollgateError.Runtime)
+    assert (outcome[0].code, outcome[0].name) == (240, "Cancelled")
+    # A cancelled activation leaves the host as it was, not pending.
+    status = m.status()
+    assert status.state == tollgate.LicenseState.UNLICENSED and not status.pending_request
+    assert m.pending_request() is None
+
+
+def test_release_ends_the_calls_on_its_manager(live_vendor, managers):
+    issued = live_vendor.issue("mqtt-server", models="online")
+    m = managers("a")
+    _client, t, outcome, silent, conn = _silent_call(m, lambda c: c.activate(m, issued.key))
+    try:
+        # release() cancels the call and returns once it has ended (never waits for the
+        # network: the call's timeout is ten minutes).
+        m.release()
+        t.join(timeout=60)
+    finally:
+        conn.close()
+        silent.close()
+    assert not t.is_alive()
+    assert len(outcome) == 1 and isinstance(outcome[0], tollgate.TollgateError.Runtime)
+    assert outcome[0].code == 240
+    assert not m.has_feature("mqtt-server")

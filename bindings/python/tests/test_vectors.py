@@ -138,6 +138,12 @@ def test_usage_license(case):
     assert info.valid_from == (iso(fields["valid_from"]) if fields["valid_from"] else None)
     assert info.valid_until == (iso(fields["valid_until"])
                                 if fields["valid_until"] is not None else None)
+    # The same times as Unix seconds, carried without a text round trip.
+    assert info.issued_at_secs == terms["issued_at"]
+    assert info.installed_at_secs is None
+    assert info.refresh_deadline_secs == terms["refresh_deadline"]
+    assert info.valid_from_secs == (fields["valid_from"] or None)
+    assert info.valid_until_secs == fields["valid_until"]
     fm = fields["fingerprint_match"]
     assert (info.fingerprint.matched, info.fingerprint.licensed, info.fingerprint.required) == (
         fm["matched"], fm["licensed"], fm["required"])
@@ -146,6 +152,7 @@ def test_usage_license(case):
     for ours, theirs in zip(info.features, grant["features"]):
         assert ours.kind == theirs["kind"]
         assert ours.expires_at == (iso(theirs["expires_at"]) if "expires_at" in theirs else None)
+        assert ours.expires_at_secs == theirs.get("expires_at")
         assert ours.quota == theirs.get("quota") and ours.period == theirs.get("period")
     assert [f.name for f in info.features if f.active] == fields["active_features"]
 

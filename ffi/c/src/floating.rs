@@ -3,12 +3,13 @@
 //! background, check features offline against it, release it.
 
 use std::ffi::c_char;
+use std::time::Duration;
 
 use tollgate_sdk::{BearerToken, FloatingClient, FloatingConfig, LeaseHolder};
 
 use crate::boundary::{arg_bytes, arg_out, arg_ref, arg_str, result_boundary, value_boundary};
 use crate::config::tollgate_config;
-use crate::error::tollgate_result;
+use crate::error::{tollgate_result, Failure};
 use crate::manager::feature_name;
 
 /// A client of a floating license server. Opened with `tollgate_floating_new`, freed with
@@ -149,6 +150,109 @@ pub unsafe extern "C" fn tollgate_floating_new_with_token(
     root_certs_pem_len: usize,
     out: *mut *mut tollgate_floating,
 ) -> tollgate_result {
+    // SAFETY: the caller's guarantees, passed on; NULL options are the defaults.
+    unsafe {
+        tollgate_floating_new_with_options(
+            config,
+            server,
+            server_len,
+            features,
+            features_len,
+            instance,
+            instance_len,
+            checkout_token,
+            checkout_token_len,
+            root_certs_pem,
+            root_certs_pem_len,
+            std::ptr::null(),
+            out,
+        )
+    }
+}
+
+/// How a `tollgate_floating` client times out and retries (`tollgate_floating_new_with_options`).
+/// Get the defaults from `tollgate_floating_options_default`, then change what you need.
+///
+/// A checkout, heartbeat or release is one try of at most `timeout_ms`; a failed heartbeat
+/// (and the checkout after a lost lease) is retried on the background thread after
+/// `retry_initial_ms`, doubled each time up to `retry_max_ms`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct tollgate_floating_options {
+    /// Longest wait for a connection, in milliseconds (default 2000; at least 1).
+    pub connect_timeout_ms: u64,
+    /// Longest wait for one request, from connecting to the end of the answer, in
+    /// milliseconds (default 5000; at least 1).
+    pub timeout_ms: u64,
+    /// First wait after a failed heartbeat or background checkout, in milliseconds; doubled
+    /// for each next one (default 1000).
+    pub retry_initial_ms: u64,
+    /// Longest wait between two background tries, in milliseconds (default 30000).
+    pub retry_max_ms: u64,
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+impl From<&FloatingConfig> for tollgate_floating_options {
+    fn from(c: &FloatingConfig) -> Self {
+        tollgate_floating_options {
+            connect_timeout_ms: millis(c.connect_timeout),
+            timeout_ms: millis(c.timeout),
+            retry_initial_ms: millis(c.retry_initial),
+            retry_max_ms: millis(c.retry_max),
+        }
+    }
+}
+
+/// Writes the default options to `*out`.
+///
+/// Fails with `TOLLGATE_NULL_ARGUMENT`.
+///
+/// # Safety
+///
+/// `out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn tollgate_floating_options_default(
+    out: *mut tollgate_floating_options,
+) -> tollgate_result {
+    result_boundary(|| {
+        let out = arg_out(out)?;
+        let defaults =
+            tollgate_floating_options::from(&FloatingConfig::new("", std::iter::empty::<String>()));
+        // SAFETY: `out` is non-NULL; the caller guarantees it is writable.
+        unsafe { out.write(defaults) };
+        Ok(())
+    })
+}
+
+/// As `tollgate_floating_new_with_token`, with timeouts and retries from `options` (NULL: the
+/// defaults).
+///
+/// Fails as `tollgate_floating_new_with_token`, and with `TOLLGATE_ERR_INVALID_ARGUMENT` when
+/// `connect_timeout_ms` or `timeout_ms` is 0.
+///
+/// # Safety
+///
+/// As `tollgate_floating_new_with_token`; `options` is NULL or readable.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn tollgate_floating_new_with_options(
+    config: *const tollgate_config,
+    server: *const c_char,
+    server_len: usize,
+    features: *const c_char,
+    features_len: usize,
+    instance: *const c_char,
+    instance_len: usize,
+    checkout_token: *const c_char,
+    checkout_token_len: usize,
+    root_certs_pem: *const u8,
+    root_certs_pem_len: usize,
+    options: *const tollgate_floating_options,
+    out: *mut *mut tollgate_floating,
+) -> tollgate_result {
     result_boundary(|| {
         let out = arg_out(out)?;
         // SAFETY: the caller's guarantees on `config`, (`server`, `server_len`),
@@ -180,11 +284,44 @@ pub unsafe extern "C" fn tollgate_floating_new_with_token(
             floating.root_certs_pem =
                 Some(unsafe { arg_bytes(root_certs_pem, root_certs_pem_len) }?.to_vec());
         }
+        // SAFETY: the caller's guarantee on `options`.
+        if let Some(o) = unsafe { options.as_ref() } {
+            if o.connect_timeout_ms == 0 || o.timeout_ms == 0 {
+                return Err(Failure::invalid("timeouts must be at least 1 ms"));
+            }
+            floating.connect_timeout = Duration::from_millis(o.connect_timeout_ms);
+            floating.timeout = Duration::from_millis(o.timeout_ms);
+            floating.retry_initial = Duration::from_millis(o.retry_initial_ms);
+            floating.retry_max = Duration::from_millis(o.retry_max_ms);
+        }
         let f = Box::new(tollgate_floating {
             inner: LeaseHolder::new(FloatingClient::new(&config.inner, floating)?),
         });
         // SAFETY: `out` is non-NULL; the caller guarantees it is writable.
         unsafe { out.write(Box::into_raw(f)) };
+        Ok(())
+    })
+}
+
+/// Writes the options client `f` uses to `*out`.
+///
+/// Fails with `TOLLGATE_NULL_ARGUMENT`.
+///
+/// # Safety
+///
+/// `f` is NULL or a live client; `out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn tollgate_floating_options_get(
+    f: *const tollgate_floating,
+    out: *mut tollgate_floating_options,
+) -> tollgate_result {
+    result_boundary(|| {
+        let out = arg_out(out)?;
+        // SAFETY: the caller's guarantee on `f`.
+        let f = unsafe { arg_ref(f) }?;
+        let options = tollgate_floating_options::from(f.inner.client().config());
+        // SAFETY: `out` is non-NULL; the caller guarantees it is writable.
+        unsafe { out.write(options) };
         Ok(())
     })
 }

@@ -10,7 +10,8 @@ use tollgate_sdk::online::OnlineConfig;
 
 use crate::boundary::{arg_bytes, arg_out, arg_ref, arg_str, result_boundary, value_boundary};
 use crate::error::{tollgate_result, Failure, TOLLGATE_POISONED};
-use crate::manager::{c_status, tollgate_manager, tollgate_status};
+use crate::manager::{tollgate_manager, tollgate_status};
+use crate::online::applied;
 
 /// Cloud: Amazon EC2 (AWS Marketplace): IMDSv2, instance identity document + signature.
 pub const TOLLGATE_CLOUD_AWS: u32 = 1;
@@ -103,8 +104,9 @@ pub unsafe extern "C" fn tollgate_marketplace_free(o: *mut tollgate_marketplace)
 /// when the signed identity cannot be read; the service's refusal as its own code
 /// (`TOLLGATE_ERR_SERVICE_IDENTITY_FORGED` 381, `…_UNKNOWN_PRODUCT_CODE` 382,
 /// `…_IDENTITY_STALE` 383, `…_NONCE_MISMATCH` 384, `…_INSTANCE_MISMATCH` 385, …); and like
-/// `tollgate_online_activate`. Nothing is installed on failure. The manager is locked while
-/// the services answer.
+/// `tollgate_online_activate`, `TOLLGATE_ERR_CANCELLED` (240) when `tollgate_manager_free`
+/// ends it. Nothing is installed on failure. The manager is not locked while the identity is
+/// read or the service answers.
 ///
 /// # Safety
 ///
@@ -119,12 +121,14 @@ pub unsafe extern "C" fn tollgate_marketplace_start(
         let out = arg_out(out)?;
         // SAFETY: the caller's guarantees on `o` and `m`.
         let (o, m) = unsafe { (arg_ref(o)?, arg_ref(m.cast_const())?) };
-        let mut guard = m
-            .inner
-            .write()
-            .map_err(|_| Failure::code(TOLLGATE_POISONED))?;
-        let status = o.inner.start(&mut guard)?;
-        let c = c_status(&guard, &status);
+        // As the online calls: no lock while the identity is read or the service answers;
+        // `tollgate_manager_free` cancels the call.
+        let call = m.calls.enter()?;
+        if m.inner.is_poisoned() {
+            return Err(Failure::code(TOLLGATE_POISONED));
+        }
+        let status = o.inner.start_shared(&m.inner, Some(call.token()))?;
+        let c = applied(m, &status)?;
         // SAFETY: `out` is non-NULL; the caller guarantees it is writable.
         unsafe { out.write(c) };
         Ok(())

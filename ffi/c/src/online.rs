@@ -400,7 +400,7 @@ pub unsafe extern "C" fn tollgate_online_send_deactivation(
 }
 
 /// The C status of `status`, just installed on `m`.
-fn applied(m: &tollgate_manager, status: &Status) -> Result<tollgate_status, Failure> {
+pub(crate) fn applied(m: &tollgate_manager, status: &Status) -> Result<tollgate_status, Failure> {
     let guard = m
         .inner
         .read()

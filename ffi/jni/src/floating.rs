@@ -10,6 +10,7 @@ use crate::config::host_config;
 use crate::convert::{self, jlong_of, string};
 use crate::error::{BridgeError, Result, ThrowJava};
 use crate::handles::{borrow_handle, free_handle, into_handle};
+use crate::online::duration_ms;
 
 /// The holder behind an open floating client handle, or `Closed`.
 fn floating_cell<'a>(handle: jlong) -> Result<&'a LeaseHolder> {
@@ -21,8 +22,10 @@ fn floating_cell<'a>(handle: jlong) -> Result<&'a LeaseHolder> {
 }
 
 /// `long floatingNew(String server, byte[] rootCertsPem, String[] features, String instance,
-/// String checkoutToken, long hostConfig)` (`checkoutToken` may be null)
+/// String checkoutToken, long hostConfig, long connectTimeoutMs, long timeoutMs,
+/// long retryInitialMs, long retryMaxMs)` (`checkoutToken` may be null)
 #[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments)] // the Java method's parameters, one by one
 pub extern "system" fn Java_dev_tollgate_Native_floatingNew<'l>(
     mut env: EnvUnowned<'l>,
     _class: JClass<'l>,
@@ -32,6 +35,10 @@ pub extern "system" fn Java_dev_tollgate_Native_floatingNew<'l>(
     instance: JString<'l>,
     checkout_token: JString<'l>,
     host: jlong,
+    connect_timeout_ms: jlong,
+    timeout_ms: jlong,
+    retry_initial_ms: jlong,
+    retry_max_ms: jlong,
 ) -> jlong {
     env.with_env(|env| -> Result<jlong> {
         let host = host_config(host)?;
@@ -48,6 +55,10 @@ pub extern "system" fn Java_dev_tollgate_Native_floatingNew<'l>(
         if !root_certs_pem.is_null() {
             config.root_certs_pem = Some(convert::bytes(env, &root_certs_pem)?);
         }
+        config.connect_timeout = duration_ms("connectTimeout", connect_timeout_ms, 1)?;
+        config.timeout = duration_ms("timeout", timeout_ms, 1)?;
+        config.retry_initial = duration_ms("retryInitial", retry_initial_ms, 0)?;
+        config.retry_max = duration_ms("retryMax", retry_max_ms, 0)?;
         Ok(into_handle(LeaseHolder::new(FloatingClient::new(
             host, config,
         )?)))
@@ -104,8 +115,8 @@ pub extern "system" fn Java_dev_tollgate_Native_floatingRelease<'l>(
         .resolve::<ThrowJava>()
 }
 
-/// `void floatingClose(long handle)`: releases the lease (best effort); later calls throw
-/// `IllegalStateException`. Idempotent.
+/// `void floatingClose(long handle)`: ends a checkout in flight (it throws 240 `CANCELLED`),
+/// releases the lease (best effort); later calls throw `IllegalStateException`. Idempotent.
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_dev_tollgate_Native_floatingClose<'l>(
     mut env: EnvUnowned<'l>,

@@ -38,7 +38,7 @@
 //!   through an allocation-free fast path. Other queries (`status`, …) take the read lock and
 //!   run concurrently; changes (`install`, `recordUsage`, …) take the write lock.
 //! - **Errors.** An `SdkError` becomes the `dev.tollgate.LicenseException` subclass that
-//!   `LicenseException.of(code, name, message)` picks for its stable code (core 100–127, host
+//!   `LicenseException.of(code, name, message)` picks for its stable code (core 100–128, host
 //!   runtime 200–217 and 230–234). A closed handle becomes `IllegalStateException`.
 //! - **Panics.** Every entry point runs inside `EnvUnowned::with_env` (the `hasFeature` fast
 //!   path inside `catch_unwind`), which catches unwinding; a panic becomes a

@@ -18,7 +18,7 @@ use tollgate_sdk::online::{CancelToken, OnlineClient, OnlineConfig};
 use crate::convert::{self, string};
 use crate::error::{invalid, Result, ThrowJava};
 use crate::handles::{borrow_handle, free_handle, into_handle, new_string};
-use crate::manager::{write, ManagerCell};
+use crate::manager::ManagerCell;
 
 /// The client of the service at `server`; `root_certs_pem` `null` for the Mozilla roots.
 fn online_client(
@@ -112,7 +112,8 @@ pub extern "system" fn Java_dev_tollgate_Native_onlineSendDeactivation<'l>(
 
 /// `Status managerStartMarketplace(long handle, String cloud, String server, byte[] rootCertsPem,
 /// String metadataUrl)`: the marketplace start (`tollgate_sdk::marketplace`); `metadataUrl`
-/// `null` for the cloud's link-local endpoint.
+/// `null` for the cloud's link-local endpoint. Holds no lock while the identity is read or the
+/// service answers; `LicenseManager.close()` ends it with 240 `CANCELLED`.
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_dev_tollgate_Native_managerStartMarketplace<'l>(
     mut env: EnvUnowned<'l>,
@@ -139,7 +140,10 @@ pub extern "system" fn Java_dev_tollgate_Native_managerStartMarketplace<'l>(
             config.metadata_url = string(env, &metadata_url)?;
         }
         let client = MarketplaceClient::new(config, service)?;
-        let status = write(handle, |m| Ok(client.start(m)?))?;
+        // No lock while the identity is read or the service answers; `close()` cancels it.
+        let cell: &ManagerCell = borrow_handle(handle)?;
+        let call = cell.calls.enter()?;
+        let status = client.start_shared(cell, Some(call.token()))?;
         convert::status(env, &status)
     })
     .resolve::<ThrowJava>()
@@ -163,7 +167,7 @@ impl JavaOnline {
     }
 }
 
-fn duration_ms(name: &str, ms: jlong, min: i64) -> Result<Duration> {
+pub(crate) fn duration_ms(name: &str, ms: jlong, min: i64) -> Result<Duration> {
     if ms < min {
         return Err(invalid(format!("{name} must be at least {min} ms")));
     }

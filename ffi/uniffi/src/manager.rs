@@ -3,6 +3,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+use tollgate_sdk::online::{CallScope, SharedManager};
 use tollgate_sdk::{Clock, FeatureGate, SdkError};
 
 use crate::error::{invalid, TollgateError};
@@ -16,6 +17,7 @@ use crate::types::{HostConfig, MeterReading, Status};
 /// One object may be shared by any number of threads. Queries (`status`, `meter`, …) take a
 /// read lock and run concurrently; operations that change the state (`request_usage`,
 /// `install`, `record_usage`, `deactivate`, …) take the write lock and run one at a time.
+/// Online calls ([`crate::online::OnlineClient`]) hold no lock while the service answers.
 /// `has_feature` takes no lock at all: it never waits for a change in progress.
 ///
 /// # Lifetime
@@ -28,6 +30,8 @@ pub struct LicenseManager {
     inner: RwLock<Option<tollgate_sdk::LicenseManager>>,
     gate: Arc<FeatureGate>,
     released: AtomicBool,
+    /// The online calls in flight, cancelled by [`LicenseManager::release`].
+    pub(crate) calls: CallScope,
 }
 
 impl std::fmt::Debug for LicenseManager {
@@ -48,6 +52,7 @@ impl LicenseManager {
             gate: m.feature_gate(),
             inner: RwLock::new(Some(m)),
             released: AtomicBool::new(false),
+            calls: CallScope::new(),
         })
     }
 
@@ -77,6 +82,23 @@ impl LicenseManager {
         let mut guard = self.write_lock();
         let m = guard.as_mut().ok_or_else(released)?;
         Ok(f(m)?)
+    }
+}
+
+/// The online client's lock-free entry points (`activate_shared`, …) lock the manager only to
+/// make the request and to install the answer; a released manager ends them with
+/// [`SdkError::Cancelled`].
+impl SharedManager for LicenseManager {
+    fn with_manager<T>(
+        &self,
+        f: impl FnOnce(&mut tollgate_sdk::LicenseManager) -> Result<T, SdkError>,
+    ) -> Result<T, SdkError> {
+        match self.write_lock().as_mut() {
+            Some(m) => f(m),
+            None => Err(SdkError::Cancelled {
+                reason: "the license manager was released".into(),
+            }),
+        }
     }
 }
 
@@ -200,10 +222,13 @@ impl LicenseManager {
     }
 
     /// Closes the manager now and releases the state directory's lock (waiting for a change in
-    /// progress). Every later call fails with `Runtime` 211 `InvalidArgument`, and
-    /// `has_feature` answers false. Releasing twice does nothing.
+    /// progress). Online calls in flight on it end at once with `Runtime` 240 `Cancelled`,
+    /// changing nothing (release waits until they have returned, never for the network).
+    /// Every later call fails with `Runtime` 211 `InvalidArgument`, and `has_feature` answers
+    /// false. Releasing twice does nothing.
     pub fn release(&self) {
         self.released.store(true, Ordering::Release);
+        self.calls.close("the license manager was released");
         drop(self.write_lock().take());
     }
 }

@@ -1,8 +1,10 @@
 //! [`OnlineClient`]: the client of the vendor's online activation service (`tollgate-server`),
 //! over [`tollgate_sdk::online::OnlineClient`].
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
+
+use tollgate_sdk::online::{CancelToken, ScopedCall};
 
 use crate::error::TollgateError;
 use crate::manager::LicenseManager;
@@ -66,13 +68,29 @@ impl From<tollgate_sdk::online::Deactivation> for Deactivation {
 ///
 /// # Thread safety
 ///
-/// Immutable once created: any number of threads may share one client. Each operation holds
-/// the manager's write lock while the service answers (other calls on that manager wait for
-/// it, bounded by the options' timeouts and retries); the manager's `has_feature` takes no lock
-/// and keeps answering.
+/// Any number of threads may share one client. An operation locks the manager only to make
+/// its usage request and to install the answer, never while the service answers: `status`,
+/// `has_feature`, `record_usage` and every other call on the manager answer meanwhile.
+/// [`OnlineClient::cancel`] (any thread) ends the client's operations in flight at once with
+/// `Runtime` 240 `Cancelled`, and `LicenseManager.release` those on its manager. On any error,
+/// cancelled included, the status is as before the call (241 `StateChanged` when another call
+/// changed the license state meanwhile; the answer is then not installed).
 #[derive(Debug, uniffi::Object)]
 pub struct OnlineClient {
     inner: tollgate_sdk::online::OnlineClient,
+    /// Cancelled and replaced by [`OnlineClient::cancel`]; every call links its token to it.
+    cancel: Mutex<CancelToken>,
+}
+
+impl OnlineClient {
+    /// Starts a call on `manager`: cancelled by [`OnlineClient::cancel`] and by releasing the
+    /// manager.
+    fn start<'m>(&self, manager: &'m LicenseManager) -> Result<ScopedCall<'m>, TollgateError> {
+        let call = manager.calls.enter()?;
+        call.token()
+            .link_to(&self.cancel.lock().unwrap_or_else(PoisonError::into_inner));
+        Ok(call)
+    }
 }
 
 #[uniffi::export]
@@ -87,6 +105,7 @@ impl OnlineClient {
     pub fn new(server: String, options: Option<OnlineOptions>) -> Result<Arc<Self>, TollgateError> {
         Ok(Arc::new(OnlineClient {
             inner: tollgate_sdk::online::OnlineClient::new(online_config(server, options))?,
+            cancel: Mutex::new(CancelToken::new()),
         }))
     }
 
@@ -98,9 +117,11 @@ impl OnlineClient {
     /// `KeyChecksum` for a typo, …), with the service's errors (`Service`), or like
     /// `LicenseManager.install` when the answer does not verify.
     pub fn activate(&self, manager: &LicenseManager, key: &str) -> Result<Status, TollgateError> {
-        manager
-            .write(|m| self.inner.activate(m, key))
-            .map(Into::into)
+        let call = self.start(manager)?;
+        Ok(self
+            .inner
+            .activate_shared(manager, key, Some(call.token()))?
+            .into())
     }
 
     /// Reactivates `manager`: the same activation gets the license's current grant (an
@@ -111,7 +132,11 @@ impl OnlineClient {
     /// 323 `NoActiveActivation` when the service no longer counts it (deactivated, or freed
     /// by the vendor), and otherwise like [`OnlineClient::activate`].
     pub fn reactivate(&self, manager: &LicenseManager) -> Result<Status, TollgateError> {
-        manager.write(|m| self.inner.reactivate(m)).map(Into::into)
+        let call = self.start(manager)?;
+        Ok(self
+            .inner
+            .reactivate_shared_with(manager, Some(call.token()))?
+            .into())
     }
 
     /// Deactivates `manager`: removes the installed license for good, and the service frees
@@ -123,14 +148,32 @@ impl OnlineClient {
     /// [`OnlineClient::send_deactivation`] (or to the vendor, as an offline deactivation).
     /// Fails with `Runtime` 200 `NotActivated` when nothing is installed.
     pub fn deactivate(&self, manager: &LicenseManager) -> Result<Deactivation, TollgateError> {
-        manager.write(|m| self.inner.deactivate(m)).map(Into::into)
+        let call = self.start(manager)?;
+        Ok(self
+            .inner
+            .deactivate_shared(manager, Some(call.token()))?
+            .into())
     }
 
     /// Delivers a deactivation code (`TGDC:…`) to the service, which frees its seat. A code
     /// the service already processed counts as delivered (`already_freed`). Fails with the
     /// service's errors (`Service`: 230–234, or its refusal code).
     pub fn send_deactivation(&self, code: &str) -> Result<Deactivation, TollgateError> {
-        Ok(self.inner.send_deactivation(code)?.into())
+        let token = CancelToken::new();
+        token.link_to(&self.cancel.lock().unwrap_or_else(PoisonError::into_inner));
+        Ok(self
+            .inner
+            .send_deactivation_with(code, Some(&token))?
+            .into())
+    }
+
+    /// Cancels every operation of this client in flight now, from any thread: each raises
+    /// `Runtime` 240 `Cancelled` at once, having changed nothing on its manager (an online
+    /// deactivation has deactivated the host already; its code stays available as
+    /// `manager.last_deactivation_code()`). Operations started afterwards run normally.
+    pub fn cancel(&self) {
+        let old = std::mem::take(&mut *self.cancel.lock().unwrap_or_else(PoisonError::into_inner));
+        old.cancel("cancelled by OnlineClient.cancel");
     }
 
     /// The service's base URL, as given.

@@ -1,5 +1,7 @@
 //! The records and enums that cross the boundary, and their conversions from and to the host
-//! runtime's types. Times are ISO-8601 UTC strings, as in the runtime's status JSON.
+//! runtime's types. Times are ISO-8601 UTC strings, as in the runtime's status JSON, and the
+//! same times as Unix seconds (`…_secs`), which hold any signed time (years after 9999
+//! included) without a text round trip.
 
 use tollgate_sdk::tollgate_core::ComponentKind as CoreKind;
 
@@ -232,6 +234,9 @@ pub struct FeatureStatus {
     pub kind: String,
     /// For subscriptions: when it ends.
     pub expires_at: Option<String>,
+    /// [`FeatureStatus::expires_at`] as Unix seconds (any year, also after 9999): what to
+    /// compute with instead of parsing the text.
+    pub expires_at_secs: Option<u64>,
     /// Whether [`crate::LicenseManager::has_feature`] is true for it now.
     pub active: bool,
     /// For metered features: units per period.
@@ -280,6 +285,16 @@ pub struct LicenseInfo {
     pub valid_until: Option<String>,
     /// For online and floating activations: refresh before this time.
     pub refresh_deadline: Option<String>,
+    /// [`LicenseInfo::issued_at`] as Unix seconds.
+    pub issued_at_secs: u64,
+    /// [`LicenseInfo::installed_at`] as Unix seconds.
+    pub installed_at_secs: Option<u64>,
+    /// [`LicenseInfo::valid_from`] as Unix seconds.
+    pub valid_from_secs: Option<u64>,
+    /// [`LicenseInfo::valid_until`] as Unix seconds (any year, also after 9999).
+    pub valid_until_secs: Option<u64>,
+    /// [`LicenseInfo::refresh_deadline`] as Unix seconds.
+    pub refresh_deadline_secs: Option<u64>,
     /// The features, in license order.
     pub features: Vec<FeatureStatus>,
     /// The fingerprint match.
@@ -299,6 +314,8 @@ pub struct Status {
     pub product_version: String,
     /// When this status was computed.
     pub checked_at: String,
+    /// [`Status::checked_at`] as Unix seconds.
+    pub checked_at_secs: u64,
     /// Whether a usage request is waiting for its usage license.
     pub pending_request: bool,
     /// The installed license, when one is installed and its signature verifies.
@@ -348,6 +365,7 @@ impl From<tollgate_sdk::FeatureStatus> for FeatureStatus {
             name: f.name,
             kind: f.kind.into(),
             expires_at: f.expires_at,
+            expires_at_secs: f.expires_at_secs,
             active: f.active,
             quota: f.quota,
             period: f.period.map(Into::into),
@@ -381,6 +399,11 @@ impl From<tollgate_sdk::LicenseInfo> for LicenseInfo {
             valid_from: l.valid_from,
             valid_until: l.valid_until,
             refresh_deadline: l.refresh_deadline,
+            issued_at_secs: l.times.issued_at,
+            installed_at_secs: l.times.installed_at,
+            valid_from_secs: l.times.valid_from,
+            valid_until_secs: l.times.valid_until,
+            refresh_deadline_secs: l.times.refresh_deadline,
             features: l.features.into_iter().map(Into::into).collect(),
             fingerprint: l.fingerprint.into(),
             vendor_key_id: l.vendor_key_id,
@@ -395,6 +418,7 @@ impl From<tollgate_sdk::Status> for Status {
             product: s.product,
             product_version: s.product_version,
             checked_at: s.checked_at,
+            checked_at_secs: s.checked_at_secs,
             pending_request: s.pending_request,
             license: s.license.map(Into::into),
             warnings: s.warnings,

@@ -31,16 +31,24 @@ import java.util.Objects;
  * A client is safe to share between threads. {@link #hasFeature} does no I/O and keeps
  * answering through server outages until the lease ends. {@link #close} releases the lease
  * (best effort: the server reclaims the seats when the lease ends otherwise) and is idempotent;
- * afterwards every method throws {@link IllegalStateException}. A client that is never closed
+ * afterwards every method throws {@link IllegalStateException}. Timeouts and retries are set
+ * with {@link FloatingOptions}. A client that is never closed
  * is freed, and its lease released, by a {@link Cleaner} once it is unreachable, but close it
  * (try-with-resources): the seat is held until then.
  */
 public final class FloatingClient implements AutoCloseable {
     private final long handle;
+    private final FloatingOptions options;
 
-    private FloatingClient(long handle) {
+    private FloatingClient(long handle, FloatingOptions options) {
         this.handle = handle;
+        this.options = options;
         Handles.CLEANER.register(this, () -> Native.floatingFree(handle));
+    }
+
+    /** @return the options this client was created with */
+    public FloatingOptions options() {
+        return options;
     }
 
     /**
@@ -93,7 +101,22 @@ public final class FloatingClient implements AutoCloseable {
     public static FloatingClient create(HostConfig config, String serverUrl,
             byte[] rootCertificatesPem, List<String> features, String instance,
             String checkoutToken) throws LicenseException {
+        return create(config, serverUrl, rootCertificatesPem, features, instance, checkoutToken,
+                FloatingOptions.defaults());
+    }
+
+    /**
+     * As {@link #create(HostConfig, String, byte[], List, String, String)}, with timeouts and
+     * retries from {@code options}.
+     *
+     * @param options timeouts and retries ({@link FloatingOptions#defaults()})
+     * @throws LicenseException as the other {@code create} methods
+     */
+    public static FloatingClient create(HostConfig config, String serverUrl,
+            byte[] rootCertificatesPem, List<String> features, String instance,
+            String checkoutToken, FloatingOptions options) throws LicenseException {
         Objects.requireNonNull(config, "config");
+        Objects.requireNonNull(options, "options");
         Objects.requireNonNull(serverUrl, "serverUrl");
         Objects.requireNonNull(instance, "instance");
         String[] names = features.toArray(new String[0]);
@@ -102,8 +125,10 @@ public final class FloatingClient implements AutoCloseable {
         }
         try {
             long handle = Native.floatingNew(serverUrl, rootCertificatesPem, names, instance,
-                    checkoutToken, config.nativeHandle());
-            return new FloatingClient(handle);
+                    checkoutToken, config.nativeHandle(), options.connectTimeout().toMillis(),
+                    options.timeout().toMillis(), options.retryInitial().toMillis(),
+                    options.retryMax().toMillis());
+            return new FloatingClient(handle, options);
         } finally {
             Reference.reachabilityFence(config);
         }
@@ -111,9 +136,12 @@ public final class FloatingClient implements AutoCloseable {
 
     /**
      * Checks out the feature set as a lease, verifies it and starts renewing it in the
-     * background. A lease already held is kept.
+     * background. A lease already held is kept. {@link #close()} from another thread ends a
+     * checkout in flight at once (240 {@code CANCELLED}; a seat the server already granted is
+     * then reclaimed when the lease ends).
      *
-     * @throws LicenseServiceException 230–234, or the server's refusal code (340: no seat left)
+     * @throws LicenseServiceException 230–234 (240 {@code CANCELLED} when closed meanwhile), or
+     *     the server's refusal code (340: no seat left)
      * @throws LicenseException a lease that does not verify
      */
     public void checkout() throws LicenseException {
@@ -159,7 +187,11 @@ public final class FloatingClient implements AutoCloseable {
         }
     }
 
-    /** Releases the lease (best effort); later calls throw {@link IllegalStateException}. */
+    /**
+     * Ends a {@link #checkout()} in flight (it throws 240 {@code CANCELLED}) and releases the
+     * lease (best effort, waiting at most {@link FloatingOptions#timeout()}); later calls throw
+     * {@link IllegalStateException}.
+     */
     @Override
     public void close() {
         try {

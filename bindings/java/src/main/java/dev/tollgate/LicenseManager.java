@@ -394,7 +394,10 @@ public final class LicenseManager implements AutoCloseable {
      * from the metadata service and the online activation service at {@code serverUrl}
      * activates this instance from it the first time (no license key), refreshes afterwards,
      * and activates afresh a copied state found on another instance. The status then shows
-     * {@link DeploymentModel#MARKETPLACE}.
+     * {@link DeploymentModel#MARKETPLACE}. Like the online calls, it holds no lock while the
+     * identity is read or the service answers ({@link #status()} and {@link #hasFeature}
+     * answer meanwhile), and {@link #close()} ends it with 240 {@code CANCELLED}; on any error
+     * the status is as before the call.
      *
      * @param cloud {@code "aws"} or {@code "azure"}
      * @param serverUrl the service's base URL

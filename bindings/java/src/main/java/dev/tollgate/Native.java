@@ -65,7 +65,8 @@ final class Native {
             throws LicenseException;
 
     static native long floatingNew(String server, byte[] rootCertsPem, String[] features,
-            String instance, String checkoutToken, long hostConfig) throws LicenseException;
+            String instance, String checkoutToken, long hostConfig, long connectTimeoutMs,
+            long timeoutMs, long retryInitialMs, long retryMaxMs) throws LicenseException;
 
     static native void floatingCheckout(long handle) throws LicenseException;
 

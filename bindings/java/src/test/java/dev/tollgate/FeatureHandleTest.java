@@ -168,6 +168,10 @@ class FeatureHandleTest {
         for (int i = 0; i < 50; i++) {
             LicenseManager m = LicenseManager.open(tmp.resolve("a"), hostA, ClockSource.CACHED);
             if (i == 0) {
+                // The refresher names itself once it runs: wait (bounded) until it has.
+                for (int tries = 0; tries < 5_000 && clockThreads() != before + 1; tries++) {
+                    Thread.sleep(1);
+                }
                 assertEquals(before + 1, clockThreads());
             }
             m.close();

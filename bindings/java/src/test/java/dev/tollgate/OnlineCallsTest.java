@@ -182,8 +182,9 @@ class OnlineCallsTest {
             assertFalse(call.isDone(), "those returned while the call was still waiting");
 
             m.close();
-            // close() returned after the call ended, with the typed error, having undone it.
-            assertTrue(call.isDone());
+            // close() returned after the native call ended, with the typed error, having
+            // undone it (the Future completes a moment later on the pool thread: no isDone()
+            // here, that would race).
             LicenseServiceException e = serviceFailure(call);
             assertEquals(ErrorCode.CANCELLED, e.code());
             assertEquals("Cancelled", e.errorName());
@@ -258,6 +259,61 @@ class OnlineCallsTest {
         try (OnlineClient online = OnlineClient.create("http://127.0.0.1:9", null, set)) {
             assertEquals(set, online.options());
             online.cancel(); // nothing in flight: later calls run normally
+        }
+    }
+
+    @Test
+    void closeEndsAFloatingCheckoutInFlight() throws Exception {
+        HostConfig config = vendor.hostConfig("floating-close");
+        // A timeout far beyond the bound: only closing ends the checkout.
+        FloatingOptions patient = FloatingOptions.defaults().withTimeout(Duration.ofMinutes(10));
+        try (Stub stub = new Stub(1, null)) {
+            FloatingClient floating = FloatingClient.create(config, stub.url, null,
+                    List.of("mqtt-server"), "", null, patient);
+            assertEquals(patient, floating.options());
+            Future<?> call = pool.submit(() -> {
+                floating.checkout();
+                return null;
+            });
+            assertTrue(stub.arrived.await(BOUND_SECS, TimeUnit.SECONDS));
+            // The checkout is at the server, which never answers; the client still answers.
+            assertFalse(floating.hasFeature("mqtt-server"));
+            assertEquals(0, floating.leaseId());
+            assertFalse(call.isDone(), "those returned while the checkout was still waiting");
+
+            floating.close();
+            // The checkout ends with the typed error although the server never answers and
+            // the per-request timeout is ten minutes.
+            LicenseServiceException e = serviceFailure(call);
+            assertEquals(ErrorCode.CANCELLED, e.code());
+            assertEquals("Cancelled", e.errorName());
+            assertThrows(IllegalStateException.class, floating::checkout);
+        }
+    }
+
+    @Test
+    void floatingOptionsAreCheckedAndKept() throws Exception {
+        FloatingOptions d = FloatingOptions.defaults();
+        assertEquals(new FloatingOptions(Duration.ofSeconds(2), Duration.ofSeconds(5),
+                Duration.ofSeconds(1), Duration.ofSeconds(30)), d);
+        assertThrows(IllegalArgumentException.class, () -> d.withTimeout(Duration.ZERO));
+        assertThrows(IllegalArgumentException.class,
+                () -> d.withConnectTimeout(Duration.ofNanos(999_999)));
+        assertThrows(IllegalArgumentException.class,
+                () -> d.withRetry(Duration.ofMillis(-1), Duration.ZERO));
+        HostConfig config = vendor.hostConfig("floating-options");
+        assertEquals(ErrorCode.INVALID_ARGUMENT, assertThrows(LicenseException.class,
+                () -> FloatingClient.create(config, "ftp://example.com", null,
+                        List.of("mqtt-server"), "", null, d)).code());
+        FloatingOptions set = d.withTimeout(Duration.ofSeconds(3))
+                .withConnectTimeout(Duration.ofMillis(1500))
+                .withRetry(Duration.ofMillis(20), Duration.ofMillis(400));
+        try (FloatingClient floating = FloatingClient.create(config, "http://127.0.0.1:9", null,
+                List.of("mqtt-server"), "", null, set);
+                FloatingClient plain = FloatingClient.create(config, "http://127.0.0.1:9",
+                        List.of("mqtt-server"))) {
+            assertEquals(set, floating.options());
+            assertEquals(d, plain.options());
         }
     }
 }

@@ -1,6 +1,10 @@
 package dev.tollgate.uniffi
 
+import java.net.InetAddress
+import java.net.ServerSocket
 import java.nio.file.Path
+import java.util.concurrent.Executors
+import java.util.concurrent.TimeUnit
 import org.junit.jupiter.api.Assertions.assertEquals
 import org.junit.jupiter.api.Assertions.assertFalse
 import org.junit.jupiter.api.Assertions.assertNotEquals
@@ -54,6 +58,10 @@ class OnlineFloatingTest {
                 val info = status.license!!
                 assertEquals("online", info.deploymentModel)
                 assertNotNull(info.refreshDeadline)
+                // The same times as Unix seconds: no text to parse.
+                assertEquals(info.refreshDeadlineSecs, info.validUntilSecs)
+                assertTrue(info.refreshDeadlineSecs!! > info.issuedAtSecs)
+                assertEquals(status.checkedAtSecs, info.installedAtSecs)
                 assertTrue(m.hasFeature("mqtt-server"))
 
                 val again = online.reactivate(m)
@@ -149,5 +157,43 @@ class OnlineFloatingTest {
         } finally {
             server.stop()
         }
+    }
+
+    /**
+     * A service that accepts and never answers: the manager answers while the activation
+     * waits (no lock held), `cancel()` ends the call with 240 and the host is as before.
+     */
+    @Test
+    fun cancelEndsACallWhileTheManagerAnswers() {
+        val vendor = Vendor(tmp.resolve("v"))
+        val key = vendor.issue("--feature", "mqtt-server", "--models", "online")
+        val pool = Executors.newSingleThreadExecutor()
+        ServerSocket(0, 1, InetAddress.getLoopbackAddress()).use { silent ->
+            silent.soTimeout = 60_000
+            // One try, a timeout far beyond the test's bound: only cancelling ends the call.
+            val online = OnlineClient(
+                "http://127.0.0.1:${silent.localPort}",
+                OnlineOptions(attempts = 1u, timeoutMs = 600_000u),
+            )
+            LicenseManager.open(vendor.hostConfig("a"), tmp.resolve("host-a").toString()).use { m ->
+                val call = pool.submit<Status> { online.activate(m, key) }
+                silent.accept().use {
+                    assertEquals(LicenseState.PENDING, m.status().state)
+                    assertFalse(m.hasFeature("mqtt-server"))
+                    assertFalse(call.isDone)
+                    online.cancel()
+                    val e = assertThrows<java.util.concurrent.ExecutionException> {
+                        call.get(60, TimeUnit.SECONDS)
+                    }.cause as TollgateException.Runtime
+                    assertEquals(240u, e.code)
+                    assertEquals("Cancelled", e.name)
+                }
+                val after = m.status()
+                assertEquals(LicenseState.UNLICENSED, after.state)
+                assertFalse(after.pendingRequest)
+            }
+            online.close()
+        }
+        pool.shutdownNow()
     }
 }
