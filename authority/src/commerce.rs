@@ -745,22 +745,7 @@ fn deliver(
             let mut spec = crate::spec::IssueSpec::new(order.product.clone(), order.email.clone());
             spec.features = new_features(&order, now)?;
             spec.models = order.models;
-            let grant = Grant {
-                license_id: 0,
-                revision: 1,
-                product: spec.product,
-                customer: spec.customer,
-                features: spec.features,
-                models: spec.models,
-                max_activations: spec.max_activations,
-                floating_seats: spec.floating_seats,
-                not_before: spec.not_before,
-                not_after: spec.not_after,
-                fingerprint_threshold: spec.fingerprint_threshold,
-                max_borrow_secs: spec.max_borrow_secs,
-                rollback_tolerance_secs: spec.rollback_tolerance_secs,
-                offline_refresh_secs: spec.offline_refresh_secs,
-            };
+            let grant = spec.into_first_grant();
             check_grant(&grant)?;
             let issued = issue_in(tx, keys, actor, grant, TransferPolicy::default(), now)?;
             let id = issued.license.grant().license_id;

@@ -77,22 +77,7 @@ impl Authority {
                 "the transfer period must be at least one second",
             ));
         }
-        let grant = Grant {
-            license_id: 0,
-            revision: 1,
-            product: spec.product,
-            customer: spec.customer,
-            features: spec.features,
-            models: spec.models,
-            max_activations: spec.max_activations,
-            floating_seats: spec.floating_seats,
-            not_before: spec.not_before,
-            not_after: spec.not_after,
-            fingerprint_threshold: spec.fingerprint_threshold,
-            max_borrow_secs: spec.max_borrow_secs,
-            rollback_tolerance_secs: spec.rollback_tolerance_secs,
-            offline_refresh_secs: spec.offline_refresh_secs,
-        };
+        let grant = spec.into_first_grant();
         check_grant(&grant)?;
         let (keys, actor) = (&self.keys, self.actor.as_str());
         self.ledger

@@ -91,6 +91,28 @@ pub struct IssueSpec {
 }
 
 impl IssueSpec {
+    /// The first revision's grant (license id 0: the ledger assigns it), unchecked.
+    pub(crate) fn into_first_grant(self) -> Grant {
+        Grant {
+            license_id: 0,
+            revision: 1,
+            product: self.product,
+            customer: self.customer,
+            features: self.features,
+            models: self.models,
+            max_activations: self.max_activations,
+            floating_seats: self.floating_seats,
+            not_before: self.not_before,
+            not_after: self.not_after,
+            fingerprint_threshold: self.fingerprint_threshold,
+            max_borrow_secs: self.max_borrow_secs,
+            rollback_tolerance_secs: self.rollback_tolerance_secs,
+            offline_refresh_secs: self.offline_refresh_secs,
+        }
+    }
+}
+
+impl IssueSpec {
     /// A spec with no features, the online and offline models, one activation, no floating
     /// seats, no validity window and the default fingerprint threshold.
     pub fn new(product: impl Into<String>, customer: impl Into<String>) -> Self {

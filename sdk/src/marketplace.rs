@@ -263,25 +263,9 @@ impl MarketplaceClient {
         cancel: Option<&CancelToken>,
         make: impl FnOnce(&mut LicenseManager) -> Result<String>,
     ) -> Result<Status> {
-        if let Some(c) = cancel {
-            c.check()?;
-        }
-        let (mark, request) = manager.with_manager(|m| {
-            let mark = m.request_mark();
-            Ok((mark, make(m)?))
-        })?;
-        let answer = self.send_with(path, request.clone(), cancel);
-        manager.with_manager(|m| {
-            let done = answer.and_then(|a| {
-                if !m.is_pending(&request) {
-                    return Err(SdkError::StateChanged);
-                }
-                m.install(&a.usage_license)
-            });
-            if done.is_err() {
-                let _ = m.undo_request(&mark, &request);
-            }
-            done
+        crate::online::shared_round(manager, cancel, make, |request| {
+            self.send_with(path, request.to_owned(), cancel)
+                .map(|a| a.usage_license)
         })
     }
 

@@ -397,25 +397,9 @@ impl OnlineClient {
         cancel: Option<&CancelToken>,
         make: impl FnOnce(&mut LicenseManager) -> Result<String>,
     ) -> Result<Status> {
-        if let Some(c) = cancel {
-            c.check()?;
-        }
-        let (mark, request) = manager.with_manager(|m| {
-            let mark = m.request_mark();
-            Ok((mark, make(m)?))
-        })?;
-        let answer = self.post_usage_request_with(path, &request, cancel);
-        manager.with_manager(|m| {
-            let done = answer.and_then(|a| {
-                if !m.is_pending(&request) {
-                    return Err(SdkError::StateChanged);
-                }
-                m.install(&a.usage_license)
-            });
-            if done.is_err() {
-                let _ = m.undo_request(&mark, &request);
-            }
-            done
+        shared_round(manager, cancel, make, |request| {
+            self.post_usage_request_with(path, request, cancel)
+                .map(|a| a.usage_license)
         })
     }
 
@@ -925,6 +909,39 @@ impl Worker {
             }
         }
     }
+}
+
+/// One request → answer → install round on a shared manager, locked only around the ends:
+/// `make` makes the usage request under the lock, `send` gets the armored usage license
+/// without it, and the answer is installed only if the request is still the pending one
+/// ([`SdkError::StateChanged`] otherwise). On any error the request is undone. Shared by the
+/// online and the marketplace clients.
+pub(crate) fn shared_round<M: SharedManager + ?Sized>(
+    manager: &M,
+    cancel: Option<&CancelToken>,
+    make: impl FnOnce(&mut LicenseManager) -> Result<String>,
+    send: impl FnOnce(&str) -> Result<String>,
+) -> Result<Status> {
+    if let Some(c) = cancel {
+        c.check()?;
+    }
+    let (mark, request) = manager.with_manager(|m| {
+        let mark = m.request_mark();
+        Ok((mark, make(m)?))
+    })?;
+    let answer = send(&request);
+    manager.with_manager(|m| {
+        let done = answer.and_then(|usage_license| {
+            if !m.is_pending(&request) {
+                return Err(SdkError::StateChanged);
+            }
+            m.install(&usage_license)
+        });
+        if done.is_err() {
+            let _ = m.undo_request(&mark, &request);
+        }
+        done
+    })
 }
 
 #[cfg(test)]
