@@ -34,6 +34,24 @@ use tollgate_server::Running;
 const AWS_CODE: &str = "4i20ezfza3p7xx2kt2g8weu2u";
 const AZURE_CODE: &str = "acme/chariot/standard";
 
+/// A vendor on `backend` with a marketplace listing license of `seats` seats (issued through a
+/// first, stopped service).
+fn vendor_with_listing(backend: &Backend, seats: u32) -> (Vendor, u64) {
+    let vendor = Vendor::new(backend);
+    let boot = vendor.start();
+    let license = listing(&boot.url(), seats);
+    boot.stop();
+    (vendor, license)
+}
+
+/// [`vendor_with_listing`] and the marketplace service started over it, trusting the test AWS
+/// certificate.
+fn marketplace_service(backend: &Backend, seats: u32) -> (Vendor, u64, Running) {
+    let (vendor, license) = vendor_with_listing(backend, seats);
+    let service = start_service(&vendor, license, "aws-cert.pem");
+    (vendor, license, service)
+}
+
 /// The service for `vendor` trusting the fixture certificates, with the product codes
 /// mapped to `license`.
 fn start_service(vendor: &Vendor, license: u64, aws_cert: &str) -> Running {
@@ -145,11 +163,7 @@ fn aws_instance_comes_licensed_and_refreshes_on_its_seat() {
 }
 
 fn instance_comes_licensed(backend: &Backend) {
-    let vendor = Vendor::new(backend);
-    let boot = vendor.start();
-    let license = listing(&boot.url(), 2);
-    boot.stop();
-    let service = start_service(&vendor, license, "aws-cert.pem");
+    let (vendor, license, service) = marketplace_service(backend, 2);
     let url = service.url();
     let imds = Imds::signed(&document("i-0aaaaaaaaaaaaaaa1", &[AWS_CODE]), "aws-key.pem");
     let state = tempfile::tempdir().unwrap();
@@ -194,11 +208,7 @@ fn instance_comes_licensed(backend: &Backend) {
 
 #[test]
 fn aws_forged_foreign_and_unreachable_license_nothing() {
-    let vendor = Vendor::new(&Backend::Sqlite);
-    let boot = vendor.start();
-    let license = listing(&boot.url(), 2);
-    boot.stop();
-    let service = start_service(&vendor, license, "aws-cert.pem");
+    let (vendor, license, service) = marketplace_service(&Backend::Sqlite, 2);
     let url = service.url();
     let state = tempfile::tempdir().unwrap();
     let mut host = broker(state.path(), 1, vendor.root());
@@ -260,10 +270,7 @@ fn count(actions: &[String], action: &str) -> usize {
 /// when its seat was freed it activates the instance again.
 #[test]
 fn aws_background_refresh_and_the_services_sweep() {
-    let vendor = Vendor::new(&Backend::Sqlite);
-    let boot = vendor.start();
-    let license = listing(&boot.url(), 2);
-    boot.stop();
+    let (vendor, license) = vendor_with_listing(&Backend::Sqlite, 2);
     let imds = Imds::signed(&document("i-0aaaaaaaaaaaaaaa1", &[AWS_CODE]), "aws-key.pem");
     let state = tempfile::tempdir().unwrap();
     let clock = Arc::new(ManualClock::new(tollgate_server::store::unix_now()));
@@ -398,11 +405,7 @@ fn aws_state_copied_to_another_instance_does_not_stay_licensed() {
 }
 
 fn copied_state(backend: &Backend) {
-    let vendor = Vendor::new(backend);
-    let boot = vendor.start();
-    let license = listing(&boot.url(), 3);
-    boot.stop();
-    let service = start_service(&vendor, license, "aws-cert.pem");
+    let (vendor, license, service) = marketplace_service(backend, 3);
     let url = service.url();
 
     let a_state = tempfile::tempdir().unwrap();
@@ -619,11 +622,7 @@ fn serve_azure(mut stream: TcpStream, vm_id: &str, mode: AzureMode) -> std::io::
 
 #[test]
 fn azure_attested_instance_comes_licensed_and_bad_documents_are_refused() {
-    let vendor = Vendor::new(&Backend::Sqlite);
-    let boot = vendor.start();
-    let license = listing(&boot.url(), 2);
-    boot.stop();
-    let service = start_service(&vendor, license, "aws-cert.pem");
+    let (vendor, license, service) = marketplace_service(&Backend::Sqlite, 2);
     let url = service.url();
     let state = tempfile::tempdir().unwrap();
     let mut host = broker(state.path(), 1, vendor.root());
@@ -674,11 +673,7 @@ fn post_activate(url: &str, request: &str, identity: Value) -> (u16, Value) {
 
 #[test]
 fn aws_pkcs7_document_is_an_alternative_to_the_signature() {
-    let vendor = Vendor::new(&Backend::Sqlite);
-    let boot = vendor.start();
-    let license = listing(&boot.url(), 2);
-    boot.stop();
-    let service = start_service(&vendor, license, "aws-cert.pem");
+    let (vendor, license, service) = marketplace_service(&Backend::Sqlite, 2);
     let url = service.url();
     let state = tempfile::tempdir().unwrap();
     let mut host = broker(state.path(), 1, vendor.root());
@@ -775,11 +770,7 @@ fn serve_rsa2048(mut stream: TcpStream, body: &str) -> std::io::Result<()> {
 
 #[test]
 fn aws_pkcs7_identity_read_by_the_sdk() {
-    let vendor = Vendor::new(&Backend::Sqlite);
-    let boot = vendor.start();
-    let license = listing(&boot.url(), 2);
-    boot.stop();
-    let service = start_service(&vendor, license, "aws-cert.pem");
+    let (vendor, license, service) = marketplace_service(&Backend::Sqlite, 2);
     let url = service.url();
     let state = tempfile::tempdir().unwrap();
     let mut host = broker(state.path(), 1, vendor.root());
