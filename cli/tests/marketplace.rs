@@ -7,49 +7,15 @@
 #[path = "../../server/tests/support/imds.rs"]
 mod imds;
 
-use std::path::Path;
-use std::process::{Command, Output};
+#[path = "support/run.rs"]
+mod run;
 
 use imds::{document, fixture, free_port, Imds};
+use run::{fails, ok, tollgate, vendor_with_host_config};
 use serde_json::Value;
 use tollgate_server::marketplace::{MarketplaceConfig, ProductMapping};
 
 const AWS_CODE: &str = "4i20ezfza3p7xx2kt2g8weu2u";
-
-fn tollgate(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tollgate"))
-        .args(args)
-        .env("TOLLGATE_VENDOR_DIR", dir.join("vendor"))
-        .env("TOLLGATE_HOST_CONFIG", dir.join("host.json"))
-        .env_remove("TOLLGATE_NOW")
-        .env_remove("TOLLGATE_LICENSE_KEY")
-        .env_remove("TOLLGATE_SERVER")
-        .output()
-        .unwrap()
-}
-
-fn ok(dir: &Path, args: &[&str]) -> Value {
-    let out = tollgate(dir, args);
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-/// Runs a failing command: its exit status and the error's code.
-fn fails(dir: &Path, args: &[&str]) -> (Option<i32>, Value) {
-    let out = tollgate(dir, args);
-    assert!(!out.status.success(), "{args:?} succeeded");
-    let err: Value = serde_json::from_slice(&out.stderr).unwrap_or_else(|_| {
-        panic!(
-            "{args:?}: stderr is not JSON: {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (out.status.code(), err["error"]["code"].clone())
-}
 
 fn host<'a>(state: &'a str, rest: &[&'a str]) -> Vec<&'a str> {
     let mut v = vec![
@@ -74,34 +40,7 @@ fn host<'a>(state: &'a str, rest: &[&'a str]) -> Vec<&'a str> {
 fn host_marketplace_start_over_the_metadata_mock() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    ok(
-        dir,
-        &[
-            "--json",
-            "vendor",
-            "init",
-            "--import-root",
-            concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../tests/fixtures/dev-root.seed"
-            ),
-        ],
-    );
-    let cfg = dir.join("host.json");
-    ok(
-        dir,
-        &[
-            "--json",
-            "vendor",
-            "host-config",
-            "--product",
-            "chariot",
-            "--product-version",
-            "4.2.0",
-            "--out",
-            cfg.to_str().unwrap(),
-        ],
-    );
+    vendor_with_host_config(dir);
     let issued = ok(
         dir,
         &[

@@ -2,32 +2,11 @@
 //! on loopback.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::Path;
-use std::process::{Command, Output};
+#[path = "support/run.rs"]
+mod run;
 
+use run::{ok, tollgate, vendor_with_host_config};
 use serde_json::Value;
-
-fn tollgate(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tollgate"))
-        .args(args)
-        .env("TOLLGATE_VENDOR_DIR", dir.join("vendor"))
-        .env("TOLLGATE_HOST_CONFIG", dir.join("host.json"))
-        .env_remove("TOLLGATE_NOW")
-        .env_remove("TOLLGATE_LICENSE_KEY")
-        .env_remove("TOLLGATE_SERVER")
-        .output()
-        .unwrap()
-}
-
-fn ok(dir: &Path, args: &[&str]) -> Value {
-    let out = tollgate(dir, args);
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
 
 fn host<'a>(state: &'a str, rest: &[&'a str]) -> Vec<&'a str> {
     let mut v = vec![
@@ -52,34 +31,7 @@ fn host<'a>(state: &'a str, rest: &[&'a str]) -> Vec<&'a str> {
 fn host_verbs_over_the_online_service() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    ok(
-        dir,
-        &[
-            "--json",
-            "vendor",
-            "init",
-            "--import-root",
-            concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../tests/fixtures/dev-root.seed"
-            ),
-        ],
-    );
-    let cfg = dir.join("host.json");
-    ok(
-        dir,
-        &[
-            "--json",
-            "vendor",
-            "host-config",
-            "--product",
-            "chariot",
-            "--product-version",
-            "4.2.0",
-            "--out",
-            cfg.to_str().unwrap(),
-        ],
-    );
+    vendor_with_host_config(dir);
     let issued = ok(
         dir,
         &[
