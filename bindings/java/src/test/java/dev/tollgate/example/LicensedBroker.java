@@ -10,11 +10,18 @@ import io.moquette.broker.Server;
 import io.moquette.broker.config.MemoryConfig;
 import io.moquette.broker.security.IAuthenticator;
 import io.moquette.broker.security.PermitAllAuthorizatorPolicy;
+import io.moquette.interception.AbstractInterceptHandler;
+import io.moquette.interception.messages.InterceptConnectMessage;
+import io.moquette.interception.messages.InterceptConnectionLostMessage;
+import io.moquette.interception.messages.InterceptDisconnectMessage;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Properties;
+import java.util.Set;
 
 /**
  * A real host of the Java binding: an embedded Moquette MQTT broker that serves clients only
@@ -31,7 +38,49 @@ public final class LicensedBroker implements AutoCloseable {
 
     private final LicenseManager licensing;
     private final Server server = new Server();
+    private final Set<String> connected = new HashSet<>();
     private HttpServer licensePage;
+
+    /**
+     * Records the clients whose CONNECT Moquette has finished. Moquette 0.17 marks a connection
+     * usable only after its CONNACK has been flushed, so a SUBSCRIBE that a fast client sends
+     * right after reading the CONNACK can find the connection "not connected" and be answered
+     * by closing it ("SUBSCRIBE received on already closed connection"). Its onConnect
+     * notification comes after that point.
+     */
+    private final class ConnectionTracker extends AbstractInterceptHandler {
+        @Override
+        public String getID() {
+            return "tollgate-licensed-broker";
+        }
+
+        @Override
+        public void onConnect(InterceptConnectMessage msg) {
+            synchronized (connected) {
+                connected.add(msg.getClientID());
+                connected.notifyAll();
+            }
+        }
+
+        @Override
+        public void onDisconnect(InterceptDisconnectMessage msg) {
+            synchronized (connected) {
+                connected.remove(msg.getClientID());
+            }
+        }
+
+        @Override
+        public void onConnectionLost(InterceptConnectionLostMessage msg) {
+            synchronized (connected) {
+                connected.remove(msg.getClientID());
+            }
+        }
+
+        @Override
+        public void onSessionLoopError(Throwable error) {
+            // Moquette logs it; a failing test shows the lost connection.
+        }
+    }
 
     /**
      * Starts the broker on {@code host:port}.
@@ -54,7 +103,7 @@ public final class LicensedBroker implements AutoCloseable {
         p.setProperty("netty.epoll", "false");
         IAuthenticator licensed = (clientId, username, password) ->
                 licensing.hasFeature(FEATURE) && users.checkValid(clientId, username, password);
-        server.startServer(new MemoryConfig(p), List.of(), null, licensed,
+        server.startServer(new MemoryConfig(p), List.of(new ConnectionTracker()), null, licensed,
                 new PermitAllAuthorizatorPolicy());
     }
 
@@ -78,7 +127,29 @@ public final class LicensedBroker implements AutoCloseable {
         return code;
     }
 
-    /** The clients connected now. */
+    /**
+     * Waits until the broker has finished accepting the client {@code clientId}: after that, the
+     * client's SUBSCRIBE and PUBLISH are served.
+     *
+     * @param clientId the client's id
+     * @param timeout how long to wait at most
+     * @return whether the client was accepted within {@code timeout}
+     * @throws InterruptedException when interrupted while waiting
+     */
+    public boolean awaitConnected(String clientId, Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        synchronized (connected) {
+            while (!connected.contains(clientId)) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    return false;
+                }
+                connected.wait(Math.max(1, left / 1_000_000));
+            }
+            return true;
+        }
+    }
+
     /**
      * Serves the License page (wizard, status page, its JSON API) for this broker's license on a
      * loopback port, as a broker's web UI would; returns its URL ({@code http://127.0.0.1:PORT/license/}).
@@ -93,6 +164,7 @@ public final class LicensedBroker implements AutoCloseable {
         return "http://127.0.0.1:" + http.getAddress().getPort() + "/license/";
     }
 
+    /** The clients connected now. */
     public int connectedClients() {
         return server.listConnectedClients().size();
     }

@@ -18,6 +18,7 @@ import java.net.http.HttpResponse;
 import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Arrays;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
@@ -74,7 +75,8 @@ class LicensedBrokerTest {
                         StandardCharsets.UTF_8), password));
     }
 
-    private MqttClient connect(String clientId) throws MqttException {
+    /** Connects, and waits until the broker has finished accepting the client (bounded). */
+    private MqttClient connect(String clientId) throws MqttException, InterruptedException {
         MqttClient client = new MqttClient("tcp://127.0.0.1:" + port, clientId,
                 new MemoryPersistence());
         MqttConnectOptions options = new MqttConnectOptions();
@@ -83,6 +85,8 @@ class LicensedBrokerTest {
         options.setConnectionTimeout(10);
         options.setAutomaticReconnect(false);
         client.connect(options);
+        assertTrue(broker.awaitConnected(clientId, Duration.ofSeconds(10)),
+                "the broker finished accepting " + clientId);
         return client;
     }
 
