@@ -770,6 +770,7 @@ mod tests {
         let all = all_errors();
         let codes: Vec<u32> = all.iter().map(|r| r.code).collect();
         let expected: Vec<u32> = (100..=128)
+            .chain(130..=134)
             .chain(200..=217)
             .chain(230..=241)
             .chain(260..=261)

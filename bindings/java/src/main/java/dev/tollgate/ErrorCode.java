@@ -105,6 +105,21 @@ public record ErrorCode(int code, String name, String message) {
     /** 128 LeaseNonceMismatch. */
     public static final int LEASE_NONCE_MISMATCH = 128;
 
+    /** 130 UsageChainStart. */
+    public static final int USAGE_CHAIN_START = 130;
+
+    /** 131 UsageTooManyEntries. */
+    public static final int USAGE_TOO_MANY_ENTRIES = 131;
+
+    /** 132 UsageDuplicateEntry. */
+    public static final int USAGE_DUPLICATE_ENTRY = 132;
+
+    /** 133 UsageBadEntry. */
+    public static final int USAGE_BAD_ENTRY = 133;
+
+    /** 134 UsageDeviceMismatch. */
+    public static final int USAGE_DEVICE_MISMATCH = 134;
+
     /** 200 NotActivated. */
     public static final int NOT_ACTIVATED = 200;
 
