@@ -19,7 +19,8 @@ pub fn ledger_error(e: AuthorityError) -> ApiError {
         | A::LicenseExpired
         | A::LicenseNotYetValid
         | A::LicenseSuspended(_)
-        | A::LicenseRevoked(_) => StatusCode::FORBIDDEN,
+        | A::LicenseRevoked(_)
+        | A::UsageDeviceUnknown { .. } => StatusCode::FORBIDDEN,
         A::SeatsExhausted { .. }
         | A::AlreadyDeactivated(_)
         | A::StaleRequest { .. }
@@ -35,7 +36,9 @@ pub fn ledger_error(e: AuthorityError) -> ApiError {
         | A::InvalidArgument(_)
         | A::NoSuchSubscription(_)
         | A::WeakFingerprint { .. }
-        | A::NotMarketplaceRequest => StatusCode::UNPROCESSABLE_ENTITY,
+        | A::NotMarketplaceRequest
+        | A::UsageTooManyReports { .. }
+        | A::UsageSubmissionInvalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
         A::Busy => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };
