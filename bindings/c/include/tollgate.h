@@ -859,6 +859,16 @@ typedef struct tollgate_online_options {
 #define TOLLGATE_ERR_STATE_CHANGED 241
 
 /**
+ * 255: The usage outbox is full: send the usage journal to the vendor (runtime `UsageOutboxFull`).
+ */
+#define TOLLGATE_ERR_USAGE_OUTBOX_FULL 255
+
+/**
+ * 256: The usage acknowledgement covers reports this host never made (runtime `UsageAckAhead`).
+ */
+#define TOLLGATE_ERR_USAGE_ACK_AHEAD 256
+
+/**
  * 260: The cloud metadata service could not be reached (runtime `MetadataUnreachable`).
  */
 #define TOLLGATE_ERR_METADATA_UNREACHABLE 260

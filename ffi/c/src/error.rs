@@ -193,6 +193,10 @@ pub const TOLLGATE_ERR_WRONG_MODEL: tollgate_result = 239;
 pub const TOLLGATE_ERR_CANCELLED: tollgate_result = 240;
 /// 241: The license state changed while the online call waited for the service; its answer was not applied and nothing changed because of the call (runtime `StateChanged`).
 pub const TOLLGATE_ERR_STATE_CHANGED: tollgate_result = 241;
+/// 255: The usage outbox is full: send the usage journal to the vendor (runtime `UsageOutboxFull`).
+pub const TOLLGATE_ERR_USAGE_OUTBOX_FULL: tollgate_result = 255;
+/// 256: The usage acknowledgement covers reports this host never made (runtime `UsageAckAhead`).
+pub const TOLLGATE_ERR_USAGE_ACK_AHEAD: tollgate_result = 256;
 /// 260: The cloud metadata service could not be reached (runtime `MetadataUnreachable`).
 pub const TOLLGATE_ERR_METADATA_UNREACHABLE: tollgate_result = 260;
 /// 261: The cloud metadata service answered unexpectedly (runtime `BadMetadata`).
