@@ -274,6 +274,12 @@ fn buy_mail_activate_upgrade_reactivate_on(backend: &Backend, stripe: &StripeMoc
     assert!(broker.has_feature("snowflake"));
     assert_eq!(active_seats(&vendor, 1), 1);
 
+    // Use the bridge: the host reports its usage (signed by its device key, seq 1) and the
+    // units reach exactly one Stripe meter event, billed to the paying customer.
+    use_the_bridge(&vendor, &server, &mut broker);
+    // An offline host's usage journal is imported; a tampered one is refused.
+    import_offline_journal(&vendor, &url);
+
     let (st, list) = admin(&url, "GET", "/v1/admin/purchases?status=completed", None);
     assert_eq!(st, 200, "{list}");
     let ids: Vec<u64> = list
@@ -311,6 +317,164 @@ fn buy_mail_activate_upgrade_reactivate_on(backend: &Backend, stripe: &StripeMoc
             "license.issued"
         ]
     );
+}
+
+/// The online broker uses the bridge; its usage report reaches one Stripe meter event.
+fn use_the_bridge(
+    vendor: &Vendor,
+    server: &tollgate_server::Running,
+    broker: &mut tollgate_sdk::LicenseManager,
+) {
+    let url = server.url();
+    broker.record_usage("snowflake", 1500).unwrap();
+    let sent = report_usage(&url, broker);
+    assert_eq!(sent.0, 1, "one report");
+    assert_eq!(sent.1["results"], json!([{"seq": 1, "verdict": "merged"}]));
+    assert_eq!(sent.1["merged_through"], 1);
+    assert!(broker.usage_outbox().is_empty(), "acknowledged");
+    let dev8 = sent.1["device_key"].as_str().unwrap()[..8].to_owned();
+    let f = forward(server, now());
+    assert_eq!(f.sent, [format!("tollgate-usage-1-{dev8}-1-snowflake")]);
+    assert!(f.failed.is_empty(), "{:?}", f.failed);
+    // Nothing more to bill, however often the forwarder runs or the host reports.
+    assert_eq!(report_usage(&url, broker).0, 0);
+    assert!(forward(server, now() + 86_400).sent.is_empty());
+    let events = vendor
+        .authority()
+        .meter_events(&tollgate_authority::UsageFilter::default())
+        .unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!((events[0].units, events[0].attempts), (1500, 1));
+    assert!(events[0].sent_at.is_some());
+}
+
+/// Sends the host's usage (what it accrued, cut into reports, plus its unacknowledged
+/// outbox) to `POST /v1/usage` and acknowledges what was merged: (reports sent, receipt).
+fn report_usage(url: &str, broker: &mut tollgate_sdk::LicenseManager) -> (usize, Value) {
+    broker.cut_all_usage().unwrap();
+    let reports: Vec<String> = broker.usage_outbox().iter().map(|r| r.to_armor()).collect();
+    if reports.is_empty() {
+        return (0, Value::Null);
+    }
+    let (st, receipt) = call(
+        url,
+        "POST",
+        "/v1/usage",
+        Some(json!({"reports": reports})),
+        None,
+    );
+    assert_eq!(st, 200, "{receipt}");
+    let hex = receipt["device_key"].as_str().unwrap();
+    let mut dev = [0u8; 32];
+    for (i, b) in dev.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap();
+    }
+    broker
+        .acknowledge_usage(&dev, receipt["merged_through"].as_u64().unwrap())
+        .unwrap();
+    (reports.len(), receipt)
+}
+
+/// An offline broker of another license with the bridge hands its usage journal to the
+/// vendor, who imports it in the console's path; a tampered journal is refused with the
+/// core's code and changes nothing.
+fn import_offline_journal(vendor: &Vendor, url: &str) {
+    let mut spec = chariot_spec(1);
+    spec["features"].as_array_mut().unwrap().push(
+        json!({"name": "snowflake", "kind": "metered", "quota": 1_000_000, "period": "month"}),
+    );
+    let (lid, key) = issue(url, spec);
+    let mut edge = host(7, vendor.root());
+    let request = edge.request_usage(&key).unwrap();
+    let (st, answer) = call(
+        url,
+        "POST",
+        "/v1/offline/fulfil",
+        Some(json!({ "request": request })),
+        None,
+    );
+    assert_eq!(st, 200, "{answer}");
+    edge.install(answer["usage_license"].as_str().unwrap())
+        .unwrap();
+    edge.record_usage("snowflake", 40).unwrap();
+    let first = edge.usage_journal().unwrap();
+    edge.record_usage("snowflake", 2).unwrap();
+    let journal = edge.usage_journal().unwrap();
+    assert_eq!(
+        journal.lines().filter(|l| l.starts_with("TGUR:")).count(),
+        2,
+        "{journal}"
+    );
+    assert!(journal.starts_with(&first));
+
+    // Tampered: one character of the second report changed. Refused with the core's code,
+    // naming the line; nothing stored.
+    let line = journal
+        .lines()
+        .filter(|l| l.starts_with("TGUR:"))
+        .nth(1)
+        .unwrap();
+    let mut bad = line.as_bytes().to_vec();
+    let i = bad.len() / 2;
+    bad[i] = if bad[i] == b'A' { b'B' } else { b'A' };
+    let tampered = journal.replace(line, std::str::from_utf8(&bad).unwrap());
+    let (st, b) = admin(
+        url,
+        "POST",
+        "/v1/admin/usage/import",
+        Some(json!({ "journal": tampered })),
+    );
+    assert_eq!((st, code(&b)), (422, 102), "{b}");
+    assert!(
+        b["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("usage journal line 3: "),
+        "{b}"
+    );
+    assert!(vendor
+        .authority()
+        .usage_reports(Some(lid))
+        .unwrap()
+        .is_empty());
+
+    // The genuine journal: both reports merged, 42 units for the license's month.
+    let (st, b) = admin(
+        url,
+        "POST",
+        "/v1/admin/usage/import",
+        Some(json!({ "journal": journal })),
+    );
+    assert_eq!(st, 200, "{b}");
+    let verdicts: Vec<&str> = b["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["verdict"].as_str().unwrap())
+        .collect();
+    assert_eq!(verdicts, ["merged", "merged"]);
+    assert_eq!(
+        (
+            b["flagged"].as_u64(),
+            b["chains"][0]["merged_through"].as_u64()
+        ),
+        (Some(0), Some(2))
+    );
+    let (st, usage) = admin(url, "GET", &format!("/v1/admin/usage?license={lid}"), None);
+    assert_eq!(st, 200, "{usage}");
+    assert_eq!(usage["totals"].as_array().unwrap().len(), 1);
+    assert_eq!(usage["totals"][0]["units"], 42);
+    assert_eq!(usage["flags"], json!([]));
+    // Imported twice (the operator sent it again): duplicates, nothing changes.
+    let (_, b) = admin(
+        url,
+        "POST",
+        "/v1/admin/usage/import",
+        Some(json!({ "journal": journal })),
+    );
+    assert_eq!(b["results"][1]["verdict"], "duplicate");
+    let (_, usage) = admin(url, "GET", &format!("/v1/admin/usage?license={lid}"), None);
+    assert_eq!(usage["totals"][0]["units"], 42);
 }
 
 #[test]

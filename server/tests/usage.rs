@@ -14,7 +14,6 @@ use serde_json::{json, Value};
 use shop_support::*;
 use tollgate_authority::{DeliverySeal, Order, OrderItem, OrderLine, PaymentEvent, UsageFilter};
 use tollgate_core::*;
-use tollgate_server::usage::forward_usage;
 
 const BRIDGE: &str = "snowflake";
 const MONTH0: u64 = 1_698_796_800; // 2023-11-01T00:00:00Z
@@ -178,14 +177,6 @@ fn metered_license(vendor: &Vendor, url: &str) -> (u64, String) {
     )
     .unwrap();
     (lid, key)
-}
-
-fn forward(server: &tollgate_server::Running, at: u64) -> tollgate_server::usage::Forwarded {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(forward_usage(server.state(), at)).unwrap()
 }
 
 #[test]

@@ -257,3 +257,14 @@ pub fn deliver(base: &str, payload: &str, signature: Option<String>) -> (u16, Va
 pub fn signed(payload: &str) -> Option<String> {
     Some(webhook::sign(WEBHOOK_SECRET, now(), payload.as_bytes()))
 }
+
+/// Runs one round of the metered usage forwarder at `at` (the tests turn the periodic one off
+/// and count exactly what this sends).
+pub fn forward(server: &tollgate_server::Running, at: u64) -> tollgate_server::usage::Forwarded {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(tollgate_server::usage::forward_usage(server.state(), at))
+        .unwrap()
+}
