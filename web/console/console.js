@@ -185,7 +185,7 @@ export class TollgateConsole extends HTMLElement {
     this.root.getElementById("usage-out").replaceChildren(
       h("table", { id: "usage-totals" },
         h("thead", {}, h("tr", {}, ["License", "Feature", "Period", "Start", "Units"].map((c) => h("th", { scope: "col", text: c })))),
-        h("tbody", {}, ...rows)),
+        h("tbody", {}, ...(rows.length ? rows : [h("tr", {}, h("td", { colspan: "5", text: "No usage merged." }))]))),
       h("p", { text: `${u.unsent_meter_events} meter event(s) not yet accepted by Stripe.` }),
       flags.length ? h("ul", { id: "usage-flags" }, ...flags) : h("p", { text: "No flagged reports." }));
   }
