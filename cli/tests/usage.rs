@@ -1,17 +1,18 @@
-//! `tollgate vendor usage import FILE` (an offline host's signed usage journal into the
-//! ledger: per-report verdicts, exit 5 when anything is flagged, a tampered journal refused
-//! with the core's code and nothing stored) and `tollgate vendor usage` (totals per license,
-//! feature and period, and the flagged reports), with exact output.
+//! `tollgate host usage …` and the usage journal the offline verbs write beside their output
+//! (issue 15): an offline host's metered usage, as the operator carries it to the vendor.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use serde_json::Value;
-use tollgate_core::*;
+use tollgate_core::parse_usage_journal;
 
-const NOW: u64 = 1_700_000_000; // 2023-11-14T22:13:20Z
-const MONTH0: u64 = 1_698_796_800; // 2023-11-01T00:00:00Z
+const NOW: &str = "1795000000";
+const DEV_ROOT_SEED: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../tests/fixtures/dev-root.seed"
+);
 
 struct Env {
     dir: tempfile::TempDir,
@@ -22,8 +23,18 @@ impl Env {
         let e = Env {
             dir: tempfile::tempdir().unwrap(),
         };
-        let seed = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/dev-root.seed");
-        e.ok(&["vendor", "init", "--import-root", seed.to_str().unwrap()]);
+        e.run(&["vendor", "init", "--import-root", DEV_ROOT_SEED]);
+        let cfg = e.path("host.json");
+        e.run(&[
+            "vendor",
+            "host-config",
+            "--product",
+            "chariot",
+            "--product-version",
+            "4.2.0",
+            "--out",
+            cfg.to_str().unwrap(),
+        ]);
         e
     }
 
@@ -31,19 +42,20 @@ impl Env {
         self.dir.path().join(name)
     }
 
-    fn run(&self, args: &[&str]) -> Output {
+    fn cmd(&self, args: &[&str]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_tollgate"))
             .args(args)
+            .current_dir(self.dir.path())
             .env("TOLLGATE_VENDOR_DIR", self.path("vendor"))
-            .env("TOLLGATE_NOW", NOW.to_string())
-            .env_remove("TOLLGATE_ACTOR")
-            .stdin(Stdio::null())
+            .env("TOLLGATE_HOST_CONFIG", self.path("host.json"))
+            .env("TOLLGATE_NOW", NOW)
+            .env_remove("TOLLGATE_LICENSE_KEY")
             .output()
             .unwrap()
     }
 
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
+    fn run(&self, args: &[&str]) -> String {
+        let out = self.cmd(args);
         assert!(
             out.status.success(),
             "{args:?} failed: {}",
@@ -55,198 +67,157 @@ impl Env {
     fn json(&self, args: &[&str]) -> Value {
         let mut all = vec!["--json"];
         all.extend_from_slice(args);
-        serde_json::from_str(&self.ok(&all)).unwrap()
+        serde_json::from_str(&self.run(&all)).unwrap()
     }
 
-    /// A license of the metered bridge with the offline host `device` activated on it.
-    fn licensed(&self, device: &DeviceKey) -> u64 {
-        let issued = self.json(&[
-            "vendor",
-            "issue",
-            "--product",
-            "chariot",
-            "--customer",
-            "ACME",
-            "--feature",
-            "mqtt-server",
-            "--feature",
-            "snowflake:1000000/month",
-            "--models",
-            "offline",
-        ]);
-        let key = LicenseKey::parse(issued["key"].as_str().unwrap()).unwrap();
-        let fp = Fingerprint::from_components(vec![
-            Component::derive(ComponentKind::MachineId, b"m-1", b"chariot"),
-            Component::derive(ComponentKind::Hostname, b"broker-1", b"chariot"),
-            Component::derive(ComponentKind::Mac, b"aa:01", b"chariot"),
-        ])
-        .unwrap();
-        let req = UsageRequest::create(&key, device, "chariot", "4.2.0", 1, NOW, &fp).unwrap();
-        self.json(&["vendor", "fulfil", &req.to_armor()]);
-        issued["license_id"].as_u64().unwrap()
+    fn host(&self, rest: &[&str]) -> Vec<String> {
+        let mut v: Vec<String> = [
+            "host",
+            "--state",
+            self.path("broker").to_str().unwrap(),
+            "--no-probes",
+            "--allow-override",
+            "--component",
+            "machine-id=m-a",
+            "--component",
+            "mac=aa:bb:cc:dd:ee:01",
+            "--component",
+            "hostname=broker-a",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        v.extend(rest.iter().map(|s| s.to_string()));
+        v
     }
 
-    fn write(&self, name: &str, text: &str) -> String {
-        let p = self.path(name);
-        std::fs::write(&p, text).unwrap();
-        p.to_str().unwrap().to_owned()
+    fn host_json(&self, rest: &[&str]) -> Value {
+        let v = self.host(rest);
+        self.json(&v.iter().map(String::as_str).collect::<Vec<_>>())
+    }
+
+    fn host_text(&self, rest: &[&str]) -> String {
+        let v = self.host(rest);
+        self.run(&v.iter().map(String::as_str).collect::<Vec<_>>())
     }
 }
 
-/// `n` chained reports of the bridge from `seq` on (`prev` the hash before `seq`).
-fn chain(
-    lid: u64,
-    device: &DeviceKey,
-    from: u64,
-    prev: [u8; 32],
-    units: &[u64],
-) -> Vec<UsageReport> {
-    let mut prev = prev;
-    units
-        .iter()
-        .enumerate()
-        .map(|(i, u)| {
-            let r = UsageReport::create(
-                UsageClaims {
-                    license_id: lid,
-                    device_key: device.public_key(),
-                    seq: from + i as u64,
-                    prev_hash: prev,
-                    created_at: NOW,
-                    entries: vec![UsageEntry {
-                        feature: "snowflake".into(),
-                        period: MeterPeriod::Month,
-                        period_start: MONTH0,
-                        units: *u,
-                    }],
-                },
-                device,
-            )
-            .unwrap();
-            prev = r.hash();
-            r
-        })
-        .collect()
+fn journal_in(path: &Path) -> Vec<tollgate_core::UsageReport> {
+    parse_usage_journal(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
 #[test]
-fn an_offline_journal_is_imported_once_and_flags_are_shown() {
+fn an_offline_host_carries_its_usage_journal_to_the_vendor() {
     let e = Env::new();
-    let device = DeviceKey::from_seed(&[5; 32]);
-    let dev = hex_string(&device.public_key())[..16].to_owned();
-    let lid = e.licensed(&device);
-    let reports = chain(lid, &device, 1, [0; 32], &[100, 250, 50]);
-    let journal = e.write("journal.txt", &usage_journal_text(&reports));
-
-    let out = e.ok(&["vendor", "usage", "import", &journal]);
-    assert_eq!(
-        out,
-        format!(
-            "license {lid} device {dev} seq 1: merged\n\
-             license {lid} device {dev} seq 2: merged\n\
-             license {lid} device {dev} seq 3: merged\n\
-             license {lid} device {dev}: merged through seq 3\n\
-             3 report(s), 0 flagged\n"
-        )
-    );
-    // The same journal again (the operator sent it twice): nothing changes.
-    let again = e.json(&["vendor", "usage", "import", &journal]);
-    let verdicts: Vec<&str> = again["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["verdict"].as_str().unwrap())
-        .collect();
-    assert_eq!(verdicts, ["duplicate", "duplicate", "duplicate"]);
-    assert_eq!(again["flagged"], 0);
-    assert_eq!(again["chains"][0]["merged_through"], 3);
-
-    // A journal with a gap (report 4 missing): flagged, not merged, exit 5.
-    let later = chain(lid, &device, 4, reports[2].hash(), &[7, 9]);
-    let gap = e.write("gap.txt", &usage_journal_text(&later[1..]));
-    let out = e.run(&["vendor", "usage", "import", &gap]);
-    assert_eq!(out.status.code(), Some(5));
-    assert_eq!(
-        String::from_utf8(out.stdout).unwrap(),
-        format!(
-            "license {lid} device {dev} seq 5: gap\n\
-             license {lid} device {dev}: merged through seq 3\n\
-             1 report(s), 1 flagged\n"
-        )
-    );
-    assert_eq!(
-        String::from_utf8(out.stderr).unwrap(),
-        "error: 1 report(s) flagged (gap, fork or rewritten history): not merged\n"
-    );
-
-    // A tampered journal (one character of report 2 changed): refused with the core's code,
-    // naming the line; nothing of it is stored.
-    let text = usage_journal_text(&later);
-    let line2_at = text.find(&later[1].to_armor()).unwrap();
-    let mut bytes = text.into_bytes();
-    let i = line2_at + 40;
-    bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
-    let tampered = e.write("tampered.txt", &String::from_utf8(bytes).unwrap());
-    let out = e.run(&["--json", "vendor", "usage", "import", &tampered]);
-    assert_eq!(out.status.code(), Some(3));
-    let err: Value = serde_json::from_slice(&out.stderr).unwrap();
-    assert_eq!(err["error"]["code"], Error::ArmorChecksum.code());
-    assert_eq!(err["error"]["kind"], "ArmorChecksum");
-    assert!(
-        err["error"]["message"]
-            .as_str()
-            .unwrap()
-            .starts_with("usage journal line 3: "),
-        "{err}"
-    );
-
-    // The totals and the flag, as text and JSON.
-    assert_eq!(
-        e.ok(&["vendor", "usage"]),
-        format!(
-            "license  feature                  period start                        units  reports\n\
-             {lid:<8} snowflake                month  2023-11-01T00:00:00Z           400        3\n\
-             flagged reports:\n\
-             license {lid} device {dev} seq 5: gap (expected seq 4, got 5)\n"
-        )
-    );
-    // Report 4 arrives: 4 merges, and 5 with it once sent again; the flag is resolved.
-    let all = e.write("all.txt", &usage_journal_text(&later));
-    let out = e.ok(&["vendor", "usage", "import", &all]);
-    assert!(
-        out.ends_with("merged through seq 5\n2 report(s), 0 flagged\n"),
-        "{out}"
-    );
-    let v = e.json(&[
+    let issued = e.json(&[
         "vendor",
-        "usage",
-        "--license",
-        &lid.to_string(),
-        "--period",
-        "2023-11",
+        "issue",
+        "--product",
+        "chariot",
+        "--customer",
+        "ACME",
+        "--feature",
+        "mqtt-server",
+        "--feature",
+        "iot-bridge-snowflake:1000/month",
+        "--models",
+        "offline",
     ]);
-    assert_eq!(v["totals"][0]["units"], 416);
-    assert_eq!(v["totals"][0]["reports"], 5);
-    assert_eq!(v["totals"][0]["period_start"], "2023-11-01T00:00:00Z");
-    assert_eq!(v["flags"][0]["verdict"], "gap");
-    assert_eq!(v["flags"][0]["resolved_at"], "2023-11-14T22:13:20Z");
+    let key = issued["key"].as_str().unwrap().to_owned();
+    // No usage yet: no journal beside the request.
+    let j0 = e.path("j0.txt");
+    let req = e.host_json(&["request", "--key", &key, "--journal", j0.to_str().unwrap()]);
+    assert!(req.get("usage_journal").is_none());
+    assert!(!j0.exists());
+    let req = req["usage_request"].as_str().unwrap().to_owned();
+    let ul = e.json(&["vendor", "fulfil", &req])["usage_license"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    e.host_json(&["install", &ul]);
+
+    e.host_json(&["use", "iot-bridge-snowflake", "5"]);
+    e.host_json(&["use", "iot-bridge-snowflake", "7"]);
+    let show = e.host_json(&["usage", "show"]);
+    assert_eq!(show["accrued"][0]["units"], 12);
+    assert_eq!(show["accrued"][0]["feature"], "iot-bridge-snowflake");
+    assert_eq!(show["outbox"], Value::Array(vec![]));
+
+    // `usage journal` cuts and prints exactly the journal on standard output.
+    let text = e.host_text(&["usage", "journal"]);
+    let reports = parse_usage_journal(&text).unwrap();
+    assert_eq!(reports.len(), 1);
+    let c = reports[0].claims();
+    assert_eq!((c.seq, c.license_id, c.total_units()), (1, 1, 12));
+    assert!(text.starts_with("# tollgate usage journal"));
+    // --out writes the same journal (nothing new accrued: no new report).
+    let file = e.path("journal.txt");
+    let w = e.host_json(&["usage", "journal", "--out", file.to_str().unwrap()]);
+    assert_eq!(w["reports"], 1);
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), text);
+
+    // The offline upgrade request writes the journal beside it, with what accrued since.
+    e.host_json(&["use", "iot-bridge-snowflake", "3"]);
+    let j1 = e.path("j1.txt");
+    let renew = e.host_json(&["renew", "--journal", j1.to_str().unwrap()]);
+    assert!(renew["usage_request"]
+        .as_str()
+        .unwrap()
+        .starts_with("TGRQ:"));
+    assert_eq!(renew["usage_journal"]["reports"], 2);
+    assert_eq!(renew["usage_journal"]["path"], j1.to_str().unwrap());
+    let r = journal_in(&j1);
+    assert_eq!(r.len(), 2);
+    assert_eq!(r[0], reports[0]);
     assert_eq!(
-        e.ok(&["vendor", "usage", "--period", "2023-12"]),
-        "license  feature                  period start                        units  reports\n\
-         no flagged reports\n"
+        (
+            r[1].claims().seq,
+            r[1].claims().prev_hash,
+            r[1].claims().total_units()
+        ),
+        (2, reports[0].hash(), 3)
     );
-    let out = e.run(&["vendor", "usage", "--period", "2023-13"]);
+
+    // The vendor merged report 1: the operator acknowledges it; more than was cut is refused.
+    let ack = e.host_json(&["usage", "ack", "--through", "1"]);
+    assert_eq!(ack["dropped"], 1);
+    let v = e.host(&["usage", "ack", "--through", "5"]);
+    let mut args = vec!["--json"];
+    args.extend(v.iter().map(String::as_str));
+    let out = e.cmd(&args);
+    assert_eq!(out.status.code(), Some(4));
+    let err: Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!(
+        (&err["error"]["code"], &err["error"]["kind"]),
+        (&Value::from(256), &Value::from("UsageAckAhead"))
+    );
+    let bad = e.host(&["usage", "ack", "--through", "1", "--device-key", "+f"]);
+    let out = e.cmd(&bad.iter().map(String::as_str).collect::<Vec<_>>());
     assert_eq!(out.status.code(), Some(2));
 
-    // A journal of a device key that never activated the license: 355, exit 5.
-    let stranger = DeviceKey::from_seed(&[6; 32]);
-    let foreign = e.write(
-        "foreign.txt",
-        &usage_journal_text(&chain(lid, &stranger, 1, [0; 32], &[1])),
+    // Deactivation cuts the rest and writes the journal beside the code (text: the code
+    // alone on standard output).
+    e.host_json(&["use", "iot-bridge-snowflake", "4"]);
+    let j2 = e.path("j2.txt");
+    let code = e.host_text(&["deactivate", "--journal", j2.to_str().unwrap()]);
+    assert!(
+        code.starts_with("TGDC:") && code.trim_end().lines().count() == 1,
+        "{code}"
     );
-    let out = e.run(&["--json", "vendor", "usage", "import", &foreign]);
-    assert_eq!(out.status.code(), Some(5));
-    let err: Value = serde_json::from_slice(&out.stderr).unwrap();
-    assert_eq!(err["error"]["code"], 355);
-    assert_eq!(err["error"]["kind"], "UsageDeviceUnknown");
+    let r = journal_in(&j2);
+    assert_eq!(
+        r.iter()
+            .map(|r| (r.claims().seq, r.claims().total_units()))
+            .collect::<Vec<_>>(),
+        vec![(2, 3), (3, 4)]
+    );
+    // The journal is still there after the deactivation, in the default place.
+    let out = e.host_text(&["usage", "journal"]);
+    assert_eq!(parse_usage_journal(&out).unwrap(), r);
+    let show = e.host_json(&["usage", "show"]);
+    assert_eq!(show["outbox"].as_array().unwrap().len(), 2);
+    assert_eq!(show["accrued"], Value::Array(vec![]));
+    // The default journal file is beside the output, in the working directory.
+    e.host_json(&["request", "--key", &key]);
+    assert_eq!(journal_in(&e.path("usage-journal.txt")), r);
 }

@@ -491,3 +491,139 @@ fn a_restored_backup_reuses_a_sequence_number() {
     assert_eq!((r2.claims().seq, r2.claims().prev_hash), (2, r1.hash()));
     assert_ne!(r2b.hash(), r2.hash());
 }
+
+/// A stub service on loopback answering each of `responses` (status, body) to one connection,
+/// in order, then stopping; the requests it read (request line and body) come back through the
+/// returned receiver.
+fn stub(responses: Vec<(u16, String)>) -> (String, std::sync::mpsc::Receiver<(String, String)>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for (status, body) in responses {
+            let (mut conn, _) = listener.accept().unwrap();
+            let mut req = Vec::new();
+            let mut buf = [0u8; 8192];
+            let (line, text) = loop {
+                let n = conn.read(&mut buf).unwrap();
+                req.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&req).into_owned();
+                if let Some((head, rest)) = text.split_once("\r\n\r\n") {
+                    let len = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse::<usize>().unwrap())
+                        })
+                        .unwrap_or(0);
+                    if rest.len() >= len || n == 0 {
+                        break (
+                            head.lines().next().unwrap_or("").to_owned(),
+                            rest.to_owned(),
+                        );
+                    }
+                }
+                assert!(n > 0, "connection closed mid-request");
+            };
+            tx.send((line, text)).unwrap();
+            let _ = write!(
+                conn,
+                "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (url, rx)
+}
+
+fn online(url: &str) -> tollgate_sdk::online::OnlineClient {
+    let mut cfg = tollgate_sdk::online::OnlineConfig::new(url);
+    cfg.attempts = 1;
+    tollgate_sdk::online::OnlineClient::new(cfg).unwrap()
+}
+
+fn receipt(device: &[u8; 32], through: u64, results: &[(u64, &str)]) -> String {
+    let results: Vec<String> = results
+        .iter()
+        .map(|(seq, v)| format!(r#"{{"seq":{seq},"verdict":"{v}"}}"#))
+        .collect();
+    format!(
+        r#"{{"license_id":42,"device_key":"{}","merged_through":{through},"results":[{}]}}"#,
+        tollgate_core::hex_string(device),
+        results.join(",")
+    )
+}
+
+#[test]
+fn report_usage_sends_the_outbox_and_keeps_what_was_flagged() {
+    use tollgate_sdk::online::{FlaggedReport, UsageSync, UsageVerdictName};
+    let (mut m, _clock, _mem) = activated();
+    let dk = device_key(&m);
+    m.record_usage("bridge", 10).unwrap();
+    let r1 = m.cut_usage_report().unwrap().unwrap();
+    m.record_usage("bridge", 20).unwrap();
+    let refused = r#"{"error":{"code":356,"name":"UnknownDevice","message":"no such activation"}}"#;
+    let (url, seen) = stub(vec![
+        (200, receipt(&dk, 1, &[(1, "merged"), (2, "fork")])),
+        (422, refused.to_owned()),
+        (200, receipt(&[7; 32], 2, &[(2, "merged")])),
+        (200, receipt(&dk, 5, &[(2, "merged")])),
+        (200, receipt(&dk, 2, &[(2, "duplicate")])),
+    ]);
+    let client = online(&url);
+
+    // The accrued 20 units are cut first; both reports go in one body, in order.
+    let sync = client.report_usage(&mut m).unwrap();
+    let out = m.usage_outbox();
+    let (line, body) = seen.recv().unwrap();
+    assert_eq!(line, "POST /v1/usage HTTP/1.1");
+    assert_eq!(out.len(), 1);
+    let r2 = out[0].clone();
+    assert_eq!((r2.claims().seq, r2.claims().total_units()), (2, 20));
+    assert_eq!(
+        body,
+        format!(r#"{{"reports":["{}","{}"]}}"#, r1.to_armor(), r2.to_armor())
+    );
+    assert_eq!(
+        sync,
+        UsageSync {
+            sent: 2,
+            acknowledged: 1,
+            flagged: vec![FlaggedReport {
+                device_key: dk,
+                seq: 2,
+                verdict: UsageVerdictName::Fork
+            }],
+        }
+    );
+
+    // A refusal, a receipt for another device, a receipt ahead of the chain: the report stays.
+    let e = client.report_usage(&mut m).unwrap_err();
+    assert_eq!((e.code(), e.refusal_code()), (231, Some(356)));
+    assert_eq!(client.report_usage(&mut m).unwrap_err().code(), 234);
+    assert_eq!(
+        client.report_usage(&mut m).unwrap_err(),
+        SdkError::UsageAckAhead {
+            merged_through: 5,
+            last: 2
+        }
+    );
+    for _ in 0..3 {
+        let (_, body) = seen.recv().unwrap();
+        assert_eq!(body, format!(r#"{{"reports":["{}"]}}"#, r2.to_armor()));
+    }
+    assert_eq!(m.usage_outbox(), vec![r2]);
+
+    // A duplicate is settled too; then the outbox is empty and nothing more is sent.
+    let sync = client.report_usage(&mut m).unwrap();
+    assert_eq!(
+        (sync.sent, sync.acknowledged, sync.flagged.len()),
+        (1, 1, 0)
+    );
+    seen.recv().unwrap();
+    assert_eq!(m.usage_outbox(), vec![]);
+    assert_eq!(client.report_usage(&mut m).unwrap(), UsageSync::default());
+    assert!(seen.try_recv().is_err());
+}
