@@ -24,7 +24,38 @@ impl Env {
         };
         let seed = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/dev-root.seed");
         e.ok(&["vendor", "init", "--import-root", seed.to_str().unwrap()]);
+        let cfg = e.path("host.json");
+        e.ok(&[
+            "vendor",
+            "host-config",
+            "--product",
+            "chariot",
+            "--product-version",
+            "4.2.0",
+            "--out",
+            cfg.to_str().unwrap(),
+        ]);
         e
+    }
+
+    /// `tollgate host --state broker … rest` with fixed components.
+    fn host(&self, rest: &[&str]) -> String {
+        let state = self.path("broker");
+        let mut v = vec![
+            "host",
+            "--state",
+            state.to_str().unwrap(),
+            "--no-probes",
+            "--allow-override",
+            "--component",
+            "machine-id=m-a",
+            "--component",
+            "mac=aa:bb:cc:dd:ee:01",
+            "--component",
+            "hostname=broker-a",
+        ];
+        v.extend_from_slice(rest);
+        self.ok(&v)
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -35,7 +66,9 @@ impl Env {
         Command::new(env!("CARGO_BIN_EXE_tollgate"))
             .args(args)
             .env("TOLLGATE_VENDOR_DIR", self.path("vendor"))
+            .env("TOLLGATE_HOST_CONFIG", self.path("host.json"))
             .env("TOLLGATE_NOW", NOW.to_string())
+            .env_remove("TOLLGATE_LICENSE_KEY")
             .env_remove("TOLLGATE_ACTOR")
             .stdin(Stdio::null())
             .output()
@@ -249,4 +282,68 @@ fn an_offline_journal_is_imported_once_and_flags_are_shown() {
     let err: Value = serde_json::from_slice(&out.stderr).unwrap();
     assert_eq!(err["error"]["code"], 355);
     assert_eq!(err["error"]["kind"], "UsageDeviceUnknown");
+}
+
+#[test]
+fn a_cli_hosts_journal_is_imported_and_a_tampered_copy_is_refused() {
+    let e = Env::new();
+    let issued = e.json(&[
+        "vendor",
+        "issue",
+        "--product",
+        "chariot",
+        "--customer",
+        "ACME",
+        "--feature",
+        "mqtt-server",
+        "--feature",
+        "snowflake:1000/month",
+        "--models",
+        "offline",
+    ]);
+    let key = issued["key"].as_str().unwrap();
+    let lid = issued["license_id"].as_u64().unwrap();
+    let req: Value = serde_json::from_str(&e.host(&["--json", "request", "--key", key])).unwrap();
+    let ul = e.json(&["vendor", "fulfil", req["usage_request"].as_str().unwrap()]);
+    e.host(&["--json", "install", ul["usage_license"].as_str().unwrap()]);
+    e.host(&["--json", "use", "snowflake", "5"]);
+    e.host(&["--json", "use", "snowflake", "7"]);
+    let journal = e.path("journal.txt");
+    e.host(&[
+        "--json",
+        "usage",
+        "journal",
+        "--out",
+        journal.to_str().unwrap(),
+    ]);
+
+    // Tampered in transit: refused, nothing stored.
+    let text = std::fs::read_to_string(&journal).unwrap();
+    let line = text.lines().find(|l| l.starts_with("TGUR:")).unwrap();
+    let mut bad = line.as_bytes().to_vec();
+    let i = bad.len() / 2;
+    bad[i] = if bad[i] == b'A' { b'B' } else { b'A' };
+    let tampered = e.write(
+        "tampered.txt",
+        &text.replace(line, std::str::from_utf8(&bad).unwrap()),
+    );
+    let out = e.run(&["--json", "vendor", "usage", "import", &tampered]);
+    assert_eq!(out.status.code(), Some(3));
+    let err: Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!(err["error"]["code"], Error::ArmorChecksum.code());
+    assert!(e.json(&["vendor", "usage"])["totals"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+
+    // The genuine journal: merged; the vendor tells the operator to acknowledge seq 1.
+    let got = e.json(&["vendor", "usage", "import", journal.to_str().unwrap()]);
+    assert_eq!(got["results"][0]["verdict"], "merged");
+    assert_eq!(got["chains"][0]["merged_through"], 1);
+    let usage = e.json(&["vendor", "usage", "--license", &lid.to_string()]);
+    assert_eq!(usage["totals"][0]["feature"], "snowflake");
+    assert_eq!(usage["totals"][0]["units"], 12);
+    let ack: Value =
+        serde_json::from_str(&e.host(&["--json", "usage", "ack", "--through", "1"])).unwrap();
+    assert_eq!(ack["dropped"], 1);
 }

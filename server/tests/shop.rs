@@ -319,25 +319,31 @@ fn buy_mail_activate_upgrade_reactivate_on(backend: &Backend, stripe: &StripeMoc
     );
 }
 
-/// The online broker uses the bridge; its usage report reaches one Stripe meter event.
+/// The online broker uses the bridge; its usage report (sent by the sdk's
+/// `OnlineClient::report_usage`) reaches exactly one Stripe meter event.
 fn use_the_bridge(
     vendor: &Vendor,
     server: &tollgate_server::Running,
     broker: &mut tollgate_sdk::LicenseManager,
 ) {
-    let url = server.url();
+    let online = client(&server.url());
     broker.record_usage("snowflake", 1500).unwrap();
-    let sent = report_usage(&url, broker);
-    assert_eq!(sent.0, 1, "one report");
-    assert_eq!(sent.1["results"], json!([{"seq": 1, "verdict": "merged"}]));
-    assert_eq!(sent.1["merged_through"], 1);
+    let sync = online.report_usage(broker).unwrap();
+    assert_eq!((sync.sent, sync.acknowledged), (1, 1));
+    assert!(sync.flagged.is_empty(), "{:?}", sync.flagged);
     assert!(broker.usage_outbox().is_empty(), "acknowledged");
-    let dev8 = sent.1["device_key"].as_str().unwrap()[..8].to_owned();
+    let events = vendor
+        .authority()
+        .meter_events(&tollgate_authority::UsageFilter::default())
+        .unwrap();
+    assert_eq!(events.len(), 1);
+    let dev8 = tollgate_core::hex_string(&events[0].device_key)[..8].to_owned();
     let f = forward(server, now());
     assert_eq!(f.sent, [format!("tollgate-usage-1-{dev8}-1-snowflake")]);
     assert!(f.failed.is_empty(), "{:?}", f.failed);
     // Nothing more to bill, however often the forwarder runs or the host reports.
-    assert_eq!(report_usage(&url, broker).0, 0);
+    let sync = online.report_usage(broker).unwrap();
+    assert_eq!((sync.sent, sync.acknowledged), (0, 0));
     assert!(forward(server, now() + 86_400).sent.is_empty());
     let events = vendor
         .authority()
@@ -346,33 +352,17 @@ fn use_the_bridge(
     assert_eq!(events.len(), 1);
     assert_eq!((events[0].units, events[0].attempts), (1500, 1));
     assert!(events[0].sent_at.is_some());
-}
-
-/// Sends the host's usage (what it accrued, cut into reports, plus its unacknowledged
-/// outbox) to `POST /v1/usage` and acknowledges what was merged: (reports sent, receipt).
-fn report_usage(url: &str, broker: &mut tollgate_sdk::LicenseManager) -> (usize, Value) {
-    broker.cut_all_usage().unwrap();
-    let reports: Vec<String> = broker.usage_outbox().iter().map(|r| r.to_armor()).collect();
-    if reports.is_empty() {
-        return (0, Value::Null);
-    }
-    let (st, receipt) = call(
-        url,
-        "POST",
-        "/v1/usage",
-        Some(json!({"reports": reports})),
-        None,
-    );
-    assert_eq!(st, 200, "{receipt}");
-    let hex = receipt["device_key"].as_str().unwrap();
-    let mut dev = [0u8; 32];
-    for (i, b) in dev.iter_mut().enumerate() {
-        *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap();
-    }
-    broker
-        .acknowledge_usage(&dev, receipt["merged_through"].as_u64().unwrap())
+    let totals = vendor
+        .authority()
+        .usage_totals(&tollgate_authority::UsageFilter::default())
         .unwrap();
-    (reports.len(), receipt)
+    assert_eq!(
+        totals
+            .iter()
+            .map(|t| (t.license_id, t.feature.as_str(), t.units))
+            .collect::<Vec<_>>(),
+        [(1, "snowflake", 1500)]
+    );
 }
 
 /// An offline broker of another license with the bridge hands its usage journal to the
