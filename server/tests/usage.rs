@@ -400,3 +400,20 @@ fn retried_on(backend: &Backend, stripe: &StripeMock) {
     assert!(events[0].sent_at.is_some());
     assert_eq!(events[0].last_error, None);
 }
+
+#[test]
+fn probing_device_keys_is_rate_limited() {
+    let vendor = Vendor::new(&Backend::Sqlite);
+    let server = vendor.start_with(|c| {
+        c.rate_limit.burst = 2;
+        c.rate_limit.per_minute = 1;
+    });
+    let url = server.url();
+    let (lid, _) = issue(&url, chariot_spec(1));
+    for n in 20..22 {
+        let (st, b) = submit(&url, &[&Reporter::new(lid, n).next(1)]);
+        assert_eq!((st, code(&b)), (403, 355), "{b}");
+    }
+    let (st, b) = submit(&url, &[&Reporter::new(lid, 22).next(1)]);
+    assert_eq!((st, code(&b)), (429, 429), "{b}");
+}
