@@ -29,7 +29,7 @@
 //! | restore an activation lost with its host | [`Authority::restore`] |
 //! | add features, extend subscriptions | [`Authority::upgrade`] |
 //! | shop purchases: record an order, apply the payment provider's events (issue or upgrade, idempotent by event id), show a purchase to its token's holder | [`Authority::create_purchase`], [`Authority::attach_checkout`], [`Authority::payment_event`], [`Authority::purchase_status`] |
-//! | metered usage: import signed usage reports (judged link by link, merged into totals, queued for billing), totals, flags, the billing outbox | [`Authority::import_usage`], [`Authority::usage_totals`], [`Authority::usage_flags`], [`Authority::meter_events_due`], [`Authority::meter_event_sent`] |
+//! | metered usage: import signed usage reports (judged link by link, merged into totals, queued for billing), totals, flags, the billing outbox | [`Authority::import_usage`], [`Authority::usage_totals`], [`Authority::usage_flags`], [`Authority::claim_meter_events`], [`Authority::meter_event_sent`], [`Authority::meter_event_failed`] |
 //! | look things up | [`Authority::list_licenses`], [`Authority::get_license`], [`Authority::list_activations`], [`Authority::audit_log`], [`Authority::public_keys`] |
 //!
 //! The ledger's storage layer is also available for other state ([`SqlStore`]: the same SQLite

@@ -21,7 +21,7 @@
 //! A flagged report that later extends the chain (its missing predecessors arrived) is
 //! merged then, and its flag resolved.
 //!
-//! The service's forwarder takes due outbox rows ([`Authority::meter_events_due`]), sends
+//! The service's forwarder takes due outbox rows ([`Authority::claim_meter_events`]), sends
 //! them to the payment provider, and marks each sent only after the provider accepted it
 //! ([`Authority::meter_event_sent`]), or backs off ([`Authority::meter_event_failed`]).
 
@@ -637,6 +637,22 @@ impl Authority {
     /// Unsent meter events due at `now` (at most `limit`), oldest first.
     pub fn meter_events_due(&mut self, now: u64, limit: u32) -> Result<Vec<MeterEvent>> {
         let rows = self.ledger.read(|tx| tx.outbox_due(now, limit))?;
+        rows.into_iter().map(meter_event).collect()
+    }
+
+    /// Takes the unsent meter events due at `now` (at most `limit`, oldest first) for sending:
+    /// until `now + lease_secs` no other sender (another replica of the service) takes them,
+    /// so each is sent by one sender at a time. Then [`Authority::meter_event_sent`] or
+    /// [`Authority::meter_event_failed`]; a sender that dies leaves them due again after the
+    /// lease.
+    pub fn claim_meter_events(
+        &mut self,
+        now: u64,
+        limit: u32,
+        lease_secs: u64,
+    ) -> Result<Vec<MeterEvent>> {
+        let until = now.saturating_add(lease_secs);
+        let rows = self.ledger.write(|tx| tx.outbox_claim(now, limit, until))?;
         rows.into_iter().map(meter_event).collect()
     }
 

@@ -345,6 +345,29 @@ fn the_outbox_is_marked_sent_once_and_failures_wait() {
     );
     assert!(v.meter_event_sent(&ids[0], T0 + 31).unwrap());
     assert!(v.meter_events_due(u64::MAX >> 2, 10).unwrap().is_empty());
+    // A sender claims what is due: another sender gets none of it until the lease ends.
+    let r2 = c.next_with(vec![UsageEntry {
+        feature: BRIDGE.into(),
+        period: MeterPeriod::Month,
+        period_start: MONTH0,
+        units: 1,
+    }]);
+    v.import_usage(&[r2], T0 + 100).unwrap();
+    let first = v.claim_meter_events(T0 + 100, 10, 300).unwrap();
+    assert_eq!(first.len(), 1);
+    assert_eq!(
+        first[0].identifier,
+        format!("tollgate-usage-{lid}-{dev8}-2-{BRIDGE}")
+    );
+    assert!(v.claim_meter_events(T0 + 399, 10, 300).unwrap().is_empty());
+    let again = v.claim_meter_events(T0 + 400, 10, 300).unwrap();
+    let again: Vec<&str> = again.iter().map(|e| e.identifier.as_str()).collect();
+    assert_eq!(
+        again,
+        [first[0].identifier.as_str()],
+        "due again after the lease"
+    );
+
     // The period filter: only the second month.
     let f = UsageFilter {
         license_id: Some(lid),

@@ -39,6 +39,9 @@ pub const USAGE_ACTOR: &str = "usage";
 pub const RETRY_BASE_SECS: u64 = 30;
 /// The longest wait between two attempts (seconds).
 pub const RETRY_MAX_SECS: u64 = 3600;
+/// How long a forwarding round holds the events it took (seconds): another replica's
+/// forwarder does not send them meanwhile.
+pub const CLAIM_SECS: u64 = 300;
 /// Meter events sent per forwarding round at most.
 pub const FORWARD_BATCH: u32 = 100;
 
@@ -378,7 +381,7 @@ pub async fn forward_usage(
     let due = app
         .store
         .run(USAGE_ACTOR, move |a| {
-            let due = a.meter_events_due(now, FORWARD_BATCH)?;
+            let due = a.claim_meter_events(now, FORWARD_BATCH, CLAIM_SECS)?;
             let mut out = Vec::with_capacity(due.len());
             for e in due {
                 let customer = a.billing_customer(e.license_id)?;

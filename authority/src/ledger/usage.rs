@@ -464,6 +464,28 @@ impl Tx<'_> {
         )
     }
 
+    /// Takes the unsent rows due at `now` (at most `limit`, oldest first) for one sender:
+    /// their next attempt moves to `until`, so another sender (a second replica) does not take
+    /// them meanwhile. Locked on PostgreSQL until the transaction ends.
+    pub fn outbox_claim(&self, now: u64, limit: u32, until: u64) -> Result<Vec<OutboxRow>> {
+        let rows = self.all(
+            &format!(
+                "{OUTBOX_COLS} WHERE sent_at IS NULL AND next_attempt_at <= ?1 \
+                 ORDER BY created_at, identifier LIMIT ?2{}",
+                self.lock()
+            ),
+            &[int(now)?, Val::Int(i64::from(limit))],
+            outbox_row,
+        )?;
+        for r in &rows {
+            self.exec(
+                "UPDATE usage_outbox SET next_attempt_at = ?2 WHERE identifier = ?1",
+                &[text(&r.identifier), int(until)?],
+            )?;
+        }
+        Ok(rows)
+    }
+
     /// Every row of a license (or all), oldest first.
     pub fn outbox_rows(&self, f: &RowFilter) -> Result<Vec<OutboxRow>> {
         let (w, vals) = f.clause("period_start")?;
