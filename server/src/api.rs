@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -174,7 +174,11 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/admin/licenses/{id}/revoke", post(admin_revoke))
         .route("/v1/admin/audit", get(admin_audit))
         .route("/v1/admin/purchases", get(shop::admin_purchases))
-        .route("/v1/admin/usage/import", post(crate::usage::admin_import))
+        .route(
+            "/v1/admin/usage/import",
+            post(crate::usage::admin_import)
+                .layer(DefaultBodyLimit::max(crate::usage::MAX_JOURNAL_BODY)),
+        )
         .route("/v1/admin/usage", get(crate::usage::admin_usage));
     let admin = kit::admin_routes(admin, Arc::clone(&state.admin));
     let metrics_route = Router::new().route("/metrics", get(metrics));

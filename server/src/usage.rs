@@ -35,6 +35,10 @@ type App = State<Arc<AppState>>;
 /// The actor of the usage calls in the audit log.
 pub const USAGE_ACTOR: &str = "usage";
 
+/// The largest body `POST /v1/admin/usage/import` takes: a whole offline journal (up to
+/// [`MAX_USAGE_REPORTS`] reports), where every other route takes 64 KiB.
+pub const MAX_JOURNAL_BODY: usize = 4 << 20;
+
 /// The first retry of a failed meter event waits this long (seconds).
 pub const RETRY_BASE_SECS: u64 = 30;
 /// The longest wait between two attempts (seconds).

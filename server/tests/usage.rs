@@ -417,3 +417,34 @@ fn probing_device_keys_is_rate_limited() {
     let (st, b) = submit(&url, &[&Reporter::new(lid, 22).next(1)]);
     assert_eq!((st, code(&b)), (429, 429), "{b}");
 }
+
+#[test]
+fn a_long_offline_journal_is_imported_in_one_body() {
+    let vendor = Vendor::new(&Backend::Sqlite);
+    let server = vendor.start();
+    let url = server.url();
+    let (lid, key) = issue(&url, chariot_spec(1));
+    let mut host = Reporter::new(lid, 1);
+    host.activate(&url, &key, 1);
+    // 400 reports: over the 64 KiB every other route takes.
+    let reports: Vec<UsageReport> = (0..400).map(|_| host.next(1)).collect();
+    let journal = usage_journal_text(&reports);
+    assert!(journal.len() > 64 * 1024, "{}", journal.len());
+    let (st, b) = admin(
+        &url,
+        "POST",
+        "/v1/admin/usage/import",
+        Some(json!({ "journal": journal })),
+    );
+    assert_eq!(st, 200, "{b}");
+    assert_eq!(
+        (b["flagged"].as_u64(), b["results"].as_array().map(Vec::len)),
+        (Some(0), Some(400))
+    );
+    assert_eq!(b["chains"][0]["merged_through"], 400);
+    assert_eq!(totals(&vendor, lid), [(MONTH0, 400)]);
+    // The same body on the host route is too large.
+    let all: Vec<&UsageReport> = reports.iter().collect();
+    let (st, b) = submit(&url, &all);
+    assert_eq!((st, code(&b)), (413, 413), "{b}");
+}
