@@ -13,7 +13,7 @@ cd "$(dirname "$0")"
 vectors="${1:-../tests/vectors}"
 seeds=seeds
 rm -rf "$seeds"
-for t in license_key armor license usage_request usage_license deactivation_code lease key_certificate key_list verify verify_mutated; do
+for t in license_key armor license usage_request usage_license deactivation_code lease key_certificate key_list usage_report verify verify_mutated; do
     mkdir -p "$seeds/$t"
 done
 
@@ -46,6 +46,7 @@ target_of_prefix() {
         TGLS) echo lease ;;
         TGKC) echo key_certificate ;;
         TGKL) echo key_list ;;
+        TGUR) echo usage_report ;;
     esac
 }
 
@@ -58,6 +59,7 @@ target_of_type_byte() {
         05) echo lease ;;
         06) echo key_certificate ;;
         07) echo key_list ;;
+        08) echo usage_report ;;
     esac
 }
 
@@ -75,6 +77,7 @@ if [ -d "$vectors" ]; then
         head -c 4096 "$f" | add armor
         case "$(basename "$f")" in
             license_key*) add license_key <"$f" ;;
+            usage_journal*) add usage_report <"$f" ;;
         esac
         # Binary artifacts: magic "TG", then the type byte.
         magic="$(head -c 3 "$f" | od -An -tx1 | tr -d ' \n')"
@@ -94,7 +97,7 @@ if [ -d "$vectors" ]; then
             if [ "$t" = usage_license ]; then
                 printf '%s' "$armored" | add verify
             fi
-        done < <(grep -aoE 'TG(LC|RQ|UL|DC|LS|KC|KL):[A-Za-z0-9_-]+' "$f" || true)
+        done < <(grep -aoE 'TG(LC|RQ|UL|DC|LS|KC|KL|UR):[A-Za-z0-9_-]+' "$f" || true)
         # License keys: five groups of five alphabet characters.
         while IFS= read -r key; do
             [ -n "$key" ] && printf '%s' "$key" | add license_key

@@ -202,6 +202,23 @@ pub enum AuthorityError {
         /// The time asked for (Unix seconds).
         value: u64,
     },
+    /// A usage report's device key is no activation (online, offline or marketplace, now or
+    /// earlier) of the license it names. Code 355.
+    #[error("the reporting device key is not an activation of license {license_id}")]
+    UsageDeviceUnknown {
+        /// The license the report names.
+        license_id: u64,
+    },
+    /// A usage submission or journal holds more reports than one import takes. Code 356.
+    #[error("too many usage reports in one submission (at most {max})")]
+    UsageTooManyReports {
+        /// The most one import takes.
+        max: usize,
+    },
+    /// A usage submission is not what the endpoint takes: no report, or reports of several
+    /// licenses or device keys in one online submission. Code 357.
+    #[error("malformed usage submission: {0}")]
+    UsageSubmissionInvalid(String),
 }
 
 impl AuthorityError {
@@ -245,6 +262,9 @@ impl AuthorityError {
             AuthorityError::NotMarketplaceRequest => 386,
             AuthorityError::PurchaseNotFound(_) => 350,
             AuthorityError::TimeOutOfRange { .. } => 332,
+            AuthorityError::UsageDeviceUnknown { .. } => 355,
+            AuthorityError::UsageTooManyReports { .. } => 356,
+            AuthorityError::UsageSubmissionInvalid(_) => 357,
             AuthorityError::Core(e) => e.code(),
         }
     }
@@ -311,6 +331,13 @@ impl AuthorityError {
             AuthorityError::TimeOutOfRange { .. } => {
                 "a time is later than 9999-12-31T23:59:59Z, the latest a license may carry"
             }
+            AuthorityError::UsageDeviceUnknown { .. } => {
+                "the reporting device key is not an activation of the license"
+            }
+            AuthorityError::UsageTooManyReports { .. } => {
+                "too many usage reports in one submission"
+            }
+            AuthorityError::UsageSubmissionInvalid(_) => "malformed usage submission",
             AuthorityError::Core(e) => e.message(),
         }
     }
@@ -355,6 +382,9 @@ impl AuthorityError {
             AuthorityError::NotMarketplaceRequest => "NotMarketplaceRequest",
             AuthorityError::PurchaseNotFound(_) => "PurchaseNotFound",
             AuthorityError::TimeOutOfRange { .. } => "TimeOutOfRange",
+            AuthorityError::UsageDeviceUnknown { .. } => "UsageDeviceUnknown",
+            AuthorityError::UsageTooManyReports { .. } => "UsageTooManyReports",
+            AuthorityError::UsageSubmissionInvalid(_) => "UsageSubmissionInvalid",
             AuthorityError::Core(e) => e.name(),
         }
     }
@@ -477,6 +507,32 @@ mod tests {
         assert_eq!(
             (purchase.code(), purchase.name(), purchase.message()),
             (350, "PurchaseNotFound", "purchase not found")
+        );
+        // Metered usage (issue 15): 355-357.
+        let usage = [
+            AuthorityError::UsageDeviceUnknown { license_id: 1 },
+            AuthorityError::UsageTooManyReports { max: 1024 },
+            AuthorityError::UsageSubmissionInvalid(String::new()),
+        ];
+        let got: Vec<(u32, &str, &str)> = usage
+            .iter()
+            .map(|e| (e.code(), e.name(), e.message()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    355,
+                    "UsageDeviceUnknown",
+                    "the reporting device key is not an activation of the license"
+                ),
+                (
+                    356,
+                    "UsageTooManyReports",
+                    "too many usage reports in one submission"
+                ),
+                (357, "UsageSubmissionInvalid", "malformed usage submission"),
+            ]
         );
         // 332: times the vendor cannot sign (issue 13).
         let late = AuthorityError::TimeOutOfRange {

@@ -29,6 +29,7 @@
 //! | restore an activation lost with its host | [`Authority::restore`] |
 //! | add features, extend subscriptions | [`Authority::upgrade`] |
 //! | shop purchases: record an order, apply the payment provider's events (issue or upgrade, idempotent by event id), show a purchase to its token's holder | [`Authority::create_purchase`], [`Authority::attach_checkout`], [`Authority::payment_event`], [`Authority::purchase_status`] |
+//! | metered usage: import signed usage reports (judged link by link, merged into totals, queued for billing), totals, flags, the billing outbox | [`Authority::import_usage`], [`Authority::usage_totals`], [`Authority::usage_flags`], [`Authority::claim_meter_events`], [`Authority::meter_event_sent`], [`Authority::meter_event_failed`] |
 //! | look things up | [`Authority::list_licenses`], [`Authority::get_license`], [`Authority::list_activations`], [`Authority::audit_log`], [`Authority::public_keys`] |
 //!
 //! The ledger's storage layer is also available for other state ([`SqlStore`]: the same SQLite
@@ -91,6 +92,7 @@ mod marketplace;
 pub mod policy;
 mod records;
 mod spec;
+pub mod usage;
 
 pub use authority::{Authority, DEFAULT_ACTOR, KEYS_DIR, LEDGER_FILE};
 pub use commerce::{
@@ -110,6 +112,10 @@ pub use spec::{
     DEFAULT_RAPID_TRANSFER_SECS,
 };
 pub use tollgate_storage::{Migration, SqlStore, SqlTx, SqlValue};
+pub use usage::{
+    meter_identifier, period_range, verdict_accepted, verdict_name, MeterEvent, StoredUsageReport,
+    UsageChain, UsageFilter, UsageFlag, UsageImport, UsageOutcome, UsageTotal, MAX_USAGE_REPORTS,
+};
 
 /// The ledger schema version this build writes (the highest migration it knows).
 pub fn schema_version() -> u32 {

@@ -7,7 +7,7 @@
 //! | 2 | bad command line or configuration (unknown flag, bad date, bad feature spec; a host configuration naming keys (235), a build without a vendor root (236), a probed component overridden without `--allow-override` (238)) |
 //! | 3 | the artifact was rejected: malformed, tampered, not certified by the vendor root, wrong product, wrong machine, wrong deployment model (239), expired… |
 //! | 4 | the host's state refused the operation (superseded request, deactivated, clock rollback, too few fingerprint components (237)…) |
-//! | 5 | the vendor's ledger refused the operation (unknown key, seats exhausted, replay…) |
+//! | 5 | the vendor's ledger refused the operation (unknown key, seats exhausted, replay…; `vendor usage import` flagged a report: gap, fork or rewritten history) |
 //! | 6 | I/O or storage failure |
 //!
 //! With `--json`, failures are printed to standard error as

@@ -47,7 +47,9 @@ pub struct HostArgs {
 
 #[derive(Subcommand, Debug)]
 enum HostCmd {
-    /// Makes a usage request for a license key; prints it (`TGRQ:…`) for the vendor.
+    /// Makes a usage request for a license key; prints it (`TGRQ:…`) for the vendor. When
+    /// this host has metered usage to report, the usage journal is written beside it
+    /// (--journal, default ./usage-journal.txt): send both to the vendor.
     Request {
         /// The license key. Prefer `--key-file` or the TOLLGATE_LICENSE_KEY variable: a key on
         /// the command line is visible to other local users.
@@ -56,10 +58,19 @@ enum HostCmd {
         /// A file holding the license key.
         #[arg(long)]
         key_file: Option<PathBuf>,
+        /// Where to write the metered-usage journal when this host has usage to report (it
+        /// goes to the vendor with this output; `tollgate host usage journal` shows it again).
+        #[arg(long, default_value = "usage-journal.txt")]
+        journal: PathBuf,
     },
     /// Makes a new usage request for this host's activation without the key (the offline
-    /// upgrade round trip).
-    Renew,
+    /// upgrade round trip). Writes the usage journal beside it as `request` does.
+    Renew {
+        /// Where to write the metered-usage journal when this host has usage to report (it
+        /// goes to the vendor with this output; `tollgate host usage journal` shows it again).
+        #[arg(long, default_value = "usage-journal.txt")]
+        journal: PathBuf,
+    },
     /// Installs a usage license (`TGUL:…`) from the vendor.
     Install {
         /// The usage license: a file, `-` for standard input, or the text itself.
@@ -126,6 +137,9 @@ enum HostCmd {
     },
     /// Deactivates: removes the license and prints the deactivation code (`TGDC:…`) for the
     /// vendor, or with --server delivers it to the licensing service, which frees the seat.
+    /// The metered usage accrued so far is cut first; when there is usage to report, the
+    /// usage journal is written beside the code (--journal), or with --server reported to
+    /// the service too.
     Deactivate {
         /// The licensing service to deliver the code to.
         #[arg(long)]
@@ -133,7 +147,15 @@ enum HostCmd {
         /// Trust only this CA certificate (PEM) for the service's TLS certificate.
         #[arg(long)]
         ca_cert: Option<PathBuf>,
+        /// Where to write the metered-usage journal when this host has usage to report (it
+        /// goes to the vendor with this output; `tollgate host usage journal` shows it again).
+        #[arg(long, default_value = "usage-journal.txt")]
+        journal: PathBuf,
     },
+    /// The metered-usage journal: signed, hash-chained usage reports (`TGUR:…`) for the
+    /// vendor to bill.
+    #[command(subcommand)]
+    Usage(UsageCmd),
     /// Shows the fingerprint components (digests only) and how they match the license.
     Fingerprint,
     /// Applies a root-signed key list (`TGKL:…`) from the vendor that retires signing keys;
@@ -150,6 +172,219 @@ enum HostCmd {
         /// The usage license: a file, `-` for standard input, or the text itself.
         usage_license: Option<String>,
     },
+}
+
+/// `tollgate host usage …`.
+#[derive(Subcommand, Debug)]
+enum UsageCmd {
+    /// Cuts the usage accrued so far into a report and prints the journal (a comment line,
+    /// then one `TGUR:…` report a line) for the operator to carry to the vendor, who imports
+    /// it with `tollgate vendor usage import FILE`.
+    Journal {
+        /// Write the journal to this file instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Shows the units accrued and not yet reported, and the reports waiting for the vendor's
+    /// acknowledgement.
+    Show,
+    /// Drops the reports the vendor merged: those of the device key with a sequence number up
+    /// to --through (the vendor's import says it).
+    Ack {
+        /// The highest sequence number the vendor merged.
+        #[arg(long)]
+        through: u64,
+        /// The device key (hex) of the chain; default: this host's current one.
+        #[arg(long)]
+        device_key: Option<String>,
+    },
+    /// Reports the usage to the licensing service at --server (online hosts; also done on
+    /// every reactivation) and drops what it merged.
+    Report {
+        /// The licensing service.
+        #[arg(long)]
+        server: String,
+        /// Trust only this CA certificate (PEM) for the service's TLS certificate.
+        #[arg(long)]
+        ca_cert: Option<PathBuf>,
+    },
+}
+
+/// Writes the usage journal to `path` when the host has usage to report; returns what to add
+/// to the JSON output and the line to tell the operator.
+fn write_journal(
+    mgr: &mut LicenseManager,
+    path: &Path,
+) -> Result<Option<(serde_json::Value, String)>, Failure> {
+    if !mgr.has_usage_to_report() {
+        return Ok(None);
+    }
+    let text = mgr.usage_journal()?;
+    let reports = mgr.usage_outbox().len();
+    std::fs::write(path, &text)
+        .map_err(|e| Failure::io(&format!("cannot write {}", path.display()), &e))?;
+    Ok(Some((
+        json!({"path": path.display().to_string(), "reports": reports}),
+        format!(
+            "Usage journal ({reports} report{}) written to {}: send it to the vendor too.",
+            if reports == 1 { "" } else { "s" },
+            path.display()
+        ),
+    )))
+}
+
+/// `value` with `"usage_journal": …` added when a journal was written.
+fn with_journal(
+    mut value: serde_json::Value,
+    journal: &Option<(serde_json::Value, String)>,
+) -> serde_json::Value {
+    if let (Some((j, _)), Some(obj)) = (journal, value.as_object_mut()) {
+        obj.insert("usage_journal".into(), j.clone());
+    }
+    value
+}
+
+/// The explanation `text`, followed by the journal line when one was written.
+fn journal_note(text: &str, journal: &Option<(serde_json::Value, String)>) -> String {
+    match journal {
+        Some((_, line)) => format!("{line}\n{text}"),
+        None => text.to_owned(),
+    }
+}
+
+fn run_usage(cmd: UsageCmd, mgr: &mut LicenseManager, out: &Out) -> Result<(), Failure> {
+    match cmd {
+        UsageCmd::Journal { out: None } => {
+            let text = mgr.usage_journal()?;
+            if out.json {
+                out.emit(
+                    json!({"usage_journal": text, "reports": mgr.usage_outbox().len()}),
+                    String::new,
+                );
+            } else {
+                print!("{text}");
+            }
+        }
+        UsageCmd::Journal { out: Some(path) } => {
+            let text = mgr.usage_journal()?;
+            let reports = mgr.usage_outbox().len();
+            std::fs::write(&path, &text)
+                .map_err(|e| Failure::io(&format!("cannot write {}", path.display()), &e))?;
+            out.emit(
+                json!({"path": path.display().to_string(), "reports": reports}),
+                || {
+                    format!(
+                        "Usage journal ({reports} reports) written to {}.",
+                        path.display()
+                    )
+                },
+            );
+        }
+        UsageCmd::Show => {
+            let accrued = mgr.accrued_usage();
+            let outbox = mgr.usage_outbox();
+            let value = json!({
+                "accrued": accrued.iter().map(|a| json!({
+                    "license_id": a.license_id, "feature": a.feature, "period": a.period.name(),
+                    "period_start": a.period_start, "units": a.units})).collect::<Vec<_>>(),
+                "outbox": outbox.iter().map(|r| {
+                    let c = r.claims();
+                    json!({"device_key": tollgate_core::hex_string(&c.device_key), "seq": c.seq,
+                           "license_id": c.license_id, "created_at": c.created_at,
+                           "units": c.total_units()})
+                }).collect::<Vec<_>>(),
+            });
+            out.emit(value, || {
+                let mut t = String::from("Accrued, not yet reported:\n");
+                if accrued.is_empty() {
+                    t.push_str("  (nothing)\n");
+                }
+                for a in &accrued {
+                    t.push_str(&format!(
+                        "  license {} {} {} from {}: {} units\n",
+                        a.license_id,
+                        a.feature,
+                        a.period.name(),
+                        tollgate_sdk::time::format_utc(a.period_start),
+                        a.units
+                    ));
+                }
+                t.push_str("Reports waiting for the vendor's acknowledgement:\n");
+                if outbox.is_empty() {
+                    t.push_str("  (none)\n");
+                }
+                for r in &outbox {
+                    let c = r.claims();
+                    t.push_str(&format!(
+                        "  device {} report {}: license {}, {} units\n",
+                        &tollgate_core::hex_string(&c.device_key)[..16],
+                        c.seq,
+                        c.license_id,
+                        c.total_units()
+                    ));
+                }
+                t.trim_end().to_owned()
+            });
+        }
+        UsageCmd::Ack {
+            through,
+            device_key,
+        } => {
+            let key = match device_key {
+                Some(hex) => {
+                    let hex = hex.trim();
+                    let bytes: Option<Vec<u8>> = (0..32)
+                        .map(|i| {
+                            hex.get(2 * i..2 * i + 2)
+                                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                        })
+                        .collect();
+                    bytes
+                        .filter(|_| hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+                        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+                        .ok_or_else(|| Failure::usage("--device-key is 64 hex digits"))?
+                }
+                None => mgr
+                    .installed_license()
+                    .map(|l| l.terms().device_key)
+                    .or_else(|| mgr.usage_outbox().last().map(|r| r.claims().device_key))
+                    .ok_or_else(|| {
+                        Failure::usage("no usage reports on this host: give --device-key")
+                    })?,
+            };
+            let dropped = mgr.acknowledge_usage(&key, through)?;
+            out.emit(
+                json!({"device_key": tollgate_core::hex_string(&key), "through": through, "dropped": dropped}),
+                || format!("{dropped} acknowledged report(s) dropped."),
+            );
+        }
+        UsageCmd::Report { server, ca_cert } => {
+            let sync = online_client(&server, ca_cert.as_deref())?.report_usage(mgr)?;
+            let flagged: Vec<_> = sync
+                .flagged
+                .iter()
+                .map(|f| json!({"device_key": tollgate_core::hex_string(&f.device_key), "seq": f.seq, "verdict": f.verdict.name()}))
+                .collect();
+            out.emit(
+                json!({"sent": sync.sent, "acknowledged": sync.acknowledged, "flagged": flagged}),
+                || {
+                    let mut t = format!(
+                        "{} report(s) sent, {} merged by the service.",
+                        sync.sent, sync.acknowledged
+                    );
+                    for f in &sync.flagged {
+                        t.push_str(&format!(
+                            "\nReport {} was flagged by the service ({}): it stays on this host until the vendor resolves it.",
+                            f.seq,
+                            f.verdict.name()
+                        ));
+                    }
+                    t
+                },
+            );
+        }
+    }
+    Ok(())
 }
 
 fn load_config(path: &Path) -> Result<HostConfig, Failure> {
@@ -319,7 +554,11 @@ pub fn run(args: HostArgs, out: &Out, now: u64, fixed_clock: bool) -> Result<u8,
     };
     match args.cmd {
         HostCmd::Ui(ui) => return crate::ui::run(ui, mgr, out),
-        HostCmd::Request { key, key_file } => {
+        HostCmd::Request {
+            key,
+            key_file,
+            journal,
+        } => {
             let key = match (key, key_file) {
                 (Some(k), _) => k,
                 (None, Some(p)) => std::fs::read_to_string(&p)
@@ -327,20 +566,33 @@ pub fn run(args: HostArgs, out: &Out, now: u64, fixed_clock: bool) -> Result<u8,
                 (None, None) => return Err(Failure::usage("give --key or --key-file")),
             };
             let req = mgr.request_usage(&key)?;
+            let journal = write_journal(&mut mgr, &journal)?;
             out.artifacts(
-                json!({"usage_request": req}),
-                || "Usage request (send it to the vendor; any newer request replaces it):".into(),
+                with_journal(json!({"usage_request": req}), &journal),
+                || {
+                    journal_note(
+                        "Usage request (send it to the vendor; any newer request replaces it):",
+                        &journal,
+                    )
+                },
                 &[&req],
             );
         }
-        HostCmd::Renew => {
+        HostCmd::Renew { journal } => {
             let req = mgr.request_renewal()?;
+            let journal = write_journal(&mut mgr, &journal)?;
             out.artifacts(
-                json!({"usage_request": req}),
-                || "Usage request for an update of this activation (send it to the vendor):".into(),
+                with_journal(json!({"usage_request": req}), &journal),
+                || {
+                    journal_note(
+                        "Usage request for an update of this activation (send it to the vendor):",
+                        &journal,
+                    )
+                },
                 &[&req],
             );
         }
+        HostCmd::Usage(cmd) => run_usage(cmd, &mut mgr, out)?,
         HostCmd::Install { usage_license } => {
             let text = artifact(usage_license.as_deref())?;
             let s = mgr.install(&text)?;
@@ -430,9 +682,14 @@ pub fn run(args: HostArgs, out: &Out, now: u64, fixed_clock: bool) -> Result<u8,
         HostCmd::Deactivate {
             server: Some(server),
             ca_cert,
+            journal,
         } => {
             let client = online_client(&server, ca_cert.as_deref())?;
             let code = mgr.deactivate()?;
+            // The usage cut by the deactivation: reported to the service (best effort), and
+            // whatever it did not merge written beside, for the vendor.
+            let _ = client.report_usage(&mut mgr);
+            let journal = write_journal(&mut mgr, &journal)?;
             let d = client.send_deactivation(&code).map_err(|e| {
                 let mut f = Failure::from(e);
                 f.message = format!(
@@ -443,18 +700,33 @@ pub fn run(args: HostArgs, out: &Out, now: u64, fixed_clock: bool) -> Result<u8,
                 f
             })?;
             out.emit(
-                json!({"deactivation_code": d.code, "delivered": true, "already_freed": d.already_freed}),
-                || "License removed from this host; the licensing service freed its seat.".into(),
+                with_journal(
+                    json!({"deactivation_code": d.code, "delivered": true, "already_freed": d.already_freed}),
+                    &journal,
+                ),
+                || {
+                    journal_note(
+                        "License removed from this host; the licensing service freed its seat.",
+                        &journal,
+                    )
+                },
             );
         }
-        HostCmd::Deactivate { server: None, .. } => {
+        HostCmd::Deactivate {
+            server: None,
+            journal,
+            ..
+        } => {
             let code = mgr.deactivate()?;
+            let journal = write_journal(&mut mgr, &journal)?;
             out.artifacts(
-                json!({"deactivation_code": code}),
+                with_journal(json!({"deactivation_code": code}), &journal),
                 || {
-                    "License removed from this host. Send this deactivation code to the vendor \
-                     to free the seat:"
-                        .into()
+                    journal_note(
+                        "License removed from this host. Send this deactivation code to the \
+                         vendor to free the seat:",
+                        &journal,
+                    )
                 },
                 &[&code],
             );

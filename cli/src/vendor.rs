@@ -4,10 +4,11 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
+use tollgate_authority::verdict_name;
 use tollgate_authority::{
     export_root, Activation, AuditEntry, Authority, AuthorityError, Extension, IssueSpec,
     KeyStatus, LicenseRecord, LicenseStatus, NewExpiry, RootFormat, SigningKeyInfo, TransferPolicy,
-    UpgradeSpec,
+    UpgradeSpec, UsageFilter, UsageFlag,
 };
 use tollgate_core::{DeploymentModel, Feature, FeatureKind, MeterPeriod, Models};
 use tollgate_sdk::time::format_utc;
@@ -123,6 +124,10 @@ enum VendorCmd {
     /// Frees the seats of gone cloud marketplace instances (their refresh deadline passed),
     /// as the online service's periodic sweep does; prints the activations freed.
     MarketplaceSweep,
+    /// Metered usage: totals per license, feature and period, and the flagged reports
+    /// (gaps, forks, rewritten histories); `usage import FILE` imports an offline host's
+    /// usage journal.
+    Usage(UsageArgs),
     /// Shows the audit log, newest first.
     Audit {
         /// Only this license.
@@ -131,6 +136,29 @@ enum VendorCmd {
         /// At most this many entries.
         #[arg(long, default_value_t = 50)]
         limit: u32,
+    },
+}
+
+#[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
+struct UsageArgs {
+    #[command(subcommand)]
+    cmd: Option<UsageCmd>,
+    /// Only this license.
+    #[arg(long)]
+    license: Option<u64>,
+    /// Only this calendar period: `YYYY-MM` or `YYYY` (UTC).
+    #[arg(long)]
+    period: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+enum UsageCmd {
+    /// Imports an offline host's usage journal (TGUR reports, one a line) into the ledger and
+    /// prints each report's verdict; exits with 5 if any report was flagged (not merged).
+    Import {
+        /// The journal: a file, or `-` for standard input.
+        file: String,
     },
 }
 
@@ -818,6 +846,7 @@ pub fn run(args: VendorArgs, out: &Out, now: u64) -> Result<(), Failure> {
                 }
             });
         }
+        VendorCmd::Usage(u) => usage(&mut auth, u, out, now)?,
         VendorCmd::Audit { license, limit } => {
             let log = auth.audit_log(license, limit)?;
             out.emit(Value::Array(log.iter().map(audit_json).collect()), || {
@@ -838,6 +867,162 @@ pub fn run(args: VendorArgs, out: &Out, now: u64) -> Result<(), Failure> {
             });
         }
     }
+    Ok(())
+}
+
+/// The first 16 hex digits of a device key, for text output.
+fn short_device(d: &[u8; 32]) -> String {
+    tollgate_core::hex_string(d.get(..8).unwrap_or_default())
+}
+
+fn flag_detail(f: &UsageFlag) -> String {
+    match f.verdict.as_str() {
+        "gap" => format!(
+            "gap (expected seq {}, got {})",
+            f.detail["expected"], f.detail["got"]
+        ),
+        "fork" => "fork (another predecessor than the merged report)".into(),
+        "rewritten" => "rewritten (another report was merged at this seq)".into(),
+        other => other.to_owned(),
+    }
+}
+
+/// `vendor usage` and `vendor usage import`.
+fn usage(auth: &mut Authority, u: UsageArgs, out: &Out, now: u64) -> Result<(), Failure> {
+    if let Some(UsageCmd::Import { file }) = u.cmd {
+        let text = crate::input::artifact(Some(&file))?;
+        let reports = tollgate_core::parse_usage_journal(&text).map_err(|e| Failure {
+            exit: 3,
+            code: e.code(),
+            kind: crate::exit::variant_name(&e.error),
+            message: e.to_string(),
+        })?;
+        if reports.is_empty() {
+            return Err(AuthorityError::UsageSubmissionInvalid(
+                "the journal holds no report".into(),
+            )
+            .into());
+        }
+        let got = auth.import_usage(&reports, now)?;
+        let results: Vec<Value> = got
+            .outcomes
+            .iter()
+            .map(|o| {
+                json!({"license_id": o.license_id,
+                       "device_key": tollgate_core::hex_string(&o.device_key),
+                       "seq": o.seq, "verdict": verdict_name(&o.verdict)})
+            })
+            .collect();
+        let chains: Vec<Value> = got
+            .chains
+            .iter()
+            .map(|c| {
+                json!({"license_id": c.license_id,
+                       "device_key": tollgate_core::hex_string(&c.device_key),
+                       "merged_through": c.merged_through})
+            })
+            .collect();
+        let flagged = got.flagged();
+        out.emit(
+            json!({"results": results, "chains": chains, "flagged": flagged}),
+            || {
+                let mut lines: Vec<String> = got
+                    .outcomes
+                    .iter()
+                    .map(|o| {
+                        format!(
+                            "license {} device {} seq {}: {}",
+                            o.license_id,
+                            short_device(&o.device_key),
+                            o.seq,
+                            verdict_name(&o.verdict)
+                        )
+                    })
+                    .collect();
+                for c in &got.chains {
+                    lines.push(format!(
+                        "license {} device {}: merged through seq {}",
+                        c.license_id,
+                        short_device(&c.device_key),
+                        c.merged_through
+                    ));
+                }
+                lines.push(format!(
+                    "{} report(s), {} flagged",
+                    got.outcomes.len(),
+                    flagged
+                ));
+                lines.join("\n")
+            },
+        );
+        if flagged > 0 {
+            return Err(Failure {
+                exit: 5,
+                code: 0,
+                kind: "UsageFlagged".into(),
+                message: format!(
+                    "{flagged} report(s) flagged (gap, fork or rewritten history): not merged"
+                ),
+            });
+        }
+        return Ok(());
+    }
+    let filter = UsageFilter::of(u.license, u.period.as_deref())
+        .ok_or_else(|| Failure::usage("--period: use YYYY-MM or YYYY"))?;
+    let totals = auth.usage_totals(&filter)?;
+    let flags = auth.usage_flags(&filter)?;
+    let totals_json: Vec<Value> = totals
+        .iter()
+        .map(|t| {
+            json!({"license_id": t.license_id, "feature": t.feature,
+                   "period": t.period.name(), "period_start": format_utc(t.period_start),
+                   "units": t.units, "reports": t.reports})
+        })
+        .collect();
+    let flags_json: Vec<Value> = flags
+        .iter()
+        .map(|f| {
+            json!({"license_id": f.license_id,
+                   "device_key": tollgate_core::hex_string(&f.device_key),
+                   "seq": f.seq, "verdict": f.verdict, "detail": f.detail,
+                   "flagged_at": format_utc(f.flagged_at),
+                   "resolved_at": f.resolved_at.map(format_utc)})
+        })
+        .collect();
+    out.emit(json!({"totals": totals_json, "flags": flags_json}), || {
+        let mut lines = vec![format!(
+            "{:<8} {:<24} {:<6} {:<21} {:>12} {:>8}",
+            "license", "feature", "period", "start", "units", "reports"
+        )];
+        for t in &totals {
+            lines.push(format!(
+                "{:<8} {:<24} {:<6} {:<21} {:>12} {:>8}",
+                t.license_id,
+                t.feature,
+                t.period.name(),
+                format_utc(t.period_start),
+                t.units,
+                t.reports
+            ));
+        }
+        if flags.is_empty() {
+            lines.push("no flagged reports".into());
+        } else {
+            lines.push("flagged reports:".into());
+            for f in &flags {
+                lines.push(format!(
+                    "license {} device {} seq {}: {}{}",
+                    f.license_id,
+                    short_device(&f.device_key),
+                    f.seq,
+                    flag_detail(f),
+                    f.resolved_at
+                        .map_or(String::new(), |r| format!(", resolved {}", format_utc(r)))
+                ));
+            }
+        }
+        lines.join("\n")
+    });
     Ok(())
 }
 

@@ -27,11 +27,13 @@ pub enum ArtifactType {
     KeyCertificate,
     /// A root-signed list of retired vendor signing keys (`TGKL`).
     KeyList,
+    /// A host-signed, hash-chained report of metered usage (`TGUR`).
+    UsageReport,
 }
 
 impl ArtifactType {
     /// All types, in type-byte order.
-    pub const ALL: [ArtifactType; 7] = [
+    pub const ALL: [ArtifactType; 8] = [
         ArtifactType::License,
         ArtifactType::UsageRequest,
         ArtifactType::UsageLicense,
@@ -39,6 +41,7 @@ impl ArtifactType {
         ArtifactType::Lease,
         ArtifactType::KeyCertificate,
         ArtifactType::KeyList,
+        ArtifactType::UsageReport,
     ];
 
     /// The text prefix, without the colon.
@@ -51,6 +54,7 @@ impl ArtifactType {
             ArtifactType::Lease => "TGLS",
             ArtifactType::KeyCertificate => "TGKC",
             ArtifactType::KeyList => "TGKL",
+            ArtifactType::UsageReport => "TGUR",
         }
     }
 
@@ -64,6 +68,7 @@ impl ArtifactType {
             ArtifactType::Lease => 0x05,
             ArtifactType::KeyCertificate => 0x06,
             ArtifactType::KeyList => 0x07,
+            ArtifactType::UsageReport => 0x08,
         }
     }
 
@@ -84,6 +89,7 @@ impl ArtifactType {
             ArtifactType::Lease => b"tollgate/v2/lease-token\0",
             ArtifactType::KeyCertificate => b"tollgate/v1/key-certificate\0",
             ArtifactType::KeyList => b"tollgate/v1/key-list\0",
+            ArtifactType::UsageReport => b"tollgate/v1/usage-report\0",
         }
     }
 

@@ -29,6 +29,7 @@ pub const fn max_len(ty: ArtifactType) -> usize {
         ArtifactType::Lease => 1024,
         ArtifactType::KeyCertificate => 256,
         ArtifactType::KeyList => 1280,
+        ArtifactType::UsageReport => 1280,
     }
 }
 

@@ -73,6 +73,18 @@ pub enum Error {
     /// A lease token that does not answer this request: its nonce is not the one the client
     /// sent with the checkout or heartbeat it answers (a replayed or stale token).
     LeaseNonceMismatch,
+    /// A usage report that cannot start or continue a chain: sequence number 0, report 1 with
+    /// a non-zero previous hash, or a later report with an all-zero previous hash.
+    UsageChainStart,
+    /// A usage report with more entries than the format allows ([`crate::MAX_USAGE_ENTRIES`]).
+    UsageTooManyEntries,
+    /// A usage report that names the same feature and period start twice.
+    UsageDuplicateEntry,
+    /// A usage report entry that is out of (feature, period start) order, counts zero units,
+    /// or names no valid feature.
+    UsageBadEntry,
+    /// A usage report whose claimed device key is not the key signing it.
+    UsageDeviceMismatch,
 }
 
 impl Error {
@@ -108,6 +120,11 @@ impl Error {
             Error::StaleKeyList => 126,
             Error::OutsideKeyValidity => 127,
             Error::LeaseNonceMismatch => 128,
+            Error::UsageChainStart => 130,
+            Error::UsageTooManyEntries => 131,
+            Error::UsageDuplicateEntry => 132,
+            Error::UsageBadEntry => 133,
+            Error::UsageDeviceMismatch => 134,
         }
     }
 
@@ -143,6 +160,11 @@ impl Error {
             Error::StaleKeyList => "StaleKeyList",
             Error::OutsideKeyValidity => "OutsideKeyValidity",
             Error::LeaseNonceMismatch => "LeaseNonceMismatch",
+            Error::UsageChainStart => "UsageChainStart",
+            Error::UsageTooManyEntries => "UsageTooManyEntries",
+            Error::UsageDuplicateEntry => "UsageDuplicateEntry",
+            Error::UsageBadEntry => "UsageBadEntry",
+            Error::UsageDeviceMismatch => "UsageDeviceMismatch",
         }
     }
 
@@ -180,11 +202,24 @@ impl Error {
             Error::LeaseNonceMismatch => {
                 "the lease token does not answer this request: replayed or stale"
             }
+            Error::UsageChainStart => {
+                "the usage report's sequence number and previous hash do not form a chain"
+            }
+            Error::UsageTooManyEntries => "the usage report has too many entries",
+            Error::UsageDuplicateEntry => {
+                "the usage report counts the same feature and period twice"
+            }
+            Error::UsageBadEntry => {
+                "a usage report entry is out of order, counts zero units or names no feature"
+            }
+            Error::UsageDeviceMismatch => {
+                "the usage report's device key is not the key that signs it"
+            }
         }
     }
 
     /// Every variant, in code order; used by the bindings to export their tables.
-    pub const ALL: [Error; 29] = [
+    pub const ALL: [Error; 34] = [
         Error::ArmorPrefix,
         Error::ArmorEncoding,
         Error::ArmorChecksum,
@@ -214,6 +249,11 @@ impl Error {
         Error::StaleKeyList,
         Error::OutsideKeyValidity,
         Error::LeaseNonceMismatch,
+        Error::UsageChainStart,
+        Error::UsageTooManyEntries,
+        Error::UsageDuplicateEntry,
+        Error::UsageBadEntry,
+        Error::UsageDeviceMismatch,
     ];
 }
 
@@ -229,8 +269,8 @@ extern crate std;
 #[cfg(feature = "std")]
 impl std::error::Error for Error {}
 
-/// Shorthand for results in this crate.
-pub type Result<T> = core::result::Result<T, Error>;
+/// Shorthand for results in this crate (the error is [`Error`] unless named).
+pub type Result<T, E = Error> = core::result::Result<T, E>;
 
 #[cfg(test)]
 mod tests {
@@ -239,7 +279,8 @@ mod tests {
     #[test]
     fn codes_are_unique_and_ordered() {
         let codes: alloc::vec::Vec<u32> = Error::ALL.iter().map(|e| e.code()).collect();
-        let expected: alloc::vec::Vec<u32> = (100..129).collect();
+        // 129 is not allocated (reserved).
+        let expected: alloc::vec::Vec<u32> = (100..129).chain(130..135).collect();
         assert_eq!(codes, expected);
     }
 }

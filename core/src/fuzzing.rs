@@ -37,6 +37,7 @@ use crate::key::LicenseKey;
 use crate::keys::{DeviceKey, KeyId, Keyring, VendorSigningKey, SIGNATURE_LEN};
 use crate::lease::{ClientId, Lease};
 use crate::reference::{self, PRODUCT, T_FULFILLED, T_NOW, T_SUPPORT_EXPIRES};
+use crate::usage::{parse_usage_journal, UsageClaims, UsageReport};
 use crate::verify::{Entitlement, FeatureState, Verifier};
 
 /// Fixed keys, host and a valid usage license: the world the fuzz targets verify in.
@@ -493,6 +494,73 @@ pub fn deactivation_code(data: &[u8]) {
     }
 }
 
+/// Errors that [`UsageReport::decode`] may report.
+fn is_usage_report_error(e: Error) -> bool {
+    is_format_error(e)
+        || matches!(
+            e,
+            Error::BadSignature
+                | Error::UsageChainStart
+                | Error::UsageTooManyEntries
+                | Error::UsageDuplicateEntry
+                | Error::UsageBadEntry
+        )
+}
+
+/// [`UsageReport::decode`] on the input as it is, on its payload re-signed by the reference
+/// device key (the claims re-pointed at that key, so the signature holds and the chain and
+/// entry checks are reached), and [`parse_usage_journal`] on the input as text. A report that
+/// decodes keeps its bytes, survives armoring and is hashed over those bytes; re-signed claims
+/// decode exactly when [`UsageClaims::validate`] accepts them, and then `create` gives the
+/// same bytes.
+pub fn usage_report(data: &[u8]) {
+    let ty = ArtifactType::UsageReport;
+    match UsageReport::decode(data) {
+        Ok(r) => check_usage_report(&r, data),
+        Err(e) => assert!(is_usage_report_error(e), "{e:?}"),
+    }
+    let device = reference::device_key();
+    let payload = payload_of(ty, data, 0);
+    if let Ok((mut claims, [])) = postcard::take_from_bytes::<UsageClaims>(payload) {
+        claims.device_key = device.public_key();
+        if let Ok(encoded) = postcard::to_allocvec(&claims) {
+            let sealed = reseal(ty, &[], &encoded, |m| device.sign(m));
+            let valid = claims.validate();
+            match UsageReport::decode(&sealed) {
+                Ok(r) => {
+                    assert_eq!(valid, Ok(()));
+                    check_usage_report(&r, &sealed);
+                    let again = UsageReport::create(claims, &device).expect("valid claims sign");
+                    assert_eq!(again.as_bytes(), &sealed[..]);
+                }
+                Err(Error::TooLarge) => assert!(sealed.len() > max_len(ty)),
+                Err(e) => assert_eq!(valid, Err(e)),
+            }
+        }
+    }
+    let text = String::from_utf8_lossy(data);
+    match parse_usage_journal(&text) {
+        Ok(reports) => {
+            for r in &reports {
+                check_usage_report(r, r.as_bytes());
+            }
+        }
+        Err(e) => {
+            assert!(e.line >= 1 && e.line <= text.lines().count(), "{e:?}");
+            assert!(is_usage_report_error(e.error), "{e:?}");
+        }
+    }
+}
+
+fn check_usage_report(r: &UsageReport, bytes: &[u8]) {
+    use sha2::{Digest, Sha256};
+    assert_eq!(r.as_bytes(), bytes);
+    assert_eq!(r.claims().validate(), Ok(()));
+    let h: [u8; 32] = Sha256::digest(bytes).into();
+    assert_eq!(r.hash(), h);
+    assert_eq!(UsageReport::from_armor(&r.to_armor()).as_ref(), Ok(r));
+}
+
 /// Checks an entitlement that verified at `now` against the usage license it came from.
 fn check_entitlement(r: &Reference, ent: &Entitlement, now: u64) {
     assert_eq!(ent.grant().product, PRODUCT);
@@ -753,6 +821,8 @@ mod tests {
         license(ul);
         usage_request(ul);
         deactivation_code(ul);
+        usage_report(ul);
+        usage_report(b"TGUR:AAAA\n# x\n");
         verify_text(r.usage_license.to_armor().as_bytes());
         verify_text(b"TGUL:");
         let c = reference::vendor_certificate().unwrap();
@@ -793,5 +863,37 @@ mod tests {
         deactivation_code(code.as_bytes());
         let payload = payload_of(ArtifactType::DeactivationCode, code.as_bytes(), 0);
         assert_eq!(payload.len(), code.as_bytes().len() - 4 - SIGNATURE_LEN);
+    }
+
+    #[test]
+    fn usage_reports_are_decoded_and_resealed() {
+        let device = reference::device_key();
+        let mut claims = crate::UsageClaims {
+            license_id: reference::LICENSE_ID,
+            device_key: reference::other_device_key().public_key(),
+            seq: 1,
+            prev_hash: [0; 32],
+            created_at: T_NOW,
+            entries: alloc::vec![crate::UsageEntry {
+                feature: "iot-bridge-snowflake".into(),
+                period: crate::MeterPeriod::Month,
+                period_start: T_NOW,
+                units: 5,
+            }],
+        };
+        // Another device's report: decodes as is; resealed for the reference device.
+        let other = UsageReport::create(claims.clone(), &reference::other_device_key()).unwrap();
+        usage_report(other.as_bytes());
+        usage_report(other.to_armor().as_bytes());
+        let journal = crate::usage_journal_text(core::slice::from_ref(&other));
+        usage_report(journal.as_bytes());
+        // Claims the checks refuse, resealed: the decoder agrees with `validate`.
+        claims.device_key = device.public_key();
+        claims.seq = 0;
+        let raw = postcard::to_allocvec(&claims).unwrap();
+        usage_report(&reseal(ArtifactType::UsageReport, &[], &raw, |m| {
+            device.sign(m)
+        }));
+        usage_report(&raw);
     }
 }

@@ -16,6 +16,7 @@
 //! | [`Lease`] | floating server → client | `TGLS:` | the server's device key |
 //! | [`KeyCertificate`] | vendor root → hosts | `TGKC:` | the vendor's root key |
 //! | [`KeyList`] | vendor root → hosts | `TGKL:` | the vendor's root key |
+//! | [`UsageReport`] | host → vendor | `TGUR:` | device key |
 //!
 //! Trust is anchored in the vendor's **root key**, kept offline, whose public half is compiled
 //! into the product: it certifies the signing keys ([`KeyCertificate`]) and retires them
@@ -86,6 +87,7 @@ pub mod model;
 #[doc(hidden)]
 pub mod reference;
 pub mod trust;
+pub mod usage;
 pub mod verify;
 
 pub use armor::ArtifactType;
@@ -102,6 +104,10 @@ pub use model::{
     DeploymentModel, Feature, FeatureKind, Grant, MeterPeriod, Models, MAX_VENDOR_TIME,
 };
 pub use trust::{CertificateClaims, KeyCertificate, KeyList, TrustStore, MAX_RETIRED_KEYS};
+pub use usage::{
+    parse_usage_journal, usage_journal_text, UsageClaims, UsageEntry, UsageJournalError,
+    UsageReport, MAX_JOURNAL_REPORTS, MAX_USAGE_ENTRIES,
+};
 pub use verify::{Entitlement, FeatureState, LeaseEntitlement, Verifier};
 
 /// Lower-case hex of `bytes`.

@@ -9,6 +9,7 @@
 //! - [`marketplace`]: the online service's marketplace activation (cloud instance identity);
 //! - [`page`]: the License page's API (the host's own web page);
 //! - [`shop`]: the online service's shop (catalogue, purchases, Stripe webhook);
+//! - [`usage`]: metered usage reports sent to the online service;
 //! - [`error`]: the error envelope both answer with.
 //!
 //! A test (`tests/wire.rs`) pins the exact JSON bytes of every body.
@@ -21,3 +22,4 @@ pub mod marketplace;
 pub mod online;
 pub mod page;
 pub mod shop;
+pub mod usage;

@@ -196,3 +196,49 @@ fn shop_bodies() {
         [350, 351, 352, 353, 354]
     );
 }
+
+#[test]
+fn usage_bodies() {
+    use tollgate_protocol::usage::*;
+    round_trip(
+        &UsageSubmission {
+            reports: vec!["TGUR:a".into(), "TGUR:b".into()],
+        },
+        r#"{"reports":["TGUR:a","TGUR:b"]}"#,
+    );
+    assert!(serde_json::from_str::<UsageSubmission>(r#"{"reports":[],"x":1}"#).is_err());
+    let verdicts = [
+        UsageVerdictName::Merged,
+        UsageVerdictName::Duplicate,
+        UsageVerdictName::Gap,
+        UsageVerdictName::Fork,
+        UsageVerdictName::Rewritten,
+    ];
+    round_trip(
+        &UsageReceipt {
+            license_id: 7,
+            device_key: "ab".repeat(32),
+            merged_through: 3,
+            results: verdicts
+                .iter()
+                .zip(1..)
+                .map(|(&verdict, seq)| UsageResult { seq, verdict })
+                .collect(),
+        },
+        &format!(
+            r#"{{"license_id":7,"device_key":"{}","merged_through":3,"results":[{{"seq":1,"verdict":"merged"}},{{"seq":2,"verdict":"duplicate"}},{{"seq":3,"verdict":"gap"}},{{"seq":4,"verdict":"fork"}},{{"seq":5,"verdict":"rewritten"}}]}}"#,
+            "ab".repeat(32)
+        ),
+    );
+    for v in verdicts {
+        assert_eq!(
+            serde_json::to_string(&v).unwrap(),
+            format!("\"{}\"", v.name())
+        );
+        assert_eq!(
+            v.is_settled(),
+            matches!(v, UsageVerdictName::Merged | UsageVerdictName::Duplicate)
+        );
+    }
+    assert_eq!(USAGE, "/v1/usage");
+}

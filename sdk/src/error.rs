@@ -176,6 +176,32 @@ pub enum SdkError {
         found: u32,
     },
 
+    /// The usage outbox holds the most unacknowledged usage reports it may
+    /// ([`crate::MAX_USAGE_OUTBOX`]): no new report is cut until the vendor acknowledges some
+    /// (code 255). The units keep accruing; nothing is lost.
+    #[error(
+        "the usage outbox holds {reports} unacknowledged usage reports, the most it may: send \
+         the usage journal to the vendor and acknowledge what was merged; units keep accruing \
+         until then"
+    )]
+    UsageOutboxFull {
+        /// The reports in the outbox.
+        reports: usize,
+    },
+
+    /// An acknowledgement of usage reports this host never made: `merged_through` is past the
+    /// last report of that device key (code 256). Nothing was dropped.
+    #[error(
+        "the usage acknowledgement covers report {merged_through}, but this host's last usage \
+         report for that device key is {last}: nothing was dropped"
+    )]
+    UsageAckAhead {
+        /// The sequence number acknowledged.
+        merged_through: u64,
+        /// The last sequence number this host cut for that device key (0: none).
+        last: u64,
+    },
+
     /// The cloud's instance metadata service could not be reached, or did not answer with
     /// the signed identity (code 260): not a cloud instance, or the endpoint is misconfigured.
     #[error("the cloud metadata service could not be reached: {reason}")]
@@ -345,7 +371,7 @@ const fn info(code: u32, name: &'static str, message: &'static str) -> ErrorInfo
 }
 
 /// The runtime's own codes (200 and up), in code order.
-pub const SDK_ERRORS: [ErrorInfo; 32] = [
+pub const SDK_ERRORS: [ErrorInfo; 34] = [
     info(
         200,
         "NotActivated",
@@ -463,6 +489,16 @@ pub const SDK_ERRORS: [ErrorInfo; 32] = [
         241,
         "StateChanged",
         "the license state changed while the online call waited for the service",
+    ),
+    info(
+        255,
+        "UsageOutboxFull",
+        "the usage outbox is full: send the usage journal to the vendor",
+    ),
+    info(
+        256,
+        "UsageAckAhead",
+        "the usage acknowledgement covers reports this host never made",
     ),
     info(
         260,
@@ -689,6 +725,8 @@ impl SdkError {
             SdkError::WrongModel { .. } => 239,
             SdkError::Cancelled { .. } => 240,
             SdkError::StateChanged => 241,
+            SdkError::UsageOutboxFull { .. } => 255,
+            SdkError::UsageAckAhead { .. } => 256,
             SdkError::MetadataUnreachable { .. } => 260,
             SdkError::BadMetadata { .. } => 261,
         }
@@ -770,8 +808,10 @@ mod tests {
         let all = all_errors();
         let codes: Vec<u32> = all.iter().map(|r| r.code).collect();
         let expected: Vec<u32> = (100..=128)
+            .chain(130..=134)
             .chain(200..=217)
             .chain(230..=241)
+            .chain(255..=256)
             .chain(260..=261)
             .collect();
         assert_eq!(codes, expected);
@@ -853,6 +893,11 @@ mod tests {
             },
             SdkError::Cancelled { reason: "x".into() },
             SdkError::StateChanged,
+            SdkError::UsageOutboxFull { reports: 4096 },
+            SdkError::UsageAckAhead {
+                merged_through: 3,
+                last: 2,
+            },
             SdkError::MetadataUnreachable { reason: "x".into() },
             SdkError::BadMetadata { reason: "x".into() },
         ];

@@ -128,6 +128,7 @@ pub mod state;
 pub mod status;
 pub mod storage;
 pub mod time;
+pub mod usage;
 
 /// The vendor root public key this build of the sdk was made with: the environment variable
 /// `TOLLGATE_VENDOR_ROOT` (64 hex digits) when the sdk was compiled, `None` when unset. The
@@ -169,3 +170,4 @@ pub use status::{
 };
 pub use storage::{DirStorage, FailingStorage, MemoryStorage, Storage};
 pub use tollgate_core;
+pub use usage::{AccruedUnits, MAX_USAGE_OUTBOX};

@@ -427,6 +427,8 @@ impl LicenseManager {
         let host = self.probe()?;
         let lookup = key.lookup_id();
         let mut next = self.state.clone();
+        // What accrued goes with this request (and is signed by the key that used it).
+        crate::usage::cut_all(&mut next, now)?;
         let same_key = next.device.as_ref().is_some_and(|d| d.key_lookup == lookup);
         if next.installed.is_some() && !same_key {
             return Err(SdkError::AlreadyActivated);
@@ -459,6 +461,7 @@ impl LicenseManager {
         let now = self.clock.now();
         let host = self.probe()?;
         let mut next = self.state.clone();
+        crate::usage::cut_all(&mut next, now)?;
         let device = next.device.take().ok_or(SdkError::NotActivated)?;
         self.sign_request(next, device, host, now)
     }
@@ -474,6 +477,7 @@ impl LicenseManager {
         let now = self.clock.now();
         let host = self.probe()?;
         let mut next = self.state.clone();
+        crate::usage::cut_all(&mut next, now)?;
         let keyless = next
             .device
             .as_ref()
@@ -724,6 +728,9 @@ impl LicenseManager {
         )?
         .to_armor();
         let mut next = self.state.clone();
+        // The usage accrued so far is cut and signed while the device key exists; the journal
+        // goes to the vendor with the code.
+        crate::usage::cut_all(&mut next, now)?;
         next.tombstones.activations.push(terms.activation_id);
         next.tombstones.device_keys.push(device.public);
         next.installed = None;

@@ -9,7 +9,8 @@ use crate::status::MeterReading;
 use crate::time::period_bounds;
 
 impl LicenseManager {
-    fn metered(&self, feature: &str, now: u64) -> Result<(u64, MeterPeriod)> {
+    /// The quota, period and license id of the metered feature `feature`.
+    fn metered(&self, feature: &str, now: u64) -> Result<(u64, MeterPeriod, u64)> {
         let ent = self.active_entitlement(now)?;
         let f = ent
             .grant()
@@ -18,7 +19,7 @@ impl LicenseManager {
                 feature: feature.into(),
             })?;
         match f.kind {
-            FeatureKind::Metered { quota, period } => Ok((quota, period)),
+            FeatureKind::Metered { quota, period } => Ok((quota, period, ent.grant().license_id)),
             _ => Err(SdkError::NotMetered {
                 feature: feature.into(),
             }),
@@ -53,7 +54,13 @@ impl LicenseManager {
     }
 
     /// Records `units` of use of the metered feature `feature` in the current UTC period and
-    /// returns the new reading. The count is durable; a new period starts from zero.
+    /// returns the new reading. The count is durable; a new period starts from zero. The same
+    /// units accrue for the vendor in the usage journal ([`crate::usage`]), in the same atomic
+    /// write.
+    ///
+    /// The period is the one of the later of `now` and the host's high-water mark, so a clock
+    /// set back (within the rollback tolerance) never moves the count into an earlier period
+    /// and so never resets the current one.
     ///
     /// Fails, recording nothing, with [`SdkError::QuotaExceeded`] when the period's quota would
     /// be exceeded, [`SdkError::UnknownFeature`], [`SdkError::NotMetered`], the reason the
@@ -61,8 +68,9 @@ impl LicenseManager {
     /// [`SdkError::Storage`].
     pub fn record_usage(&mut self, feature: &str, units: u64) -> Result<MeterReading> {
         let now = self.now_checked()?;
-        let (quota, period) = self.metered(feature, now)?;
-        let (start, _) = period_bounds(period, now);
+        let (quota, period, license_id) = self.metered(feature, now)?;
+        let at = now.max(self.state.high_water);
+        let (start, _) = period_bounds(period, at);
         let used = self.meter_used(feature, period, start);
         let total = used
             .checked_add(units)
@@ -81,16 +89,18 @@ impl LicenseManager {
             period_start: start,
             used: total,
         });
+        crate::usage::accrue(&mut next, license_id, feature, period, start, units);
         self.commit(next, now, false)?;
-        Ok(Self::reading(feature, period, now, total, quota))
+        Ok(Self::reading(feature, period, at, total, quota))
     }
 
     /// The current reading of the metered feature `feature`, without recording anything.
     pub fn meter(&self, feature: &str) -> Result<MeterReading> {
         let now = self.clock.now();
-        let (quota, period) = self.metered(feature, now)?;
-        let (start, _) = period_bounds(period, now);
+        let (quota, period, _) = self.metered(feature, now)?;
+        let at = now.max(self.state.high_water);
+        let (start, _) = period_bounds(period, at);
         let used = self.meter_used(feature, period, start);
-        Ok(Self::reading(feature, period, now, used, quota))
+        Ok(Self::reading(feature, period, at, used, quota))
     }
 }

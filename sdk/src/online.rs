@@ -9,6 +9,12 @@
 //! | [`OnlineClient::activate`] | [`LicenseManager::request_usage`], then [`LicenseManager::install`] | `POST /v1/activate` |
 //! | [`OnlineClient::reactivate`] | [`LicenseManager::request_renewal`], then `install` | `POST /v1/refresh` |
 //! | [`OnlineClient::deactivate`] | [`LicenseManager::deactivate`] | `POST /v1/deactivate` |
+//! | [`OnlineClient::report_usage`] | [`LicenseManager::cut_all_usage`], the outbox, then [`LicenseManager::acknowledge_usage`] | `POST /v1/usage` |
+//!
+//! Every successful reactivation (and so every [`BackgroundRefresh`] round) also reports the
+//! metered usage ([`OnlineClient::report_usage`]); a failure there does not fail the
+//! reactivation (the reports stay in the outbox for the next round); call
+//! [`OnlineClient::report_usage`] on a schedule to see its outcome.
 //!
 //! The license key never leaves the host: the usage request carries only the key's lookup id
 //! and a proof of the key bound to this host's device key. A usage license from the service is
@@ -177,10 +183,121 @@ pub struct Deactivation {
     pub already_freed: bool,
 }
 
+use tollgate_core::UsageReport;
 use tollgate_protocol::error::ErrorEnvelope as ErrorBody;
 use tollgate_protocol::online::{
     DeactivationIn, UsageRequestIn, ACTIVATE, ALREADY_DEACTIVATED, DEACTIVATE, REFRESH,
 };
+pub use tollgate_protocol::usage::UsageVerdictName;
+use tollgate_protocol::usage::{UsageReceipt, UsageSubmission, USAGE};
+
+/// The most usage reports sent in one `POST /v1/usage` (about 45 KB of JSON at the largest
+/// report size, under the service's 64 KiB body limit).
+pub const MAX_REPORTS_PER_SUBMISSION: usize = 32;
+
+/// A usage report the service kept but did not merge: the vendor must resolve it. It stays in
+/// the host's outbox and is sent (and exported in the journal) again.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FlaggedReport {
+    /// The device key of the report's chain.
+    pub device_key: [u8; 32],
+    /// Its sequence number.
+    pub seq: u64,
+    /// What the service made of it: [`UsageVerdictName::Gap`], [`UsageVerdictName::Fork`] or
+    /// [`UsageVerdictName::Rewritten`].
+    pub verdict: UsageVerdictName,
+}
+
+/// The outcome of [`OnlineClient::report_usage`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UsageSync {
+    /// Reports sent.
+    pub sent: usize,
+    /// Reports the service merged (now or before), dropped from the outbox.
+    pub acknowledged: usize,
+    /// Reports the service flagged; they stay in the outbox.
+    pub flagged: Vec<FlaggedReport>,
+}
+
+/// The outbox as submissions: per device key (in the order of first appearance), the
+/// reports in the order cut, in bodies of at most [`MAX_REPORTS_PER_SUBMISSION`].
+pub(crate) fn usage_submissions(outbox: &[UsageReport]) -> Vec<([u8; 32], Vec<UsageReport>)> {
+    let mut by_key: Vec<([u8; 32], Vec<UsageReport>)> = Vec::new();
+    for r in outbox {
+        let key = r.claims().device_key;
+        match by_key.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, v)) => v.push(r.clone()),
+            None => by_key.push((key, vec![r.clone()])),
+        }
+    }
+    by_key
+        .into_iter()
+        .flat_map(|(k, v)| {
+            v.chunks(MAX_REPORTS_PER_SUBMISSION)
+                .map(|c| (k, c.to_vec()))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// The JSON body of one submission.
+pub(crate) fn usage_body(reports: &[UsageReport]) -> Result<String> {
+    serde_json::to_string(&UsageSubmission {
+        reports: reports.iter().map(UsageReport::to_armor).collect(),
+    })
+    .map_err(|e| SdkError::BadResponse {
+        reason: format!("cannot encode the request: {e}"),
+    })
+}
+
+/// Checks the service's receipt for the reports `sent` of `device_key` and returns the
+/// sequence number to acknowledge and the reports it flagged. A receipt for another device
+/// key or license, or with a verdict on a report not sent, is [`SdkError::BadResponse`].
+pub(crate) fn read_receipt(
+    device_key: &[u8; 32],
+    sent: &[UsageReport],
+    text: &str,
+) -> Result<(u64, Vec<FlaggedReport>)> {
+    let bad = |reason: String| SdkError::BadResponse { reason };
+    let receipt: UsageReceipt =
+        serde_json::from_str(text).map_err(|e| bad(format!("not a usage receipt: {e}")))?;
+    if receipt.device_key != tollgate_core::hex_string(device_key) {
+        return Err(bad("the usage receipt is for another device key".into()));
+    }
+    if !sent
+        .iter()
+        .any(|r| r.claims().license_id == receipt.license_id)
+    {
+        return Err(bad("the usage receipt is for another license".into()));
+    }
+    let mut flagged = Vec::new();
+    for r in &receipt.results {
+        if !sent.iter().any(|s| s.claims().seq == r.seq) {
+            return Err(bad(format!(
+                "the usage receipt judges report {}, which was not sent",
+                r.seq
+            )));
+        }
+        if !r.verdict.is_settled() {
+            flagged.push(FlaggedReport {
+                device_key: *device_key,
+                seq: r.seq,
+                verdict: r.verdict,
+            });
+        }
+    }
+    Ok((receipt.merged_through, flagged))
+}
+
+/// A `&mut LicenseManager` as a [`SharedManager`], so the exclusive and the shared flows are
+/// one code path.
+struct Exclusive<'a>(Mutex<&'a mut LicenseManager>);
+
+impl SharedManager for Exclusive<'_> {
+    fn with_manager<T>(&self, f: impl FnOnce(&mut LicenseManager) -> Result<T>) -> Result<T> {
+        f(&mut self.0.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
 
 /// One try's failure, before retries are decided.
 enum Failure {
@@ -281,8 +398,54 @@ impl OnlineClient {
             .and_then(|answer| manager.install(&answer.usage_license));
         if done.is_err() {
             let _ = manager.undo_request(&mark, &request);
+        } else {
+            // Best effort: what is not delivered now stays in the outbox for the next round.
+            let _ = self.report_usage(manager);
         }
         done
+    }
+
+    /// Reports the metered usage: cuts what accrued ([`LicenseManager::cut_all_usage`]),
+    /// sends the outbox to the service (`POST /v1/usage`, one device key's reports per body,
+    /// in the order cut) and drops what the service merged, now or before
+    /// ([`LicenseManager::acknowledge_usage`] up to the receipt's `merged_through`). A report
+    /// the service flags (a gap, a fork, a rewritten history) stays in the outbox and is in
+    /// [`UsageSync::flagged`]: the vendor must resolve it. Sends nothing when the outbox is
+    /// empty.
+    ///
+    /// Fails with the service's errors (see the module docs; the reports stay), with
+    /// [`SdkError::BadResponse`] for a receipt about another device key, license or report,
+    /// with [`SdkError::UsageAckAhead`] for a receipt acknowledging reports this host never
+    /// made, or with [`SdkError::Storage`].
+    pub fn report_usage(&self, manager: &mut LicenseManager) -> Result<UsageSync> {
+        self.report_usage_shared(&Exclusive(Mutex::new(manager)), None)
+    }
+
+    /// [`OnlineClient::report_usage`] on a manager shared across threads, locked only to cut,
+    /// to read the outbox and to acknowledge, never while waiting for the service; `cancel`
+    /// ends the call with [`SdkError::Cancelled`] (what was acknowledged before stays so).
+    pub fn report_usage_shared<M: SharedManager + ?Sized>(
+        &self,
+        manager: &M,
+        cancel: Option<&CancelToken>,
+    ) -> Result<UsageSync> {
+        if let Some(c) = cancel {
+            c.check()?;
+        }
+        let outbox = manager.with_manager(|m| {
+            m.cut_all_usage()?;
+            Ok(m.usage_outbox())
+        })?;
+        let mut sync = UsageSync::default();
+        for (device_key, reports) in usage_submissions(&outbox) {
+            let text = self.post_with(USAGE, &usage_body(&reports)?, cancel)?;
+            sync.sent += reports.len();
+            let (merged_through, flagged) = read_receipt(&device_key, &reports, &text)?;
+            sync.acknowledged +=
+                manager.with_manager(|m| m.acknowledge_usage(&device_key, merged_through))?;
+            sync.flagged.extend(flagged);
+        }
+        Ok(sync)
     }
 
     /// Deactivates: the manager removes the license and makes a deactivation code, and the
@@ -371,7 +534,10 @@ impl OnlineClient {
         manager: &M,
         cancel: Option<&CancelToken>,
     ) -> Result<Status> {
-        self.usage_flow(manager, REFRESH, cancel, LicenseManager::request_renewal)
+        let status = self.usage_flow(manager, REFRESH, cancel, LicenseManager::request_renewal)?;
+        // Best effort, as in `reactivate`.
+        let _ = self.report_usage_shared(manager, cancel);
+        Ok(status)
     }
 
     /// [`OnlineClient::deactivate`] on a shared manager: the host is deactivated under the lock
@@ -1201,5 +1367,117 @@ mod tests {
         assert_eq!(root_certificates(good.as_bytes()).unwrap().len(), 1);
         let two = format!("{good}{}", String::from_utf8_lossy(key_only)) + &good;
         assert_eq!(root_certificates(two.as_bytes()).unwrap().len(), 2);
+    }
+
+    fn usage_reports(seed: u8, n: u64) -> Vec<UsageReport> {
+        let device = tollgate_core::DeviceKey::from_seed(&[seed; 32]);
+        let mut out: Vec<UsageReport> = Vec::new();
+        for seq in 1..=n {
+            let claims = tollgate_core::UsageClaims {
+                license_id: 42,
+                device_key: device.public_key(),
+                seq,
+                prev_hash: out.last().map_or([0; 32], UsageReport::hash),
+                created_at: 1_700_000_000 + seq,
+                entries: vec![tollgate_core::UsageEntry {
+                    feature: "bridge".into(),
+                    period: tollgate_core::MeterPeriod::Day,
+                    period_start: 1_699_920_000,
+                    units: seq,
+                }],
+            };
+            out.push(UsageReport::create(claims, &device).unwrap());
+        }
+        out
+    }
+
+    #[test]
+    fn usage_reports_go_per_device_key_in_bounded_bodies() {
+        let a = usage_reports(1, 35);
+        let b = usage_reports(2, 2);
+        // Interleaved in the outbox (a chain cut, deactivated, a new one, …): grouped by key.
+        let outbox: Vec<UsageReport> = [&a[..20], &b[..], &a[20..]].concat();
+        let subs = usage_submissions(&outbox);
+        let shape: Vec<([u8; 32], Vec<u64>)> = subs
+            .iter()
+            .map(|(k, v)| (*k, v.iter().map(|r| r.claims().seq).collect()))
+            .collect();
+        let ka = a[0].claims().device_key;
+        let kb = b[0].claims().device_key;
+        assert_eq!(
+            shape,
+            vec![
+                (ka, (1..=32).collect()),
+                (ka, (33..=35).collect()),
+                (kb, vec![1, 2]),
+            ]
+        );
+        assert!(usage_submissions(&[]).is_empty());
+        assert_eq!(
+            usage_body(&b).unwrap(),
+            format!(
+                r#"{{"reports":["{}","{}"]}}"#,
+                b[0].to_armor(),
+                b[1].to_armor()
+            )
+        );
+        // The largest body stays under the service's 64 KiB limit.
+        let big = format!(
+            r#"{{"reports":[{}]}}"#,
+            vec![format!("\"{}\"", "x".repeat(1380)); 32].join(",")
+        );
+        assert!(big.len() < 64 * 1024, "{}", big.len());
+    }
+
+    #[test]
+    fn usage_receipts_are_checked() {
+        let sent = usage_reports(1, 3);
+        let key = sent[0].claims().device_key;
+        let hex = tollgate_core::hex_string(&key);
+        let receipt = |license: u64, device: &str, through: u64, results: &str| {
+            format!(
+                r#"{{"license_id":{license},"device_key":"{device}","merged_through":{through},"results":[{results}]}}"#
+            )
+        };
+        let ok = receipt(
+            42,
+            &hex,
+            2,
+            r#"{"seq":1,"verdict":"duplicate"},{"seq":2,"verdict":"merged"},{"seq":3,"verdict":"fork"}"#,
+        );
+        assert_eq!(
+            read_receipt(&key, &sent, &ok).unwrap(),
+            (
+                2,
+                vec![FlaggedReport {
+                    device_key: key,
+                    seq: 3,
+                    verdict: UsageVerdictName::Fork
+                }]
+            )
+        );
+        let gap = receipt(
+            42,
+            &hex,
+            0,
+            r#"{"seq":1,"verdict":"gap"},{"seq":2,"verdict":"rewritten"}"#,
+        );
+        let (through, flagged) = read_receipt(&key, &sent, &gap).unwrap();
+        assert_eq!((through, flagged.len()), (0, 2));
+        for bad in [
+            receipt(42, &"00".repeat(32), 2, ""),
+            receipt(42, &hex.to_uppercase(), 2, ""),
+            receipt(43, &hex, 2, ""),
+            receipt(42, &hex, 2, r#"{"seq":9,"verdict":"merged"}"#),
+            receipt(42, &hex, 2, r#"{"seq":1,"verdict":"lost"}"#),
+            "{}".to_owned(),
+            "not json".to_owned(),
+        ] {
+            assert_eq!(
+                read_receipt(&key, &sent, &bad).unwrap_err().code(),
+                234,
+                "{bad}"
+            );
+        }
     }
 }

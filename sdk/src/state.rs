@@ -14,9 +14,16 @@
 //!   "key_list": "TGKL:…",
 //!   "meters": [ { "feature": "snowflake-bridge", "period": "month",
 //!                 "period_start": 1698796800, "used": 1200 } ],
-//!   "last_deactivation": "TGDC:…"
+//!   "last_deactivation": "TGDC:…",
+//!   "usage": { "accrued": [ { "license_id": 1001, "feature": "snowflake-bridge",
+//!                             "period": "month", "period_start": 1698796800, "units": 200 } ],
+//!              "chains": [ { "device_key": "<hex>", "seq": 4, "hash": "<hex>" } ],
+//!              "outbox": [ "TGUR:…" ] }
 //! }
 //! ```
+//!
+//! `usage` (the metered-usage journal, [`crate::usage`]) is absent when empty, and a document
+//! without it (written before it existed) loads as an empty journal: the version stays 1.
 //!
 //! The license key itself is never stored: a later request for the same activation reuses the
 //! device key, whose key proof (`key_proof`) and the key's lookup id are kept instead.
@@ -186,6 +193,58 @@ pub(crate) struct MeterState {
     pub used: u64,
 }
 
+/// Units recorded and not yet cut into a usage report, per license, feature and period.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AccruedUsage {
+    /// The license the units were used under.
+    pub license_id: u64,
+    /// The metered feature.
+    pub feature: String,
+    /// The period kind's name (`day`, `month`, `year`).
+    pub period: String,
+    /// First second of the period.
+    pub period_start: u64,
+    /// Units not yet reported.
+    pub units: u64,
+}
+
+/// The head of one device key's usage-report chain: the last report cut.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ChainHead {
+    /// The device public key that signs the chain.
+    #[serde(with = "hex_array")]
+    pub device_key: [u8; 32],
+    /// The sequence number of the last report cut.
+    pub seq: u64,
+    /// Its hash (`UsageReport::hash`).
+    #[serde(with = "hex_array")]
+    pub hash: [u8; 32],
+}
+
+/// The metered-usage journal: what accrued, the chain heads, and the cut reports the vendor
+/// has not acknowledged yet.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct UsageJournal {
+    /// Units not yet cut into a report.
+    #[serde(default)]
+    pub accrued: Vec<AccruedUsage>,
+    /// One head per device key that ever cut a report.
+    #[serde(default)]
+    pub chains: Vec<ChainHead>,
+    /// Armored reports cut and not acknowledged, in the order cut.
+    #[serde(default)]
+    pub outbox: Vec<String>,
+}
+
+impl UsageJournal {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.accrued.is_empty() && self.chains.is_empty() && self.outbox.is_empty()
+    }
+}
+
 /// The whole state document.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -208,6 +267,9 @@ pub(crate) struct State {
     pub key_list: Option<String>,
     pub meters: Vec<MeterState>,
     pub last_deactivation: Option<String>,
+    /// The metered-usage journal (absent in documents written before it existed).
+    #[serde(default, skip_serializing_if = "UsageJournal::is_empty")]
+    pub usage: UsageJournal,
 }
 
 impl Default for State {
@@ -224,6 +286,7 @@ impl Default for State {
             key_list: None,
             meters: Vec::new(),
             last_deactivation: None,
+            usage: UsageJournal::default(),
         }
     }
 }
@@ -282,7 +345,7 @@ impl State {
                 "an installed license without a device key",
             ));
         }
-        Ok(())
+        crate::usage::check_journal(&self.usage)
     }
 
     /// Serializes the document; the bytes hold the device seed and are wiped on drop.

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -118,6 +118,9 @@ pub const ROUTES: &[Route] = &[
     ),
     route("GET", "/v1/admin/audit", "admin_audit", true),
     route("GET", "/v1/admin/purchases", "admin_purchases", true),
+    route("POST", "/v1/admin/usage/import", "admin_usage_import", true),
+    route("GET", "/v1/admin/usage", "admin_usage", true),
+    route("POST", "/v1/usage", "usage", true),
     route("POST", "/v1/shop/offers", "shop_offers", true),
     route("POST", "/v1/shop/purchases", "shop_purchase", true),
     route(
@@ -170,7 +173,13 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/admin/licenses/{id}/resume", post(admin_resume))
         .route("/v1/admin/licenses/{id}/revoke", post(admin_revoke))
         .route("/v1/admin/audit", get(admin_audit))
-        .route("/v1/admin/purchases", get(shop::admin_purchases));
+        .route("/v1/admin/purchases", get(shop::admin_purchases))
+        .route(
+            "/v1/admin/usage/import",
+            post(crate::usage::admin_import)
+                .layer(DefaultBodyLimit::max(crate::usage::MAX_JOURNAL_BODY)),
+        )
+        .route("/v1/admin/usage", get(crate::usage::admin_usage));
     let admin = kit::admin_routes(admin, Arc::clone(&state.admin));
     let metrics_route = Router::new().route("/metrics", get(metrics));
     let metrics_route = kit::optional_bearer_routes(metrics_route, Arc::clone(&state.metrics_auth));
@@ -187,6 +196,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/offline/fulfil", post(offline_fulfil))
         .route("/v1/marketplace/activate", post(marketplace_activate))
         .route("/v1/marketplace/refresh", post(marketplace_refresh))
+        .route("/v1/usage", post(crate::usage::submit))
         .route("/v1/shop/offers", post(shop::offers))
         .route("/v1/shop/purchases", post(shop::purchase))
         .route("/v1/shop/purchases/{id}", get(shop::purchase_status))

@@ -49,6 +49,7 @@ pub mod marketplace;
 pub mod refusal;
 pub mod shop;
 pub mod store;
+pub mod usage;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -146,6 +147,18 @@ impl Server {
                     stop_rx,
                 ))
             });
+        let forwarder = self
+            .config
+            .shop
+            .as_ref()
+            .filter(|s| s.meter_interval_secs > 0)
+            .map(|s| {
+                tokio::spawn(usage::forward_task(
+                    Arc::clone(&self.state),
+                    std::time::Duration::from_secs(s.meter_interval_secs),
+                    stop_tx.subscribe(),
+                ))
+            });
         let shutdown = async move {
             shutdown.await;
             let _ = stop_tx.send(true);
@@ -162,6 +175,9 @@ impl Server {
         if let Some(sweep) = sweep {
             // Told to stop with the shutdown; a sweep in progress finishes first.
             let _ = sweep.await;
+        }
+        if let Some(forwarder) = forwarder {
+            let _ = forwarder.await;
         }
         let state = self.state;
         tokio::task::spawn_blocking(move || state.store.close())

@@ -19,7 +19,8 @@ pub fn ledger_error(e: AuthorityError) -> ApiError {
         | A::LicenseExpired
         | A::LicenseNotYetValid
         | A::LicenseSuspended(_)
-        | A::LicenseRevoked(_) => StatusCode::FORBIDDEN,
+        | A::LicenseRevoked(_)
+        | A::UsageDeviceUnknown { .. } => StatusCode::FORBIDDEN,
         A::SeatsExhausted { .. }
         | A::AlreadyDeactivated(_)
         | A::StaleRequest { .. }
@@ -35,7 +36,9 @@ pub fn ledger_error(e: AuthorityError) -> ApiError {
         | A::InvalidArgument(_)
         | A::NoSuchSubscription(_)
         | A::WeakFingerprint { .. }
-        | A::NotMarketplaceRequest => StatusCode::UNPROCESSABLE_ENTITY,
+        | A::NotMarketplaceRequest
+        | A::UsageTooManyReports { .. }
+        | A::UsageSubmissionInvalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
         A::Busy => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };
@@ -110,5 +113,29 @@ mod tests {
         assert_eq!(tollgate_sdk::service_refusal_info(e.code()), None);
         let e = ledger_error(e);
         assert_eq!((e.status, e.code), (StatusCode::NOT_FOUND, 350));
+        // Metered usage (issue 15): 355-357.
+        let got: Vec<(StatusCode, u32, &str)> = [
+            A::UsageDeviceUnknown { license_id: 1 },
+            A::UsageTooManyReports { max: 4096 },
+            A::UsageSubmissionInvalid("no report".into()),
+        ]
+        .into_iter()
+        .map(|e| {
+            let e = ledger_error(e);
+            (e.status, e.code, e.name)
+        })
+        .collect();
+        assert_eq!(
+            got,
+            [
+                (StatusCode::FORBIDDEN, 355, "UsageDeviceUnknown"),
+                (StatusCode::UNPROCESSABLE_ENTITY, 356, "UsageTooManyReports"),
+                (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    357,
+                    "UsageSubmissionInvalid"
+                ),
+            ]
+        );
     }
 }

@@ -9,257 +9,16 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
-
-use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+#[path = "support/shop.rs"]
+mod shop_support;
 
 use common::*;
 use serde_json::{json, Value};
-use tollgate_server::shop::{
-    webhook, CatalogueItem, ItemKind, ShopConfig, SmtpConfig, SmtpTls, StripeConfig,
-};
+use shop_support::*;
+use std::net::TcpListener;
+
+use tollgate_server::shop::{webhook, StripeConfig};
 use tollgate_server::Secret;
-
-const WEBHOOK_SECRET: &str = "whsec_tollgate_test_0123456789";
-const EMAIL: &str = "ops@acme.example";
-
-// --- stripe-mock ------------------------------------------------------------------------------
-
-/// `stripe-mock` on a free loopback port, killed on drop.
-struct StripeMock {
-    child: Child,
-    base: String,
-}
-
-impl StripeMock {
-    fn binary() -> std::path::PathBuf {
-        if let Ok(p) = std::env::var("TOLLGATE_STRIPE_MOCK") {
-            return p.into();
-        }
-        let cache = std::env::var("XDG_CACHE_HOME")
-            .unwrap_or_else(|_| format!("{}/.cache", std::env::var("HOME").unwrap_or_default()));
-        let cached = std::path::Path::new(&cache).join("tollgate/bin/stripe-mock");
-        if cached.exists() {
-            return cached;
-        }
-        panic!(
-            "stripe-mock not found: run scripts/setup.sh (it builds stripe-mock v0.203.0 into \
-             ~/.cache/tollgate/bin) or set TOLLGATE_STRIPE_MOCK"
-        );
-    }
-
-    fn start() -> Self {
-        let mut child = Command::new(Self::binary())
-            .args(["-http-addr", "127.0.0.1:0", "-https-addr", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start stripe-mock");
-        let out = child.stdout.take().unwrap();
-        // It prints its addresses after loading its specification: read at most 50 lines.
-        let mut lines = BufReader::new(out).lines();
-        let mut base = None;
-        for _ in 0..50 {
-            let Some(Ok(line)) = lines.next() else { break };
-            if let Some(addr) = line.strip_prefix("Listening for HTTP at address: ") {
-                base = Some(format!("http://{}", addr.trim()));
-                break;
-            }
-        }
-        // Keep draining its output so that it never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        let Some(base) = base else {
-            let _ = child.kill();
-            panic!("stripe-mock did not report its address");
-        };
-        StripeMock { child, base }
-    }
-}
-
-impl Drop for StripeMock {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-// --- SMTP sink --------------------------------------------------------------------------------
-
-/// One message received: envelope and data.
-#[derive(Clone, Debug)]
-struct Mail {
-    from: String,
-    to: Vec<String>,
-    data: String,
-}
-
-/// A loopback SMTP receiver speaking just enough of RFC 5321 for one client at a time; every
-/// read has a timeout and it serves a bounded number of connections.
-struct SmtpSink {
-    addr: SocketAddr,
-    mails: Arc<Mutex<Vec<Mail>>>,
-}
-
-impl SmtpSink {
-    fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let mails = Arc::new(Mutex::new(Vec::new()));
-        let m = Arc::clone(&mails);
-        std::thread::spawn(move || {
-            for conn in listener.incoming().take(20) {
-                let Ok(conn) = conn else { continue };
-                let _ = serve_smtp(conn, &m);
-            }
-        });
-        SmtpSink { addr, mails }
-    }
-
-    fn mails(&self) -> Vec<Mail> {
-        self.mails.lock().unwrap().clone()
-    }
-}
-
-fn serve_smtp(conn: TcpStream, mails: &Mutex<Vec<Mail>>) -> std::io::Result<()> {
-    conn.set_read_timeout(Some(Duration::from_secs(20)))?;
-    let mut w = conn.try_clone()?;
-    let mut r = BufReader::new(conn);
-    w.write_all(b"220 sink.test ESMTP\r\n")?;
-    let (mut from, mut to) = (String::new(), Vec::new());
-    for _ in 0..100 {
-        let mut line = String::new();
-        if r.read_line(&mut line)? == 0 {
-            return Ok(());
-        }
-        let upper = line.to_ascii_uppercase();
-        if upper.starts_with("EHLO") || upper.starts_with("HELO") {
-            w.write_all(b"250-sink.test\r\n250 8BITMIME\r\n")?;
-        } else if upper.starts_with("MAIL FROM:") {
-            from = line[10..].trim().to_owned();
-            w.write_all(b"250 OK\r\n")?;
-        } else if upper.starts_with("RCPT TO:") {
-            to.push(line[8..].trim().to_owned());
-            w.write_all(b"250 OK\r\n")?;
-        } else if upper.starts_with("DATA") {
-            w.write_all(b"354 go ahead\r\n")?;
-            let mut data = String::new();
-            for _ in 0..10_000 {
-                let mut l = String::new();
-                if r.read_line(&mut l)? == 0 || l == ".\r\n" {
-                    break;
-                }
-                data.push_str(&l);
-            }
-            mails.lock().unwrap().push(Mail {
-                from: std::mem::take(&mut from),
-                to: std::mem::take(&mut to),
-                data,
-            });
-            w.write_all(b"250 queued\r\n")?;
-        } else if upper.starts_with("QUIT") {
-            w.write_all(b"221 bye\r\n")?;
-            return Ok(());
-        } else {
-            w.write_all(b"250 OK\r\n")?;
-        }
-    }
-    Ok(())
-}
-
-// --- the service ------------------------------------------------------------------------------
-
-fn item(sku: &str, name: &str, kind: ItemKind) -> CatalogueItem {
-    CatalogueItem {
-        sku: sku.into(),
-        name: name.into(),
-        feature: sku.into(),
-        kind,
-        price: format!("price_{}", sku.replace('-', "_")),
-        max_years: None,
-        quota: None,
-        period: None,
-        meter: None,
-    }
-}
-
-fn shop_config(stripe: &str, smtp: SocketAddr) -> ShopConfig {
-    let mut snowflake = item("snowflake", "IoT Bridge for Snowflake", ItemKind::Metered);
-    snowflake.quota = Some(1_000_000);
-    snowflake.period = Some("month".into());
-    snowflake.meter = Some("snowflake_messages".into());
-    ShopConfig {
-        product: "chariot".into(),
-        models: vec!["online".into()],
-        success_url: "https://broker.test/license?purchase={PURCHASE_ID}".into(),
-        cancel_url: "https://broker.test/license".into(),
-        delivery_secret: Secret::new("delivery-secret-for-tests-0123456789"),
-        stripe: StripeConfig {
-            api_base: stripe.into(),
-            secret_key: Secret::new("sk_test_tollgate"),
-            webhook_secrets: vec![Secret::new(WEBHOOK_SECRET)],
-            tolerance_secs: 300,
-        },
-        items: vec![
-            item("mqtt-server", "MQTT Server", ItemKind::Perpetual),
-            item("support", "MQTT Server Support", ItemKind::Years),
-            snowflake,
-        ],
-        smtp: Some(SmtpConfig {
-            host: smtp.ip().to_string(),
-            port: smtp.port(),
-            tls: SmtpTls::None,
-            from: "Licensing <licensing@vendor.test>".into(),
-            username: None,
-            password: None,
-        }),
-    }
-}
-
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
-
-/// A `checkout.session.completed`-like event for a purchase.
-fn event(id: &str, ty: &str, session: &str, purchase: u64, paid: bool) -> String {
-    json!({
-        "id": id,
-        "object": "event",
-        "type": ty,
-        "data": {"object": {
-            "id": session,
-            "object": "checkout.session",
-            "client_reference_id": purchase.to_string(),
-            "payment_status": if paid { "paid" } else { "unpaid" },
-            "customer": "cus_test_1"
-        }}
-    })
-    .to_string()
-}
-
-/// Posts a webhook with a `Stripe-Signature` header (or none): (status, body).
-fn deliver(base: &str, payload: &str, signature: Option<String>) -> (u16, Value) {
-    let agent = http();
-    let mut r = agent
-        .post(&format!("{base}/v1/shop/stripe/webhook"))
-        .header("content-type", "application/json");
-    if let Some(s) = &signature {
-        r = r.header("stripe-signature", s);
-    }
-    let mut resp = r.send(payload).unwrap();
-    let status = resp.status().as_u16();
-    let text = resp.body_mut().read_to_string().unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
-
-fn signed(payload: &str) -> Option<String> {
-    Some(webhook::sign(WEBHOOK_SECRET, now(), payload.as_bytes()))
-}
 
 fn status(base: &str, id: u64, token: Option<&str>) -> (u16, Value) {
     call(
@@ -515,6 +274,12 @@ fn buy_mail_activate_upgrade_reactivate_on(backend: &Backend, stripe: &StripeMoc
     assert!(broker.has_feature("snowflake"));
     assert_eq!(active_seats(&vendor, 1), 1);
 
+    // Use the bridge: the host reports its usage (signed by its device key, seq 1) and the
+    // units reach exactly one Stripe meter event, billed to the paying customer.
+    use_the_bridge(&vendor, &server, &mut broker);
+    // An offline host's usage journal is imported; a tampered one is refused.
+    import_offline_journal(&vendor, &url);
+
     let (st, list) = admin(&url, "GET", "/v1/admin/purchases?status=completed", None);
     assert_eq!(st, 200, "{list}");
     let ids: Vec<u64> = list
@@ -552,6 +317,154 @@ fn buy_mail_activate_upgrade_reactivate_on(backend: &Backend, stripe: &StripeMoc
             "license.issued"
         ]
     );
+}
+
+/// The online broker uses the bridge; its usage report (sent by the sdk's
+/// `OnlineClient::report_usage`) reaches exactly one Stripe meter event.
+fn use_the_bridge(
+    vendor: &Vendor,
+    server: &tollgate_server::Running,
+    broker: &mut tollgate_sdk::LicenseManager,
+) {
+    let online = client(&server.url());
+    broker.record_usage("snowflake", 1500).unwrap();
+    let sync = online.report_usage(broker).unwrap();
+    assert_eq!((sync.sent, sync.acknowledged), (1, 1));
+    assert!(sync.flagged.is_empty(), "{:?}", sync.flagged);
+    assert!(broker.usage_outbox().is_empty(), "acknowledged");
+    let events = vendor
+        .authority()
+        .meter_events(&tollgate_authority::UsageFilter::default())
+        .unwrap();
+    assert_eq!(events.len(), 1);
+    let dev8 = tollgate_core::hex_string(&events[0].device_key)[..8].to_owned();
+    let f = forward(server, now());
+    assert_eq!(f.sent, [format!("tollgate-usage-1-{dev8}-1-snowflake")]);
+    assert!(f.failed.is_empty(), "{:?}", f.failed);
+    // Nothing more to bill, however often the forwarder runs or the host reports.
+    let sync = online.report_usage(broker).unwrap();
+    assert_eq!((sync.sent, sync.acknowledged), (0, 0));
+    assert!(forward(server, now() + 86_400).sent.is_empty());
+    let events = vendor
+        .authority()
+        .meter_events(&tollgate_authority::UsageFilter::default())
+        .unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!((events[0].units, events[0].attempts), (1500, 1));
+    assert!(events[0].sent_at.is_some());
+    let totals = vendor
+        .authority()
+        .usage_totals(&tollgate_authority::UsageFilter::default())
+        .unwrap();
+    assert_eq!(
+        totals
+            .iter()
+            .map(|t| (t.license_id, t.feature.as_str(), t.units))
+            .collect::<Vec<_>>(),
+        [(1, "snowflake", 1500)]
+    );
+}
+
+/// An offline broker of another license with the bridge hands its usage journal to the
+/// vendor, who imports it in the console's path; a tampered journal is refused with the
+/// core's code and changes nothing.
+fn import_offline_journal(vendor: &Vendor, url: &str) {
+    let mut spec = chariot_spec(1);
+    spec["features"].as_array_mut().unwrap().push(
+        json!({"name": "snowflake", "kind": "metered", "quota": 1_000_000, "period": "month"}),
+    );
+    let (lid, key) = issue(url, spec);
+    let mut edge = host(7, vendor.root());
+    let request = edge.request_usage(&key).unwrap();
+    let (st, answer) = call(
+        url,
+        "POST",
+        "/v1/offline/fulfil",
+        Some(json!({ "request": request })),
+        None,
+    );
+    assert_eq!(st, 200, "{answer}");
+    edge.install(answer["usage_license"].as_str().unwrap())
+        .unwrap();
+    edge.record_usage("snowflake", 40).unwrap();
+    let first = edge.usage_journal().unwrap();
+    edge.record_usage("snowflake", 2).unwrap();
+    let journal = edge.usage_journal().unwrap();
+    assert_eq!(
+        journal.lines().filter(|l| l.starts_with("TGUR:")).count(),
+        2,
+        "{journal}"
+    );
+    assert!(journal.starts_with(&first));
+
+    // Tampered: one character of the second report changed. Refused with the core's code,
+    // naming the line; nothing stored.
+    let line = journal
+        .lines()
+        .filter(|l| l.starts_with("TGUR:"))
+        .nth(1)
+        .unwrap();
+    let mut bad = line.as_bytes().to_vec();
+    let i = bad.len() / 2;
+    bad[i] = if bad[i] == b'A' { b'B' } else { b'A' };
+    let tampered = journal.replace(line, std::str::from_utf8(&bad).unwrap());
+    let (st, b) = admin(
+        url,
+        "POST",
+        "/v1/admin/usage/import",
+        Some(json!({ "journal": tampered })),
+    );
+    assert_eq!((st, code(&b)), (422, 102), "{b}");
+    assert!(
+        b["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("usage journal line 3: "),
+        "{b}"
+    );
+    assert!(vendor
+        .authority()
+        .usage_reports(Some(lid))
+        .unwrap()
+        .is_empty());
+
+    // The genuine journal: both reports merged, 42 units for the license's month.
+    let (st, b) = admin(
+        url,
+        "POST",
+        "/v1/admin/usage/import",
+        Some(json!({ "journal": journal })),
+    );
+    assert_eq!(st, 200, "{b}");
+    let verdicts: Vec<&str> = b["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["verdict"].as_str().unwrap())
+        .collect();
+    assert_eq!(verdicts, ["merged", "merged"]);
+    assert_eq!(
+        (
+            b["flagged"].as_u64(),
+            b["chains"][0]["merged_through"].as_u64()
+        ),
+        (Some(0), Some(2))
+    );
+    let (st, usage) = admin(url, "GET", &format!("/v1/admin/usage?license={lid}"), None);
+    assert_eq!(st, 200, "{usage}");
+    assert_eq!(usage["totals"].as_array().unwrap().len(), 1);
+    assert_eq!(usage["totals"][0]["units"], 42);
+    assert_eq!(usage["flags"], json!([]));
+    // Imported twice (the operator sent it again): duplicates, nothing changes.
+    let (_, b) = admin(
+        url,
+        "POST",
+        "/v1/admin/usage/import",
+        Some(json!({ "journal": journal })),
+    );
+    assert_eq!(b["results"][1]["verdict"], "duplicate");
+    let (_, usage) = admin(url, "GET", &format!("/v1/admin/usage?license={lid}"), None);
+    assert_eq!(usage["totals"][0]["units"], 42);
 }
 
 #[test]

@@ -123,11 +123,12 @@ impl ApiError {
 
     /// Whether a client guessing keys, codes or tokens would cause this error: it costs the
     /// client's address a token of its rate limit (forged, replayed or malformed marketplace
-    /// identities, 381, 384 and 387, included).
+    /// identities, 381, 384 and 387, and usage reports of a device key that is no activation
+    /// of their license, 355, included).
     pub fn is_failed_attempt(&self) -> bool {
         matches!(
             self.code,
-            100..=199 | 300 | 305 | 307 | 350 | 381 | 384 | 387 | 401
+            100..=199 | 300 | 305 | 307 | 350 | 355 | 381 | 384 | 387 | 401
         )
     }
 }

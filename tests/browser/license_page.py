@@ -498,7 +498,7 @@ def offline(d):
 
 
 def console(d):
-    log("console: issue, find by customer, restore a lost activation, upgrade")
+    log("console: issue, find by customer, restore a lost activation, upgrade, metered usage")
     service, url = start_service()
     c = Console(d, url)
     c.type("#issue-product", "chariot")
@@ -533,6 +533,20 @@ def console(d):
     c.wait(lambda: "revision 2" in (c.q("#license-out").text or ""), "upgraded")
     assert "snowflake-bridge" in c.css("#license-summary").text
     c.shot("19-console-restored-upgraded")
+    # Metered usage: a damaged journal is refused with the core's code, naming the line
+    # (nothing imported); the license's usage view (nothing reported yet).
+    c.type("#journal", "TGUR:AAAA")
+    c.click("#import-usage")
+    err = c.wait(lambda: c.q("#usage-out .msg.error"), "journal refused")
+    assert 100 <= int(err.get_attribute("data-code")) <= 139, err.text
+    assert "usage journal line 1" in err.text, err.text
+    c.type("#usage-lic", lid)
+    c.click("#show-usage")
+    c.wait(lambda: c.q("#usage-totals"), "usage totals")
+    assert "No usage merged." in c.q("#usage-totals").text
+    assert "No flagged reports." in c.q("#usage-out").text
+    assert "0 meter event(s) not yet accepted" in c.q("#usage-out").text
+    c.shot("20-console-usage")
     c.close()
     stop(service)
 

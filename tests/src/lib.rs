@@ -15,6 +15,8 @@
 //! - [`render`]: decoded values as the JSON objects the manifest lists as expected fields.
 //! - [`lease`]: the floating world (a floating server's usage license and device key, a broker,
 //!   lease tokens) and the `lease` cases.
+//! - [`usage`]: the reference host's hash-chained usage reports and journal, and the
+//!   `usage-report` and `usage-journal` cases.
 //!
 //! Regenerate the committed vectors with `cargo run -p tollgate-tests --bin gen-vectors`;
 //! `cargo test -p tollgate-tests` fails if they drift from what this crate generates.
@@ -27,4 +29,5 @@ pub mod json;
 pub mod lease;
 pub mod render;
 pub mod trust;
+pub mod usage;
 pub mod vectors;

@@ -63,11 +63,16 @@ pub enum Artifact {
     /// the trusted keys, the server's floating usage license, the client's id and `now`
     /// (see [`crate::lease`]).
     Lease,
+    /// `UsageReport::from_armor` / `decode`: a host's usage report, verified by the device key
+    /// it names (see [`crate::usage`]).
+    UsageReport,
+    /// `parse_usage_journal` of a journal text; a failure names the line `error_line`.
+    UsageJournal,
 }
 
 impl Artifact {
     /// All kinds.
-    pub const ALL: [Artifact; 11] = [
+    pub const ALL: [Artifact; 13] = [
         Artifact::KeyCertificate,
         Artifact::KeyList,
         Artifact::TrustedUsageLicense,
@@ -79,6 +84,8 @@ impl Artifact {
         Artifact::PublicKey,
         Artifact::Fingerprint,
         Artifact::Lease,
+        Artifact::UsageReport,
+        Artifact::UsageJournal,
     ];
 
     /// The name used in the manifest.
@@ -95,6 +102,8 @@ impl Artifact {
             Artifact::KeyCertificate => "key-certificate",
             Artifact::KeyList => "key-list",
             Artifact::TrustedUsageLicense => "trusted-usage-license",
+            Artifact::UsageReport => "usage-report",
+            Artifact::UsageJournal => "usage-journal",
         }
     }
 
@@ -383,6 +392,7 @@ pub fn cases() -> Result<Vec<Case>, Error> {
     deactivation_cases(&mut out)?;
     crate::lease::lease_cases(&mut out)?;
     crate::trust::trust_cases(&mut out)?;
+    crate::usage::usage_cases(&mut out)?;
     Ok(out)
 }
 
@@ -1312,6 +1322,9 @@ pub fn run(
         (Artifact::Lease, Some(input)) => return crate::lease::run(input, inputs),
         (Artifact::KeyCertificate | Artifact::KeyList | Artifact::TrustedUsageLicense, Some(i)) => {
             return crate::trust::run(artifact, i, inputs)
+        }
+        (Artifact::UsageReport | Artifact::UsageJournal, Some(i)) => {
+            return crate::usage::run(artifact, i, inputs)
         }
         (a, i) => return Err(format!("no operation for {} on {i:?}", a.name())),
     })

@@ -255,3 +255,69 @@ fn trusted_usage_license_binary() {
 fn trusted_usage_license_text() {
     text_bit_flips_and_truncations(Artifact::TrustedUsageLicense);
 }
+
+/// A usage report names its own signer: a flip in the device key or in any signed byte is a
+/// forgery; a flip that breaks the payload's encoding is reported as such.
+#[test]
+fn usage_report_binary() {
+    binary_bit_flips_and_truncations_seeing(Artifact::UsageReport, &["Malformed"]);
+}
+
+#[test]
+fn usage_report_text() {
+    text_bit_flips_and_truncations(Artifact::UsageReport);
+}
+
+/// Every bit flip of every character of a report line of the reference journal, and every
+/// truncation inside a report line, fails the whole journal naming that line. (Comment lines
+/// are not signed; a journal cut at a line end is a shorter valid journal, whose missing
+/// reports the vendor sees as a gap in the chain: SPEC §10c.2.)
+#[test]
+fn usage_journal_lines() {
+    let v = reference(Artifact::UsageJournal);
+    let ok = tollgate_core::parse_usage_journal(&v.text).unwrap();
+    assert_eq!(ok.len(), 3);
+    let lines: Vec<&str> = v.text.split_inclusive('\n').collect();
+    let mut checked = 0usize;
+    for (n, line) in lines.iter().enumerate() {
+        let body = line.trim_end_matches('\n');
+        if !body.starts_with("TGUR:") {
+            continue;
+        }
+        let rebuild = |new_line: &str| {
+            let mut t = String::new();
+            for (m, l) in lines.iter().enumerate() {
+                t.push_str(if m == n { new_line } else { l });
+            }
+            t
+        };
+        for i in 0..body.len() {
+            for bit in 0..7 {
+                let Some(flipped) = flip_char(body, i, bit) else {
+                    continue;
+                };
+                // A flip to a line break splits the line; the error then names one of the two.
+                let t = rebuild(&format!("{flipped}\n"));
+                let outcome =
+                    catch_unwind(AssertUnwindSafe(|| tollgate_core::parse_usage_journal(&t)));
+                let e = outcome
+                    .unwrap_or_else(|_| panic!("line {} char {i} bit {bit} panicked", n + 1))
+                    .expect_err("a flipped report line was accepted");
+                assert!(
+                    e.line == n + 1 || (flipped.contains('\n') && e.line == n + 2),
+                    "line {} char {i} bit {bit}: error names line {}",
+                    n + 1,
+                    e.line
+                );
+                checked += 1;
+            }
+        }
+        // (Cut to nothing, the line is blank and skipped: a gap for the vendor.)
+        for len in 1..body.len() {
+            let t = rebuild(&format!("{}\n", &body[..len]));
+            let e = tollgate_core::parse_usage_journal(&t).expect_err("a cut line was accepted");
+            assert_eq!(e.line, n + 1, "line {} cut to {len}", n + 1);
+        }
+    }
+    assert!(checked > 3 * 200 * 6, "{checked}");
+}

@@ -149,7 +149,45 @@ export class TollgateConsole extends HTMLElement {
             max_activations: Number(this.val("issue-activations")),
           });
           this.say("issue-out", `License ${r.license_id} issued. Key (shown once): ${r.key}`);
-        }) }), h("div", { id: "issue-out" })));
+        }) }), h("div", { id: "issue-out" })),
+      h("section", { "aria-labelledby": "t-usage" }, h("h2", { id: "t-usage", text: "Metered usage" }),
+        ...field("journal", "Usage journal of an offline host (TGUR:… lines)", h("textarea", { id: "journal", spellcheck: "false" })),
+        h("button", { id: "import-usage", type: "button", text: "Import journal", onclick: () => this.run("usage-out", async () => {
+          const r = await this.call("POST", "v1/admin/usage/import", { journal: this.root.getElementById("journal").value });
+          this.usageResults(r);
+        }) }),
+        h("div", { class: "row" },
+          h("div", {}, ...field("usage-lic", "License ID (empty: all)", h("input", { id: "usage-lic", inputmode: "numeric" }))),
+          h("div", {}, ...field("usage-period", "Period (YYYY-MM or YYYY, empty: all)", h("input", { id: "usage-period" })))),
+        h("button", { id: "show-usage", type: "button", class: "secondary", text: "Show usage", onclick: () => this.run("usage-out", async () => {
+          const q = new URLSearchParams();
+          if (this.val("usage-lic")) q.set("license", this.val("usage-lic"));
+          if (this.val("usage-period")) q.set("period", this.val("usage-period"));
+          this.usageTotals(await this.call("GET", `v1/admin/usage?${q}`));
+        }) }), h("div", { id: "usage-out" })));
+  }
+
+  usageResults(r) {
+    const flagged = r.flagged > 0;
+    this.root.getElementById("usage-out").replaceChildren(
+      h("div", { class: `msg ${flagged ? "error" : "ok"}`, role: flagged ? "alert" : "status",
+        text: `${r.results.length} report(s) imported, ${r.flagged} flagged (not merged).` }),
+      h("table", { id: "usage-results" },
+        h("thead", {}, h("tr", {}, ["License", "Device", "Seq", "Verdict"].map((c) => h("th", { scope: "col", text: c })))),
+        h("tbody", {}, ...r.results.map((x) => h("tr", {}, h("td", { text: String(x.license_id) }),
+          h("td", { text: x.device_key.slice(0, 16) }), h("td", { text: String(x.seq) }), h("td", { text: x.verdict }))))));
+  }
+
+  usageTotals(u) {
+    const rows = u.totals.map((t) => h("tr", {}, h("td", { text: String(t.license_id) }), h("td", { text: t.feature }),
+      h("td", { text: t.period }), h("td", { text: when(t.period_start) }), h("td", { text: String(t.units) })));
+    const flags = u.flags.map((f) => h("li", { text: `license ${f.license_id}, device ${f.device_key.slice(0, 16)}, seq ${f.seq}: ${f.verdict}${f.resolved_at ? " (resolved)" : ""}` }));
+    this.root.getElementById("usage-out").replaceChildren(
+      h("table", { id: "usage-totals" },
+        h("thead", {}, h("tr", {}, ["License", "Feature", "Period", "Start", "Units"].map((c) => h("th", { scope: "col", text: c })))),
+        h("tbody", {}, ...(rows.length ? rows : [h("tr", {}, h("td", { colspan: "5", text: "No usage merged." }))]))),
+      h("p", { text: `${u.unsent_meter_events} meter event(s) not yet accepted by Stripe.` }),
+      flags.length ? h("ul", { id: "usage-flags" }, ...flags) : h("p", { text: "No flagged reports." }));
   }
 
   list(items) {

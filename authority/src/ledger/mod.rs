@@ -72,6 +72,7 @@ macro_rules! vals {
 
 mod commerce;
 pub(crate) use commerce::PurchaseRow;
+pub(crate) mod usage;
 
 /// Integers are stored as `BIGINT` (signed 64 bits).
 fn to_i64(v: u64) -> Result<i64> {

@@ -212,6 +212,84 @@ CREATE TABLE payment_events (
 );
 "#,
     },
+    Migration {
+        version: 6,
+        name: "usage",
+        sql: r#"
+-- Metered usage reported by hosts (TGUR reports, online or from an offline journal). Every
+-- report received is kept, once per (device key, seq, hash), with the verdict on its link:
+-- only 'merged' reports count; a gap, a fork or a rewritten history is kept and flagged.
+CREATE TABLE usage_reports (
+    device_key  TEXT NOT NULL,              -- 64 hex digits
+    seq         BIGINT NOT NULL,
+    hash        TEXT NOT NULL,              -- 64 hex digits
+    license_id  BIGINT NOT NULL REFERENCES licenses (id),
+    prev_hash   TEXT NOT NULL,
+    created_at  BIGINT NOT NULL,            -- the host's clock
+    received_at BIGINT NOT NULL,
+    verdict     TEXT NOT NULL CHECK (verdict IN ('merged', 'gap', 'fork', 'rewritten')),
+    armored     TEXT NOT NULL,              -- TGUR:...
+    PRIMARY KEY (device_key, seq, hash)
+);
+CREATE UNIQUE INDEX usage_reports_one_merged ON usage_reports (device_key, seq)
+    WHERE verdict = 'merged';
+CREATE INDEX usage_reports_license ON usage_reports (license_id, verdict);
+-- The head of each device key's merged chain.
+CREATE TABLE usage_chains (
+    device_key TEXT PRIMARY KEY,
+    license_id BIGINT NOT NULL REFERENCES licenses (id),
+    head_seq   BIGINT NOT NULL,
+    head_hash  TEXT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+-- Merged units per license, feature and metering period.
+CREATE TABLE usage_totals (
+    license_id   BIGINT NOT NULL REFERENCES licenses (id),
+    feature      TEXT NOT NULL,
+    period       TEXT NOT NULL,             -- day, month, year
+    period_start BIGINT NOT NULL,
+    units        BIGINT NOT NULL,
+    reports      BIGINT NOT NULL,           -- merged reports that added to it
+    updated_at   BIGINT NOT NULL,
+    PRIMARY KEY (license_id, feature, period, period_start)
+);
+-- Links that were not merged (gap, fork, rewritten), for the vendor to resolve. Resolved
+-- when the same report later extends the chain (e.g. after the missing reports arrived).
+INSERT INTO sequences (name, value) VALUES ('usage_flag', 0);
+CREATE TABLE usage_flags (
+    id          BIGINT PRIMARY KEY,
+    license_id  BIGINT NOT NULL REFERENCES licenses (id),
+    device_key  TEXT NOT NULL,
+    seq         BIGINT NOT NULL,
+    hash        TEXT NOT NULL,
+    verdict     TEXT NOT NULL CHECK (verdict IN ('gap', 'fork', 'rewritten')),
+    detail      TEXT NOT NULL,              -- JSON object
+    flagged_at  BIGINT NOT NULL,
+    resolved_at BIGINT
+);
+CREATE INDEX usage_flags_license ON usage_flags (license_id, id);
+CREATE INDEX usage_flags_report ON usage_flags (device_key, seq, hash);
+-- One billing meter event to send per merged (license, feature, period, device, seq): the
+-- identifier is the payment provider's idempotency key, so a resend never bills twice. A
+-- row is marked sent only once the provider accepted it.
+CREATE TABLE usage_outbox (
+    identifier      TEXT PRIMARY KEY,
+    license_id      BIGINT NOT NULL REFERENCES licenses (id),
+    feature         TEXT NOT NULL,
+    period          TEXT NOT NULL,
+    period_start    BIGINT NOT NULL,
+    device_key      TEXT NOT NULL,
+    seq             BIGINT NOT NULL,
+    units           BIGINT NOT NULL,
+    created_at      BIGINT NOT NULL,
+    attempts        BIGINT NOT NULL DEFAULT 0,
+    next_attempt_at BIGINT NOT NULL,
+    last_error      TEXT,
+    sent_at         BIGINT
+);
+CREATE INDEX usage_outbox_due ON usage_outbox (sent_at, next_attempt_at);
+"#,
+    },
 ];
 
 /// The newest schema version this build knows.

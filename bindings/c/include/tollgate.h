@@ -684,6 +684,31 @@ typedef struct tollgate_online_options {
 #define TOLLGATE_ERR_LEASE_NONCE_MISMATCH 128
 
 /**
+ * 130: The usage report's sequence number and previous hash do not form a chain (core `UsageChainStart`).
+ */
+#define TOLLGATE_ERR_USAGE_CHAIN_START 130
+
+/**
+ * 131: The usage report has too many entries (core `UsageTooManyEntries`).
+ */
+#define TOLLGATE_ERR_USAGE_TOO_MANY_ENTRIES 131
+
+/**
+ * 132: The usage report counts the same feature and period twice (core `UsageDuplicateEntry`).
+ */
+#define TOLLGATE_ERR_USAGE_DUPLICATE_ENTRY 132
+
+/**
+ * 133: A usage report entry is out of order, counts zero units or names no feature (core `UsageBadEntry`).
+ */
+#define TOLLGATE_ERR_USAGE_BAD_ENTRY 133
+
+/**
+ * 134: The usage report's device key is not the key that signs it (core `UsageDeviceMismatch`).
+ */
+#define TOLLGATE_ERR_USAGE_DEVICE_MISMATCH 134
+
+/**
  * 200: No usage license is installed on this host (runtime `NotActivated`).
  */
 #define TOLLGATE_ERR_NOT_ACTIVATED 200
@@ -832,6 +857,16 @@ typedef struct tollgate_online_options {
  * 241: The license state changed while the online call waited for the service; its answer was not applied and nothing changed because of the call (runtime `StateChanged`).
  */
 #define TOLLGATE_ERR_STATE_CHANGED 241
+
+/**
+ * 255: The usage outbox is full: send the usage journal to the vendor (runtime `UsageOutboxFull`).
+ */
+#define TOLLGATE_ERR_USAGE_OUTBOX_FULL 255
+
+/**
+ * 256: The usage acknowledgement covers reports this host never made (runtime `UsageAckAhead`).
+ */
+#define TOLLGATE_ERR_USAGE_ACK_AHEAD 256
 
 /**
  * 260: The cloud metadata service could not be reached (runtime `MetadataUnreachable`).

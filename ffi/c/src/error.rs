@@ -123,6 +123,16 @@ pub const TOLLGATE_ERR_STALE_KEY_LIST: tollgate_result = 126;
 pub const TOLLGATE_ERR_OUTSIDE_KEY_VALIDITY: tollgate_result = 127;
 /// 128: The lease does not answer this request: replayed or stale (core `LeaseNonceMismatch`).
 pub const TOLLGATE_ERR_LEASE_NONCE_MISMATCH: tollgate_result = 128;
+/// 130: The usage report's sequence number and previous hash do not form a chain (core `UsageChainStart`).
+pub const TOLLGATE_ERR_USAGE_CHAIN_START: tollgate_result = 130;
+/// 131: The usage report has too many entries (core `UsageTooManyEntries`).
+pub const TOLLGATE_ERR_USAGE_TOO_MANY_ENTRIES: tollgate_result = 131;
+/// 132: The usage report counts the same feature and period twice (core `UsageDuplicateEntry`).
+pub const TOLLGATE_ERR_USAGE_DUPLICATE_ENTRY: tollgate_result = 132;
+/// 133: A usage report entry is out of order, counts zero units or names no feature (core `UsageBadEntry`).
+pub const TOLLGATE_ERR_USAGE_BAD_ENTRY: tollgate_result = 133;
+/// 134: The usage report's device key is not the key that signs it (core `UsageDeviceMismatch`).
+pub const TOLLGATE_ERR_USAGE_DEVICE_MISMATCH: tollgate_result = 134;
 /// 200: No usage license is installed on this host (runtime `NotActivated`).
 pub const TOLLGATE_ERR_NOT_ACTIVATED: tollgate_result = 200;
 /// 201: There is no pending usage request for this usage license to answer (runtime `NoPendingRequest`).
@@ -183,6 +193,10 @@ pub const TOLLGATE_ERR_WRONG_MODEL: tollgate_result = 239;
 pub const TOLLGATE_ERR_CANCELLED: tollgate_result = 240;
 /// 241: The license state changed while the online call waited for the service; its answer was not applied and nothing changed because of the call (runtime `StateChanged`).
 pub const TOLLGATE_ERR_STATE_CHANGED: tollgate_result = 241;
+/// 255: The usage outbox is full: send the usage journal to the vendor (runtime `UsageOutboxFull`).
+pub const TOLLGATE_ERR_USAGE_OUTBOX_FULL: tollgate_result = 255;
+/// 256: The usage acknowledgement covers reports this host never made (runtime `UsageAckAhead`).
+pub const TOLLGATE_ERR_USAGE_ACK_AHEAD: tollgate_result = 256;
 /// 260: The cloud metadata service could not be reached (runtime `MetadataUnreachable`).
 pub const TOLLGATE_ERR_METADATA_UNREACHABLE: tollgate_result = 260;
 /// 261: The cloud metadata service answered unexpectedly (runtime `BadMetadata`).

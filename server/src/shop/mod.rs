@@ -10,6 +10,8 @@
 //! cancel_url = "https://vendor.example/license"
 //! delivery_secret = "…"                     # seals keys at rest in the ledger (≥ 32 chars)
 //!
+//! meter_interval_secs = 60                 # metered usage → Stripe meter events (0: off)
+//!
 //! [shop.stripe]
 //! api_base = "https://api.stripe.com"       # stripe-mock in tests
 //! secret_key = "sk_live_…"
@@ -70,6 +72,14 @@ pub struct ShopConfig {
     /// purchase's status.
     #[serde(default)]
     pub smtp: Option<SmtpConfig>,
+    /// How often merged metered usage is forwarded to Stripe's billing meter events
+    /// (seconds; 0: never, e.g. when another replica forwards). Default 60.
+    #[serde(default = "default_meter_interval")]
+    pub meter_interval_secs: u64,
+}
+
+fn default_meter_interval() -> u64 {
+    60
 }
 
 fn default_models() -> Vec<String> {

@@ -9,7 +9,8 @@ import java.util.List;
  * and the codes as constants. Codes 100–199 are the core's (formats, signatures, validity, the
  * trust chain), 200–217 the host runtime's, 230–234 the online activation client's, 235–239 the
  * runtime's trust and host policy (the configuration names a key, fingerprint minimum, deployment
- * model), 240–241 an online call cancelled or overtaken by another change, 260–261 the
+ * model), 240–241 an online call cancelled or overtaken by another change, 255–256 the metered
+ * usage journal (a full outbox, an acknowledgement ahead of it), 260–261 the
  * marketplace client's (cloud metadata service), 300 and up the services' refusals (380–387
  * marketplace activation). A code never changes meaning; a retired code stays reserved.
  *
@@ -104,6 +105,21 @@ public record ErrorCode(int code, String name, String message) {
 
     /** 128 LeaseNonceMismatch. */
     public static final int LEASE_NONCE_MISMATCH = 128;
+
+    /** 130 UsageChainStart. */
+    public static final int USAGE_CHAIN_START = 130;
+
+    /** 131 UsageTooManyEntries. */
+    public static final int USAGE_TOO_MANY_ENTRIES = 131;
+
+    /** 132 UsageDuplicateEntry. */
+    public static final int USAGE_DUPLICATE_ENTRY = 132;
+
+    /** 133 UsageBadEntry. */
+    public static final int USAGE_BAD_ENTRY = 133;
+
+    /** 134 UsageDeviceMismatch. */
+    public static final int USAGE_DEVICE_MISMATCH = 134;
 
     /** 200 NotActivated. */
     public static final int NOT_ACTIVATED = 200;
@@ -200,6 +216,15 @@ public record ErrorCode(int code, String name, String message) {
      * its answer was not applied and nothing changed because of the call.
      */
     public static final int STATE_CHANGED = 241;
+
+    /**
+     * 255 UsageOutboxFull: the usage outbox holds the most unacknowledged usage reports; send
+     * the usage journal to the vendor. Units keep accruing.
+     */
+    public static final int USAGE_OUTBOX_FULL = 255;
+
+    /** 256 UsageAckAhead: a usage acknowledgement covers reports this host never made. */
+    public static final int USAGE_ACK_AHEAD = 256;
 
     /** 260 MetadataUnreachable: the cloud metadata service could not be reached (marketplace). */
     public static final int METADATA_UNREACHABLE = 260;

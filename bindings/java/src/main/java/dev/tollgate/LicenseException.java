@@ -3,16 +3,17 @@ package dev.tollgate;
 /**
  * A licensing operation failed. Carries the stable result code shared by every Tollgate binding
  * (the C API, the CLI's {@code --json} errors, Python): core codes 100–199, host runtime codes
- * 200–217 and 230–241; a code never changes meaning. See {@link ErrorCode} for the table
+ * 200–217, 230–241 and 255–256; a code never changes meaning. See {@link ErrorCode} for the table
  * and constants.
  *
  * <p>The subclass tells the family:
  * <ul>
  *   <li>{@link InvalidArtifactException} (100–199): an artifact or license key was rejected
  *       (malformed, tampered, wrong product or machine, expired);</li>
- *   <li>{@link LicenseStateException} (200–205, 208, 209, 212, 214, 215, 239): this host's
- *       license state refuses the operation (nothing installed, superseded request, deactivated,
- *       clock set back, quota exceeded, a floating server's usage license, …);</li>
+ *   <li>{@link LicenseStateException} (200–205, 208, 209, 212, 214, 215, 239, 255, 256): this
+ *       host's license state refuses the operation (nothing installed, superseded request,
+ *       deactivated, clock set back, quota exceeded, a floating server's usage license, a full
+ *       usage outbox, …);</li>
  *   <li>{@link StateStorageException} (206, 207, 213, 217): the state directory cannot be read,
  *       written or locked;</li>
  *   <li>{@link LicenseServiceException} (230–234, 240–241, and 300–399): the vendor's online licensing
@@ -96,6 +97,8 @@ public class LicenseException extends Exception {
             case ErrorCode.NOT_METERED:
             case ErrorCode.UNKNOWN_REQUEST:
             case ErrorCode.WRONG_MODEL:
+            case ErrorCode.USAGE_OUTBOX_FULL:
+            case ErrorCode.USAGE_ACK_AHEAD:
                 return new LicenseStateException(code, errorName, message);
             case ErrorCode.STORAGE:
             case ErrorCode.CORRUPT_STATE:

@@ -1,0 +1,349 @@
+//! `tollgate vendor usage import FILE` (an offline host's signed usage journal into the
+//! ledger: per-report verdicts, exit 5 when anything is flagged, a tampered journal refused
+//! with the core's code and nothing stored) and `tollgate vendor usage` (totals per license,
+//! feature and period, and the flagged reports), with exact output.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+use tollgate_core::*;
+
+const NOW: u64 = 1_700_000_000; // 2023-11-14T22:13:20Z
+const MONTH0: u64 = 1_698_796_800; // 2023-11-01T00:00:00Z
+
+struct Env {
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    fn new() -> Self {
+        let e = Env {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        let seed = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/dev-root.seed");
+        e.ok(&["vendor", "init", "--import-root", seed.to_str().unwrap()]);
+        let cfg = e.path("host.json");
+        e.ok(&[
+            "vendor",
+            "host-config",
+            "--product",
+            "chariot",
+            "--product-version",
+            "4.2.0",
+            "--out",
+            cfg.to_str().unwrap(),
+        ]);
+        e
+    }
+
+    /// `tollgate host --state broker … rest` with fixed components.
+    fn host(&self, rest: &[&str]) -> String {
+        let state = self.path("broker");
+        let mut v = vec![
+            "host",
+            "--state",
+            state.to_str().unwrap(),
+            "--no-probes",
+            "--allow-override",
+            "--component",
+            "machine-id=m-a",
+            "--component",
+            "mac=aa:bb:cc:dd:ee:01",
+            "--component",
+            "hostname=broker-a",
+        ];
+        v.extend_from_slice(rest);
+        self.ok(&v)
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_tollgate"))
+            .args(args)
+            .env("TOLLGATE_VENDOR_DIR", self.path("vendor"))
+            .env("TOLLGATE_HOST_CONFIG", self.path("host.json"))
+            .env("TOLLGATE_NOW", NOW.to_string())
+            .env_remove("TOLLGATE_LICENSE_KEY")
+            .env_remove("TOLLGATE_ACTOR")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "{args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        serde_json::from_str(&self.ok(&all)).unwrap()
+    }
+
+    /// A license of the metered bridge with the offline host `device` activated on it.
+    fn licensed(&self, device: &DeviceKey) -> u64 {
+        let issued = self.json(&[
+            "vendor",
+            "issue",
+            "--product",
+            "chariot",
+            "--customer",
+            "ACME",
+            "--feature",
+            "mqtt-server",
+            "--feature",
+            "snowflake:1000000/month",
+            "--models",
+            "offline",
+        ]);
+        let key = LicenseKey::parse(issued["key"].as_str().unwrap()).unwrap();
+        let fp = Fingerprint::from_components(vec![
+            Component::derive(ComponentKind::MachineId, b"m-1", b"chariot"),
+            Component::derive(ComponentKind::Hostname, b"broker-1", b"chariot"),
+            Component::derive(ComponentKind::Mac, b"aa:01", b"chariot"),
+        ])
+        .unwrap();
+        let req = UsageRequest::create(&key, device, "chariot", "4.2.0", 1, NOW, &fp).unwrap();
+        self.json(&["vendor", "fulfil", &req.to_armor()]);
+        issued["license_id"].as_u64().unwrap()
+    }
+
+    fn write(&self, name: &str, text: &str) -> String {
+        let p = self.path(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_str().unwrap().to_owned()
+    }
+}
+
+/// `n` chained reports of the bridge from `seq` on (`prev` the hash before `seq`).
+fn chain(
+    lid: u64,
+    device: &DeviceKey,
+    from: u64,
+    prev: [u8; 32],
+    units: &[u64],
+) -> Vec<UsageReport> {
+    let mut prev = prev;
+    units
+        .iter()
+        .enumerate()
+        .map(|(i, u)| {
+            let r = UsageReport::create(
+                UsageClaims {
+                    license_id: lid,
+                    device_key: device.public_key(),
+                    seq: from + i as u64,
+                    prev_hash: prev,
+                    created_at: NOW,
+                    entries: vec![UsageEntry {
+                        feature: "snowflake".into(),
+                        period: MeterPeriod::Month,
+                        period_start: MONTH0,
+                        units: *u,
+                    }],
+                },
+                device,
+            )
+            .unwrap();
+            prev = r.hash();
+            r
+        })
+        .collect()
+}
+
+#[test]
+fn an_offline_journal_is_imported_once_and_flags_are_shown() {
+    let e = Env::new();
+    let device = DeviceKey::from_seed(&[5; 32]);
+    let dev = hex_string(&device.public_key())[..16].to_owned();
+    let lid = e.licensed(&device);
+    let reports = chain(lid, &device, 1, [0; 32], &[100, 250, 50]);
+    let journal = e.write("journal.txt", &usage_journal_text(&reports));
+
+    let out = e.ok(&["vendor", "usage", "import", &journal]);
+    assert_eq!(
+        out,
+        format!(
+            "license {lid} device {dev} seq 1: merged\n\
+             license {lid} device {dev} seq 2: merged\n\
+             license {lid} device {dev} seq 3: merged\n\
+             license {lid} device {dev}: merged through seq 3\n\
+             3 report(s), 0 flagged\n"
+        )
+    );
+    // The same journal again (the operator sent it twice): nothing changes.
+    let again = e.json(&["vendor", "usage", "import", &journal]);
+    let verdicts: Vec<&str> = again["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["verdict"].as_str().unwrap())
+        .collect();
+    assert_eq!(verdicts, ["duplicate", "duplicate", "duplicate"]);
+    assert_eq!(again["flagged"], 0);
+    assert_eq!(again["chains"][0]["merged_through"], 3);
+
+    // A journal with a gap (report 4 missing): flagged, not merged, exit 5.
+    let later = chain(lid, &device, 4, reports[2].hash(), &[7, 9]);
+    let gap = e.write("gap.txt", &usage_journal_text(&later[1..]));
+    let out = e.run(&["vendor", "usage", "import", &gap]);
+    assert_eq!(out.status.code(), Some(5));
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        format!(
+            "license {lid} device {dev} seq 5: gap\n\
+             license {lid} device {dev}: merged through seq 3\n\
+             1 report(s), 1 flagged\n"
+        )
+    );
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        "error: 1 report(s) flagged (gap, fork or rewritten history): not merged\n"
+    );
+
+    // A tampered journal (one character of report 2 changed): refused with the core's code,
+    // naming the line; nothing of it is stored.
+    let text = usage_journal_text(&later);
+    let line2_at = text.find(&later[1].to_armor()).unwrap();
+    let mut bytes = text.into_bytes();
+    let i = line2_at + 40;
+    bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
+    let tampered = e.write("tampered.txt", &String::from_utf8(bytes).unwrap());
+    let out = e.run(&["--json", "vendor", "usage", "import", &tampered]);
+    assert_eq!(out.status.code(), Some(3));
+    let err: Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!(err["error"]["code"], Error::ArmorChecksum.code());
+    assert_eq!(err["error"]["kind"], "ArmorChecksum");
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("usage journal line 3: "),
+        "{err}"
+    );
+
+    // The totals and the flag, as text and JSON.
+    assert_eq!(
+        e.ok(&["vendor", "usage"]),
+        format!(
+            "license  feature                  period start                        units  reports\n\
+             {lid:<8} snowflake                month  2023-11-01T00:00:00Z           400        3\n\
+             flagged reports:\n\
+             license {lid} device {dev} seq 5: gap (expected seq 4, got 5)\n"
+        )
+    );
+    // Report 4 arrives: 4 merges, and 5 with it once sent again; the flag is resolved.
+    let all = e.write("all.txt", &usage_journal_text(&later));
+    let out = e.ok(&["vendor", "usage", "import", &all]);
+    assert!(
+        out.ends_with("merged through seq 5\n2 report(s), 0 flagged\n"),
+        "{out}"
+    );
+    let v = e.json(&[
+        "vendor",
+        "usage",
+        "--license",
+        &lid.to_string(),
+        "--period",
+        "2023-11",
+    ]);
+    assert_eq!(v["totals"][0]["units"], 416);
+    assert_eq!(v["totals"][0]["reports"], 5);
+    assert_eq!(v["totals"][0]["period_start"], "2023-11-01T00:00:00Z");
+    assert_eq!(v["flags"][0]["verdict"], "gap");
+    assert_eq!(v["flags"][0]["resolved_at"], "2023-11-14T22:13:20Z");
+    assert_eq!(
+        e.ok(&["vendor", "usage", "--period", "2023-12"]),
+        "license  feature                  period start                        units  reports\n\
+         no flagged reports\n"
+    );
+    let out = e.run(&["vendor", "usage", "--period", "2023-13"]);
+    assert_eq!(out.status.code(), Some(2));
+
+    // A journal of a device key that never activated the license: 355, exit 5.
+    let stranger = DeviceKey::from_seed(&[6; 32]);
+    let foreign = e.write(
+        "foreign.txt",
+        &usage_journal_text(&chain(lid, &stranger, 1, [0; 32], &[1])),
+    );
+    let out = e.run(&["--json", "vendor", "usage", "import", &foreign]);
+    assert_eq!(out.status.code(), Some(5));
+    let err: Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!(err["error"]["code"], 355);
+    assert_eq!(err["error"]["kind"], "UsageDeviceUnknown");
+}
+
+#[test]
+fn a_cli_hosts_journal_is_imported_and_a_tampered_copy_is_refused() {
+    let e = Env::new();
+    let issued = e.json(&[
+        "vendor",
+        "issue",
+        "--product",
+        "chariot",
+        "--customer",
+        "ACME",
+        "--feature",
+        "mqtt-server",
+        "--feature",
+        "snowflake:1000/month",
+        "--models",
+        "offline",
+    ]);
+    let key = issued["key"].as_str().unwrap();
+    let lid = issued["license_id"].as_u64().unwrap();
+    let req: Value = serde_json::from_str(&e.host(&["--json", "request", "--key", key])).unwrap();
+    let ul = e.json(&["vendor", "fulfil", req["usage_request"].as_str().unwrap()]);
+    e.host(&["--json", "install", ul["usage_license"].as_str().unwrap()]);
+    e.host(&["--json", "use", "snowflake", "5"]);
+    e.host(&["--json", "use", "snowflake", "7"]);
+    let journal = e.path("journal.txt");
+    e.host(&[
+        "--json",
+        "usage",
+        "journal",
+        "--out",
+        journal.to_str().unwrap(),
+    ]);
+
+    // Tampered in transit: refused, nothing stored.
+    let text = std::fs::read_to_string(&journal).unwrap();
+    let line = text.lines().find(|l| l.starts_with("TGUR:")).unwrap();
+    let mut bad = line.as_bytes().to_vec();
+    let i = bad.len() / 2;
+    bad[i] = if bad[i] == b'A' { b'B' } else { b'A' };
+    let tampered = e.write(
+        "tampered.txt",
+        &text.replace(line, std::str::from_utf8(&bad).unwrap()),
+    );
+    let out = e.run(&["--json", "vendor", "usage", "import", &tampered]);
+    assert_eq!(out.status.code(), Some(3));
+    let err: Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!(err["error"]["code"], Error::ArmorChecksum.code());
+    assert!(e.json(&["vendor", "usage"])["totals"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+
+    // The genuine journal: merged; the vendor tells the operator to acknowledge seq 1.
+    let got = e.json(&["vendor", "usage", "import", journal.to_str().unwrap()]);
+    assert_eq!(got["results"][0]["verdict"], "merged");
+    assert_eq!(got["chains"][0]["merged_through"], 1);
+    let usage = e.json(&["vendor", "usage", "--license", &lid.to_string()]);
+    assert_eq!(usage["totals"][0]["feature"], "snowflake");
+    assert_eq!(usage["totals"][0]["units"], 12);
+    let ack: Value =
+        serde_json::from_str(&e.host(&["--json", "usage", "ack", "--through", "1"])).unwrap();
+    assert_eq!(ack["dropped"], 1);
+}

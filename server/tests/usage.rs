@@ -1,0 +1,450 @@
+//! Metered usage over HTTP, against Stripe's own mock server: `POST /v1/usage` judges each
+//! signed report against the device's chain (merged once; replays, gaps, forks, rewritten
+//! histories, foreign device keys and tampered reports never merged), and the forwarder sends
+//! each merged entry to Stripe's billing meter events exactly once, retrying a failure with
+//! the same idempotency identifier. Every case runs on SQLite and on PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+#[path = "support/shop.rs"]
+mod shop_support;
+
+use common::*;
+use serde_json::{json, Value};
+use shop_support::*;
+use tollgate_authority::{DeliverySeal, Order, OrderItem, OrderLine, PaymentEvent, UsageFilter};
+use tollgate_core::*;
+
+const BRIDGE: &str = "snowflake";
+const MONTH0: u64 = 1_698_796_800; // 2023-11-01T00:00:00Z
+
+/// A host built with the core: its device key, fingerprint and usage chain.
+struct Reporter {
+    license_id: u64,
+    n: u8,
+    device: DeviceKey,
+    seq: u64,
+    prev: [u8; 32],
+}
+
+impl Reporter {
+    fn new(license_id: u64, n: u8) -> Self {
+        Reporter {
+            license_id,
+            n,
+            device: DeviceKey::from_seed(&[n; 32]),
+            seq: 0,
+            prev: [0; 32],
+        }
+    }
+
+    /// Activates the device online with `key` (a seat of the license).
+    fn activate(&self, url: &str, key: &str, n: u8) {
+        let fp = Fingerprint::from_components(vec![
+            Component::derive(ComponentKind::MachineId, &[n; 16], b"chariot-salt"),
+            Component::derive(ComponentKind::Hostname, &[n, n], b"chariot-salt"),
+            Component::derive(ComponentKind::Mac, &[n, 1, 2, 3, 4, 5], b"chariot-salt"),
+        ])
+        .unwrap();
+        let key = LicenseKey::parse(key).unwrap();
+        let req =
+            UsageRequest::create(&key, &self.device, "chariot", "4.2.0", 1, now(), &fp).unwrap();
+        let (st, b) = call(
+            url,
+            "POST",
+            "/v1/activate",
+            Some(json!({"request": req.to_armor()})),
+            None,
+        );
+        assert_eq!(st, 200, "{b}");
+    }
+
+    fn next(&mut self, units: u64) -> UsageReport {
+        self.seq += 1;
+        let r = UsageReport::create(
+            UsageClaims {
+                license_id: self.license_id,
+                device_key: self.device.public_key(),
+                seq: self.seq,
+                prev_hash: self.prev,
+                created_at: now(),
+                entries: vec![UsageEntry {
+                    feature: BRIDGE.into(),
+                    period: MeterPeriod::Month,
+                    period_start: MONTH0,
+                    units,
+                }],
+            },
+            &self.device,
+        )
+        .unwrap();
+        self.prev = r.hash();
+        r
+    }
+
+    fn clone_state(&self) -> Reporter {
+        Reporter {
+            license_id: self.license_id,
+            n: self.n,
+            device: DeviceKey::from_seed(&[self.n; 32]),
+            seq: self.seq,
+            prev: self.prev,
+        }
+    }
+
+    fn dev8(&self) -> String {
+        hex_string(&self.device.public_key())[..8].to_owned()
+    }
+}
+
+fn submit(url: &str, reports: &[&UsageReport]) -> (u16, Value) {
+    let reports: Vec<String> = reports.iter().map(|r| r.to_armor()).collect();
+    call(
+        url,
+        "POST",
+        "/v1/usage",
+        Some(json!({ "reports": reports })),
+        None,
+    )
+}
+
+fn verdicts(receipt: &Value) -> Vec<(u64, String)> {
+    receipt["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["seq"].as_u64().unwrap(),
+                r["verdict"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// The license's bridge units per period start, from the ledger.
+fn totals(vendor: &Vendor, license_id: u64) -> Vec<(u64, u64)> {
+    vendor
+        .authority()
+        .usage_totals(&UsageFilter {
+            license_id: Some(license_id),
+            ..UsageFilter::default()
+        })
+        .unwrap()
+        .into_iter()
+        .map(|t| (t.period_start, t.units))
+        .collect()
+}
+
+/// A license with the bridge bought through the shop (so it has a billing customer,
+/// `cus_test_1`): the upgrade's paid event applied to the ledger directly.
+fn metered_license(vendor: &Vendor, url: &str) -> (u64, String) {
+    let (lid, key) = issue(url, chariot_spec(3));
+    let mut a = vendor.authority();
+    let p = a
+        .create_purchase(
+            &Order {
+                product: "chariot".into(),
+                upgrade_of: Some(lid),
+                email: EMAIL.into(),
+                models: Models::of(&[DeploymentModel::Online]),
+                lines: vec![OrderLine {
+                    sku: BRIDGE.into(),
+                    feature: BRIDGE.into(),
+                    item: OrderItem::Metered {
+                        quota: 1_000_000,
+                        period: MeterPeriod::Month,
+                    },
+                    quantity: 1,
+                }],
+            },
+            now(),
+        )
+        .unwrap();
+    a.attach_checkout(p.id, &format!("cs_test_{lid}"), now())
+        .unwrap();
+    a.payment_event(
+        &PaymentEvent {
+            event_id: format!("evt_{lid}"),
+            event_type: "checkout.session.completed".into(),
+            session_id: format!("cs_test_{lid}"),
+            purchase_id: Some(p.id),
+            paid: true,
+            customer: Some("cus_test_1".into()),
+        },
+        &DeliverySeal::new(b"delivery-secret-for-tests-0123456789"),
+        now(),
+    )
+    .unwrap();
+    (lid, key)
+}
+
+#[test]
+fn reports_merge_once_and_reach_stripe_once() {
+    let stripe = StripeMock::start();
+    for b in backends() {
+        reports_merge_once_on(&b, &stripe);
+    }
+}
+
+fn reports_merge_once_on(backend: &Backend, stripe: &StripeMock) {
+    let smtp = SmtpSink::start();
+    let vendor = Vendor::new(backend);
+    let server = vendor.start_with(|c| c.shop = Some(shop_config(&stripe.base, smtp.addr)));
+    let url = server.url();
+    let (lid, key) = metered_license(&vendor, &url);
+    let mut host = Reporter::new(lid, 1);
+    host.activate(&url, &key, 1);
+
+    // Three reports, sent out of order: judged in seq order, all merged.
+    let (r1, r2, r3) = (host.next(10), host.next(20), host.next(12));
+    let (st, receipt) = submit(&url, &[&r2, &r1, &r3]);
+    assert_eq!(st, 200, "{receipt}");
+    assert_eq!(
+        verdicts(&receipt),
+        [
+            (2, "merged".into()),
+            (1, "merged".into()),
+            (3, "merged".into())
+        ]
+    );
+    assert_eq!(receipt["merged_through"], 3);
+    assert_eq!(receipt["license_id"], lid);
+    assert_eq!(receipt["device_key"], hex_string(&host.device.public_key()));
+    assert_eq!(totals(&vendor, lid), [(MONTH0, 42)]);
+
+    // A replayed submission: duplicates, nothing changes.
+    let (st, receipt) = submit(&url, &[&r1, &r2, &r3]);
+    assert_eq!(st, 200, "{receipt}");
+    assert_eq!(
+        verdicts(&receipt),
+        [
+            (1, "duplicate".into()),
+            (2, "duplicate".into()),
+            (3, "duplicate".into())
+        ]
+    );
+    assert_eq!(totals(&vendor, lid), [(MONTH0, 42)]);
+
+    // Exactly one meter event per merged report reaches Stripe, once.
+    let sent = forward(&server, now());
+    let want: Vec<String> = (1..=3)
+        .map(|s| format!("tollgate-usage-{lid}-{}-{s}-{BRIDGE}", host.dev8()))
+        .collect();
+    assert_eq!(sent.sent, want, "{:?}", sent.failed);
+    assert!(sent.failed.is_empty());
+    assert_eq!(forward(&server, now() + 86_400).sent.len(), 0);
+    let (st, _) = submit(&url, &[&r3]);
+    assert_eq!(st, 200);
+    assert_eq!(
+        forward(&server, now() + 86_400).sent.len(),
+        0,
+        "a replay bills nothing"
+    );
+
+    // A clone of the host's state: its seq 4 is merged first, the original's seq 4 is then
+    // a rewrite and its seq 5 a fork; a report past the head is a gap. None is merged.
+    let mut clone = host.clone_state();
+    let c4 = clone.next(1000);
+    let (h4, h5) = (host.next(1), host.next(2));
+    assert_eq!(verdicts(&submit(&url, &[&c4]).1), [(4, "merged".into())]);
+    let (st, receipt) = submit(&url, &[&h4, &h5]);
+    assert_eq!(st, 200, "{receipt}");
+    assert_eq!(
+        verdicts(&receipt),
+        [(4, "rewritten".into()), (5, "fork".into())]
+    );
+    assert_eq!(receipt["merged_through"], 4);
+    let c6 = {
+        clone.next(1);
+        clone.next(1)
+    };
+    assert_eq!(verdicts(&submit(&url, &[&c6]).1), [(6, "gap".into())]);
+    assert_eq!(totals(&vendor, lid), [(MONTH0, 1042)]);
+    let (st, usage) = admin(&url, "GET", &format!("/v1/admin/usage?license={lid}"), None);
+    assert_eq!(st, 200, "{usage}");
+    let flags: Vec<(u64, &str)> = usage["flags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["seq"].as_u64().unwrap(), f["verdict"].as_str().unwrap()))
+        .collect();
+    assert_eq!(flags, [(4, "rewritten"), (5, "fork"), (6, "gap")]);
+    assert_eq!(usage["totals"][0]["units"], 1042);
+    assert_eq!(usage["unsent_meter_events"], 1);
+    let (st, usage) = admin(&url, "GET", "/v1/admin/usage?period=2023-12", None);
+    assert_eq!(st, 200);
+    assert_eq!(usage["totals"], json!([]));
+    let (st, b) = admin(&url, "GET", "/v1/admin/usage?period=2023-13", None);
+    assert_eq!((st, code(&b)), (400, 400));
+    assert_eq!(forward(&server, now()).sent.len(), 1);
+
+    // Refused submissions store nothing.
+    let stored = vendor.authority().usage_reports(None).unwrap().len();
+    // A device key that never activated the license (signed by its own key: valid report).
+    let mut stranger = Reporter::new(lid, 9);
+    let (st, b) = submit(&url, &[&stranger.next(5)]);
+    assert_eq!(
+        (st, code(&b), b["error"]["name"].as_str()),
+        (403, 355, Some("UsageDeviceUnknown")),
+        "{b}"
+    );
+    // The activated device reporting under another license.
+    let (other, _) = issue(&url, chariot_spec(1));
+    let mut elsewhere = Reporter::new(other, 1);
+    let (st, b) = submit(&url, &[&elsewhere.next(5)]);
+    assert_eq!((st, code(&b)), (403, 355), "{b}");
+    // An unknown license.
+    let mut nowhere = Reporter::new(9999, 1);
+    let (st, b) = submit(&url, &[&nowhere.next(5)]);
+    assert_eq!((st, code(&b)), (404, 304), "{b}");
+    // Two device keys in one submission; none at all.
+    let mut second = Reporter::new(lid, 2);
+    let (st, b) = submit(&url, &[&host.next(1), &second.next(1)]);
+    assert_eq!((st, code(&b)), (422, 357), "{b}");
+    let (st, b) = submit(&url, &[]);
+    assert_eq!((st, code(&b)), (422, 357), "{b}");
+    // A report whose bytes were changed and re-armored: the signature fails (111).
+    let mut bytes = h5.as_bytes().to_vec();
+    let at = bytes.len() - 50;
+    bytes[at] ^= 1;
+    let forged = tollgate_core::armor::encode(ArtifactType::UsageReport, &bytes);
+    let (st, b) = call(
+        &url,
+        "POST",
+        "/v1/usage",
+        Some(json!({"reports": [forged]})),
+        None,
+    );
+    assert_eq!((st, code(&b)), (422, 111), "{b}");
+    // A character flipped in the armor: the checksum fails.
+    let mut text = h5.to_armor().into_bytes();
+    let i = text.len() / 2;
+    text[i] = if text[i] == b'A' { b'B' } else { b'A' };
+    let (st, b) = call(
+        &url,
+        "POST",
+        "/v1/usage",
+        Some(json!({"reports": [String::from_utf8(text).unwrap()]})),
+        None,
+    );
+    assert_eq!(
+        (st, code(&b)),
+        (422, u64::from(Error::ArmorChecksum.code())),
+        "{b}"
+    );
+    let (st, b) = call(&url, "POST", "/v1/usage", Some(json!({"report": []})), None);
+    assert_eq!((st, code(&b)), (400, 400), "{b}");
+    assert_eq!(
+        vendor.authority().usage_reports(None).unwrap().len(),
+        stored
+    );
+    assert_eq!(totals(&vendor, lid), [(MONTH0, 1042)]);
+    assert_eq!(forward(&server, now()).sent.len(), 0);
+}
+
+#[test]
+fn a_failed_meter_event_is_retried_with_the_same_identifier() {
+    let stripe = StripeMock::start();
+    for b in backends() {
+        retried_on(&b, &stripe);
+    }
+}
+
+fn retried_on(backend: &Backend, stripe: &StripeMock) {
+    let smtp = SmtpSink::start();
+    let vendor = Vendor::new(backend);
+    // Stripe unreachable: a closed loopback port.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", l.local_addr().unwrap())
+    };
+    let server = vendor.start_with(|c| c.shop = Some(shop_config(&closed, smtp.addr)));
+    let url = server.url();
+    let (lid, key) = metered_license(&vendor, &url);
+    let mut host = Reporter::new(lid, 1);
+    host.activate(&url, &key, 1);
+    let r1 = host.next(7);
+    assert_eq!(verdicts(&submit(&url, &[&r1]).1), [(1, "merged".into())]);
+    let id = format!("tollgate-usage-{lid}-{}-1-{BRIDGE}", host.dev8());
+    let t = now();
+    let f = forward(&server, t);
+    assert!(f.sent.is_empty());
+    assert_eq!(f.failed.len(), 1);
+    assert_eq!(f.failed[0].0, id);
+    assert!(f.failed[0].1.contains("unreachable"), "{:?}", f.failed);
+    // Not due again before its back-off.
+    assert!(forward(&server, t + 29).failed.is_empty());
+    let events = vendor
+        .authority()
+        .meter_events(&UsageFilter::default())
+        .unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!((events[0].attempts, events[0].sent_at), (1, None));
+    assert_eq!(events[0].next_attempt_at, t + 30);
+    server.stop();
+
+    // Stripe is back (the service restarted with the right URL): the same identifier is sent.
+    let server = vendor.start_with(|c| c.shop = Some(shop_config(&stripe.base, smtp.addr)));
+    let f = forward(&server, t + 30);
+    assert_eq!(f.sent, std::slice::from_ref(&id));
+    assert!(f.failed.is_empty());
+    assert!(forward(&server, t + 100_000).sent.is_empty());
+    let events = vendor
+        .authority()
+        .meter_events(&UsageFilter::default())
+        .unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].identifier, id);
+    assert_eq!(events[0].attempts, 2);
+    assert!(events[0].sent_at.is_some());
+    assert_eq!(events[0].last_error, None);
+}
+
+#[test]
+fn probing_device_keys_is_rate_limited() {
+    let vendor = Vendor::new(&Backend::Sqlite);
+    let server = vendor.start_with(|c| {
+        c.rate_limit.burst = 2;
+        c.rate_limit.per_minute = 1;
+    });
+    let url = server.url();
+    let (lid, _) = issue(&url, chariot_spec(1));
+    for n in 20..22 {
+        let (st, b) = submit(&url, &[&Reporter::new(lid, n).next(1)]);
+        assert_eq!((st, code(&b)), (403, 355), "{b}");
+    }
+    let (st, b) = submit(&url, &[&Reporter::new(lid, 22).next(1)]);
+    assert_eq!((st, code(&b)), (429, 429), "{b}");
+}
+
+#[test]
+fn a_long_offline_journal_is_imported_in_one_body() {
+    let vendor = Vendor::new(&Backend::Sqlite);
+    let server = vendor.start();
+    let url = server.url();
+    let (lid, key) = issue(&url, chariot_spec(1));
+    let mut host = Reporter::new(lid, 1);
+    host.activate(&url, &key, 1);
+    // 400 reports: over the 64 KiB every other route takes.
+    let reports: Vec<UsageReport> = (0..400).map(|_| host.next(1)).collect();
+    let journal = usage_journal_text(&reports);
+    assert!(journal.len() > 64 * 1024, "{}", journal.len());
+    let (st, b) = admin(
+        &url,
+        "POST",
+        "/v1/admin/usage/import",
+        Some(json!({ "journal": journal })),
+    );
+    assert_eq!(st, 200, "{b}");
+    assert_eq!(
+        (b["flagged"].as_u64(), b["results"].as_array().map(Vec::len)),
+        (Some(0), Some(400))
+    );
+    assert_eq!(b["chains"][0]["merged_through"], 400);
+    assert_eq!(totals(&vendor, lid), [(MONTH0, 400)]);
+    // The same body on the host route is too large.
+    let all: Vec<&UsageReport> = reports.iter().collect();
+    let (st, b) = submit(&url, &all);
+    assert_eq!((st, code(&b)), (413, 413), "{b}");
+}
