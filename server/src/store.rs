@@ -7,8 +7,8 @@
 //! path, go to the writer threads instead (one on SQLite, [`POSTGRES_WRITERS`] on PostgreSQL):
 //! a writer takes every request queued while the previous batch was committing and answers
 //! them with [`Authority::fulfil_many`] — one transaction, a savepoint per request, one disk
-//! flush for the lot (on PostgreSQL: the batch's reads in two pipelined round trips, its
-//! writes sent with the commit). A response is sent only once its batch is committed, so
+//! flush for the lot (on PostgreSQL: the batch's locks and reads in one pipelined round trip,
+//! its writes sent with the commit). A response is sent only once its batch is committed, so
 //! whatever a client was told succeeded is durable.
 
 use std::panic::AssertUnwindSafe;
