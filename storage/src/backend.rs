@@ -74,6 +74,15 @@ pub enum Dialect {
     Postgres,
 }
 
+/// A position in a connection's queue of deferred statements (see [`Conn::deferred_mark`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DeferredMark {
+    /// How many times the queue had been sent (or dropped) when the mark was taken.
+    pub(crate) sent: u64,
+    /// Its length then.
+    pub(crate) queued: usize,
+}
+
 /// A database connection.
 pub trait Conn: Send {
     /// The dialect.
@@ -111,6 +120,22 @@ pub trait Conn: Send {
     /// [`Conn::batch`] with the same deferral as [`Conn::exec_deferred`].
     fn batch_deferred(&mut self, sql: &str) -> Result<()> {
         self.batch(sql)
+    }
+    /// Where the queue of deferred statements ends now, if this driver defers statements
+    /// inside a transaction (PostgreSQL); `None` if it runs each at once (SQLite).
+    fn deferred_mark(&self) -> Option<DeferredMark> {
+        None
+    }
+    /// Drops every statement deferred since `mark`, if none of them has been sent to the
+    /// server yet, and returns true: nothing of them happened. Returns false, changing
+    /// nothing, if some may have been sent.
+    fn discard_deferred(&mut self, _mark: DeferredMark) -> bool {
+        false
+    }
+    /// Takes back the one statement deferred right at `mark` (the statements deferred after
+    /// it stay queued), if it has not been sent yet, and returns true; false otherwise.
+    fn withdraw_deferred(&mut self, _mark: DeferredMark) -> bool {
+        false
     }
     /// Whether a [`StorageError::Busy`] from this backend is worth retrying the whole
     /// transaction for (PostgreSQL serialization failures and deadlocks; SQLite has already

@@ -13,7 +13,7 @@ mod error;
 mod pg;
 mod store;
 
-pub use backend::{Conn, Dialect, Row, Sqlite, Val};
+pub use backend::{Conn, DeferredMark, Dialect, Row, Sqlite, Val};
 pub use error::{DbError, Result, StorageError};
 #[cfg(feature = "postgres")]
 pub use pg::{dollar_placeholders, Postgres};

@@ -13,7 +13,9 @@
 //! **pipelining**: statements whose answer nobody waits for ([`Conn::exec_deferred`],
 //! savepoints) are not sent one round trip each but queued, and go out in one write together
 //! with the next statement that needs an answer (or the `COMMIT`). A failure among them fails
-//! that next call, so a commit never succeeds over a lost write.
+//! that next call, so a commit never succeeds over a lost write. Statements still queued can
+//! be dropped again ([`Conn::discard_deferred`], [`Conn::withdraw_deferred`]): a savepoint
+//! whose item only deferred its writes never needs to reach the server.
 
 use std::collections::HashMap;
 use std::error::Error as StdError;
@@ -27,7 +29,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{to_sql_checked, IsNull, ToSql, Type};
 use tokio_postgres::{Client, Config, NoTls, Statement};
 
-use crate::backend::{Conn, Dialect, Row, Val};
+use crate::backend::{Conn, DeferredMark, Dialect, Row, Val};
 use crate::error::{DbError, Result, StorageError};
 
 fn pg_err(e: tokio_postgres::Error) -> StorageError {
@@ -162,6 +164,8 @@ pub struct Postgres {
     client: Client,
     statements: HashMap<String, Statement>,
     deferred: Vec<Deferred>,
+    /// How many times `deferred` has been sent or dropped (see [`DeferredMark`]).
+    sent: u64,
     lock_timeout: Duration,
     /// A transaction is open (begun and neither committed nor rolled back).
     in_tx: bool,
@@ -186,6 +190,7 @@ impl Postgres {
             client,
             statements: HashMap::new(),
             deferred: Vec::new(),
+            sent: 0,
             lock_timeout,
             in_tx: false,
         })
@@ -216,6 +221,17 @@ impl Postgres {
                 .map_err(pg_err)?;
             Ok(client)
         })
+    }
+
+    /// Takes the deferred statements to send them.
+    fn take_deferred(&mut self) -> Vec<Deferred> {
+        self.sent += 1;
+        std::mem::take(&mut self.deferred)
+    }
+
+    /// Whether `mark` is still a position in the queue: nothing was sent or dropped since.
+    fn unsent(&self, mark: DeferredMark) -> bool {
+        self.in_tx && mark.sent == self.sent && mark.queued <= self.deferred.len()
     }
 
     fn statement(&mut self, sql: &str) -> Result<Statement> {
@@ -306,7 +322,7 @@ impl Conn for Postgres {
             // The server restarted or the connection dropped: connect again.
             self.client = Self::open(&self.runtime, &self.config, self.lock_timeout)?;
             self.statements.clear();
-            self.deferred.clear();
+            self.take_deferred();
             self.in_tx = false;
         }
         if self.in_tx {
@@ -327,7 +343,7 @@ impl Conn for Postgres {
     }
 
     fn commit(&mut self) -> Result<()> {
-        let deferred = std::mem::take(&mut self.deferred);
+        let deferred = self.take_deferred();
         let client = &self.client;
         let out = run_pipelined(&self.runtime, client, deferred, async move {
             client.batch_execute("COMMIT").await.map_err(pg_err)
@@ -347,7 +363,7 @@ impl Conn for Postgres {
     }
 
     fn rollback(&mut self) {
-        self.deferred.clear();
+        self.take_deferred();
         let client = &self.client;
         let _ = self.runtime.block_on(client.batch_execute("ROLLBACK"));
         self.in_tx = false;
@@ -355,7 +371,7 @@ impl Conn for Postgres {
 
     fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Row>> {
         let stmt = self.statement(sql)?;
-        let deferred = std::mem::take(&mut self.deferred);
+        let deferred = self.take_deferred();
         let client = &self.client;
         let rows = run_pipelined(&self.runtime, client, deferred, async move {
             client.query(&stmt, &refs(params)).await.map_err(pg_err)
@@ -377,7 +393,7 @@ impl Conn for Postgres {
             .iter()
             .map(|(sql, _)| self.statement(sql))
             .collect::<Result<Vec<_>>>()?;
-        let deferred = std::mem::take(&mut self.deferred);
+        let deferred = self.take_deferred();
         let client = &self.client;
         let stmts = &stmts;
         let answers = run_pipelined(&self.runtime, client, deferred, async move {
@@ -425,7 +441,7 @@ impl Conn for Postgres {
 
     fn exec(&mut self, sql: &str, params: &[Val]) -> Result<usize> {
         let stmt = self.statement(sql)?;
-        let deferred = std::mem::take(&mut self.deferred);
+        let deferred = self.take_deferred();
         let client = &self.client;
         let n = run_pipelined(&self.runtime, client, deferred, async move {
             client.execute(&stmt, &refs(params)).await.map_err(pg_err)
@@ -443,7 +459,7 @@ impl Conn for Postgres {
     }
 
     fn batch(&mut self, sql: &str) -> Result<()> {
-        let deferred = std::mem::take(&mut self.deferred);
+        let deferred = self.take_deferred();
         let client = &self.client;
         run_pipelined(&self.runtime, client, deferred, async move {
             client.batch_execute(sql).await.map_err(pg_err)
@@ -456,6 +472,29 @@ impl Conn for Postgres {
         }
         self.deferred.push(Deferred::Batch(sql.to_owned()));
         Ok(())
+    }
+
+    fn deferred_mark(&self) -> Option<DeferredMark> {
+        Some(DeferredMark {
+            sent: self.sent,
+            queued: self.deferred.len(),
+        })
+    }
+
+    fn discard_deferred(&mut self, mark: DeferredMark) -> bool {
+        if !self.unsent(mark) {
+            return false;
+        }
+        self.deferred.truncate(mark.queued);
+        true
+    }
+
+    fn withdraw_deferred(&mut self, mark: DeferredMark) -> bool {
+        if !self.unsent(mark) || mark.queued >= self.deferred.len() {
+            return false;
+        }
+        self.deferred.remove(mark.queued);
+        true
     }
 
     fn retry_on_busy(&self) -> bool {

@@ -119,3 +119,48 @@ fn a_failed_deferred_write_fails_the_next_read() {
     conn.rollback();
     assert_eq!(rows(&mut conn, &name), vec![]);
 }
+
+#[test]
+fn unsent_deferred_statements_can_be_discarded_or_withdrawn() {
+    let Some(mut conn) = connect() else { return };
+    let name = table(&mut conn, "mark");
+    let insert = format!("INSERT INTO {name} (id, note) VALUES (?1, ?2)");
+    conn.begin(true).unwrap();
+    conn.exec_deferred(&insert, &[Val::Int(1), Val::from("a")])
+        .unwrap();
+    // Discarded: nothing of it reaches the server, the statements before it stay.
+    let mark = conn.deferred_mark().unwrap();
+    conn.batch_deferred("SAVEPOINT s").unwrap();
+    conn.exec_deferred(&insert, &[Val::Int(2), Val::from("dropped")])
+        .unwrap();
+    conn.exec_deferred(&insert, &[Val::Int(1), Val::from("would fail")])
+        .unwrap();
+    assert!(conn.discard_deferred(mark));
+    // Withdrawn: the savepoint goes, the write after it stays.
+    let mark = conn.deferred_mark().unwrap();
+    conn.batch_deferred("SAVEPOINT s").unwrap();
+    conn.exec_deferred(&insert, &[Val::Int(3), Val::from("c")])
+        .unwrap();
+    assert!(conn.withdraw_deferred(mark));
+    // Once sent, a mark can neither discard nor withdraw anything.
+    let mark = conn.deferred_mark().unwrap();
+    conn.exec_deferred(&insert, &[Val::Int(4), Val::from("d")])
+        .unwrap();
+    let count = format!("SELECT COUNT(*) FROM {name}");
+    assert_eq!(conn.query(&count, &[]).unwrap()[0].0, vec![Val::Int(3)]);
+    assert!(!conn.discard_deferred(mark));
+    assert!(!conn.withdraw_deferred(mark));
+    // A release of a savepoint that was withdrawn would fail: there is none.
+    assert!(conn.batch("RELEASE SAVEPOINT s").is_err());
+    conn.rollback();
+    conn.begin(true).unwrap();
+    conn.exec_deferred(&insert, &[Val::Int(1), Val::from("a")])
+        .unwrap();
+    let mark = conn.deferred_mark().unwrap();
+    conn.exec_deferred(&insert, &[Val::Int(3), Val::from("c")])
+        .unwrap();
+    assert!(conn.withdraw_deferred(mark));
+    assert!(!conn.withdraw_deferred(mark), "nothing left at the mark");
+    conn.commit().unwrap();
+    assert_eq!(rows(&mut conn, &name), vec![(1, "a".into())]);
+}

@@ -5,9 +5,12 @@
 //! them. [`Tx::read_ahead`] reads, for every request of a group, what
 //! `fulfilment::fulfil_in` is going to read — the license row (taking its row lock, in a
 //! fixed order so that two writers cannot deadlock), its revision, the device's activations,
-//! an earlier answer to the same request, the seat count and the last freed seat — in two
-//! pipelined round trips, and reserves blocks of ids from the `sequences` table. The writes
-//! of the group are then deferred and sent together with the commit (`Conn::exec_deferred`).
+//! an earlier answer to the same request, the seat count and the last freed seat — and
+//! reserves blocks of ids from the `sequences` table, all in **one** pipelined round trip:
+//! the reads name their license by its lookup id, so they need not wait for the locking
+//! statement's answer, and the server runs them after it, once the lock is held. The devices
+//! and requests of one license are read with one statement each (`= ANY (…)`). The writes of
+//! the group are then deferred and sent together with the commit (`Conn::exec_deferred`).
 //!
 //! The rows stay exact for the rest of the transaction: the license is locked, and each write
 //! of this transaction that changes a row read ahead updates or forgets it (an inserted
@@ -22,9 +25,8 @@ use tollgate_core::hex_string;
 use tollgate_storage::Val;
 
 use super::{
-    col_u64, device_activation_row, device_activations_sql, key_row, last_freed_row, revision_row,
-    to_i64, usage_by_request_sql, usage_row, Dialect, LicenseRow, RevisionRow, Tx, UsageRow,
-    COUNT_ACTIVE_SQL, KEY_COLUMNS, LAST_FREED_SQL, REVISION_SQL,
+    col_u64, device_activation_row, key_row, last_freed_row, revision_row, to_i64, usage_row,
+    Dialect, LicenseRow, RevisionRow, Tx, UsageRow, ACTIVATION_COLUMNS, KEY_COLUMNS, USAGE_COLUMNS,
 };
 use crate::error::{AuthorityError, Result};
 use crate::records::{Activation, ActivationStatus};
@@ -97,6 +99,26 @@ impl ReadAhead {
 /// The sequences whose ids a group of fulfilments reserves (one of each per request).
 const RESERVED: [&str; 2] = ["activation", "audit"];
 
+/// Reserves `?2` ids of sequence `?1`; returns the last one.
+const RESERVE_SQL: &str = "UPDATE sequences SET value = value + ?2 WHERE name = ?1 RETURNING value";
+
+/// The license row of lookup id `?1`, locked, with its seat count (column 6).
+const LOCK_SQL: &str = "SELECT id, key_auth, revision, status, max_transfers, \
+     transfer_period_secs, active_activations FROM licenses WHERE key_lookup = ?1 FOR UPDATE";
+
+/// The id of the license with lookup id `?1` (a subquery).
+const LICENSE_ID_SQL: &str = "SELECT id FROM licenses WHERE key_lookup = ?1";
+
+/// The current revision of the license with lookup id `?1`.
+const REVISION_BY_LOOKUP_SQL: &str = "SELECT r.license_id, r.revision, r.grant_json, \
+     r.armored, r.key_id, r.issued_at FROM license_revisions r \
+     JOIN licenses l ON l.id = r.license_id AND l.revision = r.revision WHERE l.key_lookup = ?1";
+
+/// The last freed seat of the license with lookup id `?1`.
+const LAST_FREED_BY_LOOKUP_SQL: &str = "SELECT id, freed_at FROM activations \
+     WHERE license_id = (SELECT id FROM licenses WHERE key_lookup = ?1) \
+     AND freed_at IS NOT NULL ORDER BY freed_at DESC, id DESC LIMIT 1";
+
 impl Tx<'_> {
     /// Reads ahead what fulfilling `wanted` will read, and reserves ids for it: on PostgreSQL
     /// in a write transaction only (SQLite has no round trips to save). Call it before the
@@ -106,44 +128,80 @@ impl Tx<'_> {
             return Ok(());
         }
         let n = to_i64(wanted.len() as u64)?;
-        // Round trip 1: the license rows, locked in a fixed order; the active key; ids.
+        // One round trip. The license rows come first, locked in a fixed order; every read
+        // after them names its license by lookup id (the license ids are not known yet) and,
+        // at READ COMMITTED, runs on a snapshot taken after the locks were granted.
         let lookups: Vec<[u8; 8]> = wanted
             .iter()
             .map(|w| w.lookup)
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
-        let license_sql = self.license_by_lookup_sql();
-        let key_sql = format!("SELECT {KEY_COLUMNS} FROM signing_keys WHERE status = 'active'");
-        let reserve_sql = "UPDATE sequences SET value = value + ?2 WHERE name = ?1 RETURNING value";
         let mut queries: Vec<(&str, Vec<Val>)> = lookups
             .iter()
-            .map(|l| (license_sql.as_str(), vec![Val::Text(hex_string(l))]))
+            .map(|l| (LOCK_SQL, vec![Val::Text(hex_string(l))]))
             .collect();
+        let key_sql = format!("SELECT {KEY_COLUMNS} FROM signing_keys WHERE status = 'active'");
         queries.push((key_sql.as_str(), Vec::new()));
         for seq in RESERVED {
-            queries.push((reserve_sql, vec![Val::Text(seq.to_owned()), Val::Int(n)]));
+            queries.push((RESERVE_SQL, vec![Val::Text(seq.to_owned()), Val::Int(n)]));
+        }
+        let device_sql = format!(
+            "SELECT {ACTIVATION_COLUMNS}, freed_counter FROM activations \
+             WHERE license_id = ({LICENSE_ID_SQL}) \
+             AND device_key = ANY (string_to_array(?2, ',')) ORDER BY id"
+        );
+        let usage_sql = format!(
+            "SELECT {USAGE_COLUMNS} FROM usage_licenses u \
+             JOIN activations a ON a.id = u.activation_id \
+             WHERE a.license_id = ({LICENSE_ID_SQL}) \
+             AND u.request_id = ANY (string_to_array(?2, ','))"
+        );
+        for lookup in &lookups {
+            let l = hex_string(lookup);
+            let of_license = |f: fn(&Wanted) -> String| {
+                wanted
+                    .iter()
+                    .filter(|w| w.lookup == *lookup)
+                    .map(f)
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
+                    .collect::<Vec<_>>()
+                    .join(",")
+            };
+            let devices = of_license(|w| hex_string(&w.device_key));
+            let requests = of_license(|w| hex_string(&w.request_id));
+            queries.push((REVISION_BY_LOOKUP_SQL, vec![Val::Text(l.clone())]));
+            queries.push((LAST_FREED_BY_LOOKUP_SQL, vec![Val::Text(l.clone())]));
+            queries.push((
+                device_sql.as_str(),
+                vec![Val::Text(l.clone()), Val::Text(devices)],
+            ));
+            queries.push((usage_sql.as_str(), vec![Val::Text(l), Val::Text(requests)]));
         }
         let answers = self.conn.borrow_mut().query_many(&queries)?;
-        let mut ahead = ReadAhead::default();
         let mut answers = answers.into_iter();
-        for lookup in &lookups {
-            let rows = answers
+        let mut next = || {
+            answers
                 .next()
-                .ok_or(AuthorityError::Corrupt("missing answer"))?;
-            let row = rows.first().map(Tx::license_row).transpose()?;
+                .ok_or(AuthorityError::Corrupt("missing answer"))
+        };
+        let mut ahead = ReadAhead::default();
+        for lookup in &lookups {
+            let row = match next()?.first() {
+                Some(r) => {
+                    let license = Tx::license_row(r)?;
+                    ahead.active_counts.insert(license.id, col_u64(r, 6)?);
+                    Some(license)
+                }
+                None => None,
+            };
             ahead.licenses.insert(*lookup, row);
         }
-        let key_rows = answers
-            .next()
-            .ok_or(AuthorityError::Corrupt("missing answer"))?;
-        let key = key_rows.first().map(key_row).transpose()?;
+        let key = next()?.first().map(key_row).transpose()?;
         self.active_key.replace(Some(key));
         for seq in RESERVED {
-            let rows = answers
-                .next()
-                .ok_or(AuthorityError::Corrupt("missing answer"))?;
-            let last = rows
+            let last = next()?
                 .first()
                 .map(|r| col_u64(r, 0))
                 .transpose()?
@@ -153,74 +211,43 @@ impl Tx<'_> {
                 .ok_or(AuthorityError::Corrupt("sequence out of range"))?;
             ahead.ids.insert(seq, (first, last));
         }
-
-        // Round trip 2: what each request reads of its license.
-        let licenses: Vec<(u64, u32)> = ahead
-            .licenses
-            .values()
-            .flatten()
-            .map(|l| (l.id, l.revision))
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        let device_sql = device_activations_sql();
-        let usage_sql = usage_by_request_sql();
-        let mut queries: Vec<(&str, Vec<Val>)> = Vec::new();
-        for (id, revision) in &licenses {
-            let id = to_i64(*id)?;
-            queries.push((
-                REVISION_SQL,
-                vec![Val::Int(id), Val::Int(i64::from(*revision))],
-            ));
-            queries.push((COUNT_ACTIVE_SQL, vec![Val::Int(id)]));
-            queries.push((LAST_FREED_SQL, vec![Val::Int(id)]));
-        }
-        let mut devices = BTreeSet::new();
-        let mut requests = BTreeSet::new();
-        for w in wanted {
-            if let Some(Some(l)) = ahead.licenses.get(&w.lookup) {
-                devices.insert((l.id, w.device_key));
-                requests.insert((l.id, w.request_id));
+        for lookup in &lookups {
+            let (revision, freed, devices, usages) = (next()?, next()?, next()?, next()?);
+            let Some(Some(license)) = ahead.licenses.get(lookup) else {
+                continue;
+            };
+            let (id, current) = (license.id, license.revision);
+            if let Some(r) = revision.first() {
+                let r = revision_row(r)?;
+                if (r.license_id, r.revision) != (id, current) {
+                    return Err(AuthorityError::Corrupt(
+                        "revision read ahead does not match",
+                    ));
+                }
+                ahead.revisions.insert((id, current), r);
             }
-        }
-        for (id, device) in &devices {
-            queries.push((
-                device_sql.as_str(),
-                vec![Val::Int(to_i64(*id)?), Val::Text(hex_string(device))],
-            ));
-        }
-        for (id, request) in &requests {
-            queries.push((
-                usage_sql.as_str(),
-                vec![Val::Text(hex_string(request)), Val::Int(to_i64(*id)?)],
-            ));
-        }
-        let answers = self.conn.borrow_mut().query_many(&queries)?;
-        let mut answers = answers.into_iter();
-        let mut next = || {
-            answers
-                .next()
-                .ok_or(AuthorityError::Corrupt("missing answer"))
-        };
-        for (id, revision) in &licenses {
-            if let Some(r) = next()?.first() {
-                ahead.revisions.insert((*id, *revision), revision_row(r)?);
+            ahead
+                .last_freed
+                .insert(id, freed.first().map(last_freed_row).transpose()?);
+            for w in wanted.iter().filter(|w| w.lookup == *lookup) {
+                ahead.devices.insert((id, w.device_key), Vec::new());
+                ahead.usages.insert((id, w.request_id), None);
             }
-            let count = next()?.first().map(|r| col_u64(r, 0)).transpose()?;
-            ahead.active_counts.insert(*id, count.unwrap_or(0));
-            let freed = next()?.first().map(last_freed_row).transpose()?;
-            ahead.last_freed.insert(*id, freed);
-        }
-        for key in devices {
-            let rows = next()?
-                .iter()
-                .map(device_activation_row)
-                .collect::<Result<Vec<_>>>()?;
-            ahead.devices.insert(key, rows);
-        }
-        for key in requests {
-            let row = next()?.first().map(usage_row).transpose()?;
-            ahead.usages.insert(key, row);
+            for r in &devices {
+                let (activation, freed) = device_activation_row(r)?;
+                ahead
+                    .devices
+                    .entry((id, activation.device_key))
+                    .or_default()
+                    .push((activation, freed));
+            }
+            for r in &usages {
+                let u = usage_row(r)?;
+                // The first row per request, as `Tx::usage_by_request` takes it.
+                if let Some(slot @ None) = ahead.usages.get_mut(&(id, u.request_id)) {
+                    *slot = Some(u);
+                }
+            }
         }
         self.ahead.replace(ahead);
         Ok(())

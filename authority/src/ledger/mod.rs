@@ -498,22 +498,35 @@ impl Tx<'_> {
     /// otherwise, leaving the rest of the transaction intact. The outer `Result` fails only
     /// when the savepoint itself cannot be taken or released.
     ///
-    /// A successful savepoint is released together with the taking of the next one (one
-    /// round trip per item instead of two), or by the commit.
+    /// On PostgreSQL the savepoint costs nothing when `f` only deferred its writes (the usual
+    /// case after [`Tx::read_ahead`]): nothing of the item has reached the server, so if `f`
+    /// fails its statements are dropped from the queue, and if it succeeds the savepoint is
+    /// taken back and its writes go with the commit. (A deferred write that fails on the
+    /// server fails the whole transaction either way.) Otherwise a successful savepoint is
+    /// released with the next statement or by the commit.
     pub fn savepoint<T>(&self, f: impl FnOnce(&Tx<'_>) -> Result<T>) -> Result<Result<T>> {
-        let sql = if self.savepoint_open.replace(false) {
-            "RELEASE SAVEPOINT item; SAVEPOINT item"
-        } else {
-            "SAVEPOINT item"
-        };
-        self.conn.borrow_mut().batch_deferred(sql)?;
+        if self.savepoint_open.replace(false) {
+            self.conn
+                .borrow_mut()
+                .batch_deferred("RELEASE SAVEPOINT item")?;
+        }
+        let mark = self.conn.borrow().deferred_mark();
+        self.conn.borrow_mut().batch_deferred("SAVEPOINT item")?;
         let out = f(self);
         match &out {
-            Ok(_) => self.savepoint_open.set(true),
+            Ok(_) => {
+                let withdrawn = mark.is_some_and(|m| self.conn.borrow_mut().withdraw_deferred(m));
+                if !withdrawn {
+                    self.savepoint_open.set(true);
+                }
+            }
             Err(_) => {
                 self.active_key.replace(None);
                 self.ahead.borrow_mut().forget_rows();
-                self.batch("ROLLBACK TO SAVEPOINT item; RELEASE SAVEPOINT item")?;
+                let discarded = mark.is_some_and(|m| self.conn.borrow_mut().discard_deferred(m));
+                if !discarded {
+                    self.batch("ROLLBACK TO SAVEPOINT item; RELEASE SAVEPOINT item")?;
+                }
             }
         }
         Ok(out)
