@@ -600,10 +600,10 @@ static void test_lifecycle(void) {
   size_t lines = 0;
   for (const char *p = journal; *p; p++) lines += *p == '\n';
   CHECK(lines == 2);
-  char *again = NULL;
-  CHECK_RC(tollgate_manager_usage_journal(a, &again), TOLLGATE_OK);
-  CHECK_STR(again, journal); /* nothing new accrued: the same report */
-  tollgate_string_free(again);
+  char *journal2 = NULL;
+  CHECK_RC(tollgate_manager_usage_journal(a, &journal2), TOLLGATE_OK);
+  CHECK_STR(journal2, journal); /* nothing new accrued: the same report */
+  tollgate_string_free(journal2);
   tollgate_string_free(journal);
   tollgate_string_free(NULL);
 
