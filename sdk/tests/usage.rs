@@ -454,6 +454,12 @@ fn edits_of_the_signed_outbox_make_the_state_corrupt() {
     corrupt(edited(&mem, &clock, |d| {
         d["usage"]["accrued"][0]["period"] = "week".into();
     }));
+    corrupt(edited(&mem, &clock, |d| {
+        d["usage"]["accrued"][0]["feature"] = "Not A Feature".into();
+    }));
+    corrupt(edited(&mem, &clock, |d| {
+        d["usage"]["accrued"][0]["units"] = 0.into();
+    }));
 
     // Not caught by the host: the state has no integrity protection of its own, so lowering
     // the accrued (unsigned) units, or dropping the oldest reports, goes unseen here. The
