@@ -12,6 +12,7 @@
 //! | [`config`] | [`HostConfig`] (the compiled-in vendor root, [`HostRole`], options) and its JSON file (options only) |
 //! | [`status`] | [`Status`], [`LicenseInfo`], [`FeatureStatus`], [`MeterReading`]: the status view |
 //! | `meters` | metered usage ([`LicenseManager::record_usage`], [`LicenseManager::meter`]) |
+//! | [`usage`] | the metered-usage journal: accrual, signed hash-chained usage reports (`TGUR`), the outbox, the journal text, acknowledgements |
 //! | [`lease_holder`] | [`LeaseHolder`]: a floating client with the one lease it holds (the bindings' handle) |
 //! | [`gate`] | [`FeatureGate`]: lock-free feature checks |
 //! | [`fingerprint`] | [`FingerprintSource`] and the Linux/Windows/macOS probes, [`Composite`] |

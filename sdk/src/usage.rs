@@ -41,15 +41,21 @@ use crate::state::{AccruedUsage, ChainHead, State, UsageJournal};
 pub const MAX_USAGE_OUTBOX: usize = tollgate_core::MAX_JOURNAL_REPORTS;
 
 /// Checks the signed part of a loaded journal: every outbox report verifies, each device
-/// key's reports form one chain ending at its head, and every accrual names a period.
+/// key's reports form one chain ending at its head, and every accrual names a feature and a
+/// period and counts units (so that a cut can always be signed).
 pub(crate) fn check_journal(j: &UsageJournal) -> Result<()> {
     let corrupt = |why: &str| SdkError::corrupt(format!("usage journal: {why}"));
     if j.outbox.len() > MAX_USAGE_OUTBOX {
         return Err(corrupt("too many reports in the outbox"));
     }
     for a in &j.accrued {
-        if MeterPeriod::from_name(&a.period).is_none() || a.units == 0 {
-            return Err(corrupt("an accrual with an unknown period or no units"));
+        if MeterPeriod::from_name(&a.period).is_none()
+            || a.units == 0
+            || tollgate_core::model::check_feature_name(&a.feature).is_err()
+        {
+            return Err(corrupt(
+                "an accrual with an unknown period, no units or a bad feature name",
+            ));
         }
     }
     let mut last: Vec<([u8; 32], u64, [u8; 32])> = Vec::new();

@@ -454,6 +454,12 @@ fn edits_of_the_signed_outbox_make_the_state_corrupt() {
     corrupt(edited(&mem, &clock, |d| {
         d["usage"]["accrued"][0]["period"] = "week".into();
     }));
+    corrupt(edited(&mem, &clock, |d| {
+        d["usage"]["accrued"][0]["feature"] = "Not A Feature".into();
+    }));
+    corrupt(edited(&mem, &clock, |d| {
+        d["usage"]["accrued"][0]["units"] = 0.into();
+    }));
 
     // Not caught by the host: the state has no integrity protection of its own, so lowering
     // the accrued (unsigned) units, or dropping the oldest reports, goes unseen here. The
@@ -626,4 +632,54 @@ fn report_usage_sends_the_outbox_and_keeps_what_was_flagged() {
     assert_eq!(m.usage_outbox(), vec![]);
     assert_eq!(client.report_usage(&mut m).unwrap(), UsageSync::default());
     assert!(seen.try_recv().is_err());
+}
+
+#[test]
+fn a_reactivation_reports_the_usage_too() {
+    let (mut m, clock, _mem) = activated();
+    let dk = device_key(&m);
+    let terms = m.installed_license().unwrap().terms().clone();
+    m.record_usage("export", 4).unwrap();
+    clock.advance(60);
+    // The service's answer to the renewal request the reactivation makes (counter 2, same
+    // device and fingerprint), then its receipt for the report that request cut.
+    let renewed = {
+        let cert = KeyCertificate::issue(
+            CertificateClaims {
+                product: "chariot".into(),
+                public_key: vendor().public_key(),
+                not_before: 0,
+                not_after: None,
+                issued_at: 0,
+            },
+            &root(),
+        )
+        .unwrap();
+        UsageLicense::issue_with_certificate(
+            UsageTerms {
+                request_counter: 2,
+                issued_at: T0 + 170,
+                ..terms
+            },
+            &vendor(),
+            &cert,
+        )
+        .unwrap()
+        .to_armor()
+    };
+    let answer = format!(
+        r#"{{"usage_license":"{renewed}","license_id":42,"activation_id":7,"revision":1,"new_activation":false,"refresh_deadline":null}}"#
+    );
+    let (url, seen) = stub(vec![
+        (200, answer),
+        (200, receipt(&dk, 1, &[(1, "merged")])),
+    ]);
+    online(&url).reactivate(&mut m).unwrap();
+    let (line, _) = seen.recv().unwrap();
+    assert_eq!(line, "POST /v1/refresh HTTP/1.1");
+    let (line, body) = seen.recv().unwrap();
+    assert_eq!(line, "POST /v1/usage HTTP/1.1");
+    assert!(body.starts_with(r#"{"reports":["TGUR:"#), "{body}");
+    assert_eq!(m.usage_outbox(), vec![]);
+    assert_eq!(m.accrued_usage(), vec![]);
 }

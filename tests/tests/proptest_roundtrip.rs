@@ -12,8 +12,9 @@ use proptest::prelude::*;
 use tollgate_core::{
     armor, codec, ArtifactType, CertificateClaims, Component, DeactivationClaims, DeactivationCode,
     DeploymentModel, DeviceKey, Feature, FeatureKind, Fingerprint, Grant, KeyCertificate, KeyId,
-    KeyList, Keyring, License, LicenseKey, MeterPeriod, Models, TrustStore, UsageLicense,
-    UsageRequest, UsageTerms, VendorSigningKey, Verifier, MAX_RETIRED_KEYS,
+    KeyList, Keyring, License, LicenseKey, MeterPeriod, Models, TrustStore, UsageClaims,
+    UsageEntry, UsageLicense, UsageReport, UsageRequest, UsageTerms, VendorSigningKey, Verifier,
+    MAX_RETIRED_KEYS,
 };
 use tollgate_tests::fixtures::{self as fx, sign_raw};
 
@@ -317,6 +318,42 @@ proptest! {
         prop_assert_eq!(back.claims(), &claims);
         prop_assert_eq!(back.as_bytes(), dc.as_bytes());
     }
+
+    #[test]
+    fn usage_report_round_trip(
+        seed in any::<[u8; 32]>(),
+        license_id in any::<u64>(),
+        seq in 1u64..,
+        prev in any::<[u8; 32]>(),
+        created_at in any::<u64>(),
+        entries in btree_map(
+            ("[a-z0-9._-]{1,32}", any::<u64>()),
+            (prop_oneof![Just(MeterPeriod::Day), Just(MeterPeriod::Month), Just(MeterPeriod::Year)], 1u64..),
+            0..=tollgate_core::MAX_USAGE_ENTRIES,
+        ),
+    ) {
+        let device = DeviceKey::from_seed(&seed);
+        let prev_hash = if seq == 1 { [0; 32] } else if prev == [0; 32] { [1; 32] } else { prev };
+        let claims = UsageClaims {
+            license_id,
+            device_key: device.public_key(),
+            seq,
+            prev_hash,
+            created_at,
+            entries: entries
+                .into_iter()
+                .map(|((feature, period_start), (period, units))| UsageEntry { feature, period, period_start, units })
+                .collect(),
+        };
+        let r = UsageReport::create(claims.clone(), &device).unwrap();
+        prop_assert!(r.as_bytes().len() <= codec::max_len(ArtifactType::UsageReport));
+        let back = UsageReport::from_armor(&r.to_armor()).unwrap();
+        prop_assert_eq!(back.claims(), &claims);
+        prop_assert_eq!(back.as_bytes(), r.as_bytes());
+        prop_assert_eq!(back.hash(), r.hash());
+        let journal = tollgate_core::usage_journal_text(&[r.clone(), r.clone()]);
+        prop_assert_eq!(tollgate_core::parse_usage_journal(&journal).unwrap(), vec![r.clone(), r]);
+    }
 }
 
 proptest! {
@@ -393,6 +430,7 @@ fn every_binary_decoder(bytes: &[u8]) {
         let _ = u.claims();
         let _ = u.verify(&fx::device_key().public_key());
     }
+    let _ = UsageReport::decode(bytes);
     for ty in ArtifactType::ALL {
         let _ = armor::decode(ty, &armor::encode(ty, bytes), codec::max_len(ty));
     }
@@ -421,6 +459,8 @@ fn every_text_decoder(text: &str) {
     if let Ok(u) = DeactivationCode::from_armor(text) {
         let _ = u.verify(&fx::device_key().public_key());
     }
+    let _ = UsageReport::from_armor(text);
+    let _ = tollgate_core::parse_usage_journal(text);
 }
 
 fn header(ty: ArtifactType) -> Vec<u8> {

@@ -1697,6 +1697,35 @@ tollgate_result tollgate_manager_check(const struct tollgate_manager *m);
 tollgate_result tollgate_manager_record_usage(struct tollgate_manager *m, const char *name, size_t name_len, uint64_t units, struct tollgate_meter_reading *out);
 
 /**
+ * Cuts the metered usage accrued since the last report into signed usage reports (durably)
+ * and returns the usage journal in `*out`: every report the vendor has not acknowledged yet,
+ * as text (`core/SPEC.md` §10c.3: a `#` comment line, then one `TGUR:…` report a line), for
+ * an offline host to hand to the vendor with its next usage request or deactivation code.
+ * Only the comment line when there is nothing to report.
+ *
+ * `*out` is a NUL-terminated string owned by the caller: free it with `tollgate_string_free`.
+ * It has no fixed size limit (up to 4096 reports of at most 1380 characters), which is why
+ * this call allocates instead of filling a caller's buffer.
+ *
+ * Fails with `TOLLGATE_ERR_STORAGE` (nothing cut, `*out` untouched) or an argument code.
+ *
+ * # Safety
+ *
+ * `m` is NULL or a live manager; `out` is NULL or writable.
+ */
+tollgate_result tollgate_manager_usage_journal(struct tollgate_manager *m, char **out);
+
+/**
+ * Frees a string that a Tollgate call returned as owned by the caller
+ * (`tollgate_manager_usage_journal`). NULL is ignored.
+ *
+ * # Safety
+ *
+ * `s` is NULL or a string returned by Tollgate and not freed yet.
+ */
+void tollgate_string_free(char *s);
+
+/**
  * Writes the current reading of the metered feature `name` to `*out`, recording nothing. The
  * quota is what the license allows per period.
  *

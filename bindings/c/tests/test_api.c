@@ -588,6 +588,25 @@ static void test_lifecycle(void) {
   CHECK_RC(tollgate_manager_meter(a, S("iot-bridge"), &r), TOLLGATE_OK);
   CHECK(r.used == 100);
 
+  /* The usage journal: the 100 units recorded are cut into report 1, owned by the caller. */
+  char *journal = NULL;
+  CHECK_RC(tollgate_manager_usage_journal(NULL, &journal), TOLLGATE_NULL_ARGUMENT);
+  CHECK_RC(tollgate_manager_usage_journal(a, NULL), TOLLGATE_NULL_ARGUMENT);
+  CHECK(journal == NULL);
+  CHECK_RC(tollgate_manager_usage_journal(a, &journal), TOLLGATE_OK);
+  CHECK(journal != NULL);
+  CHECK(strncmp(journal, "# tollgate usage journal: TGUR reports, one a line, in seq order\nTGUR:",
+                70) == 0);
+  size_t lines = 0;
+  for (const char *p = journal; *p; p++) lines += *p == '\n';
+  CHECK(lines == 2);
+  char *journal2 = NULL;
+  CHECK_RC(tollgate_manager_usage_journal(a, &journal2), TOLLGATE_OK);
+  CHECK_STR(journal2, journal); /* nothing new accrued: the same report */
+  tollgate_string_free(journal2);
+  tollgate_string_free(journal);
+  tollgate_string_free(NULL);
+
   /* A request for another key while this one is installed. */
   CHECK_RC(tollgate_manager_request_usage(a, S(other_key), buf, sizeof buf, &n),
            TOLLGATE_ERR_ALREADY_ACTIVATED);

@@ -670,6 +670,54 @@ pub unsafe extern "C" fn tollgate_manager_record_usage(
     })
 }
 
+/// Cuts the metered usage accrued since the last report into signed usage reports (durably)
+/// and returns the usage journal in `*out`: every report the vendor has not acknowledged yet,
+/// as text (`core/SPEC.md` §10c.3: a `#` comment line, then one `TGUR:…` report a line), for
+/// an offline host to hand to the vendor with its next usage request or deactivation code.
+/// Only the comment line when there is nothing to report.
+///
+/// `*out` is a NUL-terminated string owned by the caller: free it with `tollgate_string_free`.
+/// It has no fixed size limit (up to 4096 reports of at most 1380 characters), which is why
+/// this call allocates instead of filling a caller's buffer.
+///
+/// Fails with `TOLLGATE_ERR_STORAGE` (nothing cut, `*out` untouched) or an argument code.
+///
+/// # Safety
+///
+/// `m` is NULL or a live manager; `out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn tollgate_manager_usage_journal(
+    m: *mut tollgate_manager,
+    out: *mut *mut c_char,
+) -> tollgate_result {
+    result_boundary(|| {
+        let out = arg_out(out)?;
+        // SAFETY: the caller's guarantee on `m`.
+        let text = unsafe { write(m) }?.usage_journal()?;
+        let text = std::ffi::CString::new(text)
+            .map_err(|_| Failure::invalid("the journal holds a NUL byte"))?;
+        // SAFETY: `out` is non-NULL; the caller guarantees it is writable.
+        unsafe { out.write(text.into_raw()) };
+        Ok(())
+    })
+}
+
+/// Frees a string that a Tollgate call returned as owned by the caller
+/// (`tollgate_manager_usage_journal`). NULL is ignored.
+///
+/// # Safety
+///
+/// `s` is NULL or a string returned by Tollgate and not freed yet.
+#[no_mangle]
+pub unsafe extern "C" fn tollgate_string_free(s: *mut c_char) {
+    value_boundary((), || {
+        if !s.is_null() {
+            // SAFETY: the caller guarantees `s` came from `CString::into_raw` here, once.
+            drop(unsafe { std::ffi::CString::from_raw(s) });
+        }
+    })
+}
+
 /// Writes the current reading of the metered feature `name` to `*out`, recording nothing. The
 /// quota is what the license allows per period.
 ///

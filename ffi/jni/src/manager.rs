@@ -388,6 +388,20 @@ pub extern "system" fn Java_dev_tollgate_Native_managerDeactivate<'l>(
     .resolve::<ThrowJava>()
 }
 
+/// `String managerUsageJournal(long handle)`: cuts what accrued, then the journal text.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_dev_tollgate_Native_managerUsageJournal<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    handle: jlong,
+) -> JString<'l> {
+    env.with_env(|env| -> Result<JString<'l>> {
+        let journal = write(handle, |m| Ok(m.usage_journal()?))?;
+        new_string(env, &journal)
+    })
+    .resolve::<ThrowJava>()
+}
+
 /// `String managerLastDeactivationCode(long handle)` (`null` if none)
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_dev_tollgate_Native_managerLastDeactivationCode<'l>(

@@ -305,6 +305,24 @@ public final class LicenseManager implements AutoCloseable {
     }
 
     /**
+     * The metered-usage journal for an offline host to hand to the vendor: cuts the units
+     * recorded since the last report into signed, hash-chained usage reports (durably), then
+     * returns every report the vendor has not acknowledged yet as text: a {@code #} comment
+     * line, then one {@code TGUR:…} report a line (core/SPEC.md §10c). Only the comment line
+     * when there is nothing to report.
+     *
+     * @return the journal text
+     * @throws LicenseException 206 the cut could not be saved (nothing changed)
+     */
+    public String usageJournal() throws LicenseException {
+        try {
+            return Native.managerUsageJournal(handle);
+        } finally {
+            Reference.reachabilityFence(this);
+        }
+    }
+
+    /**
      * The current reading of a metered feature, without recording anything.
      *
      * @param feature the metered feature

@@ -48,6 +48,8 @@ final class Native {
 
     static native String managerDeactivate(long handle) throws LicenseException;
 
+    static native String managerUsageJournal(long handle) throws LicenseException;
+
     /** {@code rootCertsPem}: {@code null} for the Mozilla root certificates. */
     static native Status managerActivateOnline(long handle, String server, byte[] rootCertsPem,
             String licenseKey) throws LicenseException;

@@ -149,6 +149,17 @@ class LicenseManagerTest {
             assertCode(LicenseException.class, ErrorCode.INVALID_ARGUMENT,
                     () -> m.recordUsage("iot-bridge-snowflake", -1));
 
+            // The usage journal: the 1000 units recorded are cut into report 1.
+            String journal = m.usageJournal();
+            String[] lines = journal.split("\n", -1);
+            assertEquals(3, lines.length, journal);
+            assertEquals("# tollgate usage journal: TGUR reports, one a line, in seq order",
+                    lines[0]);
+            assertTrue(lines[1].startsWith("TGUR:"), lines[1]);
+            assertEquals("", lines[2]);
+            // Nothing new accrued: the same report, not a new one.
+            assertEquals(journal, m.usageJournal());
+
             // Installing the installed license again changes nothing.
             assertEquals(LicenseState.ACTIVE, m.install(usageLicense).state());
 
