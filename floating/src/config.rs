@@ -14,6 +14,10 @@
 //! metrics_token = "…"                        # /metrics needs this bearer token (default: open)
 //! checkout_token = "…"                       # clients need this bearer token (default: open)
 //! log_format = "json"
+//! # High availability (see the crate docs): two instances, one PostgreSQL.
+//! # database_url = "postgres://tollgate@db.internal/floating"
+//! # advertise_url = "https://floating-a.plant-7:8444"  # what the standby tells clients
+//! # leader_ttl_secs = 6                               # a dead active is replaced this fast
 //!
 //! [tls]
 //! cert = "/etc/tollgate/cert.pem"
@@ -30,6 +34,9 @@
 //! | `TOLLGATE_FLOATING_LEASE_TTL` | `lease_ttl_secs` |
 //! | `TOLLGATE_FLOATING_CULL_INTERVAL` | `cull_interval_secs` |
 //! | `TOLLGATE_FLOATING_FLUSH_MS` | `flush_interval_ms` |
+//! | `TOLLGATE_FLOATING_DATABASE_URL` | `database_url` |
+//! | `TOLLGATE_FLOATING_ADVERTISE_URL` | `advertise_url` |
+//! | `TOLLGATE_FLOATING_LEADER_TTL` | `leader_ttl_secs` |
 //! | `TOLLGATE_ADMIN_TOKEN`, `TOLLGATE_ADMIN_TOKEN_FILE` | `admin_token`, `admin_token_file` |
 //! | `TOLLGATE_METRICS_TOKEN` | `metrics_token` |
 //! | `TOLLGATE_FLOATING_CHECKOUT_TOKEN` | `checkout_token` |
@@ -101,6 +108,17 @@ pub struct FloatingConfig {
     pub log_format: LogFormat,
     /// Connection limits: caps overall and per address, header-read and idle timeouts.
     pub connections: Connections,
+    /// Keep the leases in this PostgreSQL database instead of `state_dir/floating.sqlite`,
+    /// and run as one of an active/standby pair (see the crate docs). Default: none (SQLite,
+    /// one instance).
+    pub database_url: Option<Secret>,
+    /// The URL clients reach this instance at; the active records it in the leader row so
+    /// that the standby can name it in its `Standby` (347) refusals. Default: none.
+    pub advertise_url: Option<String>,
+    /// With `database_url`: how long the active's leadership lasts unless renewed (renewed
+    /// every third of it); a standby takes over at most this long after the active died.
+    /// Default 6 s; 2 s – 300 s.
+    pub leader_ttl_secs: u64,
 }
 
 impl Default for FloatingConfig {
@@ -125,6 +143,9 @@ impl Default for FloatingConfig {
             shutdown_grace_secs: 10,
             log_format: LogFormat::Json,
             connections: Connections::default(),
+            database_url: None,
+            advertise_url: None,
+            leader_ttl_secs: 6,
         }
     }
 }
@@ -164,6 +185,11 @@ impl FloatingConfig {
             &mut self.cull_interval_secs,
         )?;
         env.parse("TOLLGATE_FLOATING_FLUSH_MS", &mut self.flush_interval_ms)?;
+        env.secret("TOLLGATE_FLOATING_DATABASE_URL", &mut self.database_url);
+        if let Some(v) = env.get("TOLLGATE_FLOATING_ADVERTISE_URL") {
+            self.advertise_url = Some(v);
+        }
+        env.parse("TOLLGATE_FLOATING_LEADER_TTL", &mut self.leader_ttl_secs)?;
         env.admin_token(&mut self.admin_token, &mut self.admin_token_file);
         env.metrics_token(&mut self.metrics_token);
         env.secret("TOLLGATE_FLOATING_CHECKOUT_TOKEN", &mut self.checkout_token);
@@ -180,6 +206,9 @@ impl FloatingConfig {
             return Err(err(
                 "cull_interval_secs, flush_interval_ms and batch_max must be at least 1",
             ));
+        }
+        if !(2..=300).contains(&self.leader_ttl_secs) {
+            return Err(err("leader_ttl_secs must be 2-300"));
         }
         check_token("metrics_token", self.metrics_token.as_ref())?;
         check_token("checkout_token", self.checkout_token.as_ref())?;
