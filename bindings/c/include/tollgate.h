@@ -979,6 +979,11 @@ typedef struct tollgate_online_options {
 #define TOLLGATE_ERR_SERVICE_LEASE_HELD 346
 
 /**
+ * 347: The floating server refused: this floating server is the standby of its pool: ask the other one (service `Standby`).
+ */
+#define TOLLGATE_ERR_SERVICE_STANDBY 347
+
+/**
  * 380: The activation service refused a marketplace activation: this service does not activate marketplace instances (service `MarketplaceDisabled`).
  */
 #define TOLLGATE_ERR_SERVICE_MARKETPLACE_DISABLED 380
