@@ -1076,3 +1076,49 @@ impl Heartbeat {
         }
     }
 }
+
+#[cfg(test)]
+mod server_list_tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn one_url_or_a_comma_separated_list() {
+        let one = FloatingConfig::new("http://127.0.0.1:8444", ["f"]);
+        assert_eq!(one.servers(), vec!["http://127.0.0.1:8444".to_owned()]);
+        let pair = FloatingConfig::new(" http://a:1 ,, http://b:2,", ["f"]);
+        assert_eq!(
+            pair.servers(),
+            vec!["http://a:1".to_owned(), "http://b:2".to_owned()]
+        );
+        let joined = FloatingConfig::with_servers(&["http://a:1", "http://b:2"], ["f"]);
+        assert_eq!(joined.server, "http://a:1,http://b:2");
+        assert_eq!(joined.servers(), pair.servers());
+    }
+
+    #[test]
+    fn fails_over_on_outages_and_standbys_only() {
+        let standby = SdkError::ServiceUnavailable {
+            status: 503,
+            code: protocol::STANDBY,
+            message: "standby".into(),
+        };
+        let down = SdkError::ServiceUnreachable {
+            reason: "refused".into(),
+        };
+        let no_seat = SdkError::ServiceRefused {
+            code: protocol::NO_SEAT,
+            name: "NoSeat".into(),
+            message: "taken".into(),
+        };
+        let gone = SdkError::ServiceRefused {
+            code: protocol::LEASE_NOT_FOUND,
+            name: "LeaseNotFound".into(),
+            message: "gone".into(),
+        };
+        assert_eq!(
+            [&standby, &down, &no_seat, &gone].map(fails_over),
+            [true, true, false, false]
+        );
+    }
+}
