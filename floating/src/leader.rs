@@ -239,7 +239,15 @@ impl Leader {
         if epoch == 0 {
             return;
         }
-        self.deposed(epoch);
+        if self
+            .epoch
+            .compare_exchange(epoch, 0, Ordering::SeqCst, Ordering::SeqCst)
+            .is_err()
+        {
+            return;
+        }
+        *self.until.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        tracing::info!(epoch, "gave the pool's leadership up (shutting down)");
         let r = store.write(|tx| {
             tx.exec(
                 "UPDATE floating_leader SET expires_at = 0 \

@@ -29,6 +29,21 @@
 //! log are in `state_dir/floating.sqlite` (see [`persist`] for what is written when, and why a
 //! heartbeat needs no disk write of its own).
 //!
+//! **Two instances, one PostgreSQL.** With `database_url`, the same state lives in PostgreSQL
+//! and two instances serve one pool: an active and a standby, chosen through a leader row with
+//! an expiry and an epoch (see [`leader`]). Why active/standby and not active/active: a
+//! checkout needs the whole pool's seat count, and heartbeats (thousands a second) are
+//! answered from memory; one active keeps both exactly as a single instance does, and the
+//! database only has to decide who the active is. Why a row and not an advisory lock: a
+//! session lock is lost with its connection and names no epoch; the row's epoch fences every
+//! write ([`persist::fence`]), so a deposed active that wakes after a pause cannot store, hence
+//! cannot lend, a checkout. The standby refuses with 347 `Standby` (naming the active's URL),
+//! and clients configured with both URLs move on. The pair is one floating activation: the
+//! activated `state_dir` (device key, usage license) is copied to the second host, which runs
+//! with the same operator components and no probes, so tokens from either instance are signed
+//! by the same pool key. `/healthz` and the admin status show the `role` (`single`, `active`,
+//! `standby`).
+//!
 //! **Clock.** The server keeps a high-water mark of its clock (persisted). If the clock reads
 //! earlier than the mark by more than `clock_tolerance_secs`, it issues and renews no leases
 //! (code 345), says so in `/healthz`, `/metrics` and the log, and records it in the audit log,

@@ -1,6 +1,9 @@
 //! What survives a restart of the floating server: the leases in force, the next lease id, the
-//! clock's high-water mark and the audit log, in SQLite through the storage layer
-//! ([`tollgate_storage::SqlStore`]: the same drivers and migration mechanism as the ledger).
+//! clock's high-water mark and the audit log, in SQLite — or, for an active/standby pair, in
+//! PostgreSQL ([`Backend`]) — through the storage layer ([`tollgate_storage::SqlStore`]: the
+//! same drivers and migration mechanism as the ledger). With PostgreSQL every write
+//! transaction first checks the leader row's epoch ([`fence`]); a failover is a restart from
+//! the new active's point of view (see [`crate::leader`] for how it treats loaded leases).
 //!
 //! # Durability
 //!
@@ -51,6 +54,26 @@ impl std::fmt::Debug for Backend {
     }
 }
 
+/// How long PostgreSQL lets a session of the floating server sit idle inside a transaction
+/// before ending it (releasing its locks), in milliseconds.
+pub const IDLE_IN_TX_MS: u64 = 1000;
+
+/// `url` with `idle_in_transaction_session_timeout` set for its sessions (reconnections
+/// included): an instance paused in the middle of a transaction (a stopped VM) would otherwise
+/// hold the leader row's lock, and so keep its standby from taking over, until it woke up.
+/// A URL that sets `options` itself is left as it is.
+pub fn with_idle_in_tx_timeout(url: &str) -> String {
+    if url.contains("options=") {
+        return url.to_owned();
+    }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let sep = if url.contains('?') { '&' } else { '?' };
+        format!("{url}{sep}options=-c%20idle_in_transaction_session_timeout%3D{IDLE_IN_TX_MS}")
+    } else {
+        format!("{url} options='-c idle_in_transaction_session_timeout={IDLE_IN_TX_MS}'")
+    }
+}
+
 /// The advisory lock the floating server's PostgreSQL migrations run under.
 pub const PG_MIGRATION_LOCK: i64 = 0x7467_666c_6f61; // "tgfloa"
 
@@ -59,9 +82,12 @@ impl Backend {
     pub fn open(&self, timeout: Duration) -> Result<SqlStore, StorageError> {
         match self {
             Backend::Sqlite(p) => SqlStore::open_sqlite(p, timeout, MIGRATIONS),
-            Backend::Postgres(url) => {
-                SqlStore::open_postgres(url, timeout, MIGRATIONS, PG_MIGRATION_LOCK)
-            }
+            Backend::Postgres(url) => SqlStore::open_postgres(
+                &with_idle_in_tx_timeout(url),
+                timeout,
+                MIGRATIONS,
+                PG_MIGRATION_LOCK,
+            ),
         }
     }
 }
@@ -568,5 +594,30 @@ fn writer(
                 let _ = reply.send(result.clone());
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod url_tests {
+    use super::*;
+
+    #[test]
+    fn the_idle_in_transaction_timeout_goes_into_either_url_form() {
+        assert_eq!(
+            with_idle_in_tx_timeout("postgres://u@h/db"),
+            "postgres://u@h/db?options=-c%20idle_in_transaction_session_timeout%3D1000"
+        );
+        assert_eq!(
+            with_idle_in_tx_timeout("postgres://u@h/db?sslmode=disable"),
+            "postgres://u@h/db?sslmode=disable&options=-c%20idle_in_transaction_session_timeout%3D1000"
+        );
+        assert_eq!(
+            with_idle_in_tx_timeout("host=h dbname=db"),
+            "host=h dbname=db options='-c idle_in_transaction_session_timeout=1000'"
+        );
+        assert_eq!(
+            with_idle_in_tx_timeout("postgres://h/db?options=-c%20x%3D1"),
+            "postgres://h/db?options=-c%20x%3D1"
+        );
     }
 }

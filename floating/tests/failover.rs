@@ -646,6 +646,19 @@ fn a_deposed_active_cannot_write() {
     let one = pool.broker(&url, "one").checkout(|_| {}).unwrap();
     assert!(one.has_feature(FEATURE));
 
+    // The server's sessions end a transaction left idle (a paused instance holding the
+    // leader row's lock) after a second.
+    let mut like_the_server = postgres::Client::connect(
+        &tollgate_floating::persist::with_idle_in_tx_timeout(&db),
+        postgres::NoTls,
+    )
+    .unwrap();
+    let idle: String = like_the_server
+        .query_one("SHOW idle_in_transaction_session_timeout", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(idle, "1s");
+
     // Another holder takes the row behind this instance's back.
     let mut sql = postgres::Client::connect(&db, postgres::NoTls).unwrap();
     sql.batch_execute(

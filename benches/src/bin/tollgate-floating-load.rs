@@ -451,7 +451,9 @@ fn main() {
     }
     println!(
         "floating server on loopback ({}), {} client threads, {} CPUs",
-        report["database"], threads, report["cpus"]
+        report["database"].as_str().unwrap_or(""),
+        threads,
+        report["cpus"]
     );
     println!(
         "checkouts:  {:>7} in {:6.2} s = {:>8.0}/s   p50 {:6.2} ms   p99 {:6.2} ms   max {:6.2} ms",
