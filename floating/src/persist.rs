@@ -220,6 +220,9 @@ pub enum Op {
 struct Job {
     ops: Vec<Op>,
     reply: Option<oneshot::Sender<Result<(), String>>>,
+    /// The leader epoch the job was decided under (0 without a leader): a job decided in an
+    /// earlier term (whose table was since reloaded) is refused rather than written.
+    epoch: u64,
 }
 
 /// What the database held at start.
@@ -237,6 +240,7 @@ pub struct Loaded {
 pub struct Persist {
     tx: Mutex<Option<SyncSender<Job>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
+    leader: Option<Arc<Leader>>,
 }
 
 impl std::fmt::Debug for Persist {
@@ -467,12 +471,16 @@ impl Persist {
         let (tx, rx) = mpsc::sync_channel(16_384);
         let thread = std::thread::Builder::new()
             .name("tollgate-floating-writer".into())
-            .spawn(move || writer(store, &rx, batch_max.max(1), next_audit, leader))
+            .spawn({
+                let leader = leader.clone();
+                move || writer(store, &rx, batch_max.max(1), next_audit, leader)
+            })
             .map_err(StartError::Io)?;
         Ok((
             Persist {
                 tx: Mutex::new(Some(tx)),
                 thread: Mutex::new(Some(thread)),
+                leader,
             },
             loaded,
         ))
@@ -492,12 +500,17 @@ impl Persist {
         }
     }
 
+    fn epoch(&self) -> u64 {
+        self.leader.as_ref().map_or(0, |l| l.epoch())
+    }
+
     /// Persists `ops` and waits until they are committed.
     pub async fn commit(&self, ops: Vec<Op>) -> Result<(), String> {
         let (reply, done) = oneshot::channel();
         self.send(Job {
             ops,
             reply: Some(reply),
+            epoch: self.epoch(),
         })?;
         done.await
             .unwrap_or_else(|_| Err("the writer stopped".into()))
@@ -508,7 +521,11 @@ impl Persist {
         if ops.is_empty() {
             return;
         }
-        if let Err(e) = self.send(Job { ops, reply: None }) {
+        if let Err(e) = self.send(Job {
+            ops,
+            reply: None,
+            epoch: self.epoch(),
+        }) {
             tracing::error!(error = %e, "cannot queue a floating state write");
         }
     }
@@ -547,6 +564,18 @@ fn writer(
         }
         let start_audit = next_audit;
         let epoch = leader.as_ref().map(|l| l.epoch());
+        // Jobs decided in another term than the current one are not written.
+        let (jobs, stale): (Vec<Job>, Vec<Job>) = jobs
+            .into_iter()
+            .partition(|j| epoch.is_none_or(|e| e == j.epoch));
+        for job in stale {
+            if let Some(reply) = job.reply {
+                let _ = reply.send(Err(DEPOSED.to_owned()));
+            }
+        }
+        if jobs.is_empty() {
+            continue;
+        }
         let result = if epoch == Some(0) {
             // The standby writes nothing (its audit entries are dropped; its clients were
             // refused before anything was queued).
