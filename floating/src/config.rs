@@ -210,6 +210,16 @@ impl FloatingConfig {
         if !(2..=300).contains(&self.leader_ttl_secs) {
             return Err(err("leader_ttl_secs must be 2-300"));
         }
+        // A failover takes up to a leader TTL and a third: the brokers must ride it out on the
+        // tokens they hold.
+        if self.database_url.is_some()
+            && self.lease_ttl_secs <= self.leader_ttl_secs + self.leader_ttl_secs.div_ceil(3)
+        {
+            return Err(err(
+                "with database_url, lease_ttl_secs must exceed leader_ttl_secs by more than a \
+                 third of it (a failover must fit in one lease)",
+            ));
+        }
         check_token("metrics_token", self.metrics_token.as_ref())?;
         check_token("checkout_token", self.checkout_token.as_ref())?;
         check_admin_token(self.admin_token.as_ref())
@@ -298,6 +308,34 @@ mod tests {
         cfg.validate().unwrap();
         cfg.lease_ttl_secs = 1;
         assert!(cfg.validate().is_err());
+
+        let mut pair: FloatingConfig = toml::from_str(
+            r#"
+            database_url = "postgres://floating@db/pool"
+            advertise_url = "http://a:8444"
+            lease_ttl_secs = 8
+            "#,
+        )
+        .unwrap();
+        pair.apply_env(|k| match k {
+            "TOLLGATE_FLOATING_DATABASE_URL" => Some("postgres://floating@db2/pool".into()),
+            "TOLLGATE_FLOATING_LEADER_TTL" => Some("4".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(
+            pair.database_url.as_ref().unwrap().expose(),
+            "postgres://floating@db2/pool"
+        );
+        assert_eq!(pair.advertise_url.as_deref(), Some("http://a:8444"));
+        assert_eq!(pair.leader_ttl_secs, 4);
+        pair.validate().unwrap();
+        pair.lease_ttl_secs = 6; // 4 s + a third does not fit in 6 s with room
+        assert!(pair.validate().is_err());
+        pair.database_url = None;
+        pair.validate().unwrap();
+        pair.leader_ttl_secs = 1;
+        assert!(pair.validate().is_err());
         assert!(parse_components(&["nope=1".into()]).is_err());
     }
 }

@@ -635,7 +635,7 @@ fn a_deposed_active_cannot_write() {
     let Some(pg) = pg_url() else { return };
     let pool = Pool::new(2);
     let db = fresh_database(&pg);
-    let mut cfg = pool.config("a", &db, 6, 30);
+    let mut cfg = pool.config("a", &db, 60, 30);
     cfg.listen = "127.0.0.1:0".parse().unwrap();
     let running = FloatingServer::open(cfg)
         .unwrap()
