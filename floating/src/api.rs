@@ -186,6 +186,8 @@ async fn license(State(app): App) -> Result<Json<LicenseOut>, ApiError> {
 #[derive(Serialize)]
 struct HealthOut {
     status: &'static str,
+    /// `single` (SQLite), `active` or `standby` (a PostgreSQL pair).
+    role: &'static str,
     license: String,
     clock: &'static str,
     leases: usize,
@@ -199,6 +201,7 @@ async fn health(State(app): App) -> Response {
     let ok = licensed && clock_ok;
     let body = HealthOut {
         status: if ok { "ok" } else { "degraded" },
+        role: app.role(),
         license: app.license_status().state.to_string(),
         clock: if clock_ok { "ok" } else { "rolled_back" },
         leases: app.leases().len(),
@@ -347,6 +350,10 @@ async fn admin_audit(
 
 #[derive(Serialize)]
 struct StatusOut {
+    role: &'static str,
+    epoch: u64,
+    active_url: Option<String>,
+    takeovers: u64,
     license: tollgate_sdk::Status,
     seats: Option<LicenseOut>,
     leases: usize,
@@ -358,7 +365,12 @@ struct StatusOut {
 }
 
 async fn admin_status(State(app): App) -> Json<StatusOut> {
+    let leader = app.leader();
     Json(StatusOut {
+        role: app.role(),
+        epoch: leader.map_or(0, |l| l.epoch()),
+        active_url: leader.and_then(|l| l.active_url()),
+        takeovers: leader.map_or(0, |l| l.takeovers()),
         license: app.license_status(),
         seats: license_out(&app).ok(),
         leases: app.leases().len(),

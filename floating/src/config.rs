@@ -14,6 +14,10 @@
 //! metrics_token = "…"                        # /metrics needs this bearer token (default: open)
 //! checkout_token = "…"                       # clients need this bearer token (default: open)
 //! log_format = "json"
+//! # High availability (see the crate docs): two instances, one PostgreSQL.
+//! # database_url = "postgres://tollgate@db.internal/floating"
+//! # advertise_url = "https://floating-a.plant-7:8444"  # what the standby tells clients
+//! # leader_ttl_secs = 6                               # a dead active is replaced this fast
 //!
 //! [tls]
 //! cert = "/etc/tollgate/cert.pem"
@@ -30,6 +34,9 @@
 //! | `TOLLGATE_FLOATING_LEASE_TTL` | `lease_ttl_secs` |
 //! | `TOLLGATE_FLOATING_CULL_INTERVAL` | `cull_interval_secs` |
 //! | `TOLLGATE_FLOATING_FLUSH_MS` | `flush_interval_ms` |
+//! | `TOLLGATE_FLOATING_DATABASE_URL` | `database_url` |
+//! | `TOLLGATE_FLOATING_ADVERTISE_URL` | `advertise_url` |
+//! | `TOLLGATE_FLOATING_LEADER_TTL` | `leader_ttl_secs` |
 //! | `TOLLGATE_ADMIN_TOKEN`, `TOLLGATE_ADMIN_TOKEN_FILE` | `admin_token`, `admin_token_file` |
 //! | `TOLLGATE_METRICS_TOKEN` | `metrics_token` |
 //! | `TOLLGATE_FLOATING_CHECKOUT_TOKEN` | `checkout_token` |
@@ -101,6 +108,17 @@ pub struct FloatingConfig {
     pub log_format: LogFormat,
     /// Connection limits: caps overall and per address, header-read and idle timeouts.
     pub connections: Connections,
+    /// Keep the leases in this PostgreSQL database instead of `state_dir/floating.sqlite`,
+    /// and run as one of an active/standby pair (see the crate docs). Default: none (SQLite,
+    /// one instance).
+    pub database_url: Option<Secret>,
+    /// The URL clients reach this instance at; the active records it in the leader row so
+    /// that the standby can name it in its `Standby` (347) refusals. Default: none.
+    pub advertise_url: Option<String>,
+    /// With `database_url`: how long the active's leadership lasts unless renewed (renewed
+    /// every third of it); a standby takes over at most this long after the active died.
+    /// Default 6 s; 2 s – 300 s.
+    pub leader_ttl_secs: u64,
 }
 
 impl Default for FloatingConfig {
@@ -125,6 +143,9 @@ impl Default for FloatingConfig {
             shutdown_grace_secs: 10,
             log_format: LogFormat::Json,
             connections: Connections::default(),
+            database_url: None,
+            advertise_url: None,
+            leader_ttl_secs: 6,
         }
     }
 }
@@ -164,6 +185,11 @@ impl FloatingConfig {
             &mut self.cull_interval_secs,
         )?;
         env.parse("TOLLGATE_FLOATING_FLUSH_MS", &mut self.flush_interval_ms)?;
+        env.secret("TOLLGATE_FLOATING_DATABASE_URL", &mut self.database_url);
+        if let Some(v) = env.get("TOLLGATE_FLOATING_ADVERTISE_URL") {
+            self.advertise_url = Some(v);
+        }
+        env.parse("TOLLGATE_FLOATING_LEADER_TTL", &mut self.leader_ttl_secs)?;
         env.admin_token(&mut self.admin_token, &mut self.admin_token_file);
         env.metrics_token(&mut self.metrics_token);
         env.secret("TOLLGATE_FLOATING_CHECKOUT_TOKEN", &mut self.checkout_token);
@@ -179,6 +205,19 @@ impl FloatingConfig {
         if self.cull_interval_secs == 0 || self.flush_interval_ms == 0 || self.batch_max == 0 {
             return Err(err(
                 "cull_interval_secs, flush_interval_ms and batch_max must be at least 1",
+            ));
+        }
+        if !(2..=300).contains(&self.leader_ttl_secs) {
+            return Err(err("leader_ttl_secs must be 2-300"));
+        }
+        // A failover takes up to a leader TTL and a third: the brokers must ride it out on the
+        // tokens they hold.
+        if self.database_url.is_some()
+            && self.lease_ttl_secs <= self.leader_ttl_secs + self.leader_ttl_secs.div_ceil(3)
+        {
+            return Err(err(
+                "with database_url, lease_ttl_secs must exceed leader_ttl_secs by more than a \
+                 third of it (a failover must fit in one lease)",
             ));
         }
         check_token("metrics_token", self.metrics_token.as_ref())?;
@@ -269,6 +308,34 @@ mod tests {
         cfg.validate().unwrap();
         cfg.lease_ttl_secs = 1;
         assert!(cfg.validate().is_err());
+
+        let mut pair: FloatingConfig = toml::from_str(
+            r#"
+            database_url = "postgres://floating@db/pool"
+            advertise_url = "http://a:8444"
+            lease_ttl_secs = 8
+            "#,
+        )
+        .unwrap();
+        pair.apply_env(|k| match k {
+            "TOLLGATE_FLOATING_DATABASE_URL" => Some("postgres://floating@db2/pool".into()),
+            "TOLLGATE_FLOATING_LEADER_TTL" => Some("4".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(
+            pair.database_url.as_ref().unwrap().expose(),
+            "postgres://floating@db2/pool"
+        );
+        assert_eq!(pair.advertise_url.as_deref(), Some("http://a:8444"));
+        assert_eq!(pair.leader_ttl_secs, 4);
+        pair.validate().unwrap();
+        pair.lease_ttl_secs = 6; // 4 s + a third does not fit in 6 s with room
+        assert!(pair.validate().is_err());
+        pair.database_url = None;
+        pair.validate().unwrap();
+        pair.leader_ttl_secs = 1;
+        assert!(pair.validate().is_err());
         assert!(parse_components(&["nope=1".into()]).is_err());
     }
 }

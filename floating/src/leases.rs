@@ -162,6 +162,11 @@ impl Table {
         Some(l)
     }
 
+    /// Forgets every lease (a standby keeps none: it loads them when it takes over).
+    pub fn clear(&mut self) {
+        *self = Table::default();
+    }
+
     /// The id the next new lease gets.
     pub fn next_id(&self) -> u64 {
         self.next_id

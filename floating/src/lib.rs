@@ -29,6 +29,21 @@
 //! log are in `state_dir/floating.sqlite` (see [`persist`] for what is written when, and why a
 //! heartbeat needs no disk write of its own).
 //!
+//! **Two instances, one PostgreSQL.** With `database_url`, the same state lives in PostgreSQL
+//! and two instances serve one pool: an active and a standby, chosen through a leader row with
+//! an expiry and an epoch (see [`leader`]). Why active/standby and not active/active: a
+//! checkout needs the whole pool's seat count, and heartbeats (thousands a second) are
+//! answered from memory; one active keeps both exactly as a single instance does, and the
+//! database only has to decide who the active is. Why a row and not an advisory lock: a
+//! session lock is lost with its connection and names no epoch; the row's epoch fences every
+//! write ([`persist::fence`]), so a deposed active that wakes after a pause cannot store, hence
+//! cannot lend, a checkout. The standby refuses with 347 `Standby` (naming the active's URL),
+//! and clients configured with both URLs move on. The pair is one floating activation: the
+//! activated `state_dir` (device key, usage license) is copied to the second host, which runs
+//! with the same operator components and no probes, so tokens from either instance are signed
+//! by the same pool key. `/healthz` and the admin status show the `role` (`single`, `active`,
+//! `standby`).
+//!
 //! **Clock.** The server keeps a high-water mark of its clock (persisted). If the clock reads
 //! earlier than the mark by more than `clock_tolerance_secs`, it issues and renews no leases
 //! (code 345), says so in `/healthz`, `/metrics` and the log, and records it in the audit log,
@@ -43,6 +58,7 @@
 
 pub mod api;
 pub mod config;
+pub mod leader;
 pub mod leases;
 pub mod persist;
 
@@ -78,8 +94,9 @@ pub enum StartError {
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
+use leader::{Leader, Round};
 use leases::{Checkout, CheckoutSpec, LeaseRecord, Refusal, Table};
-use persist::{AuditEntry, Op, Persist};
+use persist::{AuditEntry, Backend, Op, Persist};
 
 /// A floating server refusal with one of the [`protocol`] codes.
 fn refusal(status: StatusCode, code: u32, name: &'static str, message: String) -> ApiError {
@@ -160,6 +177,22 @@ fn clock_rollback(now: u64, high_water: u64) -> ApiError {
     e
 }
 
+fn standby(active: Option<String>) -> ApiError {
+    let mut e = refusal(
+        StatusCode::SERVICE_UNAVAILABLE,
+        protocol::STANDBY,
+        "Standby",
+        match active {
+            Some(url) => {
+                format!("this instance is the standby of the pool; the active instance is at {url}")
+            }
+            None => "this instance is the standby of the pool; ask the other instance".into(),
+        },
+    );
+    e.retry_after = Some(Duration::from_secs(1));
+    e
+}
+
 /// SHA-256 of a lease secret, as stored.
 fn digest(secret: &str) -> [u8; 32] {
     Sha256::digest(secret.as_bytes()).into()
@@ -173,6 +206,9 @@ pub struct Floating {
     signer: RwLock<Option<Arc<LeaseSigner>>>,
     table: Mutex<Table>,
     persist: Persist,
+    backend: Backend,
+    /// With PostgreSQL: who leads the pool.
+    leader: Option<Arc<Leader>>,
     high_water: AtomicU64,
     rolled_back: AtomicBool,
     /// Request counters and latencies.
@@ -242,30 +278,48 @@ impl Floating {
                 None
             }
         };
-        let db = cfg.database();
-        private_file(&db)?;
-        let (persist, loaded) = Persist::open(&db, cfg.batch_max)?;
-        for suffix in ["-wal", "-shm", "-journal"] {
-            let mut side = db.clone().into_os_string();
-            side.push(suffix);
-            let side = std::path::PathBuf::from(side);
-            if side.exists() {
-                private_file(&side)?;
+        let (backend, leader) = match &cfg.database_url {
+            Some(url) => (
+                Backend::Postgres(url.expose().to_owned()),
+                Some(Arc::new(Leader::new(
+                    cfg.advertise_url.clone(),
+                    Duration::from_secs(cfg.leader_ttl_secs),
+                ))),
+            ),
+            None => (Backend::Sqlite(cfg.database()), None),
+        };
+        if let Backend::Sqlite(db) = &backend {
+            private_file(db)?;
+        }
+        let (persist, loaded) = Persist::open(&backend, cfg.batch_max, leader.clone())?;
+        if let Backend::Sqlite(db) = &backend {
+            for suffix in ["-wal", "-shm", "-journal"] {
+                let mut side = db.clone().into_os_string();
+                side.push(suffix);
+                let side = std::path::PathBuf::from(side);
+                if side.exists() {
+                    private_file(&side)?;
+                }
             }
         }
         // Heartbeats reach the disk within one flush interval: a loaded lease may be that much
-        // older than the token its client holds.
+        // older than the token its client holds. (A PostgreSQL standby loads nothing now: it
+        // loads when it takes over.)
         let slack = cfg.flush_interval().as_secs() + 1;
-        let leases: Vec<LeaseRecord> = loaded
-            .leases
-            .into_iter()
-            .map(|mut l| {
-                if !l.borrowed {
-                    l.expires_at += slack;
-                }
-                l
-            })
-            .collect();
+        let leases: Vec<LeaseRecord> = if leader.is_some() {
+            Vec::new()
+        } else {
+            loaded
+                .leases
+                .into_iter()
+                .map(|mut l| {
+                    if !l.borrowed {
+                        l.expires_at += slack;
+                    }
+                    l
+                })
+                .collect()
+        };
         let n = leases.len();
         let table = Table::load(leases, loaded.next_id);
         let now = clock.now();
@@ -285,6 +339,8 @@ impl Floating {
             signer: RwLock::new(signer),
             table: Mutex::new(table),
             persist,
+            backend,
+            leader,
             high_water: AtomicU64::new(loaded.high_water),
             rolled_back: AtomicBool::new(false),
             metrics,
@@ -304,6 +360,127 @@ impl Floating {
     /// The configuration.
     pub fn config(&self) -> &FloatingConfig {
         &self.cfg
+    }
+
+    /// This instance's role: `single` (SQLite), `active` or `standby` (PostgreSQL pair).
+    pub fn role(&self) -> &'static str {
+        match &self.leader {
+            None => "single",
+            Some(l) if l.is_active() => "active",
+            Some(_) => "standby",
+        }
+    }
+
+    /// The leadership, with PostgreSQL.
+    pub fn leader(&self) -> Option<&Arc<Leader>> {
+        self.leader.as_ref()
+    }
+
+    /// Refuses with 347 `Standby` unless this instance may serve.
+    fn ensure_active(&self) -> Result<(), ApiError> {
+        match &self.leader {
+            Some(l) if !l.is_active() => Err(standby(l.active_url())),
+            _ => Ok(()),
+        }
+    }
+
+    /// A failed commit as the client should see it: 347 if this instance was deposed.
+    fn store_failed(&self, what: &str, e: &str) -> ApiError {
+        if e == persist::DEPOSED {
+            if let Some(l) = &self.leader {
+                return standby(l.active_url());
+            }
+        }
+        ApiError::unavailable(format!("cannot store {what}: {e}"))
+    }
+
+    /// Becomes the active under `epoch`: loads the leases in force, the lease-id counter and
+    /// the clock's mark from `store`, treats every loaded lease as renewed now (see
+    /// [`leader`]), and starts the term counted from `sent`.
+    fn take_over(
+        &self,
+        store: &mut tollgate_storage::SqlStore,
+        epoch: u64,
+        sent: std::time::Instant,
+    ) -> Result<(), tollgate_storage::StorageError> {
+        let Some(leader) = &self.leader else {
+            return Ok(());
+        };
+        let (loaded, _) = store.read(persist::load)?;
+        let now = self.clock.now();
+        let floor = now + self.cfg.ttl() + self.cfg.clock_tolerance_secs;
+        let slack = self.cfg.flush_interval().as_secs() + 1;
+        let leases: Vec<LeaseRecord> = loaded
+            .leases
+            .into_iter()
+            .map(|mut l| {
+                if !l.borrowed {
+                    l.expires_at = (l.expires_at + slack).max(floor);
+                }
+                l
+            })
+            .collect();
+        let n = leases.len();
+        *self.table.lock().unwrap_or_else(|p| p.into_inner()) = Table::load(leases, loaded.next_id);
+        self.high_water
+            .fetch_max(loaded.high_water, Ordering::Relaxed);
+        leader.start_term(epoch, sent);
+        tracing::info!(
+            epoch,
+            leases = n,
+            "took over the pool: this instance is the active"
+        );
+        self.persist.queue(vec![Op::Audit(
+            AuditEntry::new(now, "server", "leader.acquired", None)
+                .detail(serde_json::json!({ "epoch": epoch, "leases": n })),
+        )]);
+        Ok(())
+    }
+
+    /// The leader task (PostgreSQL): every third of the leader TTL, renews the term or tries
+    /// to take over, until `stop`; then gives the leadership up. Blocking: run it on a thread
+    /// of its own.
+    pub fn lead(&self, stop: &AtomicBool) {
+        let Some(leader) = &self.leader else {
+            return;
+        };
+        let Backend::Postgres(_) = &self.backend else {
+            return;
+        };
+        let mut store: Option<tollgate_storage::SqlStore> = None;
+        while !stop.load(Ordering::SeqCst) {
+            let sent = std::time::Instant::now();
+            let s = match store.as_mut() {
+                Some(s) => s,
+                None => match self.backend.open(Duration::from_secs(2)) {
+                    Ok(s) => store.insert(s),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "leader: cannot reach the database");
+                        pause(stop, leader.interval());
+                        continue;
+                    }
+                },
+            };
+            match leader.round(s, sent) {
+                Ok(Round::TookOver(epoch)) => {
+                    if let Err(e) = self.take_over(s, epoch, sent) {
+                        tracing::error!(error = %e, "leader: cannot load the pool's state");
+                        leader.resign(s);
+                    }
+                }
+                Ok(Round::Renewed) => {}
+                Ok(Round::Deposed | Round::Standby) => {
+                    self.table.lock().unwrap_or_else(|p| p.into_inner()).clear();
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "leader: the round failed");
+                }
+            }
+            pause(stop, leader.interval().saturating_sub(sent.elapsed()));
+        }
+        if let Some(s) = store.as_mut() {
+            leader.resign(s);
+        }
     }
 
     /// Now, if the clock has not gone back past the high-water mark.
@@ -381,6 +558,7 @@ impl Floating {
             return Err(ApiError::bad_request("client_name is limited to 128 bytes"));
         }
         let now = self.now_checked()?;
+        self.ensure_active()?;
         let signer = self.signer(now)?;
         let grant = &signer.terms().grant;
         for f in &features {
@@ -476,9 +654,7 @@ impl Floating {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .undo(&outcome);
-            return Err(ApiError::unavailable(format!(
-                "cannot store the lease: {e}"
-            )));
+            return Err(self.store_failed("the lease", &e));
         }
         tracing::info!(
             lease_id = l.id,
@@ -505,6 +681,9 @@ impl Floating {
     pub fn heartbeat(&self, req: &LeaseRef) -> Result<RenewResponse, ApiError> {
         let nonce = request_nonce(&req.nonce)?;
         let now = self.now_checked()?;
+        // After `now`: a token renewed here ends within `lease_ttl` of the term's end, which a
+        // new active allows for (see [`leader`]).
+        self.ensure_active()?;
         let signer = self.signer(now)?;
         let d = digest(&req.secret);
         let l = self
@@ -530,6 +709,7 @@ impl Floating {
 
     /// Handles a release by the client (`secret` given) or by an admin (`None`).
     pub async fn release(&self, lease_id: u64, secret: Option<&str>) -> Result<(), ApiError> {
+        self.ensure_active()?;
         let now = self.clock.now();
         let d = secret.map(digest);
         let l = self
@@ -548,13 +728,16 @@ impl Floating {
                 Op::Audit(AuditEntry::new(now, actor, action, Some(&l))),
             ])
             .await
-            .map_err(|e| ApiError::unavailable(format!("cannot store the release: {e}")))?;
+            .map_err(|e| self.store_failed("the release", &e))?;
         tracing::info!(lease_id = l.id, client_id = %l.client_id, "{action}");
         Ok(())
     }
 
     /// Reclaims the leases that ended; returns how many.
     pub fn cull(&self) -> usize {
+        if self.leader.as_ref().is_some_and(|l| !l.is_active()) {
+            return 0;
+        }
         let now = self.clock.now();
         let ended = self
             .table
@@ -578,6 +761,9 @@ impl Floating {
 
     /// Writes the ends of the leases renewed since the last flush, and the clock's mark.
     pub fn flush(&self) {
+        if self.leader.as_ref().is_some_and(|l| !l.is_active()) {
+            return;
+        }
         let dirty = self
             .table
             .lock()
@@ -673,7 +859,7 @@ impl Floating {
 
     /// The audit log after `after_id`, at most `limit` entries.
     pub fn audit(&self, after_id: u64, limit: u64) -> Result<Vec<AuditEntry>, ApiError> {
-        persist::read_audit(&self.cfg.database(), after_id, limit)
+        persist::read_audit(&self.backend, after_id, limit)
             .map_err(|e| ApiError::internal(e.message()))
     }
 
@@ -702,6 +888,18 @@ impl Floating {
     pub fn close(&self) {
         self.flush();
         self.persist.close();
+    }
+}
+
+/// Sleeps `d`, waking early when `stop` is set.
+fn pause(stop: &AtomicBool, d: Duration) {
+    let end = std::time::Instant::now() + d;
+    while !stop.load(Ordering::SeqCst) {
+        let left = end.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        std::thread::sleep(left.min(Duration::from_millis(50)));
     }
 }
 
@@ -785,6 +983,19 @@ impl FloatingServer {
                 }
             })
         };
+        let stop_leading = Arc::new(AtomicBool::new(false));
+        let leading = match state.leader {
+            Some(_) => {
+                let s = Arc::clone(&state);
+                let stop = Arc::clone(&stop_leading);
+                Some(
+                    std::thread::Builder::new()
+                        .name("tollgate-floating-leader".into())
+                        .spawn(move || s.lead(&stop))?,
+                )
+            }
+            None => None,
+        };
         let served = tollgate_service_kit::serve::serve_limited(
             listener,
             app,
@@ -796,9 +1007,16 @@ impl FloatingServer {
         .await;
         cull.abort();
         flush.abort();
-        tokio::task::spawn_blocking(move || state.close())
-            .await
-            .map_err(std::io::Error::other)?;
+        tokio::task::spawn_blocking(move || {
+            // Writes what is pending while still the active, then hands the pool over.
+            state.close();
+            stop_leading.store(true, Ordering::SeqCst);
+            if let Some(t) = leading {
+                let _ = t.join();
+            }
+        })
+        .await
+        .map_err(std::io::Error::other)?;
         tracing::info!("stopped");
         Ok(served?)
     }
@@ -846,9 +1064,10 @@ mod refusal_tests {
             (not_licensed(String::new()), StatusCode::SERVICE_UNAVAILABLE),
             (clock_rollback(1, 2), StatusCode::SERVICE_UNAVAILABLE),
             (lease_held(1, 2), StatusCode::CONFLICT),
+            (standby(None), StatusCode::SERVICE_UNAVAILABLE),
         ];
         let codes: Vec<u32> = all.iter().map(|(e, _)| e.code).collect();
-        assert_eq!(codes, (340..=346).collect::<Vec<u32>>());
+        assert_eq!(codes, (340..=347).collect::<Vec<u32>>());
         for (e, status) in all {
             let row = tollgate_sdk::service_refusal_info(e.code).unwrap();
             assert_eq!((e.name, e.status), (row.name, status), "{}", e.code);

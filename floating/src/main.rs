@@ -5,7 +5,7 @@
 //! tollgate-floating request [--config FILE] --key KEY  # the server's usage request (TGRQ)
 //! tollgate-floating install [--config FILE] FILE|-     # install the vendor's floating usage license
 //! tollgate-floating status  [--config FILE]            # the server's license status (JSON)
-//! tollgate-floating client  --server URL --host-config FILE --feature NAME…
+//! tollgate-floating client  --server URL[,URL] --host-config FILE --feature NAME…
 //!                           [--instance I] [--name N] [--component kind=value]… [--no-probes]
 //!                           [--hold SECS] [--borrow SECS]
 //! ```
@@ -73,7 +73,8 @@ enum Command {
     },
     /// Check out features like a broker, renew until stopped, release.
     Client {
-        /// The floating server's URL.
+        /// The floating server's URL, or the URLs of an active/standby pair separated by a
+        /// comma (the client moves to the other when one is down or the standby).
         #[arg(long)]
         server: String,
         /// The product's host configuration (JSON).

@@ -1,6 +1,9 @@
 //! What survives a restart of the floating server: the leases in force, the next lease id, the
-//! clock's high-water mark and the audit log, in SQLite through the storage layer
-//! ([`tollgate_storage::SqlStore`]: the same drivers and migration mechanism as the ledger).
+//! clock's high-water mark and the audit log, in SQLite — or, for an active/standby pair, in
+//! PostgreSQL ([`Backend`]) — through the storage layer ([`tollgate_storage::SqlStore`]: the
+//! same drivers and migration mechanism as the ledger). With PostgreSQL every write
+//! transaction first checks the leader row's epoch ([`fence`]); a failover is a restart from
+//! the new active's point of view (see [`crate::leader`] for how it treats loaded leases).
 //!
 //! # Durability
 //!
@@ -19,9 +22,9 @@
 //! holder still holds a valid token. What a crash can lose is at most one flush interval of
 //! heartbeats, which only ever lengthens a lease by that interval; it never shortens one.
 
-use std::path::Path;
+use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -30,13 +33,71 @@ use tollgate_core::ClientId;
 use tollgate_storage::{Migration, SqlStore, SqlTx, SqlValue, StorageError};
 
 use super::leases::LeaseRecord;
+use crate::leader::{Leader, POOL};
 use crate::StartError;
 
+/// Where the floating state lives.
+#[derive(Clone)]
+pub enum Backend {
+    /// `state_dir/floating.sqlite`: one instance.
+    Sqlite(PathBuf),
+    /// A PostgreSQL database (its URL): an active/standby pair.
+    Postgres(String),
+}
+
+impl std::fmt::Debug for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Backend::Sqlite(p) => write!(f, "Sqlite({})", p.display()),
+            Backend::Postgres(_) => f.write_str("Postgres(…)"),
+        }
+    }
+}
+
+/// How long PostgreSQL lets a session of the floating server sit idle inside a transaction
+/// before ending it (releasing its locks), in milliseconds.
+pub const IDLE_IN_TX_MS: u64 = 1000;
+
+/// `url` with `idle_in_transaction_session_timeout` set for its sessions (reconnections
+/// included): an instance paused in the middle of a transaction (a stopped VM) would otherwise
+/// hold the leader row's lock, and so keep its standby from taking over, until it woke up.
+/// A URL that sets `options` itself is left as it is.
+pub fn with_idle_in_tx_timeout(url: &str) -> String {
+    if url.contains("options=") {
+        return url.to_owned();
+    }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let sep = if url.contains('?') { '&' } else { '?' };
+        format!("{url}{sep}options=-c%20idle_in_transaction_session_timeout%3D{IDLE_IN_TX_MS}")
+    } else {
+        format!("{url} options='-c idle_in_transaction_session_timeout={IDLE_IN_TX_MS}'")
+    }
+}
+
+/// The advisory lock the floating server's PostgreSQL migrations run under.
+pub const PG_MIGRATION_LOCK: i64 = 0x7467_666c_6f61; // "tgfloa"
+
+impl Backend {
+    /// Opens (creating and migrating) the database.
+    pub fn open(&self, timeout: Duration) -> Result<SqlStore, StorageError> {
+        match self {
+            Backend::Sqlite(p) => SqlStore::open_sqlite(p, timeout, MIGRATIONS),
+            Backend::Postgres(url) => SqlStore::open_postgres(
+                &with_idle_in_tx_timeout(url),
+                timeout,
+                MIGRATIONS,
+                PG_MIGRATION_LOCK,
+            ),
+        }
+    }
+}
+
 /// The floating server's schema.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "floating-initial",
-    sql: r#"
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "floating-initial",
+        sql: r#"
 -- Leases in force. Deleted when released, reclaimed or replaced.
 CREATE TABLE leases (
     id            BIGINT PRIMARY KEY,
@@ -69,7 +130,25 @@ CREATE TABLE audit_log (
     detail    TEXT NOT NULL                -- JSON object
 );
 "#,
-}];
+    },
+    Migration {
+        version: 2,
+        name: "floating-leader",
+        sql: r#"
+-- Who serves the pool (PostgreSQL pairs; a row nobody holds under SQLite). The active renews
+-- `expires_at` (milliseconds, the database's clock); a standby takes the row over once it
+-- has passed, adding one to `epoch`. Every write checks the epoch it was made under.
+CREATE TABLE floating_leader (
+    pool       TEXT PRIMARY KEY,
+    holder     TEXT NOT NULL,
+    epoch      BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    url        TEXT NOT NULL
+);
+INSERT INTO floating_leader (pool, holder, epoch, expires_at, url) VALUES ('pool', '', 0, 0, '');
+"#,
+    },
+];
 
 /// An audit entry to write, or as read back.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -141,6 +220,9 @@ pub enum Op {
 struct Job {
     ops: Vec<Op>,
     reply: Option<oneshot::Sender<Result<(), String>>>,
+    /// The leader epoch the job was decided under (0 without a leader): a job decided in an
+    /// earlier term (whose table was since reloaded) is refused rather than written.
+    epoch: u64,
 }
 
 /// What the database held at start.
@@ -158,6 +240,7 @@ pub struct Loaded {
 pub struct Persist {
     tx: Mutex<Option<SyncSender<Job>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
+    leader: Option<Arc<Leader>>,
 }
 
 impl std::fmt::Debug for Persist {
@@ -288,8 +371,12 @@ fn apply(tx: &mut SqlTx<'_>, op: &Op, next_audit: &mut u64) -> Result<(), Storag
 }
 
 /// Reads the audit log: entries after `after_id`, oldest first, at most `limit`.
-pub fn read_audit(path: &Path, after_id: u64, limit: u64) -> Result<Vec<AuditEntry>, StorageError> {
-    let mut store = SqlStore::open_sqlite(path, Duration::from_secs(5), MIGRATIONS)?;
+pub fn read_audit(
+    backend: &Backend,
+    after_id: u64,
+    limit: u64,
+) -> Result<Vec<AuditEntry>, StorageError> {
+    let mut store = backend.open(Duration::from_secs(5))?;
     store.read(|tx| {
         let rows = tx.query(
             "SELECT id, at, actor, action, lease_id, client_id, detail FROM audit_log \
@@ -314,47 +401,86 @@ pub fn read_audit(path: &Path, after_id: u64, limit: u64) -> Result<Vec<AuditEnt
     })
 }
 
+/// Reads the leases in force, the counters, and the next audit id.
+pub fn load(tx: &mut SqlTx<'_>) -> Result<(Loaded, u64), StorageError> {
+    let rows = tx.query(
+        "SELECT id, client_id, client_name, address, features, borrowed, \
+         secret_digest, created_at, issued_at, expires_at FROM leases ORDER BY id",
+        &[],
+    )?;
+    let leases = rows
+        .iter()
+        .map(|r| lease_row(r))
+        .collect::<Result<Vec<_>, _>>()?;
+    let next_id = state_value(tx, "next_lease_id")?;
+    let high_water = state_value(tx, "clock_high_water")?;
+    Ok((
+        Loaded {
+            leases,
+            next_id,
+            high_water,
+        },
+        next_audit_id(tx)?,
+    ))
+}
+
+fn next_audit_id(tx: &mut SqlTx<'_>) -> Result<u64, StorageError> {
+    let audit = tx.query("SELECT COALESCE(MAX(id), 0) FROM audit_log", &[])?;
+    let last = audit
+        .first()
+        .and_then(|r| r.first())
+        .map(int)
+        .transpose()?
+        .unwrap_or(0);
+    Ok(last + 1)
+}
+
+/// Checks, under a row lock held until the transaction ends, that the leader row names
+/// `holder` at `epoch`: a write of a deposed active fails here.
+pub fn fence(tx: &mut SqlTx<'_>, holder: &str, epoch: u64) -> Result<(), StorageError> {
+    let rows = tx.query(
+        "SELECT holder, epoch FROM floating_leader WHERE pool = ?1 FOR UPDATE",
+        &[POOL.into()],
+    )?;
+    let ok = rows.first().is_some_and(|r| {
+        r.first().and_then(SqlValue::as_str) == Some(holder)
+            && r.get(1).and_then(SqlValue::as_i64) == i64::try_from(epoch).ok()
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(StorageError::Corrupt(DEPOSED))
+    }
+}
+
+/// The message of a write refused by [`fence`].
+pub const DEPOSED: &str = "another instance took over the pool: this one is the standby";
+
 impl Persist {
-    /// Opens (creating and migrating) the database at `path`, loads it, and starts the writer.
-    pub fn open(path: &Path, batch_max: usize) -> Result<(Self, Loaded), StartError> {
-        let mut store = SqlStore::open_sqlite(path, Duration::from_secs(10), MIGRATIONS)?;
-        let (loaded, next_audit) = store.read(|tx| {
-            let rows = tx.query(
-                "SELECT id, client_id, client_name, address, features, borrowed, \
-                 secret_digest, created_at, issued_at, expires_at FROM leases ORDER BY id",
-                &[],
-            )?;
-            let leases = rows
-                .iter()
-                .map(|r| lease_row(r))
-                .collect::<Result<Vec<_>, _>>()?;
-            let next_id = state_value(tx, "next_lease_id")?;
-            let high_water = state_value(tx, "clock_high_water")?;
-            let audit = tx.query("SELECT COALESCE(MAX(id), 0) FROM audit_log", &[])?;
-            let last = audit
-                .first()
-                .and_then(|r| r.first())
-                .map(int)
-                .transpose()?
-                .unwrap_or(0);
-            Ok((
-                Loaded {
-                    leases,
-                    next_id,
-                    high_water,
-                },
-                last + 1,
-            ))
-        })?;
+    /// Opens (creating and migrating) the database, loads it, and starts the writer. With a
+    /// `leader` (PostgreSQL), every write transaction first checks, under a row lock, that
+    /// the leader row still names this instance at its epoch, and fails otherwise (fencing);
+    /// writes made while this instance is the standby fail at once.
+    pub fn open(
+        backend: &Backend,
+        batch_max: usize,
+        leader: Option<Arc<Leader>>,
+    ) -> Result<(Self, Loaded), StartError> {
+        let mut store = backend.open(Duration::from_secs(10))?;
+        let (loaded, next_audit) = store.read(load)?;
         let (tx, rx) = mpsc::sync_channel(16_384);
         let thread = std::thread::Builder::new()
             .name("tollgate-floating-writer".into())
-            .spawn(move || writer(store, &rx, batch_max.max(1), next_audit))
+            .spawn({
+                let leader = leader.clone();
+                move || writer(store, &rx, batch_max.max(1), next_audit, leader)
+            })
             .map_err(StartError::Io)?;
         Ok((
             Persist {
                 tx: Mutex::new(Some(tx)),
                 thread: Mutex::new(Some(thread)),
+                leader,
             },
             loaded,
         ))
@@ -374,12 +500,17 @@ impl Persist {
         }
     }
 
+    fn epoch(&self) -> u64 {
+        self.leader.as_ref().map_or(0, |l| l.epoch())
+    }
+
     /// Persists `ops` and waits until they are committed.
     pub async fn commit(&self, ops: Vec<Op>) -> Result<(), String> {
         let (reply, done) = oneshot::channel();
         self.send(Job {
             ops,
             reply: Some(reply),
+            epoch: self.epoch(),
         })?;
         done.await
             .unwrap_or_else(|_| Err("the writer stopped".into()))
@@ -390,7 +521,11 @@ impl Persist {
         if ops.is_empty() {
             return;
         }
-        if let Err(e) = self.send(Job { ops, reply: None }) {
+        if let Err(e) = self.send(Job {
+            ops,
+            reply: None,
+            epoch: self.epoch(),
+        }) {
             tracing::error!(error = %e, "cannot queue a floating state write");
         }
     }
@@ -411,7 +546,14 @@ impl Drop for Persist {
     }
 }
 
-fn writer(mut store: SqlStore, rx: &Receiver<Job>, max: usize, mut next_audit: u64) {
+fn writer(
+    mut store: SqlStore,
+    rx: &Receiver<Job>,
+    max: usize,
+    mut next_audit: u64,
+    leader: Option<Arc<Leader>>,
+) {
+    let mut audit_epoch = 0;
     while let Ok(first) = rx.recv() {
         let mut jobs = vec![first];
         while jobs.len() < max {
@@ -421,23 +563,90 @@ fn writer(mut store: SqlStore, rx: &Receiver<Job>, max: usize, mut next_audit: u
             }
         }
         let start_audit = next_audit;
-        let result = store.write(|tx| {
-            for job in &jobs {
-                for op in &job.ops {
-                    apply(tx, op, &mut next_audit)?;
-                }
+        let epoch = leader.as_ref().map(|l| l.epoch());
+        // Jobs decided in another term than the current one are not written.
+        let (jobs, stale): (Vec<Job>, Vec<Job>) = jobs
+            .into_iter()
+            .partition(|j| epoch.is_none_or(|e| e == j.epoch));
+        for job in stale {
+            if let Some(reply) = job.reply {
+                let _ = reply.send(Err(DEPOSED.to_owned()));
             }
-            Ok(())
-        });
-        let result = result.map_err(|e| {
-            next_audit = start_audit;
-            tracing::error!(code = e.code(), error = %e, "floating state write failed");
-            e.message().to_owned()
-        });
+        }
+        if jobs.is_empty() {
+            continue;
+        }
+        let result = if epoch == Some(0) {
+            // The standby writes nothing (its audit entries are dropped; its clients were
+            // refused before anything was queued).
+            Err(StorageError::Corrupt(DEPOSED))
+        } else {
+            store.write(|tx| {
+                if let (Some(l), Some(epoch)) = (&leader, epoch) {
+                    fence(tx, l.holder(), epoch)?;
+                    if audit_epoch != epoch {
+                        next_audit = next_audit_id(tx)?;
+                    }
+                }
+                for job in &jobs {
+                    for op in &job.ops {
+                        apply(tx, op, &mut next_audit)?;
+                    }
+                }
+                Ok(())
+            })
+        };
+        let result = match result {
+            Ok(()) => {
+                audit_epoch = epoch.unwrap_or(0);
+                Ok(())
+            }
+            Err(StorageError::Corrupt(DEPOSED)) => {
+                next_audit = start_audit;
+                audit_epoch = 0;
+                if let (Some(l), Some(e)) = (&leader, epoch) {
+                    if e != 0 {
+                        l.deposed(e);
+                    }
+                }
+                Err(DEPOSED.to_owned())
+            }
+            Err(e) => {
+                next_audit = start_audit;
+                audit_epoch = 0;
+                tracing::error!(code = e.code(), error = %e, "floating state write failed");
+                Err(e.message().to_owned())
+            }
+        };
         for job in jobs {
             if let Some(reply) = job.reply {
                 let _ = reply.send(result.clone());
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod url_tests {
+    use super::*;
+
+    #[test]
+    fn the_idle_in_transaction_timeout_goes_into_either_url_form() {
+        assert_eq!(
+            with_idle_in_tx_timeout("postgres://u@h/db"),
+            "postgres://u@h/db?options=-c%20idle_in_transaction_session_timeout%3D1000"
+        );
+        assert_eq!(
+            with_idle_in_tx_timeout("postgres://u@h/db?sslmode=disable"),
+            "postgres://u@h/db?sslmode=disable&options=-c%20idle_in_transaction_session_timeout%3D1000"
+        );
+        assert_eq!(
+            with_idle_in_tx_timeout("host=h dbname=db"),
+            "host=h dbname=db options='-c idle_in_transaction_session_timeout=1000'"
+        );
+        assert_eq!(
+            with_idle_in_tx_timeout("postgres://h/db?options=-c%20x%3D1"),
+            "postgres://h/db?options=-c%20x%3D1"
+        );
     }
 }

@@ -1,5 +1,5 @@
 //! The floating license server's HTTP protocol (`tollgate-floating`, and the SDK's
-//! `FloatingClient`): paths, JSON bodies, and the server's stable refusal codes (340–346,
+//! `FloatingClient`): paths, JSON bodies, and the server's stable refusal codes (340–347,
 //! reported by the client as `SdkError::ServiceRefused`).
 
 use serde::{Deserialize, Serialize};
@@ -34,6 +34,9 @@ pub const CLOCK_ROLLBACK: u32 = 345;
 /// releases it: a clone of the client (same fingerprint and instance), or the client
 /// restarted without its secret, which gets a seat when the old lease ends (HTTP 409).
 pub const LEASE_HELD: u32 = 346;
+/// 347: this instance is the standby of a pool served by two (HTTP 503): the client asks
+/// the other one (the message names the active's URL when the standby knows it).
+pub const STANDBY: u32 = 347;
 
 /// A checkout: which client wants which features.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -535,9 +535,9 @@ pub fn error_info(code: u32) -> Option<ErrorInfo> {
 /// The services' refusals that reach a client over HTTP and that the bindings report as their
 /// own result code (see [`SdkError::result_code`]): the activation service's licensing
 /// decisions (vendor codes 300–310, 314–316, 323, 331; the same names and messages as the
-/// authority's), the floating server's refusals (340–346) and the marketplace refusals
+/// authority's), the floating server's refusals (340–347) and the marketplace refusals
 /// (380–387), in code order.
-pub const SERVICE_REFUSALS: [ErrorInfo; 35] = [
+pub const SERVICE_REFUSALS: [ErrorInfo; 36] = [
     info(300, "UnknownKey", "unknown license key"),
     info(
         301,
@@ -632,6 +632,11 @@ pub const SERVICE_REFUSALS: [ErrorInfo; 35] = [
         346,
         "LeaseHeld",
         "another holder of this client id holds a live lease",
+    ),
+    info(
+        347,
+        "Standby",
+        "this floating server is the standby of its pool: ask the other one",
     ),
     info(
         380,
@@ -920,7 +925,7 @@ mod tests {
             .chain(314..=316)
             .chain(323..=327)
             .chain([331])
-            .chain(340..=346)
+            .chain(340..=347)
             .chain(380..=387)
             .collect();
         assert_eq!(codes, expected);

@@ -50,6 +50,7 @@
 //! and checks them offline with [`FloatingClient::verify_borrowed`];
 //! [`FloatingClient::return_borrowed`] gives the seat back early.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -199,7 +200,9 @@ pub fn fresh_nonce() -> Result<LeaseNonce> {
 /// Where the floating license server is and what to ask it for.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FloatingConfig {
-    /// The server's base URL, e.g. `https://licenses.plant.local:8444`.
+    /// The server's base URL, e.g. `https://licenses.plant.local:8444`; or, for a pool served
+    /// by an active/standby pair, both URLs separated by a comma
+    /// (`https://floating-a:8444,https://floating-b:8444`): see [`FloatingConfig::servers`].
     pub server: String,
     /// The feature set to check out.
     pub features: Vec<String>,
@@ -253,6 +256,40 @@ impl FloatingConfig {
 
 /// The longest instance name ([`FloatingConfig::set_instance`]), in bytes.
 pub const MAX_INSTANCE_LEN: usize = 128;
+
+/// The most server URLs [`FloatingConfig::server`] may list.
+pub const MAX_SERVERS: usize = 8;
+
+impl FloatingConfig {
+    /// A configuration for a pool served by several instances (an active/standby pair):
+    /// `servers` are joined into [`FloatingConfig::server`] with commas.
+    pub fn with_servers<S: Into<String>>(
+        servers: &[&str],
+        features: impl IntoIterator<Item = S>,
+    ) -> Self {
+        FloatingConfig::new(servers.join(","), features)
+    }
+
+    /// The server URLs, in the order they are tried: [`FloatingConfig::server`] split at
+    /// commas, each trimmed, empty items dropped.
+    ///
+    /// # Failover
+    ///
+    /// A client sends each call to the instance that answered last (the first at start). When
+    /// that one cannot be reached (connection refused, reset, timeout), is unavailable (HTTP
+    /// 5xx) or answers 347 `Standby`, the call goes to the next, once around the list; the
+    /// last failure is returned if none answers. There is no pause within a call: the
+    /// heartbeat thread's retries (`retry_initial` doubling up to `retry_max`) are the
+    /// backoff. A lease is renewed on whichever instance answers: the pair shares its leases.
+    pub fn servers(&self) -> Vec<String> {
+        self.server
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+}
 
 impl FloatingConfig {
     /// Sets the instance name (part of the client id, so that several clients on one host
@@ -367,7 +404,10 @@ pub struct BorrowedLease {
 /// A client of a floating license server. Cheap to clone; safe to share across threads.
 #[derive(Clone)]
 pub struct FloatingClient {
-    http: OnlineClient,
+    /// One HTTP client per server URL.
+    http: Arc<Vec<OnlineClient>>,
+    /// The index of the server that answered last.
+    current: Arc<AtomicUsize>,
     verifier: Verifier,
     client_id: ClientId,
     clock: Arc<dyn Clock>,
@@ -382,6 +422,15 @@ impl std::fmt::Debug for FloatingClient {
             .field("client_id", &self.client_id)
             .finish_non_exhaustive()
     }
+}
+
+/// Whether a call that failed with `e` goes to the next server: the server could not be
+/// reached, failed (5xx), or is a standby (347).
+fn fails_over(e: &SdkError) -> bool {
+    matches!(
+        e,
+        SdkError::ServiceUnreachable { .. } | SdkError::ServiceUnavailable { .. }
+    ) || e.refusal_code() == Some(protocol::STANDBY)
 }
 
 fn shift(now: u64, offset: i64) -> u64 {
@@ -411,14 +460,27 @@ impl FloatingClient {
                 "heartbeat_fraction must be between 0 and 1",
             ));
         }
-        let mut online = OnlineConfig::new(config.server.clone());
-        online.connect_timeout = config.connect_timeout;
-        online.timeout = config.timeout;
-        online.attempts = 1;
-        online.root_certs_pem = config.root_certs_pem.clone();
-        online.bearer_token = config.checkout_token.clone();
+        let servers = config.servers();
+        if servers.is_empty() || servers.len() > MAX_SERVERS {
+            return Err(SdkError::invalid(format!(
+                "give 1 to {MAX_SERVERS} floating server URLs (separated by commas)"
+            )));
+        }
+        let http = servers
+            .into_iter()
+            .map(|url| {
+                let mut online = OnlineConfig::new(url);
+                online.connect_timeout = config.connect_timeout;
+                online.timeout = config.timeout;
+                online.attempts = 1;
+                online.root_certs_pem = config.root_certs_pem.clone();
+                online.bearer_token = config.checkout_token.clone();
+                OnlineClient::new(online)
+            })
+            .collect::<Result<Vec<_>>>()?;
         Ok(FloatingClient {
-            http: OnlineClient::new(online)?,
+            http: Arc::new(http),
+            current: Arc::new(AtomicUsize::new(0)),
             verifier: host.verifier()?,
             client_id: ClientId::derive(fingerprint, &config.instance),
             clock,
@@ -516,7 +578,29 @@ impl FloatingClient {
         cancel: Option<&CancelToken>,
     ) -> Result<T> {
         let body = serde_json::to_string(body).map_err(|e| SdkError::invalid(e.to_string()))?;
-        let text = self.http.post_with(path, &body, cancel)?;
+        let n = self.http.len();
+        let start = self.current.load(Ordering::Relaxed);
+        let mut failed = None;
+        let mut text = None;
+        for k in 0..n {
+            let i = (start + k) % n;
+            match self.http[i].post_with(path, &body, cancel) {
+                Ok(t) => {
+                    self.current.store(i, Ordering::Relaxed);
+                    text = Some(t);
+                    break;
+                }
+                Err(e) if n > 1 && fails_over(&e) => failed = Some(e),
+                Err(e) => return Err(e),
+            }
+        }
+        let text = match (text, failed) {
+            (Some(t), _) => t,
+            (None, Some(e)) => return Err(e),
+            (None, None) => {
+                return Err(SdkError::invalid("no floating server URL is configured"));
+            }
+        };
         serde_json::from_str(&text).map_err(|e| SdkError::BadResponse {
             reason: format!("not a floating server answer: {e}"),
         })
@@ -990,5 +1074,51 @@ impl Heartbeat {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod server_list_tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn one_url_or_a_comma_separated_list() {
+        let one = FloatingConfig::new("http://127.0.0.1:8444", ["f"]);
+        assert_eq!(one.servers(), vec!["http://127.0.0.1:8444".to_owned()]);
+        let pair = FloatingConfig::new(" http://a:1 ,, http://b:2,", ["f"]);
+        assert_eq!(
+            pair.servers(),
+            vec!["http://a:1".to_owned(), "http://b:2".to_owned()]
+        );
+        let joined = FloatingConfig::with_servers(&["http://a:1", "http://b:2"], ["f"]);
+        assert_eq!(joined.server, "http://a:1,http://b:2");
+        assert_eq!(joined.servers(), pair.servers());
+    }
+
+    #[test]
+    fn fails_over_on_outages_and_standbys_only() {
+        let standby = SdkError::ServiceUnavailable {
+            status: 503,
+            code: protocol::STANDBY,
+            message: "standby".into(),
+        };
+        let down = SdkError::ServiceUnreachable {
+            reason: "refused".into(),
+        };
+        let no_seat = SdkError::ServiceRefused {
+            code: protocol::NO_SEAT,
+            name: "NoSeat".into(),
+            message: "taken".into(),
+        };
+        let gone = SdkError::ServiceRefused {
+            code: protocol::LEASE_NOT_FOUND,
+            name: "LeaseNotFound".into(),
+            message: "gone".into(),
+        };
+        assert_eq!(
+            [&standby, &down, &no_seat, &gone].map(fails_over),
+            [true, true, false, false]
+        );
     }
 }

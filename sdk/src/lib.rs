@@ -160,6 +160,7 @@ pub use fingerprint::{
 };
 pub use floating::{
     BorrowedLease, FloatingClient, FloatingConfig, FloatingLease, LeaseEvent, LeaseSigner,
+    MAX_SERVERS as MAX_FLOATING_SERVERS,
 };
 pub use gate::{FeatureGate, GateLayout};
 pub use lease_holder::LeaseHolder;

@@ -165,6 +165,27 @@ impl SqlStore {
         Ok(SqlStore { conn })
     }
 
+    /// Connects to the PostgreSQL database at `url` (`lock_timeout`: how long a statement
+    /// waits for a row lock) and applies `migrations`, under the advisory lock `pg_lock` so
+    /// that servers starting at once migrate one after the other (see [`migrate`]). Must not
+    /// be called from an async runtime's worker thread (see [`crate::Postgres::connect`]).
+    #[cfg(feature = "postgres")]
+    pub fn open_postgres(
+        url: &str,
+        lock_timeout: Duration,
+        migrations: &[Migration],
+        pg_lock: i64,
+    ) -> Result<Self> {
+        let mut conn: Box<dyn Conn> = Box::new(crate::Postgres::connect(url, lock_timeout)?);
+        migrate(&mut *conn, migrations, pg_lock)?;
+        Ok(SqlStore { conn })
+    }
+
+    /// The database's dialect.
+    pub fn dialect(&self) -> Dialect {
+        self.conn.dialect()
+    }
+
     /// Runs `f` in a write transaction, committing if it returns `Ok` and rolling back
     /// otherwise.
     pub fn write<T>(&mut self, f: impl FnOnce(&mut SqlTx<'_>) -> Result<T>) -> Result<T> {

@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! tollgate-floating-load [--leases 10000] [--threads 8] [--heartbeat-secs 10] [--json]
+//!                        [--database-url postgres://…]   # (or --postgres) leases in PostgreSQL
 //! ```
 //!
 //! It makes a vendor and a floating license with enough seats in a temporary directory,
@@ -17,6 +18,9 @@
 //! 3. Heartbeats for `--heartbeat-secs` seconds, the threads going round their share of the
 //!    leases: heartbeats per second, latencies. Each answer is a newly signed lease token; the
 //!    first of each thread is verified offline like a broker does.
+//!
+//! With `--database-url` (an empty database), the server keeps its leases in PostgreSQL, as
+//! one instance of an active/standby pair (it waits to become the active before the run).
 //!
 //! The load generator and the server share the machine: the numbers are for both on it.
 
@@ -52,6 +56,9 @@ struct Args {
     /// Print the results as JSON.
     #[arg(long)]
     json: bool,
+    /// Keep the leases in this (empty) PostgreSQL database instead of SQLite.
+    #[arg(long, alias = "postgres")]
+    database_url: Option<String>,
 }
 
 /// A directory under the system's temporary directory, removed on drop.
@@ -202,11 +209,19 @@ fn prepare(dir: &std::path::Path, seats: u32) -> (std::path::PathBuf, Keyring) {
     (host_file, ring)
 }
 
-fn spawn_server(dir: &std::path::Path, host_file: &std::path::Path, port: u16) -> Child {
+fn spawn_server(
+    dir: &std::path::Path,
+    host_file: &std::path::Path,
+    port: u16,
+    database_url: Option<&str>,
+) -> Child {
     let exe = std::env::current_exe().unwrap_or_else(|e| die(e));
     let server = exe.with_file_name("tollgate-floating");
-    Command::new(&server)
-        .arg("serve")
+    let mut cmd = Command::new(&server);
+    if let Some(url) = database_url {
+        cmd.env("TOLLGATE_FLOATING_DATABASE_URL", url);
+    }
+    cmd.arg("serve")
         .env("TOLLGATE_FLOATING_LISTEN", format!("127.0.0.1:{port}"))
         .env("TOLLGATE_FLOATING_STATE_DIR", dir.join("state"))
         .env("TOLLGATE_HOST_CONFIG", host_file)
@@ -234,15 +249,20 @@ fn main() {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .unwrap_or_else(|e| die(e));
-    let mut child = spawn_server(dir.path(), &host_file, port);
+    let mut child = spawn_server(dir.path(), &host_file, port, args.database_url.as_deref());
     let base = format!("http://127.0.0.1:{port}");
     let a = agent();
     let up = Instant::now();
-    while a
-        .get(format!("{base}/healthz"))
-        .call()
-        .map_or(true, |r| r.status() != 200)
-    {
+    // Up, and (with PostgreSQL) the active.
+    let serving = |a: &ureq::Agent| {
+        a.get(format!("{base}/healthz"))
+            .call()
+            .ok()
+            .filter(|r| r.status() == 200)
+            .and_then(|mut r| r.body_mut().read_to_string().ok())
+            .is_some_and(|b| !b.contains("\"standby\""))
+    };
+    while !serving(&a) {
         if up.elapsed() > Duration::from_secs(30) {
             let _ = child.kill();
             die("the server did not come up");
@@ -411,6 +431,7 @@ fn main() {
     let rate = |s: &Stats| s.count as f64 / s.secs.max(1e-9);
     let report = json!({
         "leases": args.leases,
+        "database": if args.database_url.is_some() { "postgres" } else { "sqlite" },
         "threads": threads,
         "cpus": std::thread::available_parallelism().map_or(1, |n| n.get()),
         "checkouts": { "count": checkouts.count, "secs": checkouts.secs, "per_sec": rate(&checkouts),
@@ -429,8 +450,10 @@ fn main() {
         return;
     }
     println!(
-        "floating server on loopback, {} client threads, {} CPUs",
-        threads, report["cpus"]
+        "floating server on loopback ({}), {} client threads, {} CPUs",
+        report["database"].as_str().unwrap_or(""),
+        threads,
+        report["cpus"]
     );
     println!(
         "checkouts:  {:>7} in {:6.2} s = {:>8.0}/s   p50 {:6.2} ms   p99 {:6.2} ms   max {:6.2} ms",

@@ -1014,6 +1014,11 @@ typedef struct tollgate_online_options {
 #define TOLLGATE_ERR_SERVICE_LEASE_HELD 346
 
 /**
+ * 347: The floating server refused: this floating server is the standby of its pool: ask the other one (service `Standby`).
+ */
+#define TOLLGATE_ERR_SERVICE_STANDBY 347
+
+/**
  * 380: The activation service refused a marketplace activation: this service does not activate marketplace instances (service `MarketplaceDisabled`).
  */
 #define TOLLGATE_ERR_SERVICE_MARKETPLACE_DISABLED 380
@@ -1348,6 +1353,11 @@ void tollgate_manager_unwatch(struct tollgate_manager *m);
  * client id), checking out the features in `features`: their names separated by commas
  * (e.g. `"mqtt-server,support"`). When `root_certs_pem` is not NULL, the server's certificate
  * is checked only against the certificates in that PEM text. Nothing is sent yet.
+ *
+ * For a pool served by an active/standby pair, `server` lists both URLs separated by a comma
+ * (`"https://floating-a:8444,https://floating-b:8444"`, at most 8): each call goes to the one
+ * that answered last and moves to the next when it cannot be reached, fails, or answers 347
+ * `TOLLGATE_ERR_SERVICE_STANDBY`.
  *
  * The instance name is empty: every client of one host has the same client id and so shares
  * one lease. Use `tollgate_floating_new_instance` to run several instances on one host.

@@ -3,7 +3,7 @@
 //! A code never changes meaning; a retired code stays reserved. 0 is success, 1–99 belong to
 //! the C API itself, 100–199 are the core's (artifacts and license keys) and 200–299 the host
 //! runtime's, exactly as [`tollgate_sdk::all_errors`] lists them (a unit test keeps the
-//! constants and that table equal). 300–346 are the services' refusals that arrive over HTTP
+//! constants and that table equal). 300–347 are the services' refusals that arrive over HTTP
 //! (`TOLLGATE_ERR_SERVICE_…`, [`tollgate_sdk::service_refusals`]): a call to the activation
 //! service or a floating server returns the service's own code, e.g. 340 when no seat is free;
 //! a refusal with any other code is 231 `TOLLGATE_ERR_SERVICE_REFUSED`.
@@ -256,6 +256,8 @@ pub const TOLLGATE_ERR_SERVICE_NOT_LICENSED: tollgate_result = 344;
 pub const TOLLGATE_ERR_SERVICE_CLOCK_ROLLBACK: tollgate_result = 345;
 /// 346: The floating server refused: another holder of this client id holds a live lease (service `LeaseHeld`).
 pub const TOLLGATE_ERR_SERVICE_LEASE_HELD: tollgate_result = 346;
+/// 347: The floating server refused: this floating server is the standby of its pool: ask the other one (service `Standby`).
+pub const TOLLGATE_ERR_SERVICE_STANDBY: tollgate_result = 347;
 /// 380: The activation service refused a marketplace activation: this service does not activate marketplace instances (service `MarketplaceDisabled`).
 pub const TOLLGATE_ERR_SERVICE_MARKETPLACE_DISABLED: tollgate_result = 380;
 /// 381: The activation service refused a marketplace activation: the instance identity is not signed by a configured cloud certificate (service `IdentityForged`).

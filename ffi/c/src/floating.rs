@@ -35,6 +35,11 @@ pub struct tollgate_floating {
 /// (e.g. `"mqtt-server,support"`). When `root_certs_pem` is not NULL, the server's certificate
 /// is checked only against the certificates in that PEM text. Nothing is sent yet.
 ///
+/// For a pool served by an active/standby pair, `server` lists both URLs separated by a comma
+/// (`"https://floating-a:8444,https://floating-b:8444"`, at most 8): each call goes to the one
+/// that answered last and moves to the next when it cannot be reached, fails, or answers 347
+/// `TOLLGATE_ERR_SERVICE_STANDBY`.
+///
 /// The instance name is empty: every client of one host has the same client id and so shares
 /// one lease. Use `tollgate_floating_new_instance` to run several instances on one host.
 ///

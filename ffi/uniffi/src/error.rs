@@ -35,7 +35,7 @@ pub enum TollgateError {
     /// The online activation service or a floating license server could not be used or
     /// refused: 230 `ServiceUnreachable`, 232 `ServiceUnavailable`, 233 `RateLimited`, 234
     /// `BadResponse` (230, 232 and 233 after the retries), or the service's own refusal code
-    /// (300–331 from the activation service, e.g. 303 `SeatsExhausted`; 340–346 from a
+    /// (300–331 from the activation service, e.g. 303 `SeatsExhausted`; 340–347 from a
     /// floating server, e.g. 340 `NoSeat`), or 231 `ServiceRefused` for a refusal whose code
     /// this version does not know (the service's code is then in `reason`).
     Service {

@@ -60,7 +60,9 @@ pub struct FloatingClient {
 #[uniffi::export]
 impl FloatingClient {
     /// A client of the server at `server` (`https://…`, or `http://…` on loopback) for the
-    /// product of `config`, checking out `features`. Nothing is sent yet.
+    /// product of `config`, checking out `features`. Nothing is sent yet. For a pool served
+    /// by an active/standby pair, `server` lists both URLs separated by a comma; the client
+    /// moves to the other when one cannot be reached or answers 347 `Standby`.
     ///
     /// Fails with `Runtime` 211 `InvalidArgument` (no feature, not an `http(s)://` URL, an
     /// instance name over 128 bytes, a malformed checkout token, unreadable certificates) or

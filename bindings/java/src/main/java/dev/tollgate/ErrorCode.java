@@ -312,6 +312,9 @@ public record ErrorCode(int code, String name, String message) {
     /** 346 LeaseHeld: refused by the floating server (a {@link LicenseServiceException}). */
     public static final int SERVICE_LEASE_HELD = 346;
 
+    /** 347 Standby: refused by the floating server (a {@link LicenseServiceException}). */
+    public static final int SERVICE_STANDBY = 347;
+
     /** 380 MarketplaceDisabled: a marketplace activation refused by the activation service. */
     public static final int SERVICE_MARKETPLACE_DISABLED = 380;
 

@@ -54,7 +54,9 @@ public final class FloatingClient implements AutoCloseable {
     /**
      * A client of the server at {@code serverUrl} ({@code https://…}, or {@code http://…} on
      * loopback) for the product of {@code config}, checking out {@code features}. Nothing is
-     * sent yet.
+     * sent yet. For a pool served by an active/standby pair, {@code serverUrl} lists both URLs
+     * separated by a comma; the client moves to the other when one cannot be reached or
+     * answers 347 {@link ErrorCode#SERVICE_STANDBY}.
      *
      * @throws LicenseException 211 {@code INVALID_ARGUMENT} (no feature, not an
      *     {@code http(s)://} URL), 210 {@code FINGERPRINT}

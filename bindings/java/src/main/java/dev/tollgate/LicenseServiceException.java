@@ -4,7 +4,7 @@ package dev.tollgate;
  * The vendor's online licensing service or a floating license server could not be used:
  * unreachable (230), unavailable (232), rate limited (233), or an unexpected answer (234); or it
  * refused, and then {@link #code()} is the service's own stable code: 300–331 from the
- * activation service (e.g. {@link ErrorCode#SERVICE_SEATS_EXHAUSTED}, 303), 340–346 from a
+ * activation service (e.g. {@link ErrorCode#SERVICE_SEATS_EXHAUSTED}, 303), 340–347 from a
  * floating server (e.g. {@link ErrorCode#SERVICE_NO_SEAT}, 340), and 231 for a refusal with a
  * code this version does not know (the code is then in the message). Thrown by the online
  * methods of {@link LicenseManager} ({@code activateOnline}, {@code reactivateOnline},
