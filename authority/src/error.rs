@@ -228,9 +228,9 @@ pub enum AuthorityError {
         /// The sequence number asked for.
         seq: u64,
     },
-    /// `vendor usage resolve --accept`: the flagged report cannot be merged, because it does
-    /// not lie ahead of the device's merged chain (a fork or a rewritten history: another
-    /// report is merged at its sequence number). Code 359.
+    /// `vendor usage resolve --accept`: the flagged report cannot be merged: judged again
+    /// against the device's merged chain it is a fork or a rewritten history (or the seq has
+    /// only a `not_metered` flag, or several flagged reports). Code 359.
     #[error("usage report seq {seq} cannot be accepted: {why}")]
     UsageAcceptRefused {
         /// The report's sequence number.
@@ -361,7 +361,7 @@ impl AuthorityError {
             AuthorityError::UsageSubmissionInvalid(_) => "malformed usage submission",
             AuthorityError::UsageFlagNotFound { .. } => "no open usage flag at that seq",
             AuthorityError::UsageAcceptRefused { .. } => {
-                "the flagged usage report does not lie ahead of the merged chain"
+                "the flagged usage report is a fork or a rewritten history"
             }
             AuthorityError::Core(e) => e.message(),
         }
@@ -571,7 +571,7 @@ mod tests {
                 (
                     359,
                     "UsageAcceptRefused",
-                    "the flagged usage report does not lie ahead of the merged chain"
+                    "the flagged usage report is a fork or a rewritten history"
                 ),
             ]
         );

@@ -21,8 +21,8 @@
 //! A flagged report that later extends the chain (its missing predecessors arrived) is
 //! merged then, and its flag resolved. The vendor resolves the others
 //! ([`Authority::resolve_usage`]): dismissing closes the flag without billing; accepting
-//! merges a report that lies ahead of the chain (a gap the host cannot fill), never one at or
-//! behind the head (a fork or a rewritten history: another report is merged there).
+//! judges the report again and merges it if it extends the chain or lies ahead of it (a gap
+//! the host cannot fill), never a fork or a rewritten history.
 //!
 //! **Only metered features are billed.** A merged report still extends the chain (the chain
 //! is the host's signed history, and an honest host must never stall on it), but an entry
@@ -111,7 +111,7 @@ impl MeterEventStatus {
 pub enum UsageResolution {
     /// Close the flag(s) at that seq without billing anything.
     Dismiss,
-    /// Merge the flagged report as the chain's next link, if it lies ahead of the chain.
+    /// Merge the flagged report, if judged again it extends the chain or lies ahead of it.
     Accept,
 }
 
@@ -847,10 +847,12 @@ impl Authority {
 
     /// Resolves the open flags of the license's device key at `seq` (audited as
     /// `usage.resolved`). [`UsageResolution::Dismiss`] closes them all without billing.
-    /// [`UsageResolution::Accept`] merges the one flagged report at that seq (its metered
-    /// entries are totalled and queued for billing, the chain's head moves to it), only if
-    /// it lies ahead of the device's merged chain: a gap the host cannot fill; a fork or a
-    /// rewritten history (another report merged at that seq or later) is refused with
+    /// [`UsageResolution::Accept`] judges the one flagged report at that seq again against
+    /// the chain as it is now and merges it (its metered entries are totalled and queued for
+    /// billing, the chain's head moves to it) only if it extends the chain or lies ahead of
+    /// it (a gap the host cannot fill: the missing reports are given up, and judged
+    /// `rewritten` if they come later); a fork (another predecessor than the head) or a
+    /// rewritten history (another report merged at that seq) is refused with
     /// [`AuthorityError::UsageAcceptRefused`] (359), as is a seq with several flagged
     /// reports. No open flag there: [`AuthorityError::UsageFlagNotFound`] (358). Returns the
     /// flags resolved.
@@ -932,17 +934,41 @@ fn accept(
         [one] => (*one).to_owned(),
         _ => return Err(refused("several reports are flagged at this seq")),
     };
-    if let Some(head) = tx.usage_head(dev)? {
-        if head.seq >= seq {
-            return Err(refused(&format!(
-                "the chain is merged through seq {}: a fork or rewritten history is never merged",
-                head.seq
-            )));
-        }
-    }
     let stored = tx
         .usage_report(dev, seq, &hash)?
         .ok_or(AuthorityError::Corrupt("a flagged report is not stored"))?;
+    // Judged again against the chain as it is now: only a report that extends it or lies
+    // ahead of it (a gap) is merged.
+    let head = tx
+        .usage_head(dev)?
+        .map(|h| {
+            Ok::<_, AuthorityError>(UsageLink {
+                seq: h.seq,
+                prev_hash: [0; 32],
+                hash: hex32(&h.hash)?,
+            })
+        })
+        .transpose()?;
+    let merged_at = tx
+        .merged_hash_at(dev, seq)?
+        .map(|h| hex32(&h))
+        .transpose()?;
+    let link = UsageLink {
+        seq,
+        prev_hash: hex32(&stored.prev_hash)?,
+        hash: hex32(&hash)?,
+    };
+    match policy::usage_link(head.as_ref(), merged_at.as_ref(), &link) {
+        UsageVerdict::Extends | UsageVerdict::Gap { .. } => {}
+        v => {
+            return Err(refused(&format!(
+                "judged against the chain merged through seq {}, it is a {}: a fork or a \
+                 rewritten history is never merged",
+                head.map_or(0, |h| h.seq),
+                verdict_name(&v)
+            )))
+        }
+    }
     let report = UsageReport::from_armor(&stored.armored)
         .map_err(|_| AuthorityError::Corrupt("a stored usage report"))?;
     let parts = ReportParts::of(&report);

@@ -558,16 +558,23 @@ fn the_vendor_dismisses_flags_and_accepts_only_a_report_ahead_of_the_chain() {
     let mut clone = c.fork();
     let r3 = c.next(11);
     let r3x = clone.next(1000);
+    let r4x = clone.next(2000);
     let _lost = c.next(13);
     let r5 = c.next(17);
     v.import_usage(&[r1, r2, r3], T0).unwrap();
-    let got = v.import_usage(&[r3x], T0 + 1).unwrap();
-    assert_eq!(verdicts(&got), [(3, "rewritten")]);
+    let got = v.import_usage(&[r3x, r4x], T0 + 1).unwrap();
+    assert_eq!(verdicts(&got), [(3, "rewritten"), (4, "fork")]);
+    // A fork (seq 4 on the clone's report 3, not the merged one) is never accepted either.
+    let e = v
+        .resolve_usage(lid, &dev, 4, UsageResolution::Accept, T0 + 1)
+        .unwrap_err();
+    assert_eq!(e.code(), 359);
+    assert!(e.to_string().contains("it is a fork"), "{e}");
     let got = v.import_usage(&[r5], T0 + 2).unwrap();
     assert_eq!(verdicts(&got), [(5, "gap")]);
-    // Nothing flagged at seq 4, nor for another license.
+    // Nothing flagged at seq 6, nor for another license.
     let e = v
-        .resolve_usage(lid, &dev, 4, UsageResolution::Dismiss, T0 + 3)
+        .resolve_usage(lid, &dev, 6, UsageResolution::Dismiss, T0 + 3)
         .unwrap_err();
     assert_eq!((e.code(), e.name()), (358, "UsageFlagNotFound"));
     let e = v
@@ -631,4 +638,18 @@ fn the_vendor_dismisses_flags_and_accepts_only_a_report_ahead_of_the_chain() {
             .count(),
         2
     );
+    // The fork at 4 is still open (refusals change nothing); now behind the head, it can
+    // only be dismissed.
+    let open: Vec<(u64, &str)> = v
+        .usage_flags(&UsageFilter::default())
+        .unwrap()
+        .iter()
+        .filter(|f| f.resolved_at.is_none())
+        .map(|f| (f.seq, if f.verdict == "fork" { "fork" } else { "other" }))
+        .collect();
+    assert_eq!(open, [(4, "fork")]);
+    let e = v
+        .resolve_usage(lid, &dev, 4, UsageResolution::Accept, T0 + 8)
+        .unwrap_err();
+    assert!(e.to_string().contains("it is a rewritten"), "{e}");
 }

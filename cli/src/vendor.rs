@@ -162,9 +162,9 @@ enum UsageCmd {
         file: String,
     },
     /// Resolves the open flags at one seq of a device key's chain (audited): `--dismiss`
-    /// closes them without billing; `--accept` merges the flagged report as the chain's next
-    /// link, only if it lies ahead of the merged chain (a gap whose missing reports are lost;
-    /// a fork or a rewritten history is refused with 359). No open flag there: 358.
+    /// closes them without billing; `--accept` judges the flagged report again and merges it
+    /// only if it extends the merged chain or lies ahead of it (a gap whose missing reports
+    /// are lost; a fork or a rewritten history is refused with 359). No open flag there: 358.
     #[command(group(clap::ArgGroup::new("how").required(true).args(["accept", "dismiss"])))]
     Resolve {
         /// The license.
@@ -176,7 +176,7 @@ enum UsageCmd {
         /// The flagged report's sequence number.
         #[arg(long)]
         seq: u64,
-        /// Merge the flagged report (it must lie ahead of the merged chain).
+        /// Merge the flagged report (it must extend the merged chain or lie ahead of it).
         #[arg(long)]
         accept: bool,
         /// Close the flags without billing.

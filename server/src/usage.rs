@@ -412,7 +412,7 @@ pub struct UsageResolveIn {
 
 /// `POST /v1/admin/usage/resolve`: resolves the open flags at one seq of a device's chain,
 /// as `tollgate vendor usage resolve` ([`tollgate_authority::Authority::resolve_usage`]):
-/// 358 no open flag there, 359 an accept of a report that does not lie ahead of the chain.
+/// 358 no open flag there, 359 an accept of a fork or a rewritten history.
 /// Answers the flags resolved.
 pub async fn admin_resolve(
     State(app): App,
