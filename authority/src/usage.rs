@@ -440,7 +440,13 @@ fn check_submission(tx: &Tx<'_>, reports: &[ReportParts]) -> Result<()> {
 }
 
 /// Judges and stores one report; returns its verdict.
-fn judge(tx: &Tx<'_>, actor: &str, r: &ReportParts, now: u64) -> Result<UsageVerdict> {
+fn judge(
+    tx: &Tx<'_>,
+    actor: &str,
+    r: &ReportParts,
+    now: u64,
+    known: &mut Known,
+) -> Result<UsageVerdict> {
     let dev = hex_string(&r.device_key);
     let hash = hex_string(&r.hash);
     let head = tx
@@ -484,7 +490,7 @@ fn judge(tx: &Tx<'_>, actor: &str, r: &ReportParts, now: u64) -> Result<UsageVer
         Some(_) => {}
     }
     if verdict == UsageVerdict::Extends {
-        merge(tx, actor, r, &dev, now)?;
+        merge(tx, actor, r, &dev, now, known)?;
         tx.resolve_usage_flags(&dev, r.seq, &hash, now, "merged")?;
         return Ok(verdict);
     }
@@ -523,6 +529,25 @@ fn judge(tx: &Tx<'_>, actor: &str, r: &ReportParts, now: u64) -> Result<UsageVer
     Ok(verdict)
 }
 
+/// The features of the licenses met in one transaction (read once per license).
+#[derive(Default)]
+struct Known(Vec<(u64, Vec<tollgate_core::Feature>)>);
+
+impl Known {
+    fn features(&mut self, tx: &Tx<'_>, license_id: u64) -> Result<Vec<tollgate_core::Feature>> {
+        if let Some((_, f)) = self.0.iter().find(|(l, _)| *l == license_id) {
+            return Ok(f.clone());
+        }
+        let f = tx
+            .license_record(license_id)?
+            .ok_or(AuthorityError::LicenseNotFound(license_id))?
+            .grant
+            .features;
+        self.0.push((license_id, f.clone()));
+        Ok(f)
+    }
+}
+
 /// Whether the license (its features now) meters `feature` per `period`.
 fn metered(features: &[tollgate_core::Feature], feature: &str, period: MeterPeriod) -> bool {
     features.iter().any(|f| {
@@ -533,12 +558,15 @@ fn metered(features: &[tollgate_core::Feature], feature: &str, period: MeterPeri
 
 /// Merges an extending report: totals and outbox (metered entries only; the others are
 /// flagged `not_metered`), chain head.
-fn merge(tx: &Tx<'_>, actor: &str, r: &ReportParts, dev: &str, now: u64) -> Result<()> {
-    let features = tx
-        .license_record(r.license_id)?
-        .ok_or(AuthorityError::LicenseNotFound(r.license_id))?
-        .grant
-        .features;
+fn merge(
+    tx: &Tx<'_>,
+    actor: &str,
+    r: &ReportParts,
+    dev: &str,
+    now: u64,
+    known: &mut Known,
+) -> Result<()> {
+    let features = known.features(tx, r.license_id)?;
     let mut unmetered = Vec::new();
     for e in &r.entries {
         if e.units == 0 {
@@ -679,9 +707,10 @@ impl Authority {
         self.ledger.write(|tx| {
             check_submission(tx, reports)?;
             let mut verdicts: Vec<Option<UsageVerdict>> = vec![None; reports.len()];
+            let mut known = Known::default();
             for &i in &order {
                 if let (Some(r), Some(v)) = (reports.get(i), verdicts.get_mut(i)) {
-                    *v = Some(judge(tx, actor, r, now)?);
+                    *v = Some(judge(tx, actor, r, now, &mut known)?);
                 }
             }
             let mut out = UsageImport::default();
@@ -976,7 +1005,7 @@ fn accept(
         return Err(AuthorityError::Corrupt("a stored usage report"));
     }
     tx.set_report_verdict(dev, seq, &hash, "merged")?;
-    merge(tx, actor, &parts, dev, now)
+    merge(tx, actor, &parts, dev, now, &mut Known::default())
 }
 
 fn meter_event(o: OutboxRow) -> Result<MeterEvent> {
