@@ -219,6 +219,25 @@ pub enum AuthorityError {
     /// licenses or device keys in one online submission. Code 357.
     #[error("malformed usage submission: {0}")]
     UsageSubmissionInvalid(String),
+    /// `vendor usage resolve`: the license's device key has no open usage flag at that
+    /// sequence number. Code 358.
+    #[error("no open usage flag for license {license_id} at seq {seq} of that device key")]
+    UsageFlagNotFound {
+        /// The license.
+        license_id: u64,
+        /// The sequence number asked for.
+        seq: u64,
+    },
+    /// `vendor usage resolve --accept`: the flagged report cannot be merged: judged again
+    /// against the device's merged chain it is a fork or a rewritten history (or the seq has
+    /// only a `not_metered` flag, or several flagged reports). Code 359.
+    #[error("usage report seq {seq} cannot be accepted: {why}")]
+    UsageAcceptRefused {
+        /// The report's sequence number.
+        seq: u64,
+        /// Why.
+        why: String,
+    },
 }
 
 impl AuthorityError {
@@ -265,6 +284,8 @@ impl AuthorityError {
             AuthorityError::UsageDeviceUnknown { .. } => 355,
             AuthorityError::UsageTooManyReports { .. } => 356,
             AuthorityError::UsageSubmissionInvalid(_) => 357,
+            AuthorityError::UsageFlagNotFound { .. } => 358,
+            AuthorityError::UsageAcceptRefused { .. } => 359,
             AuthorityError::Core(e) => e.code(),
         }
     }
@@ -338,6 +359,10 @@ impl AuthorityError {
                 "too many usage reports in one submission"
             }
             AuthorityError::UsageSubmissionInvalid(_) => "malformed usage submission",
+            AuthorityError::UsageFlagNotFound { .. } => "no open usage flag at that seq",
+            AuthorityError::UsageAcceptRefused { .. } => {
+                "the flagged usage report is a fork or a rewritten history"
+            }
             AuthorityError::Core(e) => e.message(),
         }
     }
@@ -385,6 +410,8 @@ impl AuthorityError {
             AuthorityError::UsageDeviceUnknown { .. } => "UsageDeviceUnknown",
             AuthorityError::UsageTooManyReports { .. } => "UsageTooManyReports",
             AuthorityError::UsageSubmissionInvalid(_) => "UsageSubmissionInvalid",
+            AuthorityError::UsageFlagNotFound { .. } => "UsageFlagNotFound",
+            AuthorityError::UsageAcceptRefused { .. } => "UsageAcceptRefused",
             AuthorityError::Core(e) => e.name(),
         }
     }
@@ -508,11 +535,19 @@ mod tests {
             (purchase.code(), purchase.name(), purchase.message()),
             (350, "PurchaseNotFound", "purchase not found")
         );
-        // Metered usage (issue 15): 355-357.
+        // Metered usage (issue 15): 355-359.
         let usage = [
             AuthorityError::UsageDeviceUnknown { license_id: 1 },
             AuthorityError::UsageTooManyReports { max: 1024 },
             AuthorityError::UsageSubmissionInvalid(String::new()),
+            AuthorityError::UsageFlagNotFound {
+                license_id: 1,
+                seq: 2,
+            },
+            AuthorityError::UsageAcceptRefused {
+                seq: 2,
+                why: String::new(),
+            },
         ];
         let got: Vec<(u32, &str, &str)> = usage
             .iter()
@@ -532,6 +567,12 @@ mod tests {
                     "too many usage reports in one submission"
                 ),
                 (357, "UsageSubmissionInvalid", "malformed usage submission"),
+                (358, "UsageFlagNotFound", "no open usage flag at that seq"),
+                (
+                    359,
+                    "UsageAcceptRefused",
+                    "the flagged usage report is a fork or a rewritten history"
+                ),
             ]
         );
         // 332: times the vendor cannot sign (issue 13).

@@ -113,8 +113,10 @@ pub use spec::{
 };
 pub use tollgate_storage::{Migration, SqlStore, SqlTx, SqlValue};
 pub use usage::{
-    meter_identifier, period_range, verdict_accepted, verdict_name, MeterEvent, StoredUsageReport,
-    UsageChain, UsageFilter, UsageFlag, UsageImport, UsageOutcome, UsageTotal, MAX_USAGE_REPORTS,
+    meter_event_expired, meter_identifier, period_range, verdict_accepted, verdict_name,
+    MeterEvent, MeterEventStatus, StoredUsageReport, UsageChain, UsageFilter, UsageFlag,
+    UsageImport, UsageOutcome, UsageResolution, UsageTotal, MAX_METER_IDENTIFIER,
+    MAX_USAGE_REPORTS, METER_EVENT_WINDOW_SECS,
 };
 
 /// The ledger schema version this build writes (the highest migration it knows).

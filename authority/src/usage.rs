@@ -19,11 +19,29 @@
 //!    idempotency identifier [`meter_identifier`].
 //!
 //! A flagged report that later extends the chain (its missing predecessors arrived) is
-//! merged then, and its flag resolved.
+//! merged then, and its flag resolved. The vendor resolves the others
+//! ([`Authority::resolve_usage`]): dismissing closes the flag without billing; accepting
+//! judges the report again and merges it if it extends the chain or lies ahead of it (a gap
+//! the host cannot fill), never a fork or a rewritten history.
+//!
+//! **Only metered features are billed.** A merged report still extends the chain (the chain
+//! is the host's signed history, and an honest host must never stall on it), but an entry
+//! whose feature is not a metered feature of the license *with the entry's period* (an
+//! unknown feature, a perpetual or subscription one, or a metered one with another period)
+//! is neither added to the totals nor queued for billing: it is recorded as a
+//! `not_metered` flag (its feature, period and units) for the vendor to see. The license's
+//! features are taken at merge time: usage of a metered feature that was removed before the
+//! report was merged is not billed (and flagged). Quotas are the host's to enforce: the
+//! service bills every unit reported against a metered feature, beyond the quota or not.
 //!
 //! The service's forwarder takes due outbox rows ([`Authority::claim_meter_events`]), sends
 //! them to the payment provider, and marks each sent only after the provider accepted it
-//! ([`Authority::meter_event_sent`]), or backs off ([`Authority::meter_event_failed`]).
+//! ([`Authority::meter_event_sent`]), or backs off ([`Authority::meter_event_failed`]). A row
+//! that can never be sent ends for good ([`Authority::close_meter_event`]):
+//! [`MeterEventStatus::Unbillable`] when the license has no billing customer (it was not
+//! bought through the shop; such rows stay unbillable even if the license gets a customer
+//! later: that customer did not buy the earlier usage), [`MeterEventStatus::Expired`] when
+//! it is older than the provider takes ([`METER_EVENT_WINDOW_SECS`]).
 
 use serde_json::json;
 use tollgate_core::{hex_string, MeterPeriod, UsageReport};
@@ -38,6 +56,64 @@ use crate::Authority;
 
 /// The most reports one submission or import may hold.
 pub const MAX_USAGE_REPORTS: usize = tollgate_core::MAX_JOURNAL_REPORTS;
+
+/// The longest meter event identifier (Stripe's limit on `identifier`).
+pub const MAX_METER_IDENTIFIER: usize = 100;
+
+/// How old (since it was queued, its timestamp) a meter event may be and still be sent:
+/// Stripe refuses timestamps older than 35 days; one hour less leaves room for clock skew.
+pub const METER_EVENT_WINDOW_SECS: u64 = 35 * 86_400 - 3600;
+
+/// Whether a meter event queued at `created_at` can no longer be sent at `now`.
+pub fn meter_event_expired(created_at: u64, now: u64) -> bool {
+    now.saturating_sub(created_at) >= METER_EVENT_WINDOW_SECS
+}
+
+/// Where a meter event stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MeterEventStatus {
+    /// Waiting to be sent (or retried).
+    Pending,
+    /// The provider accepted it.
+    Sent,
+    /// Final: the license has no billing customer; never sent.
+    Unbillable,
+    /// Final: older than the provider takes ([`METER_EVENT_WINDOW_SECS`]); never sent.
+    Expired,
+}
+
+impl MeterEventStatus {
+    /// Its stable name: `pending`, `sent`, `unbillable` or `expired`.
+    pub fn name(self) -> &'static str {
+        match self {
+            MeterEventStatus::Pending => "pending",
+            MeterEventStatus::Sent => "sent",
+            MeterEventStatus::Unbillable => "unbillable",
+            MeterEventStatus::Expired => "expired",
+        }
+    }
+
+    /// The status of a stable name.
+    pub fn from_name(s: &str) -> Option<Self> {
+        [
+            MeterEventStatus::Pending,
+            MeterEventStatus::Sent,
+            MeterEventStatus::Unbillable,
+            MeterEventStatus::Expired,
+        ]
+        .into_iter()
+        .find(|m| m.name() == s)
+    }
+}
+
+/// How the vendor resolves a flag ([`Authority::resolve_usage`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UsageResolution {
+    /// Close the flag(s) at that seq without billing anything.
+    Dismiss,
+    /// Merge the flagged report, if judged again it extends the chain or lies ahead of it.
+    Accept,
+}
 
 /// One entry of a report, as the ledger takes it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -215,7 +291,8 @@ pub struct UsageTotal {
     pub updated_at: u64,
 }
 
-/// A report that was not merged: a gap, a fork or a rewritten history.
+/// A report that was not merged (a gap, a fork or a rewritten history), or a merged report's
+/// entries that were not billed (`not_metered`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UsageFlag {
     /// Flag id.
@@ -228,14 +305,19 @@ pub struct UsageFlag {
     pub seq: u64,
     /// The report's hash.
     pub hash: [u8; 32],
-    /// `gap`, `fork` or `rewritten`.
+    /// `gap`, `fork`, `rewritten` or `not_metered`.
     pub verdict: String,
-    /// What was expected (JSON: e.g. `{"expected":3,"got":5}` for a gap).
+    /// What was expected (JSON: e.g. `{"expected":3,"got":5}` for a gap); for
+    /// `not_metered`, `{"entries":[{"feature","period","period_start","units"}…]}`.
     pub detail: serde_json::Value,
     /// When it was flagged.
     pub flagged_at: u64,
-    /// When the same report was merged after all (its predecessors arrived), if it was.
+    /// When it was resolved, if it was.
     pub resolved_at: Option<u64>,
+    /// How: `merged` (the report was merged after all, its predecessors arrived),
+    /// `dismissed` or `accepted` (by the vendor), `superseded` (flagged again with another
+    /// verdict).
+    pub resolution: Option<String>,
 }
 
 /// One billing meter event, queued or sent.
@@ -267,6 +349,8 @@ pub struct MeterEvent {
     pub last_error: Option<String>,
     /// When the provider accepted it.
     pub sent_at: Option<u64>,
+    /// Where it stands.
+    pub status: MeterEventStatus,
 }
 
 /// A stored report, as kept in the ledger.
@@ -293,7 +377,9 @@ pub struct StoredUsageReport {
 /// The payment provider's idempotency identifier of one merged entry:
 /// `tollgate-usage-<license>-<first 8 hex digits of the device key>-<seq>-<feature>`; when
 /// the report holds the feature for several periods, `:<period_start>` is appended so each
-/// entry has its own.
+/// entry has its own. Longer than [`MAX_METER_IDENTIFIER`] (100) characters, it keeps its
+/// first 83 and ends with `~` and the first 16 hex digits of the SHA-256 of the whole, so it
+/// stays unique and the same on every retry.
 pub fn meter_identifier(
     license_id: u64,
     device_key: &[u8; 32],
@@ -301,12 +387,20 @@ pub fn meter_identifier(
     feature: &str,
     period_start: Option<u64>,
 ) -> String {
+    use sha2::{Digest, Sha256};
     let dev = hex_string(device_key.get(..4).unwrap_or_default());
     let base = format!("tollgate-usage-{license_id}-{dev}-{seq}-{feature}");
-    match period_start {
+    let full = match period_start {
         Some(p) => format!("{base}:{p}"),
         None => base,
+    };
+    if full.chars().count() <= MAX_METER_IDENTIFIER {
+        return full;
     }
+    let digest = Sha256::digest(full.as_bytes());
+    let tail = hex_string(digest.get(..8).unwrap_or_default());
+    let head: String = full.chars().take(MAX_METER_IDENTIFIER - 17).collect();
+    format!("{head}~{tail}")
 }
 
 fn hex32(s: &str) -> Result<[u8; 32]> {
@@ -346,7 +440,13 @@ fn check_submission(tx: &Tx<'_>, reports: &[ReportParts]) -> Result<()> {
 }
 
 /// Judges and stores one report; returns its verdict.
-fn judge(tx: &Tx<'_>, actor: &str, r: &ReportParts, now: u64) -> Result<UsageVerdict> {
+fn judge(
+    tx: &Tx<'_>,
+    actor: &str,
+    r: &ReportParts,
+    now: u64,
+    known: &mut Known,
+) -> Result<UsageVerdict> {
     let dev = hex_string(&r.device_key);
     let hash = hex_string(&r.hash);
     let head = tx
@@ -390,13 +490,13 @@ fn judge(tx: &Tx<'_>, actor: &str, r: &ReportParts, now: u64) -> Result<UsageVer
         Some(_) => {}
     }
     if verdict == UsageVerdict::Extends {
-        merge(tx, r, &dev, now)?;
-        tx.resolve_usage_flags(&dev, r.seq, &hash, now)?;
+        merge(tx, actor, r, &dev, now, known)?;
+        tx.resolve_usage_flags(&dev, r.seq, &hash, now, "merged")?;
         return Ok(verdict);
     }
     // Flagged: once per report while unresolved.
     if tx.open_flag(&dev, r.seq, &hash)?.as_deref() != Some(name) {
-        tx.resolve_usage_flags(&dev, r.seq, &hash, now)?;
+        tx.resolve_usage_flags(&dev, r.seq, &hash, now, "superseded")?;
         let detail = match verdict {
             UsageVerdict::Gap { expected, got } => json!({"expected": expected, "got": got}),
             UsageVerdict::Fork { seq } | UsageVerdict::Rewritten { seq } => json!({"seq": seq}),
@@ -413,6 +513,7 @@ fn judge(tx: &Tx<'_>, actor: &str, r: &ReportParts, now: u64) -> Result<UsageVer
             detail: detail.to_string(),
             flagged_at: now,
             resolved_at: None,
+            resolution: None,
         })?;
         audit(
             tx,
@@ -428,10 +529,52 @@ fn judge(tx: &Tx<'_>, actor: &str, r: &ReportParts, now: u64) -> Result<UsageVer
     Ok(verdict)
 }
 
-/// Merges an extending report: totals, outbox, chain head.
-fn merge(tx: &Tx<'_>, r: &ReportParts, dev: &str, now: u64) -> Result<()> {
+/// The features of the licenses met in one transaction (read once per license).
+#[derive(Default)]
+struct Known(Vec<(u64, Vec<tollgate_core::Feature>)>);
+
+impl Known {
+    fn features(&mut self, tx: &Tx<'_>, license_id: u64) -> Result<Vec<tollgate_core::Feature>> {
+        if let Some((_, f)) = self.0.iter().find(|(l, _)| *l == license_id) {
+            return Ok(f.clone());
+        }
+        let f = tx
+            .license_record(license_id)?
+            .ok_or(AuthorityError::LicenseNotFound(license_id))?
+            .grant
+            .features;
+        self.0.push((license_id, f.clone()));
+        Ok(f)
+    }
+}
+
+/// Whether the license (its features now) meters `feature` per `period`.
+fn metered(features: &[tollgate_core::Feature], feature: &str, period: MeterPeriod) -> bool {
+    features.iter().any(|f| {
+        f.name == feature
+            && matches!(f.kind, tollgate_core::FeatureKind::Metered { period: p, .. } if p == period)
+    })
+}
+
+/// Merges an extending report: totals and outbox (metered entries only; the others are
+/// flagged `not_metered`), chain head.
+fn merge(
+    tx: &Tx<'_>,
+    actor: &str,
+    r: &ReportParts,
+    dev: &str,
+    now: u64,
+    known: &mut Known,
+) -> Result<()> {
+    let features = known.features(tx, r.license_id)?;
+    let mut unmetered = Vec::new();
     for e in &r.entries {
         if e.units == 0 {
+            continue;
+        }
+        if !metered(&features, &e.feature, e.period) {
+            unmetered.push(json!({"feature": e.feature, "period": e.period.name(),
+                                  "period_start": e.period_start, "units": e.units}));
             continue;
         }
         tx.add_usage_total(
@@ -463,7 +606,34 @@ fn merge(tx: &Tx<'_>, r: &ReportParts, dev: &str, now: u64) -> Result<()> {
             next_attempt_at: now,
             last_error: None,
             sent_at: None,
+            status: MeterEventStatus::Pending.name().into(),
         })?;
+    }
+    if !unmetered.is_empty() {
+        let hash = hex_string(&r.hash);
+        let detail = json!({ "entries": unmetered });
+        let id = tx.next_id("usage_flag")?;
+        tx.insert_usage_flag(&FlagRow {
+            id,
+            license_id: r.license_id,
+            device_key: dev.to_owned(),
+            seq: r.seq,
+            hash: hash.clone(),
+            verdict: "not_metered".into(),
+            detail: detail.to_string(),
+            flagged_at: now,
+            resolved_at: None,
+            resolution: None,
+        })?;
+        audit(
+            tx,
+            now,
+            actor,
+            "usage.not_metered",
+            Some(r.license_id),
+            None,
+            json!({"device_key": dev, "seq": r.seq, "hash": hash, "detail": detail}),
+        )?;
     }
     tx.set_usage_head(
         dev,
@@ -537,9 +707,10 @@ impl Authority {
         self.ledger.write(|tx| {
             check_submission(tx, reports)?;
             let mut verdicts: Vec<Option<UsageVerdict>> = vec![None; reports.len()];
+            let mut known = Known::default();
             for &i in &order {
                 if let (Some(r), Some(v)) = (reports.get(i), verdicts.get_mut(i)) {
-                    *v = Some(judge(tx, actor, r, now)?);
+                    *v = Some(judge(tx, actor, r, now, &mut known)?);
                 }
             }
             let mut out = UsageImport::default();
@@ -610,6 +781,7 @@ impl Authority {
                         .map_err(|_| AuthorityError::Corrupt("flag detail"))?,
                     flagged_at: f.flagged_at,
                     resolved_at: f.resolved_at,
+                    resolution: f.resolution,
                 })
             })
             .collect()
@@ -678,6 +850,162 @@ impl Authority {
         self.ledger
             .write(|tx| tx.outbox_failed(identifier, &error, retry_at))
     }
+
+    /// Ends a pending meter event without sending it: `status` is
+    /// [`MeterEventStatus::Unbillable`] or [`MeterEventStatus::Expired`] (final), `why` says
+    /// why. `false` if it was not pending. Any other status is an
+    /// [`AuthorityError::InvalidArgument`].
+    pub fn close_meter_event(
+        &mut self,
+        identifier: &str,
+        status: MeterEventStatus,
+        why: &str,
+    ) -> Result<bool> {
+        if !matches!(
+            status,
+            MeterEventStatus::Unbillable | MeterEventStatus::Expired
+        ) {
+            return Err(AuthorityError::invalid(
+                "a meter event is closed as unbillable or expired",
+            ));
+        }
+        let why: String = why.chars().take(500).collect();
+        self.ledger
+            .write(|tx| tx.outbox_close(identifier, status.name(), &why))
+    }
+
+    /// Resolves the open flags of the license's device key at `seq` (audited as
+    /// `usage.resolved`). [`UsageResolution::Dismiss`] closes them all without billing.
+    /// [`UsageResolution::Accept`] judges the one flagged report at that seq again against
+    /// the chain as it is now and merges it (its metered entries are totalled and queued for
+    /// billing, the chain's head moves to it) only if it extends the chain or lies ahead of
+    /// it (a gap the host cannot fill: the missing reports are given up, and judged
+    /// `rewritten` if they come later); a fork (another predecessor than the head) or a
+    /// rewritten history (another report merged at that seq) is refused with
+    /// [`AuthorityError::UsageAcceptRefused`] (359), as is a seq with several flagged
+    /// reports. No open flag there: [`AuthorityError::UsageFlagNotFound`] (358). Returns the
+    /// flags resolved.
+    pub fn resolve_usage(
+        &mut self,
+        license_id: u64,
+        device_key: &[u8; 32],
+        seq: u64,
+        how: UsageResolution,
+        now: u64,
+    ) -> Result<Vec<UsageFlag>> {
+        let actor = self.actor.clone();
+        let dev = hex_string(device_key);
+        let ids = self.ledger.write(|tx| {
+            let open = tx.open_flags_at(license_id, &dev, seq)?;
+            if open.is_empty() {
+                return Err(AuthorityError::UsageFlagNotFound { license_id, seq });
+            }
+            let resolution = match how {
+                UsageResolution::Dismiss => "dismissed",
+                UsageResolution::Accept => {
+                    accept(tx, &actor, license_id, &dev, seq, &open, now)?;
+                    "accepted"
+                }
+            };
+            let mut ids = Vec::new();
+            for f in &open {
+                if tx.resolve_flag(f.id, resolution, now)? {
+                    ids.push(f.id);
+                }
+            }
+            audit(
+                tx,
+                now,
+                &actor,
+                "usage.resolved",
+                Some(license_id),
+                None,
+                json!({"device_key": dev, "seq": seq, "resolution": resolution,
+                       "flags": ids}),
+            )?;
+            Ok(ids)
+        })?;
+        let all = self.usage_flags(&UsageFilter {
+            license_id: Some(license_id),
+            ..UsageFilter::default()
+        })?;
+        Ok(all.into_iter().filter(|f| ids.contains(&f.id)).collect())
+    }
+}
+
+/// Merges the one flagged report at `seq` if it lies ahead of the chain (see
+/// [`Authority::resolve_usage`]).
+fn accept(
+    tx: &Tx<'_>,
+    actor: &str,
+    license_id: u64,
+    dev: &str,
+    seq: u64,
+    open: &[FlagRow],
+    now: u64,
+) -> Result<()> {
+    let refused = |why: &str| AuthorityError::UsageAcceptRefused {
+        seq,
+        why: why.into(),
+    };
+    let mut hashes: Vec<&str> = open
+        .iter()
+        .filter(|f| f.verdict != "not_metered")
+        .map(|f| f.hash.as_str())
+        .collect();
+    hashes.dedup();
+    let hash = match hashes.as_slice() {
+        [] => {
+            return Err(refused(
+                "the report is merged; only dismiss its not_metered flag",
+            ))
+        }
+        [one] => (*one).to_owned(),
+        _ => return Err(refused("several reports are flagged at this seq")),
+    };
+    let stored = tx
+        .usage_report(dev, seq, &hash)?
+        .ok_or(AuthorityError::Corrupt("a flagged report is not stored"))?;
+    // Judged again against the chain as it is now: only a report that extends it or lies
+    // ahead of it (a gap) is merged.
+    let head = tx
+        .usage_head(dev)?
+        .map(|h| {
+            Ok::<_, AuthorityError>(UsageLink {
+                seq: h.seq,
+                prev_hash: [0; 32],
+                hash: hex32(&h.hash)?,
+            })
+        })
+        .transpose()?;
+    let merged_at = tx
+        .merged_hash_at(dev, seq)?
+        .map(|h| hex32(&h))
+        .transpose()?;
+    let link = UsageLink {
+        seq,
+        prev_hash: hex32(&stored.prev_hash)?,
+        hash: hex32(&hash)?,
+    };
+    match policy::usage_link(head.as_ref(), merged_at.as_ref(), &link) {
+        UsageVerdict::Extends | UsageVerdict::Gap { .. } => {}
+        v => {
+            return Err(refused(&format!(
+                "judged against the chain merged through seq {}, it is a {}: a fork or a \
+                 rewritten history is never merged",
+                head.map_or(0, |h| h.seq),
+                verdict_name(&v)
+            )))
+        }
+    }
+    let report = UsageReport::from_armor(&stored.armored)
+        .map_err(|_| AuthorityError::Corrupt("a stored usage report"))?;
+    let parts = ReportParts::of(&report);
+    if parts.license_id != license_id || hex_string(&parts.device_key) != dev {
+        return Err(AuthorityError::Corrupt("a stored usage report"));
+    }
+    tx.set_report_verdict(dev, seq, &hash, "merged")?;
+    merge(tx, actor, &parts, dev, now, &mut Known::default())
 }
 
 fn meter_event(o: OutboxRow) -> Result<MeterEvent> {
@@ -695,6 +1023,8 @@ fn meter_event(o: OutboxRow) -> Result<MeterEvent> {
         next_attempt_at: o.next_attempt_at,
         last_error: o.last_error,
         sent_at: o.sent_at,
+        status: MeterEventStatus::from_name(&o.status)
+            .ok_or(AuthorityError::Corrupt("unknown meter event status"))?,
     })
 }
 
@@ -730,5 +1060,43 @@ mod tests {
             meter_identifier(7, &[0xab; 32], 3, "iot-bridge", None),
             "tollgate-usage-7-abababab-3-iot-bridge"
         );
+    }
+
+    #[test]
+    fn long_meter_identifiers_are_cut_to_100_with_a_hash_of_the_whole() {
+        let feature = "f".repeat(32);
+        let a = meter_identifier(u64::MAX, &[0xcd; 32], u64::MAX, &feature, Some(u64::MAX));
+        let b = meter_identifier(
+            u64::MAX,
+            &[0xcd; 32],
+            u64::MAX,
+            &feature,
+            Some(u64::MAX - 1),
+        );
+        assert_eq!((a.len(), b.len()), (100, 100));
+        assert_ne!(a, b);
+        let full = format!(
+            "tollgate-usage-{m}-cdcdcdcd-{m}-{feature}:{m}",
+            m = u64::MAX
+        );
+        assert_eq!(full.len(), 119);
+        let tail = {
+            use sha2::{Digest, Sha256};
+            hex_string(&Sha256::digest(full.as_bytes())[..8])
+        };
+        assert_eq!(a, format!("{}~{tail}", &full[..83]));
+        // The same entry always gets the same identifier.
+        assert_eq!(
+            a,
+            meter_identifier(u64::MAX, &[0xcd; 32], u64::MAX, &feature, Some(u64::MAX))
+        );
+        // Exactly 100 characters stay as they are.
+        let f100 = "g".repeat(100 - "tollgate-usage-1-cdcdcdcd-1-".len());
+        let id = meter_identifier(1, &[0xcd; 32], 1, &f100, None);
+        assert_eq!(id, format!("tollgate-usage-1-cdcdcdcd-1-{f100}"));
+        assert_eq!(id.len(), 100);
+        assert!(meter_event_expired(0, METER_EVENT_WINDOW_SECS));
+        assert!(!meter_event_expired(0, METER_EVENT_WINDOW_SECS - 1));
+        assert!(!meter_event_expired(10, 0));
     }
 }

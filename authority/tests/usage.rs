@@ -8,7 +8,8 @@ mod common;
 use common::*;
 use tollgate_authority::policy::UsageVerdict;
 use tollgate_authority::{
-    verdict_name, Authority, AuthorityError, UsageFilter, UsageImport, UsageTotal,
+    verdict_name, Authority, AuthorityError, MeterEventStatus, UsageFilter, UsageImport,
+    UsageResolution, UsageTotal,
 };
 use tollgate_core::*;
 
@@ -381,4 +382,274 @@ fn the_outbox_is_marked_sent_once_and_failures_wait() {
             .collect::<Vec<_>>(),
         [(MONTH0 + 30 * DAY, 4)]
     );
+}
+
+fn entry(feature: &str, period: MeterPeriod, units: u64) -> UsageEntry {
+    UsageEntry {
+        feature: feature.into(),
+        period,
+        period_start: MONTH0,
+        units,
+    }
+}
+
+#[test]
+fn entries_of_features_that_are_not_metered_extend_the_chain_but_are_never_billed() {
+    let (_d, mut v) = vendor();
+    let host = Host::new(1);
+    let lid = licensed(&mut v, &host);
+    let mut c = Chain::new(lid, 1);
+    // The bridge (metered per month), the perpetual MQTT Server, the Support subscription,
+    // an unknown feature, and the bridge per day (not its period).
+    // (Entries are ordered by feature and period start.)
+    let mut day = entry(BRIDGE, MeterPeriod::Day, 2);
+    day.period_start = MONTH0 + DAY;
+    let r1 = c.next_with(vec![
+        entry(BRIDGE, MeterPeriod::Month, 5),
+        day,
+        entry("mqtt-server", MeterPeriod::Month, 1000),
+        entry("nope", MeterPeriod::Month, 3),
+        entry("support", MeterPeriod::Month, 7),
+    ]);
+    let got = v.import_usage(&[r1], T0 + 10).unwrap();
+    assert_eq!(verdicts(&got), [(1, "merged")]);
+    assert_eq!((got.flagged(), got.chains[0].merged_through), (0, 1));
+    assert_eq!(units(&mut v), [(lid, BRIDGE.to_string(), MONTH0, 5)]);
+    let events = v.meter_events(&UsageFilter::default()).unwrap();
+    let billed: Vec<(&str, u64)> = events
+        .iter()
+        .map(|e| (e.feature.as_str(), e.units))
+        .collect();
+    assert_eq!(billed, [(BRIDGE, 5)]);
+    let flags = v.usage_flags(&UsageFilter::default()).unwrap();
+    assert_eq!(flags.len(), 1);
+    assert_eq!(
+        (
+            flags[0].seq,
+            flags[0].verdict.as_str(),
+            flags[0].resolved_at
+        ),
+        (1, "not_metered", None)
+    );
+    let e = |f: &str, p: &str, s: u64, u: u64| serde_json::json!({"feature": f, "period": p, "period_start": s, "units": u});
+    assert_eq!(
+        flags[0].detail,
+        serde_json::json!({"entries": [
+            e(BRIDGE, "day", MONTH0 + DAY, 2),
+            e("mqtt-server", "month", MONTH0, 1000),
+            e("nope", "month", MONTH0, 3),
+            e("support", "month", MONTH0, 7),
+        ]})
+    );
+    // The chain is not stalled: the next report merges; a report of only unmetered usage
+    // merges too, and bills nothing.
+    let got = v
+        .import_usage(
+            &[
+                c.next(4),
+                c.next_with(vec![entry("nope", MeterPeriod::Month, 9)]),
+            ],
+            T0 + 20,
+        )
+        .unwrap();
+    assert_eq!(verdicts(&got), [(2, "merged"), (3, "merged")]);
+    assert_eq!(units(&mut v), [(lid, BRIDGE.to_string(), MONTH0, 9)]);
+    assert_eq!(v.meter_events(&UsageFilter::default()).unwrap().len(), 2);
+    let flags = v.usage_flags(&UsageFilter::default()).unwrap();
+    let seen: Vec<(u64, &str)> = flags.iter().map(|f| (f.seq, f.verdict.as_str())).collect();
+    assert_eq!(seen, [(1, "not_metered"), (3, "not_metered")]);
+    let audit = v.audit_log(Some(lid), 100).unwrap();
+    assert_eq!(
+        audit
+            .iter()
+            .filter(|e| e.action == "usage.not_metered")
+            .count(),
+        2
+    );
+    // Dismissing one closes it; the replay of a merged report raises nothing again.
+    let done = v
+        .resolve_usage(
+            lid,
+            &host.device.public_key(),
+            1,
+            UsageResolution::Dismiss,
+            T0 + 30,
+        )
+        .unwrap();
+    assert_eq!(done.len(), 1);
+    assert_eq!(
+        (done[0].resolved_at, done[0].resolution.as_deref()),
+        (Some(T0 + 30), Some("dismissed"))
+    );
+}
+
+#[test]
+fn unbillable_and_expired_meter_events_end_for_good() {
+    let (_d, mut v) = vendor();
+    let host = Host::new(1);
+    let lid = licensed(&mut v, &host);
+    let mut c = Chain::new(lid, 1);
+    v.import_usage(&[c.next(1), c.next(2), c.next(3)], T0)
+        .unwrap();
+    let ids: Vec<String> = v
+        .meter_events_due(T0, 10)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.identifier)
+        .collect();
+    assert_eq!(ids.len(), 3);
+    assert!(v
+        .close_meter_event(&ids[0], MeterEventStatus::Unbillable, "no billing customer")
+        .unwrap());
+    assert!(v
+        .close_meter_event(&ids[1], MeterEventStatus::Expired, "older than 35 days")
+        .unwrap());
+    assert!(v.meter_event_sent(&ids[2], T0 + 1).unwrap());
+    // Closed rows are never sent, nor closed again; a sent row is not closed.
+    assert!(!v.meter_event_sent(&ids[0], T0 + 2).unwrap());
+    assert!(!v
+        .close_meter_event(&ids[0], MeterEventStatus::Expired, "x")
+        .unwrap());
+    assert!(!v
+        .close_meter_event(&ids[2], MeterEventStatus::Unbillable, "x")
+        .unwrap());
+    v.meter_event_failed(&ids[1], "HTTP 500", T0).unwrap();
+    assert!(v.meter_events_due(u64::MAX >> 2, 10).unwrap().is_empty());
+    assert!(v
+        .claim_meter_events(u64::MAX >> 2, 10, 300)
+        .unwrap()
+        .is_empty());
+    let e = v
+        .close_meter_event(&ids[0], MeterEventStatus::Pending, "x")
+        .unwrap_err();
+    assert_eq!(e.name(), "InvalidArgument");
+    let got: Vec<(MeterEventStatus, Option<String>, u64)> = v
+        .meter_events(&UsageFilter::default())
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.status, e.last_error, e.attempts))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                MeterEventStatus::Unbillable,
+                Some("no billing customer".into()),
+                0
+            ),
+            (
+                MeterEventStatus::Expired,
+                Some("older than 35 days".into()),
+                0
+            ),
+            (MeterEventStatus::Sent, None, 1),
+        ]
+    );
+}
+
+#[test]
+fn the_vendor_dismisses_flags_and_accepts_only_a_report_ahead_of_the_chain() {
+    let (_d, mut v) = vendor();
+    let host = Host::new(1);
+    let lid = licensed(&mut v, &host);
+    let dev = host.device.public_key();
+    let mut c = Chain::new(lid, 1);
+    let (r1, r2) = (c.next(5), c.next(7));
+    let mut clone = c.fork();
+    let r3 = c.next(11);
+    let r3x = clone.next(1000);
+    let r4x = clone.next(2000);
+    let _lost = c.next(13);
+    let r5 = c.next(17);
+    v.import_usage(&[r1, r2, r3], T0).unwrap();
+    let got = v.import_usage(&[r3x, r4x], T0 + 1).unwrap();
+    assert_eq!(verdicts(&got), [(3, "rewritten"), (4, "fork")]);
+    // A fork (seq 4 on the clone's report 3, not the merged one) is never accepted either.
+    let e = v
+        .resolve_usage(lid, &dev, 4, UsageResolution::Accept, T0 + 1)
+        .unwrap_err();
+    assert_eq!(e.code(), 359);
+    assert!(e.to_string().contains("it is a fork"), "{e}");
+    let got = v.import_usage(&[r5], T0 + 2).unwrap();
+    assert_eq!(verdicts(&got), [(5, "gap")]);
+    // Nothing flagged at seq 6, nor for another license.
+    let e = v
+        .resolve_usage(lid, &dev, 6, UsageResolution::Dismiss, T0 + 3)
+        .unwrap_err();
+    assert_eq!((e.code(), e.name()), (358, "UsageFlagNotFound"));
+    let e = v
+        .resolve_usage(lid + 1, &dev, 3, UsageResolution::Dismiss, T0 + 3)
+        .unwrap_err();
+    assert_eq!(e.code(), 358);
+    // A rewritten history is never accepted.
+    let e = v
+        .resolve_usage(lid, &dev, 3, UsageResolution::Accept, T0 + 3)
+        .unwrap_err();
+    assert_eq!((e.code(), e.name()), (359, "UsageAcceptRefused"));
+    assert_eq!(units(&mut v), [(lid, BRIDGE.to_string(), MONTH0, 23)]);
+    // Dismissed: resolved, nothing billed; a second resolve finds no open flag.
+    let done = v
+        .resolve_usage(lid, &dev, 3, UsageResolution::Dismiss, T0 + 4)
+        .unwrap();
+    assert_eq!(
+        done.iter()
+            .map(|f| (f.seq, f.verdict.as_str(), f.resolution.as_deref()))
+            .collect::<Vec<_>>(),
+        [(3, "rewritten", Some("dismissed"))]
+    );
+    let e = v
+        .resolve_usage(lid, &dev, 3, UsageResolution::Dismiss, T0 + 5)
+        .unwrap_err();
+    assert_eq!(e.code(), 358);
+    // The gap at 5 (report 4 is lost for good) is accepted: merged, billed, the head moves.
+    let done = v
+        .resolve_usage(lid, &dev, 5, UsageResolution::Accept, T0 + 6)
+        .unwrap();
+    assert_eq!(
+        done.iter()
+            .map(|f| (
+                f.seq,
+                f.verdict.as_str(),
+                f.resolved_at,
+                f.resolution.as_deref()
+            ))
+            .collect::<Vec<_>>(),
+        [(5, "gap", Some(T0 + 6), Some("accepted"))]
+    );
+    assert_eq!(units(&mut v), [(lid, BRIDGE.to_string(), MONTH0, 40)]);
+    assert_eq!(v.meter_events(&UsageFilter::default()).unwrap().len(), 4);
+    let merged: Vec<u64> = v
+        .usage_reports(Some(lid))
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.verdict == "merged")
+        .map(|r| r.seq)
+        .collect();
+    assert_eq!(merged, [1, 2, 3, 5]);
+    // The host's next report extends the accepted head.
+    let got = v.import_usage(&[c.next(1)], T0 + 7).unwrap();
+    assert_eq!(verdicts(&got), [(6, "merged")]);
+    assert_eq!(got.chains[0].merged_through, 6);
+    let audit = v.audit_log(Some(lid), 100).unwrap();
+    assert_eq!(
+        audit
+            .iter()
+            .filter(|e| e.action == "usage.resolved")
+            .count(),
+        2
+    );
+    // The fork at 4 is still open (refusals change nothing); now behind the head, it can
+    // only be dismissed.
+    let open: Vec<(u64, &str)> = v
+        .usage_flags(&UsageFilter::default())
+        .unwrap()
+        .iter()
+        .filter(|f| f.resolved_at.is_none())
+        .map(|f| (f.seq, if f.verdict == "fork" { "fork" } else { "other" }))
+        .collect();
+    assert_eq!(open, [(4, "fork")]);
+    let e = v
+        .resolve_usage(lid, &dev, 4, UsageResolution::Accept, T0 + 8)
+        .unwrap_err();
+    assert!(e.to_string().contains("it is a rewritten"), "{e}");
 }

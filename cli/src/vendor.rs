@@ -7,8 +7,8 @@ use serde_json::{json, Value};
 use tollgate_authority::verdict_name;
 use tollgate_authority::{
     export_root, Activation, AuditEntry, Authority, AuthorityError, Extension, IssueSpec,
-    KeyStatus, LicenseRecord, LicenseStatus, NewExpiry, RootFormat, SigningKeyInfo, TransferPolicy,
-    UpgradeSpec, UsageFilter, UsageFlag,
+    KeyStatus, LicenseRecord, LicenseStatus, MeterEventStatus, NewExpiry, RootFormat,
+    SigningKeyInfo, TransferPolicy, UpgradeSpec, UsageFilter, UsageFlag, UsageResolution,
 };
 use tollgate_core::{DeploymentModel, Feature, FeatureKind, MeterPeriod, Models};
 use tollgate_sdk::time::format_utc;
@@ -124,9 +124,10 @@ enum VendorCmd {
     /// Frees the seats of gone cloud marketplace instances (their refresh deadline passed),
     /// as the online service's periodic sweep does; prints the activations freed.
     MarketplaceSweep,
-    /// Metered usage: totals per license, feature and period, and the flagged reports
-    /// (gaps, forks, rewritten histories); `usage import FILE` imports an offline host's
-    /// usage journal.
+    /// Metered usage: totals per license, feature and period, the flagged reports (gaps,
+    /// forks, rewritten histories, entries of features that are not metered) and the meter
+    /// events per status; `usage import FILE` imports an offline host's usage journal,
+    /// `usage resolve` resolves a flag.
     Usage(UsageArgs),
     /// Shows the audit log, newest first.
     Audit {
@@ -159,6 +160,28 @@ enum UsageCmd {
     Import {
         /// The journal: a file, or `-` for standard input.
         file: String,
+    },
+    /// Resolves the open flags at one seq of a device key's chain (audited): `--dismiss`
+    /// closes them without billing; `--accept` judges the flagged report again and merges it
+    /// only if it extends the merged chain or lies ahead of it (a gap whose missing reports
+    /// are lost; a fork or a rewritten history is refused with 359). No open flag there: 358.
+    #[command(group(clap::ArgGroup::new("how").required(true).args(["accept", "dismiss"])))]
+    Resolve {
+        /// The license.
+        #[arg(long)]
+        license: u64,
+        /// The device key (64 hex digits).
+        #[arg(long)]
+        device: String,
+        /// The flagged report's sequence number.
+        #[arg(long)]
+        seq: u64,
+        /// Merge the flagged report (it must extend the merged chain or lie ahead of it).
+        #[arg(long)]
+        accept: bool,
+        /// Close the flags without billing.
+        #[arg(long)]
+        dismiss: bool,
     },
 }
 
@@ -883,12 +906,88 @@ fn flag_detail(f: &UsageFlag) -> String {
         ),
         "fork" => "fork (another predecessor than the merged report)".into(),
         "rewritten" => "rewritten (another report was merged at this seq)".into(),
+        "not_metered" => {
+            let entries: Vec<String> = f.detail["entries"]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+                .iter()
+                .map(|e| {
+                    format!(
+                        "{} {} per {}",
+                        e["units"],
+                        e["feature"].as_str().unwrap_or_default(),
+                        e["period"].as_str().unwrap_or_default()
+                    )
+                })
+                .collect();
+            format!("not metered, not billed ({})", entries.join(", "))
+        }
         other => other.to_owned(),
     }
 }
 
+fn flag_json(f: &UsageFlag) -> Value {
+    json!({"license_id": f.license_id,
+           "device_key": tollgate_core::hex_string(&f.device_key),
+           "seq": f.seq, "verdict": f.verdict, "detail": f.detail,
+           "flagged_at": format_utc(f.flagged_at),
+           "resolved_at": f.resolved_at.map(format_utc),
+           "resolution": f.resolution})
+}
+
+fn flag_line(f: &UsageFlag) -> String {
+    format!(
+        "license {} device {} seq {}: {}{}",
+        f.license_id,
+        short_device(&f.device_key),
+        f.seq,
+        flag_detail(f),
+        f.resolved_at.map_or(String::new(), |r| format!(
+            ", {} {}",
+            f.resolution.as_deref().unwrap_or("resolved"),
+            format_utc(r)
+        ))
+    )
+}
+
+/// 64 hex digits.
+fn parse_device(s: &str) -> Option<[u8; 32]> {
+    let s = s.trim();
+    if s.len() != 64 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
 /// `vendor usage` and `vendor usage import`.
 fn usage(auth: &mut Authority, u: UsageArgs, out: &Out, now: u64) -> Result<(), Failure> {
+    if let Some(UsageCmd::Resolve {
+        license,
+        device,
+        seq,
+        accept,
+        ..
+    }) = u.cmd
+    {
+        let dev = parse_device(&device)
+            .ok_or_else(|| Failure::usage("--device: the device key, 64 hex digits"))?;
+        let how = if accept {
+            UsageResolution::Accept
+        } else {
+            UsageResolution::Dismiss
+        };
+        let done = auth.resolve_usage(license, &dev, seq, how, now)?;
+        let flags: Vec<Value> = done.iter().map(flag_json).collect();
+        out.emit(json!({ "resolved": flags }), || {
+            done.iter().map(flag_line).collect::<Vec<_>>().join("\n")
+        });
+        return Ok(());
+    }
     if let Some(UsageCmd::Import { file }) = u.cmd {
         let text = crate::input::artifact(Some(&file))?;
         let reports = tollgate_core::parse_usage_journal(&text).map_err(|e| Failure {
@@ -979,50 +1078,50 @@ fn usage(auth: &mut Authority, u: UsageArgs, out: &Out, now: u64) -> Result<(), 
                    "units": t.units, "reports": t.reports})
         })
         .collect();
-    let flags_json: Vec<Value> = flags
-        .iter()
-        .map(|f| {
-            json!({"license_id": f.license_id,
-                   "device_key": tollgate_core::hex_string(&f.device_key),
-                   "seq": f.seq, "verdict": f.verdict, "detail": f.detail,
-                   "flagged_at": format_utc(f.flagged_at),
-                   "resolved_at": f.resolved_at.map(format_utc)})
-        })
-        .collect();
-    out.emit(json!({"totals": totals_json, "flags": flags_json}), || {
-        let mut lines = vec![format!(
-            "{:<8} {:<24} {:<6} {:<21} {:>12} {:>8}",
-            "license", "feature", "period", "start", "units", "reports"
-        )];
-        for t in &totals {
-            lines.push(format!(
+    let flags_json: Vec<Value> = flags.iter().map(flag_json).collect();
+    let events = auth.meter_events(&filter)?;
+    let count = |s: MeterEventStatus| events.iter().filter(|e| e.status == s).count();
+    let (pending, sent, unbillable, expired) = (
+        count(MeterEventStatus::Pending),
+        count(MeterEventStatus::Sent),
+        count(MeterEventStatus::Unbillable),
+        count(MeterEventStatus::Expired),
+    );
+    let meter = json!({"pending": pending, "sent": sent, "unbillable": unbillable,
+                       "expired": expired});
+    out.emit(
+        json!({"totals": totals_json, "flags": flags_json, "meter_events": meter}),
+        || {
+            let mut lines = vec![format!(
                 "{:<8} {:<24} {:<6} {:<21} {:>12} {:>8}",
-                t.license_id,
-                t.feature,
-                t.period.name(),
-                format_utc(t.period_start),
-                t.units,
-                t.reports
-            ));
-        }
-        if flags.is_empty() {
-            lines.push("no flagged reports".into());
-        } else {
-            lines.push("flagged reports:".into());
-            for f in &flags {
+                "license", "feature", "period", "start", "units", "reports"
+            )];
+            for t in &totals {
                 lines.push(format!(
-                    "license {} device {} seq {}: {}{}",
-                    f.license_id,
-                    short_device(&f.device_key),
-                    f.seq,
-                    flag_detail(f),
-                    f.resolved_at
-                        .map_or(String::new(), |r| format!(", resolved {}", format_utc(r)))
+                    "{:<8} {:<24} {:<6} {:<21} {:>12} {:>8}",
+                    t.license_id,
+                    t.feature,
+                    t.period.name(),
+                    format_utc(t.period_start),
+                    t.units,
+                    t.reports
                 ));
             }
-        }
-        lines.join("\n")
-    });
+            if flags.is_empty() {
+                lines.push("no flagged reports".into());
+            } else {
+                lines.push("flagged reports:".into());
+                for f in &flags {
+                    lines.push(flag_line(f));
+                }
+            }
+            lines.push(format!(
+                "meter events: {pending} pending, {sent} sent, {unbillable} unbillable, \
+             {expired} expired"
+            ));
+            lines.join("\n")
+        },
+    );
     Ok(())
 }
 

@@ -240,7 +240,8 @@ fn an_offline_journal_is_imported_once_and_flags_are_shown() {
             "license  feature                  period start                        units  reports\n\
              {lid:<8} snowflake                month  2023-11-01T00:00:00Z           400        3\n\
              flagged reports:\n\
-             license {lid} device {dev} seq 5: gap (expected seq 4, got 5)\n"
+             license {lid} device {dev} seq 5: gap (expected seq 4, got 5)\n\
+             meter events: 3 pending, 0 sent, 0 unbillable, 0 expired\n"
         )
     );
     // Report 4 arrives: 4 merges, and 5 with it once sent again; the flag is resolved.
@@ -266,7 +267,8 @@ fn an_offline_journal_is_imported_once_and_flags_are_shown() {
     assert_eq!(
         e.ok(&["vendor", "usage", "--period", "2023-12"]),
         "license  feature                  period start                        units  reports\n\
-         no flagged reports\n"
+         no flagged reports\n\
+         meter events: 0 pending, 0 sent, 0 unbillable, 0 expired\n"
     );
     let out = e.run(&["vendor", "usage", "--period", "2023-13"]);
     assert_eq!(out.status.code(), Some(2));
@@ -346,4 +348,151 @@ fn a_cli_hosts_journal_is_imported_and_a_tampered_copy_is_refused() {
     let ack: Value =
         serde_json::from_str(&e.host(&["--json", "usage", "ack", "--through", "1"])).unwrap();
     assert_eq!(ack["dropped"], 1);
+}
+
+#[test]
+fn unmetered_entries_are_shown_and_flags_are_resolved() {
+    let e = Env::new();
+    let device = DeviceKey::from_seed(&[5; 32]);
+    let hex = hex_string(&device.public_key());
+    let dev = hex[..16].to_owned();
+    let lid = e.licensed(&device);
+    // Report 1: the bridge and the perpetual MQTT Server (not metered: never billed).
+    let r1 = UsageReport::create(
+        UsageClaims {
+            license_id: lid,
+            device_key: device.public_key(),
+            seq: 1,
+            prev_hash: [0; 32],
+            created_at: NOW,
+            entries: vec![
+                UsageEntry {
+                    feature: "mqtt-server".into(),
+                    period: MeterPeriod::Month,
+                    period_start: MONTH0,
+                    units: 77,
+                },
+                UsageEntry {
+                    feature: "snowflake".into(),
+                    period: MeterPeriod::Month,
+                    period_start: MONTH0,
+                    units: 10,
+                },
+            ],
+        },
+        &device,
+    )
+    .unwrap();
+    // Reports 2 and 3 follow; 2 is lost, so 3 is a gap.
+    let later = chain(lid, &device, 2, r1.hash(), &[5, 6]);
+    let journal = e.write("j.txt", &usage_journal_text(&[r1, later[1].clone()]));
+    let out = e.run(&["vendor", "usage", "import", &journal]);
+    assert_eq!(out.status.code(), Some(5));
+    assert_eq!(
+        e.ok(&["vendor", "usage"]),
+        format!(
+            "license  feature                  period start                        units  reports\n\
+             {lid:<8} snowflake                month  2023-11-01T00:00:00Z            10        1\n\
+             flagged reports:\n\
+             license {lid} device {dev} seq 1: not metered, not billed (77 mqtt-server per month)\n\
+             license {lid} device {dev} seq 3: gap (expected seq 2, got 3)\n\
+             meter events: 1 pending, 0 sent, 0 unbillable, 0 expired\n"
+        )
+    );
+    let resolve = |seq: &str, how: &str| {
+        e.run(&[
+            "--json",
+            "vendor",
+            "usage",
+            "resolve",
+            "--license",
+            &lid.to_string(),
+            "--device",
+            &hex,
+            "--seq",
+            seq,
+            how,
+        ])
+    };
+    // Nothing flagged at seq 2: 358, exit 5; neither --accept nor --dismiss: exit 2.
+    let out = resolve("2", "--dismiss");
+    assert_eq!(out.status.code(), Some(5));
+    let err: Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!(
+        (&err["error"]["code"], &err["error"]["kind"]),
+        (&Value::from(358), &Value::from("UsageFlagNotFound"))
+    );
+    let out = e.run(&[
+        "vendor",
+        "usage",
+        "resolve",
+        "--license",
+        "1",
+        "--device",
+        &hex,
+        "--seq",
+        "1",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = e.run(&[
+        "vendor",
+        "usage",
+        "resolve",
+        "--license",
+        "1",
+        "--device",
+        "xyz",
+        "--seq",
+        "1",
+        "--dismiss",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    // The merged report's not_metered flag cannot be accepted, only dismissed.
+    let out = resolve("1", "--accept");
+    assert_eq!(out.status.code(), Some(5));
+    let err: Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!(err["error"]["code"], 359);
+    let out = e.ok(&[
+        "vendor",
+        "usage",
+        "resolve",
+        "--license",
+        &lid.to_string(),
+        "--device",
+        &hex,
+        "--seq",
+        "1",
+        "--dismiss",
+    ]);
+    assert_eq!(
+        out,
+        format!(
+            "license {lid} device {dev} seq 1: not metered, not billed (77 mqtt-server per month), \
+             dismissed 2023-11-14T22:13:20Z\n"
+        )
+    );
+    // The gap is accepted: report 3 merged, its 6 units totalled.
+    let out = resolve("3", "--accept");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["resolved"][0]["resolution"], "accepted");
+    let v = e.json(&["vendor", "usage"]);
+    assert_eq!(v["totals"][0]["units"], 16);
+    assert_eq!(
+        v["meter_events"],
+        serde_json::json!({"pending": 2, "sent": 0, "unbillable": 0, "expired": 0})
+    );
+    let audit = e.json(&["vendor", "audit", "--license", &lid.to_string()]);
+    let resolved = audit
+        .as_array()
+        .or_else(|| audit["entries"].as_array())
+        .unwrap()
+        .iter()
+        .filter(|a| a["action"] == "usage.resolved")
+        .count();
+    assert_eq!(resolved, 2);
 }

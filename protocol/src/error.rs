@@ -3,7 +3,7 @@
 //!
 //! `code` is the stable result code shared by the CLI and every binding: core errors 1xx,
 //! vendor (authority) errors 300–323 and 331, floating server refusals 340–346, the License page's
-//! 250–254 ([`crate::page`]), the shop's 350–354 ([`crate::shop`]), metered usage's 355–357
+//! 250–254 ([`crate::page`]), the shop's 350–354 ([`crate::shop`]), metered usage's 355–359
 //! ([`crate::usage`]), the marketplace's 380–387
 //! ([`crate::marketplace`]), and the services' own:
 //!

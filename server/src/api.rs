@@ -120,6 +120,12 @@ pub const ROUTES: &[Route] = &[
     route("GET", "/v1/admin/purchases", "admin_purchases", true),
     route("POST", "/v1/admin/usage/import", "admin_usage_import", true),
     route("GET", "/v1/admin/usage", "admin_usage", true),
+    route(
+        "POST",
+        "/v1/admin/usage/resolve",
+        "admin_usage_resolve",
+        true,
+    ),
     route("POST", "/v1/usage", "usage", true),
     route("POST", "/v1/shop/offers", "shop_offers", true),
     route("POST", "/v1/shop/purchases", "shop_purchase", true),
@@ -179,7 +185,8 @@ pub fn router(state: Arc<AppState>) -> Router {
             post(crate::usage::admin_import)
                 .layer(DefaultBodyLimit::max(crate::usage::MAX_JOURNAL_BODY)),
         )
-        .route("/v1/admin/usage", get(crate::usage::admin_usage));
+        .route("/v1/admin/usage", get(crate::usage::admin_usage))
+        .route("/v1/admin/usage/resolve", post(crate::usage::admin_resolve));
     let admin = kit::admin_routes(admin, Arc::clone(&state.admin));
     let metrics_route = Router::new().route("/metrics", get(metrics));
     let metrics_route = kit::optional_bearer_routes(metrics_route, Arc::clone(&state.metrics_auth));

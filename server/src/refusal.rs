@@ -28,10 +28,12 @@ pub fn ledger_error(e: AuthorityError) -> ApiError {
         | A::NoActiveActivation
         | A::TransferLimit { .. }
         | A::FloatingActivationExists { .. }
-        | A::InstanceMismatch { .. } => StatusCode::CONFLICT,
-        A::LicenseNotFound(_) | A::ActivationNotFound(_) | A::PurchaseNotFound(_) => {
-            StatusCode::NOT_FOUND
-        }
+        | A::InstanceMismatch { .. }
+        | A::UsageAcceptRefused { .. } => StatusCode::CONFLICT,
+        A::LicenseNotFound(_)
+        | A::ActivationNotFound(_)
+        | A::PurchaseNotFound(_)
+        | A::UsageFlagNotFound { .. } => StatusCode::NOT_FOUND,
         A::Core(_)
         | A::InvalidArgument(_)
         | A::NoSuchSubscription(_)
@@ -113,11 +115,19 @@ mod tests {
         assert_eq!(tollgate_sdk::service_refusal_info(e.code()), None);
         let e = ledger_error(e);
         assert_eq!((e.status, e.code), (StatusCode::NOT_FOUND, 350));
-        // Metered usage (issue 15): 355-357.
+        // Metered usage (issue 15): 355-359.
         let got: Vec<(StatusCode, u32, &str)> = [
             A::UsageDeviceUnknown { license_id: 1 },
             A::UsageTooManyReports { max: 4096 },
             A::UsageSubmissionInvalid("no report".into()),
+            A::UsageFlagNotFound {
+                license_id: 1,
+                seq: 2,
+            },
+            A::UsageAcceptRefused {
+                seq: 2,
+                why: "fork".into(),
+            },
         ]
         .into_iter()
         .map(|e| {
@@ -135,6 +145,8 @@ mod tests {
                     357,
                     "UsageSubmissionInvalid"
                 ),
+                (StatusCode::NOT_FOUND, 358, "UsageFlagNotFound"),
+                (StatusCode::CONFLICT, 359, "UsageAcceptRefused"),
             ]
         );
     }

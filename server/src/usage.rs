@@ -8,7 +8,14 @@
 //! Stripe's `identifier` and the `Idempotency-Key`, and marked sent only after Stripe's 2xx,
 //! so a retry (after a timeout, a crash or a restart) never bills twice. A failed attempt is
 //! retried after a back-off that doubles per attempt, from [`RETRY_BASE_SECS`] up to
-//! [`RETRY_MAX_SECS`].
+//! [`RETRY_MAX_SECS`]. An event that can never be sent ends without a Stripe call: `expired`
+//! once Stripe would refuse its timestamp
+//! ([`tollgate_authority::METER_EVENT_WINDOW_SECS`], 35 days less an
+//! hour), `unbillable` when its license has no billing customer (not bought through the
+//! shop; it stays unbillable if the license gets one later). Entries of features that are
+//! not metered by the license are never queued (see [`tollgate_authority::usage`]).
+//! Counted in `/metrics`: `tollgate_usage_reports_total{verdict}` and
+//! `tollgate_meter_events_total{outcome}`.
 
 use std::sync::Arc;
 
@@ -17,8 +24,8 @@ use axum::extract::{Query, State};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use tollgate_authority::{
-    verdict_name, AuthorityError, MeterEvent, UsageFilter, UsageFlag, UsageImport, UsageTotal,
-    MAX_USAGE_REPORTS,
+    meter_event_expired, verdict_name, AuthorityError, MeterEvent, MeterEventStatus, UsageFilter,
+    UsageFlag, UsageImport, UsageResolution, UsageTotal, MAX_USAGE_REPORTS,
 };
 use tollgate_core::{hex_string, UsageReport};
 use tollgate_protocol::usage::{UsageReceipt, UsageResult, UsageSubmission, UsageVerdictName};
@@ -59,6 +66,13 @@ pub fn retry_at(now: u64, attempts: u64) -> u64 {
             .saturating_mul(1 << shift)
             .min(RETRY_MAX_SECS),
     )
+}
+
+/// Counts an import's verdicts in the metrics.
+fn count_verdicts(app: &AppState, got: &UsageImport) {
+    for o in &got.outcomes {
+        app.metrics.usage_reports(verdict_name(&o.verdict), 1);
+    }
 }
 
 fn invalid(msg: &str) -> ApiError {
@@ -115,6 +129,7 @@ pub async fn submit(
         .store
         .run(USAGE_ACTOR, move |a| a.import_usage(&reports, unix_now()))
         .await?;
+    count_verdicts(&app, &got);
     let flagged = got.flagged();
     if flagged > 0 {
         tracing::warn!(
@@ -228,6 +243,7 @@ pub async fn admin_import(
         .store
         .run(ADMIN_ACTOR, move |a| a.import_usage(&reports, unix_now()))
         .await?;
+    count_verdicts(&app, &got);
     Ok(Json(got.into()))
 }
 
@@ -282,14 +298,18 @@ pub struct UsageFlagOut {
     pub device_key: String,
     /// The report's seq.
     pub seq: u64,
-    /// `gap`, `fork` or `rewritten`.
+    /// `gap`, `fork`, `rewritten`, or `not_metered` (a merged report's entries of features
+    /// the license does not meter: never billed).
     pub verdict: String,
-    /// What was expected.
+    /// What was expected; for `not_metered`, the entries (feature, period, period_start,
+    /// units).
     pub detail: serde_json::Value,
     /// When flagged (Unix seconds).
     pub flagged_at: u64,
     /// When resolved, if it was.
     pub resolved_at: Option<u64>,
+    /// How: `merged`, `dismissed`, `accepted` or `superseded`.
+    pub resolution: Option<String>,
 }
 
 impl From<UsageFlag> for UsageFlagOut {
@@ -303,6 +323,7 @@ impl From<UsageFlag> for UsageFlagOut {
             detail: f.detail,
             flagged_at: f.flagged_at,
             resolved_at: f.resolved_at,
+            resolution: f.resolution,
         }
     }
 }
@@ -314,8 +335,36 @@ pub struct UsageOut {
     pub totals: Vec<UsageTotalOut>,
     /// Flagged reports (raised in the period asked for), resolved ones included.
     pub flags: Vec<UsageFlagOut>,
-    /// Meter events not yet accepted by Stripe (of the totals listed).
+    /// Meter events still to be sent (pending; of the totals listed).
     pub unsent_meter_events: usize,
+    /// Meter events per status (of the totals listed).
+    pub meter_events: MeterEventCounts,
+}
+
+/// Meter events per status.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MeterEventCounts {
+    /// To be sent (or retried).
+    pub pending: usize,
+    /// Accepted by Stripe.
+    pub sent: usize,
+    /// Never sent: the license has no billing customer.
+    pub unbillable: usize,
+    /// Never sent: older than Stripe takes.
+    pub expired: usize,
+}
+
+impl MeterEventCounts {
+    /// Counts events per status.
+    pub fn of(events: &[MeterEvent]) -> Self {
+        let n = |s: MeterEventStatus| events.iter().filter(|e| e.status == s).count();
+        MeterEventCounts {
+            pending: n(MeterEventStatus::Pending),
+            sent: n(MeterEventStatus::Sent),
+            unbillable: n(MeterEventStatus::Unbillable),
+            expired: n(MeterEventStatus::Expired),
+        }
+    }
 }
 
 /// `GET /v1/admin/usage?license=&period=`: totals and flags for the console.
@@ -339,8 +388,50 @@ pub async fn admin_usage(
     Ok(Json(UsageOut {
         totals: totals.into_iter().map(Into::into).collect(),
         flags: flags.into_iter().map(Into::into).collect(),
-        unsent_meter_events: events.iter().filter(|e| e.sent_at.is_none()).count(),
+        unsent_meter_events: events
+            .iter()
+            .filter(|e| e.status == MeterEventStatus::Pending)
+            .count(),
+        meter_events: MeterEventCounts::of(&events),
     }))
+}
+
+/// `POST /v1/admin/usage/resolve`'s body.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UsageResolveIn {
+    /// The license.
+    pub license_id: u64,
+    /// The device key, hex.
+    pub device_key: String,
+    /// The flagged report's seq.
+    pub seq: u64,
+    /// `dismiss` or `accept`.
+    pub resolution: String,
+}
+
+/// `POST /v1/admin/usage/resolve`: resolves the open flags at one seq of a device's chain,
+/// as `tollgate vendor usage resolve` ([`tollgate_authority::Authority::resolve_usage`]):
+/// 358 no open flag there, 359 an accept of a fork or a rewritten history.
+/// Answers the flags resolved.
+pub async fn admin_resolve(
+    State(app): App,
+    Body(b): Body<UsageResolveIn>,
+) -> Result<Json<Vec<UsageFlagOut>>, ApiError> {
+    let how = match b.resolution.as_str() {
+        "dismiss" => UsageResolution::Dismiss,
+        "accept" => UsageResolution::Accept,
+        _ => return Err(ApiError::bad_request("resolution: dismiss or accept")),
+    };
+    let dev = device_key(&b.device_key)
+        .ok_or_else(|| ApiError::bad_request("device_key: 64 hex digits"))?;
+    let done = app
+        .store
+        .run(ADMIN_ACTOR, move |a| {
+            a.resolve_usage(b.license_id, &dev, b.seq, how, unix_now())
+        })
+        .await?;
+    Ok(Json(done.into_iter().map(Into::into).collect()))
 }
 
 /// What one forwarding round did.
@@ -350,6 +441,10 @@ pub struct Forwarded {
     pub sent: Vec<String>,
     /// Identifiers that failed (to be retried), with why.
     pub failed: Vec<(String, String)>,
+    /// Identifiers ended as unbillable (no billing customer), never sent.
+    pub unbillable: Vec<String>,
+    /// Identifiers ended as expired (older than Stripe takes), never sent.
+    pub expired: Vec<String>,
 }
 
 /// The Stripe meter's event name of a metered feature, from the shop's catalogue.
@@ -362,19 +457,18 @@ fn meter_name<'a>(shop: &'a Shop, feature: &str) -> Option<&'a str> {
 }
 
 /// Sends one event; `Err` says why not.
-fn send(shop: &Shop, e: &MeterEvent, customer: Option<&str>) -> Result<(), String> {
+fn send(shop: &Shop, e: &MeterEvent, customer: &str) -> Result<(), String> {
     let name = meter_name(shop, &e.feature)
         .ok_or_else(|| format!("no meter configured for feature `{}`", e.feature))?;
-    let customer =
-        customer.ok_or_else(|| format!("license {} has no billing customer", e.license_id))?;
     shop.stripe
         .meter_event(name, customer, e.units, &e.identifier, e.created_at)
         .map_err(|e| e.to_string())
 }
 
 /// Sends the meter events due at `now` (at most [`FORWARD_BATCH`]) to Stripe, marking each
-/// sent after Stripe's 2xx, and scheduling a retry for each failure. Without a shop
-/// (no Stripe), nothing is sent.
+/// sent after Stripe's 2xx, and scheduling a retry for each failure. Events too old for
+/// Stripe end as expired, events of a license without a billing customer as unbillable,
+/// neither sent. Without a shop (no Stripe), nothing is sent.
 pub async fn forward_usage(
     app: &Arc<AppState>,
     now: u64,
@@ -382,23 +476,44 @@ pub async fn forward_usage(
     let Some(shop) = app.shop.clone() else {
         return Ok(Forwarded::default());
     };
-    let due = app
+    let (due, mut done) = app
         .store
         .run(USAGE_ACTOR, move |a| {
             let due = a.claim_meter_events(now, FORWARD_BATCH, CLAIM_SECS)?;
             let mut out = Vec::with_capacity(due.len());
+            let mut done = Forwarded::default();
             for e in due {
-                let customer = a.billing_customer(e.license_id)?;
-                out.push((e, customer));
+                if meter_event_expired(e.created_at, now) {
+                    let why = "older than Stripe takes (35 days): never sent";
+                    if a.close_meter_event(&e.identifier, MeterEventStatus::Expired, why)? {
+                        done.expired.push(e.identifier);
+                    }
+                    continue;
+                }
+                match a.billing_customer(e.license_id)? {
+                    Some(c) => out.push((e, c)),
+                    None => {
+                        let why = format!("license {} has no billing customer", e.license_id);
+                        if a.close_meter_event(&e.identifier, MeterEventStatus::Unbillable, &why)? {
+                            done.unbillable.push(e.identifier);
+                        }
+                    }
+                }
             }
-            Ok(out)
+            Ok((out, done))
         })
         .await?;
-    let mut done = Forwarded::default();
+    app.metrics
+        .meter_events("expired", len64(done.expired.len()));
+    app.metrics
+        .meter_events("unbillable", len64(done.unbillable.len()));
+    for id in done.expired.iter().chain(&done.unbillable) {
+        tracing::warn!(identifier = %id, "meter event ended unsent (expired or unbillable)");
+    }
     for (e, customer) in due {
         let s = Arc::clone(&shop);
         let ev = e.clone();
-        let result = tokio::task::spawn_blocking(move || send(&s, &ev, customer.as_deref()))
+        let result = tokio::task::spawn_blocking(move || send(&s, &ev, &customer))
             .await
             .unwrap_or_else(|j| Err(format!("sender failed: {j}")));
         let id = e.identifier.clone();
@@ -408,6 +523,7 @@ pub async fn forward_usage(
                 app.store
                     .run(USAGE_ACTOR, move |a| a.meter_event_sent(&id, at))
                     .await?;
+                app.metrics.meter_events("sent", 1);
                 done.sent.push(e.identifier);
             }
             Err(why) => {
@@ -416,6 +532,7 @@ pub async fn forward_usage(
                 app.store
                     .run(USAGE_ACTOR, move |a| a.meter_event_failed(&i, &w, next))
                     .await?;
+                app.metrics.meter_events("failed", 1);
                 tracing::warn!(identifier = %id, error = %why, retry_at = next, "meter event not sent");
                 done.failed.push((id, why));
             }
@@ -439,15 +556,37 @@ pub async fn forward_task(
             _ = stop.wait_for(|s| *s) => return,
         }
         match forward_usage(&app, unix_now()).await {
-            Ok(f) if f.sent.is_empty() && f.failed.is_empty() => {}
+            Ok(f)
+                if f.sent.is_empty()
+                    && f.failed.is_empty()
+                    && f.unbillable.is_empty()
+                    && f.expired.is_empty() => {}
             Ok(f) => tracing::info!(
                 sent = f.sent.len(),
                 failed = f.failed.len(),
+                unbillable = f.unbillable.len(),
+                expired = f.expired.len(),
                 "meter events forwarded"
             ),
             Err(e) => tracing::warn!(code = e.code, error = %e.message, "meter forwarding failed"),
         }
     }
+}
+
+/// 64 hex digits as 32 bytes.
+fn device_key(s: &str) -> Option<[u8; 32]> {
+    if s.len() != 64 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+fn len64(n: usize) -> u64 {
+    u64::try_from(n).unwrap_or(u64::MAX)
 }
 
 #[cfg(test)]

@@ -423,7 +423,7 @@ fn a_long_offline_journal_is_imported_in_one_body() {
     let vendor = Vendor::new(&Backend::Sqlite);
     let server = vendor.start();
     let url = server.url();
-    let (lid, key) = issue(&url, chariot_spec(1));
+    let (lid, key) = issue(&url, bridge_spec(1));
     let mut host = Reporter::new(lid, 1);
     host.activate(&url, &key, 1);
     // 400 reports: over the 64 KiB every other route takes.
@@ -447,4 +447,157 @@ fn a_long_offline_journal_is_imported_in_one_body() {
     let all: Vec<&UsageReport> = reports.iter().collect();
     let (st, b) = submit(&url, &all);
     assert_eq!((st, code(&b)), (413, 413), "{b}");
+}
+
+/// The chariot license with the bridge metered per month, issued by hand (no customer).
+fn bridge_spec(seats: u32) -> Value {
+    let mut spec = chariot_spec(seats);
+    spec["features"].as_array_mut().unwrap().push(json!({
+        "name": BRIDGE, "kind": "metered", "quota": 1_000_000, "period": "month"
+    }));
+    spec
+}
+
+/// `/metrics` as text.
+fn metrics(url: &str) -> String {
+    let mut resp = http().get(format!("{url}/metrics")).call().unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    resp.body_mut().read_to_string().unwrap()
+}
+
+#[test]
+fn unmetered_unbillable_and_expired_usage_never_reaches_stripe() {
+    for b in backends() {
+        never_billed_on(&b);
+    }
+}
+
+fn never_billed_on(backend: &Backend) {
+    let smtp = SmtpSink::start();
+    let vendor = Vendor::new(backend);
+    // Stripe unreachable: an event the forwarder tried to send would fail, not end.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", l.local_addr().unwrap())
+    };
+    let server = vendor.start_with(|c| c.shop = Some(shop_config(&closed, smtp.addr)));
+    let url = server.url();
+
+    // A license with the bridge issued by hand (not bought through the shop): no customer.
+    let (lid, key) = issue(&url, bridge_spec(3));
+    let mut host = Reporter::new(lid, 1);
+    host.activate(&url, &key, 1);
+    // One report: the bridge (billed) and the perpetual MQTT Server (never billed).
+    host.seq += 1;
+    let r1 = UsageReport::create(
+        UsageClaims {
+            license_id: lid,
+            device_key: host.device.public_key(),
+            seq: host.seq,
+            prev_hash: host.prev,
+            created_at: now(),
+            entries: vec![
+                UsageEntry {
+                    feature: "mqtt-server".into(),
+                    period: MeterPeriod::Month,
+                    period_start: MONTH0,
+                    units: 500,
+                },
+                UsageEntry {
+                    feature: BRIDGE.into(),
+                    period: MeterPeriod::Month,
+                    period_start: MONTH0,
+                    units: 7,
+                },
+            ],
+        },
+        &host.device,
+    )
+    .unwrap();
+    host.prev = r1.hash();
+    let (st, receipt) = submit(&url, &[&r1]);
+    assert_eq!(st, 200, "{receipt}");
+    assert_eq!(verdicts(&receipt), [(1, "merged".into())]);
+    assert_eq!(receipt["merged_through"], 1);
+    assert_eq!(totals(&vendor, lid), [(MONTH0, 7)]);
+    let id = format!("tollgate-usage-{lid}-{}-1-{BRIDGE}", host.dev8());
+    let t = now();
+    let f = forward(&server, t);
+    assert_eq!(f.unbillable, std::slice::from_ref(&id));
+    assert!(f.sent.is_empty() && f.failed.is_empty() && f.expired.is_empty());
+    // Final: never due again.
+    assert_eq!(forward(&server, t + 100_000), Default::default());
+    let (st, usage) = admin(&url, "GET", &format!("/v1/admin/usage?license={lid}"), None);
+    assert_eq!(st, 200, "{usage}");
+    assert_eq!(
+        usage["meter_events"],
+        json!({"pending": 0, "sent": 0, "unbillable": 1, "expired": 0})
+    );
+    assert_eq!(usage["unsent_meter_events"], 0);
+    assert_eq!(usage["flags"].as_array().unwrap().len(), 1);
+    let flag = &usage["flags"][0];
+    assert_eq!(
+        (&flag["seq"], &flag["verdict"], &flag["resolved_at"]),
+        (&json!(1), &json!("not_metered"), &Value::Null)
+    );
+    assert_eq!(
+        flag["detail"],
+        json!({"entries": [{"feature": "mqtt-server", "period": "month",
+                            "period_start": MONTH0, "units": 500}]})
+    );
+    // The vendor dismisses the flag over the admin API; once only.
+    let body = json!({"license_id": lid, "device_key": hex_string(&host.device.public_key()),
+                      "seq": 1, "resolution": "dismiss"});
+    let (st, done) = admin(&url, "POST", "/v1/admin/usage/resolve", Some(body.clone()));
+    assert_eq!(st, 200, "{done}");
+    assert_eq!(
+        (&done[0]["verdict"], &done[0]["resolution"]),
+        (&json!("not_metered"), &json!("dismissed"))
+    );
+    let (st, b) = admin(&url, "POST", "/v1/admin/usage/resolve", Some(body));
+    assert_eq!((st, code(&b)), (404, 358), "{b}");
+    let mut bad = json!({"license_id": lid, "device_key": "zz", "seq": 1,
+                         "resolution": "dismiss"});
+    let (st, b) = admin(&url, "POST", "/v1/admin/usage/resolve", Some(bad.clone()));
+    assert_eq!((st, code(&b)), (400, 400), "{b}");
+    bad["device_key"] = json!(hex_string(&host.device.public_key()));
+    bad["resolution"] = json!("ignore");
+    let (st, b) = admin(&url, "POST", "/v1/admin/usage/resolve", Some(bad));
+    assert_eq!((st, code(&b)), (400, 400), "{b}");
+
+    // A license bought through the shop (with a customer): an event older than Stripe takes
+    // ends as expired when the forwarder first gets to it, unsent.
+    let (paid, key) = metered_license(&vendor, &url);
+    let mut buyer = Reporter::new(paid, 2);
+    buyer.activate(&url, &key, 2);
+    let r = buyer.next(3);
+    assert_eq!(verdicts(&submit(&url, &[&r]).1), [(1, "merged".into())]);
+    let late = now() + tollgate_authority::METER_EVENT_WINDOW_SECS;
+    let f = forward(&server, late);
+    let paid_id = format!("tollgate-usage-{paid}-{}-1-{BRIDGE}", buyer.dev8());
+    assert_eq!(f.expired, std::slice::from_ref(&paid_id));
+    assert!(f.sent.is_empty() && f.failed.is_empty() && f.unbillable.is_empty());
+    assert_eq!(forward(&server, late + 100_000), Default::default());
+    let events = vendor
+        .authority()
+        .meter_events(&UsageFilter {
+            license_id: Some(paid),
+            ..UsageFilter::default()
+        })
+        .unwrap();
+    assert_eq!(
+        (events[0].status, events[0].attempts, events[0].sent_at),
+        (tollgate_authority::MeterEventStatus::Expired, 0, None)
+    );
+
+    // Counted in /metrics.
+    let text = metrics(&url);
+    for line in [
+        "tollgate_usage_reports_total{verdict=\"merged\"} 2\n",
+        "tollgate_meter_events_total{outcome=\"expired\"} 1\n",
+        "tollgate_meter_events_total{outcome=\"unbillable\"} 1\n",
+    ] {
+        assert!(text.contains(line), "{line}: {text}");
+    }
+    assert!(!text.contains("outcome=\"sent\""), "{text}");
 }

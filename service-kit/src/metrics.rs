@@ -10,6 +10,8 @@
 //! | `tollgate_group_commit_items_total` | counter | |
 //! | `tollgate_group_commit_batch_size` | histogram | |
 //! | `tollgate_rapid_transfers_total` | counter | |
+//! | `tollgate_usage_reports_total` | counter | `verdict` (`merged`, `duplicate`, `gap`, `fork`, `rewritten`) |
+//! | `tollgate_meter_events_total` | counter | `outcome` (`sent`, `failed`, `unbillable`, `expired`) |
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -71,6 +73,8 @@ struct Inner {
     requests: BTreeMap<(&'static str, &'static str), u64>,
     latency: BTreeMap<&'static str, Histogram>,
     batch_size: Histogram,
+    usage_reports: BTreeMap<&'static str, u64>,
+    meter_events: BTreeMap<&'static str, u64>,
 }
 
 /// The service's metrics.
@@ -118,6 +122,32 @@ impl Metrics {
             .fetch_add(u64::try_from(items).unwrap_or(u64::MAX), Ordering::Relaxed);
         let mut m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         m.batch_size.observe(&BATCH_BUCKETS, items as f64);
+    }
+
+    /// `n` usage reports were judged `verdict` (`merged`, `duplicate`, `gap`, `fork`,
+    /// `rewritten`).
+    pub fn usage_reports(&self, verdict: &'static str, n: u64) {
+        let mut m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        *m.usage_reports.entry(verdict).or_insert(0) += n;
+    }
+
+    /// Usage reports judged `verdict` so far.
+    pub fn usage_reports_count(&self, verdict: &str) -> u64 {
+        let m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        m.usage_reports.get(verdict).copied().unwrap_or(0)
+    }
+
+    /// `n` billing meter events ended a forwarding attempt with `outcome` (`sent`, `failed`,
+    /// `unbillable`, `expired`).
+    pub fn meter_events(&self, outcome: &'static str, n: u64) {
+        let mut m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        *m.meter_events.entry(outcome).or_insert(0) += n;
+    }
+
+    /// Meter events with `outcome` so far.
+    pub fn meter_events_count(&self, outcome: &str) -> u64 {
+        let m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        m.meter_events.get(outcome).copied().unwrap_or(0)
     }
 
     /// The count of requests to `endpoint` with `outcome` so far.
@@ -179,6 +209,27 @@ impl Metrics {
             let _ = writeln!(out, "# TYPE {name} counter");
             let _ = writeln!(out, "{name} {}", v.load(Ordering::Relaxed));
         }
+        let labelled = [
+            (
+                "tollgate_usage_reports_total",
+                "Metered usage reports judged, by verdict (merged or flagged).",
+                "verdict",
+                &m.usage_reports,
+            ),
+            (
+                "tollgate_meter_events_total",
+                "Billing meter events forwarded, by outcome.",
+                "outcome",
+                &m.meter_events,
+            ),
+        ];
+        for (name, help, label, values) in labelled {
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} counter");
+            for (l, n) in values {
+                let _ = writeln!(out, "{name}{{{label}=\"{l}\"}} {n}");
+            }
+        }
         out.push_str("# HELP tollgate_group_commit_batch_size Activations per committed batch.\n");
         out.push_str("# TYPE tollgate_group_commit_batch_size histogram\n");
         m.batch_size.render(
@@ -214,5 +265,26 @@ mod tests {
         assert!(text.contains("tollgate_group_commit_batch_size_bucket{le=\"8\"} 1"));
         assert!(text.contains("tollgate_group_commit_items_total 5"));
         assert_eq!(m.count("activate", "ok"), 1);
+        m.usage_reports("merged", 3);
+        m.usage_reports("fork", 1);
+        m.usage_reports("merged", 2);
+        m.meter_events("unbillable", 1);
+        let text = m.render();
+        assert!(text.contains(
+            "# TYPE tollgate_usage_reports_total counter\n\
+             tollgate_usage_reports_total{verdict=\"fork\"} 1\n\
+             tollgate_usage_reports_total{verdict=\"merged\"} 5\n"
+        ));
+        assert!(text.contains(
+            "# TYPE tollgate_meter_events_total counter\n\
+             tollgate_meter_events_total{outcome=\"unbillable\"} 1\n# HELP"
+        ));
+        assert_eq!(
+            (
+                m.usage_reports_count("merged"),
+                m.meter_events_count("sent")
+            ),
+            (5, 0)
+        );
     }
 }

@@ -181,12 +181,13 @@ export class TollgateConsole extends HTMLElement {
   usageTotals(u) {
     const rows = u.totals.map((t) => h("tr", {}, h("td", { text: String(t.license_id) }), h("td", { text: t.feature }),
       h("td", { text: t.period }), h("td", { text: when(t.period_start) }), h("td", { text: String(t.units) })));
-    const flags = u.flags.map((f) => h("li", { text: `license ${f.license_id}, device ${f.device_key.slice(0, 16)}, seq ${f.seq}: ${f.verdict}${f.resolved_at ? " (resolved)" : ""}` }));
+    const flags = u.flags.map((f) => h("li", { text: `license ${f.license_id}, device ${f.device_key.slice(0, 16)}, seq ${f.seq}: ${f.verdict}${f.resolved_at ? ` (${f.resolution || "resolved"})` : ""}` }));
+    const m = u.meter_events || { unbillable: 0, expired: 0 };
     this.root.getElementById("usage-out").replaceChildren(
       h("table", { id: "usage-totals" },
         h("thead", {}, h("tr", {}, ["License", "Feature", "Period", "Start", "Units"].map((c) => h("th", { scope: "col", text: c })))),
         h("tbody", {}, ...(rows.length ? rows : [h("tr", {}, h("td", { colspan: "5", text: "No usage merged." }))]))),
-      h("p", { text: `${u.unsent_meter_events} meter event(s) not yet accepted by Stripe.` }),
+      h("p", { text: `${u.unsent_meter_events} meter event(s) not yet accepted by Stripe; ${m.unbillable} unbillable (no billing customer), ${m.expired} expired (older than Stripe takes), never sent.` }),
       flags.length ? h("ul", { id: "usage-flags" }, ...flags) : h("p", { text: "No flagged reports." }));
   }
 

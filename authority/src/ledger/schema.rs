@@ -253,8 +253,10 @@ CREATE TABLE usage_totals (
     updated_at   BIGINT NOT NULL,
     PRIMARY KEY (license_id, feature, period, period_start)
 );
--- Links that were not merged (gap, fork, rewritten), for the vendor to resolve. Resolved
--- when the same report later extends the chain (e.g. after the missing reports arrived).
+-- Links that were not merged (gap, fork, rewritten), for the vendor to resolve, and merged
+-- reports' entries that were not billed (not_metered: the feature is no metered feature of
+-- the license with that period). Resolved when the same report later extends the chain
+-- (resolution 'merged'), or by the vendor ('dismissed', 'accepted').
 INSERT INTO sequences (name, value) VALUES ('usage_flag', 0);
 CREATE TABLE usage_flags (
     id          BIGINT PRIMARY KEY,
@@ -262,16 +264,18 @@ CREATE TABLE usage_flags (
     device_key  TEXT NOT NULL,
     seq         BIGINT NOT NULL,
     hash        TEXT NOT NULL,
-    verdict     TEXT NOT NULL CHECK (verdict IN ('gap', 'fork', 'rewritten')),
+    verdict     TEXT NOT NULL CHECK (verdict IN ('gap', 'fork', 'rewritten', 'not_metered')),
     detail      TEXT NOT NULL,              -- JSON object
     flagged_at  BIGINT NOT NULL,
-    resolved_at BIGINT
+    resolved_at BIGINT,
+    resolution  TEXT CHECK (resolution IN ('merged', 'dismissed', 'accepted', 'superseded'))
 );
 CREATE INDEX usage_flags_license ON usage_flags (license_id, id);
 CREATE INDEX usage_flags_report ON usage_flags (device_key, seq, hash);
 -- One billing meter event to send per merged (license, feature, period, device, seq): the
 -- identifier is the payment provider's idempotency key, so a resend never bills twice. A
--- row is marked sent only once the provider accepted it.
+-- row is marked sent only once the provider accepted it; 'unbillable' (the license has no
+-- billing customer) and 'expired' (older than the provider takes) are final, never sent.
 CREATE TABLE usage_outbox (
     identifier      TEXT PRIMARY KEY,
     license_id      BIGINT NOT NULL REFERENCES licenses (id),
@@ -285,9 +289,11 @@ CREATE TABLE usage_outbox (
     attempts        BIGINT NOT NULL DEFAULT 0,
     next_attempt_at BIGINT NOT NULL,
     last_error      TEXT,
-    sent_at         BIGINT
+    sent_at         BIGINT,
+    status          TEXT NOT NULL DEFAULT 'pending'
+                    CHECK (status IN ('pending', 'sent', 'unbillable', 'expired'))
 );
-CREATE INDEX usage_outbox_due ON usage_outbox (sent_at, next_attempt_at);
+CREATE INDEX usage_outbox_due ON usage_outbox (status, next_attempt_at);
 "#,
     },
 ];

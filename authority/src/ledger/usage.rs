@@ -66,6 +66,7 @@ pub(crate) struct FlagRow {
     pub detail: String,
     pub flagged_at: u64,
     pub resolved_at: Option<u64>,
+    pub resolution: Option<String>,
 }
 
 /// One row of `usage_outbox`.
@@ -84,6 +85,7 @@ pub(crate) struct OutboxRow {
     pub next_attempt_at: u64,
     pub last_error: Option<String>,
     pub sent_at: Option<u64>,
+    pub status: String,
 }
 
 /// Which rows a listing covers: one license or all, period starts in `[from, until)`.
@@ -137,9 +139,27 @@ fn report_row(r: &Row) -> Result<UsageReportRow> {
     })
 }
 
+const FLAG_COLS: &str = "SELECT id, license_id, device_key, seq, hash, verdict, detail, \
+     flagged_at, resolved_at, resolution FROM usage_flags";
+
+fn flag_row(r: &Row) -> Result<FlagRow> {
+    Ok(FlagRow {
+        id: col_u64(r, 0)?,
+        license_id: col_u64(r, 1)?,
+        device_key: col_str(r, 2)?,
+        seq: col_u64(r, 3)?,
+        hash: col_str(r, 4)?,
+        verdict: col_str(r, 5)?,
+        detail: col_str(r, 6)?,
+        flagged_at: col_u64(r, 7)?,
+        resolved_at: col_opt_u64(r, 8)?,
+        resolution: opt_str(r, 9)?,
+    })
+}
+
 const OUTBOX_COLS: &str = "SELECT identifier, license_id, feature, period, period_start, \
-     device_key, seq, units, created_at, attempts, next_attempt_at, last_error, sent_at \
-     FROM usage_outbox";
+     device_key, seq, units, created_at, attempts, next_attempt_at, last_error, sent_at, \
+     status FROM usage_outbox";
 
 fn outbox_row(r: &Row) -> Result<OutboxRow> {
     Ok(OutboxRow {
@@ -156,6 +176,7 @@ fn outbox_row(r: &Row) -> Result<OutboxRow> {
         next_attempt_at: col_u64(r, 10)?,
         last_error: opt_str(r, 11)?,
         sent_at: col_opt_u64(r, 12)?,
+        status: col_str(r, 13)?,
     })
 }
 
@@ -383,20 +404,54 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// Marks the report's open flags resolved (it was merged after all).
+    /// Marks the report's open link flags (gap, fork, rewritten) resolved with `resolution`
+    /// (`merged`: it was merged after all; `accepted`: the vendor merged it).
     pub fn resolve_usage_flags(
         &self,
         device_key: &str,
         seq: u64,
         hash: &str,
         now: u64,
+        resolution: &str,
     ) -> Result<()> {
         self.exec(
-            "UPDATE usage_flags SET resolved_at = ?4 WHERE device_key = ?1 AND seq = ?2 \
-             AND hash = ?3 AND resolved_at IS NULL",
-            &[text(device_key), int(seq)?, text(hash), int(now)?],
+            "UPDATE usage_flags SET resolved_at = ?4, resolution = ?5 WHERE device_key = ?1 \
+             AND seq = ?2 AND hash = ?3 AND resolved_at IS NULL AND verdict <> 'not_metered'",
+            &[
+                text(device_key),
+                int(seq)?,
+                text(hash),
+                int(now)?,
+                text(resolution),
+            ],
         )?;
         Ok(())
+    }
+
+    /// Open flags of the license's device key at `seq` (any hash, any verdict), oldest first.
+    pub fn open_flags_at(
+        &self,
+        license_id: u64,
+        device_key: &str,
+        seq: u64,
+    ) -> Result<Vec<FlagRow>> {
+        self.all(
+            &format!(
+                "{FLAG_COLS} WHERE license_id = ?1 AND device_key = ?2 AND seq = ?3 \
+                 AND resolved_at IS NULL ORDER BY id"
+            ),
+            &[int(license_id)?, text(device_key), int(seq)?],
+            flag_row,
+        )
+    }
+
+    /// Marks one flag resolved by the vendor; `false` if it already was.
+    pub fn resolve_flag(&self, id: u64, resolution: &str, now: u64) -> Result<bool> {
+        Ok(self.exec(
+            "UPDATE usage_flags SET resolved_at = ?2, resolution = ?3 WHERE id = ?1 \
+             AND resolved_at IS NULL",
+            &[int(id)?, int(now)?, text(resolution)],
+        )? == 1)
     }
 
     /// Flags, oldest first; the time filter applies to when they were raised.
@@ -409,26 +464,7 @@ impl Tx<'_> {
                 format!("{w} AND resolved_at IS NULL")
             };
         }
-        self.all(
-            &format!(
-                "SELECT id, license_id, device_key, seq, hash, verdict, detail, flagged_at, \
-                 resolved_at FROM usage_flags{w} ORDER BY id"
-            ),
-            &vals,
-            |r| {
-                Ok(FlagRow {
-                    id: col_u64(r, 0)?,
-                    license_id: col_u64(r, 1)?,
-                    device_key: col_str(r, 2)?,
-                    seq: col_u64(r, 3)?,
-                    hash: col_str(r, 4)?,
-                    verdict: col_str(r, 5)?,
-                    detail: col_str(r, 6)?,
-                    flagged_at: col_u64(r, 7)?,
-                    resolved_at: col_opt_u64(r, 8)?,
-                })
-            },
-        )
+        self.all(&format!("{FLAG_COLS}{w} ORDER BY id"), &vals, flag_row)
     }
 
     pub fn insert_outbox(&self, o: &OutboxRow) -> Result<()> {
@@ -456,7 +492,7 @@ impl Tx<'_> {
     pub fn outbox_due(&self, now: u64, limit: u32) -> Result<Vec<OutboxRow>> {
         self.all(
             &format!(
-                "{OUTBOX_COLS} WHERE sent_at IS NULL AND next_attempt_at <= ?1 \
+                "{OUTBOX_COLS} WHERE status = 'pending' AND next_attempt_at <= ?1 \
                  ORDER BY created_at, identifier LIMIT ?2"
             ),
             &[int(now)?, Val::Int(i64::from(limit))],
@@ -470,7 +506,7 @@ impl Tx<'_> {
     pub fn outbox_claim(&self, now: u64, limit: u32, until: u64) -> Result<Vec<OutboxRow>> {
         let rows = self.all(
             &format!(
-                "{OUTBOX_COLS} WHERE sent_at IS NULL AND next_attempt_at <= ?1 \
+                "{OUTBOX_COLS} WHERE status = 'pending' AND next_attempt_at <= ?1 \
                  ORDER BY created_at, identifier LIMIT ?2{}",
                 self.lock()
             ),
@@ -499,8 +535,8 @@ impl Tx<'_> {
     /// Marks a row sent; `false` if it was already sent (or is unknown).
     pub fn outbox_sent(&self, identifier: &str, now: u64) -> Result<bool> {
         Ok(self.exec(
-            "UPDATE usage_outbox SET sent_at = ?2, attempts = attempts + 1, last_error = NULL \
-             WHERE identifier = ?1 AND sent_at IS NULL",
+            "UPDATE usage_outbox SET sent_at = ?2, attempts = attempts + 1, last_error = NULL, \
+             status = 'sent' WHERE identifier = ?1 AND status = 'pending'",
             &[text(identifier), int(now)?],
         )? == 1)
     }
@@ -509,10 +545,20 @@ impl Tx<'_> {
     pub fn outbox_failed(&self, identifier: &str, error: &str, retry_at: u64) -> Result<()> {
         self.exec(
             "UPDATE usage_outbox SET attempts = attempts + 1, last_error = ?2, \
-             next_attempt_at = ?3 WHERE identifier = ?1 AND sent_at IS NULL",
+             next_attempt_at = ?3 WHERE identifier = ?1 AND status = 'pending'",
             &[text(identifier), text(error), int(retry_at)?],
         )?;
         Ok(())
+    }
+
+    /// Ends a pending row without sending it: `status` is `unbillable` or `expired`, `why`
+    /// says why; `false` if it was not pending.
+    pub fn outbox_close(&self, identifier: &str, status: &str, why: &str) -> Result<bool> {
+        Ok(self.exec(
+            "UPDATE usage_outbox SET status = ?2, last_error = ?3 WHERE identifier = ?1 \
+             AND status = 'pending'",
+            &[text(identifier), text(status), text(why)],
+        )? == 1)
     }
 
     /// Stored reports of a license (or all), by device and sequence.
