@@ -535,9 +535,9 @@ pub fn error_info(code: u32) -> Option<ErrorInfo> {
 /// The services' refusals that reach a client over HTTP and that the bindings report as their
 /// own result code (see [`SdkError::result_code`]): the activation service's licensing
 /// decisions (vendor codes 300–310, 314–316, 323, 331; the same names and messages as the
-/// authority's), the floating server's refusals (340–347) and the marketplace refusals
-/// (380–387), in code order.
-pub const SERVICE_REFUSALS: [ErrorInfo; 36] = [
+/// authority's), the floating server's refusals (340–347), the metered-usage refusals (355–357) and the
+/// marketplace refusals (380–387), in code order.
+pub const SERVICE_REFUSALS: [ErrorInfo; 39] = [
     info(300, "UnknownKey", "unknown license key"),
     info(
         301,
@@ -638,6 +638,17 @@ pub const SERVICE_REFUSALS: [ErrorInfo; 36] = [
         "Standby",
         "this floating server is the standby of its pool: ask the other one",
     ),
+    info(
+        355,
+        "UsageDeviceUnknown",
+        "the reporting device key is not an activation of the license",
+    ),
+    info(
+        356,
+        "UsageTooManyReports",
+        "too many usage reports in one submission",
+    ),
+    info(357, "UsageSubmissionInvalid", "malformed usage submission"),
     info(
         380,
         "MarketplaceDisabled",
@@ -926,6 +937,7 @@ mod tests {
             .chain(323..=327)
             .chain([331])
             .chain(340..=347)
+            .chain(355..=357)
             .chain(380..=387)
             .collect();
         assert_eq!(codes, expected);

@@ -149,5 +149,17 @@ mod tests {
                 (StatusCode::CONFLICT, 359, "UsageAcceptRefused"),
             ]
         );
+        // A host's report_usage can meet 355-357: the sdk knows them with the same name and
+        // message; 358-359 answer the vendor's console and CLI only.
+        for e in [
+            A::UsageDeviceUnknown { license_id: 1 },
+            A::UsageTooManyReports { max: 4096 },
+            A::UsageSubmissionInvalid("no report".into()),
+        ] {
+            let row = tollgate_sdk::service_refusal_info(e.code()).expect("a host refusal");
+            assert_eq!((row.name, row.message), (e.name(), e.message()));
+        }
+        assert_eq!(tollgate_sdk::service_refusal_info(358), None);
+        assert_eq!(tollgate_sdk::service_refusal_info(359), None);
     }
 }

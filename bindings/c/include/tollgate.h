@@ -1019,6 +1019,21 @@ typedef struct tollgate_online_options {
 #define TOLLGATE_ERR_SERVICE_STANDBY 347
 
 /**
+ * 355: The activation service refused a usage report: the reporting device key is not an activation of the license (service `UsageDeviceUnknown`).
+ */
+#define TOLLGATE_ERR_SERVICE_USAGE_DEVICE_UNKNOWN 355
+
+/**
+ * 356: The activation service refused a usage report: too many usage reports in one submission (service `UsageTooManyReports`).
+ */
+#define TOLLGATE_ERR_SERVICE_USAGE_TOO_MANY_REPORTS 356
+
+/**
+ * 357: The activation service refused a usage report: malformed usage submission (service `UsageSubmissionInvalid`).
+ */
+#define TOLLGATE_ERR_SERVICE_USAGE_SUBMISSION_INVALID 357
+
+/**
  * 380: The activation service refused a marketplace activation: this service does not activate marketplace instances (service `MarketplaceDisabled`).
  */
 #define TOLLGATE_ERR_SERVICE_MARKETPLACE_DISABLED 380

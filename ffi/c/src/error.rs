@@ -3,7 +3,7 @@
 //! A code never changes meaning; a retired code stays reserved. 0 is success, 1–99 belong to
 //! the C API itself, 100–199 are the core's (artifacts and license keys) and 200–299 the host
 //! runtime's, exactly as [`tollgate_sdk::all_errors`] lists them (a unit test keeps the
-//! constants and that table equal). 300–347 are the services' refusals that arrive over HTTP
+//! constants and that table equal). 300–387 are the services' refusals that arrive over HTTP
 //! (`TOLLGATE_ERR_SERVICE_…`, [`tollgate_sdk::service_refusals`]): a call to the activation
 //! service or a floating server returns the service's own code, e.g. 340 when no seat is free;
 //! a refusal with any other code is 231 `TOLLGATE_ERR_SERVICE_REFUSED`.
@@ -258,6 +258,12 @@ pub const TOLLGATE_ERR_SERVICE_CLOCK_ROLLBACK: tollgate_result = 345;
 pub const TOLLGATE_ERR_SERVICE_LEASE_HELD: tollgate_result = 346;
 /// 347: The floating server refused: this floating server is the standby of its pool: ask the other one (service `Standby`).
 pub const TOLLGATE_ERR_SERVICE_STANDBY: tollgate_result = 347;
+/// 355: The activation service refused a usage report: the reporting device key is not an activation of the license (service `UsageDeviceUnknown`).
+pub const TOLLGATE_ERR_SERVICE_USAGE_DEVICE_UNKNOWN: tollgate_result = 355;
+/// 356: The activation service refused a usage report: too many usage reports in one submission (service `UsageTooManyReports`).
+pub const TOLLGATE_ERR_SERVICE_USAGE_TOO_MANY_REPORTS: tollgate_result = 356;
+/// 357: The activation service refused a usage report: malformed usage submission (service `UsageSubmissionInvalid`).
+pub const TOLLGATE_ERR_SERVICE_USAGE_SUBMISSION_INVALID: tollgate_result = 357;
 /// 380: The activation service refused a marketplace activation: this service does not activate marketplace instances (service `MarketplaceDisabled`).
 pub const TOLLGATE_ERR_SERVICE_MARKETPLACE_DISABLED: tollgate_result = 380;
 /// 381: The activation service refused a marketplace activation: the instance identity is not signed by a configured cloud certificate (service `IdentityForged`).

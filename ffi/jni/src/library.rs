@@ -7,7 +7,7 @@ use jni::sys::jint;
 use jni::EnvUnowned;
 use tollgate_sdk::{all_errors, error_info, service_refusal_info, service_refusals, ErrorInfo};
 
-/// The row of `code`: a runtime or core code, or a service refusal (300–347).
+/// The row of `code`: a runtime or core code, or a service refusal (300–387).
 fn row(code: u32) -> Option<ErrorInfo> {
     error_info(code).or_else(|| service_refusal_info(code))
 }

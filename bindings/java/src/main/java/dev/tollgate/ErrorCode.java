@@ -315,6 +315,15 @@ public record ErrorCode(int code, String name, String message) {
     /** 347 Standby: refused by the floating server (a {@link LicenseServiceException}). */
     public static final int SERVICE_STANDBY = 347;
 
+    /** 355 UsageDeviceUnknown: a usage report refused by the activation service (a {@link LicenseServiceException}). */
+    public static final int SERVICE_USAGE_DEVICE_UNKNOWN = 355;
+
+    /** 356 UsageTooManyReports: a usage report refused by the activation service (a {@link LicenseServiceException}). */
+    public static final int SERVICE_USAGE_TOO_MANY_REPORTS = 356;
+
+    /** 357 UsageSubmissionInvalid: a usage report refused by the activation service (a {@link LicenseServiceException}). */
+    public static final int SERVICE_USAGE_SUBMISSION_INVALID = 357;
+
     /** 380 MarketplaceDisabled: a marketplace activation refused by the activation service. */
     public static final int SERVICE_MARKETPLACE_DISABLED = 380;
 
