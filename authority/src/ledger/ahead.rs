@@ -19,7 +19,7 @@
 //! forget every row, which are then read from the database again). Reserved ids are not
 //! returned when a request is refused: ids stay unique and increasing, with gaps.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use tollgate_core::hex_string;
 use tollgate_storage::Val;
@@ -250,6 +250,7 @@ impl Tx<'_> {
             }
         }
         self.ahead.replace(ahead);
+        self.seats.replace(Some(BTreeMap::new()));
         Ok(())
     }
 }
