@@ -483,6 +483,41 @@ fn fulfil_many_answers_each_request_in_its_own_savepoint() {
 }
 
 #[test]
+fn fulfil_many_keeps_the_seat_count_when_a_refused_request_rolls_back() {
+    use tollgate_authority::{FulfilItem, FulfilMode};
+    let (_d, mut v) = vendor();
+    let issued = v.issue(chariot(5), T0).unwrap();
+    let item = |request: String, mode| FulfilItem {
+        mode,
+        ..FulfilItem::parse(&request, DeploymentModel::Online, FulfilMode::Activate).unwrap()
+    };
+    let (h1, h2, h3, h4) = (Host::new(1), Host::new(2), Host::new(3), Host::new(4));
+    // One seat taken, then refusals: the first forgets the rows read ahead, so the second
+    // reads from the database (on PostgreSQL its savepoint reaches the server, with the seat
+    // owed by the first request) and is rolled back; then another seat.
+    let items = vec![
+        item(h1.request(&issued.key, 1), FulfilMode::Activate),
+        item(h2.request(&issued.key, 1), FulfilMode::Refresh),
+        item(h3.request(&issued.key, 1), FulfilMode::Refresh),
+        item(h4.request(&issued.key, 1), FulfilMode::Activate),
+    ];
+    let out = v.fulfil_many(&items, T0 + 1).unwrap();
+    assert!(out[0].as_ref().unwrap().new_activation);
+    assert!(matches!(out[1], Err(AuthorityError::NoActiveActivation)));
+    assert!(matches!(out[2], Err(AuthorityError::NoActiveActivation)));
+    assert!(out[3].as_ref().unwrap().new_activation);
+    let rec = v.get_license(issued.license.grant().license_id).unwrap();
+    assert_eq!((rec.active_activations, rec.total_activations), (2, 2));
+    let actives = v
+        .list_activations(issued.license.grant().license_id)
+        .unwrap()
+        .iter()
+        .filter(|a| a.status == ActivationStatus::Active)
+        .count();
+    assert_eq!(actives, 2);
+}
+
+#[test]
 fn refresh_mode_never_takes_a_seat() {
     use tollgate_authority::FulfilMode;
     let (_d, mut v) = vendor();

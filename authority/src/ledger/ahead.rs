@@ -10,7 +10,8 @@
 //! the reads name their license by its lookup id, so they need not wait for the locking
 //! statement's answer, and the server runs them after it, once the lock is held. The devices
 //! and requests of one license are read with one statement each (`= ANY (…)`). The writes of
-//! the group are then deferred and sent together with the commit (`Conn::exec_deferred`).
+//! the group are then deferred and sent together with the commit (`Conn::exec_deferred`), and
+//! the seats taken are added to the license's count once (`Tx::write_seats`).
 //!
 //! The rows stay exact for the rest of the transaction: the license is locked, and each write
 //! of this transaction that changes a row read ahead updates or forgets it (an inserted
@@ -19,7 +20,7 @@
 //! forget every row, which are then read from the database again). Reserved ids are not
 //! returned when a request is refused: ids stay unique and increasing, with gaps.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use tollgate_core::hex_string;
 use tollgate_storage::Val;
@@ -250,6 +251,7 @@ impl Tx<'_> {
             }
         }
         self.ahead.replace(ahead);
+        self.seats.replace(Some(BTreeMap::new()));
         Ok(())
     }
 }

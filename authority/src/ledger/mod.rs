@@ -12,6 +12,7 @@ mod schema;
 pub(crate) use marketplace::InstanceRow;
 
 use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
@@ -251,8 +252,9 @@ impl Ledger {
             savepoint_open: Cell::new(false),
             active_key: RefCell::new(None),
             ahead: RefCell::new(ahead::ReadAhead::default()),
+            seats: RefCell::new(None),
         };
-        let out = f(&tx);
+        let out = f(&tx).and_then(|v| tx.write_seats().map(|()| v));
         let conn = tx.conn.into_inner();
         match out {
             Ok(v) => match conn.commit() {
@@ -327,6 +329,11 @@ pub(crate) struct Tx<'c> {
     /// Rows read ahead for a group of fulfilments (see `ahead.rs`), kept exact by the
     /// writes of this transaction.
     ahead: RefCell<ahead::ReadAhead>,
+    /// Seats taken in this transaction and not yet added to `licenses.active_activations`,
+    /// per license: after [`Tx::read_ahead`] the count is written once, by
+    /// [`Tx::write_seats`], before the next statement that waits for an answer or the
+    /// commit, instead of once per activation. `None`: written at once.
+    seats: RefCell<Option<BTreeMap<u64, u64>>>,
 }
 
 const ACTIVATION_COLUMNS: &str = "id, license_id, device_key, model, status, fingerprint_json, \
@@ -454,11 +461,24 @@ fn usage_by_request_sql() -> String {
 
 impl Tx<'_> {
     fn query(&self, sql: &str, params: &[Val]) -> Result<Vec<Row>> {
+        self.write_seats()?;
         Ok(self.conn.borrow_mut().query(sql, params)?)
     }
 
-    fn batch(&self, sql: &str) -> Result<()> {
-        Ok(self.conn.borrow_mut().batch(sql)?)
+    /// Queues the seat counts taken since they were last written (see `Tx::seats`): one
+    /// deferred `UPDATE` per license, sent ahead of the statement that needs an answer.
+    fn write_seats(&self) -> Result<()> {
+        let pending = match self.seats.borrow_mut().as_mut() {
+            Some(p) if !p.is_empty() => std::mem::take(p),
+            _ => return Ok(()),
+        };
+        for (license_id, n) in pending {
+            self.exec_deferred(
+                "UPDATE licenses SET active_activations = active_activations + ?2 WHERE id = ?1",
+                vals![to_i64(license_id)?, to_i64(n)?],
+            )?;
+        }
+        Ok(())
     }
 
     fn all<T>(&self, sql: &str, params: &[Val], f: impl Fn(&Row) -> Result<T>) -> Result<Vec<T>> {
@@ -475,6 +495,7 @@ impl Tx<'_> {
     }
 
     fn exec(&self, sql: &str, params: &[Val]) -> Result<usize> {
+        self.write_seats()?;
         Ok(self.conn.borrow_mut().exec(sql, params)?)
     }
 
@@ -512,6 +533,10 @@ impl Tx<'_> {
         }
         let mark = self.conn.borrow().deferred_mark();
         self.conn.borrow_mut().batch_deferred("SAVEPOINT item")?;
+        // Seats not yet written when the item starts: if they are written during the item
+        // (inside its savepoint) and the item fails, the rollback undoes them, so they are
+        // owed again; the item's own seats are dropped.
+        let seats_before = self.seats.borrow().clone();
         let out = f(self);
         match &out {
             Ok(_) => {
@@ -523,9 +548,14 @@ impl Tx<'_> {
             Err(_) => {
                 self.active_key.replace(None);
                 self.ahead.borrow_mut().forget_rows();
+                self.seats.replace(seats_before);
                 let discarded = mark.is_some_and(|m| self.conn.borrow_mut().discard_deferred(m));
                 if !discarded {
-                    self.batch("ROLLBACK TO SAVEPOINT item; RELEASE SAVEPOINT item")?;
+                    // Not `Tx::batch`: the seats owed must not be written inside the savepoint
+                    // that is being rolled back.
+                    self.conn
+                        .borrow_mut()
+                        .batch("ROLLBACK TO SAVEPOINT item; RELEASE SAVEPOINT item")?;
                 }
             }
         }
@@ -941,6 +971,10 @@ impl Tx<'_> {
             ],
         )?;
         if a.status == ActivationStatus::Active {
+            if let Some(pending) = self.seats.borrow_mut().as_mut() {
+                *pending.entry(a.license_id).or_default() += 1;
+                return Ok(());
+            }
             self.exec_deferred(
                 "UPDATE licenses SET active_activations = active_activations + 1 WHERE id = ?1",
                 vals![to_i64(a.license_id)?],
