@@ -4,93 +4,23 @@
 //! feature and period, and the flagged reports), with exact output.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-
 use serde_json::Value;
 use tollgate_core::*;
 
 const NOW: u64 = 1_700_000_000; // 2023-11-14T22:13:20Z
 const MONTH0: u64 = 1_698_796_800; // 2023-11-01T00:00:00Z
 
-struct Env {
-    dir: tempfile::TempDir,
+#[path = "support/run.rs"]
+mod support;
+use support::Env;
+
+/// The usage verbs' fixtures on top of the shared [`Env`].
+trait UsageEnv {
+    fn licensed(&self, device: &DeviceKey) -> u64;
+    fn write(&self, name: &str, text: &str) -> String;
 }
 
-impl Env {
-    fn new() -> Self {
-        let e = Env {
-            dir: tempfile::tempdir().unwrap(),
-        };
-        let seed = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/dev-root.seed");
-        e.ok(&["vendor", "init", "--import-root", seed.to_str().unwrap()]);
-        let cfg = e.path("host.json");
-        e.ok(&[
-            "vendor",
-            "host-config",
-            "--product",
-            "chariot",
-            "--product-version",
-            "4.2.0",
-            "--out",
-            cfg.to_str().unwrap(),
-        ]);
-        e
-    }
-
-    /// `tollgate host --state broker … rest` with fixed components.
-    fn host(&self, rest: &[&str]) -> String {
-        let state = self.path("broker");
-        let mut v = vec![
-            "host",
-            "--state",
-            state.to_str().unwrap(),
-            "--no-probes",
-            "--allow-override",
-            "--component",
-            "machine-id=m-a",
-            "--component",
-            "mac=aa:bb:cc:dd:ee:01",
-            "--component",
-            "hostname=broker-a",
-        ];
-        v.extend_from_slice(rest);
-        self.ok(&v)
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_tollgate"))
-            .args(args)
-            .env("TOLLGATE_VENDOR_DIR", self.path("vendor"))
-            .env("TOLLGATE_HOST_CONFIG", self.path("host.json"))
-            .env("TOLLGATE_NOW", NOW.to_string())
-            .env_remove("TOLLGATE_LICENSE_KEY")
-            .env_remove("TOLLGATE_ACTOR")
-            .stdin(Stdio::null())
-            .output()
-            .unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "{args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let mut all = vec!["--json"];
-        all.extend_from_slice(args);
-        serde_json::from_str(&self.ok(&all)).unwrap()
-    }
-
+impl UsageEnv for Env {
     /// A license of the metered bridge with the offline host `device` activated on it.
     fn licensed(&self, device: &DeviceKey) -> u64 {
         let issued = self.json(&[
@@ -164,7 +94,7 @@ fn chain(
 
 #[test]
 fn an_offline_journal_is_imported_once_and_flags_are_shown() {
-    let e = Env::new();
+    let e = Env::new(NOW);
     let device = DeviceKey::from_seed(&[5; 32]);
     let dev = hex_string(&device.public_key())[..16].to_owned();
     let lid = e.licensed(&device);
@@ -197,7 +127,7 @@ fn an_offline_journal_is_imported_once_and_flags_are_shown() {
     // A journal with a gap (report 4 missing): flagged, not merged, exit 5.
     let later = chain(lid, &device, 4, reports[2].hash(), &[7, 9]);
     let gap = e.write("gap.txt", &usage_journal_text(&later[1..]));
-    let out = e.run(&["vendor", "usage", "import", &gap]);
+    let out = e.cmd(&["vendor", "usage", "import", &gap]);
     assert_eq!(out.status.code(), Some(5));
     assert_eq!(
         String::from_utf8(out.stdout).unwrap(),
@@ -220,7 +150,7 @@ fn an_offline_journal_is_imported_once_and_flags_are_shown() {
     let i = line2_at + 40;
     bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
     let tampered = e.write("tampered.txt", &String::from_utf8(bytes).unwrap());
-    let out = e.run(&["--json", "vendor", "usage", "import", &tampered]);
+    let out = e.cmd(&["--json", "vendor", "usage", "import", &tampered]);
     assert_eq!(out.status.code(), Some(3));
     let err: Value = serde_json::from_slice(&out.stderr).unwrap();
     assert_eq!(err["error"]["code"], Error::ArmorChecksum.code());
@@ -270,7 +200,7 @@ fn an_offline_journal_is_imported_once_and_flags_are_shown() {
          no flagged reports\n\
          meter events: 0 pending, 0 sent, 0 unbillable, 0 expired\n"
     );
-    let out = e.run(&["vendor", "usage", "--period", "2023-13"]);
+    let out = e.cmd(&["vendor", "usage", "--period", "2023-13"]);
     assert_eq!(out.status.code(), Some(2));
 
     // A journal of a device key that never activated the license: 355, exit 5.
@@ -279,7 +209,7 @@ fn an_offline_journal_is_imported_once_and_flags_are_shown() {
         "foreign.txt",
         &usage_journal_text(&chain(lid, &stranger, 1, [0; 32], &[1])),
     );
-    let out = e.run(&["--json", "vendor", "usage", "import", &foreign]);
+    let out = e.cmd(&["--json", "vendor", "usage", "import", &foreign]);
     assert_eq!(out.status.code(), Some(5));
     let err: Value = serde_json::from_slice(&out.stderr).unwrap();
     assert_eq!(err["error"]["code"], 355);
@@ -288,7 +218,7 @@ fn an_offline_journal_is_imported_once_and_flags_are_shown() {
 
 #[test]
 fn a_cli_hosts_journal_is_imported_and_a_tampered_copy_is_refused() {
-    let e = Env::new();
+    let e = Env::new(NOW);
     let issued = e.json(&[
         "vendor",
         "issue",
@@ -329,7 +259,7 @@ fn a_cli_hosts_journal_is_imported_and_a_tampered_copy_is_refused() {
         "tampered.txt",
         &text.replace(line, std::str::from_utf8(&bad).unwrap()),
     );
-    let out = e.run(&["--json", "vendor", "usage", "import", &tampered]);
+    let out = e.cmd(&["--json", "vendor", "usage", "import", &tampered]);
     assert_eq!(out.status.code(), Some(3));
     let err: Value = serde_json::from_slice(&out.stderr).unwrap();
     assert_eq!(err["error"]["code"], Error::ArmorChecksum.code());
@@ -352,7 +282,7 @@ fn a_cli_hosts_journal_is_imported_and_a_tampered_copy_is_refused() {
 
 #[test]
 fn unmetered_entries_are_shown_and_flags_are_resolved() {
-    let e = Env::new();
+    let e = Env::new(NOW);
     let device = DeviceKey::from_seed(&[5; 32]);
     let hex = hex_string(&device.public_key());
     let dev = hex[..16].to_owned();
@@ -386,7 +316,7 @@ fn unmetered_entries_are_shown_and_flags_are_resolved() {
     // Reports 2 and 3 follow; 2 is lost, so 3 is a gap.
     let later = chain(lid, &device, 2, r1.hash(), &[5, 6]);
     let journal = e.write("j.txt", &usage_journal_text(&[r1, later[1].clone()]));
-    let out = e.run(&["vendor", "usage", "import", &journal]);
+    let out = e.cmd(&["vendor", "usage", "import", &journal]);
     assert_eq!(out.status.code(), Some(5));
     assert_eq!(
         e.ok(&["vendor", "usage"]),
@@ -400,7 +330,7 @@ fn unmetered_entries_are_shown_and_flags_are_resolved() {
         )
     );
     let resolve = |seq: &str, how: &str| {
-        e.run(&[
+        e.cmd(&[
             "--json",
             "vendor",
             "usage",
@@ -422,7 +352,7 @@ fn unmetered_entries_are_shown_and_flags_are_resolved() {
         (&err["error"]["code"], &err["error"]["kind"]),
         (&Value::from(358), &Value::from("UsageFlagNotFound"))
     );
-    let out = e.run(&[
+    let out = e.cmd(&[
         "vendor",
         "usage",
         "resolve",
@@ -434,7 +364,7 @@ fn unmetered_entries_are_shown_and_flags_are_resolved() {
         "1",
     ]);
     assert_eq!(out.status.code(), Some(2));
-    let out = e.run(&[
+    let out = e.cmd(&[
         "vendor",
         "usage",
         "resolve",
