@@ -8,13 +8,10 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
+#[path = "support/run.rs"]
+mod support;
+
 const NOW: &str = "1795000000";
-/// The published development root's seed (its public key is what `.cargo/config.toml` builds
-/// the `tollgate` binary with).
-const DEV_ROOT_SEED: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../tests/fixtures/dev-root.seed"
-);
 
 struct Env {
     dir: tempfile::TempDir,
@@ -26,18 +23,9 @@ impl Env {
             dir: tempfile::tempdir().unwrap(),
         };
         // The vendor's root is the published development root this binary was built with.
-        e.ok(&["vendor", "init", "--import-root", DEV_ROOT_SEED]);
-        let cfg = e.path("host.json");
-        e.ok(&[
-            "vendor",
-            "host-config",
-            "--product",
-            "chariot",
-            "--product-version",
-            "4.2.0",
-            "--out",
-            cfg.to_str().unwrap(),
-        ]);
+        support::vendor_setup(&e.path("host.json"), |args| {
+            e.ok(args);
+        });
         e
     }
 

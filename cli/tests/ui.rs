@@ -8,6 +8,9 @@ use std::process::{Child, Command, Stdio};
 
 use serde_json::Value;
 
+#[path = "support/run.rs"]
+mod support;
+
 fn tollgate(dir: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_tollgate"));
     c.env("TOLLGATE_VENDOR_DIR", dir.join("vendor"))
@@ -19,34 +22,14 @@ fn tollgate(dir: &Path) -> Command {
 }
 
 fn setup(dir: &Path) {
-    let seed = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../tests/fixtures/dev-root.seed"
-    );
-    for args in [
-        vec!["vendor", "init", "--import-root", seed],
-        vec![
-            "vendor",
-            "host-config",
-            "--product",
-            "chariot",
-            "--product-version",
-            "4.2.0",
-            "--out",
-        ],
-    ] {
-        let mut c = tollgate(dir);
-        c.args(&args);
-        if args[1] == "host-config" {
-            c.arg(dir.join("host.json"));
-        }
-        let out = c.output().unwrap();
+    support::vendor_setup(&dir.join("host.json"), |args| {
+        let out = tollgate(dir).args(args).output().unwrap();
         assert!(
             out.status.success(),
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
-    }
+    });
 }
 
 fn ui(dir: &Path, extra: &[&str]) -> Command {

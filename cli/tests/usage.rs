@@ -20,20 +20,7 @@ fn journal_in(path: &Path) -> Vec<tollgate_core::UsageReport> {
 #[test]
 fn an_offline_host_carries_its_usage_journal_to_the_vendor() {
     let e = Env::new(NOW);
-    let issued = e.json(&[
-        "vendor",
-        "issue",
-        "--product",
-        "chariot",
-        "--customer",
-        "ACME",
-        "--feature",
-        "mqtt-server",
-        "--feature",
-        "iot-bridge-snowflake:1000/month",
-        "--models",
-        "offline",
-    ]);
+    let issued = e.issue_offline("iot-bridge-snowflake:1000/month");
     let key = issued["key"].as_str().unwrap().to_owned();
     // No usage yet: no journal beside the request.
     let j0 = e.path("j0.txt");

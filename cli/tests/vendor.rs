@@ -8,6 +8,9 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
+#[path = "support/run.rs"]
+mod support;
+
 /// The seed of the published development root (`tests/fixtures/dev-root.seed`, the reference
 /// root of `tollgate_core::reference`).
 const DEV_ROOT_SEED: [u8; 32] = [0x0a; 32];
@@ -41,16 +44,7 @@ impl Env {
 
     fn host_config(&self) -> Value {
         let cfg = self.path("host.json");
-        self.ok(&[
-            "vendor",
-            "host-config",
-            "--product",
-            "chariot",
-            "--product-version",
-            "4.2.0",
-            "--out",
-            cfg.to_str().unwrap(),
-        ]);
+        self.ok(&support::host_config_args(&cfg));
         serde_json::from_str(&std::fs::read_to_string(cfg).unwrap()).unwrap()
     }
 

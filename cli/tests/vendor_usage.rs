@@ -23,20 +23,7 @@ trait UsageEnv {
 impl UsageEnv for Env {
     /// A license of the metered bridge with the offline host `device` activated on it.
     fn licensed(&self, device: &DeviceKey) -> u64 {
-        let issued = self.json(&[
-            "vendor",
-            "issue",
-            "--product",
-            "chariot",
-            "--customer",
-            "ACME",
-            "--feature",
-            "mqtt-server",
-            "--feature",
-            "snowflake:1000000/month",
-            "--models",
-            "offline",
-        ]);
+        let issued = self.issue_offline("snowflake:1000000/month");
         let key = LicenseKey::parse(issued["key"].as_str().unwrap()).unwrap();
         let fp = Fingerprint::from_components(vec![
             Component::derive(ComponentKind::MachineId, b"m-1", b"chariot"),
@@ -219,20 +206,7 @@ fn an_offline_journal_is_imported_once_and_flags_are_shown() {
 #[test]
 fn a_cli_hosts_journal_is_imported_and_a_tampered_copy_is_refused() {
     let e = Env::new(NOW);
-    let issued = e.json(&[
-        "vendor",
-        "issue",
-        "--product",
-        "chariot",
-        "--customer",
-        "ACME",
-        "--feature",
-        "mqtt-server",
-        "--feature",
-        "snowflake:1000/month",
-        "--models",
-        "offline",
-    ]);
+    let issued = e.issue_offline("snowflake:1000/month");
     let key = issued["key"].as_str().unwrap();
     let lid = issued["license_id"].as_u64().unwrap();
     let req: Value = serde_json::from_str(&e.host(&["--json", "request", "--key", key])).unwrap();

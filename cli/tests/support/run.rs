@@ -36,11 +36,9 @@ pub fn tollgate(dir: &Path, args: &[&str]) -> Output {
     command(dir, args).output().unwrap()
 }
 
-/// `vendor init` with the published development root, then `vendor host-config` for Chariot
-/// 4.2.0 at `cfg`, each through `run` (which must check success).
-fn vendor_setup(cfg: &Path, mut run: impl FnMut(&[&str])) {
-    run(&["vendor", "init", "--import-root", DEV_ROOT_SEED]);
-    run(&[
+/// `vendor host-config` for Chariot 4.2.0, written to `cfg`.
+pub fn host_config_args(cfg: &Path) -> [&str; 8] {
+    [
         "vendor",
         "host-config",
         "--product",
@@ -49,7 +47,14 @@ fn vendor_setup(cfg: &Path, mut run: impl FnMut(&[&str])) {
         "4.2.0",
         "--out",
         cfg.to_str().unwrap(),
-    ]);
+    ]
+}
+
+/// `vendor init` with the published development root, then [`host_config_args`] at `cfg`,
+/// each through `run` (which must check success).
+pub fn vendor_setup(cfg: &Path, mut run: impl FnMut(&[&str])) {
+    run(&["vendor", "init", "--import-root", DEV_ROOT_SEED]);
+    run(&host_config_args(cfg));
 }
 
 /// Runs a command that must succeed; its JSON output.
@@ -139,6 +144,25 @@ impl Env {
         let mut all = vec!["--json"];
         all.extend_from_slice(args);
         serde_json::from_str(&self.ok(&all)).unwrap()
+    }
+
+    /// `vendor issue`: an offline license of Chariot for ACME with the MQTT server and the
+    /// `metered` feature (`name:units/period`); its JSON output.
+    pub fn issue_offline(&self, metered: &str) -> Value {
+        self.json(&[
+            "vendor",
+            "issue",
+            "--product",
+            "chariot",
+            "--customer",
+            "ACME",
+            "--feature",
+            "mqtt-server",
+            "--feature",
+            metered,
+            "--models",
+            "offline",
+        ])
     }
 
     /// `host --state broker … rest`, with probes off and fixed components.
