@@ -8,8 +8,8 @@ mod common;
 use common::*;
 use tollgate_authority::policy::UsageVerdict;
 use tollgate_authority::{
-    verdict_name, Authority, AuthorityError, MeterEventStatus, UsageFilter, UsageImport,
-    UsageResolution, UsageTotal,
+    verdict_name, Authority, AuthorityError, MeterEvent, MeterEventStatus, UsageFilter, UsageFlag,
+    UsageImport, UsageResolution, UsageTotal,
 };
 use tollgate_core::*;
 
@@ -41,12 +41,7 @@ impl Chain {
         let entries = if units == 0 {
             vec![]
         } else {
-            vec![UsageEntry {
-                feature: BRIDGE.into(),
-                period: MeterPeriod::Month,
-                period_start: MONTH0,
-                units,
-            }]
+            vec![entry(BRIDGE, MeterPeriod::Month, units)]
         };
         self.next_with(entries)
     }
@@ -111,12 +106,40 @@ fn units(v: &mut Authority) -> Vec<(u64, String, u64, u64)> {
         .collect()
 }
 
-#[test]
-fn a_chain_merges_once_and_a_replay_changes_nothing() {
-    let (_d, mut v) = vendor();
+/// The single total of the bridge in the first month: `units` on `lid`.
+fn bridge_total(lid: u64, units: u64) -> [(u64, String, u64, u64); 1] {
+    [(lid, BRIDGE.to_string(), MONTH0, units)]
+}
+
+/// Every usage flag.
+fn all_flags(v: &mut Authority) -> Vec<UsageFlag> {
+    v.usage_flags(&UsageFilter::default()).unwrap()
+}
+
+/// Every meter event of the outbox.
+fn all_events(v: &mut Authority) -> Vec<MeterEvent> {
+    v.meter_events(&UsageFilter::default()).unwrap()
+}
+
+/// Each flag's seq, verdict and resolution time.
+fn flag_states(flags: &[UsageFlag]) -> Vec<(u64, &str, Option<u64>)> {
+    flags
+        .iter()
+        .map(|f| (f.seq, f.verdict.as_str(), f.resolved_at))
+        .collect()
+}
+
+/// A vendor with host 1 licensed for the bridge ([`licensed`]), and the host's empty journal.
+fn scene() -> (tempfile::TempDir, Authority, Host, u64, Chain) {
+    let (d, mut v) = vendor();
     let host = Host::new(1);
     let lid = licensed(&mut v, &host);
-    let mut c = Chain::new(lid, 1);
+    (d, v, host, lid, Chain::new(lid, 1))
+}
+
+#[test]
+fn a_chain_merges_once_and_a_replay_changes_nothing() {
+    let (_d, mut v, host, lid, mut c) = scene();
     let reports = vec![c.next(10), c.next(0), c.next(32)];
     let got = v.import_usage(&reports, T0 + 100).unwrap();
     assert_eq!(
@@ -126,7 +149,7 @@ fn a_chain_merges_once_and_a_replay_changes_nothing() {
     assert_eq!(got.chains.len(), 1);
     assert_eq!(got.chains[0].merged_through, 3);
     assert_eq!(got.flagged(), 0);
-    assert_eq!(units(&mut v), [(lid, BRIDGE.to_string(), MONTH0, 42)]);
+    assert_eq!(units(&mut v), bridge_total(lid, 42));
 
     // The same submission again: duplicates, totals and the outbox unchanged.
     let again = v.import_usage(&reports, T0 + 200).unwrap();
@@ -135,8 +158,8 @@ fn a_chain_merges_once_and_a_replay_changes_nothing() {
         [(1, "duplicate"), (2, "duplicate"), (3, "duplicate")]
     );
     assert_eq!(again.chains[0].merged_through, 3);
-    assert_eq!(units(&mut v), [(lid, BRIDGE.to_string(), MONTH0, 42)]);
-    let events = v.meter_events(&UsageFilter::default()).unwrap();
+    assert_eq!(units(&mut v), bridge_total(lid, 42));
+    let events = all_events(&mut v);
     let ids: Vec<(&str, u64)> = events
         .iter()
         .map(|e| (e.identifier.as_str(), e.units))
@@ -156,15 +179,12 @@ fn a_chain_merges_once_and_a_replay_changes_nothing() {
         ]
     );
     assert_eq!(v.usage_reports(Some(lid)).unwrap().len(), 3);
-    assert!(v.usage_flags(&UsageFilter::default()).unwrap().is_empty());
+    assert!(all_flags(&mut v).is_empty());
 }
 
 #[test]
 fn gaps_forks_and_rewrites_are_flagged_and_never_merged() {
-    let (_d, mut v) = vendor();
-    let host = Host::new(1);
-    let lid = licensed(&mut v, &host);
-    let mut c = Chain::new(lid, 1);
+    let (_d, mut v, _, lid, mut c) = scene();
     let r1 = c.next(5);
     let r2 = c.next(7);
     // A clone of the host's state after report 2: both continue from there.
@@ -192,14 +212,10 @@ fn gaps_forks_and_rewrites_are_flagged_and_never_merged() {
             got: 6
         }
     );
-    assert_eq!(units(&mut v), [(lid, BRIDGE.to_string(), MONTH0, 23)]);
-    let flags = v.usage_flags(&UsageFilter::default()).unwrap();
-    let seen: Vec<(u64, &str, Option<u64>)> = flags
-        .iter()
-        .map(|f| (f.seq, f.verdict.as_str(), f.resolved_at))
-        .collect();
+    assert_eq!(units(&mut v), bridge_total(lid, 23));
+    let flags = all_flags(&mut v);
     assert_eq!(
-        seen,
+        flag_states(&flags),
         [(3, "rewritten", None), (4, "fork", None), (6, "gap", None)]
     );
     assert_eq!(
@@ -214,14 +230,10 @@ fn gaps_forks_and_rewrites_are_flagged_and_never_merged() {
         [(6, "merged"), (5, "merged"), (4, "merged")]
     );
     assert_eq!(got.chains[0].merged_through, 6);
-    assert_eq!(units(&mut v), [(lid, BRIDGE.to_string(), MONTH0, 39)]);
-    let flags = v.usage_flags(&UsageFilter::default()).unwrap();
-    let seen: Vec<(u64, &str, Option<u64>)> = flags
-        .iter()
-        .map(|f| (f.seq, f.verdict.as_str(), f.resolved_at))
-        .collect();
+    assert_eq!(units(&mut v), bridge_total(lid, 39));
+    let flags = all_flags(&mut v);
     assert_eq!(
-        seen,
+        flag_states(&flags),
         [
             (3, "rewritten", None),
             (4, "fork", None),
@@ -231,8 +243,8 @@ fn gaps_forks_and_rewrites_are_flagged_and_never_merged() {
     // The clone's reports stay stored and flagged; sent again, they are not flagged twice.
     let got = v.import_usage(&[clone.fork().next(1)], T0 + 50).unwrap();
     assert_eq!(verdicts(&got), [(5, "rewritten")]);
-    assert_eq!(v.usage_flags(&UsageFilter::default()).unwrap().len(), 4);
-    assert_eq!(v.meter_events(&UsageFilter::default()).unwrap().len(), 6);
+    assert_eq!(all_flags(&mut v).len(), 4);
+    assert_eq!(all_events(&mut v).len(), 6);
     let stored: Vec<(u64, String)> = v
         .usage_reports(Some(lid))
         .unwrap()
@@ -251,10 +263,7 @@ fn gaps_forks_and_rewrites_are_flagged_and_never_merged() {
 
 #[test]
 fn a_rewritten_history_from_the_start_is_flagged() {
-    let (_d, mut v) = vendor();
-    let host = Host::new(1);
-    let lid = licensed(&mut v, &host);
-    let mut c = Chain::new(lid, 1);
+    let (_d, mut v, _, lid, mut c) = scene();
     v.import_usage(&[c.next(1), c.next(2)], T0).unwrap();
     // The host "forgets" its journal and starts again at seq 1 with other numbers.
     let mut again = Chain::new(lid, 1);
@@ -262,7 +271,7 @@ fn a_rewritten_history_from_the_start_is_flagged() {
         .import_usage(&[again.next(5), again.next(5)], T0 + 1)
         .unwrap();
     assert_eq!(verdicts(&got), [(1, "rewritten"), (2, "rewritten")]);
-    assert_eq!(units(&mut v), [(lid, BRIDGE.to_string(), MONTH0, 3)]);
+    assert_eq!(units(&mut v), bridge_total(lid, 3));
 }
 
 #[test]
@@ -296,30 +305,16 @@ fn foreign_devices_unknown_and_revoked_licenses_are_refused_and_nothing_is_store
     let e = v.import_usage(&[o.next(1)], T0).unwrap_err();
     assert_eq!((e.code(), e.name()), (325, "LicenseRevoked"));
     assert!(v.usage_reports(None).unwrap().is_empty());
-    assert!(v.meter_events(&UsageFilter::default()).unwrap().is_empty());
+    assert!(all_events(&mut v).is_empty());
 }
 
 #[test]
 fn the_outbox_is_marked_sent_once_and_failures_wait() {
-    let (_d, mut v) = vendor();
-    let host = Host::new(1);
-    let lid = licensed(&mut v, &host);
-    let mut c = Chain::new(lid, 1);
+    let (_d, mut v, host, lid, mut c) = scene();
     // Two periods of the feature in one report: each entry gets its own identifier.
-    let r = c.next_with(vec![
-        UsageEntry {
-            feature: BRIDGE.into(),
-            period: MeterPeriod::Month,
-            period_start: MONTH0,
-            units: 3,
-        },
-        UsageEntry {
-            feature: BRIDGE.into(),
-            period: MeterPeriod::Month,
-            period_start: MONTH0 + 30 * DAY,
-            units: 4,
-        },
-    ]);
+    let mut second = entry(BRIDGE, MeterPeriod::Month, 4);
+    second.period_start = MONTH0 + 30 * DAY;
+    let r = c.next_with(vec![entry(BRIDGE, MeterPeriod::Month, 3), second]);
     v.import_usage(&[r], T0).unwrap();
     let due = v.meter_events_due(T0, 10).unwrap();
     let dev8 = &hex_string(&host.device.public_key())[..8];
@@ -347,12 +342,7 @@ fn the_outbox_is_marked_sent_once_and_failures_wait() {
     assert!(v.meter_event_sent(&ids[0], T0 + 31).unwrap());
     assert!(v.meter_events_due(u64::MAX >> 2, 10).unwrap().is_empty());
     // A sender claims what is due: another sender gets none of it until the lease ends.
-    let r2 = c.next_with(vec![UsageEntry {
-        feature: BRIDGE.into(),
-        period: MeterPeriod::Month,
-        period_start: MONTH0,
-        units: 1,
-    }]);
+    let r2 = c.next_with(vec![entry(BRIDGE, MeterPeriod::Month, 1)]);
     v.import_usage(&[r2], T0 + 100).unwrap();
     let first = v.claim_meter_events(T0 + 100, 10, 300).unwrap();
     assert_eq!(first.len(), 1);
@@ -384,6 +374,7 @@ fn the_outbox_is_marked_sent_once_and_failures_wait() {
     );
 }
 
+/// `units` of `feature` per `period` in the first month.
 fn entry(feature: &str, period: MeterPeriod, units: u64) -> UsageEntry {
     UsageEntry {
         feature: feature.into(),
@@ -395,10 +386,7 @@ fn entry(feature: &str, period: MeterPeriod, units: u64) -> UsageEntry {
 
 #[test]
 fn entries_of_features_that_are_not_metered_extend_the_chain_but_are_never_billed() {
-    let (_d, mut v) = vendor();
-    let host = Host::new(1);
-    let lid = licensed(&mut v, &host);
-    let mut c = Chain::new(lid, 1);
+    let (_d, mut v, host, lid, mut c) = scene();
     // The bridge (metered per month), the perpetual MQTT Server, the Support subscription,
     // an unknown feature, and the bridge per day (not its period).
     // (Entries are ordered by feature and period start.)
@@ -414,14 +402,14 @@ fn entries_of_features_that_are_not_metered_extend_the_chain_but_are_never_bille
     let got = v.import_usage(&[r1], T0 + 10).unwrap();
     assert_eq!(verdicts(&got), [(1, "merged")]);
     assert_eq!((got.flagged(), got.chains[0].merged_through), (0, 1));
-    assert_eq!(units(&mut v), [(lid, BRIDGE.to_string(), MONTH0, 5)]);
-    let events = v.meter_events(&UsageFilter::default()).unwrap();
+    assert_eq!(units(&mut v), bridge_total(lid, 5));
+    let events = all_events(&mut v);
     let billed: Vec<(&str, u64)> = events
         .iter()
         .map(|e| (e.feature.as_str(), e.units))
         .collect();
     assert_eq!(billed, [(BRIDGE, 5)]);
-    let flags = v.usage_flags(&UsageFilter::default()).unwrap();
+    let flags = all_flags(&mut v);
     assert_eq!(flags.len(), 1);
     assert_eq!(
         (
@@ -453,9 +441,9 @@ fn entries_of_features_that_are_not_metered_extend_the_chain_but_are_never_bille
         )
         .unwrap();
     assert_eq!(verdicts(&got), [(2, "merged"), (3, "merged")]);
-    assert_eq!(units(&mut v), [(lid, BRIDGE.to_string(), MONTH0, 9)]);
-    assert_eq!(v.meter_events(&UsageFilter::default()).unwrap().len(), 2);
-    let flags = v.usage_flags(&UsageFilter::default()).unwrap();
+    assert_eq!(units(&mut v), bridge_total(lid, 9));
+    assert_eq!(all_events(&mut v).len(), 2);
+    let flags = all_flags(&mut v);
     let seen: Vec<(u64, &str)> = flags.iter().map(|f| (f.seq, f.verdict.as_str())).collect();
     assert_eq!(seen, [(1, "not_metered"), (3, "not_metered")]);
     let audit = v.audit_log(Some(lid), 100).unwrap();
@@ -485,10 +473,7 @@ fn entries_of_features_that_are_not_metered_extend_the_chain_but_are_never_bille
 
 #[test]
 fn unbillable_and_expired_meter_events_end_for_good() {
-    let (_d, mut v) = vendor();
-    let host = Host::new(1);
-    let lid = licensed(&mut v, &host);
-    let mut c = Chain::new(lid, 1);
+    let (_d, mut v, _, _, mut c) = scene();
     v.import_usage(&[c.next(1), c.next(2), c.next(3)], T0)
         .unwrap();
     let ids: Vec<String> = v
@@ -549,11 +534,8 @@ fn unbillable_and_expired_meter_events_end_for_good() {
 
 #[test]
 fn the_vendor_dismisses_flags_and_accepts_only_a_report_ahead_of_the_chain() {
-    let (_d, mut v) = vendor();
-    let host = Host::new(1);
-    let lid = licensed(&mut v, &host);
+    let (_d, mut v, host, lid, mut c) = scene();
     let dev = host.device.public_key();
-    let mut c = Chain::new(lid, 1);
     let (r1, r2) = (c.next(5), c.next(7));
     let mut clone = c.fork();
     let r3 = c.next(11);
@@ -586,7 +568,7 @@ fn the_vendor_dismisses_flags_and_accepts_only_a_report_ahead_of_the_chain() {
         .resolve_usage(lid, &dev, 3, UsageResolution::Accept, T0 + 3)
         .unwrap_err();
     assert_eq!((e.code(), e.name()), (359, "UsageAcceptRefused"));
-    assert_eq!(units(&mut v), [(lid, BRIDGE.to_string(), MONTH0, 23)]);
+    assert_eq!(units(&mut v), bridge_total(lid, 23));
     // Dismissed: resolved, nothing billed; a second resolve finds no open flag.
     let done = v
         .resolve_usage(lid, &dev, 3, UsageResolution::Dismiss, T0 + 4)
@@ -616,8 +598,8 @@ fn the_vendor_dismisses_flags_and_accepts_only_a_report_ahead_of_the_chain() {
             .collect::<Vec<_>>(),
         [(5, "gap", Some(T0 + 6), Some("accepted"))]
     );
-    assert_eq!(units(&mut v), [(lid, BRIDGE.to_string(), MONTH0, 40)]);
-    assert_eq!(v.meter_events(&UsageFilter::default()).unwrap().len(), 4);
+    assert_eq!(units(&mut v), bridge_total(lid, 40));
+    assert_eq!(all_events(&mut v).len(), 4);
     let merged: Vec<u64> = v
         .usage_reports(Some(lid))
         .unwrap()
