@@ -15,26 +15,20 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::*;
 use serde_json::Value;
 use tempfile::TempDir;
-use tollgate_authority::{Authority, IssueSpec};
-use tollgate_core::{
-    Component, ComponentKind, DeploymentModel, Feature, FeatureKind, Fingerprint, Models,
-};
+use tollgate_core::{Component, ComponentKind, DeploymentModel, Feature, FeatureKind, Fingerprint};
 use tollgate_floating::{FloatingConfig, FloatingServer};
 use tollgate_protocol::floating as protocol;
 use tollgate_sdk::{
-    Clock, FloatingClient, FloatingConfig as ClientConfig, HostConfig, LeaseEvent, LicenseManager,
+    FloatingClient, FloatingConfig as ClientConfig, HostConfig, LeaseEvent, LicenseManager,
     SdkError, SystemClock,
 };
 
-const ADMIN_TOKEN: &str = "floating-admin-token-0123456789";
-const SALT: &[u8] = b"chariot/fingerprint/test";
 const FEATURE: &str = "mqtt-server";
-
-fn now() -> u64 {
-    SystemClock.now()
-}
 
 /// The PostgreSQL server to test on, or `None` (and a loud notice).
 fn pg_url() -> Option<String> {
@@ -76,41 +70,18 @@ struct Pool {
 
 impl Pool {
     fn new(seats: u32) -> Self {
-        let vendor = tempfile::tempdir().unwrap();
-        let mut authority = Authority::open(vendor.path()).unwrap();
-        let root = authority
-            .import_root_key_file(
-                Path::new(concat!(
-                    env!("CARGO_MANIFEST_DIR"),
-                    "/../tests/fixtures/dev-root.seed"
-                )),
-                now(),
-            )
-            .unwrap();
-        assert_eq!(Some(root), tollgate_sdk::BUILD_VENDOR_ROOT);
-        authority.create_signing_key(now()).unwrap();
-        let mut spec = IssueSpec::new("chariot", "ACME Industrial");
-        spec.features = vec![Feature {
-            name: FEATURE.into(),
-            kind: FeatureKind::Perpetual,
-        }];
-        spec.models = Models::of(&[DeploymentModel::Floating]);
-        spec.floating_seats = seats;
+        let (vendor, mut authority, root) = vendor();
+        let spec = floating_spec(
+            vec![Feature {
+                name: FEATURE.into(),
+                kind: FeatureKind::Perpetual,
+            }],
+            seats,
+        );
         let issued = authority.issue(spec, now()).unwrap();
 
         let dir = tempfile::tempdir().unwrap();
-        let host = HostConfig::new("chariot", "4.2.0", SALT.to_vec(), root);
-        let host_file = dir.path().join("host.json");
-        std::fs::write(
-            &host_file,
-            serde_json::json!({
-                "product": "chariot",
-                "product_version": "4.2.0",
-                "fingerprint_salt": std::str::from_utf8(SALT).unwrap(),
-            })
-            .to_string(),
-        )
-        .unwrap();
+        let (host, host_file) = host_config(dir.path(), root);
         // The pool's identity: operator-given components, the same on both hosts (no probes).
         let components = vec![
             "operator=plant-7-floating-pool".to_owned(),

@@ -12,12 +12,14 @@ use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::*;
 use serde_json::Value;
 use tempfile::TempDir;
-use tollgate_authority::{Authority, IssueSpec};
 use tollgate_core::{
     armor, ArtifactType, Component, ComponentKind, DeploymentModel, DeviceKey, Error as CoreError,
-    Feature, FeatureKind, Fingerprint, Lease, LeaseClaims, Models,
+    Feature, FeatureKind, Fingerprint, Lease, LeaseClaims,
 };
 use tollgate_floating::{FloatingConfig, FloatingRunning, FloatingServer};
 use tollgate_protocol::floating as protocol;
@@ -25,13 +27,6 @@ use tollgate_sdk::{
     BearerToken, Clock, FloatingClient, FloatingConfig as ClientConfig, HostConfig, LeaseEvent,
     LicenseManager, ManualClock, SdkError, SystemClock,
 };
-
-const ADMIN_TOKEN: &str = "floating-admin-token-0123456789";
-const SALT: &[u8] = b"chariot/fingerprint/test";
-
-fn now() -> u64 {
-    SystemClock.now()
-}
 
 /// A vendor, a floating license, and a floating server's state directory activated with it.
 struct World {
@@ -44,52 +39,27 @@ struct World {
 
 impl World {
     fn new(seats: u32, max_borrow_secs: u32, ttl: u64, cull: u64) -> Self {
-        let vendor = tempfile::tempdir().unwrap();
-        let mut authority = Authority::open(vendor.path()).unwrap();
-        // The published development root: the floating server is built with it
-        // (`TOLLGATE_VENDOR_ROOT` in .cargo/config.toml).
-        let root = authority
-            .import_root_key_file(
-                std::path::Path::new(concat!(
-                    env!("CARGO_MANIFEST_DIR"),
-                    "/../tests/fixtures/dev-root.seed"
-                )),
-                now(),
-            )
-            .unwrap();
-        assert_eq!(Some(root), tollgate_sdk::BUILD_VENDOR_ROOT);
-        authority.create_signing_key(now()).unwrap();
-        let mut spec = IssueSpec::new("chariot", "ACME Industrial");
-        spec.features = vec![
-            Feature {
-                name: "mqtt-server".into(),
-                kind: FeatureKind::Perpetual,
-            },
-            Feature {
-                name: "support".into(),
-                kind: FeatureKind::Subscription {
-                    expires_at: now() + 365 * 86_400,
+        let (vendor, mut authority, root) = vendor();
+        let mut spec = floating_spec(
+            vec![
+                Feature {
+                    name: "mqtt-server".into(),
+                    kind: FeatureKind::Perpetual,
                 },
-            },
-        ];
-        spec.models = Models::of(&[DeploymentModel::Floating]);
-        spec.floating_seats = seats;
+                Feature {
+                    name: "support".into(),
+                    kind: FeatureKind::Subscription {
+                        expires_at: now() + 365 * 86_400,
+                    },
+                },
+            ],
+            seats,
+        );
         spec.max_borrow_secs = max_borrow_secs;
         let issued = authority.issue(spec, now()).unwrap();
 
         let dir = tempfile::tempdir().unwrap();
-        let host = HostConfig::new("chariot", "4.2.0", SALT.to_vec(), root);
-        let host_file = dir.path().join("host.json");
-        std::fs::write(
-            &host_file,
-            serde_json::json!({
-                "product": "chariot",
-                "product_version": "4.2.0",
-                "fingerprint_salt": std::str::from_utf8(SALT).unwrap(),
-            })
-            .to_string(),
-        )
-        .unwrap();
+        let (host, host_file) = host_config(dir.path(), root);
         let cfg = FloatingConfig {
             listen: "127.0.0.1:0".parse().unwrap(),
             state_dir: dir.path().join("state"),
