@@ -20,12 +20,11 @@ mod common;
 use common::*;
 use serde_json::Value;
 use tempfile::TempDir;
-use tollgate_core::{Component, ComponentKind, DeploymentModel, Feature, FeatureKind, Fingerprint};
+use tollgate_core::{Component, ComponentKind, Feature, FeatureKind, Fingerprint};
 use tollgate_floating::{FloatingConfig, FloatingServer};
 use tollgate_protocol::floating as protocol;
 use tollgate_sdk::{
-    FloatingClient, FloatingConfig as ClientConfig, HostConfig, LeaseEvent, LicenseManager,
-    SdkError, SystemClock,
+    FloatingClient, FloatingConfig as ClientConfig, HostConfig, LeaseEvent, SdkError, SystemClock,
 };
 
 const FEATURE: &str = "mqtt-server";
@@ -71,13 +70,11 @@ struct Pool {
 impl Pool {
     fn new(seats: u32) -> Self {
         let (vendor, mut authority, root) = vendor();
-        let spec = floating_spec(
-            vec![Feature {
-                name: FEATURE.into(),
-                kind: FeatureKind::Perpetual,
-            }],
-            seats,
-        );
+        let mut spec = floating_spec(seats);
+        spec.features = vec![Feature {
+            name: FEATURE.into(),
+            kind: FeatureKind::Perpetual,
+        }];
         let issued = authority.issue(spec, now()).unwrap();
 
         let dir = tempfile::tempdir().unwrap();
@@ -97,15 +94,12 @@ impl Pool {
             ..FloatingConfig::default()
         };
         std::fs::create_dir_all(&state).unwrap();
-        {
-            let mut m = LicenseManager::open(cfg.host().unwrap(), &state).unwrap();
-            let req = m.request_usage(&issued.key.expose()).unwrap();
-            let answer = authority
-                .fulfil(&req, DeploymentModel::Floating, now())
-                .unwrap();
-            m.install(&answer.usage_license).unwrap();
-            m.lease_signer().unwrap();
-        }
+        activate(
+            &mut authority,
+            cfg.host().unwrap(),
+            &state,
+            &issued.key.expose(),
+        );
         Pool {
             _vendor: vendor,
             dir,

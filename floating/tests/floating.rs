@@ -18,14 +18,14 @@ use common::*;
 use serde_json::Value;
 use tempfile::TempDir;
 use tollgate_core::{
-    armor, ArtifactType, Component, ComponentKind, DeploymentModel, DeviceKey, Error as CoreError,
-    Feature, FeatureKind, Fingerprint, Lease, LeaseClaims,
+    armor, ArtifactType, Component, ComponentKind, DeviceKey, Error as CoreError, Feature,
+    FeatureKind, Fingerprint, Lease, LeaseClaims,
 };
 use tollgate_floating::{FloatingConfig, FloatingRunning, FloatingServer};
 use tollgate_protocol::floating as protocol;
 use tollgate_sdk::{
     BearerToken, Clock, FloatingClient, FloatingConfig as ClientConfig, HostConfig, LeaseEvent,
-    LicenseManager, ManualClock, SdkError, SystemClock,
+    ManualClock, SdkError, SystemClock,
 };
 
 /// A vendor, a floating license, and a floating server's state directory activated with it.
@@ -40,21 +40,19 @@ struct World {
 impl World {
     fn new(seats: u32, max_borrow_secs: u32, ttl: u64, cull: u64) -> Self {
         let (vendor, mut authority, root) = vendor();
-        let mut spec = floating_spec(
-            vec![
-                Feature {
-                    name: "mqtt-server".into(),
-                    kind: FeatureKind::Perpetual,
+        let mut spec = floating_spec(seats);
+        spec.features = vec![
+            Feature {
+                name: "mqtt-server".into(),
+                kind: FeatureKind::Perpetual,
+            },
+            Feature {
+                name: "support".into(),
+                kind: FeatureKind::Subscription {
+                    expires_at: now() + 365 * 86_400,
                 },
-                Feature {
-                    name: "support".into(),
-                    kind: FeatureKind::Subscription {
-                        expires_at: now() + 365 * 86_400,
-                    },
-                },
-            ],
-            seats,
-        );
+            },
+        ];
         spec.max_borrow_secs = max_borrow_secs;
         let issued = authority.issue(spec, now()).unwrap();
 
@@ -78,15 +76,12 @@ impl World {
         };
         // The server's activation: the offline round trip, fulfilled for the floating model.
         std::fs::create_dir_all(&cfg.state_dir).unwrap();
-        {
-            let mut m = LicenseManager::open(cfg.host().unwrap(), &cfg.state_dir).unwrap();
-            let req = m.request_usage(&issued.key.expose()).unwrap();
-            let answer = authority
-                .fulfil(&req, DeploymentModel::Floating, now())
-                .unwrap();
-            m.install(&answer.usage_license).unwrap();
-            m.lease_signer().unwrap();
-        }
+        activate(
+            &mut authority,
+            cfg.host().unwrap(),
+            &cfg.state_dir,
+            &issued.key.expose(),
+        );
         World {
             _vendor: vendor,
             _dir: dir,

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use tempfile::TempDir;
 use tollgate_authority::{Authority, IssueSpec};
-use tollgate_core::{DeploymentModel, Feature, Models};
-use tollgate_sdk::{Clock, HostConfig, SystemClock};
+use tollgate_core::{DeploymentModel, Models};
+use tollgate_sdk::{Clock, HostConfig, LicenseManager, SystemClock};
 
 /// The floating server's admin token in these tests.
 pub const ADMIN_TOKEN: &str = "floating-admin-token-0123456789";
@@ -40,10 +40,9 @@ pub fn vendor() -> (TempDir, Authority, [u8; 32]) {
     (dir, authority, root)
 }
 
-/// A floating license of Chariot for ACME Industrial with `features` and `seats`.
-pub fn floating_spec(features: Vec<Feature>, seats: u32) -> IssueSpec {
+/// A floating license of Chariot for ACME Industrial with `seats` (its features to be set).
+pub fn floating_spec(seats: u32) -> IssueSpec {
     let mut spec = IssueSpec::new("chariot", "ACME Industrial");
-    spec.features = features;
     spec.models = Models::of(&[DeploymentModel::Floating]);
     spec.floating_seats = seats;
     spec
@@ -64,4 +63,16 @@ pub fn host_config(dir: &Path, root: [u8; 32]) -> (HostConfig, PathBuf) {
     )
     .unwrap();
     (host, host_file)
+}
+
+/// Activates the floating server's state directory `state` (host configuration `host`) with
+/// the license `key`, fulfilled by `authority`, and creates its lease signer.
+pub fn activate(authority: &mut Authority, host: HostConfig, state: &Path, key: &str) {
+    let mut m = LicenseManager::open(host, state).unwrap();
+    let req = m.request_usage(key).unwrap();
+    let answer = authority
+        .fulfil(&req, DeploymentModel::Floating, now())
+        .unwrap();
+    m.install(&answer.usage_license).unwrap();
+    m.lease_signer().unwrap();
 }
