@@ -12,7 +12,7 @@ const MONTH0: u64 = 1_698_796_800; // 2023-11-01T00:00:00Z
 
 #[path = "support/run.rs"]
 mod support;
-use support::Env;
+use support::{strs, Env};
 
 /// The usage verbs' fixtures on top of the shared [`Env`].
 trait UsageEnv {
@@ -41,6 +41,26 @@ impl UsageEnv for Env {
         std::fs::write(&p, text).unwrap();
         p.to_str().unwrap().to_owned()
     }
+}
+
+/// `vendor usage resolve --license license --device device --seq seq rest…`.
+fn resolve_args(license: &str, device: &str, seq: &str, rest: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = [
+        "vendor",
+        "usage",
+        "resolve",
+        "--license",
+        license,
+        "--device",
+        device,
+        "--seq",
+        seq,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    v.extend(rest.iter().map(|s| s.to_string()));
+    v
 }
 
 /// `n` chained reports of the bridge from `seq` on (`prev` the hash before `seq`).
@@ -304,19 +324,9 @@ fn unmetered_entries_are_shown_and_flags_are_resolved() {
         )
     );
     let resolve = |seq: &str, how: &str| {
-        e.cmd(&[
-            "--json",
-            "vendor",
-            "usage",
-            "resolve",
-            "--license",
-            &lid.to_string(),
-            "--device",
-            &hex,
-            "--seq",
-            seq,
-            how,
-        ])
+        let mut args = vec!["--json".to_owned()];
+        args.extend(resolve_args(&lid.to_string(), &hex, seq, &[how]));
+        e.cmd(&strs(&args))
     };
     // Nothing flagged at seq 2: 358, exit 5; neither --accept nor --dismiss: exit 2.
     let out = resolve("2", "--dismiss");
@@ -326,48 +336,21 @@ fn unmetered_entries_are_shown_and_flags_are_resolved() {
         (&err["error"]["code"], &err["error"]["kind"]),
         (&Value::from(358), &Value::from("UsageFlagNotFound"))
     );
-    let out = e.cmd(&[
-        "vendor",
-        "usage",
-        "resolve",
-        "--license",
-        "1",
-        "--device",
-        &hex,
-        "--seq",
-        "1",
-    ]);
+    let out = e.cmd(&strs(&resolve_args("1", &hex, "1", &[])));
     assert_eq!(out.status.code(), Some(2));
-    let out = e.cmd(&[
-        "vendor",
-        "usage",
-        "resolve",
-        "--license",
-        "1",
-        "--device",
-        "xyz",
-        "--seq",
-        "1",
-        "--dismiss",
-    ]);
+    let out = e.cmd(&strs(&resolve_args("1", "xyz", "1", &["--dismiss"])));
     assert_eq!(out.status.code(), Some(2));
     // The merged report's not_metered flag cannot be accepted, only dismissed.
     let out = resolve("1", "--accept");
     assert_eq!(out.status.code(), Some(5));
     let err: Value = serde_json::from_slice(&out.stderr).unwrap();
     assert_eq!(err["error"]["code"], 359);
-    let out = e.ok(&[
-        "vendor",
-        "usage",
-        "resolve",
-        "--license",
+    let out = e.ok(&strs(&resolve_args(
         &lid.to_string(),
-        "--device",
         &hex,
-        "--seq",
         "1",
-        "--dismiss",
-    ]);
+        &["--dismiss"],
+    )));
     assert_eq!(
         out,
         format!(
