@@ -138,7 +138,7 @@ struct ReportParts {
 }
 
 /// The stable name of a verdict: `merged` (for [`UsageVerdict::Extends`]), `duplicate`,
-/// `gap`, `fork` or `rewritten`.
+/// `gap`, `fork`, `rewritten` or `dismissed`.
 pub fn verdict_name(v: &UsageVerdict) -> &'static str {
     match v {
         UsageVerdict::Extends => "merged",
@@ -146,12 +146,17 @@ pub fn verdict_name(v: &UsageVerdict) -> &'static str {
         UsageVerdict::Gap { .. } => "gap",
         UsageVerdict::Fork { .. } => "fork",
         UsageVerdict::Rewritten { .. } => "rewritten",
+        UsageVerdict::Dismissed => "dismissed",
     }
 }
 
-/// Whether the host may drop a report with this verdict (it is merged, or was already).
+/// Whether the host may drop a report with this verdict (it is merged, or was already, or the
+/// vendor dismissed it).
 pub fn verdict_accepted(v: &UsageVerdict) -> bool {
-    matches!(v, UsageVerdict::Extends | UsageVerdict::Duplicate)
+    matches!(
+        v,
+        UsageVerdict::Extends | UsageVerdict::Duplicate | UsageVerdict::Dismissed
+    )
 }
 
 /// What became of one report.
@@ -471,6 +476,11 @@ fn judge(
     let verdict = policy::usage_link(head.as_ref(), merged_at.as_ref(), &link);
     if verdict == UsageVerdict::Duplicate {
         return Ok(verdict);
+    }
+    // The vendor dismissed this very report (seq and hash): it stays unbilled and is not
+    // flagged again, whatever the chain is now.
+    if tx.usage_dismissed(&dev, r.seq, &hash)? {
+        return Ok(UsageVerdict::Dismissed);
     }
     let stored = tx.usage_report(&dev, r.seq, &hash)?;
     let name = verdict_name(&verdict);

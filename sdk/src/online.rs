@@ -215,6 +215,9 @@ pub struct UsageSync {
     pub sent: usize,
     /// Reports the service merged (now or before), dropped from the outbox.
     pub acknowledged: usize,
+    /// Reports the vendor dismissed (flagged before, then `resolve --dismiss`), dropped from
+    /// the outbox: they are never billed.
+    pub dismissed: usize,
     /// Reports the service flagged; they stay in the outbox.
     pub flagged: Vec<FlaggedReport>,
 }
@@ -251,13 +254,14 @@ pub(crate) fn usage_body(reports: &[UsageReport]) -> Result<String> {
 }
 
 /// Checks the service's receipt for the reports `sent` of `device_key` and returns the
-/// sequence number to acknowledge and the reports it flagged. A receipt for another device
-/// key or license, or with a verdict on a report not sent, is [`SdkError::BadResponse`].
+/// sequence number to acknowledge, the reports it flagged and the `seq`s of the reports the
+/// vendor dismissed. A receipt for another device key or license, or with a verdict on a
+/// report not sent, is [`SdkError::BadResponse`].
 pub(crate) fn read_receipt(
     device_key: &[u8; 32],
     sent: &[UsageReport],
     text: &str,
-) -> Result<(u64, Vec<FlaggedReport>)> {
+) -> Result<(u64, Vec<FlaggedReport>, Vec<u64>)> {
     let bad = |reason: String| SdkError::BadResponse { reason };
     let receipt: UsageReceipt =
         serde_json::from_str(text).map_err(|e| bad(format!("not a usage receipt: {e}")))?;
@@ -271,6 +275,7 @@ pub(crate) fn read_receipt(
         return Err(bad("the usage receipt is for another license".into()));
     }
     let mut flagged = Vec::new();
+    let mut dismissed = Vec::new();
     for r in &receipt.results {
         if !sent.iter().any(|s| s.claims().seq == r.seq) {
             return Err(bad(format!(
@@ -278,7 +283,9 @@ pub(crate) fn read_receipt(
                 r.seq
             )));
         }
-        if !r.verdict.is_settled() {
+        if r.verdict == UsageVerdictName::Dismissed {
+            dismissed.push(r.seq);
+        } else if !r.verdict.is_settled() {
             flagged.push(FlaggedReport {
                 device_key: *device_key,
                 seq: r.seq,
@@ -286,7 +293,7 @@ pub(crate) fn read_receipt(
             });
         }
     }
-    Ok((receipt.merged_through, flagged))
+    Ok((receipt.merged_through, flagged, dismissed))
 }
 
 /// A `&mut LicenseManager` as a [`SharedManager`], so the exclusive and the shared flows are
@@ -410,8 +417,9 @@ impl OnlineClient {
     /// in the order cut) and drops what the service merged, now or before
     /// ([`LicenseManager::acknowledge_usage`] up to the receipt's `merged_through`). A report
     /// the service flags (a gap, a fork, a rewritten history) stays in the outbox and is in
-    /// [`UsageSync::flagged`]: the vendor must resolve it. Sends nothing when the outbox is
-    /// empty.
+    /// [`UsageSync::flagged`]: the vendor must resolve it. A flagged report the vendor then
+    /// dismissed answers `dismissed` and is dropped too ([`UsageSync::dismissed`]): its units
+    /// are never billed. Sends nothing when the outbox is empty.
     ///
     /// Fails with the service's errors (see the module docs; the reports stay), with
     /// [`SdkError::BadResponse`] for a receipt about another device key, license or report,
@@ -440,9 +448,17 @@ impl OnlineClient {
         for (device_key, reports) in usage_submissions(&outbox) {
             let text = self.post_with(USAGE, &usage_body(&reports)?, cancel)?;
             sync.sent += reports.len();
-            let (merged_through, flagged) = read_receipt(&device_key, &reports, &text)?;
+            let (merged_through, flagged, dismissed) = read_receipt(&device_key, &reports, &text)?;
             sync.acknowledged +=
                 manager.with_manager(|m| m.acknowledge_usage(&device_key, merged_through))?;
+            if !dismissed.is_empty() {
+                let sent: Vec<UsageReport> = reports
+                    .iter()
+                    .filter(|r| dismissed.contains(&r.claims().seq))
+                    .cloned()
+                    .collect();
+                sync.dismissed += manager.with_manager(|m| m.drop_dismissed_usage(&sent))?;
+            }
             sync.flagged.extend(flagged);
         }
         Ok(sync)
@@ -1453,7 +1469,8 @@ mod tests {
                     device_key: key,
                     seq: 3,
                     verdict: UsageVerdictName::Fork
-                }]
+                }],
+                vec![]
             )
         );
         let gap = receipt(
@@ -1462,8 +1479,23 @@ mod tests {
             0,
             r#"{"seq":1,"verdict":"gap"},{"seq":2,"verdict":"rewritten"}"#,
         );
-        let (through, flagged) = read_receipt(&key, &sent, &gap).unwrap();
-        assert_eq!((through, flagged.len()), (0, 2));
+        let (through, flagged, dismissed) = read_receipt(&key, &sent, &gap).unwrap();
+        assert_eq!((through, flagged.len(), dismissed.len()), (0, 2, 0));
+        let gone = receipt(
+            42,
+            &hex,
+            0,
+            r#"{"seq":2,"verdict":"dismissed"},{"seq":3,"verdict":"fork"}"#,
+        );
+        let (through, flagged, dismissed) = read_receipt(&key, &sent, &gone).unwrap();
+        assert_eq!(
+            (
+                through,
+                flagged.iter().map(|f| f.seq).collect::<Vec<_>>(),
+                dismissed
+            ),
+            (0, vec![3], vec![2])
+        );
         for bad in [
             receipt(42, &"00".repeat(32), 2, ""),
             receipt(42, &hex.to_uppercase(), 2, ""),

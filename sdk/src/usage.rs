@@ -317,6 +317,22 @@ impl LicenseManager {
         !self.state.usage.outbox.is_empty() || !self.state.usage.accrued.is_empty()
     }
 
+    /// Drops these outbox reports (the very reports: same armored text) because the vendor
+    /// dismissed them: they are never billed. Returns how many were dropped (a report no
+    /// longer in the outbox is skipped). Fails with [`SdkError::Storage`].
+    pub(crate) fn drop_dismissed_usage(&mut self, dismissed: &[UsageReport]) -> Result<usize> {
+        let gone: Vec<String> = dismissed.iter().map(|r| r.to_armor()).collect();
+        let mut next = self.state.clone();
+        let before = next.usage.outbox.len();
+        next.usage.outbox.retain(|t| !gone.contains(t));
+        let dropped = before - next.usage.outbox.len();
+        if dropped > 0 {
+            let now = self.clock.now();
+            self.commit(next, now, false)?;
+        }
+        Ok(dropped)
+    }
+
     /// Drops the outbox reports of `device_key` with `seq` ≤ `merged_through`: the vendor
     /// merged them (the service's receipt, or the vendor's word for an offline journal).
     /// Returns how many were dropped. Fails with [`SdkError::UsageAckAhead`] (nothing dropped)

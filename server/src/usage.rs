@@ -87,6 +87,7 @@ fn protocol_verdict(v: &tollgate_authority::policy::UsageVerdict) -> UsageVerdic
         V::Gap { .. } => UsageVerdictName::Gap,
         V::Fork { .. } => UsageVerdictName::Fork,
         V::Rewritten { .. } => UsageVerdictName::Rewritten,
+        V::Dismissed => UsageVerdictName::Dismissed,
     }
 }
 
@@ -171,7 +172,7 @@ pub struct UsageResultOut {
     pub device_key: String,
     /// The report's seq.
     pub seq: u64,
-    /// `merged`, `duplicate`, `gap`, `fork` or `rewritten`.
+    /// `merged`, `duplicate`, `gap`, `fork`, `rewritten` or `dismissed`.
     pub verdict: String,
 }
 
