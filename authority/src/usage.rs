@@ -183,6 +183,8 @@ pub struct UsageChain {
     pub device_key: [u8; 32],
     /// The highest sequence number merged for the device key (0: none).
     pub merged_through: u64,
+    /// The hash of the report merged at `merged_through` (`None`: none merged).
+    pub head_hash: Option<[u8; 32]>,
 }
 
 /// The result of [`Authority::import_usage`].
@@ -740,13 +742,12 @@ impl Authority {
                 {
                     continue;
                 }
-                let merged_through = tx
-                    .usage_head(&hex_string(&r.device_key))?
-                    .map_or(0, |h| h.seq);
+                let head = tx.usage_head(&hex_string(&r.device_key))?;
                 out.chains.push(UsageChain {
                     license_id: r.license_id,
                     device_key: r.device_key,
-                    merged_through,
+                    merged_through: head.as_ref().map_or(0, |h| h.seq),
+                    head_hash: head.map(|h| hex32(&h.hash)).transpose()?,
                 });
             }
             Ok(out)

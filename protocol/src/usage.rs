@@ -82,6 +82,11 @@ pub struct UsageReceipt {
     /// The highest `seq` merged (now or before) for this device key; 0 if none. The host drops
     /// every report up to it.
     pub merged_through: u64,
+    /// The hash of the report merged at `merged_through`, lower-case hex (absent when none is
+    /// merged). A host whose every report of the submission was dismissed continues its chain
+    /// from here (`seq` `merged_through` + 1, `prev_hash` this hash).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head_hash: Option<String>,
     /// One verdict per submitted report, in submission order.
     pub results: Vec<UsageResult>,
 }

@@ -220,6 +220,7 @@ fn usage_bodies() {
             license_id: 7,
             device_key: "ab".repeat(32),
             merged_through: 3,
+            head_hash: None,
             results: verdicts
                 .iter()
                 .zip(1..)

@@ -253,15 +253,20 @@ pub(crate) fn usage_body(reports: &[UsageReport]) -> Result<String> {
     })
 }
 
+/// What [`read_receipt`] found: `merged_through`, the flagged reports, the dismissed `seq`s and
+/// the head hash.
+pub(crate) type ReceiptRead = (u64, Vec<FlaggedReport>, Vec<u64>, Option<[u8; 32]>);
+
 /// Checks the service's receipt for the reports `sent` of `device_key` and returns the
-/// sequence number to acknowledge, the reports it flagged and the `seq`s of the reports the
-/// vendor dismissed. A receipt for another device key or license, or with a verdict on a
-/// report not sent, is [`SdkError::BadResponse`].
+/// sequence number to acknowledge, the reports it flagged, the `seq`s of the reports the
+/// vendor dismissed and the hash merged at the acknowledged `seq` (if any). A receipt for
+/// another device key or license, with a verdict on a report not sent or with a head hash that
+/// is not 64 lower-case hex digits, is [`SdkError::BadResponse`].
 pub(crate) fn read_receipt(
     device_key: &[u8; 32],
     sent: &[UsageReport],
     text: &str,
-) -> Result<(u64, Vec<FlaggedReport>, Vec<u64>)> {
+) -> Result<ReceiptRead> {
     let bad = |reason: String| SdkError::BadResponse { reason };
     let receipt: UsageReceipt =
         serde_json::from_str(text).map_err(|e| bad(format!("not a usage receipt: {e}")))?;
@@ -274,6 +279,20 @@ pub(crate) fn read_receipt(
     {
         return Err(bad("the usage receipt is for another license".into()));
     }
+    let head_hash = match &receipt.head_hash {
+        None => None,
+        Some(h) => {
+            let mut out = [0u8; 32];
+            if h.len() != 64 || h.bytes().any(|b| b.is_ascii_uppercase()) {
+                return Err(bad(
+                    "the usage receipt's head hash is not 64 hex digits".into()
+                ));
+            }
+            hex::decode_to_slice(h, &mut out)
+                .map_err(|_| bad("the usage receipt's head hash is not 64 hex digits".into()))?;
+            Some(out)
+        }
+    };
     let mut flagged = Vec::new();
     let mut dismissed = Vec::new();
     for r in &receipt.results {
@@ -293,7 +312,34 @@ pub(crate) fn read_receipt(
             });
         }
     }
-    Ok((receipt.merged_through, flagged, dismissed))
+    // A fork or a rewritten history (a restored backup, a cloned host): the vendor's chain is
+    // not this host's, so its `merged_through` says nothing of this host's reports; only those
+    // judged merged or duplicate are acknowledged. Otherwise a `merged_through` past this
+    // host's chain stays an inconsistency (`UsageAckAhead`).
+    let forked = flagged.iter().any(|f| {
+        matches!(
+            f.verdict,
+            UsageVerdictName::Fork | UsageVerdictName::Rewritten
+        )
+    });
+    let through = if forked {
+        receipt
+            .results
+            .iter()
+            .filter(|r| {
+                matches!(
+                    r.verdict,
+                    UsageVerdictName::Merged | UsageVerdictName::Duplicate
+                )
+            })
+            .map(|r| r.seq)
+            .max()
+            .unwrap_or(0)
+            .min(receipt.merged_through)
+    } else {
+        receipt.merged_through
+    };
+    Ok((through, flagged, dismissed, head_hash))
 }
 
 /// A `&mut LicenseManager` as a [`SharedManager`], so the exclusive and the shared flows are
@@ -448,16 +494,25 @@ impl OnlineClient {
         for (device_key, reports) in usage_submissions(&outbox) {
             let text = self.post_with(USAGE, &usage_body(&reports)?, cancel)?;
             sync.sent += reports.len();
-            let (merged_through, flagged, dismissed) = read_receipt(&device_key, &reports, &text)?;
-            sync.acknowledged +=
-                manager.with_manager(|m| m.acknowledge_usage(&device_key, merged_through))?;
-            if !dismissed.is_empty() {
-                let sent: Vec<UsageReport> = reports
-                    .iter()
-                    .filter(|r| dismissed.contains(&r.claims().seq))
-                    .cloned()
-                    .collect();
-                sync.dismissed += manager.with_manager(|m| m.drop_dismissed_usage(&sent))?;
+            let (merged_through, flagged, dismissed, head_hash) =
+                read_receipt(&device_key, &reports, &text)?;
+            let gone: Vec<UsageReport> = reports
+                .iter()
+                .filter(|r| dismissed.contains(&r.claims().seq))
+                .cloned()
+                .collect();
+            if !gone.is_empty() && gone.len() == reports.len() {
+                // Every report sent was dismissed by the vendor (a restored backup's fork):
+                // drop them and continue the chain from the vendor's head.
+                sync.dismissed += manager.with_manager(|m| {
+                    m.drop_dismissed_and_rebase(&device_key, &gone, merged_through, head_hash)
+                })?;
+            } else {
+                sync.acknowledged +=
+                    manager.with_manager(|m| m.acknowledge_usage(&device_key, merged_through))?;
+                if !gone.is_empty() {
+                    sync.dismissed += manager.with_manager(|m| m.drop_dismissed_usage(&gone))?;
+                }
             }
             sync.flagged.extend(flagged);
         }
@@ -1470,7 +1525,8 @@ mod tests {
                     seq: 3,
                     verdict: UsageVerdictName::Fork
                 }],
-                vec![]
+                vec![],
+                None
             )
         );
         let gap = receipt(
@@ -1479,7 +1535,7 @@ mod tests {
             0,
             r#"{"seq":1,"verdict":"gap"},{"seq":2,"verdict":"rewritten"}"#,
         );
-        let (through, flagged, dismissed) = read_receipt(&key, &sent, &gap).unwrap();
+        let (through, flagged, dismissed, _) = read_receipt(&key, &sent, &gap).unwrap();
         assert_eq!((through, flagged.len(), dismissed.len()), (0, 2, 0));
         let gone = receipt(
             42,
@@ -1487,7 +1543,12 @@ mod tests {
             0,
             r#"{"seq":2,"verdict":"dismissed"},{"seq":3,"verdict":"fork"}"#,
         );
-        let (through, flagged, dismissed) = read_receipt(&key, &sent, &gone).unwrap();
+        let gone = gone.replace(
+            "\"results\"",
+            &format!("\"head_hash\":\"{}\",\"results\"", "cd".repeat(32)),
+        );
+        let (through, flagged, dismissed, head) = read_receipt(&key, &sent, &gone).unwrap();
+        assert_eq!(head, Some([0xcd; 32]));
         assert_eq!(
             (
                 through,
@@ -1502,6 +1563,11 @@ mod tests {
             receipt(43, &hex, 2, ""),
             receipt(42, &hex, 2, r#"{"seq":9,"verdict":"merged"}"#),
             receipt(42, &hex, 2, r#"{"seq":1,"verdict":"lost"}"#),
+            receipt(42, &hex, 2, "").replace("\"results\"", "\"head_hash\":\"zz\",\"results\""),
+            receipt(42, &hex, 2, "").replace(
+                "\"results\"",
+                &format!("\"head_hash\":\"{}\",\"results\"", "AB".repeat(32)),
+            ),
             "{}".to_owned(),
             "not json".to_owned(),
         ] {

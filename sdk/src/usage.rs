@@ -333,6 +333,45 @@ impl LicenseManager {
         Ok(dropped)
     }
 
+    /// Drops these reports of `device_key`, every one of which the vendor dismissed, and, when
+    /// no report of that key is left in the outbox, continues its chain from the vendor's head
+    /// (`seq` `head_seq` + 1 next, on `head_hash`; a new chain at 1 without a head): the chain
+    /// of a restored backup goes on where the vendor's merged chain is, only after the vendor
+    /// dismissed what conflicted with it (the units of the dismissed reports are lost, by the
+    /// vendor's decision). Returns how many reports were dropped. Fails with
+    /// [`SdkError::Storage`].
+    pub(crate) fn drop_dismissed_and_rebase(
+        &mut self,
+        device_key: &[u8; 32],
+        dismissed: &[UsageReport],
+        head_seq: u64,
+        head_hash: Option<[u8; 32]>,
+    ) -> Result<usize> {
+        let gone: Vec<String> = dismissed.iter().map(|r| r.to_armor()).collect();
+        let mut next = self.state.clone();
+        let before = next.usage.outbox.len();
+        next.usage.outbox.retain(|t| !gone.contains(t));
+        let dropped = before - next.usage.outbox.len();
+        let left = next.usage.outbox.iter().any(|t| {
+            UsageReport::from_armor(t).map_or(true, |r| r.claims().device_key == *device_key)
+        });
+        if !left {
+            next.usage.chains.retain(|h| h.device_key != *device_key);
+            if let (Some(hash), true) = (head_hash, head_seq > 0) {
+                next.usage.chains.push(ChainHead {
+                    device_key: *device_key,
+                    seq: head_seq,
+                    hash,
+                });
+            }
+        }
+        if dropped > 0 || !left {
+            let now = self.clock.now();
+            self.commit(next, now, false)?;
+        }
+        Ok(dropped)
+    }
+
     /// Drops the outbox reports of `device_key` with `seq` ≤ `merged_through`: the vendor
     /// merged them (the service's receipt, or the vendor's word for an offline journal).
     /// Returns how many were dropped. Fails with [`SdkError::UsageAckAhead`] (nothing dropped)

@@ -143,6 +143,11 @@ pub async fn submit(
         license_id: first.0,
         device_key: hex_string(&first.1),
         merged_through: got.chains.first().map_or(0, |c| c.merged_through),
+        head_hash: got
+            .chains
+            .first()
+            .and_then(|c| c.head_hash.as_ref())
+            .map(|h| hex_string(h)),
         results: got
             .outcomes
             .iter()
