@@ -465,12 +465,16 @@ impl OnlineClient {
     /// the service flags (a gap, a fork, a rewritten history) stays in the outbox and is in
     /// [`UsageSync::flagged`]: the vendor must resolve it. A flagged report the vendor then
     /// dismissed answers `dismissed` and is dropped too ([`UsageSync::dismissed`]): its units
-    /// are never billed. Sends nothing when the outbox is empty.
+    /// are never billed. When every report of a submission is dismissed (a restored backup's
+    /// fork, after the vendor's `resolve --dismiss`), the chain continues from the vendor's
+    /// head (the receipt's `merged_through` and `head_hash`), so the next report is merged.
+    /// While a receipt flags a fork or a rewritten history, only the reports it judged merged
+    /// or duplicate are acknowledged. Sends nothing when the outbox is empty.
     ///
     /// Fails with the service's errors (see the module docs; the reports stay), with
     /// [`SdkError::BadResponse`] for a receipt about another device key, license or report,
     /// with [`SdkError::UsageAckAhead`] for a receipt acknowledging reports this host never
-    /// made, or with [`SdkError::Storage`].
+    /// made (and flagging no fork or rewritten history), or with [`SdkError::Storage`].
     pub fn report_usage(&self, manager: &mut LicenseManager) -> Result<UsageSync> {
         self.report_usage_shared(&Exclusive(Mutex::new(manager)), None)
     }

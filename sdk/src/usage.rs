@@ -16,7 +16,18 @@
 //!   Every usage request and every deactivation cuts what accrued first.
 //! - Acknowledgement ([`LicenseManager::acknowledge_usage`]): reports up to the sequence
 //!   number the vendor merged leave the outbox. A report the vendor flagged (a gap, a fork, a
-//!   rewritten history) is not acknowledged: it stays and is sent again.
+//!   rewritten history) is not acknowledged: it stays and is sent again until the vendor
+//!   resolves it. Accepted, it is merged (a `duplicate` when sent again) and leaves the outbox;
+//!   dismissed, it answers `dismissed` and leaves the outbox too: **a dismissed report is never
+//!   billed**, its units are lost by the vendor's decision.
+//! - A restored backup or a cloned host (its reports a fork or a rewritten history of what the
+//!   vendor merged from the other branch): the receipt's `merged_through` is that other
+//!   branch's, so only the reports judged merged or duplicate are acknowledged (no
+//!   [`crate::SdkError::UsageAckAhead`]). The host goes on only after the vendor dismissed its
+//!   conflicting reports: when every report of a submission answers `dismissed`, it drops them
+//!   and continues its chain from the vendor's head (`seq` = `merged_through` + 1, `prev_hash`
+//!   = the receipt's `head_hash`). It never re-bases on its own, so restoring a backup cannot
+//!   erase billed usage (`core/SPEC.md` §10c.2).
 //!
 //! **Integrity.** The state document has no integrity protection of its own (it is plain
 //! JSON on the customer's machine): a customer can lower the accrued units or the quota
