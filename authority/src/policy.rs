@@ -280,6 +280,10 @@ pub enum UsageVerdict {
         /// The sequence number rewritten.
         seq: u64,
     },
+    /// A report the vendor dismissed (`resolve --dismiss`), sent again: never merged nor
+    /// flagged again; the host may drop it. Never returned by [`usage_link`]: the ledger
+    /// decides it from the report's resolved flags.
+    Dismissed,
 }
 
 /// Judges `report` against the device's chain: `head` is the last merged link (`None` before

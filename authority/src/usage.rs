@@ -138,7 +138,7 @@ struct ReportParts {
 }
 
 /// The stable name of a verdict: `merged` (for [`UsageVerdict::Extends`]), `duplicate`,
-/// `gap`, `fork` or `rewritten`.
+/// `gap`, `fork`, `rewritten` or `dismissed`.
 pub fn verdict_name(v: &UsageVerdict) -> &'static str {
     match v {
         UsageVerdict::Extends => "merged",
@@ -146,12 +146,17 @@ pub fn verdict_name(v: &UsageVerdict) -> &'static str {
         UsageVerdict::Gap { .. } => "gap",
         UsageVerdict::Fork { .. } => "fork",
         UsageVerdict::Rewritten { .. } => "rewritten",
+        UsageVerdict::Dismissed => "dismissed",
     }
 }
 
-/// Whether the host may drop a report with this verdict (it is merged, or was already).
+/// Whether the host may drop a report with this verdict (it is merged, or was already, or the
+/// vendor dismissed it).
 pub fn verdict_accepted(v: &UsageVerdict) -> bool {
-    matches!(v, UsageVerdict::Extends | UsageVerdict::Duplicate)
+    matches!(
+        v,
+        UsageVerdict::Extends | UsageVerdict::Duplicate | UsageVerdict::Dismissed
+    )
 }
 
 /// What became of one report.
@@ -178,6 +183,8 @@ pub struct UsageChain {
     pub device_key: [u8; 32],
     /// The highest sequence number merged for the device key (0: none).
     pub merged_through: u64,
+    /// The hash of the report merged at `merged_through` (`None`: none merged).
+    pub head_hash: Option<[u8; 32]>,
 }
 
 /// The result of [`Authority::import_usage`].
@@ -472,6 +479,11 @@ fn judge(
     if verdict == UsageVerdict::Duplicate {
         return Ok(verdict);
     }
+    // The vendor dismissed this very report (seq and hash): it stays unbilled and is not
+    // flagged again, whatever the chain is now.
+    if tx.usage_dismissed(&dev, r.seq, &hash)? {
+        return Ok(UsageVerdict::Dismissed);
+    }
     let stored = tx.usage_report(&dev, r.seq, &hash)?;
     let name = verdict_name(&verdict);
     match &stored {
@@ -730,13 +742,12 @@ impl Authority {
                 {
                     continue;
                 }
-                let merged_through = tx
-                    .usage_head(&hex_string(&r.device_key))?
-                    .map_or(0, |h| h.seq);
+                let head = tx.usage_head(&hex_string(&r.device_key))?;
                 out.chains.push(UsageChain {
                     license_id: r.license_id,
                     device_key: r.device_key,
-                    merged_through,
+                    merged_through: head.as_ref().map_or(0, |h| h.seq),
+                    head_hash: head.map(|h| hex32(&h.hash)).transpose()?,
                 });
             }
             Ok(out)

@@ -366,12 +366,18 @@ fn run_usage(cmd: UsageCmd, mgr: &mut LicenseManager, out: &Out) -> Result<(), F
                 .map(|f| json!({"device_key": tollgate_core::hex_string(&f.device_key), "seq": f.seq, "verdict": f.verdict.name()}))
                 .collect();
             out.emit(
-                json!({"sent": sync.sent, "acknowledged": sync.acknowledged, "flagged": flagged}),
+                json!({"sent": sync.sent, "acknowledged": sync.acknowledged, "dismissed": sync.dismissed, "flagged": flagged}),
                 || {
                     let mut t = format!(
                         "{} report(s) sent, {} merged by the service.",
                         sync.sent, sync.acknowledged
                     );
+                    if sync.dismissed > 0 {
+                        t.push_str(&format!(
+                            "\n{} report(s) dismissed by the vendor dropped: never billed.",
+                            sync.dismissed
+                        ));
+                    }
                     for f in &sync.flagged {
                         t.push_str(&format!(
                             "\nReport {} was flagged by the service ({}): it stays on this host until the vendor resolves it.",

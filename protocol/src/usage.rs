@@ -2,9 +2,11 @@
 //! (`TGUR`, `core/SPEC.md` §10c) to the online service, which judges each against the chain it
 //! holds for the host's device key and merges only the links that extend it.
 //!
-//! Only [`UsageVerdictName::Merged`] and [`UsageVerdictName::Duplicate`] let the host drop a
-//! report; a report flagged as a gap, a fork or a rewritten history stays on the host and is
-//! sent (or exported in the usage journal) again until the vendor resolves it. Refusals of the
+//! [`UsageVerdictName::Merged`], [`UsageVerdictName::Duplicate`] and
+//! [`UsageVerdictName::Dismissed`] let the host drop a report; a report flagged as a gap, a
+//! fork or a rewritten history stays on the host and is sent (or exported in the usage
+//! journal) again until the vendor resolves it: accepted, it is merged (a duplicate when sent
+//! again); dismissed, it is never billed and answers `dismissed`. Refusals of the
 //! whole submission are the usual error envelope ([`crate::error`]) with the service's codes.
 
 use serde::{Deserialize, Serialize};
@@ -34,12 +36,18 @@ pub enum UsageVerdictName {
     Fork,
     /// `"rewritten"`: another report was merged at this `seq`; kept and flagged.
     Rewritten,
+    /// `"dismissed"`: the vendor dismissed this flagged report; it is never billed and the host
+    /// drops it (its units are lost, by the vendor's decision).
+    Dismissed,
 }
 
 impl UsageVerdictName {
-    /// Whether the host may drop the report: it is merged (now or before).
+    /// Whether the host may drop the report: it is merged (now or before) or dismissed.
     pub const fn is_settled(self) -> bool {
-        matches!(self, UsageVerdictName::Merged | UsageVerdictName::Duplicate)
+        matches!(
+            self,
+            UsageVerdictName::Merged | UsageVerdictName::Duplicate | UsageVerdictName::Dismissed
+        )
     }
 
     /// The JSON name, e.g. `"fork"`.
@@ -50,6 +58,7 @@ impl UsageVerdictName {
             UsageVerdictName::Gap => "gap",
             UsageVerdictName::Fork => "fork",
             UsageVerdictName::Rewritten => "rewritten",
+            UsageVerdictName::Dismissed => "dismissed",
         }
     }
 }
@@ -73,6 +82,11 @@ pub struct UsageReceipt {
     /// The highest `seq` merged (now or before) for this device key; 0 if none. The host drops
     /// every report up to it.
     pub merged_through: u64,
+    /// The hash of the report merged at `merged_through`, lower-case hex (absent when none is
+    /// merged). A host whose every report of the submission was dismissed continues its chain
+    /// from here (`seq` `merged_through` + 1, `prev_hash` this hash).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head_hash: Option<String>,
     /// One verdict per submitted report, in submission order.
     pub results: Vec<UsageResult>,
 }

@@ -213,12 +213,14 @@ fn usage_bodies() {
         UsageVerdictName::Gap,
         UsageVerdictName::Fork,
         UsageVerdictName::Rewritten,
+        UsageVerdictName::Dismissed,
     ];
     round_trip(
         &UsageReceipt {
             license_id: 7,
             device_key: "ab".repeat(32),
             merged_through: 3,
+            head_hash: None,
             results: verdicts
                 .iter()
                 .zip(1..)
@@ -226,7 +228,7 @@ fn usage_bodies() {
                 .collect(),
         },
         &format!(
-            r#"{{"license_id":7,"device_key":"{}","merged_through":3,"results":[{{"seq":1,"verdict":"merged"}},{{"seq":2,"verdict":"duplicate"}},{{"seq":3,"verdict":"gap"}},{{"seq":4,"verdict":"fork"}},{{"seq":5,"verdict":"rewritten"}}]}}"#,
+            r#"{{"license_id":7,"device_key":"{}","merged_through":3,"results":[{{"seq":1,"verdict":"merged"}},{{"seq":2,"verdict":"duplicate"}},{{"seq":3,"verdict":"gap"}},{{"seq":4,"verdict":"fork"}},{{"seq":5,"verdict":"rewritten"}},{{"seq":6,"verdict":"dismissed"}}]}}"#,
             "ab".repeat(32)
         ),
     );
@@ -237,7 +239,12 @@ fn usage_bodies() {
         );
         assert_eq!(
             v.is_settled(),
-            matches!(v, UsageVerdictName::Merged | UsageVerdictName::Duplicate)
+            matches!(
+                v,
+                UsageVerdictName::Merged
+                    | UsageVerdictName::Duplicate
+                    | UsageVerdictName::Dismissed
+            )
         );
     }
     assert_eq!(USAGE, "/v1/usage");

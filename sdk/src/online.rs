@@ -215,6 +215,9 @@ pub struct UsageSync {
     pub sent: usize,
     /// Reports the service merged (now or before), dropped from the outbox.
     pub acknowledged: usize,
+    /// Reports the vendor dismissed (flagged before, then `resolve --dismiss`), dropped from
+    /// the outbox: they are never billed.
+    pub dismissed: usize,
     /// Reports the service flagged; they stay in the outbox.
     pub flagged: Vec<FlaggedReport>,
 }
@@ -250,14 +253,20 @@ pub(crate) fn usage_body(reports: &[UsageReport]) -> Result<String> {
     })
 }
 
+/// What [`read_receipt`] found: `merged_through`, the flagged reports, the dismissed `seq`s and
+/// the head hash.
+pub(crate) type ReceiptRead = (u64, Vec<FlaggedReport>, Vec<u64>, Option<[u8; 32]>);
+
 /// Checks the service's receipt for the reports `sent` of `device_key` and returns the
-/// sequence number to acknowledge and the reports it flagged. A receipt for another device
-/// key or license, or with a verdict on a report not sent, is [`SdkError::BadResponse`].
+/// sequence number to acknowledge, the reports it flagged, the `seq`s of the reports the
+/// vendor dismissed and the hash merged at the acknowledged `seq` (if any). A receipt for
+/// another device key or license, with a verdict on a report not sent or with a head hash that
+/// is not 64 lower-case hex digits, is [`SdkError::BadResponse`].
 pub(crate) fn read_receipt(
     device_key: &[u8; 32],
     sent: &[UsageReport],
     text: &str,
-) -> Result<(u64, Vec<FlaggedReport>)> {
+) -> Result<ReceiptRead> {
     let bad = |reason: String| SdkError::BadResponse { reason };
     let receipt: UsageReceipt =
         serde_json::from_str(text).map_err(|e| bad(format!("not a usage receipt: {e}")))?;
@@ -270,7 +279,22 @@ pub(crate) fn read_receipt(
     {
         return Err(bad("the usage receipt is for another license".into()));
     }
+    let head_hash = match &receipt.head_hash {
+        None => None,
+        Some(h) => {
+            let mut out = [0u8; 32];
+            if h.len() != 64 || h.bytes().any(|b| b.is_ascii_uppercase()) {
+                return Err(bad(
+                    "the usage receipt's head hash is not 64 hex digits".into()
+                ));
+            }
+            hex::decode_to_slice(h, &mut out)
+                .map_err(|_| bad("the usage receipt's head hash is not 64 hex digits".into()))?;
+            Some(out)
+        }
+    };
     let mut flagged = Vec::new();
+    let mut dismissed = Vec::new();
     for r in &receipt.results {
         if !sent.iter().any(|s| s.claims().seq == r.seq) {
             return Err(bad(format!(
@@ -278,7 +302,9 @@ pub(crate) fn read_receipt(
                 r.seq
             )));
         }
-        if !r.verdict.is_settled() {
+        if r.verdict == UsageVerdictName::Dismissed {
+            dismissed.push(r.seq);
+        } else if !r.verdict.is_settled() {
             flagged.push(FlaggedReport {
                 device_key: *device_key,
                 seq: r.seq,
@@ -286,7 +312,34 @@ pub(crate) fn read_receipt(
             });
         }
     }
-    Ok((receipt.merged_through, flagged))
+    // A fork or a rewritten history (a restored backup, a cloned host): the vendor's chain is
+    // not this host's, so its `merged_through` says nothing of this host's reports; only those
+    // judged merged or duplicate are acknowledged. Otherwise a `merged_through` past this
+    // host's chain stays an inconsistency (`UsageAckAhead`).
+    let forked = flagged.iter().any(|f| {
+        matches!(
+            f.verdict,
+            UsageVerdictName::Fork | UsageVerdictName::Rewritten
+        )
+    });
+    let through = if forked {
+        receipt
+            .results
+            .iter()
+            .filter(|r| {
+                matches!(
+                    r.verdict,
+                    UsageVerdictName::Merged | UsageVerdictName::Duplicate
+                )
+            })
+            .map(|r| r.seq)
+            .max()
+            .unwrap_or(0)
+            .min(receipt.merged_through)
+    } else {
+        receipt.merged_through
+    };
+    Ok((through, flagged, dismissed, head_hash))
 }
 
 /// A `&mut LicenseManager` as a [`SharedManager`], so the exclusive and the shared flows are
@@ -410,13 +463,18 @@ impl OnlineClient {
     /// in the order cut) and drops what the service merged, now or before
     /// ([`LicenseManager::acknowledge_usage`] up to the receipt's `merged_through`). A report
     /// the service flags (a gap, a fork, a rewritten history) stays in the outbox and is in
-    /// [`UsageSync::flagged`]: the vendor must resolve it. Sends nothing when the outbox is
-    /// empty.
+    /// [`UsageSync::flagged`]: the vendor must resolve it. A flagged report the vendor then
+    /// dismissed answers `dismissed` and is dropped too ([`UsageSync::dismissed`]): its units
+    /// are never billed. When every report of a submission is dismissed (a restored backup's
+    /// fork, after the vendor's `resolve --dismiss`), the chain continues from the vendor's
+    /// head (the receipt's `merged_through` and `head_hash`), so the next report is merged.
+    /// While a receipt flags a fork or a rewritten history, only the reports it judged merged
+    /// or duplicate are acknowledged. Sends nothing when the outbox is empty.
     ///
     /// Fails with the service's errors (see the module docs; the reports stay), with
     /// [`SdkError::BadResponse`] for a receipt about another device key, license or report,
     /// with [`SdkError::UsageAckAhead`] for a receipt acknowledging reports this host never
-    /// made, or with [`SdkError::Storage`].
+    /// made (and flagging no fork or rewritten history), or with [`SdkError::Storage`].
     pub fn report_usage(&self, manager: &mut LicenseManager) -> Result<UsageSync> {
         self.report_usage_shared(&Exclusive(Mutex::new(manager)), None)
     }
@@ -440,9 +498,26 @@ impl OnlineClient {
         for (device_key, reports) in usage_submissions(&outbox) {
             let text = self.post_with(USAGE, &usage_body(&reports)?, cancel)?;
             sync.sent += reports.len();
-            let (merged_through, flagged) = read_receipt(&device_key, &reports, &text)?;
-            sync.acknowledged +=
-                manager.with_manager(|m| m.acknowledge_usage(&device_key, merged_through))?;
+            let (merged_through, flagged, dismissed, head_hash) =
+                read_receipt(&device_key, &reports, &text)?;
+            let gone: Vec<UsageReport> = reports
+                .iter()
+                .filter(|r| dismissed.contains(&r.claims().seq))
+                .cloned()
+                .collect();
+            if !gone.is_empty() && gone.len() == reports.len() {
+                // Every report sent was dismissed by the vendor (a restored backup's fork):
+                // drop them and continue the chain from the vendor's head.
+                sync.dismissed += manager.with_manager(|m| {
+                    m.drop_dismissed_and_rebase(&device_key, &gone, merged_through, head_hash)
+                })?;
+            } else {
+                sync.acknowledged +=
+                    manager.with_manager(|m| m.acknowledge_usage(&device_key, merged_through))?;
+                if !gone.is_empty() {
+                    sync.dismissed += manager.with_manager(|m| m.drop_dismissed_usage(&gone))?;
+                }
+            }
             sync.flagged.extend(flagged);
         }
         Ok(sync)
@@ -1453,7 +1528,9 @@ mod tests {
                     device_key: key,
                     seq: 3,
                     verdict: UsageVerdictName::Fork
-                }]
+                }],
+                vec![],
+                None
             )
         );
         let gap = receipt(
@@ -1462,14 +1539,39 @@ mod tests {
             0,
             r#"{"seq":1,"verdict":"gap"},{"seq":2,"verdict":"rewritten"}"#,
         );
-        let (through, flagged) = read_receipt(&key, &sent, &gap).unwrap();
-        assert_eq!((through, flagged.len()), (0, 2));
+        let (through, flagged, dismissed, _) = read_receipt(&key, &sent, &gap).unwrap();
+        assert_eq!((through, flagged.len(), dismissed.len()), (0, 2, 0));
+        let gone = receipt(
+            42,
+            &hex,
+            0,
+            r#"{"seq":2,"verdict":"dismissed"},{"seq":3,"verdict":"fork"}"#,
+        );
+        let gone = gone.replace(
+            "\"results\"",
+            &format!("\"head_hash\":\"{}\",\"results\"", "cd".repeat(32)),
+        );
+        let (through, flagged, dismissed, head) = read_receipt(&key, &sent, &gone).unwrap();
+        assert_eq!(head, Some([0xcd; 32]));
+        assert_eq!(
+            (
+                through,
+                flagged.iter().map(|f| f.seq).collect::<Vec<_>>(),
+                dismissed
+            ),
+            (0, vec![3], vec![2])
+        );
         for bad in [
             receipt(42, &"00".repeat(32), 2, ""),
             receipt(42, &hex.to_uppercase(), 2, ""),
             receipt(43, &hex, 2, ""),
             receipt(42, &hex, 2, r#"{"seq":9,"verdict":"merged"}"#),
             receipt(42, &hex, 2, r#"{"seq":1,"verdict":"lost"}"#),
+            receipt(42, &hex, 2, "").replace("\"results\"", "\"head_hash\":\"zz\",\"results\""),
+            receipt(42, &hex, 2, "").replace(
+                "\"results\"",
+                &format!("\"head_hash\":\"{}\",\"results\"", "AB".repeat(32)),
+            ),
             "{}".to_owned(),
             "not json".to_owned(),
         ] {

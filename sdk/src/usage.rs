@@ -16,7 +16,18 @@
 //!   Every usage request and every deactivation cuts what accrued first.
 //! - Acknowledgement ([`LicenseManager::acknowledge_usage`]): reports up to the sequence
 //!   number the vendor merged leave the outbox. A report the vendor flagged (a gap, a fork, a
-//!   rewritten history) is not acknowledged: it stays and is sent again.
+//!   rewritten history) is not acknowledged: it stays and is sent again until the vendor
+//!   resolves it. Accepted, it is merged (a `duplicate` when sent again) and leaves the outbox;
+//!   dismissed, it answers `dismissed` and leaves the outbox too: **a dismissed report is never
+//!   billed**, its units are lost by the vendor's decision.
+//! - A restored backup or a cloned host (its reports a fork or a rewritten history of what the
+//!   vendor merged from the other branch): the receipt's `merged_through` is that other
+//!   branch's, so only the reports judged merged or duplicate are acknowledged (no
+//!   [`crate::SdkError::UsageAckAhead`]). The host goes on only after the vendor dismissed its
+//!   conflicting reports: when every report of a submission answers `dismissed`, it drops them
+//!   and continues its chain from the vendor's head (`seq` = `merged_through` + 1, `prev_hash`
+//!   = the receipt's `head_hash`). It never re-bases on its own, so restoring a backup cannot
+//!   erase billed usage (`core/SPEC.md` §10c.2).
 //!
 //! **Integrity.** The state document has no integrity protection of its own (it is plain
 //! JSON on the customer's machine): a customer can lower the accrued units or the quota
@@ -315,6 +326,61 @@ impl LicenseManager {
     /// Whether the outbox holds reports or units accrued: whether there is usage to report.
     pub fn has_usage_to_report(&self) -> bool {
         !self.state.usage.outbox.is_empty() || !self.state.usage.accrued.is_empty()
+    }
+
+    /// Drops these outbox reports (the very reports: same armored text) because the vendor
+    /// dismissed them: they are never billed. Returns how many were dropped (a report no
+    /// longer in the outbox is skipped). Fails with [`SdkError::Storage`].
+    pub(crate) fn drop_dismissed_usage(&mut self, dismissed: &[UsageReport]) -> Result<usize> {
+        let gone: Vec<String> = dismissed.iter().map(|r| r.to_armor()).collect();
+        let mut next = self.state.clone();
+        let before = next.usage.outbox.len();
+        next.usage.outbox.retain(|t| !gone.contains(t));
+        let dropped = before - next.usage.outbox.len();
+        if dropped > 0 {
+            let now = self.clock.now();
+            self.commit(next, now, false)?;
+        }
+        Ok(dropped)
+    }
+
+    /// Drops these reports of `device_key`, every one of which the vendor dismissed, and, when
+    /// no report of that key is left in the outbox, continues its chain from the vendor's head
+    /// (`seq` `head_seq` + 1 next, on `head_hash`; a new chain at 1 without a head): the chain
+    /// of a restored backup goes on where the vendor's merged chain is, only after the vendor
+    /// dismissed what conflicted with it (the units of the dismissed reports are lost, by the
+    /// vendor's decision). Returns how many reports were dropped. Fails with
+    /// [`SdkError::Storage`].
+    pub(crate) fn drop_dismissed_and_rebase(
+        &mut self,
+        device_key: &[u8; 32],
+        dismissed: &[UsageReport],
+        head_seq: u64,
+        head_hash: Option<[u8; 32]>,
+    ) -> Result<usize> {
+        let gone: Vec<String> = dismissed.iter().map(|r| r.to_armor()).collect();
+        let mut next = self.state.clone();
+        let before = next.usage.outbox.len();
+        next.usage.outbox.retain(|t| !gone.contains(t));
+        let dropped = before - next.usage.outbox.len();
+        let left = next.usage.outbox.iter().any(|t| {
+            UsageReport::from_armor(t).map_or(true, |r| r.claims().device_key == *device_key)
+        });
+        if !left {
+            next.usage.chains.retain(|h| h.device_key != *device_key);
+            if let (Some(hash), true) = (head_hash, head_seq > 0) {
+                next.usage.chains.push(ChainHead {
+                    device_key: *device_key,
+                    seq: head_seq,
+                    hash,
+                });
+            }
+        }
+        if dropped > 0 || !left {
+            let now = self.clock.now();
+            self.commit(next, now, false)?;
+        }
+        Ok(dropped)
     }
 
     /// Drops the outbox reports of `device_key` with `seq` ≤ `merged_through`: the vendor

@@ -597,6 +597,7 @@ fn report_usage_sends_the_outbox_and_keeps_what_was_flagged() {
         UsageSync {
             sent: 2,
             acknowledged: 1,
+            dismissed: 0,
             flagged: vec![FlaggedReport {
                 device_key: dk,
                 seq: 2,

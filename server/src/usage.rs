@@ -87,6 +87,7 @@ fn protocol_verdict(v: &tollgate_authority::policy::UsageVerdict) -> UsageVerdic
         V::Gap { .. } => UsageVerdictName::Gap,
         V::Fork { .. } => UsageVerdictName::Fork,
         V::Rewritten { .. } => UsageVerdictName::Rewritten,
+        V::Dismissed => UsageVerdictName::Dismissed,
     }
 }
 
@@ -142,6 +143,11 @@ pub async fn submit(
         license_id: first.0,
         device_key: hex_string(&first.1),
         merged_through: got.chains.first().map_or(0, |c| c.merged_through),
+        head_hash: got
+            .chains
+            .first()
+            .and_then(|c| c.head_hash.as_ref())
+            .map(|h| hex_string(h)),
         results: got
             .outcomes
             .iter()
@@ -171,7 +177,7 @@ pub struct UsageResultOut {
     pub device_key: String,
     /// The report's seq.
     pub seq: u64,
-    /// `merged`, `duplicate`, `gap`, `fork` or `rewritten`.
+    /// `merged`, `duplicate`, `gap`, `fork`, `rewritten` or `dismissed`.
     pub verdict: String,
 }
 

@@ -601,3 +601,383 @@ fn never_billed_on(backend: &Backend) {
     }
     assert!(!text.contains("outcome=\"sent\""), "{text}");
 }
+
+#[test]
+fn a_dismissed_report_answers_dismissed_and_is_never_billed() {
+    for b in backends() {
+        dismissed_on(&b);
+    }
+}
+
+fn dismissed_on(backend: &Backend) {
+    let vendor = Vendor::new(backend);
+    let server = vendor.start();
+    let url = server.url();
+    let (lid, key) = metered_license(&vendor, &url);
+    let mut host = Reporter::new(lid, 1);
+    host.activate(&url, &key, 1);
+    let (r1, r2) = (host.next(10), host.next(20));
+    assert_eq!(
+        verdicts(&submit(&url, &[&r1, &r2]).1),
+        [(1, "merged".into()), (2, "merged".into())]
+    );
+    // A backup of the host's state, restored after the host went on to seq 3.
+    let mut restored = host.clone_state();
+    let r3 = host.next(5);
+    assert_eq!(verdicts(&submit(&url, &[&r3]).1), [(3, "merged".into())]);
+    let (b3, b4) = (restored.next(700), restored.next(800));
+    let want_flagged: Vec<(u64, String)> = vec![(3, "rewritten".into()), (4, "fork".into())];
+    // Flagged and unbilled, as often as the restored host sends them, until the vendor acts.
+    for _ in 0..2 {
+        let (st, receipt) = submit(&url, &[&b3, &b4]);
+        assert_eq!(st, 200, "{receipt}");
+        assert_eq!(verdicts(&receipt), want_flagged);
+        assert_eq!(receipt["merged_through"], 3);
+        assert_eq!(totals(&vendor, lid), [(MONTH0, 35)]);
+    }
+    // Accepting a rewritten history is refused; it stays flagged.
+    let dev = hex_string(&host.device.public_key());
+    let resolve = |seq: u64, how: &str| {
+        admin(
+            &url,
+            "POST",
+            "/v1/admin/usage/resolve",
+            Some(json!({"license_id": lid, "device_key": dev, "seq": seq, "resolution": how})),
+        )
+    };
+    let (st, b) = resolve(3, "accept");
+    assert_eq!((st, code(&b)), (409, 359), "{b}");
+    assert_eq!(verdicts(&submit(&url, &[&b3, &b4]).1), want_flagged);
+
+    // The vendor dismisses seq 3 only: it answers dismissed, seq 4 stays flagged.
+    let (st, b) = resolve(3, "dismiss");
+    assert_eq!(st, 200, "{b}");
+    assert_eq!(b[0]["resolution"], "dismissed", "{b}");
+    let (st, receipt) = submit(&url, &[&b3, &b4]);
+    assert_eq!(st, 200, "{receipt}");
+    assert_eq!(
+        verdicts(&receipt),
+        [(3, "dismissed".into()), (4, "fork".into())]
+    );
+    let (st, b) = resolve(4, "dismiss");
+    assert_eq!(st, 200, "{b}");
+    for _ in 0..2 {
+        let (_, receipt) = submit(&url, &[&b3, &b4]);
+        assert_eq!(
+            verdicts(&receipt),
+            [(3, "dismissed".into()), (4, "dismissed".into())]
+        );
+        assert_eq!(receipt["merged_through"], 3);
+    }
+    // Never billed, never flagged again; nothing left open to resolve.
+    assert_eq!(totals(&vendor, lid), [(MONTH0, 35)]);
+    let (st, usage) = admin(&url, "GET", &format!("/v1/admin/usage?license={lid}"), None);
+    assert_eq!(st, 200, "{usage}");
+    let flags: Vec<(u64, &str, Option<&str>)> = usage["flags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["seq"].as_u64().unwrap(),
+                f["verdict"].as_str().unwrap(),
+                f["resolution"].as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        flags,
+        [
+            (3, "rewritten", Some("dismissed")),
+            (4, "fork", Some("dismissed"))
+        ]
+    );
+    let (st, b) = resolve(4, "dismiss");
+    assert_eq!((st, code(&b)), (404, 358), "{b}");
+    // The host's own chain goes on, unaffected.
+    let r4 = host.next(1);
+    assert_eq!(verdicts(&submit(&url, &[&r4]).1), [(4, "merged".into())]);
+    assert_eq!(totals(&vendor, lid), [(MONTH0, 36)]);
+    // A report with the dismissed seq but another hash is judged on its own.
+    let mut other = Reporter::new(lid, 1);
+    other.seq = 2;
+    other.prev = r2.hash();
+    let o3 = other.next(9);
+    assert_eq!(verdicts(&submit(&url, &[&o3]).1), [(3, "rewritten".into())]);
+    assert_eq!(totals(&vendor, lid), [(MONTH0, 36)]);
+}
+
+#[test]
+fn a_dismissed_gap_is_never_merged_and_an_accepted_report_answers_duplicate() {
+    for b in backends() {
+        resolutions_on(&b);
+    }
+}
+
+/// The vendor's resolutions reach the host in its next receipt: a dismissed report answers
+/// `dismissed` (never merged, not even once it would extend the chain, never flagged again),
+/// an accepted one `duplicate`; a flagged report sent again before the vendor acts stays
+/// flagged once and unbilled.
+fn resolutions_on(backend: &Backend) {
+    let smtp = SmtpSink::start();
+    let vendor = Vendor::new(backend);
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", l.local_addr().unwrap())
+    };
+    let server = vendor.start_with(|c| c.shop = Some(shop_config(&closed, smtp.addr)));
+    let url = server.url();
+    let (lid, key) = issue(&url, bridge_spec(3));
+    let mut host = Reporter::new(lid, 1);
+    host.activate(&url, &key, 1);
+    let dev = hex_string(&host.device.public_key());
+    let resolve = |seq: u64, how: &str| {
+        let body = json!({"license_id": lid, "device_key": dev, "seq": seq, "resolution": how});
+        let (st, b) = admin(&url, "POST", "/v1/admin/usage/resolve", Some(body));
+        assert_eq!(st, 200, "{b}");
+    };
+    let open_flags = || {
+        flags(&url, lid)
+            .into_iter()
+            .filter(|f| f.2.is_none())
+            .map(|f| (f.0, f.1))
+            .collect::<Vec<_>>()
+    };
+
+    // A clone's seq 2 is merged; the host's own seq 2 and 3 are a rewrite and a fork.
+    let r1 = host.next(10);
+    let mut clone = host.clone_state();
+    let (h2, h3) = (host.next(20), host.next(30));
+    let c2 = clone.next(1);
+    assert_eq!(
+        verdicts(&submit(&url, &[&r1, &c2]).1),
+        [(1, "merged".into()), (2, "merged".into())]
+    );
+    assert_eq!(totals(&vendor, lid), [(MONTH0, 11)]);
+    for _ in 0..2 {
+        let (st, receipt) = submit(&url, &[&h2, &h3]);
+        assert_eq!(st, 200, "{receipt}");
+        assert_eq!(
+            verdicts(&receipt),
+            [(2, "rewritten".into()), (3, "fork".into())]
+        );
+        assert_eq!(
+            open_flags(),
+            [(2, "rewritten".into()), (3, "fork".into())],
+            "flagged once"
+        );
+    }
+    assert_eq!(totals(&vendor, lid), [(MONTH0, 11)]);
+
+    // Dismissed: the host's next submission learns it; nothing is flagged again or billed.
+    resolve(2, "dismiss");
+    resolve(3, "dismiss");
+    for _ in 0..2 {
+        let (st, receipt) = submit(&url, &[&h2, &h3]);
+        assert_eq!(st, 200, "{receipt}");
+        assert_eq!(
+            verdicts(&receipt),
+            [(2, "dismissed".into()), (3, "dismissed".into())]
+        );
+        assert_eq!(receipt["merged_through"], 2);
+    }
+    assert_eq!(open_flags(), []);
+    assert_eq!(flags(&url, lid).len(), 2);
+    assert_eq!(totals(&vendor, lid), [(MONTH0, 11)]);
+
+    // A gap dismissed stays dismissed once its predecessor arrives (it would extend then).
+    let c3 = clone.next(3);
+    let c4 = clone.next(4);
+    assert_eq!(verdicts(&submit(&url, &[&c4]).1), [(4, "gap".into())]);
+    resolve(4, "dismiss");
+    let (st, receipt) = submit(&url, &[&c3, &c4]);
+    assert_eq!(st, 200, "{receipt}");
+    assert_eq!(
+        verdicts(&receipt),
+        [(3, "merged".into()), (4, "dismissed".into())]
+    );
+    assert_eq!(receipt["merged_through"], 3);
+    assert_eq!(receipt["head_hash"], hex_string(&c3.hash()));
+    assert_eq!(totals(&vendor, lid), [(MONTH0, 14)]);
+    assert_eq!(open_flags(), []);
+
+    // An accepted gap: merged by the vendor; the host's resend is a duplicate.
+    let mut other = Reporter::new(lid, 2);
+    other.activate(&url, &key, 2);
+    let _lost = other.next(100);
+    let o2 = other.next(5);
+    assert_eq!(verdicts(&submit(&url, &[&o2]).1), [(2, "gap".into())]);
+    let dev2 = hex_string(&other.device.public_key());
+    let body = json!({"license_id": lid, "device_key": dev2, "seq": 2, "resolution": "accept"});
+    let (st, b) = admin(&url, "POST", "/v1/admin/usage/resolve", Some(body));
+    assert_eq!(st, 200, "{b}");
+    let (st, receipt) = submit(&url, &[&o2]);
+    assert_eq!(st, 200, "{receipt}");
+    assert_eq!(verdicts(&receipt), [(2, "duplicate".into())]);
+    assert_eq!(receipt["merged_through"], 2);
+    assert_eq!(totals(&vendor, lid), [(MONTH0, 19)]);
+
+    let text = metrics(&url);
+    assert!(
+        text.contains("tollgate_usage_reports_total{verdict=\"dismissed\"} 5\n"),
+        "{text}"
+    );
+}
+
+/// The license's flags as (seq, verdict, resolution), oldest first.
+fn flags(url: &str, lid: u64) -> Vec<(u64, String, Option<String>)> {
+    let (st, usage) = admin(url, "GET", &format!("/v1/admin/usage?license={lid}"), None);
+    assert_eq!(st, 200, "{usage}");
+    usage["flags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["seq"].as_u64().unwrap(),
+                f["verdict"].as_str().unwrap().to_owned(),
+                f["resolution"].as_str().map(str::to_owned),
+            )
+        })
+        .collect()
+}
+
+/// A broker built with the sdk on `store` (a shared in-memory state: the test copies its
+/// state document to make and restore a backup).
+fn sdk_host(store: &tollgate_sdk::MemoryStorage, root: [u8; 32]) -> tollgate_sdk::LicenseManager {
+    let config = tollgate_sdk::HostConfig::new("chariot", "4.2.0", b"chariot-salt".to_vec(), root);
+    let probes = tollgate_sdk::StaticSource::from_strs(&[
+        (ComponentKind::MachineId, "machine-dismiss"),
+        (ComponentKind::Hostname, "broker-dismiss"),
+        (ComponentKind::Mac, "02:00:00:00:00:3d"),
+    ]);
+    tollgate_sdk::LicenseManager::with_parts(
+        config,
+        Box::new(store.clone()),
+        std::sync::Arc::new(tollgate_sdk::SystemClock),
+        Box::new(probes),
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_restored_backup_stays_flagged_until_the_vendor_dismisses_it() {
+    for b in backends() {
+        restored_backup_on(&b);
+    }
+}
+
+/// An sdk host restored from a backup of its state (taken after its report 1; the vendor has
+/// since merged its reports 2 and 3) reports another seq 2, a rewritten history: flagged once,
+/// never billed, kept and sent again until the vendor dismisses it; then the receipt answers
+/// `dismissed`, the host drops the report and continues its chain from the vendor's head, so
+/// its next report (seq 4) is merged. The billed totals never go down.
+fn restored_backup_on(backend: &Backend) {
+    use tollgate_sdk::{online::UsageVerdictName, state::STATE_DOCUMENT, Storage};
+    let smtp = SmtpSink::start();
+    let vendor = Vendor::new(backend);
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", l.local_addr().unwrap())
+    };
+    let server = vendor.start_with(|c| c.shop = Some(shop_config(&closed, smtp.addr)));
+    let url = server.url();
+    let (lid, key) = issue(&url, bridge_spec(3));
+    let online = client(&url);
+    let store = tollgate_sdk::MemoryStorage::new();
+    let mut broker = sdk_host(&store, vendor.root());
+    online.activate(&mut broker, &key).unwrap();
+    let billed = || totals(&vendor, lid).iter().map(|p| p.1).sum::<u64>();
+
+    let mut backup = Vec::new();
+    for (n, units) in [10, 20, 30].into_iter().enumerate() {
+        broker.record_usage(BRIDGE, units).unwrap();
+        let sync = online.report_usage(&mut broker).unwrap();
+        assert_eq!((sync.sent, sync.acknowledged, sync.dismissed), (1, 1, 0));
+        if n == 0 {
+            backup = store.load(STATE_DOCUMENT).unwrap().unwrap();
+        }
+    }
+    assert_eq!(billed(), 60);
+
+    // The backup is restored: the host's next report is another seq 2.
+    drop(broker);
+    store.store(STATE_DOCUMENT, &backup).unwrap();
+    let mut broker = sdk_host(&store, vendor.root());
+    broker.record_usage(BRIDGE, 5).unwrap();
+    for _ in 0..2 {
+        let sync = online.report_usage(&mut broker).unwrap();
+        assert_eq!((sync.sent, sync.acknowledged, sync.dismissed), (1, 0, 0));
+        assert_eq!(
+            sync.flagged
+                .iter()
+                .map(|f| (f.seq, f.verdict))
+                .collect::<Vec<_>>(),
+            [(2, UsageVerdictName::Rewritten)]
+        );
+        assert_eq!(broker.usage_outbox().len(), 1, "kept until the vendor acts");
+        assert_eq!(billed(), 60, "never billed, never lower");
+        assert_eq!(
+            flags(&url, lid),
+            [(2, "rewritten".into(), None)],
+            "flagged once"
+        );
+    }
+    let seq2 = broker.usage_outbox()[0].clone();
+    assert_eq!(seq2.claims().seq, 2);
+
+    // The vendor dismisses it: the host learns it from the receipt, drops the report and
+    // continues its chain from the vendor's head.
+    let device_key = hex_string(&seq2.claims().device_key);
+    let (st, done) = admin(
+        &url,
+        "POST",
+        "/v1/admin/usage/resolve",
+        Some(
+            json!({"license_id": lid, "device_key": device_key, "seq": 2,
+                    "resolution": "dismiss"}),
+        ),
+    );
+    assert_eq!(st, 200, "{done}");
+    let sync = online.report_usage(&mut broker).unwrap();
+    assert_eq!((sync.sent, sync.acknowledged, sync.dismissed), (1, 0, 1));
+    assert!(sync.flagged.is_empty(), "{:?}", sync.flagged);
+    assert!(broker.usage_outbox().is_empty(), "dropped");
+    assert_eq!(billed(), 60);
+    assert_eq!(
+        flags(&url, lid),
+        [(2, "rewritten".into(), Some("dismissed".into()))],
+        "not flagged again"
+    );
+    // The dismissed report sent again (a journal, another copy): dismissed, nothing stored.
+    let (st, receipt) = submit(&url, &[&seq2]);
+    assert_eq!(st, 200, "{receipt}");
+    assert_eq!(verdicts(&receipt), [(2, "dismissed".into())]);
+    assert_eq!(receipt["merged_through"], 3);
+    assert_eq!(flags(&url, lid).len(), 1);
+    assert_eq!(billed(), 60);
+
+    // The host goes on from the vendor's head: its next report is seq 4, merged.
+    broker.record_usage(BRIDGE, 7).unwrap();
+    let sync = online.report_usage(&mut broker).unwrap();
+    assert_eq!((sync.sent, sync.acknowledged, sync.dismissed), (1, 1, 0));
+    assert!(sync.flagged.is_empty(), "{:?}", sync.flagged);
+    assert!(broker.usage_outbox().is_empty());
+    assert_eq!(billed(), 67);
+    assert_eq!(flags(&url, lid).len(), 1);
+    let mut merged: Vec<u64> = vendor
+        .authority()
+        .usage_reports(Some(lid))
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.verdict == "merged")
+        .map(|r| r.seq)
+        .collect();
+    merged.sort_unstable();
+    assert_eq!(merged, [1, 2, 3, 4]);
+    let text = metrics(&url);
+    assert!(
+        text.contains("tollgate_usage_reports_total{verdict=\"dismissed\"} 2\n"),
+        "{text}"
+    );
+}

@@ -445,6 +445,22 @@ impl Tx<'_> {
         )
     }
 
+    /// Whether the vendor dismissed a flag of this very report (device key, seq, hash) and
+    /// none of its flags is open.
+    pub fn usage_dismissed(&self, device_key: &str, seq: u64, hash: &str) -> Result<bool> {
+        if self.open_flag(device_key, seq, hash)?.is_some() {
+            return Ok(false);
+        }
+        Ok(self
+            .one(
+                "SELECT 1 FROM usage_flags WHERE device_key = ?1 AND seq = ?2 AND hash = ?3 \
+                 AND resolution = 'dismissed' LIMIT 1",
+                &[text(device_key), int(seq)?, text(hash)],
+                |r| col_u64(r, 0),
+            )?
+            .is_some())
+    }
+
     /// Marks one flag resolved by the vendor; `false` if it already was.
     pub fn resolve_flag(&self, id: u64, resolution: &str, now: u64) -> Result<bool> {
         Ok(self.exec(
