@@ -31,7 +31,7 @@
 //!
 //! **Integrity.** The state document has no integrity protection of its own (it is plain
 //! JSON on the customer's machine): a customer can lower the accrued units or the quota
-//! counter. What is signed is checked when the state loads ([`check_journal`]): every outbox
+//! counter. What is signed is checked when the state loads (`check_journal`): every outbox
 //! report must verify, the reports of one device key must form one chain, and the last must
 //! be that key's chain head, so an edited, removed or reordered report makes the state
 //! corrupt (207). Dropping the oldest reports, or restoring a backup of the whole state, is
