@@ -355,11 +355,7 @@ fn retried_on(backend: &Backend, stripe: &StripeMock) {
     let smtp = SmtpSink::start();
     let vendor = Vendor::new(backend);
     // Stripe unreachable: a closed loopback port.
-    let closed = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        format!("http://{}", l.local_addr().unwrap())
-    };
-    let server = vendor.start_with(|c| c.shop = Some(shop_config(&closed, smtp.addr)));
+    let server = start_with_stripe_down(&vendor, &smtp);
     let url = server.url();
     let (lid, key) = metered_license(&vendor, &url);
     let mut host = Reporter::new(lid, 1);
@@ -472,15 +468,21 @@ fn unmetered_unbillable_and_expired_usage_never_reaches_stripe() {
     }
 }
 
-fn never_billed_on(backend: &Backend) {
-    let smtp = SmtpSink::start();
-    let vendor = Vendor::new(backend);
-    // Stripe unreachable: an event the forwarder tried to send would fail, not end.
+/// The service with the shop's Stripe on a closed loopback port: every call to it fails, so an
+/// event the forwarder tried to send would show as failed, never as sent.
+fn start_with_stripe_down(vendor: &Vendor, smtp: &SmtpSink) -> tollgate_server::Running {
     let closed = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         format!("http://{}", l.local_addr().unwrap())
     };
-    let server = vendor.start_with(|c| c.shop = Some(shop_config(&closed, smtp.addr)));
+    vendor.start_with(|c| c.shop = Some(shop_config(&closed, smtp.addr)))
+}
+
+fn never_billed_on(backend: &Backend) {
+    let smtp = SmtpSink::start();
+    let vendor = Vendor::new(backend);
+    // Stripe unreachable: an event the forwarder tried to send would fail, not end.
+    let server = start_with_stripe_down(&vendor, &smtp);
     let url = server.url();
 
     // A license with the bridge issued by hand (not bought through the shop): no customer.
@@ -721,11 +723,7 @@ fn a_dismissed_gap_is_never_merged_and_an_accepted_report_answers_duplicate() {
 fn resolutions_on(backend: &Backend) {
     let smtp = SmtpSink::start();
     let vendor = Vendor::new(backend);
-    let closed = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        format!("http://{}", l.local_addr().unwrap())
-    };
-    let server = vendor.start_with(|c| c.shop = Some(shop_config(&closed, smtp.addr)));
+    let server = start_with_stripe_down(&vendor, &smtp);
     let url = server.url();
     let (lid, key) = issue(&url, bridge_spec(3));
     let mut host = Reporter::new(lid, 1);
@@ -876,11 +874,7 @@ fn restored_backup_on(backend: &Backend) {
     use tollgate_sdk::{online::UsageVerdictName, state::STATE_DOCUMENT, Storage};
     let smtp = SmtpSink::start();
     let vendor = Vendor::new(backend);
-    let closed = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        format!("http://{}", l.local_addr().unwrap())
-    };
-    let server = vendor.start_with(|c| c.shop = Some(shop_config(&closed, smtp.addr)));
+    let server = start_with_stripe_down(&vendor, &smtp);
     let url = server.url();
     let (lid, key) = issue(&url, bridge_spec(3));
     let online = client(&url);
