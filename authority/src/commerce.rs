@@ -336,17 +336,7 @@ impl DeliverySeal {
 }
 
 fn hex_bytes(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    s.as_bytes()
-        .chunks_exact(2)
-        .map(|p| {
-            let hi = char::from(*p.first()?).to_digit(16)?;
-            let lo = char::from(*p.get(1)?).to_digit(16)?;
-            u8::try_from(hi * 16 + lo).ok()
-        })
-        .collect()
+    hex::decode(s).ok()
 }
 
 fn token_hash(token: &str) -> String {

@@ -953,14 +953,8 @@ fn flag_line(f: &UsageFlag) -> String {
 
 /// 64 hex digits.
 fn parse_device(s: &str) -> Option<[u8; 32]> {
-    let s = s.trim();
-    if s.len() != 64 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return None;
-    }
     let mut out = [0u8; 32];
-    for (i, b) in out.iter_mut().enumerate() {
-        *b = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
+    hex::decode_to_slice(s.trim(), &mut out).ok()?;
     Some(out)
 }
 
@@ -1127,14 +1121,8 @@ fn usage(auth: &mut Authority, u: UsageArgs, out: &Out, now: u64) -> Result<(), 
 
 /// 16 hex digits.
 fn parse_key_id(s: &str) -> Option<[u8; 8]> {
-    let s = s.trim();
-    if s.len() != 16 || !s.is_ascii() {
-        return None;
-    }
     let mut out = [0u8; 8];
-    for (i, b) in out.iter_mut().enumerate() {
-        *b = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
+    hex::decode_to_slice(s.trim(), &mut out).ok()?;
     Some(out)
 }
 

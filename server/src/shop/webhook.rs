@@ -55,25 +55,13 @@ fn mac(secret: &[u8], t: u64, payload: &[u8]) -> [u8; 32] {
 pub fn sign(secret: &str, t: u64, payload: &[u8]) -> String {
     format!(
         "t={t},v1={}",
-        hex_lower(&mac(secret.as_bytes(), t, payload))
+        hex::encode(mac(secret.as_bytes(), t, payload))
     )
 }
 
-fn hex_lower(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
 fn parse_hex32(s: &str) -> Option<[u8; 32]> {
-    let b = s.as_bytes();
-    if b.len() != 64 {
-        return None;
-    }
     let mut out = [0u8; 32];
-    for (o, p) in out.iter_mut().zip(b.chunks_exact(2)) {
-        let hi = char::from(*p.first()?).to_digit(16)?;
-        let lo = char::from(*p.get(1)?).to_digit(16)?;
-        *o = u8::try_from(hi * 16 + lo).ok()?;
-    }
+    hex::decode_to_slice(s, &mut out).ok()?;
     Some(out)
 }
 
