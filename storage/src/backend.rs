@@ -74,6 +74,15 @@ pub enum Dialect {
     Postgres,
 }
 
+/// Starts a statement's text when its plan does not depend on the values bound (a lookup
+/// by primary or unique key, an index probe): PostgreSQL then plans it once per connection
+/// (a generic plan) instead of at every execution. Other statements are planned for their
+/// values each time, so a plan made while a table was small cannot outlive its fit; a
+/// generic plan is remade when `ANALYZE` updates the table's statistics. Deferred writes
+/// ([`Conn::exec_deferred`]) always run under generic plans. An SQL comment: SQLite ignores
+/// it.
+pub const GENERIC_PLAN: &str = "/* generic plan */ ";
+
 /// A position in a connection's queue of deferred statements (see [`Conn::deferred_mark`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DeferredMark {
@@ -104,7 +113,9 @@ pub trait Conn: Send {
     /// Runs a statement whose row count nobody needs. Inside a transaction a driver may send
     /// it later, together with the next call that waits for an answer (PostgreSQL pipelines
     /// it); its failure is then reported by that call or by `commit`, and the transaction is
-    /// not committed. SQLite runs it at once.
+    /// not committed. SQLite runs it at once. Only inserts and updates by primary key may be
+    /// deferred: PostgreSQL runs them under generic plans (see [`GENERIC_PLAN`]) and may send
+    /// a run of inserts as one multi-row statement.
     fn exec_deferred(&mut self, sql: &str, params: &[Val]) -> Result<()> {
         self.exec(sql, params).map(|_| ())
     }

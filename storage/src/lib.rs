@@ -11,9 +11,11 @@ mod backend;
 mod error;
 #[cfg(feature = "postgres")]
 mod pg;
+#[cfg(feature = "postgres")]
+mod pg_group;
 mod store;
 
-pub use backend::{Conn, DeferredMark, Dialect, Row, Sqlite, Val};
+pub use backend::{Conn, DeferredMark, Dialect, Row, Sqlite, Val, GENERIC_PLAN};
 pub use error::{DbError, Result, StorageError};
 #[cfg(feature = "postgres")]
 pub use pg::{dollar_placeholders, Postgres};

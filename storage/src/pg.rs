@@ -16,11 +16,19 @@
 //! that next call, so a commit never succeeds over a lost write. Statements still queued can
 //! be dropped again ([`Conn::discard_deferred`], [`Conn::withdraw_deferred`]): a savepoint
 //! whose item only deferred its writes never needs to reach the server.
+//!
+//! **Plans.** The session plans every statement for its values (`plan_cache_mode =
+//! force_custom_plan`), except inside a transaction, where deferred writes and statements
+//! starting with [`crate::GENERIC_PLAN`] run under the generic plan prepared once per
+//! connection: a `SET LOCAL plan_cache_mode` goes into the pipeline wherever the mode changes.
+//! With [`Postgres::with_multi_row_inserts`], each run of deferred inserts goes out as one
+//! multi-row statement per insert.
 
 use std::collections::HashMap;
 use std::error::Error as StdError;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -29,8 +37,9 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{to_sql_checked, IsNull, ToSql, Type};
 use tokio_postgres::{Client, Config, NoTls, Statement};
 
-use crate::backend::{Conn, DeferredMark, Dialect, Row, Val};
+use crate::backend::{Conn, DeferredMark, Dialect, Row, Val, GENERIC_PLAN};
 use crate::error::{DbError, Result, StorageError};
+use crate::pg_group::{self, Item};
 
 fn pg_err(e: tokio_postgres::Error) -> StorageError {
     match e.code() {
@@ -89,8 +98,8 @@ pub fn dollar_placeholders(sql: &str) -> String {
 
 /// A statement queued for the next round trip.
 enum Deferred {
-    /// A prepared statement and its values.
-    Exec(Statement, Vec<Val>),
+    /// A prepared statement, its text as the caller wrote it, and its values.
+    Exec(Statement, Arc<str>, Vec<Val>),
     /// Statements without parameters (savepoints).
     Batch(String),
 }
@@ -169,6 +178,13 @@ pub struct Postgres {
     lock_timeout: Duration,
     /// A transaction is open (begun and neither committed nor rolled back).
     in_tx: bool,
+    /// The schema's foreign keys, (child table, parent table), when the caller asked for
+    /// multi-row inserts ([`Postgres::with_multi_row_inserts`]).
+    references: Option<&'static [(&'static str, &'static str)]>,
+    /// The open transaction's plan mode as last set: `Some(true)` generic, `Some(false)` the
+    /// session's custom plans, `None` unknown (a savepoint was rolled back, which undoes a
+    /// `SET LOCAL` made inside it).
+    generic: Option<bool>,
 }
 
 impl Postgres {
@@ -193,7 +209,24 @@ impl Postgres {
             sent: 0,
             lock_timeout,
             in_tx: false,
+            references: None,
+            generic: None,
         })
+    }
+
+    /// Sends each run of deferred single-row inserts as one multi-row `INSERT` per statement
+    /// (at most 32 rows each), keeping every row behind the rows of the tables it references.
+    /// `references` must list every foreign key of the tables written through this connection
+    /// as (child table, parent table): a missing one could send a row before the row it
+    /// refers to, and the transaction would fail (never commit a wrong state). Inserts with
+    /// `ON CONFLICT`, `RETURNING` or anything but placeholders' values are sent as they are.
+    #[must_use]
+    pub fn with_multi_row_inserts(
+        mut self,
+        references: &'static [(&'static str, &'static str)],
+    ) -> Self {
+        self.references = Some(references);
+        self
     }
 
     /// Connects and sets the session up. `plan_cache_mode = force_custom_plan`: a cached
@@ -227,6 +260,103 @@ impl Postgres {
     fn take_deferred(&mut self) -> Vec<Deferred> {
         self.sent += 1;
         std::mem::take(&mut self.deferred)
+    }
+
+    /// Takes the deferred statements to send them, with each run of inserts grouped into
+    /// multi-row statements when the caller asked for it (see `pg_group`).
+    fn outgoing(&mut self) -> Result<Vec<Deferred>> {
+        let deferred = self.take_deferred();
+        let Some(references) = self.references else {
+            return Ok(deferred);
+        };
+        let items: Vec<Item<'_>> = deferred
+            .iter()
+            .map(|d| match d {
+                Deferred::Exec(_, sql, params) => match pg_group::insert_shape(sql) {
+                    Some(shape) if shape.width == params.len() => Item::Insert {
+                        sql,
+                        table: shape.table,
+                    },
+                    _ => Item::Barrier,
+                },
+                Deferred::Batch(_) => Item::Barrier,
+            })
+            .collect();
+        let plan = pg_group::plan(&items, references);
+        if plan.len() == deferred.len() {
+            return Ok(deferred);
+        }
+        let mut slots: Vec<Option<Deferred>> = deferred.into_iter().map(Some).collect();
+        let mut out = Vec::with_capacity(plan.len());
+        for group in plan {
+            if let [single] = group[..] {
+                out.extend(slots[single].take());
+                continue;
+            }
+            let mut rows = group.into_iter().filter_map(|i| slots[i].take());
+            let Some(Deferred::Exec(first_stmt, sql, first_params)) = rows.next() else {
+                return Err(StorageError::Corrupt("a planned insert group is empty"));
+            };
+            let mut params = first_params;
+            let mut count = 1;
+            let mut singles = vec![first_stmt];
+            for row in rows {
+                if let Deferred::Exec(stmt, _, p) = row {
+                    params.extend(p);
+                    singles.push(stmt);
+                    count += 1;
+                }
+            }
+            let Some(shape) = pg_group::insert_shape(&sql) else {
+                return Err(StorageError::Corrupt("a planned insert is not groupable"));
+            };
+            let width = shape.width;
+            let mut at = 0;
+            for size in pg_group::chunks(count) {
+                let chunk: Vec<Val> = params[at * width..(at + size) * width].to_vec();
+                if size == 1 {
+                    out.push(Deferred::Exec(singles[at].clone(), sql.clone(), chunk));
+                } else {
+                    let text = pg_group::multi_row_sql(&shape, size);
+                    let stmt = self.statement(&text)?;
+                    out.push(Deferred::Exec(stmt, Arc::from(text), chunk));
+                }
+                at += size;
+            }
+        }
+        Ok(out)
+    }
+
+    /// The `SET LOCAL` that puts the open transaction in the plan mode a statement wants, if it
+    /// is not in it already (outside a transaction there is nothing to switch: custom plans).
+    fn switch_plans(&mut self, generic: bool) -> Option<Deferred> {
+        if !self.in_tx || self.generic == Some(generic) {
+            return None;
+        }
+        self.generic = Some(generic);
+        Some(Deferred::Batch(
+            if generic { GENERIC_PLANS } else { CUSTOM_PLANS }.to_owned(),
+        ))
+    }
+
+    /// The statements to send ahead of a call: the deferred ones ([`Postgres::outgoing`]),
+    /// each write under generic plans, then the switch the call's own statement needs
+    /// (`then`: whether it wants a generic plan; `None` for `COMMIT` and the like).
+    fn ahead_of(&mut self, then: Option<bool>) -> Result<Vec<Deferred>> {
+        let deferred = self.outgoing()?;
+        let mut out = Vec::with_capacity(deferred.len() + 2);
+        for d in deferred {
+            match &d {
+                Deferred::Exec(..) => out.extend(self.switch_plans(true)),
+                Deferred::Batch(sql) if undoes_settings(sql) => self.generic = None,
+                Deferred::Batch(_) => {}
+            }
+            out.push(d);
+        }
+        if let Some(generic) = then {
+            out.extend(self.switch_plans(generic));
+        }
+        Ok(out)
     }
 
     /// Whether `mark` is still a position in the queue: nothing was sent or dropped since.
@@ -274,6 +404,22 @@ fn refs(params: &[Val]) -> Vec<&(dyn ToSql + Sync)> {
     params.iter().map(|p| p as &(dyn ToSql + Sync)).collect()
 }
 
+/// Whether `sql` rolls back to a savepoint, undoing a `SET LOCAL` made since.
+fn undoes_settings(sql: &str) -> bool {
+    sql.contains("ROLLBACK TO")
+}
+
+/// Switches the open transaction to generic plans (`SET LOCAL` ends with the transaction),
+/// made with sequential scans disabled: a generic plan made while a table is nearly empty
+/// (a new ledger, the first batch) would otherwise scan it, and keep scanning it as it grows
+/// until `ANALYZE` remakes the plan. A statement marked [`GENERIC_PLAN`] reads by key, so an
+/// index plan is the right one at every size.
+const GENERIC_PLANS: &str =
+    "SET LOCAL plan_cache_mode = force_generic_plan; SET LOCAL enable_seqscan = off";
+/// Switches it back to the session's custom plans, planned for the values bound.
+const CUSTOM_PLANS: &str =
+    "SET LOCAL plan_cache_mode = force_custom_plan; SET LOCAL enable_seqscan = on";
+
 /// Sends the `deferred` statements and then `last`, in one write, and waits for every answer.
 /// A failure of a deferred statement wins over `last`'s answer.
 fn run_pipelined<T: Send>(
@@ -290,7 +436,7 @@ fn run_pipelined<T: Send>(
         let mut steps: Vec<Option<Step<'_>>> = Vec::with_capacity(deferred.len() + 1);
         for d in &deferred {
             steps.push(Some(match d {
-                Deferred::Exec(stmt, params) => Box::pin(async move {
+                Deferred::Exec(stmt, _, params) => Box::pin(async move {
                     client
                         .execute(stmt, &refs(params))
                         .await
@@ -339,11 +485,18 @@ impl Conn for Postgres {
             .to_owned(),
         ));
         self.in_tx = true;
+        self.generic = Some(false);
         Ok(())
     }
 
     fn commit(&mut self) -> Result<()> {
-        let deferred = self.take_deferred();
+        let deferred = match self.ahead_of(None) {
+            Ok(d) => d,
+            Err(e) => {
+                self.rollback();
+                return Err(e);
+            }
+        };
         let client = &self.client;
         let out = run_pipelined(&self.runtime, client, deferred, async move {
             client.batch_execute("COMMIT").await.map_err(pg_err)
@@ -371,7 +524,7 @@ impl Conn for Postgres {
 
     fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Row>> {
         let stmt = self.statement(sql)?;
-        let deferred = self.take_deferred();
+        let deferred = self.ahead_of(Some(sql.starts_with(GENERIC_PLAN)))?;
         let client = &self.client;
         let rows = run_pipelined(&self.runtime, client, deferred, async move {
             client.query(&stmt, &refs(params)).await.map_err(pg_err)
@@ -393,24 +546,36 @@ impl Conn for Postgres {
             .iter()
             .map(|(sql, _)| self.statement(sql))
             .collect::<Result<Vec<_>>>()?;
-        let deferred = self.take_deferred();
+        let deferred = self.ahead_of(None)?;
+        // The plan-mode switch each query needs, sent just ahead of it.
+        let switches: Vec<Option<Deferred>> = queries
+            .iter()
+            .map(|(sql, _)| self.switch_plans(sql.starts_with(GENERIC_PLAN)))
+            .collect();
         let client = &self.client;
         let stmts = &stmts;
+        let switches = &switches;
         let answers = run_pipelined(&self.runtime, client, deferred, async move {
             let mut slots: Vec<
                 Option<std::result::Result<Vec<tokio_postgres::Row>, StorageError>>,
             > = (0..queries.len()).map(|_| None).collect();
             {
-                let steps: Vec<Option<Step<'_>>> = slots
+                let mut steps: Vec<Option<Step<'_>>> = Vec::with_capacity(queries.len() * 2);
+                for ((slot, switch), (stmt, (_, params))) in slots
                     .iter_mut()
+                    .zip(switches)
                     .zip(stmts.iter().zip(queries))
-                    .map(|(slot, (stmt, (_, params)))| {
-                        Some(Box::pin(async move {
-                            *slot = Some(client.query(stmt, &refs(params)).await.map_err(pg_err));
-                            Ok(())
-                        }) as Step<'_>)
-                    })
-                    .collect();
+                {
+                    if let Some(Deferred::Batch(set)) = switch {
+                        steps.push(Some(Box::pin(async move {
+                            client.batch_execute(set).await.map_err(pg_err)
+                        })));
+                    }
+                    steps.push(Some(Box::pin(async move {
+                        *slot = Some(client.query(stmt, &refs(params)).await.map_err(pg_err));
+                        Ok(())
+                    })));
+                }
                 InOrder { steps, error: None }.await?;
             }
             slots
@@ -441,7 +606,7 @@ impl Conn for Postgres {
 
     fn exec(&mut self, sql: &str, params: &[Val]) -> Result<usize> {
         let stmt = self.statement(sql)?;
-        let deferred = self.take_deferred();
+        let deferred = self.ahead_of(Some(sql.starts_with(GENERIC_PLAN)))?;
         let client = &self.client;
         let n = run_pipelined(&self.runtime, client, deferred, async move {
             client.execute(&stmt, &refs(params)).await.map_err(pg_err)
@@ -454,12 +619,16 @@ impl Conn for Postgres {
             return self.exec(sql, params).map(|_| ());
         }
         let stmt = self.statement(sql)?;
-        self.deferred.push(Deferred::Exec(stmt, params.to_vec()));
+        self.deferred
+            .push(Deferred::Exec(stmt, Arc::from(sql), params.to_vec()));
         Ok(())
     }
 
     fn batch(&mut self, sql: &str) -> Result<()> {
-        let deferred = self.take_deferred();
+        let deferred = self.ahead_of(None)?;
+        if undoes_settings(sql) {
+            self.generic = None;
+        }
         let client = &self.client;
         run_pipelined(&self.runtime, client, deferred, async move {
             client.batch_execute(sql).await.map_err(pg_err)

@@ -13,6 +13,13 @@
 //! the group are then deferred and sent together with the commit (`Conn::exec_deferred`), and
 //! the seats taken are added to the license's count once (`Tx::write_seats`).
 //!
+//! The statements that look up by primary or unique key, or probe one index that no other
+//! index could stand in for, run under the generic plan made once per connection
+//! (`GENERIC_PLAN`): planning every read anew for every group was a quarter of PostgreSQL's
+//! CPU (README, "When one machine is not enough"). The devices' statement is planned for its
+//! values each time: all four indexes of `activations` start with the license, and a generic
+//! plan made on a new ledger picked one that scans the license's every activation.
+//!
 //! The rows stay exact for the rest of the transaction: the license is locked, and each write
 //! of this transaction that changes a row read ahead updates or forgets it (an inserted
 //! activation adds its seat to the count and forgets the device's list; a stored usage license
@@ -23,7 +30,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use tollgate_core::hex_string;
-use tollgate_storage::Val;
+use tollgate_storage::{Val, GENERIC_PLAN};
 
 use super::{
     col_u64, device_activation_row, key_row, last_freed_row, revision_row, to_i64, usage_row,
@@ -101,22 +108,24 @@ impl ReadAhead {
 const RESERVED: [&str; 2] = ["activation", "audit"];
 
 /// Reserves `?2` ids of sequence `?1`; returns the last one.
-const RESERVE_SQL: &str = "UPDATE sequences SET value = value + ?2 WHERE name = ?1 RETURNING value";
+const RESERVE_SQL: &str =
+    "/* generic plan */ UPDATE sequences SET value = value + ?2 WHERE name = ?1 RETURNING value";
 
 /// The license row of lookup id `?1`, locked, with its seat count (column 6).
-const LOCK_SQL: &str = "SELECT id, key_auth, revision, status, max_transfers, \
+const LOCK_SQL: &str = "/* generic plan */ SELECT id, key_auth, revision, status, max_transfers, \
      transfer_period_secs, active_activations FROM licenses WHERE key_lookup = ?1 FOR UPDATE";
 
 /// The id of the license with lookup id `?1` (a subquery).
 const LICENSE_ID_SQL: &str = "SELECT id FROM licenses WHERE key_lookup = ?1";
 
 /// The current revision of the license with lookup id `?1`.
-const REVISION_BY_LOOKUP_SQL: &str = "SELECT r.license_id, r.revision, r.grant_json, \
+const REVISION_BY_LOOKUP_SQL: &str =
+    "/* generic plan */ SELECT r.license_id, r.revision, r.grant_json, \
      r.armored, r.key_id, r.issued_at FROM license_revisions r \
      JOIN licenses l ON l.id = r.license_id AND l.revision = r.revision WHERE l.key_lookup = ?1";
 
 /// The last freed seat of the license with lookup id `?1`.
-const LAST_FREED_BY_LOOKUP_SQL: &str = "SELECT id, freed_at FROM activations \
+const LAST_FREED_BY_LOOKUP_SQL: &str = "/* generic plan */ SELECT id, freed_at FROM activations \
      WHERE license_id = (SELECT id FROM licenses WHERE key_lookup = ?1) \
      AND freed_at IS NOT NULL ORDER BY freed_at DESC, id DESC LIMIT 1";
 
@@ -142,7 +151,8 @@ impl Tx<'_> {
             .iter()
             .map(|l| (LOCK_SQL, vec![Val::Text(hex_string(l))]))
             .collect();
-        let key_sql = format!("SELECT {KEY_COLUMNS} FROM signing_keys WHERE status = 'active'");
+        let key_sql =
+            format!("{GENERIC_PLAN}SELECT {KEY_COLUMNS} FROM signing_keys WHERE status = 'active'");
         queries.push((key_sql.as_str(), Vec::new()));
         for seq in RESERVED {
             queries.push((RESERVE_SQL, vec![Val::Text(seq.to_owned()), Val::Int(n)]));
@@ -150,13 +160,16 @@ impl Tx<'_> {
         let device_sql = format!(
             "SELECT {ACTIVATION_COLUMNS}, freed_counter FROM activations \
              WHERE license_id = ({LICENSE_ID_SQL}) \
-             AND device_key = ANY (string_to_array(?2, ',')) ORDER BY id"
+             AND device_key = ANY (string_to_array(?2, ','))"
         );
+        // Probes the request-id index and checks each row's license by primary key: the
+        // only plan there is, so it may be generic (a join here could be planned from the
+        // license's every activation).
         let usage_sql = format!(
-            "SELECT {USAGE_COLUMNS} FROM usage_licenses u \
-             JOIN activations a ON a.id = u.activation_id \
-             WHERE a.license_id = ({LICENSE_ID_SQL}) \
-             AND u.request_id = ANY (string_to_array(?2, ','))"
+            "{GENERIC_PLAN}SELECT {USAGE_COLUMNS} FROM usage_licenses u \
+             WHERE u.request_id = ANY (string_to_array(?2, ',')) \
+             AND (SELECT a.license_id FROM activations a WHERE a.id = u.activation_id) \
+             = ({LICENSE_ID_SQL})"
         );
         for lookup in &lookups {
             let l = hex_string(lookup);
@@ -242,6 +255,11 @@ impl Tx<'_> {
                     .or_default()
                     .push((activation, freed));
             }
+            // In id order, as `Tx::activations_for_device` reads them (sorted here, so the
+            // statement leaves the index nothing but its lookup to do).
+            for list in ahead.devices.values_mut() {
+                list.sort_by_key(|(a, _)| a.id);
+            }
             for r in &usages {
                 let u = usage_row(r)?;
                 // The first row per request, as `Tx::usage_by_request` takes it.
@@ -253,5 +271,22 @@ impl Tx<'_> {
         self.ahead.replace(ahead);
         self.seats.replace(Some(BTreeMap::new()));
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_read_ahead_statement_asks_for_a_generic_plan() {
+        for sql in [
+            RESERVE_SQL,
+            LOCK_SQL,
+            REVISION_BY_LOOKUP_SQL,
+            LAST_FREED_BY_LOOKUP_SQL,
+        ] {
+            assert!(sql.starts_with(GENERIC_PLAN), "{sql}");
+        }
     }
 }

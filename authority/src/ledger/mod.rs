@@ -171,10 +171,10 @@ impl Ledger {
     /// Connects to the PostgreSQL ledger at `url` and brings its schema up to date.
     #[cfg(feature = "postgres")]
     pub fn connect_postgres(url: &str, lock_timeout: Duration) -> Result<Self> {
-        Self::with_conn(Box::new(tollgate_storage::Postgres::connect(
-            url,
-            lock_timeout,
-        )?))
+        Self::with_conn(Box::new(
+            tollgate_storage::Postgres::connect(url, lock_timeout)?
+                .with_multi_row_inserts(schema::FOREIGN_KEYS),
+        ))
     }
 
     fn with_conn(conn: Box<dyn Conn>) -> Result<Self> {

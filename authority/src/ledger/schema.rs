@@ -298,6 +298,27 @@ CREATE INDEX usage_outbox_due ON usage_outbox (status, next_attempt_at);
     },
 ];
 
+/// Every foreign key of the schema, as (child table, parent table). The PostgreSQL driver
+/// groups deferred inserts into multi-row statements and keeps each row behind the rows of
+/// the tables it references (`Postgres::with_multi_row_inserts`); a test checks that this
+/// list is exactly the `REFERENCES` clauses in [`MIGRATIONS`].
+pub(crate) const FOREIGN_KEYS: &[(&str, &str)] = &[
+    ("license_revisions", "licenses"),
+    ("license_revisions", "signing_keys"),
+    ("activations", "licenses"),
+    ("usage_licenses", "activations"),
+    ("usage_licenses", "signing_keys"),
+    ("key_certificates", "signing_keys"),
+    ("marketplace_instances", "activations"),
+    ("marketplace_instances", "licenses"),
+    ("purchases", "licenses"),
+    ("usage_reports", "licenses"),
+    ("usage_chains", "licenses"),
+    ("usage_totals", "licenses"),
+    ("usage_flags", "licenses"),
+    ("usage_outbox", "licenses"),
+];
+
 /// The newest schema version this build knows.
 pub(crate) fn latest_version() -> u32 {
     MIGRATIONS.last().map_or(0, |m| m.version)
@@ -306,6 +327,27 @@ pub(crate) fn latest_version() -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_foreign_key_list_is_the_schemas() {
+        let mut found = Vec::new();
+        for m in MIGRATIONS {
+            let mut table = "";
+            for line in m.sql.lines() {
+                let words: Vec<&str> = line.split_whitespace().collect();
+                if let ["CREATE" | "ALTER", "TABLE", name, ..] = words[..] {
+                    table = name;
+                }
+                if let Some(at) = words.iter().position(|w| *w == "REFERENCES") {
+                    found.push((table, words[at + 1]));
+                }
+            }
+        }
+        let mut expected = FOREIGN_KEYS.to_vec();
+        expected.sort_unstable();
+        found.sort_unstable();
+        assert_eq!(found, expected);
+    }
 
     #[test]
     fn versions_are_consecutive_from_one() {
