@@ -19,8 +19,8 @@
 
 use std::collections::HashSet;
 
-/// The most rows in one multi-row statement. Larger groups are cut into chunks of 32, 16, 8,
-/// 4 and 2 rows, so a connection prepares at most five statements per insert.
+/// The most rows in one multi-row statement; larger groups are cut into chunks. A connection
+/// prepares one statement per insert and row count it has met, so at most 32 per insert.
 pub(crate) const MAX_ROWS: usize = 32;
 
 /// A plain `INSERT INTO table (columns) VALUES (tuple)`, split for grouping.
@@ -153,16 +153,11 @@ pub(crate) fn multi_row_sql(shape: &InsertShape<'_>, rows: usize) -> String {
 }
 
 /// The chunk sizes a group of `n` rows is cut into: as many of [`MAX_ROWS`] as fit, then the
-/// binary digits of the rest (`13` → 8, 4, 1).
+/// rest (`70` → 32, 32, 6).
 pub(crate) fn chunks(n: usize) -> Vec<usize> {
     let mut out = vec![MAX_ROWS; n / MAX_ROWS];
-    let rest = n % MAX_ROWS;
-    let mut size = MAX_ROWS / 2;
-    while size > 0 {
-        if rest & size != 0 {
-            out.push(size);
-        }
-        size /= 2;
+    if !n.is_multiple_of(MAX_ROWS) {
+        out.push(n % MAX_ROWS);
     }
     out
 }
@@ -270,13 +265,12 @@ mod tests {
     }
 
     #[test]
-    fn chunks_are_powers_of_two_up_to_32() {
+    fn chunks_hold_at_most_32_rows() {
         assert_eq!(chunks(1), [1]);
-        assert_eq!(chunks(8), [8]);
-        assert_eq!(chunks(13), [8, 4, 1]);
+        assert_eq!(chunks(13), [13]);
         assert_eq!(chunks(32), [32]);
-        assert_eq!(chunks(70), [32, 32, 4, 2]);
-        assert_eq!(chunks(63).iter().sum::<usize>(), 63);
+        assert_eq!(chunks(70), [32, 32, 6]);
+        assert_eq!(chunks(64), [32, 32]);
     }
 
     #[test]

@@ -18,7 +18,9 @@
 //! (`GENERIC_PLAN`): planning every read anew for every group was a quarter of PostgreSQL's
 //! CPU (README, "When one machine is not enough"). The devices' statement is planned for its
 //! values each time: all four indexes of `activations` start with the license, and a generic
-//! plan made on a new ledger picked one that scans the license's every activation.
+//! plan made on a new ledger picked one that scans the license's every activation. The
+//! license lock is custom-planned too (it is cheap to plan), so that the custom statements
+//! come first and the plan mode switches once per group.
 //!
 //! The rows stay exact for the rest of the transaction: the license is locked, and each write
 //! of this transaction that changes a row read ahead updates or forgets it (an inserted
@@ -112,7 +114,7 @@ const RESERVE_SQL: &str =
     "/* generic plan */ UPDATE sequences SET value = value + ?2 WHERE name = ?1 RETURNING value";
 
 /// The license row of lookup id `?1`, locked, with its seat count (column 6).
-const LOCK_SQL: &str = "/* generic plan */ SELECT id, key_auth, revision, status, max_transfers, \
+const LOCK_SQL: &str = "SELECT id, key_auth, revision, status, max_transfers, \
      transfer_period_secs, active_activations FROM licenses WHERE key_lookup = ?1 FOR UPDATE";
 
 /// The id of the license with lookup id `?1` (a subquery).
@@ -151,12 +153,6 @@ impl Tx<'_> {
             .iter()
             .map(|l| (LOCK_SQL, vec![Val::Text(hex_string(l))]))
             .collect();
-        let key_sql =
-            format!("{GENERIC_PLAN}SELECT {KEY_COLUMNS} FROM signing_keys WHERE status = 'active'");
-        queries.push((key_sql.as_str(), Vec::new()));
-        for seq in RESERVED {
-            queries.push((RESERVE_SQL, vec![Val::Text(seq.to_owned()), Val::Int(n)]));
-        }
         let device_sql = format!(
             "SELECT {ACTIVATION_COLUMNS}, freed_counter FROM activations \
              WHERE license_id = ({LICENSE_ID_SQL}) \
@@ -185,13 +181,22 @@ impl Tx<'_> {
             };
             let devices = of_license(|w| hex_string(&w.device_key));
             let requests = of_license(|w| hex_string(&w.request_id));
-            queries.push((REVISION_BY_LOOKUP_SQL, vec![Val::Text(l.clone())]));
-            queries.push((LAST_FREED_BY_LOOKUP_SQL, vec![Val::Text(l.clone())]));
+            // The custom-planned statements first (the locks, then the devices), then the
+            // generic ones: the plan mode switches once per batch (the writes that follow
+            // are generic too).
             queries.push((
                 device_sql.as_str(),
                 vec![Val::Text(l.clone()), Val::Text(devices)],
             ));
+            queries.push((REVISION_BY_LOOKUP_SQL, vec![Val::Text(l.clone())]));
+            queries.push((LAST_FREED_BY_LOOKUP_SQL, vec![Val::Text(l.clone())]));
             queries.push((usage_sql.as_str(), vec![Val::Text(l), Val::Text(requests)]));
+        }
+        let key_sql =
+            format!("{GENERIC_PLAN}SELECT {KEY_COLUMNS} FROM signing_keys WHERE status = 'active'");
+        queries.push((key_sql.as_str(), Vec::new()));
+        for seq in RESERVED {
+            queries.push((RESERVE_SQL, vec![Val::Text(seq.to_owned()), Val::Int(n)]));
         }
         let answers = self.conn.borrow_mut().query_many(&queries)?;
         let mut answers = answers.into_iter();
@@ -212,21 +217,8 @@ impl Tx<'_> {
             };
             ahead.licenses.insert(*lookup, row);
         }
-        let key = next()?.first().map(key_row).transpose()?;
-        self.active_key.replace(Some(key));
-        for seq in RESERVED {
-            let last = next()?
-                .first()
-                .map(|r| col_u64(r, 0))
-                .transpose()?
-                .ok_or(AuthorityError::Corrupt("missing sequence"))?;
-            let first = last
-                .checked_sub(wanted.len() as u64 - 1)
-                .ok_or(AuthorityError::Corrupt("sequence out of range"))?;
-            ahead.ids.insert(seq, (first, last));
-        }
         for lookup in &lookups {
-            let (revision, freed, devices, usages) = (next()?, next()?, next()?, next()?);
+            let (devices, revision, freed, usages) = (next()?, next()?, next()?, next()?);
             let Some(Some(license)) = ahead.licenses.get(lookup) else {
                 continue;
             };
@@ -268,6 +260,19 @@ impl Tx<'_> {
                 }
             }
         }
+        let key = next()?.first().map(key_row).transpose()?;
+        self.active_key.replace(Some(key));
+        for seq in RESERVED {
+            let last = next()?
+                .first()
+                .map(|r| col_u64(r, 0))
+                .transpose()?
+                .ok_or(AuthorityError::Corrupt("missing sequence"))?;
+            let first = last
+                .checked_sub(wanted.len() as u64 - 1)
+                .ok_or(AuthorityError::Corrupt("sequence out of range"))?;
+            ahead.ids.insert(seq, (first, last));
+        }
         self.ahead.replace(ahead);
         self.seats.replace(Some(BTreeMap::new()));
         Ok(())
@@ -282,7 +287,6 @@ mod tests {
     fn every_read_ahead_statement_asks_for_a_generic_plan() {
         for sql in [
             RESERVE_SQL,
-            LOCK_SQL,
             REVISION_BY_LOOKUP_SQL,
             LAST_FREED_BY_LOOKUP_SQL,
         ] {
