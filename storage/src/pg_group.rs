@@ -78,7 +78,10 @@ pub(crate) fn insert_shape(sql: &str) -> Option<InsertShape<'_>> {
         return None;
     }
     let mut seen = Vec::new();
-    for_each_placeholder(tuple, |n| seen.push(n))?;
+    renumber(tuple, |n| {
+        seen.push(n);
+        n
+    })?;
     let width = seen.iter().copied().max()?;
     let distinct: HashSet<usize> = seen.into_iter().collect();
     if distinct.len() != width || distinct.contains(&0) {
@@ -92,27 +95,22 @@ pub(crate) fn insert_shape(sql: &str) -> Option<InsertShape<'_>> {
     })
 }
 
-/// Calls `f` with the number of every `?N` placeholder in `text`; `None` if a number is out
-/// of range.
-fn for_each_placeholder(text: &str, mut f: impl FnMut(usize)) -> Option<()> {
-    let bytes = text.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'?' {
-            let start = i + 1;
-            let mut end = start;
-            while end < bytes.len() && bytes[end].is_ascii_digit() {
-                end += 1;
-            }
-            if end > start {
-                f(text[start..end].parse().ok()?);
-            }
-            i = end.max(start);
-        } else {
-            i += 1;
+/// `text` with every `?N` placeholder renumbered `?f(N)`; `None` if a number is out of range.
+fn renumber(text: &str, mut f: impl FnMut(usize) -> usize) -> Option<String> {
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut rest = text;
+    while let Some(at) = rest.find('?') {
+        out.push_str(&rest[..=at]);
+        rest = &rest[at + 1..];
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits > 0 {
+            let n: usize = rest[..digits].parse().ok()?;
+            out.push_str(&f(n).to_string());
+            rest = &rest[digits..];
         }
     }
-    Some(())
+    out.push_str(rest);
+    Some(out)
 }
 
 /// The statement inserting `rows` rows of `shape`: its tuple repeated, the placeholders of
@@ -125,29 +123,8 @@ pub(crate) fn multi_row_sql(shape: &InsertShape<'_>, rows: usize) -> String {
             out.push_str(", ");
         }
         let offset = r * shape.width;
-        let bytes = shape.tuple.as_bytes();
-        let mut i = 0;
-        while i < bytes.len() {
-            if bytes[i] == b'?' {
-                let start = i + 1;
-                let mut end = start;
-                while end < bytes.len() && bytes[end].is_ascii_digit() {
-                    end += 1;
-                }
-                if end > start {
-                    // `insert_shape` has checked every number parses.
-                    let n: usize = shape.tuple[start..end].parse().unwrap_or(0);
-                    out.push('?');
-                    out.push_str(&(n + offset).to_string());
-                    i = end;
-                    continue;
-                }
-            }
-            // Placeholders and ASCII aside, copy the character whole.
-            let c = shape.tuple[i..].chars().next().unwrap_or(' ');
-            out.push(c);
-            i += c.len_utf8();
-        }
+        // `insert_shape` has checked that every number parses.
+        out.push_str(&renumber(shape.tuple, |n| n + offset).unwrap_or_default());
     }
     out
 }

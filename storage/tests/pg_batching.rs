@@ -10,16 +10,12 @@ use std::time::Duration;
 
 use tollgate_storage::{Conn, Postgres, StorageError, Val, GENERIC_PLAN};
 
+mod common;
+
+use common::rows as ids;
+
 fn url() -> Option<String> {
-    match std::env::var("TOLLGATE_TEST_PG_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            eprintln!(
-                "\n!!! TOLLGATE_TEST_PG_URL is not set: SKIPPING the PostgreSQL batching test !!!\n"
-            );
-            None
-        }
-    }
+    common::pg_url("the PostgreSQL batching test")
 }
 
 /// A parent table and a child table referring to it, named for this test run.
@@ -30,14 +26,7 @@ struct Tables {
 
 impl Tables {
     fn create(conn: &mut Postgres, tag: &str) -> Tables {
-        let suffix = format!(
-            "{tag}_{}_{}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos()
-        );
+        let suffix = common::unique_name("x", tag);
         let t = Tables {
             parent: format!("batch_p_{suffix}"),
             child: format!("batch_c_{suffix}"),
@@ -70,17 +59,6 @@ impl Tables {
             self.child
         )
     }
-}
-
-fn ids(conn: &mut Postgres, table: &str) -> Vec<(i64, String)> {
-    conn.query(&format!("SELECT id, note FROM {table} ORDER BY id"), &[])
-        .unwrap()
-        .into_iter()
-        .map(|r| match (&r.0[0], &r.0[1]) {
-            (Val::Int(i), Val::Text(t)) => (*i, t.clone()),
-            other => panic!("{other:?}"),
-        })
-        .collect()
 }
 
 /// The statements this session has prepared on `table`, with their generic and custom plan

@@ -9,46 +9,23 @@ use std::time::Duration;
 
 use tollgate_storage::{Conn, Postgres, StorageError, Val};
 
+mod common;
+
+use common::rows;
+
 fn connect() -> Option<Postgres> {
-    match std::env::var("TOLLGATE_TEST_PG_URL") {
-        Ok(url) if !url.is_empty() => {
-            Some(Postgres::connect(&url, Duration::from_secs(5)).unwrap())
-        }
-        _ => {
-            eprintln!(
-                "\n!!! TOLLGATE_TEST_PG_URL is not set: SKIPPING the PostgreSQL driver test !!!\n"
-            );
-            None
-        }
-    }
+    let url = common::pg_url("the PostgreSQL driver test")?;
+    Some(Postgres::connect(&url, Duration::from_secs(5)).unwrap())
 }
 
-/// A table of this test run's own (tests of several runs may share the server).
+/// A table of this test run's own.
 fn table(conn: &mut Postgres, tag: &str) -> String {
-    let name = format!(
-        "pipeline_{tag}_{}_{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    );
+    let name = common::unique_name("pipeline", tag);
     conn.batch(&format!(
         "CREATE TABLE {name} (id BIGINT PRIMARY KEY, note TEXT NOT NULL)"
     ))
     .unwrap();
     name
-}
-
-fn rows(conn: &mut Postgres, name: &str) -> Vec<(i64, String)> {
-    conn.query(&format!("SELECT id, note FROM {name} ORDER BY id"), &[])
-        .unwrap()
-        .into_iter()
-        .map(|r| match (&r.0[0], &r.0[1]) {
-            (Val::Int(i), Val::Text(t)) => (*i, t.clone()),
-            other => panic!("{other:?}"),
-        })
-        .collect()
 }
 
 #[test]
