@@ -109,9 +109,11 @@ impl ReadAhead {
 /// The sequences whose ids a group of fulfilments reserves (one of each per request).
 const RESERVED: [&str; 2] = ["activation", "audit"];
 
-/// Reserves `?2` ids of sequence `?1`; returns the last one.
-const RESERVE_SQL: &str =
-    "/* generic plan */ UPDATE sequences SET value = value + ?2 WHERE name = ?1 RETURNING value";
+/// Reserves `?1` ids of each sequence of `RESERVED`; returns each one's name and last id.
+/// Both id blocks in one statement; the rows are locked in key order (the primary key's
+/// index), the same in every transaction.
+const RESERVE_SQL: &str = "/* generic plan */ UPDATE sequences SET value = value + ?1 \
+     WHERE name IN ('activation', 'audit') RETURNING name, value";
 
 /// The license row of lookup id `?1`, locked, with its seat count (column 6).
 const LOCK_SQL: &str = "SELECT id, key_auth, revision, status, max_transfers, \
@@ -195,9 +197,7 @@ impl Tx<'_> {
         let key_sql =
             format!("{GENERIC_PLAN}SELECT {KEY_COLUMNS} FROM signing_keys WHERE status = 'active'");
         queries.push((key_sql.as_str(), Vec::new()));
-        for seq in RESERVED {
-            queries.push((RESERVE_SQL, vec![Val::Text(seq.to_owned()), Val::Int(n)]));
-        }
+        queries.push((RESERVE_SQL, vec![Val::Int(n)]));
         let answers = self.conn.borrow_mut().query_many(&queries)?;
         let mut answers = answers.into_iter();
         let mut next = || {
@@ -262,10 +262,12 @@ impl Tx<'_> {
         }
         let key = next()?.first().map(key_row).transpose()?;
         self.active_key.replace(Some(key));
+        let blocks = next()?;
         for seq in RESERVED {
-            let last = next()?
-                .first()
-                .map(|r| col_u64(r, 0))
+            let last = blocks
+                .iter()
+                .find(|r| matches!(r.get(0), Ok(Val::Text(name)) if name == seq))
+                .map(|r| col_u64(r, 1))
                 .transpose()?
                 .ok_or(AuthorityError::Corrupt("missing sequence"))?;
             let first = last

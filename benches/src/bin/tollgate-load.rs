@@ -190,8 +190,12 @@ fn run(args: Args) -> Result<(), Failure> {
                 }
                 None => tollgate_authority::Authority::open(&dir)?,
             };
+            // Set up as `tollgate vendor init` does: a root key, then a signing key it
+            // certifies (every usage license carries the certificate).
             if a.active_key_id()?.is_none() {
-                a.create_signing_key(tollgate_server::store::unix_now())?;
+                let now = tollgate_server::store::unix_now();
+                a.create_root_key(now)?;
+                a.create_signing_key(now)?;
             }
             drop(a);
             let backend = if args.database_url.is_some() {
